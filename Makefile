@@ -1,0 +1,124 @@
+# vapd build. `make` builds build/vapd (CUDA parts too when nvcc is found);
+# `make test` / `make demo` install missing Debian packages first (scripts/deps.sh).
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+SHARED   ?= $(abspath ../shared)
+SANITIZE ?=
+VERSION  := 0.1.0
+
+CC       ?= gcc
+CUDA_HOME ?= /usr/local/cuda
+NVCC     ?= $(firstword $(wildcard $(CUDA_HOME)/bin/nvcc) $(shell command -v nvcc 2>/dev/null))
+
+PKGS     := libavformat libavcodec libavutil yaml-0.1 libprotobuf-c openblas
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -MMD -MP \
+            -DVP_VERSION='"$(VERSION)"' -I. -I$(BUILD)/gen $(PKG_CFLAGS)
+LDLIBS   += $(PKG_LIBS) -lmosquitto -lsystemd -lmicrohttpd -lpthread -ldl -lm
+ifneq ($(SANITIZE),)
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+endif
+
+# Host sources: every .c under the module folders, except the programs' mains.
+MAINS    := pipeline/main.c infer/run_model.c
+SRCS     := $(filter-out $(MAINS),$(wildcard pipeline/*.c decode/*.c infer/*.c kernels/*.c sinks/*.c))
+OBJS     := $(SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/onnx.pb-c.o
+
+ifneq ($(NVCC),)
+CU_SRCS  := $(wildcard kernels/*.cu infer/*.cu decode/*.cu)
+CU_OBJS  := $(CU_SRCS:%.cu=$(BUILD)/%.cu.o)
+NVFLAGS  := -O2 -std=c++17 -I. -Xcompiler -fPIC,-Wall \
+            -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+CFLAGS   += -DVP_HAVE_CUDA -I$(CUDA_HOME)/include
+# cudart is linked statically; the driver, NVDEC and cuDNN are loaded at run time.
+LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart_static -lrt -lstdc++
+endif
+OBJS     += $(CU_OBJS)
+
+LIB      := $(BUILD)/libvapd.a
+TEST_SRCS  := $(wildcard tests/test_*.c)
+TESTS      := $(TEST_SRCS:%.c=$(BUILD)/%)
+GPU_SRCS   := $(wildcard tests/gpu_*.c)
+GPU_TESTS  := $(GPU_SRCS:%.c=$(BUILD)/%)
+TOOL_SRCS  := $(wildcard tests/tool_*.c bench/bench_*.c)
+TOOLS      := $(TOOL_SRCS:%.c=$(BUILD)/%)
+PROGS      := $(BUILD)/vapd $(BUILD)/vapd-run-model
+
+.PHONY: all deps demo test test-gpu bench check-accuracy install clean tests-build
+all: $(PROGS)
+
+$(BUILD)/gen/onnx.pb-c.c: /usr/include/onnx/onnx.proto
+	@mkdir -p $(@D)
+	protoc-c --proto_path=/usr/include/onnx --c_out=$(@D) $<
+
+$(BUILD)/gen/onnx.pb-c.h: $(BUILD)/gen/onnx.pb-c.c
+
+$(BUILD)/gen/onnx.pb-c.o: $(BUILD)/gen/onnx.pb-c.c
+	$(CC) $(filter-out -Werror -Wextra,$(CFLAGS)) -c -o $@ $<
+
+$(BUILD)/%.o: %.c | $(BUILD)/gen/onnx.pb-c.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/%.cu.o: %.cu
+	@mkdir -p $(@D)
+	$(NVCC) $(NVFLAGS) -c -o $@ $<
+
+$(LIB): $(OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/vapd: $(BUILD)/pipeline/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/vapd-run-model: $(BUILD)/infer/run_model.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+tests-build: $(PROGS) $(TESTS) $(TOOLS)
+
+deps:
+	@scripts/deps.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) scripts/demo.sh
+
+test: deps
+	@$(MAKE) --no-print-directory tests-build
+	@BUILD=$(BUILD) SHARED=$(SHARED) tests/run.sh
+
+test-gpu: deps
+	@$(MAKE) --no-print-directory tests-build $(GPU_TESTS)
+	@BUILD=$(BUILD) SHARED=$(SHARED) tests/run.sh --gpu
+
+check-accuracy: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) SHARED=$(SHARED) scripts/check-accuracy.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory tests-build
+	@BUILD=$(BUILD) SHARED=$(SHARED) bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/vapd/configs \
+	           $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 configs/*.yaml $(DESTDIR)$(PREFIX)/share/vapd/configs/
+	install -m 644 systemd/*.service $(DESTDIR)$(PREFIX)/lib/systemd/system/ 2>/dev/null || true
+
+clean:
+	rm -rf $(BUILD) build-*
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

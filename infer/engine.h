@@ -1,0 +1,55 @@
+/* The inference engine: an ONNX model imported once into a graph (constant folding,
+ * BatchNormalization folded into Conv, activation fusion, batch dimension rewritten),
+ * planned into one arena, and executed by a backend (cpu, cuda). */
+#ifndef INF_ENGINE_H
+#define INF_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define INF_MAX_DIMS 8
+
+/* ONNX TensorProto.DataType codes. */
+enum inf_dtype {
+	INF_DT_FLOAT = 1, INF_DT_UINT8 = 2, INF_DT_INT8 = 3, INF_DT_INT32 = 6, INF_DT_INT64 = 7,
+	INF_DT_BOOL = 9, INF_DT_FLOAT16 = 10, INF_DT_DOUBLE = 11,
+};
+
+typedef struct inf_tensor_info {
+	const char *name;
+	int dtype;               /* enum inf_dtype */
+	int ndim;
+	int64_t dims[INF_MAX_DIMS];
+} inf_tensor_info;
+
+typedef struct inf_engine_opts {
+	const char *backend;     /* "cpu" or "cuda"; NULL = "cpu" */
+	int max_batch;           /* >= 1; the graph is planned for this batch */
+	int input_w, input_h;    /* 0: the model's own spatial size */
+	int threads;             /* cpu: worker threads, 0 = all cores */
+	int fp16;                /* cuda: FP16 tensor-core path */
+} inf_engine_opts;
+
+typedef struct inf_engine inf_engine;
+
+/* Loads and plans the model. On failure logs one message (every offending node for
+ * unsupported models) and returns VP_EMODEL, VP_EUNSUP, VP_ENODEV or -errno. */
+int inf_engine_open(const char *path, const inf_engine_opts *opts, inf_engine **ret);
+void inf_engine_free(inf_engine **e);
+
+int inf_engine_n_inputs(const inf_engine *e);
+int inf_engine_n_outputs(const inf_engine *e);
+/* Shapes at max_batch. */
+int inf_engine_input_info(const inf_engine *e, int i, inf_tensor_info *ret);
+int inf_engine_output_info(const inf_engine *e, int i, inf_tensor_info *ret);
+/* Engine-owned host buffer for input i (room for max_batch); fill it, then run. */
+void *inf_engine_input(inf_engine *e, int i);
+/* Runs the first `batch` items (1..max_batch) of the inputs. */
+int inf_engine_run(inf_engine *e, int batch);
+/* Host pointer to output i of the last run; its leading dim is the batch that ran. */
+const void *inf_engine_output(inf_engine *e, int i);
+/* Peak bytes of the activation arena plus weights. */
+size_t inf_engine_peak_bytes(const inf_engine *e);
+const char *inf_engine_backend_name(const inf_engine *e);
+
+#endif

@@ -1,0 +1,40 @@
+/* Detector heads: turn a model's raw output into detections in source pixels.
+ * One interface, one row per family (yolox, yolov8 = YOLOv8/YOLO11, yolov5). */
+#ifndef INF_HEADS_H
+#define INF_HEADS_H
+
+#include <stdint.h>
+
+#include "../kernels/preprocess.h"
+#include "../pipeline/vp_det.h"
+#include "engine.h"
+
+enum inf_family { INF_FAM_YOLOX = 0, INF_FAM_YOLOV8, INF_FAM_YOLOV5 };
+
+typedef struct inf_head_cfg {
+	int family;               /* enum inf_family */
+	int input_w, input_h;     /* model input size (YOLOX grid decoding needs it) */
+	float threshold;          /* minimum final score */
+	const float *class_threshold; /* per class, NULL = threshold for all; length num_classes */
+	const uint8_t *class_allow;   /* per class 0/1, NULL = all; length num_classes */
+	float nms_iou;
+	int max_detections;
+} inf_head_cfg;
+
+typedef struct inf_head inf_head;
+
+/* out: the model's detection output shape (at max batch). Derives the number of classes
+ * and whether a YOLOX export is raw or already decoded; fails with a clear log otherwise. */
+int inf_head_new(const inf_head_cfg *cfg, const inf_tensor_info *out, inf_head **ret);
+int inf_head_num_classes(const inf_head *h);
+/* Decodes item b of the batch output. xf maps model-input pixels back to the source frame.
+ * Writes at most cap detections sorted by descending score; returns their count or < 0. */
+int inf_head_decode(inf_head *h, const float *output, int b, const krn_xform *xf,
+                    vp_det *dets, int cap);
+void inf_head_free(inf_head **h);
+
+/* Class-aware greedy NMS in place over n candidates (any order); returns the survivors'
+ * count, sorted by descending score, at most max_keep. Shared by the heads and the GPU twin's test. */
+int inf_nms(vp_det *dets, int n, float iou, int max_keep);
+
+#endif

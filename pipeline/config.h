@@ -1,0 +1,143 @@
+/* The pipeline file (YAML) parsed into typed structs. One table of keys in config.c
+ * drives parsing, defaults, validation and the documentation (vapd --help-config). */
+#ifndef PIPE_CONFIG_H
+#define PIPE_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+/* Where a value came from, for FILE:LINE:COL messages found after parsing. */
+typedef struct pipe_pos { int line, col; } pipe_pos;
+
+enum pipe_decoder { PIPE_DEC_AUTO = 0, PIPE_DEC_NVDEC, PIPE_DEC_SOFTWARE };
+enum pipe_queue_policy { PIPE_QP_AUTO = 0, PIPE_QP_BLOCK, PIPE_QP_DROP_OLDEST };
+enum pipe_rtsp_transport { PIPE_RTSP_TCP = 0, PIPE_RTSP_UDP };
+enum pipe_family { PIPE_FAM_YOLOX = 0, PIPE_FAM_YOLOV8, PIPE_FAM_YOLOV5 };
+enum pipe_backend { PIPE_BACKEND_AUTO = 0, PIPE_BACKEND_CPU, PIPE_BACKEND_CUDA };
+enum pipe_precision { PIPE_PREC_FP16 = 0, PIPE_PREC_FP32 };
+enum pipe_resize { PIPE_RESIZE_LETTERBOX = 0, PIPE_RESIZE_STRETCH };
+enum pipe_placement { PIPE_PLACE_TOP_LEFT = 0, PIPE_PLACE_CENTER };
+enum pipe_channel_order { PIPE_RGB = 0, PIPE_BGR };
+enum pipe_sink_type { PIPE_SINK_STDOUT = 0, PIPE_SINK_FILE, PIPE_SINK_SOCKET, PIPE_SINK_MQTT };
+enum pipe_file_mode { PIPE_FILE_APPEND = 0, PIPE_FILE_TRUNCATE };
+
+typedef struct pipe_queue_cfg {
+	int depth;
+	enum pipe_queue_policy policy;
+} pipe_queue_cfg;
+
+typedef struct pipe_source_cfg {
+	pipe_pos pos;
+	char *id;
+	char *uri;
+	enum pipe_decoder decoder;
+	bool realtime;
+	bool loop;
+	int interval;                 /* >= 1 */
+	pipe_queue_cfg queue;         /* policy resolved: never AUTO after parsing */
+	int reconnect_initial_ms;
+	int reconnect_max_ms;
+	enum pipe_rtsp_transport rtsp_transport;
+	int rtsp_timeout_ms;
+	bool is_file;                 /* derived from uri: plain path or file:// */
+} pipe_source_cfg;
+
+/* A class named in classes: or class_thresholds:, by name or id; resolved to an id
+ * against the labels once the model is loaded (id < 0 until then for names). */
+typedef struct pipe_class_ref {
+	pipe_pos pos;
+	char *name;                   /* NULL when given as an id */
+	int id;
+	float threshold;              /* class_thresholds only */
+} pipe_class_ref;
+
+/* Bits of pipe_preprocess_cfg.set: which fields the user wrote (others come from the family preset). */
+enum {
+	PIPE_PRE_RESIZE = 1 << 0, PIPE_PRE_PLACEMENT = 1 << 1, PIPE_PRE_PAD = 1 << 2,
+	PIPE_PRE_ORDER = 1 << 3, PIPE_PRE_MEAN = 1 << 4, PIPE_PRE_SCALE = 1 << 5,
+};
+
+typedef struct pipe_preprocess_cfg {
+	unsigned set;
+	enum pipe_resize resize;
+	enum pipe_placement placement;
+	float pad_value;
+	enum pipe_channel_order channel_order;
+	float mean[3];
+	float scale[3];
+} pipe_preprocess_cfg;
+
+typedef struct pipe_model_cfg {
+	bool present;                 /* false: frames pass with empty detections */
+	pipe_pos pos;
+	char *path;
+	enum pipe_family family;
+	int input_w, input_h;         /* 0: taken from the model */
+	char *labels;                 /* NULL: no labels in messages */
+	enum pipe_backend backend;
+	enum pipe_precision precision;
+	int batch_max_size;
+	int batch_timeout_ms;
+	float threshold;
+	pipe_class_ref *class_thresholds;
+	int n_class_thresholds;
+	pipe_class_ref *classes;      /* NULL: all classes */
+	int n_classes;
+	float nms_iou;
+	int max_detections;
+	int threads;                  /* cpu backend; 0 = all cores */
+	pipe_preprocess_cfg preprocess;
+} pipe_model_cfg;
+
+typedef struct pipe_tls_cfg {
+	char *ca_file;
+	char *cert_file;
+	char *key_file;
+} pipe_tls_cfg;
+
+typedef struct pipe_sink_cfg {
+	pipe_pos pos;
+	enum pipe_sink_type type;
+	pipe_queue_cfg queue;         /* file sinks always block */
+	/* file */
+	char *path;
+	enum pipe_file_mode mode;
+	int rotate_mb;                /* 0: no rotation */
+	int flush_ms;
+	/* socket */
+	char *address;
+	/* mqtt */
+	char *broker;
+	char *topic;
+	int qos;
+	bool retain;
+	char *client_id;
+	char *username;
+	char *password_file;
+	int keepalive_s;
+	pipe_tls_cfg tls;
+	int reconnect_initial_ms;
+	int reconnect_max_ms;
+} pipe_sink_cfg;
+
+typedef struct pipe_config {
+	char *file;                   /* path the config was read from */
+	char *name;                   /* pipeline.name */
+	char *device;                 /* pipeline.device: auto | cpu | cuda:N */
+	int log_level;                /* enum vp_log_level */
+	char *metrics_listen;         /* NULL: off */
+	pipe_source_cfg *sources;
+	int n_sources;
+	pipe_model_cfg model;
+	pipe_sink_cfg *sinks;
+	int n_sinks;
+} pipe_config;
+
+/* Parses and validates path. On any error prints every problem found as
+ * "FILE:LINE:COL: key.path: message" to err and returns VP_ECONFIG. */
+int pipe_config_load(const char *path, FILE *err, pipe_config **ret_cfg);
+void pipe_config_free(pipe_config **cfg);
+/* Prints the reference of every key (path, type, default, meaning). markdown: as a table. */
+void pipe_config_print_reference(FILE *out, int markdown);
+
+#endif

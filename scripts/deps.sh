@@ -1,0 +1,20 @@
+#!/bin/sh
+# Installs the Debian packages that building, testing and the demo need, only when some
+# are missing (idempotent; silent when everything is present).
+set -e
+PKGS="build-essential pkg-config ca-certificates curl
+libavformat-dev libavcodec-dev libavutil-dev libffmpeg-nvenc-dev ffmpeg
+libyaml-dev libcmocka-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
+libopenblas-dev python3 python3-onnx python3-numpy
+libmosquitto-dev mosquitto mosquitto-clients libsystemd-dev libmicrohttpd-dev"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing$missing"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q >/dev/null
+$SUDO apt-get install -y -q --no-install-recommends $missing >/dev/null

@@ -1,0 +1,44 @@
+/* Sinks: every configured output gets its own bounded queue and thread, so a slow or
+ * dead peer never stalls inference or the other sinks. */
+#ifndef SINK_SINK_H
+#define SINK_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../pipeline/config.h"
+#include "msg.h"
+
+/* One output type. Called only from the sink's own thread (open/close from the thread
+ * that creates/frees the set). A write that fails is counted; the sink decides whether
+ * to reconnect. */
+typedef struct sink_ops {
+	const char *type;                 /* "stdout", "file", "socket", "mqtt" */
+	size_t priv_size;
+	int (*open)(void *priv, const pipe_sink_cfg *cfg, const char *name);
+	int (*write)(void *priv, const sink_msg *msg);
+	int (*flush)(void *priv);         /* may be NULL */
+	void (*close)(void *priv);        /* always called, also after a failed open */
+	/* May be NULL. Called roughly every 100 ms on the sink thread, also while idle,
+	 * for time-based flushing, reconnects and keepalives. */
+	void (*tick)(void *priv);
+} sink_ops;
+
+/* Registry lookup by type name; NULL when unknown. */
+const sink_ops *sink_ops_find(const char *type);
+
+typedef struct sink_counters { int64_t sent, dropped, failed; } sink_counters;
+
+typedef struct sink_set sink_set;
+
+/* Opens every sink of cfg and starts their threads. cfg is borrowed and must outlive the set. */
+int sink_set_open(const pipe_config *cfg, sink_set **ret);
+/* Queues msg on every sink (each takes its own reference; the caller keeps its own).
+ * Blocks only on a sink whose policy is block and whose queue is full. */
+int sink_set_publish(sink_set *s, sink_msg *msg);
+int sink_set_count(const sink_set *s);
+void sink_set_counters(const sink_set *s, int i, const char **name, sink_counters *ret);
+/* Drains every queue, flushes and closes the sinks, joins threads, logs the counters. */
+void sink_set_close(sink_set **s);
+
+#endif
