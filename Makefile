@@ -17,9 +17,9 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -MMD -MP \
+CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -fopenmp -MMD -MP \
             -DVP_VERSION='"$(VERSION)"' -I. -I$(BUILD)/gen $(PKG_CFLAGS)
-LDLIBS   += $(PKG_LIBS) -lmosquitto -lsystemd -lmicrohttpd -lpthread -ldl -lm
+LDLIBS   += -fopenmp $(PKG_LIBS) -lmosquitto -lsystemd -lmicrohttpd -lpthread -ldl -lm
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
