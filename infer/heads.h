@@ -33,6 +33,10 @@ int inf_head_decode(inf_head *h, const float *output, int b, const krn_xform *xf
                     vp_det *dets, int cap);
 void inf_head_free(inf_head **h);
 
+/* The family's preprocessing preset (YOLOX: BGR 0-255, letterbox top-left, pad 114;
+ * YOLOv8/v5: RGB /255, letterbox centred, pad 114); dst size left 0. */
+void inf_family_preset(int family, krn_pre_params *ret);
+
 /* Class-aware greedy NMS in place over n candidates (any order); returns the survivors'
  * count, sorted by descending score, at most max_keep. Shared by the heads and the GPU twin's test. */
 int inf_nms(vp_det *dets, int n, float iou, int max_keep);
