@@ -82,8 +82,34 @@ static void log_summary(pipe_pipeline *p)
 	}
 }
 
+/* Configs stay alive until exit: streams untouched by a reload keep pointing into theirs. */
+typedef struct config_list {
+	pipe_config **v;
+	int n;
+} config_list;
+
+static void reload(pipe_pipeline *p, const char *path, config_list *cl)
+{
+	pipe_config *next = NULL;
+	vp_info("main", NULL, "SIGHUP: reloading %s", path);
+	if (pipe_config_load(path, stderr, &next) < 0) {
+		vp_err("main", NULL, "reload rejected: %s is invalid; the running pipeline continues", path);
+		return;
+	}
+	pipe_config **v = realloc(cl->v, (size_t)(cl->n + 1) * sizeof(*v));
+	if (!v) {
+		pipe_config_free(&next);
+		return;
+	}
+	cl->v = v;
+	cl->v[cl->n++] = next;
+	vp_log_set_level(next->log_level);
+	int changes = pipe_pipeline_reload(p, next);
+	vp_info("main", NULL, "reload applied: %d source(s) started or stopped", changes);
+}
+
 /* Waits for signals and the end of the run; the workers block every signal. */
-static void main_loop(pipe_pipeline *p, const sigset_t *sigs)
+static void main_loop(pipe_pipeline *p, const sigset_t *sigs, const char *path, config_list *cl)
 {
 	struct timespec tick = { 0, 250 * 1000000L };
 	int stops = 0;
@@ -96,6 +122,8 @@ static void main_loop(pipe_pipeline *p, const sigset_t *sigs)
 			}
 			vp_info("main", NULL, "signal %d: stopping, draining queues", sig);
 			pipe_pipeline_stop(p);
+		} else if (sig == SIGHUP && !stops) {
+			reload(p, path, cl);
 		}
 	}
 }
@@ -129,9 +157,13 @@ int main(int argc, char **argv)
 		pipe_config_free(&cfg);
 		return rc == VP_ECONFIG ? EXIT_USAGE : 1;
 	}
-	main_loop(p, &sigs);
+	config_list cl = { NULL, 0 };
+	main_loop(p, &sigs, o.config, &cl);
 	log_summary(p);
 	rc = pipe_pipeline_free(&p);
+	for (int i = 0; i < cl.n; i++)
+		pipe_config_free(&cl.v[i]);
+	free(cl.v);
 	pipe_config_free(&cfg);
 	return rc ? 1 : 0;
 }

@@ -10,7 +10,7 @@ typedef struct ring {
 	void **items;
 	int depth, head, count;
 	enum pipe_mq_policy policy;
-	bool closed, end_reported;
+	bool in_use, closed, end_reported;
 	int64_t dropped;
 	pthread_cond_t not_full;
 } ring;
@@ -19,7 +19,7 @@ struct pipe_mq {
 	pthread_mutex_t lock;
 	pthread_cond_t not_empty;
 	ring *rings;
-	int n, cursor, n_done;
+	int n, cursor, n_open;   /* n slots; n_open in use and not yet reported ended */
 	bool shutdown;
 	pipe_mq_drop_fn drop;
 };
@@ -51,14 +51,28 @@ int pipe_mq_new(int n_streams, pipe_mq_drop_fn drop, pipe_mq **ret)
 int pipe_mq_setup(pipe_mq *q, int i, int depth, enum pipe_mq_policy policy)
 {
 	ring *r = &q->rings[i];
-	if (depth < 1)
+	if (depth < 1 || i < 0 || i >= q->n)
 		return -EINVAL;
-	free(r->items);
-	r->items = calloc((size_t)depth, sizeof(*r->items));
-	if (!r->items)
+	void **items = calloc((size_t)depth, sizeof(*items));
+	if (!items)
 		return -ENOMEM;
+	pthread_mutex_lock(&q->lock);
+	if (r->in_use && !r->end_reported) {
+		pthread_mutex_unlock(&q->lock);
+		free(items);
+		return -EBUSY;
+	}
+	free(r->items);
+	r->items = items;
 	r->depth = depth;
 	r->policy = policy;
+	r->head = r->count = 0;
+	r->dropped = 0;
+	r->in_use = true;
+	r->closed = r->end_reported = false;
+	q->n_open++;
+	pthread_cond_signal(&q->not_empty);
+	pthread_mutex_unlock(&q->lock);
 	return 0;
 }
 
@@ -114,9 +128,9 @@ static int take_round(pipe_mq *q, int max, int got, void **items, int *streams, 
 			streams[got] = i;
 			items[got++] = ring_take(r);
 			pthread_cond_signal(&r->not_full);
-		} else if (r->closed && !r->end_reported) {
+		} else if (r->in_use && r->closed && !r->end_reported) {
 			r->end_reported = true;
-			q->n_done++;
+			q->n_open--;
 			ended[(*n_ended)++] = i;
 		}
 	}
@@ -127,7 +141,7 @@ static bool have_work(const pipe_mq *q)
 {
 	for (int i = 0; i < q->n; i++) {
 		const ring *r = &q->rings[i];
-		if (r->count > 0 || (r->closed && !r->end_reported))
+		if (r->count > 0 || (r->in_use && r->closed && !r->end_reported))
 			return true;
 	}
 	return false;
@@ -150,7 +164,7 @@ int pipe_mq_pop_batch(pipe_mq *q, int max, int timeout_ms, void **items, int *st
 	int got = 0;
 	*n_ended = 0;
 	pthread_mutex_lock(&q->lock);
-	while (q->n_done < q->n && !have_work(q))
+	while (q->n_open > 0 && !have_work(q))
 		pthread_cond_wait(&q->not_empty, &q->lock);
 	struct timespec deadline;
 	deadline_after(&deadline, timeout_ms);
@@ -160,7 +174,7 @@ int pipe_mq_pop_batch(pipe_mq *q, int max, int timeout_ms, void **items, int *st
 		if (got > before)
 			q->cursor = (streams[got - 1] + 1) % q->n;
 		/* Stop when full, when every stream ended, or when ends must be reported now. */
-		if (got >= max || q->n_done == q->n || *n_ended > 0)
+		if (got >= max || q->n_open == 0 || *n_ended > 0)
 			break;
 		if (have_work(q))
 			continue;

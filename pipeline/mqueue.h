@@ -13,8 +13,9 @@ typedef struct pipe_mq pipe_mq;
 /* Called on items the queue discards (drop_oldest) or still holds when freed. */
 typedef void (*pipe_mq_drop_fn)(void *item);
 
-int pipe_mq_new(int n_streams, pipe_mq_drop_fn drop, pipe_mq **ret);
-/* Configures stream i before any push; depth >= 1. */
+/* capacity: stream slots; a slot is in use from pipe_mq_setup until its end was reported. */
+int pipe_mq_new(int capacity, pipe_mq_drop_fn drop, pipe_mq **ret);
+/* Opens slot i for a stream (a new one, or one whose end was reported); depth >= 1. */
 int pipe_mq_setup(pipe_mq *q, int i, int depth, enum pipe_mq_policy policy);
 /* Consumes item. block: waits for room (returns VP_ECLOSED, item untouched, if the
  * queue was shut down meanwhile); drop_oldest: discards the oldest item when full. */
@@ -24,7 +25,7 @@ void pipe_mq_close(pipe_mq *q, int i);
 /* Takes up to max items, at most one per stream per round. Waits until at least one item
  * (or an end) is available, then until max items are ready or timeout_ms passed since
  * the first one. Streams that ended and are drained are reported once each in ended[]
- * (*n_ended). Returns the item count; 0 with *n_ended == 0 means every stream ended. */
+ * (*n_ended). Returns the item count; 0 with *n_ended == 0 means every open stream ended. */
 int pipe_mq_pop_batch(pipe_mq *q, int max, int timeout_ms, void **items, int *streams,
                       int *ended, int *n_ended);
 /* Items discarded by drop_oldest for stream i so far. */

@@ -16,6 +16,8 @@
 #include "vp_err.h"
 #include "vp_log.h"
 
+enum { PIPE_EXTRA_SLOTS = 32 };
+
 typedef struct pipe_stream {
 	pipe_pipeline *p;
 	int idx;
@@ -23,6 +25,7 @@ typedef struct pipe_stream {
 	dec_stream *dec;
 	pthread_t thread;
 	bool started;
+	bool in_use;              /* main thread: belongs to the current config */
 	atomic_llong decoded, decode_ns;
 	atomic_int failed;        /* the source hit a fatal error */
 	/* written by the engine thread only */
@@ -34,7 +37,7 @@ typedef struct pipe_stream {
 struct pipe_pipeline {
 	const pipe_config *cfg;
 	pipe_stream *streams;
-	int n;
+	int n, cap;          /* slots ever used, slots allocated */
 	pipe_mq *mq;
 	inf_detector *det;
 	sink_set *sinks;
@@ -136,10 +139,11 @@ static void publish_eos(pipe_pipeline *p, int i)
 	if (sink_msg_eos(s->cfg->id, atomic_load(&s->decoded), atomic_load(&s->processed),
 	                 pipe_mq_dropped(p->mq, i), errors, &m) == 0)
 		publish(p, m);
-	atomic_store(&s->ended, 1);
 	vp_info("source", s->cfg->id, "ended: %lld frames, %lld processed, %lld dropped, %lld errors",
 	        (long long)atomic_load(&s->decoded), (long long)atomic_load(&s->processed),
 	        (long long)pipe_mq_dropped(p->mq, i), (long long)errors);
+	/* Last: once ended is seen, a reload may reuse the slot. */
+	atomic_store(&s->ended, 1);
 }
 
 static void *engine_main(void *arg)
@@ -176,58 +180,59 @@ static int alloc_scratch(pipe_pipeline *p)
 	p->batch = calloc(b, sizeof(*p->batch));
 	p->batch_streams = calloc(b, sizeof(int));
 	p->counts = calloc(b, sizeof(int));
-	p->ended = calloc((size_t)p->n, sizeof(int));
+	p->ended = calloc((size_t)p->cap, sizeof(int));
 	p->dets = calloc(b * (size_t)(p->max_dets > 0 ? p->max_dets : 1), sizeof(vp_det));
 	return p->batch && p->batch_streams && p->counts && p->ended && p->dets ? 0 : -ENOMEM;
 }
 
-static int open_streams(pipe_pipeline *p)
+/* Creates a thread that never takes SIGINT/SIGTERM/SIGHUP: the main thread waits for them. */
+static int spawn(pthread_t *th, void *(*fn)(void *), void *arg)
 {
-	for (int i = 0; i < p->n; i++) {
-		pipe_stream *s = &p->streams[i];
-		s->p = p;
-		s->idx = i;
-		s->cfg = &p->cfg->sources[i];
-		enum pipe_mq_policy pol = s->cfg->queue.policy == PIPE_QP_DROP_OLDEST ?
-		                          PIPE_MQ_DROP_OLDEST : PIPE_MQ_BLOCK;
-		int rc = pipe_mq_setup(p->mq, i, s->cfg->queue.depth, pol);
-		if (rc < 0)
-			return rc;
-		/* Frames out at once: a full queue, a batch in the engine, one being decoded. */
-		int pool = s->cfg->queue.depth + p->max_batch + 2;
-		rc = dec_stream_open(s->cfg, i, pool, &s->dec);
-		if (rc < 0) {
-			/* One broken source must not take the others down: it ends at once, with an error. */
-			vp_err("source", s->cfg->id, "cannot open %s: %s", s->cfg->uri, vp_strerror(rc));
-			atomic_store(&s->failed, 1);
-			pipe_mq_close(p->mq, i);
-		}
-	}
-	return 0;
-}
-
-static int start_threads(pipe_pipeline *p)
-{
-	/* Workers never take SIGINT/SIGTERM/SIGHUP: the main thread waits for them. */
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	int rc = 0;
-	if (pthread_create(&p->engine, NULL, engine_main, p) != 0)
-		rc = -EAGAIN;
-	else
-		p->engine_started = true;
-	for (int i = 0; rc == 0 && i < p->n; i++) {
-		pipe_stream *s = &p->streams[i];
-		if (!s->dec)
-			continue;
-		if (pthread_create(&s->thread, NULL, source_main, s) != 0)
-			rc = -EAGAIN;
-		else
-			s->started = true;
-	}
+	int rc = pthread_create(th, NULL, fn, arg) == 0 ? 0 : -EAGAIN;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rc;
+}
+
+/* Sets up slot i for source cfg and starts its thread. A source that cannot be opened
+ * ends at once with an error: one broken source must not take the others down. */
+static int stream_start(pipe_pipeline *p, int i, const pipe_source_cfg *cfg)
+{
+	pipe_stream *s = &p->streams[i];
+	if (s->started)
+		pthread_join(s->thread, NULL);
+	dec_stream_free(&s->dec);
+	memset(s, 0, sizeof(*s));
+	s->p = p;
+	s->idx = i;
+	s->cfg = cfg;
+	s->in_use = true;
+	if (i >= p->n)
+		p->n = i + 1;
+	enum pipe_mq_policy pol = cfg->queue.policy == PIPE_QP_DROP_OLDEST ?
+	                          PIPE_MQ_DROP_OLDEST : PIPE_MQ_BLOCK;
+	int rc = pipe_mq_setup(p->mq, i, cfg->queue.depth, pol);
+	if (rc < 0)
+		return rc;
+	/* Frames out at once: a full queue, a batch in the engine, one being decoded. */
+	int pool = cfg->queue.depth + p->max_batch + 2;
+	rc = dec_stream_open(cfg, i, pool, &s->dec);
+	if (rc < 0) {
+		vp_err("source", cfg->id, "cannot open %s: %s", cfg->uri, vp_strerror(rc));
+		atomic_store(&s->failed, 1);
+		pipe_mq_close(p->mq, i);
+		return 0;
+	}
+	if ((rc = spawn(&s->thread, source_main, s)) < 0) {
+		vp_err("source", cfg->id, "cannot start its thread");
+		atomic_store(&s->failed, 1);
+		pipe_mq_close(p->mq, i);
+		return rc;
+	}
+	s->started = true;
+	return 0;
 }
 
 int pipe_pipeline_start(const pipe_config *cfg, pipe_pipeline **ret)
@@ -236,11 +241,12 @@ int pipe_pipeline_start(const pipe_config *cfg, pipe_pipeline **ret)
 	if (!p)
 		return -ENOMEM;
 	p->cfg = cfg;
-	p->n = cfg->n_sources;
+	/* Room for sources that reloads add while others still drain. */
+	p->cap = cfg->n_sources + PIPE_EXTRA_SLOTS;
 	p->max_batch = cfg->model.present ? cfg->model.batch_max_size : 8;
 	p->timeout_ms = cfg->model.present ? cfg->model.batch_timeout_ms : 10;
 	int rc = -ENOMEM;
-	if (!(p->streams = calloc((size_t)p->n, sizeof(*p->streams))))
+	if (!(p->streams = calloc((size_t)p->cap, sizeof(*p->streams))))
 		goto fail;
 	if (cfg->model.present) {
 		if ((rc = inf_detector_new(&cfg->model, cfg->file, &p->det)) < 0)
@@ -249,23 +255,116 @@ int pipe_pipeline_start(const pipe_config *cfg, pipe_pipeline **ret)
 	}
 	if ((rc = alloc_scratch(p)) < 0)
 		goto fail;
-	if ((rc = pipe_mq_new(p->n, drop_frame, &p->mq)) < 0)
+	if ((rc = pipe_mq_new(p->cap, drop_frame, &p->mq)) < 0)
 		goto fail;
 	if ((rc = sink_set_open(cfg, &p->sinks)) < 0)
 		goto fail;
-	if ((rc = open_streams(p)) < 0)
-		goto fail;
-	if ((rc = start_threads(p)) < 0) {
-		vp_err("pipeline", NULL, "cannot start threads");
-		pipe_pipeline_stop(p);
-		pipe_pipeline_free(&p);
-		return rc;
-	}
+	for (int i = 0; i < cfg->n_sources; i++)
+		if ((rc = stream_start(p, i, &cfg->sources[i])) < 0)
+			goto fail_running;
+	if ((rc = spawn(&p->engine, engine_main, p)) < 0)
+		goto fail_running;
+	p->engine_started = true;
 	*ret = p;
 	return 0;
+fail_running:
+	vp_err("pipeline", NULL, "cannot start threads");
+	pipe_pipeline_stop(p);
+	pipe_mq_shutdown(p->mq);
+	pipe_pipeline_free(&p);
+	return rc;
 fail:
 	pipe_pipeline_free(&p);
 	return rc;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool source_same(const pipe_source_cfg *a, const pipe_source_cfg *b)
+{
+	return str_eq(a->uri, b->uri) && a->decoder == b->decoder && a->realtime == b->realtime &&
+	       a->loop == b->loop && a->interval == b->interval &&
+	       a->queue.depth == b->queue.depth && a->queue.policy == b->queue.policy &&
+	       a->reconnect_initial_ms == b->reconnect_initial_ms &&
+	       a->reconnect_max_ms == b->reconnect_max_ms &&
+	       a->rtsp_transport == b->rtsp_transport && a->rtsp_timeout_ms == b->rtsp_timeout_ms;
+}
+
+static const pipe_source_cfg *find_source(const pipe_config *cfg, const char *id)
+{
+	for (int i = 0; i < cfg->n_sources; i++)
+		if (strcmp(cfg->sources[i].id, id) == 0)
+			return &cfg->sources[i];
+	return NULL;
+}
+
+static void warn_restart_only(const pipe_config *old, const pipe_config *new)
+{
+	const pipe_model_cfg *a = &old->model, *b = &new->model;
+	if (a->present != b->present || (a->present && (!str_eq(a->path, b->path) ||
+	    a->family != b->family || a->threshold != b->threshold || a->batch_max_size != b->batch_max_size)))
+		vp_warn("reload", NULL, "model changes take effect at the next restart");
+	bool sinks_same = old->n_sinks == new->n_sinks;
+	for (int i = 0; sinks_same && i < old->n_sinks; i++)
+		sinks_same = old->sinks[i].type == new->sinks[i].type &&
+		             str_eq(old->sinks[i].path, new->sinks[i].path) &&
+		             str_eq(old->sinks[i].address, new->sinks[i].address) &&
+		             str_eq(old->sinks[i].broker, new->sinks[i].broker);
+	if (!sinks_same)
+		vp_warn("reload", NULL, "sink changes take effect at the next restart");
+}
+
+static int free_slot(pipe_pipeline *p)
+{
+	for (int i = 0; i < p->cap; i++) {
+		pipe_stream *s = &p->streams[i];
+		if (i >= p->n || (!s->in_use && atomic_load(&s->ended)))
+			return i;
+	}
+	return -1;
+}
+
+int pipe_pipeline_reload(pipe_pipeline *p, const pipe_config *newcfg)
+{
+	int changes = 0;
+	warn_restart_only(p->cfg, newcfg);
+	for (int i = 0; i < p->n; i++) {
+		pipe_stream *s = &p->streams[i];
+		if (!s->in_use)
+			continue;
+		const pipe_source_cfg *n = find_source(newcfg, s->cfg->id);
+		/* Untouched streams keep reading their old config: the main thread keeps every
+		 * config alive until the pipeline is freed. */
+		if (n && source_same(s->cfg, n))
+			continue;
+		vp_info("reload", s->cfg->id, n ? "settings changed: restarting" : "removed: stopping");
+		s->in_use = false;
+		if (s->dec)
+			dec_stream_interrupt(s->dec);
+		changes++;
+	}
+	for (int k = 0; k < newcfg->n_sources; k++) {
+		const pipe_source_cfg *c = &newcfg->sources[k];
+		bool running = false;
+		for (int i = 0; i < p->n && !running; i++)
+			running = p->streams[i].in_use && strcmp(p->streams[i].cfg->id, c->id) == 0;
+		if (running)
+			continue;
+		int slot = free_slot(p);
+		if (slot < 0) {
+			vp_err("reload", c->id, "no free stream slot (%d in use or draining)", p->cap);
+			continue;
+		}
+		vp_info("reload", c->id, "added: starting %s", c->uri);
+		if (stream_start(p, slot, c) < 0)
+			continue;
+		changes++;
+	}
+	p->cfg = newcfg;
+	return changes;
 }
 
 void pipe_pipeline_stop(pipe_pipeline *p)

@@ -29,6 +29,12 @@ typedef struct pipe_stream_stats {
 int pipe_pipeline_start(const pipe_config *cfg, pipe_pipeline **ret);
 /* Asks the sources to stop reading; queues drain and every stream gets its EOS. */
 void pipe_pipeline_stop(pipe_pipeline *p);
+/* Applies a new config (SIGHUP): sources with a new id start, sources whose id is gone
+ * or whose settings changed stop (they drain and get their EOS) and restart if still
+ * present; the others are not touched. Model and sink changes need a restart and are
+ * reported, not applied. newcfg is borrowed and must outlive the pipeline. Returns the
+ * number of sources started + stopped, or < 0. */
+int pipe_pipeline_reload(pipe_pipeline *p, const pipe_config *newcfg);
 /* 1 when every stream ended and its messages were handed to the sinks. */
 int pipe_pipeline_finished(pipe_pipeline *p);
 int pipe_pipeline_n_streams(const pipe_pipeline *p);

@@ -12,6 +12,8 @@
 #include "pipeline/mqueue.h"
 #include "pipeline/vp_err.h"
 
+#include <errno.h>
+
 static int g_dropped_items;
 static void count_drop(void *item) { (void)item; __atomic_fetch_add(&g_dropped_items, 1, __ATOMIC_RELAXED); }
 
@@ -185,6 +187,28 @@ static void test_shutdown_releases_blocked_producer(void **state)
 	pipe_mq_free(&q);
 }
 
+static void test_slot_reopens_after_its_end_was_reported(void **state)
+{
+	(void)state;
+	pipe_mq *q;
+	assert_int_equal(pipe_mq_new(4, NULL, &q), 0);
+	assert_int_equal(pipe_mq_setup(q, 0, 2, PIPE_MQ_BLOCK), 0);
+	assert_int_equal(pipe_mq_setup(q, 1, 2, PIPE_MQ_BLOCK), 0);
+	/* A slot in use cannot be taken twice. */
+	assert_int_equal(pipe_mq_setup(q, 0, 2, PIPE_MQ_BLOCK), -EBUSY);
+	pipe_mq_close(q, 0);
+	void *items[2];
+	int streams[2], ended[4], n_ended;
+	assert_int_equal(pipe_mq_pop_batch(q, 2, 1, items, streams, ended, &n_ended), 0);
+	assert_int_equal(n_ended, 1);
+	/* Stream 1 is still open, so a new stream can take slot 0 and is served. */
+	assert_int_equal(pipe_mq_setup(q, 0, 2, PIPE_MQ_DROP_OLDEST), 0);
+	pipe_mq_push(q, 0, ITEM(0, 5));
+	assert_int_equal(pipe_mq_pop_batch(q, 2, 1, items, streams, ended, &n_ended), 1);
+	assert_ptr_equal(items[0], ITEM(0, 5));
+	pipe_mq_free(&q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +218,7 @@ int main(void)
 		cmocka_unit_test(test_block_policy_loses_nothing_under_load),
 		cmocka_unit_test(test_partial_batch_after_timeout),
 		cmocka_unit_test(test_shutdown_releases_blocked_producer),
+		cmocka_unit_test(test_slot_reopens_after_its_end_was_reported),
 	};
 	return cmocka_run_group_tests_name("mqueue", tests, NULL, NULL);
 }
