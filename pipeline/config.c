@@ -160,6 +160,19 @@ static int class_ref(cfg_ctx *c, yaml_node_t *n, const char *disp, pipe_class_re
 	return 0;
 }
 
+/* The same class twice in class_thresholds: the YAML keys may differ in spelling ("2", "02"). */
+static int duplicate_class(cfg_ctx *c, const pipe_class_ref *refs, int i, const char *path)
+{
+	for (int j = 0; j < i; j++) {
+		if (refs[j].name ? !refs[i].name || strcmp(refs[i].name, refs[j].name) != 0
+		                 : refs[i].name || refs[i].id != refs[j].id)
+			continue;
+		cfg_error(c, refs[i].pos, path, "duplicate key (first at line %d)", refs[j].pos.line);
+		return 1;
+	}
+	return 0;
+}
+
 static int classes(cfg_ctx *c, const cfg_key *k, yaml_node_t *v, const char *disp)
 {
 	pipe_model_cfg *m = &c->cfg->model;
@@ -194,11 +207,17 @@ static int classes(cfg_ctx *c, const cfg_key *k, yaml_node_t *v, const char *dis
 			r = -EINVAL;
 			continue;
 		}
-		if (is_map && refs[i].name)
+		if (!is_map)
+			continue;
+		if (refs[i].name)
 			cfg_pathf(path, "%s.%s", disp, refs[i].name);
-		else if (is_map)
+		else
 			cfg_pathf(path, "%s.%d", disp, refs[i].id);
-		if (is_map && scalar_into(c, &score, &refs[i], node_at(c, v->data.mapping.pairs.start[i].value),
+		if (duplicate_class(c, refs, i, path)) {
+			r = -EINVAL;
+			continue;
+		}
+		if (scalar_into(c, &score, &refs[i], node_at(c, v->data.mapping.pairs.start[i].value),
 		                          path) < 0)
 			r = -EINVAL;
 	}
@@ -318,7 +337,7 @@ static void list_valid_keys(const cfg_ctx *c, const char *norm, char *buf, size_
 		if (!applies(c, &cfg_keys[i]))
 			continue;
 		const char *leaf = p + (plen ? plen + 1 : 0);
-		size_t len = strcspn(leaf, ".");
+		size_t len = strcspn(leaf, ".[");
 		/* Keys of one section are adjacent in the table: skip repeats of the last one. */
 		if (used >= len && strncmp(buf + used - len, leaf, len) == 0 &&
 		    (used == len || buf[used - len - 1] == ' '))
