@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +27,9 @@ typedef struct recorder {
 	int fail;                 /* write returns -EIO */
 	int fail_open;
 	int64_t *frames;          /* frame numbers written, in order */
-	int n, cap;
-	double last_at;           /* CLOCK_MONOTONIC seconds of the latest write */
+	atomic_int n;             /* polled by the test while the sink thread writes */
+	int cap;
+	_Atomic double last_at;   /* CLOCK_MONOTONIC seconds of the latest write */
 	int ticks, flushes, closed;
 } recorder;
 
@@ -63,7 +65,8 @@ static int rec_write(void *priv, const sink_msg *msg)
 	const char *f = strstr(msg->text, "\"frame\":");
 	if (!f || r->n == r->cap)
 		return -EINVAL;
-	r->frames[r->n++] = atoll(f + 8);
+	r->frames[r->n] = atoll(f + 8);
+	r->n++;
 	r->last_at = now_s();
 	return 0;
 }
