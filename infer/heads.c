@@ -19,16 +19,16 @@ typedef struct head_family {
 	krn_pre_params preset;
 } head_family;
 
-#define PRESET(size, order, place, sc) \
-	{ .dst_w = size, .dst_h = size, .resize = KRN_LETTERBOX, .placement = place, \
+#define PRESET(order, place, sc) \
+	{ .resize = KRN_LETTERBOX, .placement = place, \
 	  .pad_value = 114, .bgr = order, .mean = { 0, 0, 0 }, .scale = { sc, sc, sc } }
 
 /* Indexed by enum inf_family. */
 static const head_family families[] = {
-	[INF_FAM_YOLOX] = { "yolox", NULL, 1, 0, 1, PRESET(416, 1, KRN_TOP_LEFT, 1.0f) },
+	[INF_FAM_YOLOX] = { "yolox", NULL, 1, 0, 1, PRESET(1, KRN_TOP_LEFT, 1.0f) },
 	[INF_FAM_YOLOV8] = { "yolov8", "yolo11", 0, 1, 0,
-	                     PRESET(640, 0, KRN_CENTER, 1.0f / 255.0f) },
-	[INF_FAM_YOLOV5] = { "yolov5", NULL, 1, 0, 0, PRESET(640, 0, KRN_CENTER, 1.0f / 255.0f) },
+	                     PRESET(0, KRN_CENTER, 1.0f / 255.0f) },
+	[INF_FAM_YOLOV5] = { "yolov5", NULL, 1, 0, 0, PRESET(0, KRN_CENTER, 1.0f / 255.0f) },
 };
 #define N_FAMILIES ((int)(sizeof(families) / sizeof(families[0])))
 

@@ -36,20 +36,20 @@ typedef struct inf_head inf_head;
 /* "yolox", "yolov8" (also "yolo11"), "yolov5" -> enum inf_family, or -1. */
 int inf_family_parse(const char *name);
 const char *inf_family_name(int family);
-/* The family's preprocessing (YOLOX: BGR 0-255, letterbox top-left, pad 114; YOLOv8/v5:
- * RGB / 255, letterbox centred, pad 114) at its usual input size (416 or 640); callers set
- * dst_w/dst_h to the model's input. Unknown families get the YOLOv8 preset. */
-void inf_family_preset(int family, krn_pre_params *ret);
 
 /* out: the model's detection output shape (at max batch). Derives the number of classes
  * and whether a YOLOX export is raw or already decoded; fails with a clear log otherwise. */
 int inf_head_new(const inf_head_cfg *cfg, const inf_tensor_info *out, inf_head **ret);
 int inf_head_num_classes(const inf_head *h);
-/* Decodes item b of the batch output (float, laid out as the shape given to _new). xf maps model-input pixels back to the source frame.
+/* Decodes item b of the batch output. xf maps model-input pixels back to the source frame.
  * Writes at most cap detections sorted by descending score; returns their count or < 0. */
 int inf_head_decode(inf_head *h, const float *output, int b, const krn_xform *xf,
                     vp_det *dets, int cap);
 void inf_head_free(inf_head **h);
+
+/* The family's preprocessing preset (YOLOX: BGR 0-255, letterbox top-left, pad 114;
+ * YOLOv8/v5: RGB /255, letterbox centred, pad 114); dst size left 0. */
+void inf_family_preset(int family, krn_pre_params *ret);
 
 /* Class-aware greedy NMS in place over n candidates (any order); returns the survivors'
  * count, sorted by descending score, at most max_keep. Shared by the heads and the GPU twin's test. */

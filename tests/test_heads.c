@@ -446,10 +446,10 @@ static void test_family_names_and_presets(void **state)
 	assert_string_equal(inf_family_name(INF_FAM_YOLOV8), "yolov8");
 	inf_family_preset(INF_FAM_YOLOX, &p);
 	assert_true(p.bgr && p.placement == KRN_TOP_LEFT && p.scale[0] == 1.0f &&
-	            p.pad_value == 114.0f && p.resize == KRN_LETTERBOX && p.dst_w == 416);
+	            p.pad_value == 114.0f && p.resize == KRN_LETTERBOX && p.dst_w == 0);
 	inf_family_preset(INF_FAM_YOLOV5, &p);
 	assert_true(!p.bgr && p.placement == KRN_CENTER && fabsf(p.scale[2] * 255.0f - 1) < 1e-6f &&
-	            p.pad_value == 114.0f && p.dst_w == 640);
+	            p.pad_value == 114.0f && p.dst_h == 0);
 }
 
 int main(void)
