@@ -3,6 +3,7 @@
 #ifndef DEC_PRIV_H
 #define DEC_PRIV_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -18,6 +19,22 @@ typedef struct dec_io_ctl {
 	atomic_int stop;
 	_Atomic int64_t deadline_ns;
 } dec_io_ctl;
+
+/* Errors a codec reports through av_log (concealed slices, bad references) that its
+ * return codes hide. A decoder points AVCodecContext.opaque at one; the log bridge fills
+ * it from the codec's threads and the stream takes the count after each call. */
+#define DEC_ERRSINK_MAGIC 0x76617065u
+typedef struct dec_errsink {
+	uint32_t magic;
+	pthread_mutex_t lock;
+	int count;
+	char last[160];
+} dec_errsink;
+
+void dec_errsink_init(dec_errsink *e);
+void dec_errsink_destroy(dec_errsink *e);
+/* Returns how many errors were reported since the last call, with the last message. */
+int dec_errsink_take(dec_errsink *e, char *msg, size_t n);
 
 /* What a source learned about its video stream at open. */
 typedef struct dec_source_info {
@@ -63,6 +80,8 @@ typedef struct dec_decoder_ops {
 	int (*receive)(void *priv, vp_frame **ret, int64_t *ret_ts, int *corrupt);
 	/* Drops buffered state after a seek or drain, ready for new packets. */
 	void (*flush)(void *priv);
+	/* Errors the codec logged since the last call (see dec_errsink); last message in msg. */
+	int (*take_errors)(void *priv, char *msg, size_t n);
 	/* The pool frames come from: closed by dec_stream_interrupt() to wake a blocked receive. */
 	vp_frame_pool *(*pool)(void *priv);
 	void (*close)(void **priv);

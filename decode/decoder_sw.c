@@ -19,6 +19,7 @@ typedef struct sw_dec {
 	AVFrame *tmp;           /* receives the codec's frame before a pool slot is taken */
 	vp_frame_pool *pool;
 	const char *stream_id;
+	dec_errsink errors;
 } sw_dec;
 
 static void slot_release(void *ctx, vp_frame *f)
@@ -35,10 +36,22 @@ static void slot_destroy(void *ctx, vp_frame *f)
 	f->opaque = NULL;
 }
 
+static int supported_format(int format)
+{
+	return format == AV_PIX_FMT_NONE || format == AV_PIX_FMT_YUV420P ||
+	       format == AV_PIX_FMT_YUVJ420P || format == AV_PIX_FMT_NV12 ||
+	       format == AV_PIX_FMT_YUV420P10LE;
+}
+
 static int sw_probe(const AVCodecParameters *par, const char **why)
 {
 	if (!avcodec_find_decoder(par->codec_id)) {
 		*why = "no libavcodec decoder for this codec";
+		return VP_EUNSUP;
+	}
+	/* Known at open for most streams: reject now rather than at the first frame. */
+	if (!supported_format(par->format)) {
+		*why = "pixel format not supported (yuv420p, yuvj420p, nv12, yuv420p10le are)";
 		return VP_EUNSUP;
 	}
 	return 0;
@@ -60,6 +73,7 @@ static void sw_close(void **priv)
 	av_frame_free(&d->tmp);
 	/* Frames still held elsewhere keep the pool alive until their last unref. */
 	vp_frame_pool_free(&d->pool);
+	dec_errsink_destroy(&d->errors);
 	free(d);
 }
 
@@ -83,6 +97,7 @@ static int sw_open(const AVCodecParameters *par, const dec_decoder_args *args, v
 	if (!d)
 		return -ENOMEM;
 	d->stream_id = args->stream_id;
+	dec_errsink_init(&d->errors);
 	const AVCodec *codec = avcodec_find_decoder(par->codec_id);
 	int r = -ENOMEM;
 	if (!codec) {
@@ -96,6 +111,7 @@ static int sw_open(const AVCodecParameters *par, const dec_decoder_args *args, v
 	r = avcodec_parameters_to_context(d->ctx, par);
 	if (r < 0)
 		goto fail;
+	d->ctx->opaque = &d->errors;
 	d->ctx->thread_count = thread_count();
 	d->ctx->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
 	/* Concealed frames still come out (flagged), so the stream keeps going past damage. */
@@ -206,6 +222,11 @@ static void sw_flush(void *priv)
 	avcodec_flush_buffers(d->ctx);
 }
 
+static int sw_take_errors(void *priv, char *msg, size_t n)
+{
+	return dec_errsink_take(&((sw_dec *)priv)->errors, msg, n);
+}
+
 static vp_frame_pool *sw_pool(void *priv)
 {
 	return ((sw_dec *)priv)->pool;
@@ -219,6 +240,7 @@ const dec_decoder_ops dec_decoder_sw = {
 	.send = sw_send,
 	.receive = sw_receive,
 	.flush = sw_flush,
+	.take_errors = sw_take_errors,
 	.pool = sw_pool,
 	.close = sw_close,
 };

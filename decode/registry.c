@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include <libavutil/log.h>
+#include <libavutil/pixdesc.h>
 
 #include "../pipeline/vp_err.h"
 #include "../pipeline/vp_log.h"
@@ -68,7 +69,9 @@ int dec_decoder_choose(const pipe_source_cfg *cfg, const AVCodecParameters *par,
 	}
 	const dec_decoder_ops *sw = find_kind(PIPE_DEC_SOFTWARE);
 	if (sw->probe(par, &why) < 0) {
-		vp_err("decode", cfg->id, "cannot decode %s (%s): %s", cfg->uri, codec, why);
+		const char *fmt = av_get_pix_fmt_name(par->format);
+		vp_err("decode", cfg->id, "cannot decode %s (%s video, %s): %s", cfg->uri, codec,
+		       fmt ? fmt : "unknown pixel format", why);
 		return VP_EUNSUP;
 	}
 	if (cfg->decoder == PIPE_DEC_AUTO)
@@ -77,16 +80,55 @@ int dec_decoder_choose(const pipe_source_cfg *cfg, const AVCodecParameters *par,
 	return 0;
 }
 
+void dec_errsink_init(dec_errsink *e)
+{
+	e->magic = DEC_ERRSINK_MAGIC;
+	pthread_mutex_init(&e->lock, NULL);
+	e->count = 0;
+	e->last[0] = '\0';
+}
+
+void dec_errsink_destroy(dec_errsink *e)
+{
+	e->magic = 0;
+	pthread_mutex_destroy(&e->lock);
+}
+
+int dec_errsink_take(dec_errsink *e, char *msg, size_t n)
+{
+	pthread_mutex_lock(&e->lock);
+	int count = e->count;
+	e->count = 0;
+	snprintf(msg, n, "%s", e->last);
+	pthread_mutex_unlock(&e->lock);
+	return count;
+}
+
+/* The decoder context's opaque, when it is one of ours (frame threads copy it). */
+static dec_errsink *errsink_of(void *avcl)
+{
+	const AVClass *cls = avcl ? *(const AVClass **)avcl : NULL;
+	if (!cls || cls != avcodec_get_class())
+		return NULL;
+	dec_errsink *e = ((AVCodecContext *)avcl)->opaque;
+	return e && e->magic == DEC_ERRSINK_MAGIC ? e : NULL;
+}
+
 static void libav_log_cb(void *avcl, int level, const char *fmt, va_list vl)
 {
-	if (level > AV_LOG_WARNING || vp_log_get_level() < VP_LOG_DEBUG)
+	dec_errsink *e = level <= AV_LOG_ERROR ? errsink_of(avcl) : NULL;
+	if (!e && (level > AV_LOG_WARNING || vp_log_get_level() < VP_LOG_DEBUG))
 		return;
 	char line[512];
-	int print_prefix = 1;
+	int print_prefix = 0;
 	av_log_format_line2(avcl, level, fmt, vl, line, sizeof(line), &print_prefix);
-	size_t n = strlen(line);
-	if (n && line[n - 1] == '\n')
-		line[n - 1] = '\0';
+	line[strcspn(line, "\n")] = '\0';
+	if (e) {
+		pthread_mutex_lock(&e->lock);
+		e->count++;
+		snprintf(e->last, sizeof(e->last), "%.159s", line);
+		pthread_mutex_unlock(&e->lock);
+	}
 	vp_debug("libav", NULL, "%s", line);
 }
 

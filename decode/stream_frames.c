@@ -2,6 +2,7 @@
  * accounting, timestamps and real-time pacing. */
 #include "stream_priv.h"
 
+#include <stdio.h>
 #include <time.h>
 
 #include "../pipeline/vp_err.h"
@@ -13,13 +14,30 @@
  * instead of bursting to catch up. */
 #define PACE_MAX_LAG_NS 1000000000LL
 
-void dec_stream_error(dec_stream *s, const char *what)
+void dec_stream_error(dec_stream *s, int count, const char *what)
 {
 	pthread_mutex_lock(&s->lock);
-	int64_t n = ++s->stats.errors;
+	int64_t n = s->stats.errors += count;
 	pthread_mutex_unlock(&s->lock);
-	vp_warn("decode", s->cfg->id, "%s at frame %lld of %s (%lld errors so far)", what,
-	        (long long)s->next_index, s->cfg->uri, (long long)n);
+	if (count == 1)
+		vp_warn("decode", s->cfg->id, "%s at frame %lld of %s (%lld errors so far)", what,
+		        (long long)s->next_index, s->cfg->uri, (long long)n);
+	else
+		vp_warn("decode", s->cfg->id, "%d errors, the last: %s, at frame %lld of %s (%lld so far)",
+		        count, what, (long long)s->next_index, s->cfg->uri, (long long)n);
+}
+
+/* Errors the codec only logged; returns how many. */
+static int codec_errors(dec_stream *s)
+{
+	char msg[160];
+	int n = s->dec_ops->take_errors(s->dec, msg, sizeof(msg));
+	if (n > 0) {
+		char what[200];
+		snprintf(what, sizeof(what), "decoder: %s", msg);
+		dec_stream_error(s, n, what);
+	}
+	return n;
 }
 
 static void stamp(dec_stream *s, vp_frame *f, int64_t ts)
@@ -65,21 +83,22 @@ static int feed(dec_stream *s)
 			return 0;
 		}
 		if (r == VP_EDECODE) {
-			dec_stream_error(s, "demux error (damaged container data)");
+			dec_stream_error(s, 1, "demux error (damaged container data)");
 			return 0;
 		}
 		if (r < 0)
 			return r;
 		s->consecutive_demux_errors = 0;
 		if (s->pkt->flags & AV_PKT_FLAG_CORRUPT)
-			dec_stream_error(s, "corrupt packet from the demuxer");
+			dec_stream_error(s, 1, "corrupt packet from the demuxer");
 	}
 	int r = s->dec_ops->send(s->dec, s->pkt);
 	s->pkt_pending = r == VP_EAGAIN;
 	if (!s->pkt_pending)
 		av_packet_unref(s->pkt);
-	if (r == VP_EDECODE)
-		dec_stream_error(s, "decode error (packet dropped)");
+	/* What the codec logged explains the refusal better than the return code. */
+	if (codec_errors(s) == 0 && r == VP_EDECODE)
+		dec_stream_error(s, 1, "decode error (packet dropped)");
 	return 0;
 }
 
@@ -92,9 +111,10 @@ int dec_stream_pull(dec_stream *s, vp_frame **ret)
 		int64_t ts = AV_NOPTS_VALUE;
 		int corrupt = 0;
 		int r = s->dec_ops->receive(s->dec, &f, &ts, &corrupt);
+		int logged = codec_errors(s);
 		if (r == 0) {
-			if (corrupt)
-				dec_stream_error(s, "decoded with concealed errors");
+			if (corrupt && !logged)
+				dec_stream_error(s, 1, "decoded with concealed errors");
 			stamp(s, f, ts);
 			*ret = f;
 			return 0;
@@ -104,7 +124,8 @@ int dec_stream_pull(dec_stream *s, vp_frame **ret)
 		if (r == VP_EUNSUP)
 			return r;
 		if (r != VP_EAGAIN) {
-			dec_stream_error(s, "decode error");
+			if (!logged)
+				dec_stream_error(s, 1, "decode error");
 			continue;
 		}
 		r = feed(s);

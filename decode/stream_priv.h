@@ -56,7 +56,8 @@ int dec_stream_pull(dec_stream *s, vp_frame **ret);
 int dec_stream_pace(dec_stream *s, const vp_frame *f);
 /* Sleeps up to ms unless interrupted; VP_EOF when interrupted. */
 int dec_stream_sleep(dec_stream *s, int64_t ms);
-/* Counts one error in the stats and logs it with the frame index it precedes. */
-void dec_stream_error(dec_stream *s, const char *what);
+/* Counts count errors in the stats and logs them in one line with the frame index
+ * they precede. */
+void dec_stream_error(dec_stream *s, int count, const char *what);
 
 #endif

@@ -21,7 +21,7 @@ typedef struct sink_inst {
 	void *priv;
 	char name[32];
 	enum pipe_queue_policy policy;
-	bool inited, opened, started;
+	bool inited, opened, open_ok, started;
 	pthread_t thread;
 
 	pthread_mutex_t lock;
@@ -187,12 +187,12 @@ static void inst_destroy(sink_inst *k)
 {
 	if (!k->inited)
 		return;
-	if (k->opened) {
+	if (k->opened)
 		k->ops->close(k->priv);
+	if (k->open_ok)
 		vp_info("sink", k->name, "closed: %" PRId64 " sent, %" PRId64 " dropped, %" PRId64
 		        " failed", (int64_t)atomic_load(&k->sent), (int64_t)atomic_load(&k->dropped),
 		        (int64_t)atomic_load(&k->failed));
-	}
 	/* Only left over when the thread never ran. */
 	for (int i = 0; i < k->count; i++)
 		sink_msg_unref(&k->ring[(k->head + i) % k->cap]);
@@ -240,6 +240,7 @@ int sink_set_open_with(const sink_spec *specs, int n, sink_set **ret)
 		k->opened = true;   /* close is owed even when open fails */
 		if ((err = k->ops->open(k->priv, k->cfg, k->name)) < 0)
 			goto fail;
+		k->open_ok = true;
 	}
 	for (int i = 0; i < n; i++) {
 		sink_inst *k = &s->sinks[i];
