@@ -130,4 +130,19 @@ void inf_graph_prune(inf_graph *g);
  * (malformed) or VP_EUNSUP (unknown ops, dtypes, external data, old opset) on failure. */
 int inf_onnx_import(const char *path, inf_graph **ret);
 
+/* shape.c: sorts the nodes topologically, sets the input shapes from opts (batch
+ * rewriting, input size, or exact shapes), runs every shape function and folds the
+ * nodes whose inputs are all constant (Shape of a known shape too). Logs the failing
+ * node once. */
+int inf_graph_infer(inf_graph *g, const inf_engine_opts *opts);
+/* Runs node n on the CPU once, allocating its outputs as constants (folding). */
+int inf_node_fold(inf_node *n);
+
+/* fuse.c: BatchNormalization folded into Conv, activations fused into their producer. */
+int inf_graph_fuse(inf_graph *g);
+
+/* plan.c: liveness and arena offsets for every non-constant tensor (graph inputs and
+ * outputs stay live for the whole run); *ret_bytes = arena size. */
+int inf_graph_plan(inf_graph *g, size_t *ret_bytes);
+
 #endif
