@@ -223,6 +223,13 @@ static int tensor_is_read(const inf_graph *g, const inf_tensor *t)
 	return 0;
 }
 
+void inf_graph_remove_node(inf_graph *g, int i)
+{
+	node_free(g->nodes[i]);
+	memmove(&g->nodes[i], &g->nodes[i + 1], (size_t)(g->n_nodes - i - 1) * sizeof(*g->nodes));
+	g->n_nodes--;
+}
+
 void inf_graph_prune(inf_graph *g)
 {
 	/* Walk backwards so a chain of dead nodes goes in one pass. */
@@ -231,10 +238,7 @@ void inf_graph_prune(inf_graph *g)
 		int live = 0;
 		for (int k = 0; k < n->n_out && !live; k++)
 			live = tensor_is_read(g, n->out[k]);
-		if (live)
-			continue;
-		node_free(n);
-		memmove(&g->nodes[i], &g->nodes[i + 1], (size_t)(g->n_nodes - i - 1) * sizeof(*g->nodes));
-		g->n_nodes--;
+		if (!live)
+			inf_graph_remove_node(g, i);
 	}
 }
