@@ -14,7 +14,7 @@
 
 /* Accumulates "node 'x' (Op): reason" entries for the single load-time message. */
 typedef struct import_errs {
-	char buf[2048];
+	char buf[800];
 	size_t len;
 	int count;
 	int worst;                    /* VP_EMODEL beats VP_EUNSUP */

@@ -62,6 +62,8 @@ static int set_exact_inputs(inf_graph *g, const inf_engine_opts *o)
 		for (int j = 0; j < o->n_input_shapes && !s; j++)
 			if (o->input_shapes[j].name && strcmp(o->input_shapes[j].name, t->name) == 0)
 				s = &o->input_shapes[j];
+		if (!s && i < o->n_input_shapes && !o->input_shapes[i].name)
+			s = &o->input_shapes[i];
 		if (!s) {
 			for (int d = 0; d < t->ndim; d++)
 				if (t->dims[d] < 0)
