@@ -32,6 +32,9 @@ typedef struct inf_engine_opts {
 	 * input_w/h: the model runs as it is, without batch rewriting. NULL: unused. */
 	const inf_tensor_info *input_shapes;
 	int n_input_shapes;
+	/* With input_shapes: non-NULL entries (parallel to input_shapes) make that input a
+	 * constant with this data, for inputs that decide shapes (a Reshape target, axes). */
+	const void *const *input_consts;
 } inf_engine_opts;
 
 typedef struct inf_engine inf_engine;

@@ -54,16 +54,21 @@ static int sort_nodes(inf_graph *g)
 	return 0;
 }
 
+/* By name, or by position for an unnamed entry; -1 when the input is not given. */
+static int find_shape(const inf_engine_opts *o, const char *name, int pos)
+{
+	for (int j = 0; j < o->n_input_shapes; j++)
+		if (o->input_shapes[j].name && strcmp(o->input_shapes[j].name, name) == 0)
+			return j;
+	return pos < o->n_input_shapes && !o->input_shapes[pos].name ? pos : -1;
+}
+
 static int set_exact_inputs(inf_graph *g, const inf_engine_opts *o)
 {
 	for (int i = 0; i < g->n_inputs; i++) {
 		inf_tensor *t = g->inputs[i];
-		const inf_tensor_info *s = NULL;
-		for (int j = 0; j < o->n_input_shapes && !s; j++)
-			if (o->input_shapes[j].name && strcmp(o->input_shapes[j].name, t->name) == 0)
-				s = &o->input_shapes[j];
-		if (!s && i < o->n_input_shapes && !o->input_shapes[i].name)
-			s = &o->input_shapes[i];
+		int j = find_shape(o, t->name, i);
+		const inf_tensor_info *s = j >= 0 ? &o->input_shapes[j] : NULL;
 		if (!s) {
 			for (int d = 0; d < t->ndim; d++)
 				if (t->dims[d] < 0)
@@ -76,6 +81,13 @@ static int set_exact_inputs(inf_graph *g, const inf_engine_opts *o)
 		}
 		t->ndim = s->ndim;
 		memcpy(t->dims, s->dims, sizeof(t->dims));
+		if (o->input_consts && o->input_consts[j]) {
+			size_t bytes = inf_tensor_bytes(t);
+			if (!(t->data = malloc(bytes + 1)))
+				return -ENOMEM;
+			memcpy(t->data, o->input_consts[j], bytes);
+			t->is_const = 1;
+		}
 	}
 	return 0;
 }
