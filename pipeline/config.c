@@ -236,8 +236,9 @@ static int walk_list(cfg_ctx *c, const cfg_key *k, yaml_node_t *v, const char *d
 	}
 	yaml_node_item_t *it = v->data.sequence.items.start;
 	int n = (int)(v->data.sequence.items.top - it);
-	if (n == 0) {
-		cfg_error(c, cfg_mark_pos(v->start_mark), disp, "must have at least one entry");
+	if (n < k->min || n > k->max) {
+		cfg_error(c, cfg_mark_pos(v->start_mark), disp, "must have %.0f to %.0f entries, got %d", k->min,
+		          k->max, n);
 		return -EINVAL;
 	}
 	void *arr = calloc((size_t)n, size);
@@ -423,6 +424,31 @@ static void walk_map(cfg_ctx *c, yaml_node_t *map, const char *norm, const char 
 	}
 }
 
+static void syntax_error(cfg_ctx *c, yaml_parser_t *parser)
+{
+	char where[64] = "";
+	if (parser->context)
+		snprintf(where, sizeof(where), " at line %d", (int)parser->context_mark.line + 1);
+	cfg_error(c, cfg_mark_pos(parser->problem_mark), "(syntax)", "%s%s%s%s%s",
+	          parser->problem ? parser->problem : "invalid YAML", parser->context ? " (" : "",
+	          parser->context ? parser->context : "", where, parser->context ? ")" : "");
+}
+
+/* A second "---" document would be ignored silently: the file is meant to hold one pipeline. */
+static int no_second_document(cfg_ctx *c, yaml_parser_t *parser)
+{
+	yaml_document_t next;
+	if (!yaml_parser_load(parser, &next)) {
+		syntax_error(c, parser);
+		return parser->error == YAML_MEMORY_ERROR ? (c->oom = 1, -ENOMEM) : -EINVAL;
+	}
+	yaml_node_t *root = yaml_document_get_root_node(&next);
+	if (root)
+		cfg_error(c, cfg_mark_pos(next.start_mark), "(syntax)", "only one YAML document per file");
+	yaml_document_delete(&next);
+	return root ? -EINVAL : 0;
+}
+
 static int parse_file(cfg_ctx *c, const char *path, yaml_document_t *doc)
 {
 	FILE *f = fopen(path, "rb");
@@ -438,13 +464,12 @@ static int parse_file(cfg_ctx *c, const char *path, yaml_document_t *doc)
 	yaml_parser_set_input_file(&parser, f);
 	int r = 0;
 	if (!yaml_parser_load(&parser, doc)) {
-		char where[64] = "";
-		if (parser.context)
-			snprintf(where, sizeof(where), " at line %d", (int)parser.context_mark.line + 1);
-		cfg_error(c, cfg_mark_pos(parser.problem_mark), "(syntax)", "%s%s%s%s%s",
-		          parser.problem ? parser.problem : "invalid YAML", parser.context ? " (" : "",
-		          parser.context ? parser.context : "", where, parser.context ? ")" : "");
+		syntax_error(c, &parser);
 		r = parser.error == YAML_MEMORY_ERROR ? (c->oom = 1, -ENOMEM) : -EINVAL;
+	} else {
+		r = no_second_document(c, &parser);
+		if (r < 0)
+			yaml_document_delete(doc);
 	}
 	yaml_parser_delete(&parser);
 	fclose(f);
