@@ -317,6 +317,15 @@ static int applies(const cfg_ctx *c, const cfg_key *k)
 	return !k->sinks || !c->sink || !c->sink_typed || (k->sinks & CFG_SINK_BIT(c->sink->type));
 }
 
+static int section_applies(const cfg_ctx *c, const char *norm)
+{
+	size_t n = strlen(norm);
+	for (int i = 0; i < cfg_n_keys; i++)
+		if (strncmp(cfg_keys[i].path, norm, n) == 0 && cfg_keys[i].path[n] == '.' && applies(c, &cfg_keys[i]))
+			return 1;
+	return 0;
+}
+
 static yaml_node_t *map_get(cfg_ctx *c, yaml_node_t *map, const char *name)
 {
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
@@ -380,7 +389,7 @@ static void walk_pair(cfg_ctx *c, yaml_node_pair_t *p, yaml_node_t *map, const c
 		}
 	}
 	const cfg_key *k = cfg_find_key(cnorm);
-	if (k && !applies(c, k)) {
+	if ((k && !applies(c, k)) || (!k && cfg_is_section(cnorm) && !section_applies(c, cnorm))) {
 		cfg_error(c, kpos, cdisp, "not a key of %s sinks", cfg_sink_type_names[c->sink->type]);
 	} else if (k) {
 		walk_value(c, k, val, cdisp);

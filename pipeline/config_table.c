@@ -22,6 +22,9 @@ const char *const cfg_sink_type_names[] = { "stdout", "file", "socket", "mqtt", 
 /* Enums are stored through an int pointer. */
 _Static_assert(sizeof(enum pipe_decoder) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum pipe_sink_type) == sizeof(int), "enum size");
+/* CFG_SIZE2 stores [w, h] as two ints side by side. */
+_Static_assert(offsetof(pipe_model_cfg, input_h) == offsetof(pipe_model_cfg, input_w) + sizeof(int),
+               "input_w, input_h adjacent");
 
 #define R(f) offsetof(pipe_config, f)
 #define M(f) offsetof(pipe_model_cfg, f)

@@ -198,6 +198,8 @@ static void test_config_rejects_key_of_another_sink_type(void **state)
 	expect_error_in("sinks:\n  - type: stdout\n    path: /tmp/x\n", "6:5: sinks[0].path: not a key of stdout sinks\n");
 	expect_error_in("sinks:\n  - address: tcp://h:1\n    type: file\n    path: /tmp/x\n",
 	                "5:5: sinks[0].address: not a key of file sinks\n");
+	expect_error_in("sinks:\n  - type: file\n    path: /tmp/x\n    tls: { ca_file: /etc/hostname }\n",
+	                "7:5: sinks[0].tls: not a key of file sinks\n");
 }
 
 static void test_config_rejects_duplicate_source_ids_naming_the_first(void **state)
