@@ -217,8 +217,8 @@ static int classes(cfg_ctx *c, const cfg_key *k, yaml_node_t *v, const char *dis
 			r = -EINVAL;
 			continue;
 		}
-		if (scalar_into(c, &score, &refs[i], node_at(c, v->data.mapping.pairs.start[i].value),
-		                          path) < 0)
+		yaml_node_t *value = node_at(c, v->data.mapping.pairs.start[i].value);
+		if (scalar_into(c, &score, &refs[i], value, path) < 0)
 			r = -EINVAL;
 	}
 	return r;

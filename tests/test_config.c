@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "pipeline/config.h"
+#include "pipeline/config_internal.h"
 #include "pipeline/vp_err.h"
 #include "pipeline/vp_log.h"
 
@@ -670,6 +671,32 @@ static void test_config_survives_truncated_and_mangled_files(void **state)
 	free(models);
 }
 
+/* The table itself: unique paths, a doc for each, and every default valid for its own key
+ * (defaults are applied without a context to report to, so a bad one would go unnoticed). */
+static void test_config_table_rows_are_consistent(void **state)
+{
+	(void)state;
+	union { pipe_config root; pipe_model_cfg model; pipe_source_cfg src; pipe_sink_cfg sink; } u;
+	for (int i = 0; i < cfg_n_keys; i++) {
+		const cfg_key *k = &cfg_keys[i];
+		assert_non_null(k->doc);
+		assert_true(strlen(k->doc) > 10);
+		assert_true(k->type != CFG_ENUM || (k->names && k->names[0]));
+		assert_true(k->type == CFG_STR || k->type == CFG_PATH || k->type == CFG_BOOL || k->type == CFG_ENUM ||
+		            k->max > k->min || k->type == CFG_CLASSES || k->type == CFG_MAP);
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(cfg_keys[j].path, k->path);
+		if (!k->def)
+			continue;
+		memset(&u, 0, sizeof(u));
+		if (cfg_set_scalar(NULL, k, &u, k->def, (pipe_pos){ 0, 0 }, k->path) != 0)
+			fprintf(stderr, "default of %s is invalid: %s\n", k->path, k->def);
+		assert_int_equal(cfg_set_scalar(NULL, k, &u, k->def, (pipe_pos){ 0, 0 }, k->path), 0);
+		if (k->type == CFG_STR || k->type == CFG_PATH)
+			free(*(char **)((char *)&u + k->off));
+	}
+}
+
 static void test_config_reference_lists_every_key_once(void **state)
 {
 	(void)state;
@@ -717,6 +744,7 @@ int main(void)
 		cmocka_unit_test(test_config_reads_back_every_key_of_a_full_file),
 		cmocka_unit_test(test_config_every_example_in_configs_loads),
 		cmocka_unit_test(test_config_survives_truncated_and_mangled_files),
+		cmocka_unit_test(test_config_table_rows_are_consistent),
 		cmocka_unit_test(test_config_reference_lists_every_key_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
