@@ -217,8 +217,8 @@ static int classes(cfg_ctx *c, const cfg_key *k, yaml_node_t *v, const char *dis
 			r = -EINVAL;
 			continue;
 		}
-		if (scalar_into(c, &score, &refs[i], node_at(c, v->data.mapping.pairs.start[i].value),
-		                          path) < 0)
+		yaml_node_t *value = node_at(c, v->data.mapping.pairs.start[i].value);
+		if (scalar_into(c, &score, &refs[i], value, path) < 0)
 			r = -EINVAL;
 	}
 	return r;
@@ -236,8 +236,9 @@ static int walk_list(cfg_ctx *c, const cfg_key *k, yaml_node_t *v, const char *d
 	}
 	yaml_node_item_t *it = v->data.sequence.items.start;
 	int n = (int)(v->data.sequence.items.top - it);
-	if (n == 0) {
-		cfg_error(c, cfg_mark_pos(v->start_mark), disp, "must have at least one entry");
+	if (n < k->min || n > k->max) {
+		cfg_error(c, cfg_mark_pos(v->start_mark), disp, "must have %.0f to %.0f entries, got %d", k->min,
+		          k->max, n);
 		return -EINVAL;
 	}
 	void *arr = calloc((size_t)n, size);
@@ -316,6 +317,15 @@ static int applies(const cfg_ctx *c, const cfg_key *k)
 	return !k->sinks || !c->sink || !c->sink_typed || (k->sinks & CFG_SINK_BIT(c->sink->type));
 }
 
+static int section_applies(const cfg_ctx *c, const char *norm)
+{
+	size_t n = strlen(norm);
+	for (int i = 0; i < cfg_n_keys; i++)
+		if (strncmp(cfg_keys[i].path, norm, n) == 0 && cfg_keys[i].path[n] == '.' && applies(c, &cfg_keys[i]))
+			return 1;
+	return 0;
+}
+
 static yaml_node_t *map_get(cfg_ctx *c, yaml_node_t *map, const char *name)
 {
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
@@ -379,7 +389,7 @@ static void walk_pair(cfg_ctx *c, yaml_node_pair_t *p, yaml_node_t *map, const c
 		}
 	}
 	const cfg_key *k = cfg_find_key(cnorm);
-	if (k && !applies(c, k)) {
+	if ((k && !applies(c, k)) || (!k && cfg_is_section(cnorm) && !section_applies(c, cnorm))) {
 		cfg_error(c, kpos, cdisp, "not a key of %s sinks", cfg_sink_type_names[c->sink->type]);
 	} else if (k) {
 		walk_value(c, k, val, cdisp);
@@ -423,6 +433,31 @@ static void walk_map(cfg_ctx *c, yaml_node_t *map, const char *norm, const char 
 	}
 }
 
+static void syntax_error(cfg_ctx *c, yaml_parser_t *parser)
+{
+	char where[64] = "";
+	if (parser->context)
+		snprintf(where, sizeof(where), " at line %d", (int)parser->context_mark.line + 1);
+	cfg_error(c, cfg_mark_pos(parser->problem_mark), "(syntax)", "%s%s%s%s%s",
+	          parser->problem ? parser->problem : "invalid YAML", parser->context ? " (" : "",
+	          parser->context ? parser->context : "", where, parser->context ? ")" : "");
+}
+
+/* A second "---" document would be ignored silently: the file is meant to hold one pipeline. */
+static int no_second_document(cfg_ctx *c, yaml_parser_t *parser)
+{
+	yaml_document_t next;
+	if (!yaml_parser_load(parser, &next)) {
+		syntax_error(c, parser);
+		return parser->error == YAML_MEMORY_ERROR ? (c->oom = 1, -ENOMEM) : -EINVAL;
+	}
+	yaml_node_t *root = yaml_document_get_root_node(&next);
+	if (root)
+		cfg_error(c, cfg_mark_pos(next.start_mark), "(syntax)", "only one YAML document per file");
+	yaml_document_delete(&next);
+	return root ? -EINVAL : 0;
+}
+
 static int parse_file(cfg_ctx *c, const char *path, yaml_document_t *doc)
 {
 	FILE *f = fopen(path, "rb");
@@ -438,13 +473,12 @@ static int parse_file(cfg_ctx *c, const char *path, yaml_document_t *doc)
 	yaml_parser_set_input_file(&parser, f);
 	int r = 0;
 	if (!yaml_parser_load(&parser, doc)) {
-		char where[64] = "";
-		if (parser.context)
-			snprintf(where, sizeof(where), " at line %d", (int)parser.context_mark.line + 1);
-		cfg_error(c, cfg_mark_pos(parser.problem_mark), "(syntax)", "%s%s%s%s%s",
-		          parser.problem ? parser.problem : "invalid YAML", parser.context ? " (" : "",
-		          parser.context ? parser.context : "", where, parser.context ? ")" : "");
+		syntax_error(c, &parser);
 		r = parser.error == YAML_MEMORY_ERROR ? (c->oom = 1, -ENOMEM) : -EINVAL;
+	} else {
+		r = no_second_document(c, &parser);
+		if (r < 0)
+			yaml_document_delete(doc);
 	}
 	yaml_parser_delete(&parser);
 	fclose(f);

@@ -22,6 +22,9 @@ const char *const cfg_sink_type_names[] = { "stdout", "file", "socket", "mqtt", 
 /* Enums are stored through an int pointer. */
 _Static_assert(sizeof(enum pipe_decoder) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum pipe_sink_type) == sizeof(int), "enum size");
+/* CFG_SIZE2 stores [w, h] as two ints side by side. */
+_Static_assert(offsetof(pipe_model_cfg, input_h) == offsetof(pipe_model_cfg, input_w) + sizeof(int),
+               "input_w, input_h adjacent");
 
 #define R(f) offsetof(pipe_config, f)
 #define M(f) offsetof(pipe_model_cfg, f)
@@ -40,10 +43,10 @@ const cfg_key cfg_keys[] = {
 	     .doc = "Where decode and inference run: auto, cpu or cuda:N"),
 	ROOT("log.level", CFG_ENUM, log_level, .def = "info", .names = log_levels,
 	     .doc = "Least severe level logged"),
-	ROOT("metrics.listen", CFG_STR, metrics_listen, .shown = "off", .check = cfg_check_listen,
+	ROOT("metrics.listen", CFG_STR, metrics_listen, .shown = "none (off)", .check = cfg_check_listen,
 	     .doc = "host:port serving /metrics, /healthz and /readyz; off when absent"),
 
-	ROOT("sources", CFG_LIST, sources, .flags = CFG_REQUIRED,
+	ROOT("sources", CFG_LIST, sources, .flags = CFG_REQUIRED, .min = 1, .max = 256,
 	     .doc = "Video inputs, one or more"),
 	SRC("id", CFG_STR, id, .flags = CFG_REQUIRED, .check = cfg_check_id,
 	    .doc = "Unique stream name; appears in every message as \"stream\""),
@@ -117,7 +120,7 @@ const cfg_key cfg_keys[] = {
 	      .min = -1000, .max = 1000, .set_bit = PIPE_PRE_SCALE,
 	      .doc = "Per-channel scale; value = (pixel - mean) * scale"),
 
-	ROOT("sinks", CFG_LIST, sinks, .shown = "one stdout sink",
+	ROOT("sinks", CFG_LIST, sinks, .shown = "one stdout sink", .min = 1, .max = 32,
 	     .doc = "Outputs, each with its own queue and thread"),
 	SINK("type", CFG_ENUM, type, .flags = CFG_REQUIRED, .names = cfg_sink_type_names,
 	     .doc = "Kind of output"),
@@ -206,7 +209,7 @@ static void type_text(const cfg_key *k, char *buf, size_t n)
 	case CFG_FLOAT3: snprintf(buf, n, "[float, float, float]"); break;
 	case CFG_CLASSES: snprintf(buf, n, "list of names or ids"); break;
 	case CFG_CLASS_THRESH: snprintf(buf, n, "map name-or-id: float %.10g..%.10g", k->min, k->max); break;
-	case CFG_LIST: snprintf(buf, n, "list of maps"); break;
+	case CFG_LIST: snprintf(buf, n, "list of %.10g..%.10g maps", k->min, k->max); break;
 	case CFG_MAP: snprintf(buf, n, "map"); break;
 	case CFG_ENUM: {
 		size_t used = 0;
