@@ -674,6 +674,35 @@ static void test_stdout_sink_writes_complete_lines(void **state)
 	unlink(out);
 }
 
+/* A reader that went away must fail the writes (counted), not kill the process. */
+static void test_stdout_sink_survives_a_closed_pipe(void **state)
+{
+	(void)state;
+	enum { N = 300 };
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	close(fds[0]);
+	fflush(stdout);
+	int saved = dup(1);
+	dup2(fds[1], 1);
+	close(fds[1]);
+	pipe_sink_cfg sc = { .type = PIPE_SINK_STDOUT };
+	pipe_config cfg;
+	sink_set *s = open_one(&sc, &cfg);
+	publish_frames(s, 0, N);
+	sink_counters c = { 0 };
+	double t0 = now_s();
+	while (c.sent + c.failed < N && now_s() - t0 < 5) {
+		usleep(1000);
+		sink_set_counters(s, 0, NULL, &c);
+	}
+	sink_set_close(&s);
+	restore_fd(1, saved);
+	assert_int_equal(c.sent + c.failed, N);
+	assert_true(c.failed > 0);
+	assert_int_equal(c.dropped, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -692,6 +721,7 @@ int main(void)
 		cmocka_unit_test(test_file_sink_close_writes_and_syncs_everything),
 		cmocka_unit_test(test_file_sink_open_error_names_the_path),
 		cmocka_unit_test(test_stdout_sink_writes_complete_lines),
+		cmocka_unit_test(test_stdout_sink_survives_a_closed_pipe),
 	};
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
