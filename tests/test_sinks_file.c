@@ -107,6 +107,36 @@ static void test_file_sink_rotates_between_lines_without_loss(void **state)
 	assert_frames_run(frames, n, 0);
 }
 
+/* Appending counts what the file already holds towards rotate_mb. */
+static void test_file_sink_append_rotates_a_nearly_full_file(void **state)
+{
+	(void)state;
+	char path[128], old[160];
+	path_in_tmp(path, sizeof(path), "full.jsonl");
+	snprintf(old, sizeof(old), "%s.1", path);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	static char filler[(1 << 20) - 200];
+	memset(filler, ' ', sizeof(filler));
+	filler[sizeof(filler) - 1] = '\n';
+	assert_int_equal(fwrite(filler, 1, sizeof(filler), f), sizeof(filler));
+	fclose(f);
+	pipe_sink_cfg sc = { .type = PIPE_SINK_FILE, .path = path, .mode = PIPE_FILE_APPEND,
+	                     .rotate_mb = 1 };
+	pipe_config cfg;
+	sink_set *s = open_one(&sc, &cfg);
+	publish_frames(s, 0, 2);
+	sink_set_close(&s);
+	assert_int_equal(file_size(old), (off_t)sizeof(filler));
+	int64_t frames[4];
+	int n = 0;
+	collect_frames(path, frames, &n);
+	assert_int_equal(n, 2);
+	assert_frames_run(frames, n, 0);
+	unlink(path);
+	unlink(old);
+}
+
 static void test_file_sink_keeps_five_rotated_files(void **state)
 {
 	(void)state;
@@ -309,6 +339,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_file_sink_truncate_replaces_and_append_keeps),
 		cmocka_unit_test(test_file_sink_rotates_between_lines_without_loss),
+		cmocka_unit_test(test_file_sink_append_rotates_a_nearly_full_file),
 		cmocka_unit_test(test_file_sink_keeps_five_rotated_files),
 		cmocka_unit_test(test_file_sink_flushes_after_flush_ms),
 		cmocka_unit_test(test_file_sink_close_writes_and_syncs_everything),
