@@ -6,6 +6,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@ typedef struct sink_inst {
 
 	atomic_int_least64_t sent, dropped, failed;
 	int64_t failed_in_row;   /* sink thread only: one log line per run of failures */
+	bool flush_failing;      /* sink thread only, likewise */
 } sink_inst;
 
 struct sink_set {
@@ -68,6 +70,18 @@ static void write_one(sink_inst *k, sink_msg *m)
 		        vp_strerror(ret));
 }
 
+/* A failed flush loses no count (the lines stay buffered in the sink or were counted at
+ * write), but it is the first sign of a dead output, so it is logged once per outage. */
+static void flush_sink(sink_inst *k)
+{
+	if (!k->ops->flush)
+		return;
+	int ret = k->ops->flush(k->priv);
+	if (ret < 0 && !k->flush_failing)
+		vp_warn("sink", k->name, "flush failed: %s", vp_strerror(ret));
+	k->flush_failing = ret < 0;
+}
+
 /* Takes up to BATCH_MAX messages; called with the lock held. */
 static int take_batch(sink_inst *k, sink_msg **batch)
 {
@@ -87,6 +101,11 @@ static void *sink_thread(void *arg)
 	sink_inst *k = arg;
 	sink_msg *batch[BATCH_MAX];
 	int64_t next_tick = mono_ns() + TICK_NS;
+	/* A closed pipe or socket must fail the write with EPIPE, not kill the daemon. */
+	sigset_t pipe_set;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
 
 	pthread_mutex_lock(&k->lock);
 	for (;;) {
@@ -95,13 +114,15 @@ static void *sink_thread(void *arg)
 			if (pthread_cond_timedwait(&k->not_empty, &k->lock, &ts) != 0)
 				break;
 		}
-		if (k->ops->tick && mono_ns() >= next_tick) {
-			pthread_mutex_unlock(&k->lock);
-			k->ops->tick(k->priv);
-			pthread_mutex_lock(&k->lock);
+		int64_t now = mono_ns();
+		if (now >= next_tick) {
+			next_tick = now + TICK_NS;
+			if (k->ops->tick) {
+				pthread_mutex_unlock(&k->lock);
+				k->ops->tick(k->priv);
+				pthread_mutex_lock(&k->lock);
+			}
 		}
-		if (mono_ns() >= next_tick)
-			next_tick = mono_ns() + TICK_NS;
 		if (k->count == 0) {
 			if (k->closing)
 				break;
@@ -114,13 +135,12 @@ static void *sink_thread(void *arg)
 			write_one(k, batch[i]);
 			sink_msg_unref(&batch[i]);
 		}
-		if (emptied && k->ops->flush)
-			k->ops->flush(k->priv);
+		if (emptied)
+			flush_sink(k);
 		pthread_mutex_lock(&k->lock);
 	}
 	pthread_mutex_unlock(&k->lock);
-	if (k->ops->flush)
-		k->ops->flush(k->priv);
+	flush_sink(k);
 	return NULL;
 }
 
@@ -183,12 +203,29 @@ static void inst_join(sink_inst *k)
 	k->started = false;
 }
 
+/* close runs on the caller's thread and may still write (a last flush, a goodbye to a
+ * peer): SIGPIPE is blocked around it and one it raised is consumed, not delivered. */
+static void close_sink(sink_inst *k)
+{
+	sigset_t pipe_set, old, pending;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	sigpending(&pending);
+	bool was_pending = sigismember(&pending, SIGPIPE);
+	k->ops->close(k->priv);
+	sigpending(&pending);
+	if (!was_pending && sigismember(&pending, SIGPIPE))
+		sigtimedwait(&pipe_set, NULL, &(struct timespec){ 0, 0 });
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 static void inst_destroy(sink_inst *k)
 {
 	if (!k->inited)
 		return;
 	if (k->opened)
-		k->ops->close(k->priv);
+		close_sink(k);
 	if (k->open_ok)
 		vp_info("sink", k->name, "closed: %" PRId64 " sent, %" PRId64 " dropped, %" PRId64
 		        " failed", (int64_t)atomic_load(&k->sent), (int64_t)atomic_load(&k->dropped),
