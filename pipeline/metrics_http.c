@@ -52,6 +52,25 @@ static int split_addr(const char *addr, char *host, size_t hsize, char *port, si
 	return 0;
 }
 
+/* One socket bound and listening on ai; a negative errno on failure. */
+static int listen_on(const struct addrinfo *ai)
+{
+	int one = 1, zero = 0;
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd < 0)
+		return -errno;
+	/* The wildcard "::" also takes IPv4 clients, whatever net.ipv6.bindv6only says. */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    (ai->ai_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 16) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 static int bind_addr(const char *addr, int *ret_fd)
 {
 	char host[256], port[8];
@@ -60,24 +79,26 @@ static int bind_addr(const char *addr, int *ret_fd)
 		       addr);
 		return VP_ECONFIG;
 	}
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+	/* An empty host means every interface: IPv6 first (dual-stack), IPv4 where it is off. */
+	struct addrinfo hints = { .ai_family = host[0] ? AF_UNSPEC : AF_INET6,
+	                          .ai_socktype = SOCK_STREAM,
 	                          .ai_flags = AI_PASSIVE | AI_NUMERICSERV }, *ai;
 	int gerr = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
 	if (gerr) {
 		vp_err("metrics", NULL, "metrics.listen '%s': %s", addr, gai_strerror(gerr));
 		return VP_ECONFIG;
 	}
-	int one = 1, err = 0;
-	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 16) < 0)
-		err = -errno;
+	int fd = listen_on(ai);
+	if (fd < 0 && !host[0] && (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL)) {
+		struct sockaddr_in any4 = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port)) };
+		struct addrinfo v4 = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM,
+		                       .ai_addr = (struct sockaddr *)&any4, .ai_addrlen = sizeof(any4) };
+		fd = listen_on(&v4);
+	}
 	freeaddrinfo(ai);
-	if (err) {
-		vp_err("metrics", NULL, "cannot listen on %s: %s", addr, strerror(-err));
-		if (fd >= 0)
-			close(fd);
-		return err;
+	if (fd < 0) {
+		vp_err("metrics", NULL, "cannot listen on %s: %s", addr, strerror(-fd));
+		return fd;
 	}
 	*ret_fd = fd;
 	return 0;

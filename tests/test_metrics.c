@@ -392,6 +392,51 @@ static void test_metrics_server_rejects_bad_address_and_busy_port(void **state)
 	pipe_metrics_free(&m);
 }
 
+/* curl as an independent HTTP client; returns the status code, 0 when unreachable. */
+static int curl_status(const char *url)
+{
+	char cmd[256];
+	int code = 0;
+	snprintf(cmd, sizeof(cmd), "curl -g -s -o /dev/null -m 5 -w '%%{http_code}' '%s'", url);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	if (fscanf(p, "%d", &code) != 1)
+		code = 0;
+	pclose(p);
+	return code;
+}
+
+static void test_metrics_server_wildcard_and_ipv6_reached_by_curl(void **state)
+{
+	(void)state;
+	pipe_metrics *m = NULL;
+	pipe_metrics_server *srv = NULL;
+	char url[96];
+	if (system("command -v curl >/dev/null 2>&1") != 0)
+		skip();
+	assert_int_equal(pipe_metrics_new(&m), 0);
+	/* ":port" listens on every interface, IPv4 included. */
+	assert_int_equal(pipe_metrics_server_new(m, ":0", &srv), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", pipe_metrics_server_port(srv));
+	assert_int_equal(curl_status(url), 200);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/readyz", pipe_metrics_server_port(srv));
+	assert_int_equal(curl_status(url), 503);
+	pipe_metrics_server_free(&srv);
+
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+	struct sockaddr_in6 lo6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	int have_v6 = fd >= 0 && bind(fd, (struct sockaddr *)&lo6, sizeof(lo6)) == 0;
+	if (fd >= 0)
+		close(fd);
+	if (have_v6) {
+		assert_int_equal(pipe_metrics_server_new(m, "[::1]:0", &srv), 0);
+		snprintf(url, sizeof(url), "http://[::1]:%d/metrics", pipe_metrics_server_port(srv));
+		assert_int_equal(curl_status(url), 200);
+		pipe_metrics_server_free(&srv);
+	}
+	pipe_metrics_free(&m);
+}
+
 int main(void)
 {
 	vp_log_set_level(VP_LOG_WARN);
@@ -405,6 +450,7 @@ int main(void)
 		cmocka_unit_test(test_metrics_vapd_set_names_and_null_registry),
 		cmocka_unit_test(test_metrics_server_serves_metrics_health_ready_and_404),
 		cmocka_unit_test(test_metrics_server_rejects_bad_address_and_busy_port),
+		cmocka_unit_test(test_metrics_server_wildcard_and_ipv6_reached_by_curl),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
