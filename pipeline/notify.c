@@ -24,10 +24,10 @@ static uint64_t mono_ns(void)
 int pipe_notify_init(void)
 {
 	uint64_t usec = 0;
-	/* Keep the variables: a reload may call init again, and children never see them
-	 * because vapd does not fork. */
 	const char *s = getenv("NOTIFY_SOCKET");
 	int managed = s && *s;
+	/* unset_environment=0: a reload may call init again, and no child inherits the
+	 * variables because vapd never forks. */
 	if (!managed || sd_watchdog_enabled(0, &usec) <= 0)
 		usec = 0;
 	atomic_store(&g_wd_usec, usec);
