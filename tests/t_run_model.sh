@@ -41,7 +41,7 @@ sed 's/^/# /' "$tmp/log"
 err=$(rel_l2 "$tmp/o2/output.pb" "$io/output_0.pb" 2>&1)
 echo "# relative L2 error batch 2 (worst item): $err"
 check "--batch 2 replicates the input; both items match" \
-	"[ $rc -eq 0 ] && grep -q '2x85x3549' '$tmp/log' && $PY -c 'import sys; sys.exit(0 if float(\"$err\") <= 1e-4 else 1)' 2>/dev/null"
+	"[ $rc -eq 0 ] && grep -q '2x3549x85' '$tmp/log' && $PY -c 'import sys; sys.exit(0 if float(\"$err\") <= 1e-4 else 1)' 2>/dev/null"
 
 # expect_model_error NAME FILE PATTERN: exit 2 and exactly one stderr line matching PATTERN.
 expect_model_error() {
@@ -60,7 +60,7 @@ y = h.make_tensor_value_info('y', T.FLOAT, [1, 3, 416, 416])
 n = [h.make_node('Relu', ['images'], ['a'], name='r'), h.make_node('Frobnicate', ['a'], ['y'], name='frob')]
 onnx.save(h.make_model(h.make_graph(n, 'g', [x], [y]), opset_imports=[h.make_opsetid('', 13)]), sys.argv[1])
 PYEOF
-expect_model_error "unknown operator" "$tmp/unknown.onnx" "node 'frob' (Frobnicate): unknown operator"
+expect_model_error "unknown operator" "$tmp/unknown.onnx" "frob.*Frobnicate.*unknown operator"
 head -c 200000 "$SHARED/models/yolox_nano.onnx" >"$tmp/truncated.onnx"
 expect_model_error "truncated model" "$tmp/truncated.onnx" "not a valid ONNX model"
 head -c 100000 /dev/urandom >"$tmp/random.onnx"
