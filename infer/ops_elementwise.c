@@ -318,10 +318,14 @@ static int run_identity(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 /* Dropout at inference: the input passes through and the optional mask is all true. */
 static int shape_dropout(inf_node *n, char *err, size_t errlen)
 {
-	const inf_tensor *tm = ops_in(n, 2);
+	const inf_tensor *tm = ops_in(n, 2), *tr = ops_in(n, 1);
 
-	if (tm && tm->is_const && tm->data && ops_get_i64(tm->data, tm->dtype, 0))
-		return ops_fail(err, errlen, VP_EUNSUP, "training_mode is set: only inference is supported");
+	if (tm && (!tm->is_const || !tm->data))
+		return ops_fail(err, errlen, VP_EUNSUP, "training_mode must be a constant");
+	/* training with ratio 0 is deterministic (identity); other ratios need random masks */
+	if (tm && ops_get_i64(tm->data, tm->dtype, 0) &&
+	    !(tr && tr->is_const && tr->data && ops_get_f64(tr->data, tr->dtype, 0) == 0.0))
+		return ops_fail(err, errlen, VP_EUNSUP, "training_mode with a non-zero ratio is not supported");
 	ops_same_shape(n);
 	if (n->n_out > 1 && n->out[1])
 		ops_set_shape(n->out[1], INF_DT_BOOL, n->in[0]->ndim, n->in[0]->dims);

@@ -19,6 +19,7 @@ typedef struct rs_params {
 	float cubic_a, extrapolation;
 	int64_t in[INF_MAX_DIMS], out[INF_MAX_DIMS];
 	float scale[INF_MAX_DIMS], roi[2 * INF_MAX_DIMS];
+	double olen[INF_MAX_DIMS];            /* resized length: in * scale, unfloored */
 } rs_params;
 
 static int lookup(const char *s, const char *const *names, int cnt)
@@ -80,6 +81,7 @@ static int rs_params_get(const inf_node *n, rs_params *p, char *err, size_t errl
 		for (int i = 0; i < p->nd; i++) {
 			p->out[i] = sizes[i];
 			p->scale[i] = (float)sizes[i] / (float)x->dims[i];
+			p->olen[i] = (double)sizes[i];
 		}
 	} else {
 		if (k_sc >= 0 && ops_in(n, k_sc) && inf_tensor_numel(n->in[k_sc]) > 0) {
@@ -97,6 +99,8 @@ static int rs_params_get(const inf_node *n, rs_params *p, char *err, size_t errl
 			if (!(p->scale[i] > 0.0f))
 				return ops_fail(err, errlen, VP_EMODEL, "scale %g on axis %d is not positive", p->scale[i], i);
 			p->out[i] = (int64_t)floorf((float)x->dims[i] * p->scale[i]);
+			/* the reference maps coordinates with the unfloored length */
+			p->olen[i] = (double)x->dims[i] * p->scale[i];
 		}
 	}
 	for (int i = 0; i < p->nd; i++) {
@@ -130,7 +134,7 @@ typedef struct rs_taps {
 
 static double rs_coord(const rs_params *p, int a, int64_t o)
 {
-	double s = p->scale[a], in = (double)p->in[a], out = (double)p->out[a];
+	double s = p->scale[a], in = (double)p->in[a], out = p->olen[a];
 
 	switch (p->ct) {
 	case CT_HALF_PIXEL: return (o + 0.5) / s - 0.5;
