@@ -2,7 +2,10 @@
 # make bench: every benchmark program build/bench/bench_*, then onnxruntime's rows for comparison.
 BUILD=${BUILD:-build}
 SHARED=${SHARED:-$(cd "$(dirname "$0")/../.." && pwd)/shared}
-export BUILD SHARED
+# Idle OpenMP workers sleep instead of spinning: on a shared or loaded machine spinning
+# workers starve the OpenBLAS threads (measured: 368 ms -> 58 ms per YOLOX-Nano image).
+OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+export BUILD SHARED OMP_WAIT_POLICY
 cd "$(dirname "$0")/.." || exit 1
 rc=0
 for b in "$BUILD"/bench/bench_*; do

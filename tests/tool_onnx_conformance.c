@@ -273,7 +273,7 @@ static int fork_case(const char *dir, char *why, size_t len)
 	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		if (strncmp(l, "FAIL", 4) == 0)
 			last = l;
-		else if (!log)
+		else if (!log && strstr(l, " error "))
 			log = l;
 	}
 	snprintf(why, len, "%s%s%s", last ? last : "FAIL", log ? " | " : "", log ? log : "");
