@@ -52,6 +52,9 @@ int inf_engine_open(const char *path, const inf_engine_opts *opts, inf_engine **
 		goto fail;
 	if ((err = be->prepare(e->g, &o, &e->state)) < 0)
 		goto fail;
+	vp_info("infer", be->name, "%s: %d nodes after folding and fusion, batch %d, peak %.1f MB",
+	        path, e->g->n_nodes, o.input_shapes ? 1 : o.max_batch,
+	        be->peak_bytes(e->state) / 1048576.0);
 	*ret = e;
 	return 0;
 fail:

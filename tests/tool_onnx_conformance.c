@@ -155,6 +155,14 @@ static int load_blobs(const char *dir, const char *prefix, inf_blob *b, int *n)
 	return 0;
 }
 
+static int read_as_data(const inf_graph *g, const inf_tensor *t)
+{
+	for (int i = 0; i < g->n_nodes; i++)
+		if (g->nodes[i]->n_in > 0 && g->nodes[i]->in[0] == t)
+			return 1;
+	return 0;
+}
+
 /* In the child: stdout carries the verdict line, stderr the engine's log. */
 static int run_case(const char *dir)
 {
@@ -178,11 +186,13 @@ static int run_case(const char *dir)
 		shapes[i] = in[i].info;
 		shapes[i].name = g->inputs[i]->name;
 	}
-	/* The engine plans static shapes: integer inputs (Reshape targets, axes, pads...)
-	 * are given as constants, as an exporter would have written them. */
+	/* The engine plans static shapes: inputs that may decide shapes (integer inputs,
+	 * parameters such as Resize scales that no node reads as its data input 0) are
+	 * given as constants, as an exporter would have written them. */
 	const void *consts[MAX_IO] = { 0 };
-	for (int i = 0; i < n_in; i++)
-		if (in[i].info.dtype == INF_DT_INT64 || in[i].info.dtype == INF_DT_INT32)
+	for (int i = 0; i < n_in && i < g->n_inputs; i++)
+		if (in[i].info.dtype == INF_DT_INT64 || in[i].info.dtype == INF_DT_INT32 ||
+		    !read_as_data(g, g->inputs[i]))
 			consts[i] = in[i].data;
 	inf_engine_opts o = { .backend = "cpu", .threads = 2, .input_shapes = shapes,
 	                      .n_input_shapes = n_in < g->n_inputs ? n_in : g->n_inputs,
@@ -263,7 +273,7 @@ static int fork_case(const char *dir, char *why, size_t len)
 	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		if (strncmp(l, "FAIL", 4) == 0)
 			last = l;
-		else if (!log)
+		else if (!log && strstr(l, " error "))
 			log = l;
 	}
 	snprintf(why, len, "%s%s%s", last ? last : "FAIL", log ? " | " : "", log ? log : "");
