@@ -5,7 +5,11 @@
  * Geometry follows the reference detections (shared/data/reference/README.md):
  * r = min(S/w, S/h), resized size = round(w*r) x round(h*r), centred offset
  * round((S - n)/2 - 0.1), top-left offset 0. Sampling maps the resized image onto the
- * source with its own ratio (n/w), as a resize to n pixels does; boxes map back with r. */
+ * source with its own ratio (n/w), as a resize to n pixels does; boxes map back with r.
+ *
+ * Bit-exact twins: x86-64 gcc without -march=...fma never contracts a*b+c, nvcc does by
+ * default; build the CUDA kernel with --fmad=false to compare bit for bit, otherwise
+ * expect differences of a few ulps (well under 1e-3 in 0-255 units). */
 #ifndef KRN_PREPROCESS_MATH_H
 #define KRN_PREPROCESS_MATH_H
 
