@@ -34,6 +34,7 @@ typedef struct mqtt_sink {
 	int loop_started;
 	atomic_int queued;            /* handed to the library, not yet sent (QoS 0) / acked (QoS 1) */
 	atomic_int connected;
+	atomic_int last_refusal;      /* CONNACK code of the last refused attempt, 0 after success */
 	atomic_llong acked;
 	int64_t dropped, failed;
 	char topic_buf[MQTT_TOPIC_MAX];
@@ -48,10 +49,13 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 	(void)mosq;
 	mqtt_sink *s = obj;
 	if (rc != 0) {
-		vp_warn("sink", s->name, "broker %s:%d refused the connection: %s", s->host, s->port,
-		        mosquitto_connack_string(rc));
+		/* Retried with backoff like any outage; one line per distinct refusal. */
+		if (atomic_exchange(&s->last_refusal, rc) != rc)
+			vp_warn("sink", s->name, "broker %s:%d refused the connection: %s", s->host,
+			        s->port, mosquitto_connack_string(rc));
 		return;
 	}
+	atomic_store(&s->last_refusal, 0);
 	atomic_store(&s->connected, 1);
 	vp_info("sink", s->name, "connected to broker %s:%d", s->host, s->port);
 }
@@ -261,18 +265,22 @@ static int mqtt_write(void *priv, const sink_msg *m)
 	int len = (int)(m->len && m->text[m->len - 1] == '\n' ? m->len - 1 : m->len);
 	atomic_fetch_add(&s->queued, 1);
 	rc = mosquitto_publish(s->mosq, NULL, s->topic_buf, len, m->text, s->qos, s->retain);
-	if (rc == MOSQ_ERR_SUCCESS)
+	/* With QoS 1, NO_CONN still means the library queued the message: it is sent when
+	 * the connection is back (libmosquitto 2.0 message__release_to_inflight). */
+	if (rc == MOSQ_ERR_SUCCESS || (rc == MOSQ_ERR_NO_CONN && s->qos > 0))
 		return 0;
 	atomic_fetch_sub(&s->queued, 1);
 	s->failed++;
 	return mqtt_err(rc);
 }
 
+/* Gives queued messages (end-of-stream included) a bounded chance to reach the broker,
+ * also when the connection is still being set up or re-established. */
 static void drain(mqtt_sink *s)
 {
 	struct timespec nap = { 0, 10 * 1000 * 1000 };
 	int64_t end = net_now_ms() + MQTT_CLOSE_DRAIN_MS;
-	while (atomic_load(&s->queued) > 0 && atomic_load(&s->connected) && net_now_ms() < end)
+	while (atomic_load(&s->queued) > 0 && net_now_ms() < end)
 		nanosleep(&nap, NULL);
 }
 
@@ -281,11 +289,14 @@ static void mqtt_close(void *priv)
 	mqtt_sink *s = priv;
 	if (!s->mosq)
 		return;
-	if (s->loop_started) {
-		drain(s);
-		mosquitto_disconnect(s->mosq);
-		mosquitto_loop_stop(s->mosq, false);
+	if (!s->loop_started) {
+		mosquitto_destroy(s->mosq);
+		s->mosq = NULL;
+		return;
 	}
+	drain(s);
+	mosquitto_disconnect(s->mosq);
+	mosquitto_loop_stop(s->mosq, false);
 	int left = atomic_load(&s->queued);
 	vp_info("sink", s->name, "%lld messages delivered to broker %s:%d, %lld dropped (queue "
 	        "full), %lld failed, %d unsent at close", (long long)atomic_load(&s->acked), s->host,

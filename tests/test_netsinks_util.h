@@ -130,6 +130,7 @@ typedef struct tn_lines {
 	char *buf;
 	size_t len, cap;
 	long count, last_seq, first_seq, bad;
+	long want;                    /* > 0: tn_lines_read returns once this many arrived */
 	int eof;
 } tn_lines;
 
@@ -165,7 +166,7 @@ static inline void tn_lines_read(tn_lines *l, int fd, int timeout_ms)
 {
 	char tmp[65536];
 	int64_t end = tn_now_ms() + (timeout_ms < 0 ? 60000 : timeout_ms);
-	while (!l->eof) {
+	while (!l->eof && !(l->want > 0 && l->count >= l->want)) {
 		int left = (int)(end - tn_now_ms());
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		if (left <= 0 || poll(&p, 1, left) <= 0)
