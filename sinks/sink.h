@@ -3,6 +3,7 @@
 #ifndef SINK_SINK_H
 #define SINK_SINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,17 +16,28 @@
 typedef struct sink_ops {
 	const char *type;                 /* "stdout", "file", "socket", "mqtt" */
 	size_t priv_size;
+	/* priv is zeroed, priv_size bytes; cfg and name (for log lines) outlive the sink. */
 	int (*open)(void *priv, const pipe_sink_cfg *cfg, const char *name);
 	int (*write)(void *priv, const sink_msg *msg);
-	int (*flush)(void *priv);         /* may be NULL */
-	void (*close)(void *priv);        /* always called, also after a failed open */
+	/* May be NULL. Called after each batch of writes that emptied the queue (and once
+	 * more after the final drain): the moment to push buffered lines out. A sink with its
+	 * own flush policy (file: flush_ms) may defer to tick. */
+	int (*flush)(void *priv);
+	/* Always called, also after a failed open; must write out whatever is still buffered. */
+	void (*close)(void *priv);
 	/* May be NULL. Called roughly every 100 ms on the sink thread, also while idle,
 	 * for time-based flushing, reconnects and keepalives. */
 	void (*tick)(void *priv);
+	/* Queue policy when the config says auto (PIPE_QP_AUTO here means block). */
+	enum pipe_queue_policy auto_policy;
+	/* Never drops: the queue blocks whatever the config says (file). */
+	bool lossless;
 } sink_ops;
 
 /* Registry lookup by type name; NULL when unknown. */
 const sink_ops *sink_ops_find(const char *type);
+/* The registry name of a config sink type ("stdout", "file", ...); NULL when out of range. */
+const char *sink_type_name(enum pipe_sink_type type);
 
 typedef struct sink_counters { int64_t sent, dropped, failed; } sink_counters;
 
@@ -33,6 +45,9 @@ typedef struct sink_set sink_set;
 
 /* Opens every sink of cfg and starts their threads. cfg is borrowed and must outlive the set. */
 int sink_set_open(const pipe_config *cfg, sink_set **ret);
+/* Queue depth used when the config gives none (depth <= 0). */
+#define SINK_DEFAULT_DEPTH 1024
+
 /* Queues msg on every sink (each takes its own reference; the caller keeps its own).
  * Blocks only on a sink whose policy is block and whose queue is full. */
 int sink_set_publish(sink_set *s, sink_msg *msg);
