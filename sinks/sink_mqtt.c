@@ -2,7 +2,7 @@
  * through libmosquitto's own network thread. write() only hands the message to the
  * library; messages the library holds (QoS 1: until the broker acknowledges them) are
  * bounded by the sink's queue depth, so a dead broker costs counted drops, not time. */
-#include "net_sinks.h"
+#include "sink.h"
 #include "net_topic.h"
 #include "net_util.h"
 

@@ -2,7 +2,7 @@
  * with exponential backoff, or as a server for any number of subscribers), or one
  * message per UDP datagram. Every socket is non-blocking and every buffer bounded, so a
  * dead or slow peer costs counted drops, never time on the sink thread. */
-#include "net_sinks.h"
+#include "sink.h"
 #include "net_util.h"
 
 #include "../pipeline/vp_err.h"

@@ -32,7 +32,7 @@ static void test_tcp_client_delivers_every_message_in_order(void **state)
 	snprintf(addr, sizeof(addr), "tcp://127.0.0.1:%d", port);
 	pipe_sink_cfg cfg = socket_cfg(addr);
 	tn_sink s;
-	assert_int_equal(tn_sink_open(&s, &sink_socket_ops, &cfg), 0);
+	assert_int_equal(tn_sink_open(&s, socket_ops(), &cfg), 0);
 	int cfd = tn_accept(lfd, 2000);
 	assert_true(cfd >= 0);
 
@@ -77,7 +77,7 @@ static void test_tcp_listen_disconnects_slow_subscriber_and_serves_the_other(voi
 	snprintf(addr, sizeof(addr), "tcp-listen://127.0.0.1:%d", port);
 	pipe_sink_cfg cfg = socket_cfg(addr);
 	tn_sink s;
-	assert_int_equal(tn_sink_open(&s, &sink_socket_ops, &cfg), 0);
+	assert_int_equal(tn_sink_open(&s, socket_ops(), &cfg), 0);
 
 	reader_arg fast = { .fd = tn_tcp_connect(port, 0) };
 	int slow = tn_tcp_connect(port, 4096);   /* never read until the end */
@@ -131,7 +131,7 @@ static void test_tcp_client_reconnects_after_server_restart(void **state)
 	snprintf(addr, sizeof(addr), "tcp://127.0.0.1:%d", port);
 	pipe_sink_cfg cfg = socket_cfg(addr);
 	tn_sink s;
-	assert_int_equal(tn_sink_open(&s, &sink_socket_ops, &cfg), 0);
+	assert_int_equal(tn_sink_open(&s, socket_ops(), &cfg), 0);
 	int cfd = tn_accept(lfd, 2000);
 	assert_true(cfd >= 0);
 	tn_msg m;
@@ -200,7 +200,7 @@ static void test_tcp_client_never_blocks_on_a_dead_or_stuck_peer(void **state)
 	pipe_sink_cfg cfg = socket_cfg(addr);
 	tn_sink s;
 	/* Nobody listens: open still succeeds (the peer may come later), writes fail fast. */
-	assert_int_equal(tn_sink_open(&s, &sink_socket_ops, &cfg), 0);
+	assert_int_equal(tn_sink_open(&s, socket_ops(), &cfg), 0);
 	tn_msg m;
 	tn_msg_init(&m, 8192);
 	int64_t t0 = tn_now_ms();
@@ -215,7 +215,7 @@ static void test_tcp_client_never_blocks_on_a_dead_or_stuck_peer(void **state)
 
 	/* A peer that accepts and never reads: the buffers fill, then messages are dropped. */
 	int lfd = tn_tcp_listen(port);
-	assert_int_equal(tn_sink_open(&s, &sink_socket_ops, &cfg), 0);
+	assert_int_equal(tn_sink_open(&s, socket_ops(), &cfg), 0);
 	int cfd = tn_accept(lfd, 2000);
 	assert_true(cfd >= 0);
 	int dropped = 0;
@@ -246,7 +246,7 @@ static void test_udp_sends_one_datagram_per_message_and_skips_oversize(void **st
 	snprintf(addr, sizeof(addr), "udp://127.0.0.1:%d", port);
 	pipe_sink_cfg cfg = socket_cfg(addr);
 	tn_sink s;
-	assert_int_equal(tn_sink_open(&s, &sink_socket_ops, &cfg), 0);
+	assert_int_equal(tn_sink_open(&s, socket_ops(), &cfg), 0);
 
 	tn_msg m;
 	tn_msg_init(&m, 80000);
@@ -295,7 +295,7 @@ static void test_unix_server_and_client(void **state)
 	snprintf(addr, sizeof(addr), "unix-listen://%s", path);
 	pipe_sink_cfg cfg = socket_cfg(addr);
 	tn_sink s;
-	assert_int_equal(tn_sink_open(&s, &sink_socket_ops, &cfg), 0);
+	assert_int_equal(tn_sink_open(&s, socket_ops(), &cfg), 0);
 	reader_arg r = { .fd = unix_connect(path) };
 	assert_true(r.fd >= 0);
 	tn_lines_init(&r.lines);
@@ -323,7 +323,7 @@ static void test_unix_server_and_client(void **state)
 	assert_int_equal(listen(lfd, 4), 0);
 	snprintf(addr, sizeof(addr), "unix://%s", path);
 	cfg = socket_cfg(addr);
-	assert_int_equal(tn_sink_open(&s, &sink_socket_ops, &cfg), 0);
+	assert_int_equal(tn_sink_open(&s, socket_ops(), &cfg), 0);
 	r.fd = tn_accept(lfd, 2000);
 	assert_true(r.fd >= 0);
 	tn_lines_init(&r.lines);
@@ -358,12 +358,12 @@ static void test_rejects_bad_addresses(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		pipe_sink_cfg cfg = socket_cfg(bad[i]);
 		tn_sink s;
-		if (tn_sink_open(&s, &sink_socket_ops, &cfg) != VP_ECONFIG)
+		if (tn_sink_open(&s, socket_ops(), &cfg) != VP_ECONFIG)
 			fail_msg("address '%s' was accepted", bad[i]);
 	}
 	pipe_sink_cfg cfg = socket_cfg(NULL);
 	tn_sink s;
-	assert_int_equal(tn_sink_open(&s, &sink_socket_ops, &cfg), VP_ECONFIG);
+	assert_int_equal(tn_sink_open(&s, socket_ops(), &cfg), VP_ECONFIG);
 }
 
 static void test_topic_templates_expand_and_reject_bad_ones(void **state)

@@ -225,7 +225,7 @@ static void test_mqtt_publishes_every_frame_and_eos_on_the_templated_topic(void 
 	char addr[64];
 	pipe_sink_cfg cfg = mqtt_cfg(b.port, addr, sizeof(addr));
 	tn_sink k;
-	assert_int_equal(tn_sink_open(&k, &sink_mqtt_ops, &cfg), 0);
+	assert_int_equal(tn_sink_open(&k, mqtt_ops(), &cfg), 0);
 	tn_msg m;
 	tn_msg_init(&m, 4096);
 	for (long i = 0; i < 400; i++) {
@@ -260,7 +260,7 @@ static void test_mqtt_retained_message_reaches_a_late_subscriber(void **state)
 	cfg.qos = 0;
 	cfg.topic = "vapd/{pipeline}/{stream}/detections";
 	tn_sink k;
-	assert_int_equal(tn_sink_open(&k, &sink_mqtt_ops, &cfg), 0);
+	assert_int_equal(tn_sink_open(&k, mqtt_ops(), &cfg), 0);
 	tn_msg m;
 	tn_msg_init(&m, 1024);
 	/* QoS 0 before the connection is up is refused (counted), never queued for long. */
@@ -293,7 +293,7 @@ static void test_mqtt_qos1_survives_broker_restart_without_stalling(void **state
 	char addr[64];
 	pipe_sink_cfg cfg = mqtt_cfg(b.port, addr, sizeof(addr));
 	tn_sink k;
-	assert_int_equal(tn_sink_open(&k, &sink_mqtt_ops, &cfg), 0);
+	assert_int_equal(tn_sink_open(&k, mqtt_ops(), &cfg), 0);
 	tn_msg m;
 	tn_msg_init(&m, 1024);
 	long seq = 0;
@@ -355,7 +355,7 @@ static void test_mqtt_dead_broker_never_stalls_and_bounds_its_queue(void **state
 	pipe_sink_cfg cfg = mqtt_cfg(tn_free_port(SOCK_STREAM), addr, sizeof(addr));
 	cfg.queue.depth = 50;
 	tn_sink k;
-	assert_int_equal(tn_sink_open(&k, &sink_mqtt_ops, &cfg), 0);
+	assert_int_equal(tn_sink_open(&k, mqtt_ops(), &cfg), 0);
 	tn_msg m;
 	tn_msg_init(&m, 1024);
 	int accepted = 0, full = 0;
@@ -374,7 +374,7 @@ static void test_mqtt_dead_broker_never_stalls_and_bounds_its_queue(void **state
 	assert_true(tn_now_ms() - t0 < 5000);
 
 	cfg.qos = 0;   /* nothing to keep: every message fails at once */
-	assert_int_equal(tn_sink_open(&k, &sink_mqtt_ops, &cfg), 0);
+	assert_int_equal(tn_sink_open(&k, mqtt_ops(), &cfg), 0);
 	tn_msg_set(&m, "cam1", 0, 100);
 	assert_int_equal(k.ops->write(k.priv, &m.m), -ENOTCONN);
 	tn_sink_close(&k);
@@ -408,7 +408,7 @@ static void test_mqtt_authenticates_with_a_password_file(void **state)
 	tn_sink k;
 	tn_msg m;
 	tn_msg_init(&m, 1024);
-	assert_int_equal(tn_sink_open(&k, &sink_mqtt_ops, &cfg), 0);
+	assert_int_equal(tn_sink_open(&k, mqtt_ops(), &cfg), 0);
 	for (long i = 0; i < 10; i++) {
 		tn_msg_set(&m, "cam1", i, 0);
 		k.ops->write(k.priv, &m.m);
@@ -418,7 +418,7 @@ static void test_mqtt_authenticates_with_a_password_file(void **state)
 	assert_int_equal(sub_count(&s), 0);   /* refused: wrong password */
 
 	cfg.password_file = pwfile;
-	assert_int_equal(tn_sink_open(&k, &sink_mqtt_ops, &cfg), 0);
+	assert_int_equal(tn_sink_open(&k, mqtt_ops(), &cfg), 0);
 	for (long i = 10; i < 20; i++) {
 		tn_msg_set(&m, "cam1", i, 0);
 		assert_int_equal(k.ops->write(k.priv, &m.m), 0);
@@ -454,7 +454,7 @@ static void test_mqtt_rejects_bad_settings_with_clear_errors(void **state)
 		case 11: c.tls.ca_file = "/etc/hostname"; break;   /* TLS files on mqtt:// */
 		}
 		tn_sink k;
-		if (tn_sink_open(&k, &sink_mqtt_ops, &c) != VP_ECONFIG)
+		if (tn_sink_open(&k, mqtt_ops(), &c) != VP_ECONFIG)
 			fail_msg("bad setting %d was accepted", i);
 	}
 }

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "pipeline/vp_err.h"
-#include "sinks/net_sinks.h"
+#include "sinks/sink.h"
 
 static inline int64_t tn_now_ms(void)
 {
@@ -182,6 +182,10 @@ static inline void tn_lines_read(tn_lines *l, int fd, int timeout_ms)
 
 static inline void tn_lines_free(tn_lines *l) { free(l->buf); }
 
+/* The rows of the sink registry under test. */
+static inline const sink_ops *socket_ops(void) { return sink_ops_find("socket"); }
+static inline const sink_ops *mqtt_ops(void) { return sink_ops_find("mqtt"); }
+
 /* A sink opened through its ops, as the dispatcher holds it. */
 typedef struct tn_sink {
 	const sink_ops *ops;
@@ -191,6 +195,9 @@ typedef struct tn_sink {
 static inline int tn_sink_open(tn_sink *s, const sink_ops *ops, const pipe_sink_cfg *cfg)
 {
 	s->ops = ops;
+	s->priv = NULL;
+	if (!ops)
+		return -ENOENT;
 	s->priv = calloc(1, ops->priv_size);
 	int rc = ops->open(s->priv, cfg, "test");
 	if (rc < 0) {
