@@ -313,4 +313,6 @@ const sink_ops sink_mqtt_ops = {
 	.flush = NULL,
 	.close = mqtt_close,
 	.tick = NULL,
+	/* A peer that is down or slow must cost drops, never stall the pipeline. */
+	.auto_policy = PIPE_QP_DROP_OLDEST,
 };

@@ -144,19 +144,22 @@ static int udp_write(sock_sink *s, const sink_msg *m)
 		return -EMSGSIZE;
 	}
 	ssize_t k = send(s->conn.fd, m->text, m->len, MSG_DONTWAIT | MSG_NOSIGNAL);
-	if (k == (ssize_t)m->len) {
-		s->down_reported = 0;
-		return 0;
+	if (k < 0 && errno == ECONNREFUSED) {
+		/* An ICMP "port unreachable" for an earlier datagram, reported (and cleared) by
+		 * this send: nobody listens right now. UDP promises no delivery, so count it and
+		 * send this message anyway; it reaches a receiver that has started since. */
+		if (s->refused++ == 0 || s->refused % 1000 == 0)
+			vp_warn("sink", s->name, "udp %s: no receiver (port unreachable, %lld times)",
+			        s->addr.text, (long long)s->refused);
+		k = send(s->conn.fd, m->text, m->len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	}
+	if (k == (ssize_t)m->len)
+		return 0;
 	int rc = k < 0 ? -errno : -EMSGSIZE;
-	if (rc == -EAGAIN)
-		return count_drop(s, rc);
-	/* ECONNREFUSED: an ICMP "port unreachable" for an earlier datagram; nobody listens yet. */
-	if (rc == -ECONNREFUSED)
-		s->refused++;
-	if (!s->down_reported)
+	if (rc == -EAGAIN || rc == -ENOBUFS)
+		return count_drop(s, -EAGAIN);
+	if (rc != -ECONNREFUSED)
 		vp_warn("sink", s->name, "udp %s: %s", s->addr.text, vp_strerror(rc));
-	s->down_reported = 1;
 	return rc;
 }
 
@@ -234,9 +237,10 @@ static void sock_close(void *priv)
 	    net_conn_drain(&s->conn, SOCK_CLOSE_DRAIN_MS) < 0)
 		vp_warn("sink", s->name, "%zu bytes still unsent to %s at close", s->conn.len,
 		        s->addr.text);
-	if (s->dropped || s->oversize)
-		vp_info("sink", s->name, "%lld messages dropped (peer too slow), %lld oversize",
-		        (long long)s->dropped, (long long)s->oversize);
+	if (s->dropped || s->oversize || s->refused)
+		vp_info("sink", s->name, "%lld messages dropped (peer too slow), %lld oversize, "
+		        "%lld port-unreachable reports", (long long)s->dropped, (long long)s->oversize,
+		        (long long)s->refused);
 	net_conn_close(&s->conn);
 }
 
@@ -248,4 +252,6 @@ const sink_ops sink_socket_ops = {
 	.flush = sock_flush,
 	.close = sock_close,
 	.tick = sock_tick,
+	/* A peer that is down or slow must cost drops, never stall the pipeline. */
+	.auto_policy = PIPE_QP_DROP_OLDEST,
 };
