@@ -118,6 +118,7 @@ typedef struct pipe_sink_cfg {
 	pipe_tls_cfg tls;
 	int reconnect_initial_ms;
 	int reconnect_max_ms;
+	const char *pipeline;         /* borrowed pipeline.name for topic templates ({pipeline}) */
 } pipe_sink_cfg;
 
 typedef struct pipe_config {

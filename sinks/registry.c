@@ -6,10 +6,14 @@
 
 extern const sink_ops sink_stdout_ops;
 extern const sink_ops sink_file_ops;
+extern const sink_ops sink_socket_ops;
+extern const sink_ops sink_mqtt_ops;
 
 static const sink_ops *const sink_registry[] = {
 	&sink_stdout_ops,
 	&sink_file_ops,
+	&sink_socket_ops,
+	&sink_mqtt_ops,
 };
 
 static const char *const type_names[] = {

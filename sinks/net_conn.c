@@ -1,0 +1,113 @@
+#include "net_util.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int net_conn_init(net_conn *c, int fd, size_t cap)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	c->buf = malloc(cap);
+	if (!c->buf)
+		return -ENOMEM;
+	c->cap = cap;
+	c->fd = fd;
+	return 0;
+}
+
+/* Sends as much of p as the socket takes right now; returns bytes sent or -errno. */
+static ssize_t send_some(int fd, const char *p, size_t n)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t k = send(fd, p + done, n - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (k > 0) {
+			done += (size_t)k;
+			continue;
+		}
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		return k < 0 ? -errno : -EPIPE;
+	}
+	return (ssize_t)done;
+}
+
+int net_conn_flush(net_conn *c)
+{
+	if (c->len == 0)
+		return 0;
+	ssize_t k = send_some(c->fd, c->buf + c->off, c->len);
+	if (k < 0)
+		return (int)k;
+	c->off += (size_t)k;
+	c->len -= (size_t)k;
+	if (c->len == 0)
+		c->off = 0;
+	return 0;
+}
+
+int net_conn_write(net_conn *c, const char *p, size_t n)
+{
+	if (n > c->cap)
+		return -EMSGSIZE;
+	int rc = net_conn_flush(c);
+	if (rc < 0)
+		return rc;
+	if (c->len == 0) {
+		/* Nothing pending: hand the message to the kernel directly, keep only the tail. */
+		ssize_t k = send_some(c->fd, p, n);
+		if (k < 0)
+			return (int)k;
+		p += k;
+		n -= (size_t)k;
+		if (n == 0)
+			return 0;
+	}
+	return net_conn_append(c, p, n);
+}
+
+void net_conn_close(net_conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->buf);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
+int net_conn_append(net_conn *c, const char *p, size_t n)
+{
+	if (c->len + n > c->cap)
+		return n > c->cap ? -EMSGSIZE : -ENOBUFS;
+	if (c->off + c->len + n > c->cap) {
+		memmove(c->buf, c->buf + c->off, c->len);
+		c->off = 0;
+	}
+	memcpy(c->buf + c->off + c->len, p, n);
+	c->len += n;
+	return 0;
+}
+
+int net_conn_drain(net_conn *c, int timeout_ms)
+{
+	int64_t end = net_now_ms() + timeout_ms;
+	while (c->fd >= 0 && c->len > 0) {
+		int rc = net_conn_flush(c);
+		if (rc < 0)
+			return rc;
+		int left = (int)(end - net_now_ms());
+		if (c->len == 0)
+			break;
+		if (left <= 0)
+			return -ETIMEDOUT;
+		struct pollfd p = { .fd = c->fd, .events = POLLOUT };
+		if (poll(&p, 1, left) < 0 && errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}

@@ -1,0 +1,122 @@
+/* Network sinks behind the real dispatcher (sink_set): dead and stuck peers cost their
+ * own sink drops and failures, never time for the publisher or the other sinks. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+
+#include "test_netsinks_util.h"
+
+typedef struct reader_arg {
+	int fd;
+	tn_lines lines;
+} reader_arg;
+
+static void *reader_main(void *p)
+{
+	reader_arg *r = p;
+	tn_lines_read(&r->lines, r->fd, -1);
+	return NULL;
+}
+
+static pipe_sink_cfg net_cfg(enum pipe_sink_type type, int depth, enum pipe_queue_policy policy)
+{
+	pipe_sink_cfg c = { 0 };
+	c.type = type;
+	c.queue.depth = depth;
+	c.queue.policy = policy;
+	c.reconnect_initial_ms = 50;
+	c.reconnect_max_ms = 500;
+	return c;
+}
+
+static void test_dead_and_stuck_peers_never_delay_the_pipeline_or_other_sinks(void **state)
+{
+	(void)state;
+	char listen_addr[64], stuck_addr[64], udp_addr[64], broker[64];
+	int listen_port = tn_free_port(SOCK_STREAM), stuck_port = tn_free_port(SOCK_STREAM);
+	snprintf(listen_addr, sizeof(listen_addr), "tcp-listen://127.0.0.1:%d", listen_port);
+	snprintf(stuck_addr, sizeof(stuck_addr), "tcp://127.0.0.1:%d", stuck_port);
+	snprintf(udp_addr, sizeof(udp_addr), "udp://127.0.0.1:%d", tn_free_port(SOCK_DGRAM));
+	snprintf(broker, sizeof(broker), "mqtt://127.0.0.1:%d", tn_free_port(SOCK_STREAM));
+
+	pipe_sink_cfg sinks[4];
+	sinks[0] = net_cfg(PIPE_SINK_SOCKET, 256, PIPE_QP_BLOCK);         /* healthy subscriber */
+	sinks[0].address = listen_addr;
+	sinks[1] = net_cfg(PIPE_SINK_SOCKET, 64, PIPE_QP_AUTO);           /* peer never reads */
+	sinks[1].address = stuck_addr;
+	sinks[2] = net_cfg(PIPE_SINK_SOCKET, 64, PIPE_QP_AUTO);           /* nobody listens */
+	sinks[2].address = udp_addr;
+	sinks[3] = net_cfg(PIPE_SINK_MQTT, 32, PIPE_QP_AUTO);             /* broker down */
+	sinks[3].broker = broker;
+	sinks[3].topic = "vapd/{stream}/detections";
+	sinks[3].qos = 1;
+	sinks[3].keepalive_s = 30;
+	pipe_config cfg = { .name = "lobby", .sinks = sinks, .n_sinks = 4 };
+
+	int stuck_lfd = tn_tcp_listen(stuck_port), small = 4096;
+	assert_true(stuck_lfd >= 0);
+	/* Inherited by the accepted socket: the stuck peer's window stays tiny. */
+	setsockopt(stuck_lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	sink_set *set = NULL;
+	assert_int_equal(sink_set_open(&cfg, &set), 0);
+	int stuck = tn_accept(stuck_lfd, 2000);
+	assert_true(stuck >= 0);
+	reader_arg r = { .fd = tn_tcp_connect(listen_port, 0) };
+	assert_true(r.fd >= 0);
+	tn_lines_init(&r.lines);
+	tn_sleep_ms(150);   /* one tick: the listening sink accepts its subscriber */
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, reader_main, &r), 0);
+
+	const long n = 3000;
+	vp_frame f = { .stream_id = "cam1", .width = 1920, .height = 1080 };
+	vp_det dets[20];
+	for (int k = 0; k < 20; k++)
+		dets[k] = (vp_det){ .class_id = k % 5, .score = 0.3f + 0.03f * (float)k,
+		                    .bbox = { 10.0f * k, 20.0f, 10.0f * k + 55.5f, 400.25f } };
+	int64_t worst = 0, t_start = tn_now_ms();
+	for (long i = 0; i < n; i++) {
+		f.index = i;
+		f.pts = (double)i / 25.0;
+		f.wall_us = 1795622400000000LL + i * 40000;
+		sink_msg *m = NULL;
+		assert_int_equal(sink_msg_frame(&f, dets, 20, NULL, 0, &m), 0);
+		int64_t t0 = tn_now_ms();
+		assert_int_equal(sink_set_publish(set, m), 0);
+		int64_t dt = tn_now_ms() - t0;
+		worst = dt > worst ? dt : worst;
+		sink_msg_unref(&m);
+		if (i % 50 == 49)
+			tn_sleep_ms(1);
+	}
+	int64_t publish_ms = tn_now_ms() - t_start;
+	sink_counters c[4];
+	for (int i = 0; i < 4; i++)
+		sink_set_counters(set, i, NULL, &c[i]);
+	sink_set_close(&set);
+	pthread_join(th, NULL);
+
+	assert_true(worst < 100);
+	assert_true(publish_ms < 10000);
+	assert_int_equal(r.lines.count, n);
+	assert_int_equal(r.lines.bad, 0);
+	assert_int_equal(c[0].dropped + c[0].failed, 0);
+	assert_true(c[1].dropped + c[1].failed > 0);   /* stuck peer: its own losses */
+	assert_int_equal(c[2].sent + c[2].dropped + c[2].failed, n);   /* udp: fire and forget */
+	assert_true(c[3].dropped + c[3].failed > 0);   /* mqtt: bounded queue while down */
+	tn_lines_free(&r.lines);
+	close(r.fd);
+	close(stuck);
+	close(stuck_lfd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dead_and_stuck_peers_never_delay_the_pipeline_or_other_sinks),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
