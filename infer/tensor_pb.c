@@ -84,8 +84,10 @@ int inf_tensor_from_proto(const Onnx__TensorProto *tp, inf_tensor *t, char *err,
 	void *data = malloc(bytes ? bytes : 1);
 	if (!data)
 		return -ENOMEM;
-	if (tp->has_raw_data)
-		memcpy(data, tp->raw_data.data, bytes);
+	if (tp->has_raw_data) {
+		if (bytes) /* an empty tensor may come with a NULL buffer */
+			memcpy(data, tp->raw_data.data, bytes);
+	}
 	else
 		copy_typed(tp, dt, data, n);
 	if (t->is_const)
