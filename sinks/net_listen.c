@@ -108,6 +108,8 @@ static void accept_pending(net_listen *l)
 				continue;
 			return;
 		}
+		if (l->addr.kind == NET_TCP_LISTEN)
+			net_nodelay(fd);
 		if (add_sub(l, fd) < 0) {
 			vp_err("sink", l->name, "out of memory for a new subscriber; refused");
 			close(fd);

@@ -29,6 +29,10 @@ int net_broker_parse(const char *uri, char *host, size_t hostlen, int *port, int
  * -EINPROGRESS with *fd set) for clients, bound and listening for servers. */
 int net_socket_open(const net_addr *a, int *fd);
 
+/* Disables Nagle's algorithm on a TCP socket: every message is a complete unit that
+ * should leave now, not wait up to a delayed-ACK period (40 ms) for more bytes. */
+void net_nodelay(int fd);
+
 /* Outcome of a pending non-blocking connect: 0 connected, -EINPROGRESS still going,
  * another negative errno when it failed. */
 int net_connect_result(int fd);
