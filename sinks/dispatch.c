@@ -114,13 +114,15 @@ static void *sink_thread(void *arg)
 			if (pthread_cond_timedwait(&k->not_empty, &k->lock, &ts) != 0)
 				break;
 		}
-		if (k->ops->tick && mono_ns() >= next_tick) {
-			pthread_mutex_unlock(&k->lock);
-			k->ops->tick(k->priv);
-			pthread_mutex_lock(&k->lock);
+		int64_t now = mono_ns();
+		if (now >= next_tick) {
+			next_tick = now + TICK_NS;
+			if (k->ops->tick) {
+				pthread_mutex_unlock(&k->lock);
+				k->ops->tick(k->priv);
+				pthread_mutex_lock(&k->lock);
+			}
 		}
-		if (mono_ns() >= next_tick)
-			next_tick = mono_ns() + TICK_NS;
 		if (k->count == 0) {
 			if (k->closing)
 				break;

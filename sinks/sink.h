@@ -43,15 +43,21 @@ typedef struct sink_counters { int64_t sent, dropped, failed; } sink_counters;
 
 typedef struct sink_set sink_set;
 
-/* Opens every sink of cfg and starts their threads. cfg is borrowed and must outlive the set. */
-int sink_set_open(const pipe_config *cfg, sink_set **ret);
 /* Queue depth used when the config gives none (depth <= 0). */
 #define SINK_DEFAULT_DEPTH 1024
+
+/* Opens every sink of cfg and starts their threads. cfg is borrowed and must outlive the set.
+ * Queue policy auto becomes the sink type's auto_policy; lossless types always block. An
+ * unknown type is VP_EUNSUP; a sink that fails to open fails the whole set (all closed). */
+int sink_set_open(const pipe_config *cfg, sink_set **ret);
 
 /* Queues msg on every sink (each takes its own reference; the caller keeps its own).
  * Blocks only on a sink whose policy is block and whose queue is full. */
 int sink_set_publish(sink_set *s, sink_msg *msg);
 int sink_set_count(const sink_set *s);
+/* Name ("file[1]": type and index in the config; valid while the set lives) and counters
+ * of sink i: sent = accepted by the sink, dropped = evicted by drop_oldest, failed = write
+ * returned an error. Either out-pointer may be NULL. */
 void sink_set_counters(const sink_set *s, int i, const char **name, sink_counters *ret);
 /* Drains every queue, flushes and closes the sinks, joins threads, logs the counters. */
 void sink_set_close(sink_set **s);
