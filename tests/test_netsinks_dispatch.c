@@ -1,23 +1,28 @@
 /* Network sinks behind the real dispatcher (sink_set): dead and stuck peers cost their
  * own sink drops and failures, never time for the publisher or the other sinks. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <cmocka.h>
-
 #include <pthread.h>
 
 #include "test_netsinks_util.h"
+#include "test_sinks_check.h"
 
+/* A subscriber that keeps every byte it receives, for the JSON schema checker. */
 typedef struct reader_arg {
 	int fd;
+	FILE *raw;
 	tn_lines lines;
 } reader_arg;
 
 static void *reader_main(void *p)
 {
 	reader_arg *r = p;
-	tn_lines_read(&r->lines, r->fd, -1);
+	char buf[65536];
+	for (;;) {
+		ssize_t k = recv(r->fd, buf, sizeof(buf), 0);
+		if (k <= 0)
+			break;
+		fwrite(buf, 1, (size_t)k, r->raw);
+		tn_lines_feed(&r->lines, buf, (size_t)k);
+	}
 	return NULL;
 }
 
@@ -64,8 +69,11 @@ static void test_dead_and_stuck_peers_never_delay_the_pipeline_or_other_sinks(vo
 	assert_int_equal(sink_set_open(&cfg, &set), 0);
 	int stuck = tn_accept(stuck_lfd, 2000);
 	assert_true(stuck >= 0);
-	reader_arg r = { .fd = tn_tcp_connect(listen_port, 0) };
+	char raw_path[256];
+	path_in_tmp(raw_path, sizeof(raw_path), "received.jsonl");
+	reader_arg r = { .fd = tn_tcp_connect(listen_port, 0), .raw = fopen(raw_path, "w") };
 	assert_true(r.fd >= 0);
+	assert_non_null(r.raw);
 	tn_lines_init(&r.lines);
 	tn_sleep_ms(150);   /* one tick: the listening sink accepts its subscriber */
 	pthread_t th;
@@ -103,6 +111,10 @@ static void test_dead_and_stuck_peers_never_delay_the_pipeline_or_other_sinks(vo
 	assert_true(publish_ms < 10000);
 	assert_int_equal(r.lines.count, n);
 	assert_int_equal(r.lines.bad, 0);
+	fclose(r.raw);
+	char **parsed = check_file(raw_path, 1);   /* every line is schema-valid JSON */
+	assert_int_equal(count_lines(parsed), n);
+	free_lines(parsed);
 	assert_int_equal(c[0].dropped + c[0].failed, 0);
 	assert_true(c[1].dropped + c[1].failed > 0);   /* stuck peer: its own losses */
 	assert_int_equal(c[2].sent + c[2].dropped + c[2].failed, n);   /* udp: fire and forget */
@@ -118,5 +130,5 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dead_and_stuck_peers_never_delay_the_pipeline_or_other_sinks),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
