@@ -57,6 +57,7 @@ int net_backoff_due(const net_backoff *b);
 /* Bounded output buffer of one stream connection: whole messages go in or none. */
 typedef struct net_conn {
 	int fd;
+	int64_t id;                   /* for log lines: the server's count of accepted peers */
 	char *buf;
 	size_t cap, off, len;         /* pending bytes are buf[off, off + len) */
 } net_conn;

@@ -122,6 +122,89 @@ static void test_tcp_listen_disconnects_slow_subscriber_and_serves_the_other(voi
 	close(fast.fd);
 }
 
+static void test_tcp_listen_subscribers_come_and_go(void **state)
+{
+	(void)state;
+	int port = tn_free_port(SOCK_STREAM);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "tcp-listen://127.0.0.1:%d", port);
+	pipe_sink_cfg cfg = socket_cfg(addr);
+	tn_sink s;
+	assert_int_equal(tn_sink_open(&s, socket_ops(), &cfg), 0);
+	tn_msg m;
+	tn_msg_init(&m, 1024);
+	/* Nobody connected yet: messages go nowhere, writes still succeed. */
+	for (long i = 0; i < 10; i++) {
+		tn_msg_set(&m, "cam1", i, 10);
+		assert_int_equal(s.ops->write(s.priv, &m.m), 0);
+	}
+	int a = tn_tcp_connect(port, 0);
+	assert_true(a >= 0);
+	tn_sink_tick(&s);
+	for (long i = 10; i < 20; i++) {
+		tn_msg_set(&m, "cam1", i, 10);
+		assert_int_equal(s.ops->write(s.priv, &m.m), 0);
+	}
+	close(a);   /* leaves without a word */
+	tn_sleep_ms(20);
+	tn_sink_tick(&s);
+	int b = tn_tcp_connect(port, 0);
+	assert_true(b >= 0);
+	tn_sink_tick(&s);
+	for (long i = 20; i < 30; i++) {
+		tn_msg_set(&m, "cam1", i, 10);
+		assert_int_equal(s.ops->write(s.priv, &m.m), 0);
+	}
+	tn_sink_close(&s);
+	tn_lines got;
+	tn_lines_init(&got);
+	tn_lines_read(&got, b, -1);
+	assert_int_equal(got.first_seq, 20);   /* from when it joined, never older lines */
+	assert_int_equal(got.count, 10);
+	assert_int_equal(got.bad, 0);
+	tn_lines_free(&got);
+	tn_msg_free(&m);
+	close(b);
+}
+
+static void test_tcp_listen_on_ipv6_loopback(void **state)
+{
+	(void)state;
+	int probe = socket(AF_INET6, SOCK_STREAM, 0);
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	if (probe < 0 || bind(probe, (struct sockaddr *)&a6, sizeof(a6)) < 0) {
+		if (probe >= 0)
+			close(probe);
+		skip();   /* no IPv6 loopback on this machine */
+	}
+	socklen_t len = sizeof(a6);
+	getsockname(probe, (struct sockaddr *)&a6, &len);
+	int port = ntohs(a6.sin6_port);
+	close(probe);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "tcp-listen://[::1]:%d", port);
+	pipe_sink_cfg cfg = socket_cfg(addr);
+	tn_sink s;
+	assert_int_equal(tn_sink_open(&s, socket_ops(), &cfg), 0);
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a6, sizeof(a6)), 0);
+	tn_sink_tick(&s);
+	tn_msg m;
+	tn_msg_init(&m, 1024);
+	for (long i = 0; i < 5; i++) {
+		tn_msg_set(&m, "cam1", i, 10);
+		assert_int_equal(s.ops->write(s.priv, &m.m), 0);
+	}
+	tn_sink_close(&s);
+	tn_lines got;
+	tn_lines_init(&got);
+	tn_lines_read(&got, fd, -1);
+	assert_int_equal(got.count, 5);
+	tn_lines_free(&got);
+	tn_msg_free(&m);
+	close(fd);
+}
+
 static void test_tcp_client_reconnects_after_server_restart(void **state)
 {
 	(void)state;
@@ -397,6 +480,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tcp_client_delivers_every_message_in_order),
 		cmocka_unit_test(test_tcp_listen_disconnects_slow_subscriber_and_serves_the_other),
+		cmocka_unit_test(test_tcp_listen_subscribers_come_and_go),
+		cmocka_unit_test(test_tcp_listen_on_ipv6_loopback),
 		cmocka_unit_test(test_tcp_client_reconnects_after_server_restart),
 		cmocka_unit_test(test_tcp_client_never_blocks_on_a_dead_or_stuck_peer),
 		cmocka_unit_test(test_udp_sends_one_datagram_per_message_and_skips_oversize),
