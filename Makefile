@@ -111,12 +111,22 @@ bench: deps
 	@$(MAKE) --no-print-directory tests-build
 	@BUILD=$(BUILD) SHARED=$(SHARED) bench/run.sh
 
+# DESTDIR stages a package; PREFIX is where it runs (the units' ExecStart points there).
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+MANDIR   ?= $(PREFIX)/share/man
+DATADIR  ?= $(PREFIX)/share/vapd
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/vapd/configs \
-	           $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DATADIR)/configs $(DESTDIR)$(UNITDIR) \
+	           $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
 	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 configs/*.yaml $(DESTDIR)$(PREFIX)/share/vapd/configs/
-	install -m 644 systemd/*.service $(DESTDIR)$(PREFIX)/lib/systemd/system/ 2>/dev/null || true
+	$(if $(wildcard configs/*.yaml),install -m 644 $(wildcard configs/*.yaml) $(DESTDIR)$(DATADIR)/configs/)
+	for u in systemd/*.service; do \
+		sed 's|^ExecStart=/usr/local/bin/|ExecStart=$(PREFIX)/bin/|' $$u >$(DESTDIR)$(UNITDIR)/$${u##*/} && \
+		chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; \
+	done
+	install -m 644 docs/vapd.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 docs/vapd.yaml.5 $(DESTDIR)$(MANDIR)/man5/
 
 clean:
 	rm -rf $(BUILD) build-*

@@ -28,6 +28,13 @@ typedef struct inf_engine_opts {
 	int input_w, input_h;    /* 0: the model's own spatial size */
 	int threads;             /* cpu: worker threads, 0 = all cores */
 	int fp16;                /* cuda: FP16 tensor-core path */
+	/* Exact shapes for the inputs (matched by name; a NULL name matches by position), overriding max_batch and
+	 * input_w/h: the model runs as it is, without batch rewriting. NULL: unused. */
+	const inf_tensor_info *input_shapes;
+	int n_input_shapes;
+	/* With input_shapes: non-NULL entries (parallel to input_shapes) make that input a
+	 * constant with this data, for inputs that decide shapes (a Reshape target, axes). */
+	const void *const *input_consts;
 } inf_engine_opts;
 
 typedef struct inf_engine inf_engine;
@@ -51,5 +58,18 @@ const void *inf_engine_output(inf_engine *e, int i);
 /* Peak bytes of the activation arena plus weights. */
 size_t inf_engine_peak_bytes(const inf_engine *e);
 const char *inf_engine_backend_name(const inf_engine *e);
+
+/* A tensor read from an ONNX TensorProto file (the format of the ONNX test data). */
+typedef struct inf_blob {
+	inf_tensor_info info;    /* info.name points at name */
+	char *name;
+	void *data;
+	size_t bytes;
+} inf_blob;
+
+/* Logs and returns < 0 for unreadable or malformed files. */
+int inf_blob_read(const char *path, inf_blob *ret);
+void inf_blob_clear(inf_blob *b);
+int inf_blob_write(const char *path, const inf_tensor_info *info, const void *data);
 
 #endif

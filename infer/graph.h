@@ -98,5 +98,53 @@ const inf_attr *inf_attr_get(const inf_node *n, const char *name);
 
 size_t inf_dtype_size(int dtype);
 int64_t inf_tensor_numel(const inf_tensor *t);
+/* Bytes of t's data: numel * dtype size. */
+size_t inf_tensor_bytes(const inf_tensor *t);
+
+/* The imported model. Nodes are kept in execution (topological) order; an output name
+ * that the model leaves empty gets an anonymous tensor, so out[k] is never NULL for
+ * k < n_out. Tensors are owned by the graph, constant data too. */
+typedef struct inf_graph {
+	char *path;                   /* model file, for messages */
+	int opset;                    /* ai.onnx opset */
+	int n_tensors, cap_tensors;
+	inf_tensor **tensors;
+	int n_nodes, cap_nodes;
+	inf_node **nodes;
+	int n_inputs, n_outputs;
+	inf_tensor **inputs;          /* graph inputs that are not initializers */
+	inf_tensor **outputs;
+} inf_graph;
+
+inf_graph *inf_graph_new(const char *path);
+void inf_graph_free(inf_graph **g);
+/* The tensor named name, created (dtype 0, ndim 0) when absent; NULL on ENOMEM. */
+inf_tensor *inf_graph_tensor(inf_graph *g, const char *name);
+inf_tensor *inf_graph_find(const inf_graph *g, const char *name);
+/* Appends an empty node with room for n_in inputs and n_out outputs. */
+inf_node *inf_graph_add_node(inf_graph *g, const char *name, const char *op_type, int n_in, int n_out);
+/* Frees node i (not its tensors) and closes the gap. */
+void inf_graph_remove_node(inf_graph *g, int i);
+/* Removes nodes whose outputs nobody reads (and that are no graph output). */
+void inf_graph_prune(inf_graph *g);
+
+/* onnx_import.c: parses the file into a graph; logs one message and returns VP_EMODEL
+ * (malformed) or VP_EUNSUP (unknown ops, dtypes, external data, old opset) on failure. */
+int inf_onnx_import(const char *path, inf_graph **ret);
+
+/* shape.c: sorts the nodes topologically, sets the input shapes from opts (batch
+ * rewriting, input size, or exact shapes), runs every shape function and folds the
+ * nodes whose inputs are all constant (Shape of a known shape too). Logs the failing
+ * node once. */
+int inf_graph_infer(inf_graph *g, const inf_engine_opts *opts);
+/* Runs node n on the CPU once, allocating its outputs as constants (folding). */
+int inf_node_fold(inf_node *n);
+
+/* fuse.c: BatchNormalization folded into Conv, activations fused into their producer. */
+int inf_graph_fuse(inf_graph *g);
+
+/* plan.c: liveness and arena offsets for every non-constant tensor (graph inputs and
+ * outputs stay live for the whole run); *ret_bytes = arena size. */
+int inf_graph_plan(inf_graph *g, size_t *ret_bytes);
 
 #endif

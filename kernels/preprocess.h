@@ -38,4 +38,12 @@ void krn_pre_xform(const krn_pre_params *p, int src_w, int src_h, krn_xform *ret
 int krn_preprocess_ref(const vp_frame *const *frames, int n, const krn_pre_params *p,
                        void *dst, krn_xform *xf);
 
+/* Checks what both implementations require of params and of a host/device frame; logs
+ * the offending field and returns -EINVAL. frame may be NULL to check params only. */
+int krn_pre_check(const krn_pre_params *p, const vp_frame *f);
+
+/* Converts one host frame to interleaved 8-bit RGB (rounded), row stride in bytes
+ * (>= 3 * width); same colour conversion as the preprocessing. */
+int krn_frame_to_rgb24(const vp_frame *f, uint8_t *dst, int stride);
+
 #endif

@@ -1,4 +1,4 @@
-/* The pipeline file (YAML) parsed into typed structs. One table of keys in config.c
+/* The pipeline file (YAML) parsed into typed structs. One table of keys (config_table.c)
  * drives parsing, defaults, validation and the documentation (vapd --help-config). */
 #ifndef PIPE_CONFIG_H
 #define PIPE_CONFIG_H
@@ -134,8 +134,10 @@ typedef struct pipe_config {
 	int n_sinks;
 } pipe_config;
 
-/* Parses and validates path. On any error prints every problem found as
- * "FILE:LINE:COL: key.path: message" to err and returns VP_ECONFIG. */
+/* Parses and validates path. ${VAR} and ${VAR:-default} are expanded in values (quote them
+ * inside flow maps: { depth: "${D}" }); relative paths are relative to the current directory;
+ * source URIs lose a file:// prefix. On any error prints every problem found as
+ * "FILE:LINE:COL: key.path: message" to err and returns VP_ECONFIG (-ENOMEM when out of memory). */
 int pipe_config_load(const char *path, FILE *err, pipe_config **ret_cfg);
 void pipe_config_free(pipe_config **cfg);
 /* Prints the reference of every key (path, type, default, meaning). markdown: as a table. */

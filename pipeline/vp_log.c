@@ -5,7 +5,9 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /* The log sink is the one piece of process-wide mutable state besides the registries. */
@@ -19,6 +21,21 @@ static const char *const journal_prio[] = { "<3>", "<4>", "<6>", "<7>" };
 void vp_log_set_level(enum vp_log_level level) { atomic_store(&g_level, level); }
 enum vp_log_level vp_log_get_level(void) { return atomic_load(&g_level); }
 void vp_log_set_journal(int on) { atomic_store(&g_journal, on); }
+
+int vp_log_auto_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	int end = 0;
+	struct stat st;
+	if (!js || sscanf(js, "%llu:%llu%n", &dev, &ino, &end) != 2 || js[end] != '\0' ||
+	    fstat(2, &st) < 0)
+		return 0;
+	if ((unsigned long long)st.st_dev != dev || (unsigned long long)st.st_ino != ino)
+		return 0;
+	vp_log_set_journal(1);
+	return 1;
+}
 
 int vp_log_parse_level(const char *s)
 {

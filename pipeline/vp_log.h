@@ -9,6 +9,10 @@ void vp_log_set_level(enum vp_log_level level);
 enum vp_log_level vp_log_get_level(void);
 /* Under systemd: "<3>"-style priority prefixes, no timestamps (journald adds them). */
 void vp_log_set_journal(int on);
+/* Turns journal mode on when stderr is the stream systemd connected to the journal
+ * (JOURNAL_STREAM="DEV:INODE" equals stderr's st_dev:st_ino), so output redirected
+ * elsewhere keeps its timestamps. Returns 1 when turned on, 0 otherwise. */
+int vp_log_auto_journal(void);
 /* Parses "error|warn|info|debug"; returns -1 for anything else. */
 int vp_log_parse_level(const char *s);
 

@@ -17,7 +17,7 @@ for t in "$BUILD"/tests/${pattern}*; do
 	"$t" >"$log" 2>&1; rc=$?
 	cat "$log"
 	n=$(grep -Eo '^\[==========\] [0-9]+ test' "$log" | tail -1 | grep -Eo '[0-9]+')
-	f=$(grep -Eo '^\[  FAILED  \] [0-9]+ test' "$log" | tail -1 | grep -Eo '[0-9]+')
+	f=$(grep -Eo '\[  FAILED  \] [0-9]+ test' "$log" | tail -1 | grep -Eo '[0-9]+')
 	total=$((total + ${n:-1}))
 	if [ $rc -ne 0 ]; then failed=$((failed + ${f:-1})); failed_names="$failed_names $(basename "$t")"; fi
 done

@@ -1,0 +1,28 @@
+#!/bin/sh
+# make bench: prints the benchmark tables (software decode, CPU engine next to onnxruntime,
+# end-to-end pipeline, sinks; GPU tables when a GPU is visible). Benchmarks, not tests.
+BUILD=${BUILD:-build}
+SHARED=${SHARED:-$(cd "$(dirname "$0")/../.." && pwd)/shared}
+# Idle OpenMP workers sleep instead of spinning: on a shared or loaded machine spinning
+# workers starve the OpenBLAS threads (measured: 368 ms -> 58 ms per YOLOX-Nano image).
+OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+export BUILD SHARED OMP_WAIT_POLICY
+cd "$(dirname "$0")/.." || exit 1
+echo "# vapd benchmarks ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
+rc=0
+run() { # title program args...
+	[ -x "$2" ] || { echo "(skipped $1: $2 not built)"; return; }
+	t=$1; shift
+	echo; echo "## $t"; "$@" || rc=1
+}
+run "Software decode" "$BUILD/bench/bench_decode" "$SHARED/data/videos"
+run "CPU engine" "$BUILD/bench/bench_engine"
+echo; echo "## onnxruntime CPU EP (same machine, same run)"
+SHARED="$SHARED" sh bench/run-ort.sh || rc=1
+run "End-to-end offline pipeline (CPU backend)" "$BUILD/bench/bench_pipeline" "$SHARED"
+run "Sinks at 1,000 frames/s" "$BUILD/bench/bench_sinks"
+for b in "$BUILD"/bench/bench_gpu_*; do
+	case "$b" in *.o|*.d) continue ;; esac
+	[ -x "$b" ] && run "GPU: $(basename "$b")" "$b" "$SHARED"
+done
+exit $rc

@@ -1,0 +1,196 @@
+/* Source row for everything libavformat opens: files (mp4, mkv, ts, raw Annex-B),
+ * RTSP, HTTP/HLS. Blocking calls are bounded by dec_io_ctl through AVIOInterruptCB. */
+#include "dec_priv.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavformat/avformat.h>
+#include <libavutil/error.h>
+
+#include "../pipeline/vp_err.h"
+#include "../pipeline/vp_log.h"
+
+typedef struct lavf_src {
+	AVFormatContext *fmt;
+	int index;              /* of the video stream */
+	const pipe_source_cfg *cfg;
+	dec_io_ctl *io;
+	int timeout_ms;         /* live only: bound on each blocking call */
+} lavf_src;
+
+static int lavf_match(const pipe_source_cfg *cfg)
+{
+	static const char *const schemes[] = { "rtsp://", "rtsps://", "http://", "https://", "file:" };
+	if (cfg->is_file || !strstr(cfg->uri, "://"))
+		return 1;
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+		if (strncmp(cfg->uri, schemes[i], strlen(schemes[i])) == 0)
+			return 1;
+	return 0;
+}
+
+static int lavf_interrupt_cb(void *opaque)
+{
+	dec_io_ctl *io = opaque;
+	if (atomic_load(&io->stop))
+		return 1;
+	int64_t deadline = atomic_load(&io->deadline_ns);
+	return deadline && dec_mono_ns() > deadline;
+}
+
+static void arm_deadline(lavf_src *s)
+{
+	atomic_store(&s->io->deadline_ns,
+	             s->timeout_ms > 0 ? dec_mono_ns() + (int64_t)s->timeout_ms * 1000000 : 0);
+}
+
+/* libav error → project code; interrupts and timeouts told apart by what tripped the callback. */
+static int map_err(lavf_src *s, int averr)
+{
+	if (atomic_load(&s->io->stop))
+		return VP_EOF;
+	if (averr == AVERROR_EXIT || averr == AVERROR(ETIMEDOUT))
+		return -ETIMEDOUT;
+	if (averr == AVERROR_EOF)
+		return VP_EOF;
+	if (averr == AVERROR_INVALIDDATA)
+		return VP_EDECODE;
+	if (averr == AVERROR_DECODER_NOT_FOUND || averr == AVERROR_DEMUXER_NOT_FOUND ||
+	    averr == AVERROR_PATCHWELCOME)
+		return VP_EUNSUP;
+	return averr < 0 && averr > -4096 ? averr : -EIO;
+}
+
+static int set_options(const pipe_source_cfg *cfg, AVDictionary **opts)
+{
+	int r = 0;
+	if (strncmp(cfg->uri, "rtsp", 4) == 0) {
+		r |= av_dict_set(opts, "rtsp_transport",
+		                 cfg->rtsp_transport == PIPE_RTSP_UDP ? "udp" : "tcp", 0);
+		/* Socket I/O timeout in microseconds; also makes a dead server fail the connect. */
+		r |= av_dict_set_int(opts, "timeout", (int64_t)cfg->rtsp_timeout_ms * 1000, 0);
+	} else if (strncmp(cfg->uri, "http", 4) == 0) {
+		r |= av_dict_set_int(opts, "rw_timeout", (int64_t)cfg->rtsp_timeout_ms * 1000, 0);
+	}
+	return r < 0 ? -ENOMEM : 0;
+}
+
+static int open_input(lavf_src *s)
+{
+	const pipe_source_cfg *cfg = s->cfg;
+	AVDictionary *opts = NULL;
+	int r = set_options(cfg, &opts);
+	if (r < 0)
+		return r;
+	s->fmt = avformat_alloc_context();
+	if (!s->fmt) {
+		av_dict_free(&opts);
+		return -ENOMEM;
+	}
+	s->fmt->interrupt_callback = (AVIOInterruptCB){ lavf_interrupt_cb, s->io };
+	arm_deadline(s);
+	r = avformat_open_input(&s->fmt, cfg->uri, NULL, &opts);
+	av_dict_free(&opts);
+	if (r < 0) {
+		int code = map_err(s, r);
+		if (code != VP_EOF)
+			vp_err("decode", cfg->id, "cannot open %s: %s", cfg->uri, av_err2str(r));
+		return code == VP_EOF ? VP_EOF : code == VP_EDECODE ? VP_EUNSUP : code;
+	}
+	arm_deadline(s);
+	r = avformat_find_stream_info(s->fmt, NULL);
+	if (r < 0) {
+		int code = map_err(s, r);
+		if (code != VP_EOF)
+			vp_err("decode", cfg->id, "cannot read stream info of %s: %s", cfg->uri, av_err2str(r));
+		return code;
+	}
+	s->index = av_find_best_stream(s->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+	if (s->index < 0) {
+		vp_err("decode", cfg->id, "%s has no video stream", cfg->uri);
+		return VP_EUNSUP;
+	}
+	return 0;
+}
+
+static void lavf_close(void **priv)
+{
+	lavf_src *s = *priv;
+	if (!s)
+		return;
+	*priv = NULL;
+	avformat_close_input(&s->fmt);
+	free(s);
+}
+
+static int lavf_open(const pipe_source_cfg *cfg, dec_io_ctl *io, void **ret_priv,
+                     dec_source_info *info)
+{
+	lavf_src *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->cfg = cfg;
+	s->io = io;
+	int live = dec_uri_is_live(cfg);
+	s->timeout_ms = live ? cfg->rtsp_timeout_ms : 0;
+	int r = open_input(s);
+	if (r < 0)
+		goto fail;
+	/* Frames of other streams are never read: the demuxer may skip them cheaply. */
+	for (unsigned i = 0; i < s->fmt->nb_streams; i++)
+		if ((int)i != s->index)
+			s->fmt->streams[i]->discard = AVDISCARD_ALL;
+	AVStream *st = s->fmt->streams[s->index];
+	info->par = st->codecpar;
+	info->time_base = st->time_base;
+	info->frame_rate = av_guess_frame_rate(s->fmt, st, NULL);
+	info->start_ts = st->start_time;
+	info->live = live;
+	*ret_priv = s;
+	return 0;
+fail:
+	atomic_store(&io->deadline_ns, 0);
+	void *p = s;
+	lavf_close(&p);
+	return r;
+}
+
+static int lavf_read(void *priv, AVPacket *pkt)
+{
+	lavf_src *s = priv;
+	for (;;) {
+		arm_deadline(s);
+		int r = av_read_frame(s->fmt, pkt);
+		if (r < 0)
+			return map_err(s, r);
+		if (pkt->stream_index == s->index)
+			return 0;
+		av_packet_unref(pkt);
+	}
+}
+
+static int lavf_rewind(void *priv)
+{
+	lavf_src *s = priv;
+	AVStream *st = s->fmt->streams[s->index];
+	int64_t start = st->start_time != AV_NOPTS_VALUE ? st->start_time : 0;
+	int r = avformat_seek_file(s->fmt, s->index, INT64_MIN, start, start, AVSEEK_FLAG_BACKWARD);
+	if (r < 0) /* raw elementary streams have no index: byte 0 is their start */
+		r = av_seek_frame(s->fmt, -1, 0, AVSEEK_FLAG_BYTE);
+	if (r < 0) {
+		vp_err("decode", s->cfg->id, "cannot seek back to the start of %s: %s", s->cfg->uri,
+		       av_err2str(r));
+		return VP_EUNSUP;
+	}
+	return 0;
+}
+
+const dec_source_ops dec_source_lavf = {
+	.name = "libavformat",
+	.match = lavf_match,
+	.open = lavf_open,
+	.read = lavf_read,
+	.rewind = lavf_rewind,
+	.close = lavf_close,
+};

@@ -1,0 +1,28 @@
+/* Internal to infer/: the execution backend interface. The engine imports, infers and
+ * fuses the graph, then hands it to one backend row (cpu, cuda) that owns the memory
+ * and runs the nodes. */
+#ifndef INF_BACKEND_H
+#define INF_BACKEND_H
+
+#include <stddef.h>
+
+#include "graph.h"
+
+typedef struct inf_backend_ops {
+	const char *name;
+	/* Plans and allocates everything a run needs (arena, workspace, operator state).
+	 * The graph outlives the state. Logs its own failures. */
+	int (*prepare)(inf_graph *g, const inf_engine_opts *opts, void **ret_state);
+	/* Runs all nodes; batch <= opts->max_batch is the number of valid items. */
+	int (*run)(void *state, int batch);
+	/* Host buffers for graph input i / output i. */
+	void *(*input)(void *state, int i);
+	const void *(*output)(void *state, int i);
+	/* Arena + workspace + constant bytes. */
+	size_t (*peak_bytes)(const void *state);
+	void (*free)(void **state);
+} inf_backend_ops;
+
+extern const inf_backend_ops inf_backend_cpu;
+
+#endif

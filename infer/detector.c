@@ -1,0 +1,307 @@
+#include "detector.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../kernels/preprocess.h"
+#include "../pipeline/vp_err.h"
+#include "../pipeline/vp_log.h"
+#include "engine.h"
+#include "heads.h"
+
+struct inf_detector {
+	const pipe_model_cfg *cfg;
+	inf_engine *engine;
+	inf_head *head;
+	krn_pre_params pre;
+	int max_batch, max_dets, num_classes;
+	char **labels;
+	int n_labels;
+	float *class_threshold;
+	uint8_t *class_allow;
+	krn_xform *xf;
+	inf_detector_times times;
+};
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int load_labels(inf_detector *d, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		vp_err("model", NULL, "labels file %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	char line[512];
+	int cap = 0, rc = 0;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (d->n_labels == cap) {
+			cap = cap ? cap * 2 : 128;
+			char **l = realloc(d->labels, (size_t)cap * sizeof(*l));
+			if (!l) {
+				rc = -ENOMEM;
+				break;
+			}
+			d->labels = l;
+		}
+		if (!(d->labels[d->n_labels] = strdup(line))) {
+			rc = -ENOMEM;
+			break;
+		}
+		d->n_labels++;
+	}
+	/* A trailing empty line is an artefact of the file, not a class. */
+	while (rc == 0 && d->n_labels > 0 && d->labels[d->n_labels - 1][0] == '\0')
+		free(d->labels[--d->n_labels]);
+	fclose(f);
+	return rc;
+}
+
+/* Resolves a class given by name or id to an id, or reports it at its config position. */
+static int resolve_class(const inf_detector *d, const pipe_class_ref *c, const char *file,
+                         const char *key)
+{
+	if (!c->name) {
+		if (c->id >= 0 && c->id < d->num_classes)
+			return c->id;
+		fprintf(stderr, "%s:%d:%d: %s: class id %d out of range (the model has %d classes)\n",
+		        file, c->pos.line, c->pos.col, key, c->id, d->num_classes);
+		return VP_ECONFIG;
+	}
+	for (int i = 0; i < d->n_labels && i < d->num_classes; i++)
+		if (strcmp(d->labels[i], c->name) == 0)
+			return i;
+	fprintf(stderr, "%s:%d:%d: %s: unknown class '%s'%s\n", file, c->pos.line, c->pos.col, key,
+	        c->name, d->labels ? " (not in the labels file)" : " (names need model.labels)");
+	return VP_ECONFIG;
+}
+
+static int setup_classes(inf_detector *d, const pipe_model_cfg *cfg, const char *file)
+{
+	int nc = d->num_classes;
+	d->class_threshold = malloc((size_t)nc * sizeof(float));
+	if (!d->class_threshold)
+		return -ENOMEM;
+	for (int i = 0; i < nc; i++)
+		d->class_threshold[i] = cfg->threshold;
+	for (int k = 0; k < cfg->n_class_thresholds; k++) {
+		int id = resolve_class(d, &cfg->class_thresholds[k], file, "model.class_thresholds");
+		if (id < 0)
+			return id;
+		d->class_threshold[id] = cfg->class_thresholds[k].threshold;
+	}
+	if (cfg->n_classes == 0)
+		return 0;
+	d->class_allow = calloc((size_t)nc, 1);
+	if (!d->class_allow)
+		return -ENOMEM;
+	for (int k = 0; k < cfg->n_classes; k++) {
+		int id = resolve_class(d, &cfg->classes[k], file, "model.classes");
+		if (id < 0)
+			return id;
+		d->class_allow[id] = 1;
+	}
+	return 0;
+}
+
+/* Family preset first, then whatever the user wrote in model.preprocess. */
+static void setup_preprocess(inf_detector *d, const pipe_model_cfg *cfg, int in_w, int in_h)
+{
+	const pipe_preprocess_cfg *p = &cfg->preprocess;
+	krn_pre_params *k = &d->pre;
+	inf_family_preset((int)cfg->family, k);
+	k->dst_w = in_w;
+	k->dst_h = in_h;
+	if (p->set & PIPE_PRE_RESIZE)
+		k->resize = p->resize == PIPE_RESIZE_STRETCH ? KRN_STRETCH : KRN_LETTERBOX;
+	if (p->set & PIPE_PRE_PLACEMENT)
+		k->placement = p->placement == PIPE_PLACE_CENTER ? KRN_CENTER : KRN_TOP_LEFT;
+	if (p->set & PIPE_PRE_PAD)
+		k->pad_value = p->pad_value;
+	if (p->set & PIPE_PRE_ORDER)
+		k->bgr = p->channel_order == PIPE_BGR;
+	if (p->set & PIPE_PRE_MEAN)
+		memcpy(k->mean, p->mean, sizeof(k->mean));
+	if (p->set & PIPE_PRE_SCALE)
+		memcpy(k->scale, p->scale, sizeof(k->scale));
+}
+
+static int open_engine(inf_detector *d, const pipe_model_cfg *cfg)
+{
+	inf_engine_opts o = {
+		.backend = "cpu",
+		.max_batch = cfg->batch_max_size,
+		.input_w = cfg->input_w,
+		.input_h = cfg->input_h,
+		.threads = cfg->threads,
+		.fp16 = cfg->precision == PIPE_PREC_FP16,
+	};
+	if (cfg->backend != PIPE_BACKEND_CPU) {
+		o.backend = "cuda";
+		int rc = inf_engine_open(cfg->path, &o, &d->engine);
+		if (rc == 0 || cfg->backend == PIPE_BACKEND_CUDA)
+			return rc;
+		vp_info("model", NULL, "backend auto: cuda not usable (%s), using cpu", vp_strerror(rc));
+		o.backend = "cpu";
+	}
+	return inf_engine_open(cfg->path, &o, &d->engine);
+}
+
+static int setup_head(inf_detector *d, const pipe_model_cfg *cfg, int in_w, int in_h)
+{
+	inf_tensor_info out;
+	int rc = inf_engine_output_info(d->engine, 0, &out);
+	if (rc < 0)
+		return rc;
+	inf_head_cfg hc = {
+		.family = (int)cfg->family,
+		.input_w = in_w,
+		.input_h = in_h,
+		.threshold = cfg->threshold,
+		.nms_iou = cfg->nms_iou,
+		.max_detections = cfg->max_detections,
+	};
+	/* Per-class settings need the class count, which only the head knows: build it twice. */
+	if ((rc = inf_head_new(&hc, &out, &d->head)) < 0)
+		return rc;
+	d->num_classes = inf_head_num_classes(d->head);
+	return 0;
+}
+
+static int finish_head(inf_detector *d, const pipe_model_cfg *cfg, const char *file, int in_w,
+                       int in_h)
+{
+	int rc = setup_classes(d, cfg, file);
+	if (rc < 0)
+		return rc;
+	inf_tensor_info out;
+	inf_engine_output_info(d->engine, 0, &out);
+	inf_head_cfg hc = {
+		.family = (int)cfg->family,
+		.input_w = in_w,
+		.input_h = in_h,
+		.threshold = cfg->threshold,
+		.class_threshold = d->class_threshold,
+		.class_allow = d->class_allow,
+		.nms_iou = cfg->nms_iou,
+		.max_detections = cfg->max_detections,
+	};
+	inf_head_free(&d->head);
+	return inf_head_new(&hc, &out, &d->head);
+}
+
+int inf_detector_new(const pipe_model_cfg *cfg, const char *cfg_file, inf_detector **ret)
+{
+	inf_detector *d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->cfg = cfg;
+	d->max_batch = cfg->batch_max_size;
+	d->max_dets = cfg->max_detections;
+	int rc = -ENOMEM;
+	if (cfg->labels && (rc = load_labels(d, cfg->labels)) < 0)
+		goto fail;
+	if ((rc = open_engine(d, cfg)) < 0) {
+		vp_err("model", NULL, "%s: cannot load (%s)", cfg->path, vp_strerror(rc));
+		goto fail;
+	}
+	inf_tensor_info in;
+	if ((rc = inf_engine_input_info(d->engine, 0, &in)) < 0)
+		goto fail;
+	if (in.ndim != 4 || in.dims[1] != 3) {
+		vp_err("model", NULL, "%s: input '%s' is not an NCHW 3-channel image", cfg->path, in.name);
+		rc = VP_EMODEL;
+		goto fail;
+	}
+	int in_h = (int)in.dims[2], in_w = (int)in.dims[3];
+	if ((rc = setup_head(d, cfg, in_w, in_h)) < 0)
+		goto fail;
+	if (d->labels && d->n_labels < d->num_classes) {
+		vp_err("model", NULL, "labels file %s has %d labels but the model has %d classes",
+		       cfg->labels, d->n_labels, d->num_classes);
+		rc = VP_ECONFIG;
+		goto fail;
+	}
+	if ((rc = finish_head(d, cfg, cfg_file, in_w, in_h)) < 0)
+		goto fail;
+	setup_preprocess(d, cfg, in_w, in_h);
+	if (!(d->xf = calloc((size_t)d->max_batch, sizeof(*d->xf)))) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	vp_info("model", NULL, "%s: %dx%d input, %d classes, batch %d, backend %s, %.1f MB",
+	        cfg->path, in_w, in_h, d->num_classes, d->max_batch,
+	        inf_engine_backend_name(d->engine), inf_engine_peak_bytes(d->engine) / 1e6);
+	*ret = d;
+	return 0;
+fail:
+	inf_detector_free(&d);
+	return rc;
+}
+
+int inf_detector_max_batch(const inf_detector *d) { return d->max_batch; }
+int inf_detector_max_dets(const inf_detector *d) { return d->max_dets; }
+const char *inf_detector_backend(const inf_detector *d) { return inf_engine_backend_name(d->engine); }
+
+const char *const *inf_detector_labels(const inf_detector *d, int *ret_n)
+{
+	*ret_n = d->n_labels;
+	return (const char *const *)d->labels;
+}
+
+void inf_detector_get_times(const inf_detector *d, inf_detector_times *ret) { *ret = d->times; }
+
+int inf_detector_run(inf_detector *d, vp_frame *const *frames, int n, vp_det *dets, int *counts)
+{
+	if (n < 1 || n > d->max_batch)
+		return -EINVAL;
+	int64_t t0 = now_ns();
+	int rc = krn_preprocess_ref((const vp_frame *const *)frames, n, &d->pre,
+	                            inf_engine_input(d->engine, 0), d->xf);
+	if (rc < 0)
+		return rc;
+	int64_t t1 = now_ns();
+	if ((rc = inf_engine_run(d->engine, n)) < 0)
+		return rc;
+	int64_t t2 = now_ns();
+	const float *out = inf_engine_output(d->engine, 0);
+	for (int i = 0; i < n; i++) {
+		rc = inf_head_decode(d->head, out, i, &d->xf[i], dets + (size_t)i * d->max_dets,
+		                     d->max_dets);
+		if (rc < 0)
+			return rc;
+		counts[i] = rc;
+	}
+	int64_t t3 = now_ns();
+	d->times.preprocess_ns += t1 - t0;
+	d->times.inference_ns += t2 - t1;
+	d->times.postprocess_ns += t3 - t2;
+	d->times.batches++;
+	d->times.frames += n;
+	return 0;
+}
+
+void inf_detector_free(inf_detector **pd)
+{
+	inf_detector *d = *pd;
+	if (!d)
+		return;
+	*pd = NULL;
+	inf_head_free(&d->head);
+	inf_engine_free(&d->engine);
+	for (int i = 0; i < d->n_labels; i++)
+		free(d->labels[i]);
+	free(d->labels);
+	free(d->class_threshold);
+	free(d->class_allow);
+	free(d->xf);
+	free(d);
+}

@@ -1,0 +1,321 @@
+/* Detector heads: one decoder driven by a row per family. A family is described by its
+ * output layout (anchors along rows or columns), whether it has an objectness column and
+ * whether its boxes may need stride-grid decoding; everything else is shared. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../pipeline/vp_err.h"
+#include "../pipeline/vp_log.h"
+#include "heads.h"
+
+typedef struct head_family {
+	const char *name;
+	const char *alias;
+	int has_obj;          /* score = objectness x class probability */
+	int anchors_last;     /* output [B, 4+nc, N] rather than [B, N, 4(+1)+nc] */
+	int grid;             /* raw exports need stride 8/16/32 grid decoding */
+	krn_pre_params preset;
+} head_family;
+
+#define PRESET(order, place, sc) \
+	{ .resize = KRN_LETTERBOX, .placement = place, \
+	  .pad_value = 114, .bgr = order, .mean = { 0, 0, 0 }, .scale = { sc, sc, sc } }
+
+/* Indexed by enum inf_family. */
+static const head_family families[] = {
+	[INF_FAM_YOLOX] = { "yolox", NULL, 1, 0, 1, PRESET(1, KRN_TOP_LEFT, 1.0f) },
+	[INF_FAM_YOLOV8] = { "yolov8", "yolo11", 0, 1, 0,
+	                     PRESET(0, KRN_CENTER, 1.0f / 255.0f) },
+	[INF_FAM_YOLOV5] = { "yolov5", NULL, 1, 0, 0, PRESET(0, KRN_CENTER, 1.0f / 255.0f) },
+};
+#define N_FAMILIES ((int)(sizeof(families) / sizeof(families[0])))
+
+static const int grid_strides[3] = { 8, 16, 32 };
+
+struct inf_head {
+	const head_family *fam;
+	inf_head_cfg cfg;        /* class_threshold/class_allow point at the copies below */
+	float *class_thr;
+	uint8_t *allow;
+	int nc;
+	int n;                   /* anchors per item */
+	size_t item;             /* elements per batch item */
+	size_t s_anchor, s_field;
+	int box_format;          /* enum inf_box_format, AUTO until the first decode */
+	float *grid;             /* raw yolox: per anchor gx, gy, stride */
+	vp_det *cand;            /* n candidates, allocated once */
+};
+
+int inf_family_parse(const char *name)
+{
+	for (int i = 0; name && i < N_FAMILIES; i++)
+		if (!strcmp(name, families[i].name) ||
+		    (families[i].alias && !strcmp(name, families[i].alias)))
+			return i;
+	return -1;
+}
+
+const char *inf_family_name(int family)
+{
+	return family >= 0 && family < N_FAMILIES ? families[family].name : "unknown";
+}
+
+void inf_family_preset(int family, krn_pre_params *ret)
+{
+	if (family < 0 || family >= N_FAMILIES)
+		family = INF_FAM_YOLOV8;
+	*ret = families[family].preset;
+}
+
+static int grid_count(int w, int h)
+{
+	int n = 0;
+	for (int i = 0; i < 3; i++)
+		n += (w / grid_strides[i]) * (h / grid_strides[i]);
+	return n;
+}
+
+/* Anchor order of YOLOX exports: stride 8 cells row by row, then 16, then 32. */
+static void grid_fill(float *g, int w, int h)
+{
+	for (int i = 0; i < 3; i++) {
+		int s = grid_strides[i];
+		for (int y = 0; y < h / s; y++) {
+			for (int x = 0; x < w / s; x++) {
+				*g++ = (float)x;
+				*g++ = (float)y;
+				*g++ = (float)s;
+			}
+		}
+	}
+}
+
+static int check_cfg(const inf_head_cfg *c, const char *fam)
+{
+	if (!(c->threshold >= 0.0f && c->threshold <= 1.0f) ||
+	    !(c->nms_iou > 0.0f && c->nms_iou <= 1.0f) || c->max_detections < 0) {
+		vp_err("head", fam, "threshold %g must be in [0,1], nms_iou %g in (0,1], "
+		       "max_detections %d >= 0", c->threshold, c->nms_iou, c->max_detections);
+		return VP_ECONFIG;
+	}
+	if (c->input_w < 1 || c->input_h < 1 || c->box_format < INF_BOX_AUTO ||
+	    c->box_format > INF_BOX_DECODED) {
+		vp_err("head", fam, "bad input size %dx%d or box format %d", c->input_w, c->input_h,
+		       c->box_format);
+		return VP_ECONFIG;
+	}
+	return 0;
+}
+
+/* Reads the layout from the output shape: [B, N, 4+obj+nc] or [B, 4+nc, N]. */
+static int parse_shape(inf_head *h, const inf_tensor_info *out)
+{
+	const char *fam = h->fam->name;
+	int fields_first = h->fam->anchors_last;
+	if (out->dtype != INF_DT_FLOAT || out->ndim != 3 || out->dims[1] < 1 || out->dims[2] < 1 ||
+	    out->dims[1] > (1 << 24) || out->dims[2] > (1 << 24)) {
+		vp_err("head", fam, "output '%s' must be float [batch, a, b] (got dtype %d, %d dims)",
+		       out->name ? out->name : "?", out->dtype, out->ndim);
+		return VP_EMODEL;
+	}
+	/* YOLOv8 exports are [B, 84, 8400]; some tools transpose to [B, 8400, 84]. Anchors
+	 * always outnumber fields, which tells the two apart. */
+	if (h->fam->anchors_last && out->dims[2] < out->dims[1])
+		fields_first = 0;
+	int fields = (int)(fields_first ? out->dims[1] : out->dims[2]);
+	h->n = (int)(fields_first ? out->dims[2] : out->dims[1]);
+	h->nc = fields - 4 - h->fam->has_obj;
+	h->s_anchor = fields_first ? 1 : (size_t)fields;
+	h->s_field = fields_first ? (size_t)h->n : 1;
+	h->item = (size_t)fields * h->n;
+	if (h->nc < 1) {
+		vp_err("head", fam, "output '%s' has %d fields per box; %s needs %d plus classes",
+		       out->name ? out->name : "?", fields, fam, 4 + h->fam->has_obj);
+		return VP_EMODEL;
+	}
+	return 0;
+}
+
+static int setup_grid(inf_head *h)
+{
+	const char *fam = h->fam->name;
+	int gw = h->cfg.input_w, gh = h->cfg.input_h;
+	int match = gw % 32 == 0 && gh % 32 == 0 && grid_count(gw, gh) == h->n;
+	h->box_format = h->fam->grid ? h->cfg.box_format : INF_BOX_DECODED;
+	if (h->box_format == INF_BOX_DECODED)
+		return 0;
+	if (!match) {
+		if (h->box_format == INF_BOX_RAW) {
+			vp_err("head", fam, "%d anchors do not match the stride 8/16/32 grid of a %dx%d "
+			       "input (%d); cannot decode raw boxes", h->n, gw, gh, grid_count(gw, gh));
+			return VP_EMODEL;
+		}
+		vp_info("head", fam, "%d anchors do not match the %dx%d grid: boxes taken as decoded",
+		        h->n, gw, gh);
+		h->box_format = INF_BOX_DECODED;
+		return 0;
+	}
+	h->grid = malloc((size_t)h->n * 3 * sizeof(float));
+	if (!h->grid)
+		return -ENOMEM;
+	grid_fill(h->grid, gw, gh);
+	return 0;
+}
+
+static int copy_class_tables(inf_head *h)
+{
+	if (h->cfg.class_threshold) {
+		if (!(h->class_thr = malloc((size_t)h->nc * sizeof(float))))
+			return -ENOMEM;
+		memcpy(h->class_thr, h->cfg.class_threshold, (size_t)h->nc * sizeof(float));
+	}
+	if (h->cfg.class_allow) {
+		if (!(h->allow = malloc((size_t)h->nc)))
+			return -ENOMEM;
+		memcpy(h->allow, h->cfg.class_allow, (size_t)h->nc);
+	}
+	h->cfg.class_threshold = h->class_thr;
+	h->cfg.class_allow = h->allow;
+	return 0;
+}
+
+int inf_head_new(const inf_head_cfg *cfg, const inf_tensor_info *out, inf_head **ret)
+{
+	*ret = NULL;
+	if (cfg->family < 0 || cfg->family >= N_FAMILIES) {
+		vp_err("head", NULL, "unknown model family %d", cfg->family);
+		return VP_ECONFIG;
+	}
+	int err = check_cfg(cfg, families[cfg->family].name);
+	if (err < 0)
+		return err;
+	inf_head *h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->fam = &families[cfg->family];
+	h->cfg = *cfg;
+	if ((err = parse_shape(h, out)) < 0 || (err = setup_grid(h)) < 0 ||
+	    (err = copy_class_tables(h)) < 0)
+		goto fail;
+	if (!(h->cand = malloc((size_t)h->n * sizeof(*h->cand)))) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	*ret = h;
+	return 0;
+fail:
+	inf_head_free(&h);
+	return err;
+}
+
+int inf_head_num_classes(const inf_head *h)
+{
+	return h->nc;
+}
+
+void inf_head_free(inf_head **hp)
+{
+	inf_head *h = *hp;
+	if (!h)
+		return;
+	free(h->cand);
+	free(h->grid);
+	free(h->class_thr);
+	free(h->allow);
+	free(h);
+	*hp = NULL;
+}
+
+/* See enum inf_box_format: raw offsets average about half a cell, decoded centres about
+ * half the input width. */
+static void decide_box_format(inf_head *h, const float *o)
+{
+	double sum = 0;
+	for (int i = 0; i < h->n; i++)
+		sum += o[(size_t)i * h->s_anchor];
+	double mean = sum / h->n;
+	h->box_format = mean > 8.0 ? INF_BOX_DECODED : INF_BOX_RAW;
+	vp_info("head", h->fam->name, "boxes look %s (mean x %.2f); set box_format to override",
+	        h->box_format == INF_BOX_RAW ? "raw (grid decoding on)" : "decoded", mean);
+}
+
+/* Best class of anchor row a and its final score; -1 when filtered out. */
+static int score_anchor(const inf_head *h, const float *a, float *score)
+{
+	const size_t sf = h->s_field;
+	const float *cls = a + (size_t)(4 + h->fam->has_obj) * sf;
+	int best = 0;
+	float bv = cls[0];
+	for (int c = 1; c < h->nc; c++) {
+		float v = cls[(size_t)c * sf];
+		if (v > bv) {
+			bv = v;
+			best = c;
+		}
+	}
+	float s = h->fam->has_obj ? a[4 * sf] * bv : bv;
+	float thr = h->class_thr ? h->class_thr[best] : h->cfg.threshold;
+	if (!(s >= thr) || (h->allow && !h->allow[best]))
+		return -1;
+	*score = s;
+	return best;
+}
+
+/* Box of anchor i in model-input pixels, mapped to the source frame (not clipped yet:
+ * NMS runs on the unclipped boxes, as the reference does). */
+static void box_anchor(const inf_head *h, const float *a, int i, const krn_xform *xf, float b[4])
+{
+	const size_t sf = h->s_field;
+	float cx = a[0], cy = a[sf], w = a[2 * sf], ht = a[3 * sf];
+	if (h->box_format == INF_BOX_RAW) {
+		const float *g = h->grid + (size_t)i * 3;
+		cx = (cx + g[0]) * g[2];
+		cy = (cy + g[1]) * g[2];
+		w = expf(w) * g[2];
+		ht = expf(ht) * g[2];
+	}
+	b[0] = (cx - 0.5f * w - xf->pad_x) / xf->scale_x;
+	b[1] = (cy - 0.5f * ht - xf->pad_y) / xf->scale_y;
+	b[2] = (cx + 0.5f * w - xf->pad_x) / xf->scale_x;
+	b[3] = (cy + 0.5f * ht - xf->pad_y) / xf->scale_y;
+}
+
+static float clampf(float v, float hi)
+{
+	return v < 0.0f ? 0.0f : (v > hi ? hi : v);
+}
+
+int inf_head_decode(inf_head *h, const float *output, int b, const krn_xform *xf, vp_det *dets,
+                    int cap)
+{
+	if (b < 0 || !output || !xf || !(xf->scale_x > 0.0f) || !(xf->scale_y > 0.0f) || cap < 0)
+		return -EINVAL;
+	const float *o = output + (size_t)b * h->item;
+	if (h->box_format == INF_BOX_AUTO)
+		decide_box_format(h, o);
+	int n = 0;
+	for (int i = 0; i < h->n; i++) {
+		const float *a = o + (size_t)i * h->s_anchor;
+		float score;
+		int cls = score_anchor(h, a, &score);
+		if (cls < 0)
+			continue;
+		h->cand[n].class_id = cls;
+		h->cand[n].score = score;
+		box_anchor(h, a, i, xf, h->cand[n].bbox);
+		n++;
+	}
+	int keep = h->cfg.max_detections > 0 && h->cfg.max_detections < cap ? h->cfg.max_detections
+	                                                                    : cap;
+	n = inf_nms(h->cand, n, h->cfg.nms_iou, keep);
+	for (int i = 0; i < n; i++) {
+		dets[i] = h->cand[i];
+		dets[i].bbox[0] = clampf(dets[i].bbox[0], (float)xf->src_w);
+		dets[i].bbox[1] = clampf(dets[i].bbox[1], (float)xf->src_h);
+		dets[i].bbox[2] = clampf(dets[i].bbox[2], (float)xf->src_w);
+		dets[i].bbox[3] = clampf(dets[i].bbox[3], (float)xf->src_h);
+	}
+	return n;
+}

@@ -1,0 +1,358 @@
+/* Helpers shared by the CPU operators: shapes, constant inputs, broadcasting,
+ * generic element access and the fused-activation epilogue. */
+#include "ops_common.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <string.h>
+
+int ops_fail(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+void ops_set_shape(inf_tensor *t, int dtype, int ndim, const int64_t *dims)
+{
+	t->dtype = dtype;
+	t->ndim = ndim;
+	for (int i = 0; i < ndim; i++)
+		t->dims[i] = dims[i];
+}
+
+void ops_same_shape(inf_node *n)
+{
+	ops_set_shape(n->out[0], n->in[0]->dtype, n->in[0]->ndim, n->in[0]->dims);
+}
+
+int ops_axis(int64_t axis, int ndim)
+{
+	if (axis < 0)
+		axis += ndim;
+	return axis < 0 || axis >= ndim ? -1 : (int)axis;
+}
+
+int ops_const_ints(const inf_node *n, int k, int64_t *buf, int max, char *err, size_t errlen)
+{
+	const inf_tensor *t = ops_in(n, k);
+	int64_t cnt;
+
+	if (!t)
+		return ops_fail(err, errlen, VP_EMODEL, "input %d is missing", k);
+	if (!t->is_const || !t->data)
+		return ops_fail(err, errlen, VP_EUNSUP,
+		                "input %d (%s) must be a constant: its values decide the output shape",
+		                k, t->name);
+	if (t->dtype != INF_DT_INT64 && t->dtype != INF_DT_INT32)
+		return ops_fail(err, errlen, VP_EMODEL, "input %d (%s) must be int64 or int32", k, t->name);
+	cnt = inf_tensor_numel(t);
+	if (cnt > max)
+		return ops_fail(err, errlen, VP_EUNSUP, "input %d (%s) has %lld values, at most %d supported",
+		                k, t->name, (long long)cnt, max);
+	for (int64_t i = 0; i < cnt; i++)
+		buf[i] = ops_get_i64(t->data, t->dtype, i);
+	return (int)cnt;
+}
+
+int ops_const_floats(const inf_node *n, int k, float *buf, int max, char *err, size_t errlen)
+{
+	const inf_tensor *t = ops_in(n, k);
+	int64_t cnt;
+
+	if (!t)
+		return ops_fail(err, errlen, VP_EMODEL, "input %d is missing", k);
+	if (!t->is_const || !t->data)
+		return ops_fail(err, errlen, VP_EUNSUP,
+		                "input %d (%s) must be a constant: its values decide the output shape",
+		                k, t->name);
+	if (t->dtype != INF_DT_FLOAT && t->dtype != INF_DT_DOUBLE)
+		return ops_fail(err, errlen, VP_EMODEL, "input %d (%s) must be float", k, t->name);
+	cnt = inf_tensor_numel(t);
+	if (cnt > max)
+		return ops_fail(err, errlen, VP_EUNSUP, "input %d (%s) has %lld values, at most %d supported",
+		                k, t->name, (long long)cnt, max);
+	for (int64_t i = 0; i < cnt; i++)
+		buf[i] = (float)ops_get_f64(t->data, t->dtype, i);
+	return (int)cnt;
+}
+
+int ops_need_dtype(const inf_node *n, int k, int dtype, char *err, size_t errlen)
+{
+	const inf_tensor *t = ops_in(n, k);
+
+	if (!t)
+		return ops_fail(err, errlen, VP_EMODEL, "input %d is missing", k);
+	if (t->dtype != dtype)
+		return ops_fail(err, errlen, VP_EUNSUP, "input %d (%s) has data type %d, %d expected",
+		                k, t->name, t->dtype, dtype);
+	return 0;
+}
+
+int ops_need_float(const inf_node *n, int k, char *err, size_t errlen)
+{
+	return ops_need_dtype(n, k, INF_DT_FLOAT, err, errlen);
+}
+
+int ops_bcast_shape(const inf_tensor *a, const inf_tensor *b, int *ret_ndim, int64_t *ret_dims)
+{
+	int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+
+	for (int i = 0; i < nd; i++) {
+		int ia = i - (nd - a->ndim), ib = i - (nd - b->ndim);
+		int64_t da = ia >= 0 ? a->dims[ia] : 1, db = ib >= 0 ? b->dims[ib] : 1;
+
+		if (da != db && da != 1 && db != 1)
+			return -1;
+		ret_dims[i] = da == 1 ? db : da;
+	}
+	*ret_ndim = nd;
+	return 0;
+}
+
+void ops_bcast_strides(const inf_tensor *t, int ndim, const int64_t *out_dims, int64_t *ret)
+{
+	int64_t s = 1;
+
+	for (int i = ndim - 1; i >= 0; i--) {
+		int it = i - (ndim - t->ndim);
+		int64_t d = it >= 0 ? t->dims[it] : 1;
+
+		ret[i] = (d == 1 && out_dims[i] != 1) ? 0 : s;
+		s *= d;
+	}
+}
+
+int ops_dtype_is_int(int dtype)
+{
+	switch (dtype) {
+	case INF_DT_UINT8: case INF_DT_INT8: case 4: case 5: case INF_DT_INT32: case INF_DT_INT64:
+	case 12: case 13: case INF_DT_BOOL:
+		return 1;
+	}
+	return 0;
+}
+
+int ops_dtype_is_float(int dtype)
+{
+	return dtype == INF_DT_FLOAT || dtype == INF_DT_DOUBLE || dtype == INF_DT_FLOAT16 || dtype == 16;
+}
+
+int ops_dtype_numeric(int dtype)
+{
+	return ops_dtype_is_int(dtype) || ops_dtype_is_float(dtype);
+}
+
+/* IEEE half and bfloat16 (ONNX codes 10 and 16) converted by hand: no compiler type. */
+static float half_to_float(uint16_t h)
+{
+	uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+	float f;
+
+	if (exp == 0) {
+		f = ldexpf((float)man, -24);
+		return sign ? -f : f;
+	}
+	if (exp == 31)
+		bits = sign | 0x7f800000u | (man << 13);
+	else
+		bits = sign | ((exp + 112) << 23) | (man << 13);
+	memcpy(&f, &bits, 4);
+	return f;
+}
+
+static uint16_t float_to_half(float f)
+{
+	uint32_t x, sign, man;
+	int exp;
+
+	memcpy(&x, &f, 4);
+	sign = (x >> 16) & 0x8000;
+	exp = (int)((x >> 23) & 0xff) - 127 + 15;
+	man = x & 0x7fffff;
+	if (((x >> 23) & 0xff) == 0xff)
+		return (uint16_t)(sign | 0x7c00 | (man ? 0x200 : 0));
+	if (exp >= 31)
+		return (uint16_t)(sign | 0x7c00);
+	if (exp <= 0) {
+		/* subnormal half: round to nearest even on the shifted mantissa */
+		if (exp < -10)
+			return (uint16_t)sign;
+		man |= 0x800000;
+		int shift = 14 - exp;
+		uint32_t h = man >> shift, rem = man & ((1u << shift) - 1), half = 1u << (shift - 1);
+		if (rem > half || (rem == half && (h & 1)))
+			h++;
+		return (uint16_t)(sign | h);
+	}
+	uint32_t h = ((uint32_t)exp << 10) | (man >> 13), rem = man & 0x1fff;
+	if (rem > 0x1000 || (rem == 0x1000 && (h & 1)))
+		h++;
+	return (uint16_t)(sign | h);
+}
+
+static float bf16_to_float(uint16_t b)
+{
+	uint32_t x = (uint32_t)b << 16;
+	float f;
+
+	memcpy(&f, &x, 4);
+	return f;
+}
+
+static uint16_t float_to_bf16(float f)
+{
+	uint32_t x;
+
+	memcpy(&x, &f, 4);
+	if ((x & 0x7fffffff) > 0x7f800000)
+		return (uint16_t)((x >> 16) | 0x40);
+	x += 0x7fff + ((x >> 16) & 1);
+	return (uint16_t)(x >> 16);
+}
+
+double ops_get_f64(const void *p, int dtype, int64_t i)
+{
+	switch (dtype) {
+	case INF_DT_FLOAT: return ((const float *)p)[i];
+	case INF_DT_DOUBLE: return ((const double *)p)[i];
+	case INF_DT_FLOAT16: return half_to_float(((const uint16_t *)p)[i]);
+	case 16: return bf16_to_float(((const uint16_t *)p)[i]);
+	case 12: return ((const uint32_t *)p)[i];
+	case 13: return (double)((const uint64_t *)p)[i];
+	}
+	return ops_dtype_is_int(dtype) ? (double)ops_get_i64(p, dtype, i) : 0.0;
+}
+
+int64_t ops_get_i64(const void *p, int dtype, int64_t i)
+{
+	switch (dtype) {
+	case INF_DT_UINT8: return ((const uint8_t *)p)[i];
+	case INF_DT_INT8: return ((const int8_t *)p)[i];
+	case 4: return ((const uint16_t *)p)[i];
+	case 5: return ((const int16_t *)p)[i];
+	case INF_DT_INT32: return ((const int32_t *)p)[i];
+	case INF_DT_INT64: return ((const int64_t *)p)[i];
+	case INF_DT_BOOL: return ((const uint8_t *)p)[i] != 0;
+	case 12: return ((const uint32_t *)p)[i];
+	case 13: return (int64_t)((const uint64_t *)p)[i];
+	}
+	return ops_dtype_is_float(dtype) ? (int64_t)ops_get_f64(p, dtype, i) : 0;
+}
+
+void ops_put_f64(void *p, int dtype, int64_t i, double v)
+{
+	switch (dtype) {
+	case INF_DT_FLOAT: ((float *)p)[i] = (float)v; return;
+	case INF_DT_DOUBLE: ((double *)p)[i] = v; return;
+	case INF_DT_FLOAT16: ((uint16_t *)p)[i] = float_to_half((float)v); return;
+	case 16: ((uint16_t *)p)[i] = float_to_bf16((float)v); return;
+	case INF_DT_BOOL: ((uint8_t *)p)[i] = v != 0; return;
+	case 13: ((uint64_t *)p)[i] = (uint64_t)v; return;
+	}
+	if (ops_dtype_is_int(dtype))
+		ops_put_i64(p, dtype, i, (int64_t)v);
+}
+
+void ops_put_i64(void *p, int dtype, int64_t i, int64_t v)
+{
+	switch (dtype) {
+	case INF_DT_UINT8: ((uint8_t *)p)[i] = (uint8_t)v; return;
+	case INF_DT_INT8: ((int8_t *)p)[i] = (int8_t)v; return;
+	case 4: ((uint16_t *)p)[i] = (uint16_t)v; return;
+	case 5: ((int16_t *)p)[i] = (int16_t)v; return;
+	case INF_DT_INT32: ((int32_t *)p)[i] = (int32_t)v; return;
+	case INF_DT_INT64: ((int64_t *)p)[i] = v; return;
+	case INF_DT_BOOL: ((uint8_t *)p)[i] = v != 0; return;
+	case 12: ((uint32_t *)p)[i] = (uint32_t)v; return;
+	case 13: ((uint64_t *)p)[i] = (uint64_t)v; return;
+	}
+	if (ops_dtype_is_float(dtype))
+		ops_put_f64(p, dtype, i, (double)v);
+}
+
+static inline float sigmoidf(float x)
+{
+	return 1.0f / (1.0f + expf(-x));
+}
+
+void ops_act_apply(const inf_node *n, float *x, int64_t count)
+{
+	float a = n->act_alpha, b = n->act_beta;
+
+	switch (n->act) {
+	case INF_ACT_RELU:
+		for (int64_t i = 0; i < count; i++)
+			x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+		break;
+	case INF_ACT_LEAKY_RELU:
+		for (int64_t i = 0; i < count; i++)
+			x[i] = x[i] >= 0.0f ? x[i] : x[i] * a;
+		break;
+	case INF_ACT_SIGMOID:
+		for (int64_t i = 0; i < count; i++)
+			x[i] = sigmoidf(x[i]);
+		break;
+	case INF_ACT_SILU:
+		for (int64_t i = 0; i < count; i++)
+			x[i] = x[i] * sigmoidf(x[i]);
+		break;
+	case INF_ACT_HARD_SIGMOID:
+		for (int64_t i = 0; i < count; i++)
+			x[i] = fmaxf(0.0f, fminf(1.0f, a * x[i] + b));
+		break;
+	case INF_ACT_HARD_SWISH:
+		for (int64_t i = 0; i < count; i++)
+			x[i] = x[i] * fmaxf(0.0f, fminf(1.0f, x[i] * (1.0f / 6.0f) + 0.5f));
+		break;
+	case INF_ACT_CLIP:
+		for (int64_t i = 0; i < count; i++)
+			x[i] = fminf(fmaxf(x[i], a), b);
+		break;
+	default:
+		break;
+	}
+}
+
+void ops_bias_act(const inf_node *n, float *y, const float *bias, int64_t channels, int64_t plane)
+{
+	for (int64_t c = 0; c < channels; c++) {
+		float *p = y + c * plane;
+
+		if (bias) {
+			float bv = bias[c];
+			for (int64_t i = 0; i < plane; i++)
+				p[i] += bv;
+		}
+		ops_act_apply(n, p, plane);
+	}
+}
+
+void ops_blas_threads(const inf_cpu_ctx *cx)
+{
+	int want = cx && cx->threads > 0 ? cx->threads : 0;
+
+	if (want && openblas_get_num_threads() != want)
+		openblas_set_num_threads(want);
+}
+
+int ops_threads(const inf_cpu_ctx *cx)
+{
+	return cx && cx->threads > 0 ? cx->threads : omp_get_max_threads();
+}
+
+void ops_copy_through(inf_node *n)
+{
+	const inf_tensor *x = n->in[0];
+	inf_tensor *y = n->out[0];
+
+	if (y->data != x->data)
+		memmove(y->data, x->data, (size_t)inf_tensor_numel(x) * inf_dtype_size(x->dtype));
+}

@@ -1,0 +1,75 @@
+/* Internal to the CPU operator files: shape bookkeeping, attribute/constant-input
+ * readers, broadcasting and the fused-activation epilogue shared by ops_*.c. */
+#ifndef INF_OPS_COMMON_H
+#define INF_OPS_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "graph.h"
+#include "pipeline/vp_err.h"
+
+/* Writes the reason and returns code, for shape functions: return ops_fail(...). */
+int ops_fail(char *err, size_t errlen, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Input k, or NULL when absent or omitted (an empty name). */
+static inline inf_tensor *ops_in(const inf_node *n, int k)
+{
+	return k < n->n_in ? n->in[k] : NULL;
+}
+
+static inline inf_tensor *ops_out(const inf_node *n, int k)
+{
+	return k < n->n_out ? n->out[k] : NULL;
+}
+
+void ops_set_shape(inf_tensor *t, int dtype, int ndim, const int64_t *dims);
+/* out[0] takes in[0]'s dtype and dims. */
+void ops_same_shape(inf_node *n);
+
+/* Maps a possibly negative axis into [0, ndim); -1 when out of range. */
+int ops_axis(int64_t axis, int ndim);
+
+/* Reads a constant integer tensor (int64 or int32) of at most max elements into buf;
+ * returns the element count, or a negative code with the reason in err. */
+int ops_const_ints(const inf_node *n, int k, int64_t *buf, int max, char *err, size_t errlen);
+/* The same for a constant float tensor (float or double). */
+int ops_const_floats(const inf_node *n, int k, float *buf, int max, char *err, size_t errlen);
+
+/* Requires in[k] to be present and of dtype; writes the reason otherwise. */
+int ops_need_dtype(const inf_node *n, int k, int dtype, char *err, size_t errlen);
+int ops_need_float(const inf_node *n, int k, char *err, size_t errlen);
+
+/* Numpy broadcasting of a and b into out (rank <= INF_MAX_DIMS); -1 when incompatible. */
+int ops_bcast_shape(const inf_tensor *a, const inf_tensor *b, int *ret_ndim, int64_t *ret_dims);
+
+/* Element strides of t aligned to an ndim-rank output, 0 along broadcast axes. */
+void ops_bcast_strides(const inf_tensor *t, int ndim, const int64_t *out_dims, int64_t *ret);
+
+/* Reads an element of a numeric tensor as double / int64 (for the slow generic paths). */
+double ops_get_f64(const void *p, int dtype, int64_t i);
+int64_t ops_get_i64(const void *p, int dtype, int64_t i);
+void ops_put_f64(void *p, int dtype, int64_t i, double v);
+void ops_put_i64(void *p, int dtype, int64_t i, int64_t v);
+int ops_dtype_is_int(int dtype);
+int ops_dtype_is_float(int dtype);
+/* Dtypes the generic element accessors above handle. */
+int ops_dtype_numeric(int dtype);
+
+/* Fused activation applied in place to x[0..count). */
+void ops_act_apply(const inf_node *n, float *x, int64_t count);
+/* Bias then activation over a [channels, plane] block. */
+void ops_bias_act(const inf_node *n, float *y, const float *bias, int64_t channels, int64_t plane);
+
+/* OpenBLAS follows the engine's thread count; OpenBLAS calls are made outside OpenMP
+ * regions only (the pthread build of OpenBLAS would oversubscribe otherwise). */
+void ops_blas_threads(const inf_cpu_ctx *cx);
+/* OpenMP team size for a kernel: the context's threads, all cores when 0. */
+int ops_threads(const inf_cpu_ctx *cx);
+
+/* Copies in[0] to out[0] unless they alias (Identity, Reshape, Flatten, ...). */
+void ops_copy_through(inf_node *n);
+
+#endif

@@ -1,0 +1,342 @@
+/* Conv and ConvTranspose on float tensors with 1 to 3 spatial axes. Conv is one
+ * sgemm per image and group: 1x1 stride-1 unpadded convolutions multiply the input
+ * directly, depthwise convolutions run a direct kernel, the rest go through im2col.
+ * Bias and the fused activation are applied in one pass over each output plane. */
+#include <cblas.h>
+#include <string.h>
+
+#include "ops_common.h"
+#include "ops_tables.h"
+#include "ops_window.h"
+
+/* Geometry of a Conv/ConvTranspose node from its input, weights and attributes. */
+static int conv_window(const inf_node *n, int transpose, ops_window *w, char *err, size_t errlen)
+{
+	const inf_tensor *x = n->in[0], *wt = ops_in(n, 1);
+	int64_t kernel[OPS_MAX_SP];
+	const int64_t *ks;
+	int nks;
+
+	if (!wt)
+		return ops_fail(err, errlen, VP_EMODEL, "weight input is missing");
+	if (wt->ndim != x->ndim)
+		return ops_fail(err, errlen, VP_EMODEL, "weights %s have rank %d, input has %d", wt->name,
+		                wt->ndim, x->ndim);
+	if (x->ndim < 3 || x->ndim > 2 + OPS_MAX_SP)
+		return ops_fail(err, errlen, VP_EUNSUP, "input rank %d is not supported (3 to 5)", x->ndim);
+	nks = inf_attr_ints(n, "kernel_shape", &ks);
+	for (int i = 0; i < x->ndim - 2; i++) {
+		kernel[i] = wt->dims[2 + i];
+		if (nks >= 0 && (nks != x->ndim - 2 || ks[i] != kernel[i]))
+			return ops_fail(err, errlen, VP_EMODEL, "kernel_shape disagrees with the weights %s", wt->name);
+	}
+	return transpose ? ops_window_transpose(n, x, kernel, w, err, errlen)
+	                 : ops_window_forward(n, x, kernel, 0, w, err, errlen);
+}
+
+static int check_inputs(const inf_node *n, int64_t bias_len, char *err, size_t errlen)
+{
+	const inf_tensor *b = ops_in(n, 2);
+	int rc;
+
+	if ((rc = ops_need_float(n, 0, err, errlen)) < 0 || (rc = ops_need_float(n, 1, err, errlen)) < 0)
+		return rc;
+	if (b && (b->dtype != INF_DT_FLOAT || b->ndim != 1 || b->dims[0] != bias_len))
+		return ops_fail(err, errlen, VP_EMODEL, "bias %s must be float [%lld]", b->name, (long long)bias_len);
+	return 0;
+}
+
+static int shape_conv(inf_node *n, char *err, size_t errlen)
+{
+	const inf_tensor *x = n->in[0], *wt = ops_in(n, 1);
+	int64_t g = inf_attr_int(n, "group", 1), dims[INF_MAX_DIMS];
+	ops_window w;
+	int rc;
+
+	if ((rc = conv_window(n, 0, &w, err, errlen)) < 0)
+		return rc;
+	if (g < 1 || x->dims[1] % g || wt->dims[0] % g || wt->dims[1] * g != x->dims[1])
+		return ops_fail(err, errlen, VP_EMODEL, "group %lld does not fit %lld input channels and weights %s",
+		                (long long)g, (long long)x->dims[1], wt->name);
+	if ((rc = check_inputs(n, wt->dims[0], err, errlen)) < 0)
+		return rc;
+	dims[0] = x->dims[0];
+	dims[1] = wt->dims[0];
+	for (int i = 0; i < w.nsp; i++)
+		dims[2 + i] = w.out[i];
+	ops_set_shape(n->out[0], INF_DT_FLOAT, x->ndim, dims);
+	return 0;
+}
+
+enum conv_kind { CONV_IM2COL, CONV_POINTWISE, CONV_DEPTHWISE };
+
+static enum conv_kind conv_kind(const inf_node *n, const ops_window *w)
+{
+	int64_t g = inf_attr_int(n, "group", 1);
+	int unit = 1;
+
+	if (g > 1 && g == n->in[0]->dims[1] && g == n->in[1]->dims[0] && w->nsp <= 2)
+		return CONV_DEPTHWISE;
+	for (int i = 0; i < w->nsp; i++)
+		if (w->k[i] != 1 || w->s[i] != 1 || w->pb[i] || w->pe[i])
+			unit = 0;
+	return unit ? CONV_POINTWISE : CONV_IM2COL;
+}
+
+static int prepare_conv(inf_node *n, size_t *ret_ws)
+{
+	int64_t g = inf_attr_int(n, "group", 1);
+	ops_window w;
+	char err[8];
+
+	if (conv_window(n, 0, &w, err, sizeof(err)) < 0)
+		return VP_EMODEL;
+	*ret_ws = 0;
+	if (conv_kind(n, &w) == CONV_IM2COL)
+		*ret_ws = (size_t)(n->in[0]->dims[1] / g * w.k_size * w.out_size) * sizeof(float);
+	return 0;
+}
+
+/* Rows of col are (channel, kernel offset); columns are output positions. */
+static void im2col(const float *x, int64_t channels, const ops_window *w3, float *col, int nth)
+{
+	int64_t rows = channels * w3->k_size;
+	const ops_window *w = w3;
+
+#pragma omp parallel for num_threads(nth) if (rows * w->out_size > 65536)
+	for (int64_t r = 0; r < rows; r++) {
+		int64_t c = r / w->k_size, kk = r % w->k_size;
+		int64_t kx = kk % w->k[2], ky = (kk / w->k[2]) % w->k[1], kz = kk / (w->k[2] * w->k[1]);
+		const float *xc = x + c * w->in_size;
+		float *dst = col + r * w->out_size;
+		int64_t x0 = kx * w->d[2] - w->pb[2];
+		/* output columns whose input column is inside the image */
+		int64_t lo = x0 >= 0 ? 0 : (-x0 + w->s[2] - 1) / w->s[2];
+		int64_t hi = w->in[2] - x0 <= 0 ? 0 : (w->in[2] - x0 + w->s[2] - 1) / w->s[2];
+
+		if (hi > w->out[2])
+			hi = w->out[2];
+		if (lo > hi)
+			lo = hi;
+		for (int64_t oz = 0; oz < w->out[0]; oz++) {
+			int64_t iz = oz * w->s[0] - w->pb[0] + kz * w->d[0];
+			for (int64_t oy = 0; oy < w->out[1]; oy++, dst += w->out[2]) {
+				int64_t iy = oy * w->s[1] - w->pb[1] + ky * w->d[1];
+				if (iz < 0 || iz >= w->in[0] || iy < 0 || iy >= w->in[1]) {
+					memset(dst, 0, sizeof(float) * (size_t)w->out[2]);
+					continue;
+				}
+				const float *src = xc + (iz * w->in[1] + iy) * w->in[2];
+				for (int64_t ox = 0; ox < lo; ox++)
+					dst[ox] = 0.0f;
+				if (w->s[2] == 1 && hi > lo)
+					memcpy(dst + lo, src + lo + x0, sizeof(float) * (size_t)(hi - lo));
+				else
+					for (int64_t ox = lo; ox < hi; ox++)
+						dst[ox] = src[ox * w->s[2] + x0];
+				for (int64_t ox = hi; ox < w->out[2]; ox++)
+					dst[ox] = 0.0f;
+			}
+		}
+	}
+}
+
+/* One channel of a depthwise convolution (2 spatial axes; 1-D runs with height 1):
+ * each kernel tap adds a strided input row segment to the output row, so the inner
+ * loop is a plain multiply-add over contiguous outputs. */
+static void depthwise_plane(const float *x, const float *wk, float bias, const ops_window *w, float *y)
+{
+	for (int64_t oy = 0; oy < w->out[1]; oy++) {
+		float *yr = y + oy * w->out[2];
+
+		for (int64_t ox = 0; ox < w->out[2]; ox++)
+			yr[ox] = bias;
+		for (int64_t ky = 0; ky < w->k[1]; ky++) {
+			int64_t iy = oy * w->s[1] - w->pb[1] + ky * w->d[1];
+			if (iy < 0 || iy >= w->in[1])
+				continue;
+			const float *xr = x + iy * w->in[2];
+			for (int64_t kx = 0; kx < w->k[2]; kx++) {
+				float wv = wk[ky * w->k[2] + kx];
+				int64_t x0 = kx * w->d[2] - w->pb[2];
+				int64_t lo = x0 >= 0 ? 0 : (-x0 + w->s[2] - 1) / w->s[2];
+				int64_t hi = w->in[2] - x0 <= 0 ? 0 : (w->in[2] - x0 + w->s[2] - 1) / w->s[2];
+				if (hi > w->out[2])
+					hi = w->out[2];
+				if (w->s[2] == 1) {
+					for (int64_t ox = lo; ox < hi; ox++)
+						yr[ox] += wv * xr[ox + x0];
+				} else if (w->s[2] == 2) {
+					for (int64_t ox = lo; ox < hi; ox++)
+						yr[ox] += wv * xr[2 * ox + x0];
+				} else {
+					for (int64_t ox = lo; ox < hi; ox++)
+						yr[ox] += wv * xr[ox * w->s[2] + x0];
+				}
+			}
+		}
+	}
+}
+
+static void run_depthwise(inf_node *n, const ops_window *w3, int nth)
+{
+	const inf_tensor *x = n->in[0], *b = ops_in(n, 2);
+	const float *xp = x->data, *wp = n->in[1]->data, *bp = b ? b->data : NULL;
+	float *yp = n->out[0]->data;
+	int64_t ch = x->dims[1], planes = x->dims[0] * ch;
+
+#pragma omp parallel for num_threads(nth) schedule(static)
+	for (int64_t p = 0; p < planes; p++) {
+		int64_t c = p % ch;
+		float *y = yp + p * w3->out_size;
+
+		depthwise_plane(xp + p * w3->in_size, wp + c * w3->k_size, bp ? bp[c] : 0.0f, w3, y);
+		ops_act_apply(n, y, w3->out_size);
+	}
+}
+
+static int run_conv(inf_node *n, void *ws, const inf_cpu_ctx *cx)
+{
+	const inf_tensor *x = n->in[0], *wt = n->in[1], *b = ops_in(n, 2);
+	int64_t g = inf_attr_int(n, "group", 1), cin, mg, kdim;
+	int nth = ops_threads(cx);
+	ops_window w, w3;
+	enum conv_kind kind;
+	char err[8];
+
+	if (conv_window(n, 0, &w, err, sizeof(err)) < 0)
+		return VP_EMODEL;
+	ops_window_to3(&w, &w3);
+	kind = conv_kind(n, &w);
+	if (kind == CONV_DEPTHWISE) {
+		run_depthwise(n, &w3, nth);
+		return 0;
+	}
+	cin = x->dims[1] / g;
+	mg = wt->dims[0] / g;
+	kdim = cin * w.k_size;
+	ops_blas_threads(cx);
+	for (int64_t i = 0; i < x->dims[0]; i++) {
+		float *y = (float *)n->out[0]->data + i * wt->dims[0] * w.out_size;
+
+		for (int64_t gi = 0; gi < g; gi++) {
+			const float *xg = (const float *)x->data + (i * x->dims[1] + gi * cin) * w.in_size;
+			const float *col = xg;
+
+			if (kind == CONV_IM2COL) {
+				im2col(xg, cin, &w3, ws, nth);
+				col = ws;
+			}
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)w.out_size, (int)kdim,
+			            1.0f, (const float *)wt->data + gi * mg * kdim, (int)kdim, col, (int)w.out_size,
+			            0.0f, y + gi * mg * w.out_size, (int)w.out_size);
+		}
+		const float *bias = b ? b->data : NULL;
+#pragma omp parallel for num_threads(nth) if (wt->dims[0] * w.out_size > 32768)
+		for (int64_t c = 0; c < wt->dims[0]; c++)
+			ops_bias_act(n, y + c * w.out_size, bias ? bias + c : NULL, 1, w.out_size);
+	}
+	return 0;
+}
+
+/* ---- ConvTranspose: sgemm into columns, then scatter-add (col2im) ---- */
+
+static int shape_conv_transpose(inf_node *n, char *err, size_t errlen)
+{
+	const inf_tensor *x = n->in[0], *wt = ops_in(n, 1);
+	int64_t g = inf_attr_int(n, "group", 1), dims[INF_MAX_DIMS];
+	ops_window w;
+	int rc;
+
+	if ((rc = conv_window(n, 1, &w, err, errlen)) < 0)
+		return rc;
+	if (g < 1 || x->dims[1] % g || wt->dims[0] != x->dims[1])
+		return ops_fail(err, errlen, VP_EMODEL, "group %lld does not fit %lld input channels and weights %s",
+		                (long long)g, (long long)x->dims[1], wt->name);
+	if ((rc = check_inputs(n, wt->dims[1] * g, err, errlen)) < 0)
+		return rc;
+	dims[0] = x->dims[0];
+	dims[1] = wt->dims[1] * g;
+	for (int i = 0; i < w.nsp; i++)
+		dims[2 + i] = w.out[i];
+	ops_set_shape(n->out[0], INF_DT_FLOAT, x->ndim, dims);
+	return 0;
+}
+
+static int prepare_conv_transpose(inf_node *n, size_t *ret_ws)
+{
+	ops_window w;
+	char err[8];
+
+	if (conv_window(n, 1, &w, err, sizeof(err)) < 0)
+		return VP_EMODEL;
+	*ret_ws = (size_t)(n->in[1]->dims[1] * w.k_size * w.in_size) * sizeof(float);
+	return 0;
+}
+
+/* col rows are (output channel, kernel offset), columns input positions; each value
+ * lands on the output position that the forward convolution would have read. */
+static void col2im(const float *col, int64_t channels, const ops_window *w, float *y, int nth)
+{
+#pragma omp parallel for num_threads(nth) if (channels > 1)
+	for (int64_t c = 0; c < channels; c++) {
+		float *yc = y + c * w->out_size;
+		for (int64_t kk = 0; kk < w->k_size; kk++) {
+			int64_t kx = kk % w->k[2], ky = (kk / w->k[2]) % w->k[1], kz = kk / (w->k[2] * w->k[1]);
+			const float *src = col + (c * w->k_size + kk) * w->in_size;
+			for (int64_t iz = 0; iz < w->in[0]; iz++) {
+				int64_t oz = iz * w->s[0] - w->pb[0] + kz * w->d[0];
+				for (int64_t iy = 0; iy < w->in[1]; iy++) {
+					int64_t oy = iy * w->s[1] - w->pb[1] + ky * w->d[1];
+					const float *s = src + (iz * w->in[1] + iy) * w->in[2];
+					if (oz < 0 || oz >= w->out[0] || oy < 0 || oy >= w->out[1])
+						continue;
+					float *yr = yc + (oz * w->out[1] + oy) * w->out[2];
+					for (int64_t ix = 0; ix < w->in[2]; ix++) {
+						int64_t ox = ix * w->s[2] - w->pb[2] + kx * w->d[2];
+						if (ox >= 0 && ox < w->out[2])
+							yr[ox] += s[ix];
+					}
+				}
+			}
+		}
+	}
+}
+
+static int run_conv_transpose(inf_node *n, void *ws, const inf_cpu_ctx *cx)
+{
+	const inf_tensor *x = n->in[0], *wt = n->in[1], *b = ops_in(n, 2);
+	int64_t g = inf_attr_int(n, "group", 1), cg = x->dims[1] / g, mg = wt->dims[1], m = mg * g;
+	int nth = ops_threads(cx);
+	ops_window w, w3;
+	char err[8];
+
+	if (conv_window(n, 1, &w, err, sizeof(err)) < 0)
+		return VP_EMODEL;
+	ops_window_to3(&w, &w3);
+	ops_blas_threads(cx);
+	for (int64_t i = 0; i < x->dims[0]; i++) {
+		float *y = (float *)n->out[0]->data + i * m * w.out_size;
+
+		memset(y, 0, sizeof(float) * (size_t)(m * w.out_size));
+		for (int64_t gi = 0; gi < g; gi++) {
+			const float *xg = (const float *)x->data + (i * x->dims[1] + gi * cg) * w.in_size;
+			const float *wg = (const float *)wt->data + gi * cg * mg * w.k_size;
+
+			/* col[mg*k, in] = W_g^T [mg*k, cg] x X_g [cg, in] */
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(mg * w.k_size), (int)w.in_size,
+			            (int)cg, 1.0f, wg, (int)(mg * w.k_size), xg, (int)w.in_size, 0.0f, ws,
+			            (int)w.in_size);
+			col2im(ws, mg, &w3, y + gi * mg * w.out_size, nth);
+		}
+		ops_bias_act(n, y, b ? b->data : NULL, m, w.out_size);
+	}
+	return 0;
+}
+
+const inf_op ops_conv[] = {
+	{ .op_type = "Conv", .shape = shape_conv, .prepare = prepare_conv, .run_cpu = run_conv, .fuses_act = 1 },
+	{ .op_type = "ConvTranspose", .shape = shape_conv_transpose, .prepare = prepare_conv_transpose,
+	  .run_cpu = run_conv_transpose, .fuses_act = 1 },
+	{ .op_type = NULL },
+};

@@ -1,0 +1,370 @@
+/* Element-wise operators: float activations and math (Relu ... Sqrt), Clip, and the
+ * numpy-broadcasting binary operators Add, Sub, Mul, Div, Pow. */
+#include <math.h>
+#include <string.h>
+
+#include "ops_common.h"
+#include "ops_tables.h"
+
+/* Below this many elements a parallel region costs more than it saves. */
+#define PAR_MIN 32768
+
+static int shape_unary_float(inf_node *n, char *err, size_t errlen)
+{
+	int rc = ops_need_float(n, 0, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	ops_same_shape(n);
+	return 0;
+}
+
+static inline float sigm(float x)
+{
+	return 1.0f / (1.0f + expf(-x));
+}
+
+/* One run function per operator; `a`/`b` are the operator's float attributes. */
+#define UNARY_OP(fname, aname, adef, bname, bdef, expr)                                   \
+	static int fname(inf_node *n, void *ws, const inf_cpu_ctx *cx)                    \
+	{                                                                                 \
+		const float *x = n->in[0]->data;                                          \
+		float *y = n->out[0]->data;                                               \
+		int64_t cnt = inf_tensor_numel(n->in[0]);                                 \
+		float a = aname ? inf_attr_float(n, aname ? aname : "", adef) : adef;     \
+		float b = bname ? inf_attr_float(n, bname ? bname : "", bdef) : bdef;     \
+		(void)ws; (void)a; (void)b;                                               \
+		_Pragma("omp parallel for num_threads(ops_threads(cx)) if (cnt > PAR_MIN)") \
+		for (int64_t i = 0; i < cnt; i++) {                                       \
+			float v = x[i];                                                   \
+			y[i] = (expr);                                                    \
+		}                                                                         \
+		return 0;                                                                 \
+	}
+
+#define NOATTR ((const char *)0)
+UNARY_OP(run_relu, NOATTR, 0.0f, NOATTR, 0.0f, v > 0.0f ? v : 0.0f)
+UNARY_OP(run_leaky_relu, "alpha", 0.01f, NOATTR, 0.0f, v >= 0.0f ? v : v * a)
+UNARY_OP(run_sigmoid, NOATTR, 0.0f, NOATTR, 0.0f, sigm(v))
+UNARY_OP(run_tanh, NOATTR, 0.0f, NOATTR, 0.0f, tanhf(v))
+UNARY_OP(run_hard_sigmoid, "alpha", 0.2f, "beta", 0.5f, fmaxf(0.0f, fminf(1.0f, a * v + b)))
+UNARY_OP(run_hard_swish, NOATTR, 0.0f, NOATTR, 0.0f,
+         v * fmaxf(0.0f, fminf(1.0f, v * (1.0f / 6.0f) + 0.5f)))
+UNARY_OP(run_exp, NOATTR, 0.0f, NOATTR, 0.0f, expf(v))
+UNARY_OP(run_log, NOATTR, 0.0f, NOATTR, 0.0f, logf(v))
+UNARY_OP(run_neg, NOATTR, 0.0f, NOATTR, 0.0f, -v)
+UNARY_OP(run_abs, NOATTR, 0.0f, NOATTR, 0.0f, fabsf(v))
+UNARY_OP(run_sqrt, NOATTR, 0.0f, NOATTR, 0.0f, sqrtf(v))
+UNARY_OP(run_elu, "alpha", 1.0f, NOATTR, 0.0f, v >= 0.0f ? v : a * (expf(v) - 1.0f))
+UNARY_OP(run_softplus, NOATTR, 0.0f, NOATTR, 0.0f, log1pf(expf(v)))
+UNARY_OP(run_reciprocal, NOATTR, 0.0f, NOATTR, 0.0f, 1.0f / v)
+UNARY_OP(run_floor, NOATTR, 0.0f, NOATTR, 0.0f, floorf(v))
+UNARY_OP(run_ceil, NOATTR, 0.0f, NOATTR, 0.0f, ceilf(v))
+
+/* Clip: bounds are attributes before opset 11, optional scalar inputs from 11 on. */
+static int shape_clip(inf_node *n, char *err, size_t errlen)
+{
+	int dt = n->in[0]->dtype;
+
+	if (!ops_dtype_numeric(dt) || dt == INF_DT_BOOL)
+		return ops_fail(err, errlen, VP_EUNSUP, "data type %d is not supported", dt);
+	for (int k = 1; k < 3; k++) {
+		const inf_tensor *t = ops_in(n, k);
+		if (t && (t->dtype != dt || inf_tensor_numel(t) != 1))
+			return ops_fail(err, errlen, VP_EMODEL, "input %d (%s) must be a scalar of the input's type",
+			                k, t->name);
+	}
+	ops_same_shape(n);
+	return 0;
+}
+
+static int run_clip(inf_node *n, void *ws, const inf_cpu_ctx *cx)
+{
+	const inf_tensor *x = n->in[0], *tmin = ops_in(n, 1), *tmax = ops_in(n, 2);
+	inf_tensor *y = n->out[0];
+	int64_t cnt = inf_tensor_numel(x);
+
+	(void)ws;
+	if (x->dtype == INF_DT_FLOAT) {
+		float lo = tmin ? *(const float *)tmin->data : inf_attr_float(n, "min", -INFINITY);
+		float hi = tmax ? *(const float *)tmax->data : inf_attr_float(n, "max", INFINITY);
+		const float *xp = x->data;
+		float *yp = y->data;
+#pragma omp parallel for num_threads(ops_threads(cx)) if (cnt > PAR_MIN)
+		for (int64_t i = 0; i < cnt; i++)
+			yp[i] = fminf(fmaxf(xp[i], lo), hi);
+		return 0;
+	}
+	/* integer and double inputs: exact through the int64 / double accessors */
+	if (ops_dtype_is_int(x->dtype)) {
+		int64_t lo = tmin ? ops_get_i64(tmin->data, x->dtype, 0) : INT64_MIN;
+		int64_t hi = tmax ? ops_get_i64(tmax->data, x->dtype, 0) : INT64_MAX;
+		for (int64_t i = 0; i < cnt; i++) {
+			int64_t v = ops_get_i64(x->data, x->dtype, i);
+			ops_put_i64(y->data, x->dtype, i, v < lo ? lo : v > hi ? hi : v);
+		}
+		return 0;
+	}
+	double lo = tmin ? ops_get_f64(tmin->data, x->dtype, 0) : -INFINITY;
+	double hi = tmax ? ops_get_f64(tmax->data, x->dtype, 0) : INFINITY;
+	for (int64_t i = 0; i < cnt; i++)
+		ops_put_f64(y->data, x->dtype, i, fmin(fmax(ops_get_f64(x->data, x->dtype, i), lo), hi));
+	return 0;
+}
+
+/* ---- broadcasting binary operators ---- */
+
+/* Output dims with runs of axes merged where every operand stays contiguous (or stays
+ * broadcast), so the inner loop is as long as possible. */
+typedef struct bcast_iter {
+	int nd;
+	int64_t dims[INF_MAX_DIMS];
+	int64_t sa[INF_MAX_DIMS], sb[INF_MAX_DIMS];
+} bcast_iter;
+
+static void bcast_init(bcast_iter *it, const inf_tensor *a, const inf_tensor *b, const inf_tensor *y)
+{
+	int64_t sa[INF_MAX_DIMS], sb[INF_MAX_DIMS];
+	int nd = y->ndim;
+
+	ops_bcast_strides(a, nd, y->dims, sa);
+	ops_bcast_strides(b, nd, y->dims, sb);
+	it->nd = 0;
+	for (int i = 0; i < nd; i++) {
+		int k = it->nd - 1;
+
+		if (y->dims[i] == 1)
+			continue;
+		if (k >= 0 && it->sa[k] == sa[i] * y->dims[i] && it->sb[k] == sb[i] * y->dims[i]) {
+			it->dims[k] *= y->dims[i];
+			it->sa[k] = sa[i];
+			it->sb[k] = sb[i];
+			continue;
+		}
+		it->dims[it->nd] = y->dims[i];
+		it->sa[it->nd] = sa[i];
+		it->sb[it->nd] = sb[i];
+		it->nd++;
+	}
+	if (it->nd == 0) {
+		it->nd = 1;
+		it->dims[0] = 1;
+		it->sa[0] = it->sb[0] = 0;
+	}
+}
+
+/* Start offsets of outer row r (all axes but the last). */
+static void bcast_row(const bcast_iter *it, int64_t r, int64_t *oa, int64_t *ob)
+{
+	*oa = *ob = 0;
+	for (int d = it->nd - 2; d >= 0; d--) {
+		int64_t i = r % it->dims[d];
+		r /= it->dims[d];
+		*oa += i * it->sa[d];
+		*ob += i * it->sb[d];
+	}
+}
+
+enum { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV };
+
+#define BIN_EXPR(op, x, y) ((op) == BIN_ADD ? (x) + (y) : (op) == BIN_SUB ? (x) - (y) : \
+                            (op) == BIN_MUL ? (x) * (y) : (x) / (y))
+
+#define BIN_KERNEL(T)                                                                          \
+	static void bin_##T(int op, const bcast_iter *it, const T *a, const T *b, T *y, int nth)  \
+	{                                                                                      \
+		int64_t inner = it->dims[it->nd - 1], rows = 1;                                \
+		int64_t ia = it->sa[it->nd - 1], ib = it->sb[it->nd - 1];                      \
+		for (int d = 0; d < it->nd - 1; d++)                                           \
+			rows *= it->dims[d];                                                   \
+		_Pragma("omp parallel for num_threads(nth) if (rows * inner > PAR_MIN)")      \
+		for (int64_t r = 0; r < rows; r++) {                                           \
+			int64_t oa, ob;                                                        \
+			T *yr = y + r * inner;                                                 \
+			bcast_row(it, r, &oa, &ob);                                            \
+			const T *ar = a + oa, *br = b + ob;                                    \
+			if (ia && ib)                                                          \
+				for (int64_t i = 0; i < inner; i++)                            \
+					yr[i] = (T)BIN_EXPR(op, ar[i], br[i]);                 \
+			else if (ia)                                                           \
+				for (int64_t i = 0; i < inner; i++)                            \
+					yr[i] = (T)BIN_EXPR(op, ar[i], br[0]);                 \
+			else if (ib)                                                           \
+				for (int64_t i = 0; i < inner; i++)                            \
+					yr[i] = (T)BIN_EXPR(op, ar[0], br[i]);                 \
+			else                                                                   \
+				for (int64_t i = 0; i < inner; i++)                            \
+					yr[i] = (T)BIN_EXPR(op, ar[0], br[0]);                 \
+		}                                                                              \
+	}
+
+BIN_KERNEL(float)
+BIN_KERNEL(double)
+BIN_KERNEL(int32_t)
+BIN_KERNEL(int64_t)
+BIN_KERNEL(uint8_t)
+BIN_KERNEL(int8_t)
+
+static int bin_supported(int dt)
+{
+	return dt == INF_DT_FLOAT || dt == INF_DT_DOUBLE || dt == INF_DT_INT32 || dt == INF_DT_INT64 ||
+	       dt == INF_DT_UINT8 || dt == INF_DT_INT8;
+}
+
+static int shape_binary(inf_node *n, char *err, size_t errlen)
+{
+	const inf_tensor *a = n->in[0], *b = ops_in(n, 1);
+	int64_t dims[INF_MAX_DIMS];
+	int nd;
+
+	if (!b)
+		return ops_fail(err, errlen, VP_EMODEL, "needs two inputs");
+	if (!bin_supported(a->dtype))
+		return ops_fail(err, errlen, VP_EUNSUP, "data type %d is not supported", a->dtype);
+	if (a->dtype != b->dtype && strcmp(n->op_type, "Pow") != 0)
+		return ops_fail(err, errlen, VP_EMODEL, "inputs have different data types (%d, %d)",
+		                a->dtype, b->dtype);
+	if (!bin_supported(b->dtype))
+		return ops_fail(err, errlen, VP_EUNSUP, "data type %d is not supported", b->dtype);
+	if (ops_bcast_shape(a, b, &nd, dims) < 0)
+		return ops_fail(err, errlen, VP_EMODEL, "input shapes of %s and %s do not broadcast",
+		                a->name, b->name);
+	ops_set_shape(n->out[0], a->dtype, nd, dims);
+	return 0;
+}
+
+static int run_binary(inf_node *n, int op, const inf_cpu_ctx *cx)
+{
+	const inf_tensor *a = n->in[0], *b = n->in[1];
+	inf_tensor *y = n->out[0];
+	int nth = ops_threads(cx);
+	bcast_iter it;
+
+	if (inf_tensor_numel(y) == 0)
+		return 0;
+	bcast_init(&it, a, b, y);
+	switch (a->dtype) {
+	case INF_DT_FLOAT: bin_float(op, &it, a->data, b->data, y->data, nth); break;
+	case INF_DT_DOUBLE: bin_double(op, &it, a->data, b->data, y->data, nth); break;
+	case INF_DT_INT32: bin_int32_t(op, &it, a->data, b->data, y->data, nth); break;
+	case INF_DT_INT64: bin_int64_t(op, &it, a->data, b->data, y->data, nth); break;
+	case INF_DT_UINT8: bin_uint8_t(op, &it, a->data, b->data, y->data, nth); break;
+	case INF_DT_INT8: bin_int8_t(op, &it, a->data, b->data, y->data, nth); break;
+	default: return VP_EUNSUP;
+	}
+	return 0;
+}
+
+static int run_add(inf_node *n, void *ws, const inf_cpu_ctx *cx) { (void)ws; return run_binary(n, BIN_ADD, cx); }
+static int run_sub(inf_node *n, void *ws, const inf_cpu_ctx *cx) { (void)ws; return run_binary(n, BIN_SUB, cx); }
+static int run_mul(inf_node *n, void *ws, const inf_cpu_ctx *cx) { (void)ws; return run_binary(n, BIN_MUL, cx); }
+
+static int run_div(inf_node *n, void *ws, const inf_cpu_ctx *cx)
+{
+	const inf_tensor *b = n->in[1];
+
+	(void)ws;
+	/* integer division by zero would trap: refuse it as bad data instead */
+	if (ops_dtype_is_int(b->dtype))
+		for (int64_t i = 0, cnt = inf_tensor_numel(b); i < cnt; i++)
+			if (ops_get_i64(b->data, b->dtype, i) == 0)
+				return VP_EMODEL;
+	return run_binary(n, BIN_DIV, cx);
+}
+
+/* Pow mixes types (float base, integer exponent and the reverse); the result has the
+ * base's type. Rare in detectors, so one exact generic path through double. */
+static int run_pow(inf_node *n, void *ws, const inf_cpu_ctx *cx)
+{
+	const inf_tensor *a = n->in[0], *b = n->in[1];
+	inf_tensor *y = n->out[0];
+	int64_t rows = 1, inner;
+	bcast_iter it;
+
+	(void)ws; (void)cx;
+	if (inf_tensor_numel(y) == 0)
+		return 0;
+	bcast_init(&it, a, b, y);
+	inner = it.dims[it.nd - 1];
+	for (int d = 0; d < it.nd - 1; d++)
+		rows *= it.dims[d];
+	for (int64_t r = 0; r < rows; r++) {
+		int64_t oa, ob;
+
+		bcast_row(&it, r, &oa, &ob);
+		for (int64_t i = 0; i < inner; i++) {
+			double v = pow(ops_get_f64(a->data, a->dtype, oa + i * it.sa[it.nd - 1]),
+			               ops_get_f64(b->data, b->dtype, ob + i * it.sb[it.nd - 1]));
+			ops_put_f64(y->data, y->dtype, r * inner + i, v);
+		}
+	}
+	return 0;
+}
+
+static int shape_passthrough(inf_node *n, char *err, size_t errlen)
+{
+	(void)err; (void)errlen;
+	ops_same_shape(n);
+	return 0;
+}
+
+static int run_identity(inf_node *n, void *ws, const inf_cpu_ctx *cx)
+{
+	(void)ws; (void)cx;
+	ops_copy_through(n);
+	return 0;
+}
+
+/* Dropout at inference: the input passes through and the optional mask is all true. */
+static int shape_dropout(inf_node *n, char *err, size_t errlen)
+{
+	const inf_tensor *tm = ops_in(n, 2), *tr = ops_in(n, 1);
+
+	if (tm && (!tm->is_const || !tm->data))
+		return ops_fail(err, errlen, VP_EUNSUP, "training_mode must be a constant");
+	/* training with ratio 0 is deterministic (identity); other ratios need random masks */
+	if (tm && ops_get_i64(tm->data, tm->dtype, 0) &&
+	    !(tr && tr->is_const && tr->data && ops_get_f64(tr->data, tr->dtype, 0) == 0.0))
+		return ops_fail(err, errlen, VP_EUNSUP, "training_mode with a non-zero ratio is not supported");
+	ops_same_shape(n);
+	if (n->n_out > 1 && n->out[1])
+		ops_set_shape(n->out[1], INF_DT_BOOL, n->in[0]->ndim, n->in[0]->dims);
+	return 0;
+}
+
+static int run_dropout(inf_node *n, void *ws, const inf_cpu_ctx *cx)
+{
+	(void)ws; (void)cx;
+	ops_copy_through(n);
+	if (n->n_out > 1 && n->out[1])
+		memset(n->out[1]->data, 1, (size_t)inf_tensor_numel(n->out[1]));
+	return 0;
+}
+
+const inf_op ops_elementwise[] = {
+	{ .op_type = "Relu", .shape = shape_unary_float, .run_cpu = run_relu },
+	{ .op_type = "LeakyRelu", .shape = shape_unary_float, .run_cpu = run_leaky_relu },
+	{ .op_type = "Sigmoid", .shape = shape_unary_float, .run_cpu = run_sigmoid },
+	{ .op_type = "Tanh", .shape = shape_unary_float, .run_cpu = run_tanh },
+	{ .op_type = "HardSigmoid", .shape = shape_unary_float, .run_cpu = run_hard_sigmoid },
+	{ .op_type = "HardSwish", .shape = shape_unary_float, .run_cpu = run_hard_swish },
+	{ .op_type = "Exp", .shape = shape_unary_float, .run_cpu = run_exp },
+	{ .op_type = "Log", .shape = shape_unary_float, .run_cpu = run_log },
+	{ .op_type = "Neg", .shape = shape_unary_float, .run_cpu = run_neg },
+	{ .op_type = "Abs", .shape = shape_unary_float, .run_cpu = run_abs },
+	{ .op_type = "Sqrt", .shape = shape_unary_float, .run_cpu = run_sqrt },
+	{ .op_type = "Elu", .shape = shape_unary_float, .run_cpu = run_elu },
+	{ .op_type = "Softplus", .shape = shape_unary_float, .run_cpu = run_softplus },
+	{ .op_type = "Reciprocal", .shape = shape_unary_float, .run_cpu = run_reciprocal },
+	{ .op_type = "Floor", .shape = shape_unary_float, .run_cpu = run_floor },
+	{ .op_type = "Ceil", .shape = shape_unary_float, .run_cpu = run_ceil },
+	{ .op_type = "Clip", .shape = shape_clip, .run_cpu = run_clip },
+	{ .op_type = "Add", .shape = shape_binary, .run_cpu = run_add },
+	{ .op_type = "Sub", .shape = shape_binary, .run_cpu = run_sub },
+	{ .op_type = "Mul", .shape = shape_binary, .run_cpu = run_mul },
+	{ .op_type = "Div", .shape = shape_binary, .run_cpu = run_div },
+	{ .op_type = "Pow", .shape = shape_binary, .run_cpu = run_pow },
+	{ .op_type = "Identity", .shape = shape_passthrough, .run_cpu = run_identity },
+	{ .op_type = "Dropout", .shape = shape_dropout, .run_cpu = run_dropout },
+	{ .op_type = NULL },
+};

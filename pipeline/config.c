@@ -1,0 +1,564 @@
+/* Loads the pipeline file: libyaml builds the node tree (with line/column marks), and one walker
+ * matches every key against the table in config_table.c. Every problem is reported as
+ * "FILE:LINE:COL: key.path: message" and walking goes on, so one run lists them all. */
+#include "config_internal.h"
+#include "vp_err.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void walk_map(cfg_ctx *c, yaml_node_t *map, const char *norm, const char *disp);
+
+void cfg_error(cfg_ctx *c, pipe_pos pos, const char *path, const char *fmt, ...)
+{
+	if (!c || c->quiet)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(c->err, "%s:%d:%d: %s: ", c->file, pos.line, pos.col, path);
+	vfprintf(c->err, fmt, ap);
+	fputc('\n', c->err);
+	va_end(ap);
+	c->n_errors++;
+}
+
+void cfg_pathf(char *buf, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, CFG_PATH_MAX, fmt, ap);
+	va_end(ap);
+	if (n >= CFG_PATH_MAX)
+		memcpy(buf + CFG_PATH_MAX - 4, "...", 4);
+}
+
+pipe_pos cfg_mark_pos(yaml_mark_t m)
+{
+	return (pipe_pos){ (int)m.line + 1, (int)m.column + 1 };
+}
+
+pipe_pos cfg_pos_of(const cfg_ctx *c, const char *norm_path, int elem, pipe_pos fallback)
+{
+	for (int i = 0; i < c->n_seen; i++)
+		if (c->seen[i].elem == elem && strcmp(c->seen[i].key->path, norm_path) == 0)
+			return c->seen[i].pos;
+	return fallback;
+}
+
+void *cfg_base_ptr(cfg_ctx *c, enum cfg_base base)
+{
+	switch (base) {
+	case CFG_ROOT: return c->cfg;
+	case CFG_MODEL: return &c->cfg->model;
+	case CFG_SOURCE: return c->src;
+	case CFG_SINK: return c->sink;
+	}
+	return NULL;
+}
+
+static void remember(cfg_ctx *c, const cfg_key *k, pipe_pos pos)
+{
+	if (c->n_seen == c->cap_seen) {
+		int cap = c->cap_seen ? c->cap_seen * 2 : 64;
+		cfg_seen *s = realloc(c->seen, (size_t)cap * sizeof(*s));
+		if (!s) {
+			c->oom = 1;
+			return;
+		}
+		c->seen = s;
+		c->cap_seen = cap;
+	}
+	c->seen[c->n_seen++] = (cfg_seen){ k, k->base == CFG_SOURCE || k->base == CFG_SINK ? c->elem : -1, pos };
+}
+
+static yaml_node_t *node_at(cfg_ctx *c, int idx)
+{
+	return yaml_document_get_node(c->doc, idx);
+}
+
+/* A plain empty scalar, "~" or "null": the key is written without a value. */
+static int is_null(const yaml_node_t *n)
+{
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return 0;
+	const char *v = (const char *)n->data.scalar.value;
+	return !*v || strcmp(v, "~") == 0 || strcmp(v, "null") == 0;
+}
+
+/* Expands and converts one scalar node into field k of base. */
+static int scalar_into(cfg_ctx *c, const cfg_key *k, void *base, yaml_node_t *v, const char *disp)
+{
+	pipe_pos pos = cfg_mark_pos(v->start_mark);
+	if (v->type != YAML_SCALAR_NODE || is_null(v)) {
+		cfg_error(c, pos, disp, "expected a value, got %s", is_null(v) ? "nothing" : cfg_node_kind(v));
+		return -EINVAL;
+	}
+	char *text;
+	int r = cfg_expand(c, v, disp, &text);
+	if (r < 0)
+		return r;
+	r = cfg_set_scalar(c, k, base, text, pos, disp);
+	free(text);
+	return r;
+}
+
+/* [w, h] and [a, b, c]: fixed-length lists of numbers. */
+static int fixed_list(cfg_ctx *c, const cfg_key *k, void *field, yaml_node_t *v, const char *disp)
+{
+	int want = k->type == CFG_SIZE2 ? 2 : 3;
+	yaml_node_item_t *it = v->data.sequence.items.start;
+	int n = v->type == YAML_SEQUENCE_NODE ? (int)(v->data.sequence.items.top - it) : -1;
+	if (n != want) {
+		if (n < 0)
+			cfg_error(c, cfg_mark_pos(v->start_mark), disp, "expected a list of %d numbers, got %s",
+			          want, is_null(v) ? "nothing" : cfg_node_kind(v));
+		else
+			cfg_error(c, cfg_mark_pos(v->start_mark), disp, "expected a list of %d numbers, got %d",
+			          want, n);
+		return -EINVAL;
+	}
+	cfg_key elem = *k;
+	elem.type = k->type == CFG_SIZE2 ? CFG_INT : CFG_FLOAT;
+	int r = 0;
+	for (int i = 0; i < n; i++) {
+		char path[CFG_PATH_MAX];
+		cfg_pathf(path, "%s[%d]", disp, i);
+		elem.off = (size_t)i * (k->type == CFG_SIZE2 ? sizeof(int) : sizeof(float));
+		if (scalar_into(c, &elem, field, node_at(c, it[i]), path) < 0)
+			r = -EINVAL;
+	}
+	return r;
+}
+
+/* A class given by name or by id: all digits means an id. */
+static int class_ref(cfg_ctx *c, yaml_node_t *n, const char *disp, pipe_class_ref *ref)
+{
+	cfg_key name_key = { .path = disp, .type = CFG_STR };
+	char *text = NULL;
+	ref->pos = cfg_mark_pos(n->start_mark);
+	ref->id = -1;
+	if (n->type != YAML_SCALAR_NODE || is_null(n)) {
+		cfg_error(c, ref->pos, disp, "expected a class name or id, got %s",
+		          is_null(n) ? "nothing" : cfg_node_kind(n));
+		return -EINVAL;
+	}
+	int r = scalar_into(c, &name_key, &text, n, disp);
+	if (r < 0)
+		return r;
+	long id;
+	if (cfg_parse_int(text, &id) == 0) {
+		free(text);
+		if (id < 0 || id > 65535) {
+			cfg_error(c, ref->pos, disp, "class id %ld is out of range 0..65535", id);
+			return -ERANGE;
+		}
+		ref->id = (int)id;
+		return 0;
+	}
+	ref->name = text;
+	return 0;
+}
+
+/* The same class twice in class_thresholds: the YAML keys may differ in spelling ("2", "02"). */
+static int duplicate_class(cfg_ctx *c, const pipe_class_ref *refs, int i, const char *path)
+{
+	for (int j = 0; j < i; j++) {
+		if (refs[j].name ? !refs[i].name || strcmp(refs[i].name, refs[j].name) != 0
+		                 : refs[i].name || refs[i].id != refs[j].id)
+			continue;
+		cfg_error(c, refs[i].pos, path, "duplicate key (first at line %d)", refs[j].pos.line);
+		return 1;
+	}
+	return 0;
+}
+
+static int classes(cfg_ctx *c, const cfg_key *k, yaml_node_t *v, const char *disp)
+{
+	pipe_model_cfg *m = &c->cfg->model;
+	int is_map = k->type == CFG_CLASS_THRESH;
+	if (v->type != (is_map ? YAML_MAPPING_NODE : YAML_SEQUENCE_NODE)) {
+		cfg_error(c, cfg_mark_pos(v->start_mark), disp, "expected %s, got %s",
+		          is_map ? "a map of class: score" : "a list of class names or ids",
+		          is_null(v) ? "nothing" : cfg_node_kind(v));
+		return -EINVAL;
+	}
+	int n = is_map ? (int)(v->data.mapping.pairs.top - v->data.mapping.pairs.start)
+	               : (int)(v->data.sequence.items.top - v->data.sequence.items.start);
+	pipe_class_ref *refs = calloc((size_t)(n ? n : 1), sizeof(*refs));
+	if (!refs)
+		return c->oom = 1, -ENOMEM;
+	if (is_map) {
+		m->class_thresholds = refs;
+		m->n_class_thresholds = n;
+	} else {
+		m->classes = refs;
+		m->n_classes = n;
+	}
+	cfg_key score = { .type = CFG_FLOAT, .min = k->min, .max = k->max,
+	                  .off = offsetof(pipe_class_ref, threshold) };
+	int r = 0;
+	for (int i = 0; i < n; i++) {
+		char path[CFG_PATH_MAX];
+		cfg_pathf(path, "%s[%d]", disp, i);
+		yaml_node_t *item = is_map ? node_at(c, v->data.mapping.pairs.start[i].key)
+		                           : node_at(c, v->data.sequence.items.start[i]);
+		if (class_ref(c, item, path, &refs[i]) < 0) {
+			r = -EINVAL;
+			continue;
+		}
+		if (!is_map)
+			continue;
+		if (refs[i].name)
+			cfg_pathf(path, "%s.%s", disp, refs[i].name);
+		else
+			cfg_pathf(path, "%s.%d", disp, refs[i].id);
+		if (duplicate_class(c, refs, i, path)) {
+			r = -EINVAL;
+			continue;
+		}
+		yaml_node_t *value = node_at(c, v->data.mapping.pairs.start[i].value);
+		if (scalar_into(c, &score, &refs[i], value, path) < 0)
+			r = -EINVAL;
+	}
+	return r;
+}
+
+/* sources: and sinks: lists of maps; each element starts from the table's defaults. */
+static int walk_list(cfg_ctx *c, const cfg_key *k, yaml_node_t *v, const char *disp)
+{
+	int is_src = k->off == offsetof(pipe_config, sources);
+	size_t size = is_src ? sizeof(pipe_source_cfg) : sizeof(pipe_sink_cfg);
+	if (v->type != YAML_SEQUENCE_NODE) {
+		cfg_error(c, cfg_mark_pos(v->start_mark), disp, "expected a list of maps, got %s",
+		          is_null(v) ? "nothing" : cfg_node_kind(v));
+		return -EINVAL;
+	}
+	yaml_node_item_t *it = v->data.sequence.items.start;
+	int n = (int)(v->data.sequence.items.top - it);
+	if (n < k->min || n > k->max) {
+		cfg_error(c, cfg_mark_pos(v->start_mark), disp, "must have %.0f to %.0f entries, got %d", k->min,
+		          k->max, n);
+		return -EINVAL;
+	}
+	void *arr = calloc((size_t)n, size);
+	if (!arr)
+		return c->oom = 1, -ENOMEM;
+	if (is_src)
+		c->cfg->sources = arr, c->cfg->n_sources = n;
+	else
+		c->cfg->sinks = arr, c->cfg->n_sinks = n;
+	char norm[CFG_PATH_MAX], path[CFG_PATH_MAX];
+	cfg_pathf(norm, "%s[]", k->path);
+	for (int i = 0; i < n; i++) {
+		yaml_node_t *e = node_at(c, it[i]);
+		void *elem = (char *)arr + (size_t)i * size;
+		pipe_pos pos = cfg_mark_pos(e->start_mark);
+		cfg_pathf(path, "%s[%d]", k->path, i);
+		cfg_apply_defaults(is_src ? CFG_SOURCE : CFG_SINK, elem);
+		c->src = is_src ? elem : NULL;
+		c->sink = is_src ? NULL : elem;
+		c->elem = i;
+		if (is_src)
+			c->src->pos = pos;
+		else
+			c->sink->pos = pos;
+		if (e->type != YAML_MAPPING_NODE)
+			cfg_error(c, pos, path, "expected a map, got %s", is_null(e) ? "nothing" : cfg_node_kind(e));
+		else
+			walk_map(c, e, norm, path);
+	}
+	c->src = NULL;
+	c->sink = NULL;
+	c->elem = -1;
+	return 0;
+}
+
+static void walk_value(cfg_ctx *c, const cfg_key *k, yaml_node_t *v, const char *disp)
+{
+	void *base = cfg_base_ptr(c, k->base);
+	pipe_pos pos = cfg_mark_pos(v->start_mark);
+	int r;
+	switch (k->type) {
+	case CFG_LIST:
+		r = walk_list(c, k, v, disp);
+		break;
+	case CFG_MAP:
+		if (v->type != YAML_MAPPING_NODE) {
+			cfg_error(c, pos, disp, "expected a map, got %s", is_null(v) ? "nothing" : cfg_node_kind(v));
+			return;
+		}
+		*(bool *)((char *)base + k->off) = true;
+		/* The only optional section is model:, whose position checks need. */
+		c->cfg->model.pos = pos;
+		walk_map(c, v, k->path, disp);
+		r = 0;
+		break;
+	case CFG_SIZE2:
+	case CFG_FLOAT3:
+		r = fixed_list(c, k, (char *)base + k->off, v, disp);
+		break;
+	case CFG_CLASSES:
+	case CFG_CLASS_THRESH:
+		r = classes(c, k, v, disp);
+		break;
+	default:
+		r = scalar_into(c, k, base, v, disp);
+		break;
+	}
+	if (r == 0 && k->set_bit)
+		c->cfg->model.preprocess.set |= k->set_bit;
+	remember(c, k, pos);
+}
+
+/* The sink type decides which keys a sink takes, so it is read before the others. */
+static int applies(const cfg_ctx *c, const cfg_key *k)
+{
+	return !k->sinks || !c->sink || !c->sink_typed || (k->sinks & CFG_SINK_BIT(c->sink->type));
+}
+
+static int section_applies(const cfg_ctx *c, const char *norm)
+{
+	size_t n = strlen(norm);
+	for (int i = 0; i < cfg_n_keys; i++)
+		if (strncmp(cfg_keys[i].path, norm, n) == 0 && cfg_keys[i].path[n] == '.' && applies(c, &cfg_keys[i]))
+			return 1;
+	return 0;
+}
+
+static yaml_node_t *map_get(cfg_ctx *c, yaml_node_t *map, const char *name)
+{
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *key = node_at(c, p->key);
+		if (key->type == YAML_SCALAR_NODE && strcmp((char *)key->data.scalar.value, name) == 0)
+			return node_at(c, p->value);
+	}
+	return NULL;
+}
+
+static void list_valid_keys(const cfg_ctx *c, const char *norm, char *buf, size_t n)
+{
+	size_t used = 0, plen = strlen(norm);
+	buf[0] = '\0';
+	for (int i = 0; i < cfg_n_keys && used < n; i++) {
+		const char *p = cfg_keys[i].path;
+		if (plen && (strncmp(p, norm, plen) != 0 || p[plen] != '.'))
+			continue;
+		if (!applies(c, &cfg_keys[i]))
+			continue;
+		const char *leaf = p + (plen ? plen + 1 : 0);
+		size_t len = strcspn(leaf, ".[");
+		/* Keys of one section are adjacent in the table: skip repeats of the last one. */
+		if (used >= len && strncmp(buf + used - len, leaf, len) == 0 &&
+		    (used == len || buf[used - len - 1] == ' '))
+			continue;
+		used += snprintf(buf + used, n - used, "%s%.*s", used ? ", " : "", (int)len, leaf);
+	}
+}
+
+static void unknown_key(cfg_ctx *c, yaml_node_t *key, const char *norm, const char *path)
+{
+	char valid[512];
+	list_valid_keys(c, norm, valid, sizeof(valid));
+	if (c->sink && c->sink_typed && strncmp(norm, "sinks[]", 7) == 0) {
+		cfg_error(c, cfg_mark_pos(key->start_mark), path, "unknown key; valid keys for %s sinks: %s",
+		          cfg_sink_type_names[c->sink->type], valid);
+		return;
+	}
+	cfg_error(c, cfg_mark_pos(key->start_mark), path, "unknown key; valid keys: %s", valid);
+}
+
+static void walk_pair(cfg_ctx *c, yaml_node_pair_t *p, yaml_node_t *map, const char *norm,
+                      const char *disp)
+{
+	yaml_node_t *key = node_at(c, p->key), *val = node_at(c, p->value);
+	pipe_pos kpos = cfg_mark_pos(key->start_mark);
+	if (key->type != YAML_SCALAR_NODE) {
+		cfg_error(c, kpos, *disp ? disp : "(top)", "keys must be plain names, got %s", cfg_node_kind(key));
+		return;
+	}
+	const char *name = (const char *)key->data.scalar.value;
+	char cnorm[CFG_PATH_MAX], cdisp[CFG_PATH_MAX];
+	cfg_pathf(cnorm, "%s%s%s", norm, *norm ? "." : "", name);
+	cfg_pathf(cdisp, "%s%s%s", disp, *disp ? "." : "", name);
+	for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+		yaml_node_t *prev = node_at(c, q->key);
+		if (prev->type == YAML_SCALAR_NODE && strcmp((char *)prev->data.scalar.value, name) == 0) {
+			cfg_error(c, kpos, cdisp, "duplicate key (first at line %d)", (int)prev->start_mark.line + 1);
+			return;
+		}
+	}
+	const cfg_key *k = cfg_find_key(cnorm);
+	if ((k && !applies(c, k)) || (!k && cfg_is_section(cnorm) && !section_applies(c, cnorm))) {
+		cfg_error(c, kpos, cdisp, "not a key of %s sinks", cfg_sink_type_names[c->sink->type]);
+	} else if (k) {
+		walk_value(c, k, val, cdisp);
+	} else if (cfg_is_section(cnorm)) {
+		if (val->type != YAML_MAPPING_NODE)
+			cfg_error(c, cfg_mark_pos(val->start_mark), cdisp, "expected a map, got %s",
+			          is_null(val) ? "nothing" : cfg_node_kind(val));
+		else
+			walk_map(c, val, cnorm, cdisp);
+	} else {
+		unknown_key(c, key, norm, cdisp);
+	}
+}
+
+static void walk_map(cfg_ctx *c, yaml_node_t *map, const char *norm, const char *disp)
+{
+	yaml_node_t *type;
+	if (c->sink && strcmp(norm, "sinks[]") == 0) {
+		c->sink_typed = 0;
+		if ((type = map_get(c, map, "type"))) {
+			/* Read early only to pick the sink's keys; reported when its turn comes. */
+			c->quiet = 1;
+			c->sink_typed = scalar_into(c, cfg_find_key("sinks[].type"), c->sink, type, disp) == 0;
+			c->quiet = 0;
+		}
+	}
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++)
+		walk_pair(c, p, map, norm, disp);
+	size_t plen = strlen(norm);
+	for (int i = 0; i < cfg_n_keys; i++) {
+		const cfg_key *k = &cfg_keys[i];
+		if (!(k->flags & CFG_REQUIRED) || !applies(c, k) || (k->sinks && !c->sink_typed) ||
+		    strncmp(k->path, norm, plen) != 0)
+			continue;
+		const char *leaf = k->path + plen + (plen ? 1 : 0);
+		if ((plen && k->path[plen] != '.') || strchr(leaf, '.') || map_get(c, map, leaf))
+			continue;
+		char path[CFG_PATH_MAX];
+		cfg_pathf(path, "%s%s%s", disp, *disp ? "." : "", leaf);
+		cfg_error(c, cfg_mark_pos(map->start_mark), path, "missing required key");
+	}
+}
+
+static void syntax_error(cfg_ctx *c, yaml_parser_t *parser)
+{
+	char where[64] = "";
+	if (parser->context)
+		snprintf(where, sizeof(where), " at line %d", (int)parser->context_mark.line + 1);
+	cfg_error(c, cfg_mark_pos(parser->problem_mark), "(syntax)", "%s%s%s%s%s",
+	          parser->problem ? parser->problem : "invalid YAML", parser->context ? " (" : "",
+	          parser->context ? parser->context : "", where, parser->context ? ")" : "");
+}
+
+/* A second "---" document would be ignored silently: the file is meant to hold one pipeline. */
+static int no_second_document(cfg_ctx *c, yaml_parser_t *parser)
+{
+	yaml_document_t next;
+	if (!yaml_parser_load(parser, &next)) {
+		syntax_error(c, parser);
+		return parser->error == YAML_MEMORY_ERROR ? (c->oom = 1, -ENOMEM) : -EINVAL;
+	}
+	yaml_node_t *root = yaml_document_get_root_node(&next);
+	if (root)
+		cfg_error(c, cfg_mark_pos(next.start_mark), "(syntax)", "only one YAML document per file");
+	yaml_document_delete(&next);
+	return root ? -EINVAL : 0;
+}
+
+static int parse_file(cfg_ctx *c, const char *path, yaml_document_t *doc)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		cfg_error(c, (pipe_pos){ 1, 1 }, "(file)", "cannot open: %s", strerror(errno));
+		return -EINVAL;
+	}
+	yaml_parser_t parser;
+	if (!yaml_parser_initialize(&parser)) {
+		fclose(f);
+		return c->oom = 1, -ENOMEM;
+	}
+	yaml_parser_set_input_file(&parser, f);
+	int r = 0;
+	if (!yaml_parser_load(&parser, doc)) {
+		syntax_error(c, &parser);
+		r = parser.error == YAML_MEMORY_ERROR ? (c->oom = 1, -ENOMEM) : -EINVAL;
+	} else {
+		r = no_second_document(c, &parser);
+		if (r < 0)
+			yaml_document_delete(doc);
+	}
+	yaml_parser_delete(&parser);
+	fclose(f);
+	return r;
+}
+
+static void walk_document(cfg_ctx *c)
+{
+	yaml_node_t *root = yaml_document_get_root_node(c->doc);
+	if (root && root->type == YAML_MAPPING_NODE) {
+		walk_map(c, root, "", "");
+		return;
+	}
+	if (root && !is_null(root))
+		cfg_error(c, cfg_mark_pos(root->start_mark), "(top)", "expected a map of sections, got %s",
+		          cfg_node_kind(root));
+	else
+		cfg_error(c, (pipe_pos){ 1, 1 }, "sources", "missing required key (the file is empty)");
+}
+
+int pipe_config_load(const char *path, FILE *err, pipe_config **ret_cfg)
+{
+	cfg_ctx c = { .file = path, .err = err, .elem = -1 };
+	yaml_document_t doc;
+	int have_doc = 0, r;
+	c.cfg = calloc(1, sizeof(*c.cfg));
+	if (!c.cfg || !(c.cfg->file = strdup(path))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	cfg_apply_defaults(CFG_ROOT, c.cfg);
+	cfg_apply_defaults(CFG_MODEL, &c.cfg->model);
+	r = parse_file(&c, path, &doc);
+	if (r < 0)
+		goto fail;
+	have_doc = 1;
+	c.doc = &doc;
+	walk_document(&c);
+	if (!c.oom)
+		cfg_check_all(&c, cfg_pos_of(&c, "sinks", -1, (pipe_pos){ 0, 0 }).line > 0);
+	r = c.oom ? -ENOMEM : c.n_errors ? VP_ECONFIG : 0;
+	if (r < 0)
+		goto fail;
+	yaml_document_delete(&doc);
+	free(c.seen);
+	*ret_cfg = c.cfg;
+	return 0;
+fail:
+	if (r == -ENOMEM)
+		fprintf(err, "%s: out of memory while loading\n", path);
+	if (have_doc)
+		yaml_document_delete(&doc);
+	free(c.seen);
+	pipe_config_free(&c.cfg);
+	return r == -ENOMEM ? r : VP_ECONFIG;
+}
+
+static void free_classes(pipe_class_ref *refs, int n)
+{
+	for (int i = 0; refs && i < n; i++)
+		free(refs[i].name);
+	free(refs);
+}
+
+void pipe_config_free(pipe_config **cfg)
+{
+	pipe_config *c = *cfg;
+	if (!c)
+		return;
+	for (int i = 0; c->sources && i < c->n_sources; i++)
+		cfg_free_strings(CFG_SOURCE, &c->sources[i]);
+	for (int i = 0; c->sinks && i < c->n_sinks; i++)
+		cfg_free_strings(CFG_SINK, &c->sinks[i]);
+	free(c->sources);
+	free(c->sinks);
+	free_classes(c->model.classes, c->model.n_classes);
+	free_classes(c->model.class_thresholds, c->model.n_class_thresholds);
+	cfg_free_strings(CFG_MODEL, &c->model);
+	cfg_free_strings(CFG_ROOT, c);
+	free(c->file);
+	free(c);
+	*cfg = NULL;
+}

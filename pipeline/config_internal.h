@@ -1,0 +1,123 @@
+/* Internals of the config module: the key table (config_table.c), the load context shared by
+ * the YAML walker (config.c), the scalar converters (config_value.c) and the checks
+ * (config_check.c). Not for use outside pipeline/config*.c. */
+#ifndef PIPE_CONFIG_INTERNAL_H
+#define PIPE_CONFIG_INTERNAL_H
+
+#include "config.h"
+
+#include <stddef.h>
+#include <yaml.h>
+
+enum cfg_type {
+	CFG_STR,          /* string, ${VAR} expanded */
+	CFG_PATH,         /* string naming a file; checked readable when CFG_READABLE */
+	CFG_INT,
+	CFG_FLOAT,
+	CFG_BOOL,
+	CFG_ENUM,         /* one of names[], stored as int (the index) */
+	CFG_SIZE2,        /* [w, h]: two ints at off and off + sizeof(int) */
+	CFG_FLOAT3,       /* [a, b, c] */
+	CFG_CLASSES,      /* [name-or-id, ...] -> pipe_class_ref array + count */
+	CFG_CLASS_THRESH, /* {name-or-id: float} -> pipe_class_ref array + count */
+	CFG_LIST,         /* list of maps: sources, sinks */
+	CFG_MAP,          /* optional section; off points to its `present` flag */
+};
+
+/* Which struct a key's offset is relative to. */
+enum cfg_base { CFG_ROOT, CFG_MODEL, CFG_SOURCE, CFG_SINK };
+
+enum { CFG_REQUIRED = 1 << 0, CFG_READABLE = 1 << 1 };
+
+/* Sink-type masks for cfg_key.sinks. */
+#define CFG_SINK_BIT(t) (1u << (t))
+#define CFG_FOR_FILE    CFG_SINK_BIT(PIPE_SINK_FILE)
+#define CFG_FOR_SOCKET  CFG_SINK_BIT(PIPE_SINK_SOCKET)
+#define CFG_FOR_MQTT    CFG_SINK_BIT(PIPE_SINK_MQTT)
+
+/* A single-value validator: 0 when v is fine, else -1 with a message in msg. */
+typedef int (*cfg_check_fn)(const char *v, char *msg, size_t n);
+
+typedef struct cfg_key {
+	const char *path;            /* "sources[].reconnect.max_ms" */
+	enum cfg_type type;
+	enum cfg_base base;
+	size_t off;                  /* offsetof into the base struct */
+	const char *def;             /* default, parsed like a written value; NULL: none */
+	const char *shown;           /* default as documented when def is NULL (derived) */
+	double min, max;             /* CFG_INT, CFG_FLOAT, CFG_SIZE2, CFG_FLOAT3 */
+	const char *const *names;    /* CFG_ENUM: NULL-terminated, index = stored value */
+	unsigned flags;              /* CFG_REQUIRED, CFG_READABLE */
+	unsigned sinks;              /* sink types the key applies to; 0: every one */
+	unsigned set_bit;            /* PIPE_PRE_* bit recorded in model.preprocess.set */
+	cfg_check_fn check;
+	const char *doc;
+} cfg_key;
+
+extern const cfg_key cfg_keys[];
+extern const int cfg_n_keys;
+extern const char *const cfg_sink_type_names[];
+
+const cfg_key *cfg_find_key(const char *norm_path);
+/* Whether any key lives below norm_path (i.e. norm_path is a section). */
+int cfg_is_section(const char *norm_path);
+
+/* Where a key was written, so checks after parsing can point at it. */
+typedef struct cfg_seen {
+	const cfg_key *key;
+	int elem;                    /* index in sources/sinks; -1 elsewhere */
+	pipe_pos pos;
+} cfg_seen;
+
+typedef struct cfg_ctx {
+	const char *file;
+	FILE *err;
+	int n_errors;
+	int oom;
+	pipe_config *cfg;
+	yaml_document_t *doc;
+	pipe_source_cfg *src;        /* element being walked, or NULL */
+	pipe_sink_cfg *sink;
+	int elem;                    /* its index, -1 outside lists */
+	int sink_typed;              /* sink->type was read: type-specific keys apply */
+	int quiet;                   /* errors neither printed nor counted */
+	cfg_seen *seen;
+	int n_seen, cap_seen;
+} cfg_ctx;
+
+#define CFG_PATH_MAX 256
+
+void cfg_error(cfg_ctx *c, pipe_pos pos, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+pipe_pos cfg_mark_pos(yaml_mark_t m);
+/* Formats a key path into buf (CFG_PATH_MAX bytes); an overlong one ends in "...". */
+void cfg_pathf(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Position where key (a table path) was written for element elem; fallback if it was not. */
+pipe_pos cfg_pos_of(const cfg_ctx *c, const char *norm_path, int elem, pipe_pos fallback);
+void *cfg_base_ptr(cfg_ctx *c, enum cfg_base base);
+
+/* config_value.c */
+/* Expands ${VAR} and ${VAR:-default} in the scalar; *out is malloc'ed. Errors are reported. */
+int cfg_expand(cfg_ctx *c, const yaml_node_t *node, const char *path, char **out);
+/* Converts text per k->type into base; pos/path for messages (c may be NULL for defaults). */
+int cfg_set_scalar(cfg_ctx *c, const cfg_key *k, void *base, const char *text, pipe_pos pos,
+                   const char *path);
+int cfg_parse_int(const char *s, long *out);
+int cfg_parse_float(const char *s, double *out);
+const char *cfg_node_kind(const yaml_node_t *n);
+void cfg_apply_defaults(enum cfg_base base, void *ptr);
+void cfg_free_strings(enum cfg_base base, void *ptr);
+
+/* config_check.c */
+int cfg_check_device(const char *v, char *msg, size_t n);
+int cfg_check_listen(const char *v, char *msg, size_t n);
+int cfg_check_id(const char *v, char *msg, size_t n);
+int cfg_check_uri(const char *v, char *msg, size_t n);
+int cfg_check_address(const char *v, char *msg, size_t n);
+int cfg_check_broker(const char *v, char *msg, size_t n);
+int cfg_check_topic(const char *v, char *msg, size_t n);
+int cfg_check_readable(const char *path, char *msg, size_t n);
+/* Checks across keys and fills derived fields once the whole file is walked. */
+void cfg_check_all(cfg_ctx *c, int have_sinks);
+
+#endif

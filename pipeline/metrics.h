@@ -1,0 +1,118 @@
+/* Metrics: a registry of counters, gauges and fixed-bucket histograms, rendered in the
+ * Prometheus text exposition format (0.0.4) and served over HTTP.
+ *
+ * Series are registered at start-up (and on reload, for new streams/sinks) under a lock;
+ * updates are lock-free atomics, safe from any thread. Every update function accepts
+ * NULL and does nothing, and the pipe_metrics_add_* helpers accept a NULL registry
+ * (filling NULL handles), so the pipeline's code is the same with metrics off. */
+#ifndef PIPE_METRICS_H
+#define PIPE_METRICS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct pipe_metrics pipe_metrics;
+typedef struct pipe_counter pipe_counter;
+typedef struct pipe_gauge pipe_gauge;
+typedef struct pipe_histogram pipe_histogram;
+typedef struct pipe_metrics_server pipe_metrics_server;
+
+typedef struct pipe_label {
+	const char *name;             /* [a-zA-Z_][a-zA-Z0-9_]*, not starting with "__" */
+	const char *value;            /* any UTF-8; escaped when rendered */
+} pipe_label;
+
+int pipe_metrics_new(pipe_metrics **ret);
+void pipe_metrics_free(pipe_metrics **m);
+
+/* Registering returns the series of family `name` with these label values, creating the
+ * family on first use (name [a-zA-Z_:][a-zA-Z0-9_:]*). Registering the same labels again
+ * returns the same series, so a stream removed and re-added by a reload keeps counting.
+ * -EINVAL: bad name, labels differing from the family's, a type or bucket mismatch. */
+int pipe_metrics_counter(pipe_metrics *m, const char *name, const char *help,
+                         const pipe_label *labels, int n_labels, pipe_counter **ret);
+int pipe_metrics_gauge(pipe_metrics *m, const char *name, const char *help,
+                       const pipe_label *labels, int n_labels, pipe_gauge **ret);
+/* bounds: upper bucket bounds, strictly increasing and finite; +Inf is implicit. */
+int pipe_metrics_histogram(pipe_metrics *m, const char *name, const char *help,
+                           const pipe_label *labels, int n_labels,
+                           const double *bounds, int n_bounds, pipe_histogram **ret);
+
+void pipe_counter_add(pipe_counter *c, uint64_t n);
+static inline void pipe_counter_inc(pipe_counter *c) { pipe_counter_add(c, 1); }
+uint64_t pipe_counter_get(const pipe_counter *c);
+void pipe_gauge_set(pipe_gauge *g, double v);
+void pipe_gauge_add(pipe_gauge *g, double delta);
+double pipe_gauge_get(const pipe_gauge *g);
+/* NaN observations are ignored. */
+void pipe_histogram_observe(pipe_histogram *h, double v);
+
+/* Writes every family in registration order. Returns 0 or -EIO. */
+int pipe_metrics_render(pipe_metrics *m, FILE *out);
+
+/* ---- vapd's metric set (names documented in docs/service.md) ---- */
+
+/* Value of vapd_stream_state. */
+enum pipe_stream_state {
+	PIPE_STREAM_STOPPED = 0, PIPE_STREAM_CONNECTING, PIPE_STREAM_RUNNING,
+	PIPE_STREAM_RECONNECTING, PIPE_STREAM_FINISHED, PIPE_STREAM_FAILED,
+};
+
+typedef struct pipe_stream_metrics {
+	pipe_counter *frames_decoded;     /* vapd_stream_frames_decoded_total */
+	pipe_counter *frames_processed;   /* vapd_stream_frames_processed_total (went through the model) */
+	pipe_counter *frames_skipped;     /* vapd_stream_frames_skipped_total (interval) */
+	pipe_counter *frames_dropped;     /* vapd_stream_frames_dropped_total (queue full, drop_oldest) */
+	pipe_counter *decode_errors;      /* vapd_stream_decode_errors_total */
+	pipe_counter *reconnects;         /* vapd_stream_reconnects_total */
+	pipe_counter *detections;         /* vapd_stream_detections_total */
+	pipe_gauge *state;                /* vapd_stream_state (enum pipe_stream_state) */
+	pipe_histogram *latency;          /* vapd_stream_latency_seconds: decoded -> published */
+} pipe_stream_metrics;
+
+typedef struct pipe_sink_metrics {
+	pipe_counter *sent;               /* vapd_sink_messages_sent_total */
+	pipe_counter *dropped;            /* vapd_sink_messages_dropped_total (queue full) */
+	pipe_counter *failed;             /* vapd_sink_messages_failed_total (write errors) */
+	pipe_gauge *queue_depth;          /* vapd_sink_queue_depth */
+	pipe_gauge *connected;            /* vapd_sink_connected (1/0; always 1 for files) */
+} pipe_sink_metrics;
+
+/* Label values of vapd_stage_latency_seconds{stage=...}. */
+enum pipe_stage {
+	PIPE_STAGE_DECODE = 0,            /* packet read -> frame decoded */
+	PIPE_STAGE_QUEUE,                 /* frame decoded -> taken by the batcher */
+	PIPE_STAGE_PREPROCESS,            /* per batch */
+	PIPE_STAGE_INFER,                 /* per batch */
+	PIPE_STAGE_POSTPROCESS,           /* per batch: heads + NMS */
+	PIPE_STAGE_PUBLISH,               /* detections ready -> handed to every sink queue */
+	PIPE_STAGE_COUNT
+};
+const char *pipe_stage_name(enum pipe_stage s);
+
+typedef struct pipe_core_metrics {
+	pipe_histogram *stage_latency[PIPE_STAGE_COUNT]; /* vapd_stage_latency_seconds */
+	pipe_histogram *batch_size;       /* vapd_batch_size */
+	pipe_gauge *gpu_memory_bytes;     /* vapd_gpu_memory_used_bytes (0 without GPU) */
+	pipe_counter *reloads;            /* vapd_config_reloads_total */
+	pipe_counter *reload_failures;    /* vapd_config_reload_failures_total */
+	pipe_gauge *start_time;           /* vapd_start_time_seconds (set here) */
+} pipe_core_metrics;
+
+/* Process-wide series, plus vapd_build_info{version,pipeline} = 1. Call once. */
+int pipe_metrics_add_core(pipe_metrics *m, const char *pipeline, pipe_core_metrics *out);
+int pipe_metrics_add_stream(pipe_metrics *m, const char *stream, pipe_stream_metrics *out);
+int pipe_metrics_add_sink(pipe_metrics *m, const char *sink, pipe_sink_metrics *out);
+
+/* ---- HTTP endpoint ---- */
+
+/* Serves GET /metrics, /healthz (200 while running), /readyz (503 until set_ready) on
+ * listen = "host:port", "[v6addr]:port" or ":port" (all interfaces); port 0 picks a free
+ * one. Logs and returns VP_ECONFIG for a malformed address, a negative errno when the
+ * address cannot be bound. The registry must outlive the server. */
+int pipe_metrics_server_new(pipe_metrics *m, const char *listen, pipe_metrics_server **ret);
+void pipe_metrics_server_free(pipe_metrics_server **s);
+int pipe_metrics_server_port(const pipe_metrics_server *s);
+void pipe_metrics_server_set_ready(pipe_metrics_server *s, int ready);
+
+#endif

@@ -1,0 +1,217 @@
+/* The metrics endpoint: libmicrohttpd on its own thread, on a socket bound here so that
+ * bind errors (address in use, no such address) reach the log with their errno. */
+#include "metrics.h"
+#include "vp_err.h"
+#include "vp_log.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct pipe_metrics_server {
+	pipe_metrics *metrics;
+	struct MHD_Daemon *daemon;
+	int port;
+	atomic_int ready;
+};
+
+#define PROM_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/* Splits "host:port", "[v6]:port" or ":port" (empty host: all interfaces). */
+static int split_addr(const char *addr, char *host, size_t hsize, char *port, size_t psize)
+{
+	const char *colon, *h = addr;
+	size_t hlen;
+	if (addr[0] == '[') {
+		const char *end = strchr(addr, ']');
+		if (!end || end[1] != ':')
+			return -1;
+		h = addr + 1;
+		hlen = (size_t)(end - h);
+		colon = end + 1;
+	} else {
+		colon = strrchr(addr, ':');
+		if (!colon || memchr(addr, ':', (size_t)(colon - addr)))
+			return -1;     /* a bare IPv6 address needs brackets */
+		hlen = (size_t)(colon - addr);
+	}
+	const char *p = colon + 1;
+	size_t plen = strlen(p);
+	if (plen == 0 || plen >= psize || strspn(p, "0123456789") != plen || atol(p) > 65535 ||
+	    hlen >= hsize)
+		return -1;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	memcpy(port, p, plen + 1);
+	return 0;
+}
+
+/* One socket bound and listening on ai; a negative errno on failure. */
+static int listen_on(const struct addrinfo *ai)
+{
+	int one = 1, zero = 0;
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd < 0)
+		return -errno;
+	/* The wildcard "::" also takes IPv4 clients, whatever net.ipv6.bindv6only says. */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    (ai->ai_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 16) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int bind_addr(const char *addr, int *ret_fd)
+{
+	char host[256], port[8];
+	if (split_addr(addr, host, sizeof(host), port, sizeof(port)) < 0) {
+		vp_err("metrics", NULL, "metrics.listen '%s': expected host:port, [ipv6]:port or :port",
+		       addr);
+		return VP_ECONFIG;
+	}
+	/* An empty host means every interface: IPv6 first (dual-stack), IPv4 where it is off. */
+	struct addrinfo hints = { .ai_family = host[0] ? AF_UNSPEC : AF_INET6,
+	                          .ai_socktype = SOCK_STREAM,
+	                          .ai_flags = AI_PASSIVE | AI_NUMERICSERV }, *ai;
+	int gerr = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
+	if (gerr) {
+		vp_err("metrics", NULL, "metrics.listen '%s': %s", addr, gai_strerror(gerr));
+		return VP_ECONFIG;
+	}
+	int fd = listen_on(ai);
+	if (fd < 0 && !host[0] && (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL)) {
+		struct sockaddr_in any4 = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port)) };
+		struct addrinfo v4 = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM,
+		                       .ai_addr = (struct sockaddr *)&any4, .ai_addrlen = sizeof(any4) };
+		fd = listen_on(&v4);
+	}
+	freeaddrinfo(ai);
+	if (fd < 0) {
+		vp_err("metrics", NULL, "cannot listen on %s: %s", addr, strerror(-fd));
+		return fd;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+static int bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -errno;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type,
+                             char *body, size_t len, enum MHD_ResponseMemoryMode mode)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
+	if (!r) {
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	enum MHD_Result ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result reply_text(struct MHD_Connection *conn, unsigned status, const char *text)
+{
+	return reply(conn, status, "text/plain; charset=utf-8", (char *)text, strlen(text),
+	             MHD_RESPMEM_PERSISTENT);
+}
+
+static enum MHD_Result reply_metrics(struct MHD_Connection *conn, pipe_metrics *m)
+{
+	char *body = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&body, &len);
+	if (!f)
+		return reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+	int err = pipe_metrics_render(m, f);
+	if (fclose(f) != 0 || err < 0) {
+		free(body);
+		return reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "rendering failed\n");
+	}
+	return reply(conn, MHD_HTTP_OK, PROM_TYPE, body, len, MHD_RESPMEM_MUST_FREE);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **con_cls)
+{
+	(void)version, (void)upload, (void)upload_size, (void)con_cls;
+	pipe_metrics_server *s = cls;
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+	if (strcmp(url, "/metrics") == 0)
+		return reply_metrics(conn, s->metrics);
+	if (strcmp(url, "/healthz") == 0)
+		return reply_text(conn, MHD_HTTP_OK, "ok\n");
+	if (strcmp(url, "/readyz") == 0)
+		return atomic_load(&s->ready) ? reply_text(conn, MHD_HTTP_OK, "ready\n")
+		                              : reply_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready\n");
+	return reply_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+}
+
+int pipe_metrics_server_new(pipe_metrics *m, const char *addr, pipe_metrics_server **ret)
+{
+	pipe_metrics_server *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->metrics = m;
+	int fd, err = bind_addr(addr, &fd);
+	if (err < 0)
+		goto fail;
+	s->port = bound_port(fd);
+	/* MHD owns fd from here and closes it when stopped. */
+	s->daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, handle, s,
+	                             MHD_OPTION_LISTEN_SOCKET, fd,
+	                             MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+	                             MHD_OPTION_CONNECTION_LIMIT, 32u, MHD_OPTION_END);
+	if (!s->daemon) {
+		close(fd);
+		vp_err("metrics", NULL, "cannot start the HTTP server on %s", addr);
+		err = -EIO;
+		goto fail;
+	}
+	vp_info("metrics", NULL, "serving /metrics, /healthz, /readyz on %s (port %d)", addr, s->port);
+	*ret = s;
+	return 0;
+fail:
+	free(s);
+	return err;
+}
+
+void pipe_metrics_server_free(pipe_metrics_server **ps)
+{
+	pipe_metrics_server *s = *ps;
+	if (!s)
+		return;
+	MHD_stop_daemon(s->daemon);
+	free(s);
+	*ps = NULL;
+}
+
+int pipe_metrics_server_port(const pipe_metrics_server *s) { return s->port; }
+
+void pipe_metrics_server_set_ready(pipe_metrics_server *s, int ready)
+{
+	if (s)
+		atomic_store(&s->ready, ready != 0);
+}

@@ -1,0 +1,59 @@
+/* The running pipeline: one thread per source (demux + decode), bounded per-stream
+ * queues, one engine thread (batch -> preprocess -> infer -> heads -> publish), and the
+ * sink set with a thread per sink. The pipeline owns every thread and queue; stages
+ * never see each other. */
+#ifndef PIPE_PIPELINE_H
+#define PIPE_PIPELINE_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "metrics.h"
+
+typedef struct pipe_pipeline pipe_pipeline;
+
+typedef struct pipe_stream_stats {
+	const char *id;
+	int64_t decoded;      /* frames out of the decoder (incl. those skipped by interval) */
+	int64_t processed;    /* frame messages published */
+	int64_t dropped;      /* dropped by a drop_oldest queue */
+	int64_t errors;       /* decode errors + fatal source errors */
+	int64_t detections;
+	int64_t total_hint;   /* expected frames of a file (0 = unknown) */
+	int state;            /* enum dec_state */
+	int ended;
+	double lat_p50_ms, lat_p90_ms, lat_p99_ms;   /* decode -> publish */
+} pipe_stream_stats;
+
+/* Loads the model, opens sinks and sources and starts every thread. cfg is borrowed and
+ * must outlive the pipeline; so must metrics (NULL: no metrics). Returns < 0 (reason
+ * logged) when it cannot start. */
+int pipe_pipeline_start(const pipe_config *cfg, pipe_metrics *metrics, pipe_pipeline **ret);
+/* Copies counters kept elsewhere (decoder errors, reconnects, state, queue drops, sink
+ * counters) into the metrics; called from the main loop's tick. */
+void pipe_pipeline_sync_metrics(pipe_pipeline *p);
+/* Asks the sources to stop reading; queues drain and every stream gets its EOS. */
+void pipe_pipeline_stop(pipe_pipeline *p);
+/* Applies a new config (SIGHUP): sources with a new id start, sources whose id is gone
+ * or whose settings changed stop (they drain and get their EOS) and restart if still
+ * present; the others are not touched. Model and sink changes need a restart and are
+ * reported, not applied. newcfg is borrowed and must outlive the pipeline. Returns the
+ * number of sources started + stopped, or < 0. */
+int pipe_pipeline_reload(pipe_pipeline *p, const pipe_config *newcfg);
+/* How long the engine has been inside its current batch (0 when waiting for frames):
+ * the watchdog is only fed while this stays short, so a hung GPU gets us restarted. */
+int64_t pipe_pipeline_engine_busy_ns(pipe_pipeline *p);
+/* 1 when every stream ended and its messages were handed to the sinks. */
+int pipe_pipeline_finished(pipe_pipeline *p);
+int pipe_pipeline_n_streams(const pipe_pipeline *p);
+void pipe_pipeline_stream_stats(pipe_pipeline *p, int i, pipe_stream_stats *ret);
+/* Stage times (ns totals) for the benchmark table. */
+typedef struct pipe_stage_times {
+	int64_t decode_ns, preprocess_ns, inference_ns, postprocess_ns, sink_ns, frames;
+} pipe_stage_times;
+void pipe_pipeline_stage_times(pipe_pipeline *p, pipe_stage_times *ret);
+/* Joins every thread, closes sinks (flushing them), frees everything. Returns 0, or 1
+ * when a source failed. */
+int pipe_pipeline_free(pipe_pipeline **p);
+
+#endif

@@ -1,0 +1,119 @@
+#!/bin/sh
+# Accuracy against the onnxruntime reference detections: for every clip in
+# $SHARED/data/videos with a reference $SHARED/data/reference/<clip>.<model>.jsonl, runs
+# build/vapd on a generated pipeline file (one file source, the model, threshold 0.25,
+# nms_iou 0.45, batch 8, one file sink) and scores its output with
+# tools/compare-detections.py. Prints a table; exits 1 if any F1 < 0.97 or any run fails.
+# Clips with several containers (cars-432p.mp4 and .h264) share one reference.
+#   --quick           only the short clips (people-2s, highway-160x90), for make test
+#   --backend NAME    auto | cpu | cuda (default auto)
+#   --keep DIR        keep configs, outputs and logs in DIR
+set -u
+BUILD=${BUILD:-build}
+SHARED=${SHARED:-$(cd "$(dirname "$0")/../.." && pwd)/shared}
+PYTHON=${PYTHON:-python3}
+MIN_F1=0.97
+quick=0; backend=auto; keep=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--quick) quick=1 ;;
+	--backend) shift; backend=${1:?--backend needs a value} ;;
+	--keep) shift; keep=${1:?--keep needs a directory} ;;
+	-h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "check-accuracy: unknown option $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+cd "$(dirname "$0")/.." || exit 2
+vapd=$BUILD/vapd
+videos=$SHARED/data/videos; refs=$SHARED/data/reference; models=$SHARED/models
+compare=$SHARED/tools/compare-detections.py
+for f in "$vapd" "$compare" "$models/coco.names"; do
+	[ -e "$f" ] || { echo "check-accuracy: $f missing" >&2; exit 2; }
+done
+if [ -n "$keep" ]; then
+	mkdir -p "$keep" && work=$keep || exit 2
+else
+	work=$(mktemp -d) || exit 2
+	trap 'rm -rf "$work"' EXIT
+fi
+
+family_of() {
+	case "$1" in
+	yolox*) echo yolox ;;
+	yolov8*|yolo11*) echo yolov8 ;;
+	yolov5*) echo yolov5 ;;
+	*) return 1 ;;
+	esac
+}
+
+# $1 clip file, $2 model name, $3 output, $4 config path
+write_config() {
+	cat > "$4" <<YAML
+pipeline:
+  name: accuracy
+sources:
+  - id: clip
+    uri: $1
+model:
+  path: $models/$2.onnx
+  family: $(family_of "$2")
+  labels: $models/coco.names
+  backend: $backend
+  threshold: 0.25
+  nms_iou: 0.45
+  batch: { max_size: 8 }
+sinks:
+  - type: file
+    path: $3
+    mode: truncate
+YAML
+}
+
+failed=0; rows=0
+echo "| clip | model | precision | recall | F1 |"
+echo "| --- | --- | --- | --- | --- |"
+for clip in "$videos"/*; do
+	file=$(basename "$clip")
+	case "$file" in *.md) continue ;; esac
+	base=${file%.*}
+	if [ $quick -eq 1 ]; then
+		case "$base" in people-2s|highway-160x90) ;; *) continue ;; esac
+	fi
+	for ref in "$refs/$base".*.jsonl; do
+		[ -f "$ref" ] || continue
+		model=${ref#"$refs/$base".}; model=${model%.jsonl}
+		[ -f "$models/$model.onnx" ] && family_of "$model" >/dev/null || continue
+		tag=$file.$model
+		out=$work/$tag.jsonl; cfg=$work/$tag.yaml; log=$work/$tag.log
+		write_config "$clip" "$model" "$out" "$cfg"
+		rows=$((rows + 1))
+		if ! "$vapd" -q -c "$cfg" >"$log" 2>&1; then
+			echo "| $file | $model | vapd failed | | |"
+			sed 's/^/    /' "$log" | tail -5 >&2
+			failed=1
+			continue
+		fi
+		if [ ! -s "$out" ]; then
+			echo "| $file | $model | no output | | |"
+			failed=1
+			continue
+		fi
+		res=$("$PYTHON" "$compare" "$out" "$ref" --min-f1 $MIN_F1 2>&1); rc=$?
+		p=$(echo "$res" | sed -n 's/.*precision=\([0-9.]*\).*/\1/p')
+		r=$(echo "$res" | sed -n 's/.*recall=\([0-9.]*\).*/\1/p')
+		f1=$(echo "$res" | sed -n 's/.*F1=\([0-9.]*\).*/\1/p')
+		note=""
+		if [ $rc -ne 0 ]; then
+			failed=1
+			note=" (below $MIN_F1 or frames differ)"
+			echo "$res" | sed 's/^/    /' >&2
+		fi
+		echo "| $file | $model | ${p:-?} | ${r:-?} | ${f1:-?}$note |"
+	done
+done
+if [ $rows -eq 0 ]; then
+	echo "check-accuracy: no clip has a reference under $refs" >&2
+	exit 1
+fi
+exit $failed

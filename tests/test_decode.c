@@ -1,0 +1,510 @@
+/* dec_stream on real clips from $SHARED/data/videos, checked against ffprobe, plus damaged
+ * copies made here, bad inputs, interrupt and pool backpressure. */
+#include <dirent.h>
+#include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "decode/source.h"
+#include "pipeline/vp_err.h"
+#include "pipeline/vp_log.h"
+
+#define MAX_FRAMES 4096
+#define PTS_TOL 0.001
+
+static char videos[512];
+static char tmpdir[256];
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void file_cfg(pipe_source_cfg *c, const char *uri)
+{
+	memset(c, 0, sizeof(*c));
+	c->id = "test";
+	c->uri = (char *)uri;
+	c->decoder = PIPE_DEC_AUTO;
+	c->interval = 1;
+	c->queue.depth = 8;
+	c->queue.policy = PIPE_QP_BLOCK;
+	c->reconnect_initial_ms = 200;
+	c->reconnect_max_ms = 1000;
+	c->rtsp_timeout_ms = 2000;
+	c->is_file = !strstr(uri, "://");
+}
+
+static void clip_path(char *out, size_t n, const char *name)
+{
+	snprintf(out, n, "%s/%s", videos, name);
+}
+
+/* Runs ffprobe on path; reads one value per output line (N/A → NAN). */
+static int run_ffprobe(const char *args, const char *path, double *vals, int max)
+{
+	char cmd[1200];
+	snprintf(cmd, sizeof(cmd), "ffprobe -v error -select_streams v:0 %s -of csv=p=0 '%s'", args, path);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	char line[256];
+	int n = 0;
+	while (fgets(line, sizeof(line), p) && n < max) {
+		line[strcspn(line, ",\r\n")] = '\0';
+		if (!line[0])
+			continue;  /* empty side-data sections */
+		vals[n++] = strcmp(line, "N/A") == 0 ? NAN : atof(line);
+	}
+	assert_int_equal(pclose(p), 0);
+	return n;
+}
+
+static double ffprobe_rate(const char *path)
+{
+	char cmd[1200];
+	snprintf(cmd, sizeof(cmd),
+	         "ffprobe -v error -select_streams v:0 -show_entries stream=r_frame_rate -of csv=p=0 '%s'",
+	         path);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	int num = 0, den = 1;
+	assert_int_equal(fscanf(p, "%d/%d", &num, &den), 2);
+	pclose(p);
+	assert_true(num > 0 && den > 0);
+	return (double)num / den;
+}
+
+typedef struct decoded {
+	int n;
+	double pts[MAX_FRAMES];
+	dec_stats stats;
+} decoded;
+
+/* Decodes the whole file, checking each frame's identity fields on the way. */
+static int decode_all(const char *path, decoded *out)
+{
+	pipe_source_cfg cfg;
+	file_cfg(&cfg, path);
+	dec_stream *s = NULL;
+	int r = dec_stream_open(&cfg, 3, 4, &s);
+	if (r < 0)
+		return r;
+	vp_frame *f = NULL;
+	out->n = 0;
+	while ((r = dec_stream_read(s, &f)) == 0) {
+		assert_int_equal(f->index, out->n);
+		assert_int_equal(f->stream_idx, 3);
+		assert_string_equal(f->stream_id, "test");
+		assert_int_equal(f->mem, VP_MEM_HOST);
+		assert_true(f->width > 0 && f->height > 0 && f->data[0] && f->linesize[0] >= f->width);
+		assert_true(f->wall_us > 0 && f->mono_ns > 0);
+		if (out->n < MAX_FRAMES)
+			out->pts[out->n] = f->pts;
+		out->n++;
+		vp_frame_unref(&f);
+		assert_null(f);
+	}
+	dec_stream_get_stats(s, &out->stats);
+	dec_stream_free(&s);
+	return r == VP_EOF ? 0 : r;
+}
+
+static void test_every_clip_matches_ffprobe_frames_and_pts(void **state)
+{
+	(void)state;
+	DIR *d = opendir(videos);
+	assert_non_null(d);
+	static decoded got;
+	static double want[MAX_FRAMES];
+	int clips = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		const char *ext = strrchr(e->d_name, '.');
+		if (e->d_name[0] == '.' || !ext || strcmp(ext, ".md") == 0)
+			continue;
+		char path[1024];
+		clip_path(path, sizeof(path), e->d_name);
+		int n_want = run_ffprobe("-count_frames -show_entries frame=pts_time", path, want, MAX_FRAMES);
+		double start[1] = { NAN };
+		run_ffprobe("-show_entries stream=start_time", path, start, 1);
+		double rate = ffprobe_rate(path);
+		assert_int_equal(decode_all(path, &got), 0);
+		print_message("%-24s %d frames, %lld errors\n", e->d_name, got.n, (long long)got.stats.errors);
+		assert_int_equal(got.n, n_want);
+		assert_int_equal(got.stats.frames, n_want);
+		assert_int_equal(got.stats.errors, 0);
+		assert_int_equal(got.stats.state, DEC_ENDED);
+		for (int i = 0; i < n_want; i++) {
+			/* No container timestamps (raw Annex-B): frames count at the stream's rate. */
+			double w = isnan(want[i]) ? i / rate : want[i] - (isnan(start[0]) ? 0 : start[0]);
+			if (fabs(got.pts[i] - w) > PTS_TOL)
+				fail_msg("%s frame %d: pts %.6f, ffprobe %.6f", e->d_name, i, got.pts[i], w);
+		}
+		clips++;
+	}
+	closedir(d);
+	assert_true(clips >= 3);
+}
+
+static void test_raw_h264_pts_equal_its_mp4_original(void **state)
+{
+	(void)state;
+	static decoded raw, mp4;
+	char path[1024];
+	clip_path(path, sizeof(path), "cars-432p.h264");
+	assert_int_equal(decode_all(path, &raw), 0);
+	clip_path(path, sizeof(path), "cars-432p.mp4");
+	assert_int_equal(decode_all(path, &mp4), 0);
+	assert_int_equal(raw.n, mp4.n);
+	for (int i = 0; i < raw.n; i++)
+		assert_true(fabs(raw.pts[i] - mp4.pts[i]) <= PTS_TOL);
+}
+
+/* Encodes a 3-frame test clip into tmpdir with the given ffmpeg output arguments. */
+static void make_clip(char *out, size_t n, const char *name, const char *size, const char *args)
+{
+	snprintf(out, n, "%s/%s", tmpdir, name);
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+	         "ffmpeg -v error -y -f lavfi -i testsrc2=s=%s:r=10 -frames:v 3 -c:v libx264 %s '%s'",
+	         size, args, out);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void check_first_frame(const char *path, int w, int h, vp_pixfmt fmt, vp_colorspace csp,
+                              int full_range)
+{
+	pipe_source_cfg cfg;
+	file_cfg(&cfg, path);
+	dec_stream *s = NULL;
+	assert_int_equal(dec_stream_open(&cfg, 0, 2, &s), 0);
+	vp_frame *f = NULL;
+	assert_int_equal(dec_stream_read(s, &f), 0);
+	assert_int_equal(f->width, w);
+	assert_int_equal(f->height, h);
+	assert_int_equal(f->fmt, fmt);
+	assert_int_equal(f->csp, csp);
+	assert_int_equal(f->full_range, full_range);
+	for (int i = 0; i < 3; i++)
+		assert_true(f->data[i] && f->linesize[i] > 0);
+	vp_frame_unref(&f);
+	dec_stream_free(&s);
+}
+
+static void test_frame_format_and_colorspace_come_from_the_stream(void **state)
+{
+	(void)state;
+	char path[1024];
+	/* The shared clips are all tagged smpte170m (BT.601), the 1080p ones too. */
+	clip_path(path, sizeof(path), "people-642x362.mp4");
+	check_first_frame(path, 642, 362, VP_PIX_YUV420P, VP_CSP_BT601, 0);
+	clip_path(path, sizeof(path), "cars-1080p.mp4");
+	check_first_frame(path, 1920, 1080, VP_PIX_YUV420P, VP_CSP_BT601, 0);
+	/* Untagged: BT.709 from 720 rows up, BT.601 below; 10-bit stays 10-bit. */
+	make_clip(path, sizeof(path), "hd-10bit.mp4", "1280x720", "-pix_fmt yuv420p10le");
+	check_first_frame(path, 1280, 720, VP_PIX_YUV420P10, VP_CSP_BT709, 0);
+	make_clip(path, sizeof(path), "sd.mp4", "320x240", "-pix_fmt yuv420p");
+	check_first_frame(path, 320, 240, VP_PIX_YUV420P, VP_CSP_BT601, 0);
+	/* Tagged BT.709 full range at SD size. */
+	make_clip(path, sizeof(path), "sd-709-full.mkv", "320x240", "-pix_fmt yuvj420p -colorspace bt709");
+	check_first_frame(path, 320, 240, VP_PIX_YUV420P, VP_CSP_BT709, 1);
+}
+
+static void test_unsupported_pixel_format_fails_at_open(void **state)
+{
+	(void)state;
+	char path[1024];
+	make_clip(path, sizeof(path), "444.mp4", "320x240", "-pix_fmt yuv444p");
+	pipe_source_cfg cfg;
+	file_cfg(&cfg, path);
+	dec_stream *s = NULL;
+	assert_int_equal(dec_stream_open(&cfg, 0, 2, &s), VP_EUNSUP);
+	assert_null(s);
+}
+
+/* Copies clip into tmpdir, keeping `keep` of its bytes and overwriting `n_bad` bytes at `bad_at`. */
+static void make_damaged(const char *clip, const char *out, double keep, double bad_at, int n_bad)
+{
+	char src[1024];
+	clip_path(src, sizeof(src), clip);
+	FILE *in = fopen(src, "rb");
+	assert_non_null(in);
+	fseek(in, 0, SEEK_END);
+	long size = ftell(in);
+	rewind(in);
+	char *buf = malloc((size_t)size);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)size, in), (size_t)size);
+	fclose(in);
+	unsigned seed = 12345;
+	for (long i = (long)(bad_at * size); i < (long)(bad_at * size) + n_bad && i < size; i++)
+		buf[i] = (char)rand_r(&seed);
+	FILE *o = fopen(out, "wb");
+	assert_non_null(o);
+	assert_int_equal(fwrite(buf, 1, (size_t)(keep * size), o), (size_t)(keep * size));
+	fclose(o);
+	free(buf);
+}
+
+static void test_truncated_file_keeps_frames_before_the_cut_and_counts_errors(void **state)
+{
+	(void)state;
+	static decoded whole, cut;
+	char path[1024], out[512];
+	clip_path(path, sizeof(path), "people-432p.mp4");
+	assert_int_equal(decode_all(path, &whole), 0);
+	snprintf(out, sizeof(out), "%s/truncated.mp4", tmpdir);
+	make_damaged("people-432p.mp4", out, 0.6, 0, 0);
+	assert_int_equal(decode_all(out, &cut), 0);
+	print_message("truncated: %d of %d frames, %lld errors\n", cut.n, whole.n,
+	              (long long)cut.stats.errors);
+	assert_true(cut.stats.errors > 0);
+	assert_true(cut.n > whole.n / 3 && cut.n < whole.n);
+}
+
+static void test_corrupted_bytes_are_counted_and_later_frames_still_decode(void **state)
+{
+	(void)state;
+	static decoded whole, bad;
+	const char *clips[] = { "cars-432p.h264", "people-432p.mp4", "people-432p-hevc.mkv" };
+	for (size_t c = 0; c < sizeof(clips) / sizeof(clips[0]); c++) {
+		char path[1024], out[512];
+		clip_path(path, sizeof(path), clips[c]);
+		assert_int_equal(decode_all(path, &whole), 0);
+		snprintf(out, sizeof(out), "%s/corrupt-%s", tmpdir, clips[c]);
+		make_damaged(clips[c], out, 1.0, 0.3, 4000);
+		assert_int_equal(decode_all(out, &bad), 0);
+		print_message("corrupt %s: %d of %d frames, %lld errors\n", clips[c], bad.n, whole.n,
+		              (long long)bad.stats.errors);
+		assert_true(bad.stats.errors > 0);
+		/* The damage sits at 30% of the bytes: frames after it must come out, up to
+		 * the last one (a container may lose the cluster or GOP around the damage). */
+		assert_true(bad.n >= whole.n * 6 / 10);
+		assert_true(fabs(bad.pts[bad.n - 1] - whole.pts[whole.n - 1]) < 0.5);
+	}
+}
+
+static void test_missing_and_non_video_files_fail_to_open(void **state)
+{
+	(void)state;
+	pipe_source_cfg cfg;
+	dec_stream *s = NULL;
+	char path[512];
+	snprintf(path, sizeof(path), "%s/does-not-exist.mp4", tmpdir);
+	file_cfg(&cfg, path);
+	assert_true(dec_stream_open(&cfg, 0, 2, &s) < 0);
+	assert_null(s);
+
+	snprintf(path, sizeof(path), "%s/notes.txt", tmpdir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	for (int i = 0; i < 200; i++)
+		fprintf(f, "line %d: this is not a video\n", i);
+	fclose(f);
+	file_cfg(&cfg, path);
+	assert_true(dec_stream_open(&cfg, 0, 2, &s) < 0);
+	assert_null(s);
+
+	/* A real media file without a video stream. */
+	snprintf(path, sizeof(path), "%s/tone.wav", tmpdir);
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "ffmpeg -v error -y -f lavfi -i sine=d=0.5 '%s'", path);
+	assert_int_equal(system(cmd), 0);
+	file_cfg(&cfg, path);
+	assert_int_equal(dec_stream_open(&cfg, 0, 2, &s), VP_EUNSUP);
+	assert_null(s);
+}
+
+static void test_nvdec_request_fails_clearly_without_nvdec(void **state)
+{
+	(void)state;
+	char path[1024];
+	clip_path(path, sizeof(path), "people-2s.mp4");
+	pipe_source_cfg cfg;
+	file_cfg(&cfg, path);
+	cfg.decoder = PIPE_DEC_NVDEC;
+	dec_stream *s = NULL;
+	assert_int_equal(dec_stream_open(&cfg, 0, 2, &s), VP_ENODEV);
+	assert_null(s);
+	cfg.decoder = PIPE_DEC_SOFTWARE;
+	assert_int_equal(dec_stream_open(&cfg, 0, 2, &s), 0);
+	dec_stream_free(&s);
+}
+
+typedef struct reader {
+	dec_stream *s;
+	vp_frame *f;
+	int rc;
+	int64_t done_ms;
+} reader;
+
+static void *read_one(void *arg)
+{
+	reader *rd = arg;
+	rd->rc = dec_stream_read(rd->s, &rd->f);
+	rd->done_ms = now_ms();
+	return NULL;
+}
+
+static void test_pool_backpressure_blocks_until_a_frame_is_released(void **state)
+{
+	(void)state;
+	char path[1024];
+	clip_path(path, sizeof(path), "people-432p.mp4");
+	pipe_source_cfg cfg;
+	file_cfg(&cfg, path);
+	dec_stream *s = NULL;
+	enum { POOL = 3 };
+	assert_int_equal(dec_stream_open(&cfg, 0, POOL, &s), 0);
+	vp_frame *held[POOL];
+	for (int i = 0; i < POOL; i++)
+		assert_int_equal(dec_stream_read(s, &held[i]), 0);
+
+	reader rd = { .s = s, .done_ms = 0 };
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, read_one, &rd), 0);
+	usleep(300 * 1000);
+	assert_int_equal(__atomic_load_n(&rd.done_ms, __ATOMIC_SEQ_CST), 0);  /* still blocked */
+	int64_t released = now_ms();
+	vp_frame_unref(&held[0]);
+	pthread_join(t, NULL);
+	assert_int_equal(rd.rc, 0);
+	assert_int_equal(rd.f->index, POOL);
+	assert_true(rd.done_ms - released < 1000);
+	vp_frame_unref(&rd.f);
+
+	/* Blocked again on a full pool: an interrupt frees the reader with VP_EOF. */
+	assert_int_equal(dec_stream_read(s, &held[0]), 0);
+	assert_int_equal(pthread_create(&t, NULL, read_one, &rd), 0);
+	usleep(200 * 1000);
+	int64_t interrupted = now_ms();
+	dec_stream_interrupt(s);
+	pthread_join(t, NULL);
+	assert_int_equal(rd.rc, VP_EOF);
+	assert_true(rd.done_ms - interrupted < 500);
+	assert_int_equal(dec_stream_read(s, &rd.f), VP_EOF);
+	dec_stream_free(&s);
+	/* Frames outlive their stream until released. */
+	for (int i = 0; i < POOL; i++) {
+		assert_int_equal(held[i]->width, 768);
+		volatile uint8_t luma = held[i]->data[0][held[i]->linesize[0] * 200 + 300];
+		(void)luma;  /* read through the plane: a use-after-free under SANITIZE=1 */
+		vp_frame_unref(&held[i]);
+	}
+}
+
+static void *interrupt_later(void *arg)
+{
+	usleep(300 * 1000);
+	dec_stream_interrupt(arg);
+	return NULL;
+}
+
+static void test_interrupt_ends_a_blocked_network_read(void **state)
+{
+	(void)state;
+	/* A peer that accepts TCP connections and never answers the RTSP request. */
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	socklen_t len = sizeof(a);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	char uri[128];
+	snprintf(uri, sizeof(uri), "rtsp://127.0.0.1:%d/silent", ntohs(a.sin_port));
+	pipe_source_cfg cfg;
+	file_cfg(&cfg, uri);
+	cfg.rtsp_timeout_ms = 30000;
+	dec_stream *s = NULL;
+	assert_int_equal(dec_stream_open(&cfg, 0, 2, &s), 0);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, interrupt_later, s), 0);
+	int64_t t0 = now_ms();
+	vp_frame *f = NULL;
+	assert_int_equal(dec_stream_read(s, &f), VP_EOF);
+	int64_t took = now_ms() - t0;
+	pthread_join(t, NULL);
+	print_message("interrupted a silent RTSP peer after %lld ms\n", (long long)took);
+	assert_true(took >= 250 && took < 1500);
+	dec_stream_free(&s);
+	close(fd);
+}
+
+static void test_loop_keeps_index_and_pts_increasing(void **state)
+{
+	(void)state;
+	char path[1024];
+	clip_path(path, sizeof(path), "people-2s.mp4");  /* 20 frames at 10 fps */
+	pipe_source_cfg cfg;
+	file_cfg(&cfg, path);
+	cfg.loop = true;
+	dec_stream *s = NULL;
+	assert_int_equal(dec_stream_open(&cfg, 0, 4, &s), 0);
+	double prev = -1;
+	for (int i = 0; i < 50; i++) {
+		vp_frame *f = NULL;
+		assert_int_equal(dec_stream_read(s, &f), 0);
+		assert_int_equal(f->index, i);
+		assert_true(fabs(f->pts - i * 0.1) < PTS_TOL);
+		assert_true(f->pts > prev);
+		prev = f->pts;
+		vp_frame_unref(&f);
+	}
+	dec_stats st;
+	dec_stream_get_stats(s, &st);
+	assert_int_equal(st.state, DEC_RUNNING);
+	assert_int_equal(st.errors, 0);
+	dec_stream_free(&s);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	const char *shared = getenv("SHARED");
+	snprintf(videos, sizeof(videos), "%s/data/videos", shared ? shared : "../shared");
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/vapd-test-decode-XXXXXX");
+	if (!mkdtemp(tmpdir))
+		return -1;
+	vp_log_set_level(VP_LOG_ERROR);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_clip_matches_ffprobe_frames_and_pts),
+		cmocka_unit_test(test_raw_h264_pts_equal_its_mp4_original),
+		cmocka_unit_test(test_frame_format_and_colorspace_come_from_the_stream),
+		cmocka_unit_test(test_unsupported_pixel_format_fails_at_open),
+		cmocka_unit_test(test_truncated_file_keeps_frames_before_the_cut_and_counts_errors),
+		cmocka_unit_test(test_corrupted_bytes_are_counted_and_later_frames_still_decode),
+		cmocka_unit_test(test_missing_and_non_video_files_fail_to_open),
+		cmocka_unit_test(test_nvdec_request_fails_clearly_without_nvdec),
+		cmocka_unit_test(test_pool_backpressure_blocks_until_a_frame_is_released),
+		cmocka_unit_test(test_interrupt_ends_a_blocked_network_read),
+		cmocka_unit_test(test_loop_keeps_index_and_pts_increasing),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

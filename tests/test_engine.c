@@ -1,0 +1,270 @@
+/* Engine: the shared models against onnxruntime's reference outputs at batch 1 and
+ * batch N (every item equal to the batch-1 result), input-size override, peak bytes,
+ * and clear load-time errors for bad models built by the test. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "infer/engine.h"
+#include "pipeline/vp_err.h"
+
+static char shared_dir[512];
+static char tmp_dir[] = "/tmp/vapd-test-engine-XXXXXX";
+
+static const char *shared(const char *rel, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", shared_dir, rel);
+	return buf;
+}
+
+static double rel_l2(const float *a, const float *ref, size_t n)
+{
+	double num = 0, den = 0;
+	for (size_t i = 0; i < n; i++) {
+		double d = (double)a[i] - ref[i];
+		num += d * d;
+		den += (double)ref[i] * ref[i];
+	}
+	return sqrt(num / (den > 0 ? den : 1));
+}
+
+static size_t numel(const inf_tensor_info *t)
+{
+	size_t n = 1;
+	for (int i = 0; i < t->ndim; i++)
+		n *= (size_t)t->dims[i];
+	return n;
+}
+
+/* Runs model on its reference input at `batch` equal items; checks each item. */
+static void check_model(const char *model, int batch)
+{
+	char path[1024], in_path[1024], out_path[1024], rel[256];
+	inf_blob in, ref;
+	inf_engine *e = NULL;
+	snprintf(rel, sizeof(rel), "models/%s.onnx", model);
+	shared(rel, path, sizeof(path));
+	snprintf(rel, sizeof(rel), "data/reference/%s.io/input_0.pb", model);
+	shared(rel, in_path, sizeof(in_path));
+	snprintf(rel, sizeof(rel), "data/reference/%s.io/output_0.pb", model);
+	shared(rel, out_path, sizeof(out_path));
+	assert_int_equal(inf_blob_read(in_path, &in), 0);
+	assert_int_equal(inf_blob_read(out_path, &ref), 0);
+
+	inf_engine_opts o = { .backend = "cpu", .max_batch = batch, .threads = 0 };
+	assert_int_equal(inf_engine_open(path, &o, &e), 0);
+	inf_tensor_info ii, oi;
+	assert_int_equal(inf_engine_input_info(e, 0, &ii), 0);
+	assert_int_equal(inf_engine_output_info(e, 0, &oi), 0);
+	assert_int_equal(ii.dims[0], batch);
+	assert_int_equal(oi.dims[0], batch);
+	assert_int_equal(numel(&ii), in.bytes / sizeof(float) * (size_t)batch);
+	assert_int_equal(numel(&oi), ref.bytes / sizeof(float) * (size_t)batch);
+	uint8_t *dst = inf_engine_input(e, 0);
+	for (int b = 0; b < batch; b++)
+		memcpy(dst + (size_t)b * in.bytes, in.data, in.bytes);
+	assert_int_equal(inf_engine_run(e, batch), 0);
+	const float *out = inf_engine_output(e, 0);
+	size_t item = ref.bytes / sizeof(float);
+	for (int b = 0; b < batch; b++) {
+		double err = rel_l2(out + (size_t)b * item, ref.data, item);
+		printf("# %s batch %d item %d: relative L2 error %.3g\n", model, batch, b, err);
+		assert_true(err <= 1e-4);
+		if (b > 0)  /* same input, same weights: items agree far below the reference tolerance */
+			assert_true(rel_l2(out + (size_t)b * item, out, item) <= 1e-6);
+	}
+	size_t peak = inf_engine_peak_bytes(e);
+	printf("# %s batch %d: peak engine memory %.1f MB\n", model, batch, peak / 1048576.0);
+	assert_true(peak > ref.bytes * (size_t)batch);
+	inf_engine_free(&e);
+	assert_null(e);
+	inf_blob_clear(&in);
+	inf_blob_clear(&ref);
+}
+
+static void test_engine_yolox_nano_matches_reference_at_batch_1(void **state)
+{
+	(void)state;
+	check_model("yolox_nano", 1);
+}
+
+static void test_engine_yolox_nano_batch_3_items_equal_batch_1(void **state)
+{
+	(void)state;
+	check_model("yolox_nano", 3);
+}
+
+static void test_engine_yolov8n_matches_reference_at_batch_1(void **state)
+{
+	(void)state;
+	check_model("yolov8n", 1);
+}
+
+static void test_engine_yolov8n_batch_2_items_equal_batch_1(void **state)
+{
+	(void)state;
+	check_model("yolov8n", 2);
+}
+
+static void test_engine_input_size_override_reinfers_shapes(void **state)
+{
+	(void)state;
+	char path[1100];
+	inf_engine *e = NULL;
+	inf_engine_opts o = { .max_batch = 2, .input_w = 320, .input_h = 256, .threads = 1 };
+	assert_int_equal(inf_engine_open(shared("models/yolox_nano.onnx", path, sizeof(path)), &o, &e), 0);
+	inf_tensor_info ii, oi;
+	inf_engine_input_info(e, 0, &ii);
+	inf_engine_output_info(e, 0, &oi);
+	assert_int_equal(ii.ndim, 4);
+	assert_int_equal(ii.dims[2], 256);
+	assert_int_equal(ii.dims[3], 320);
+	/* Three YOLOX strides (8, 16, 32) over 256x320: 32*40 + 16*20 + 8*10 anchors. */
+	assert_int_equal(oi.ndim, 3);
+	assert_int_equal(oi.dims[0], 2);
+	assert_int_equal(oi.dims[1], 32 * 40 + 16 * 20 + 8 * 10);
+	assert_int_equal(oi.dims[2], 85);
+	memset(inf_engine_input(e, 0), 0, numel(&ii) * sizeof(float));
+	assert_int_equal(inf_engine_run(e, 2), 0);
+	assert_int_equal(inf_engine_run(e, 3), -EINVAL);
+	assert_string_equal(inf_engine_backend_name(e), "cpu");
+	inf_engine_free(&e);
+}
+
+/* Writes a model with /usr/bin/python3 + onnx; the script gets the path as argv[1]. */
+static void make_model(const char *name, const char *script, char *path, size_t len)
+{
+	char py[1200], cmd[4096];
+	snprintf(path, len, "%s/%s", tmp_dir, name);
+	snprintf(py, sizeof(py), "%s/%s.py", tmp_dir, name);
+	FILE *f = fopen(py, "w");
+	assert_non_null(f);
+	fprintf(f, "import sys, numpy as np, onnx\nfrom onnx import helper as h, TensorProto as T, numpy_helper as nh\n%s", script);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s %s", py, path);
+	assert_int_equal(system(cmd), 0);
+}
+
+static int open_rc(const char *path, int batch)
+{
+	inf_engine *e = NULL;
+	inf_engine_opts o = { .max_batch = batch, .threads = 1 };
+	int rc = inf_engine_open(path, &o, &e);
+	assert_null(e == NULL || rc == 0 ? NULL : e);
+	inf_engine_free(&e);
+	return rc;
+}
+
+static void test_engine_rejects_unknown_operators(void **state)
+{
+	(void)state;
+	char path[1100];
+	make_model("unknown_op.onnx",
+		"x = h.make_tensor_value_info('x', T.FLOAT, [1, 4])\n"
+		"y = h.make_tensor_value_info('y', T.FLOAT, [1, 4])\n"
+		"n1 = h.make_node('FancyOp', ['x'], ['t'], name='fancy')\n"
+		"n2 = h.make_node('Relu', ['t'], ['u'], name='relu')\n"
+		"n3 = h.make_node('Other', ['u'], ['y'], name='other', domain='com.example')\n"
+		"m = h.make_model(h.make_graph([n1, n2, n3], 'g', [x], [y]), opset_imports=[h.make_opsetid('', 13)])\n"
+		"onnx.save(m, sys.argv[1])\n", path, sizeof(path));
+	assert_int_equal(open_rc(path, 1), VP_EUNSUP);
+}
+
+static void test_engine_rejects_truncated_model(void **state)
+{
+	(void)state;
+	char src[1100], path[1100], cmd[2600];
+	snprintf(path, sizeof(path), "%s/truncated.onnx", tmp_dir);
+	snprintf(cmd, sizeof(cmd), "head -c 300000 %s > %s", shared("models/yolox_nano.onnx", src, sizeof(src)), path);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(open_rc(path, 1), VP_EMODEL);
+}
+
+static void test_engine_rejects_random_bytes(void **state)
+{
+	(void)state;
+	char path[1100], cmd[1300];
+	snprintf(path, sizeof(path), "%s/random.onnx", tmp_dir);
+	snprintf(cmd, sizeof(cmd), "head -c 65536 /dev/urandom > %s", path);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(open_rc(path, 1), VP_EMODEL);
+	assert_int_equal(open_rc("/nonexistent/model.onnx", 1), -ENOENT);
+}
+
+static void test_engine_rejects_external_data(void **state)
+{
+	(void)state;
+	char path[1100];
+	make_model("external.onnx",
+		"x = h.make_tensor_value_info('x', T.FLOAT, [1, 256])\n"
+		"y = h.make_tensor_value_info('y', T.FLOAT, [1, 256])\n"
+		"w = nh.from_array(np.ones([1, 256], np.float32), 'w')\n"
+		"m = h.make_model(h.make_graph([h.make_node('Add', ['x', 'w'], ['y'])], 'g', [x], [y], [w]),\n"
+		"                 opset_imports=[h.make_opsetid('', 13)])\n"
+		"onnx.save(m, sys.argv[1], save_as_external_data=True, all_tensors_to_one_file=True,\n"
+		"          location='external.bin', size_threshold=0)\n", path, sizeof(path));
+	assert_int_equal(open_rc(path, 1), VP_EUNSUP);
+}
+
+static void test_engine_refuses_batch_it_cannot_identify(void **state)
+{
+	(void)state;
+	char fixed[1100], flat[1100];
+	make_model("fixed_batch.onnx",
+		"x = h.make_tensor_value_info('x', T.FLOAT, [2, 4])\n"
+		"y = h.make_tensor_value_info('y', T.FLOAT, [2, 4])\n"
+		"m = h.make_model(h.make_graph([h.make_node('Relu', ['x'], ['y'])], 'g', [x], [y]),\n"
+		"                 opset_imports=[h.make_opsetid('', 13)])\n"
+		"onnx.save(m, sys.argv[1])\n", fixed, sizeof(fixed));
+	assert_int_equal(open_rc(fixed, 2), 0);
+	assert_int_equal(open_rc(fixed, 3), VP_EUNSUP);
+	/* The output folds the batch away: it cannot carry N items. */
+	make_model("flat.onnx",
+		"x = h.make_tensor_value_info('x', T.FLOAT, [1, 3, 4])\n"
+		"y = h.make_tensor_value_info('y', T.FLOAT, [12])\n"
+		"s = nh.from_array(np.array([-1], np.int64), 's')\n"
+		"m = h.make_model(h.make_graph([h.make_node('Reshape', ['x', 's'], ['y'])], 'g', [x], [y], [s]),\n"
+		"                 opset_imports=[h.make_opsetid('', 13)])\n"
+		"onnx.save(m, sys.argv[1])\n", flat, sizeof(flat));
+	assert_int_equal(open_rc(flat, 1), 0);
+	assert_true(open_rc(flat, 4) < 0);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	const char *s = getenv("SHARED");
+	snprintf(shared_dir, sizeof(shared_dir), "%s", s ? s : "../shared");
+	return mkdtemp(tmp_dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp_dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_engine_yolox_nano_matches_reference_at_batch_1),
+		cmocka_unit_test(test_engine_yolox_nano_batch_3_items_equal_batch_1),
+		cmocka_unit_test(test_engine_yolov8n_matches_reference_at_batch_1),
+		cmocka_unit_test(test_engine_yolov8n_batch_2_items_equal_batch_1),
+		cmocka_unit_test(test_engine_input_size_override_reinfers_shapes),
+		cmocka_unit_test(test_engine_rejects_unknown_operators),
+		cmocka_unit_test(test_engine_rejects_truncated_model),
+		cmocka_unit_test(test_engine_rejects_random_bytes),
+		cmocka_unit_test(test_engine_rejects_external_data),
+		cmocka_unit_test(test_engine_refuses_batch_it_cannot_identify),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,224 @@
+/* Per-stream queues and the fair batcher (pipeline/mqueue.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "pipeline/mqueue.h"
+#include "pipeline/vp_err.h"
+
+#include <errno.h>
+
+static int g_dropped_items;
+static void count_drop(void *item) { (void)item; __atomic_fetch_add(&g_dropped_items, 1, __ATOMIC_RELAXED); }
+
+#define ITEM(s, k) ((void *)(intptr_t)((s) * 1000 + (k) + 1))
+
+static void test_batch_takes_streams_round_robin(void **state)
+{
+	(void)state;
+	pipe_mq *q;
+	assert_int_equal(pipe_mq_new(3, NULL, &q), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pipe_mq_setup(q, i, 16, PIPE_MQ_BLOCK), 0);
+	/* Stream 0 is busy (10 frames), streams 1 and 2 have one each. */
+	for (int k = 0; k < 10; k++)
+		pipe_mq_push(q, 0, ITEM(0, k));
+	pipe_mq_push(q, 1, ITEM(1, 0));
+	pipe_mq_push(q, 2, ITEM(2, 0));
+	void *items[4];
+	int streams[4], ended[3], n_ended;
+	int n = pipe_mq_pop_batch(q, 4, 10, items, streams, ended, &n_ended);
+	assert_int_equal(n, 4);
+	int per[3] = { 0 };
+	for (int i = 0; i < n; i++)
+		per[streams[i]]++;
+	/* The quiet streams are not starved by the busy one. */
+	assert_int_equal(per[1], 1);
+	assert_int_equal(per[2], 1);
+	assert_int_equal(per[0], 2);
+	/* Order within a stream is kept. */
+	int last = -1;
+	for (int i = 0; i < n; i++)
+		if (streams[i] == 0) {
+			int k = (int)(intptr_t)items[i] - 1;
+			assert_true(k > last);
+			last = k;
+		}
+	pipe_mq_free(&q);
+}
+
+static void test_drop_oldest_counts_and_keeps_newest(void **state)
+{
+	(void)state;
+	pipe_mq *q;
+	g_dropped_items = 0;
+	assert_int_equal(pipe_mq_new(1, count_drop, &q), 0);
+	assert_int_equal(pipe_mq_setup(q, 0, 3, PIPE_MQ_DROP_OLDEST), 0);
+	for (int k = 0; k < 10; k++)
+		assert_int_equal(pipe_mq_push(q, 0, ITEM(0, k)), 0);
+	assert_int_equal(pipe_mq_dropped(q, 0), 7);
+	assert_int_equal(g_dropped_items, 7);
+	void *items[8];
+	int streams[8], ended[1], n_ended;
+	int n = pipe_mq_pop_batch(q, 8, 1, items, streams, ended, &n_ended);
+	assert_int_equal(n, 3);
+	assert_ptr_equal(items[0], ITEM(0, 7));
+	assert_ptr_equal(items[2], ITEM(0, 9));
+	pipe_mq_free(&q);
+}
+
+static void test_end_reported_once_after_items(void **state)
+{
+	(void)state;
+	pipe_mq *q;
+	assert_int_equal(pipe_mq_new(2, NULL, &q), 0);
+	pipe_mq_setup(q, 0, 4, PIPE_MQ_BLOCK);
+	pipe_mq_setup(q, 1, 4, PIPE_MQ_BLOCK);
+	pipe_mq_push(q, 0, ITEM(0, 0));
+	pipe_mq_close(q, 0);
+	void *items[4];
+	int streams[4], ended[2], n_ended;
+	int n = pipe_mq_pop_batch(q, 4, 5, items, streams, ended, &n_ended);
+	/* The item comes first; the end is only reported once the stream is drained. */
+	assert_int_equal(n, 1);
+	if (n_ended == 0) {
+		n = pipe_mq_pop_batch(q, 4, 5, items, streams, ended, &n_ended);
+		assert_int_equal(n, 0);
+	}
+	assert_int_equal(n_ended, 1);
+	assert_int_equal(ended[0], 0);
+	pipe_mq_close(q, 1);
+	n = pipe_mq_pop_batch(q, 4, 5, items, streams, ended, &n_ended);
+	assert_int_equal(n_ended, 1);
+	assert_int_equal(ended[0], 1);
+	/* Every stream ended: the consumer is told so. */
+	n = pipe_mq_pop_batch(q, 4, 5, items, streams, ended, &n_ended);
+	assert_int_equal(n, 0);
+	assert_int_equal(n_ended, 0);
+	pipe_mq_free(&q);
+}
+
+typedef struct producer { pipe_mq *q; int stream, count; } producer;
+
+static void *produce(void *arg)
+{
+	producer *p = arg;
+	for (int k = 0; k < p->count; k++)
+		if (pipe_mq_push(p->q, p->stream, ITEM(p->stream, k)) < 0)
+			break;
+	pipe_mq_close(p->q, p->stream);
+	return NULL;
+}
+
+static void test_block_policy_loses_nothing_under_load(void **state)
+{
+	(void)state;
+	enum { STREAMS = 4, PER = 5000 };
+	pipe_mq *q;
+	assert_int_equal(pipe_mq_new(STREAMS, NULL, &q), 0);
+	producer pr[STREAMS];
+	pthread_t th[STREAMS];
+	for (int i = 0; i < STREAMS; i++) {
+		pipe_mq_setup(q, i, 2, PIPE_MQ_BLOCK);
+		pr[i] = (producer){ q, i, PER };
+		pthread_create(&th[i], NULL, produce, &pr[i]);
+	}
+	int next[STREAMS] = { 0 }, ends = 0;
+	for (;;) {
+		void *items[8];
+		int streams[8], ended[STREAMS], n_ended;
+		int n = pipe_mq_pop_batch(q, 8, 2, items, streams, ended, &n_ended);
+		if (n == 0 && n_ended == 0)
+			break;
+		for (int i = 0; i < n; i++) {
+			assert_ptr_equal(items[i], ITEM(streams[i], next[streams[i]]));
+			next[streams[i]]++;
+		}
+		ends += n_ended;
+	}
+	for (int i = 0; i < STREAMS; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(next[i], PER);
+		assert_int_equal(pipe_mq_dropped(q, i), 0);
+	}
+	assert_int_equal(ends, STREAMS);
+	pipe_mq_free(&q);
+}
+
+static void test_partial_batch_after_timeout(void **state)
+{
+	(void)state;
+	pipe_mq *q;
+	assert_int_equal(pipe_mq_new(1, NULL, &q), 0);
+	pipe_mq_setup(q, 0, 8, PIPE_MQ_BLOCK);
+	pipe_mq_push(q, 0, ITEM(0, 0));
+	void *items[8];
+	int streams[8], ended[1], n_ended;
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	int n = pipe_mq_pop_batch(q, 8, 50, items, streams, ended, &n_ended);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	double ms = (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6;
+	/* A lone frame waits for company at most timeout_ms, then goes alone. */
+	assert_int_equal(n, 1);
+	assert_true(ms >= 45.0);
+	pipe_mq_free(&q);
+}
+
+static void test_shutdown_releases_blocked_producer(void **state)
+{
+	(void)state;
+	pipe_mq *q;
+	assert_int_equal(pipe_mq_new(1, NULL, &q), 0);
+	pipe_mq_setup(q, 0, 1, PIPE_MQ_BLOCK);
+	producer pr = { q, 0, 3 };
+	pthread_t th;
+	pthread_create(&th, NULL, produce, &pr);
+	struct timespec ms20 = { 0, 20000000L };
+	nanosleep(&ms20, NULL);
+	pipe_mq_shutdown(q);
+	pthread_join(th, NULL);
+	pipe_mq_free(&q);
+}
+
+static void test_slot_reopens_after_its_end_was_reported(void **state)
+{
+	(void)state;
+	pipe_mq *q;
+	assert_int_equal(pipe_mq_new(4, NULL, &q), 0);
+	assert_int_equal(pipe_mq_setup(q, 0, 2, PIPE_MQ_BLOCK), 0);
+	assert_int_equal(pipe_mq_setup(q, 1, 2, PIPE_MQ_BLOCK), 0);
+	/* A slot in use cannot be taken twice. */
+	assert_int_equal(pipe_mq_setup(q, 0, 2, PIPE_MQ_BLOCK), -EBUSY);
+	pipe_mq_close(q, 0);
+	void *items[2];
+	int streams[2], ended[4], n_ended;
+	assert_int_equal(pipe_mq_pop_batch(q, 2, 1, items, streams, ended, &n_ended), 0);
+	assert_int_equal(n_ended, 1);
+	/* Stream 1 is still open, so a new stream can take slot 0 and is served. */
+	assert_int_equal(pipe_mq_setup(q, 0, 2, PIPE_MQ_DROP_OLDEST), 0);
+	pipe_mq_push(q, 0, ITEM(0, 5));
+	assert_int_equal(pipe_mq_pop_batch(q, 2, 1, items, streams, ended, &n_ended), 1);
+	assert_ptr_equal(items[0], ITEM(0, 5));
+	pipe_mq_free(&q);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_batch_takes_streams_round_robin),
+		cmocka_unit_test(test_drop_oldest_counts_and_keeps_newest),
+		cmocka_unit_test(test_end_reported_once_after_items),
+		cmocka_unit_test(test_block_policy_loses_nothing_under_load),
+		cmocka_unit_test(test_partial_batch_after_timeout),
+		cmocka_unit_test(test_shutdown_releases_blocked_producer),
+		cmocka_unit_test(test_slot_reopens_after_its_end_was_reported),
+	};
+	return cmocka_run_group_tests_name("mqueue", tests, NULL, NULL);
+}

@@ -1,0 +1,346 @@
+/* Runs the official ONNX node test cases (Debian's libonnx-testdata) whose operators
+ * the engine claims, each in a child process so a crashing kernel fails one case,
+ * and compares every output (rtol 1e-3, atol 1e-5).
+ * Usage: tool_onnx_conformance [--data DIR] [-v] [FILTER...]  (FILTER: case-name substrings) */
+#include <dirent.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "infer/engine.h"
+#include "infer/graph.h"
+#include "infer/tensor_pb.h"
+#include "onnx.pb-c.h"
+#include "pipeline/vp_err.h"
+
+#define RTOL 1e-3
+#define ATOL 1e-5
+#define MAX_IO 16
+#define CASE_TIMEOUT_S 60
+
+typedef struct skip_list {
+	char names[256][48];
+	int n;
+} skip_list;
+
+static void skip_add(skip_list *s, const char *name)
+{
+	for (int i = 0; i < s->n; i++)
+		if (strcmp(s->names[i], name) == 0)
+			return;
+	if (s->n < 256)
+		snprintf(s->names[s->n++], sizeof(s->names[0]), "%s", name);
+}
+
+/* Cases whose expected outputs come from numpy's random generator. */
+static const char *const random_cases[] = {
+	"test_training_dropout", "test_training_dropout_default", "test_training_dropout_default_mask",
+	"test_training_dropout_mask", NULL,
+};
+
+static int is_random_case(const char *name)
+{
+	for (int i = 0; random_cases[i]; i++)
+		if (strcmp(random_cases[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+static int dtype_known(const Onnx__ValueInfoProto *vi)
+{
+	const Onnx__TypeProto *t = vi->type;
+	return t && t->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE && t->tensor_type &&
+	       inf_dtype_size(t->tensor_type->elem_type) > 0;
+}
+
+/* Why the case is outside the engine's claims (unclaimed operator, non-tensor or
+ * foreign dtype, opset older than 11), or NULL when it must pass. */
+static const char *skip_reason(const char *model, char *why, size_t len, skip_list *ops)
+{
+	uint8_t *buf;
+	size_t n;
+	if (inf_read_file(model, &buf, &n) < 0)
+		return NULL;
+	Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, n, buf);
+	free(buf);
+	if (!m || !m->graph)
+		return NULL;
+	const Onnx__GraphProto *g = m->graph;
+	*why = 0;
+	for (size_t i = 0; i < g->n_node; i++) {
+		const Onnx__NodeProto *np = g->node[i];
+		int foreign = np->domain && *np->domain && strcmp(np->domain, "ai.onnx") != 0;
+		if (foreign || (strcmp(np->op_type, "Constant") != 0 && !inf_op_find(np->op_type))) {
+			snprintf(why, len, "operator %s", np->op_type);
+			skip_add(ops, np->op_type);
+			break;
+		}
+	}
+	for (size_t i = 0; !*why && i < g->n_input + g->n_output; i++) {
+		const Onnx__ValueInfoProto *vi = i < g->n_input ? g->input[i] : g->output[i - g->n_input];
+		if (!dtype_known(vi))
+			snprintf(why, len, "value '%s' is not a tensor of an engine dtype", vi->name);
+	}
+	for (size_t i = 0; !*why && i < m->n_opset_import; i++) {
+		const Onnx__OperatorSetIdProto *o = m->opset_import[i];
+		if ((!o->domain || !*o->domain) && o->version < 11)
+			snprintf(why, len, "opset %lld < 11", (long long)o->version);
+	}
+	onnx__model_proto__free_unpacked(m, NULL);
+	return *why ? why : NULL;
+}
+
+static float half_to_float(uint16_t h)
+{
+	int e = (h >> 10) & 0x1f, m = h & 0x3ff;
+	float v = e == 0 ? ldexpf((float)m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexpf((float)(m | 0x400), e - 25);
+	return h & 0x8000 ? -v : v;
+}
+
+static double elem(const void *d, int dtype, size_t i)
+{
+	switch (dtype) {
+	case INF_DT_FLOAT: return ((const float *)d)[i];
+	case INF_DT_DOUBLE: return ((const double *)d)[i];
+	case INF_DT_FLOAT16: return half_to_float(((const uint16_t *)d)[i]);
+	case INF_DT_INT64: return (double)((const int64_t *)d)[i];
+	case INF_DT_INT32: return ((const int32_t *)d)[i];
+	case INF_DT_INT8: return ((const int8_t *)d)[i];
+	default: return ((const uint8_t *)d)[i];
+	}
+}
+
+static int compare(const inf_tensor_info *got, const void *data, const inf_blob *exp, char *why, size_t len)
+{
+	if (got->dtype != exp->info.dtype) {
+		snprintf(why, len, "output '%s' dtype %d, expected %d", exp->name, got->dtype, exp->info.dtype);
+		return -1;
+	}
+	if (got->ndim != exp->info.ndim || memcmp(got->dims, exp->info.dims, sizeof(int64_t) * (size_t)got->ndim)) {
+		char a[128] = "", b[128] = "";
+		for (int i = 0; i < got->ndim; i++)
+			snprintf(a + strlen(a), sizeof(a) - strlen(a), "%s%lld", i ? "," : "", (long long)got->dims[i]);
+		for (int i = 0; i < exp->info.ndim; i++)
+			snprintf(b + strlen(b), sizeof(b) - strlen(b), "%s%lld", i ? "," : "", (long long)exp->info.dims[i]);
+		snprintf(why, len, "output '%s' shape [%s], expected [%s]", exp->name, a, b);
+		return -1;
+	}
+	int is_float = got->dtype == INF_DT_FLOAT || got->dtype == INF_DT_DOUBLE || got->dtype == INF_DT_FLOAT16;
+	size_t n = exp->bytes / inf_dtype_size(exp->info.dtype);
+	for (size_t i = 0; i < n; i++) {
+		double g = elem(data, got->dtype, i), e = elem(exp->data, got->dtype, i);
+		int ok = is_float ? ((isnan(g) && isnan(e)) || g == e || fabs(g - e) <= ATOL + RTOL * fabs(e)) : g == e;
+		if (!ok) {
+			snprintf(why, len, "output '%s'[%zu] = %.7g, expected %.7g", exp->name, i, g, e);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int load_blobs(const char *dir, const char *prefix, inf_blob *b, int *n)
+{
+	char path[1024];
+	for (*n = 0; *n < MAX_IO; (*n)++) {
+		snprintf(path, sizeof(path), "%s/test_data_set_0/%s_%d.pb", dir, prefix, *n);
+		if (access(path, R_OK) != 0)
+			break;
+		if (inf_blob_read(path, &b[*n]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int read_as_data(const inf_graph *g, const inf_tensor *t)
+{
+	for (int i = 0; i < g->n_nodes; i++)
+		if (g->nodes[i]->n_in > 0 && g->nodes[i]->in[0] == t)
+			return 1;
+	return 0;
+}
+
+/* In the child: stdout carries the verdict line, stderr the engine's log. */
+static int run_case(const char *dir)
+{
+	inf_blob in[MAX_IO] = { 0 }, out[MAX_IO] = { 0 };
+	inf_tensor_info shapes[MAX_IO];
+	int n_in, n_out, ret = 1;
+	char model[1100], why[512] = "";
+	inf_engine *e = NULL;
+	if (load_blobs(dir, "input", in, &n_in) < 0 || load_blobs(dir, "output", out, &n_out) < 0) {
+		printf("FAIL cannot read test data\n");
+		return 1;
+	}
+	snprintf(model, sizeof(model), "%s/model.onnx", dir);
+	inf_graph *g = NULL;
+	/* Input files are in the order of the graph's (non-initializer) inputs. */
+	if (inf_onnx_import(model, &g) < 0) {
+		printf("FAIL import\n");
+		return 1;
+	}
+	for (int i = 0; i < n_in && i < g->n_inputs; i++) {
+		shapes[i] = in[i].info;
+		shapes[i].name = g->inputs[i]->name;
+	}
+	/* The engine plans static shapes: inputs that may decide shapes (integer inputs,
+	 * parameters such as Resize scales that no node reads as its data input 0) are
+	 * given as constants, as an exporter would have written them. */
+	const void *consts[MAX_IO] = { 0 };
+	for (int i = 0; i < n_in && i < g->n_inputs; i++)
+		if (in[i].info.dtype == INF_DT_INT64 || in[i].info.dtype == INF_DT_INT32 ||
+		    !read_as_data(g, g->inputs[i]))
+			consts[i] = in[i].data;
+	inf_engine_opts o = { .backend = "cpu", .threads = 2, .input_shapes = shapes,
+	                      .n_input_shapes = n_in < g->n_inputs ? n_in : g->n_inputs,
+	                      .input_consts = consts };
+	int err = inf_engine_open(model, &o, &e);
+	if (err < 0) {
+		printf("FAIL open: %s\n", vp_strerror(err));
+		goto out;
+	}
+	for (int i = 0; i < o.n_input_shapes; i++)
+		if (!consts[i])
+			memcpy(inf_engine_input(e, i), in[i].data, in[i].bytes);
+	if ((err = inf_engine_run(e, 1)) < 0) {
+		printf("FAIL run: %s\n", vp_strerror(err));
+		goto out;
+	}
+	if (n_out != inf_engine_n_outputs(e)) {
+		printf("FAIL %d outputs, expected %d\n", inf_engine_n_outputs(e), n_out);
+		goto out;
+	}
+	for (int i = 0; i < n_out; i++) {
+		inf_tensor_info info;
+		inf_engine_output_info(e, i, &info);
+		if (compare(&info, inf_engine_output(e, i), &out[i], why, sizeof(why)) < 0) {
+			printf("FAIL %s\n", why);
+			goto out;
+		}
+	}
+	printf("PASS\n");
+	ret = 0;
+out:
+	inf_engine_free(&e);
+	inf_graph_free(&g);
+	for (int i = 0; i < MAX_IO; i++) {
+		inf_blob_clear(&in[i]);
+		inf_blob_clear(&out[i]);
+	}
+	return ret;
+}
+
+/* Forks run_case; returns 0 pass, 1 fail with the reason (verdict + first log line) in why. */
+static int fork_case(const char *dir, char *why, size_t len)
+{
+	int fd[2];
+	if (pipe(fd) < 0)
+		return 1;
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fd[0]);
+		dup2(fd[1], 1);
+		dup2(fd[1], 2);
+		alarm(CASE_TIMEOUT_S);
+		int rc = run_case(dir);
+		fflush(stdout);
+		_exit(rc);
+	}
+	close(fd[1]);
+	char buf[4096];
+	size_t n = 0;
+	ssize_t r;
+	while ((r = read(fd[0], buf + n, sizeof(buf) - 1 - n)) > 0 && n < sizeof(buf) - 1)
+		n += (size_t)r;
+	while (r > 0)
+		r = read(fd[0], (char[256]){ 0 }, 256);
+	close(fd[0]);
+	buf[n] = 0;
+	int st = 0;
+	waitpid(pid, &st, 0);
+	if (WIFSIGNALED(st)) {
+		snprintf(why, len, "crashed with signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+		return 1;
+	}
+	if (WEXITSTATUS(st) == 0)
+		return 0;
+	/* The verdict is the last line; a log line before it names the node. */
+	char *last = NULL, *log = NULL, *save = NULL;
+	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(l, "FAIL", 4) == 0)
+			last = l;
+		else if (!log && strstr(l, " error "))
+			log = l;
+	}
+	snprintf(why, len, "%s%s%s", last ? last : "FAIL", log ? " | " : "", log ? log : "");
+	return 1;
+}
+
+static int matches(const char *name, int nf, char **filters)
+{
+	if (nf == 0)
+		return 1;
+	for (int i = 0; i < nf; i++)
+		if (strstr(name, filters[i]))
+			return 1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *data = "/usr/share/libonnx-testdata/data/node";
+	char **filters = calloc((size_t)argc, sizeof(char *));
+	int nf = 0, verbose = 0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
+			data = argv[++i];
+		else if (strcmp(argv[i], "-v") == 0)
+			verbose = 1;
+		else
+			filters[nf++] = argv[i];
+	}
+	struct dirent **ents;
+	int n = scandir(data, &ents, NULL, alphasort);
+	if (n < 0) {
+		fprintf(stderr, "conformance: cannot list %s\n", data);
+		return 2;
+	}
+	static skip_list ops;
+	int passed = 0, failed = 0, skipped = 0;
+	for (int i = 0; i < n; i++) {
+		char dir[1024], model[1100], why[1024];
+		const char *name = ents[i]->d_name;
+		snprintf(dir, sizeof(dir), "%s/%s", data, name);
+		snprintf(model, sizeof(model), "%s/model.onnx", dir);
+		if (name[0] == '.' || !matches(name, nf, filters) || access(model, R_OK) != 0)
+			continue;
+		if (is_random_case(name))
+			snprintf(why, sizeof(why), "expected output is random (training-mode Dropout)");
+		if (is_random_case(name) || skip_reason(model, why, sizeof(why), &ops)) {
+			skipped++;
+			if (verbose)
+				printf("SKIP %s: %s\n", name, why);
+		} else if (fork_case(dir, why, sizeof(why)) == 0) {
+			passed++;
+			if (verbose)
+				printf("PASS %s\n", name);
+		} else {
+			failed++;
+			printf("FAIL %s: %s\n", name, why);
+		}
+	}
+	for (int i = 0; i < n; i++)
+		free(ents[i]);
+	free(ents);
+	free(filters);
+	printf("conformance: %d passed, %d failed, %d skipped\n", passed, failed, skipped);
+	printf("skipped operators (%d):", ops.n);
+	for (int i = 0; i < ops.n; i++)
+		printf(" %s", ops.names[i]);
+	printf("\n");
+	return failed ? 1 : 0;
+}
