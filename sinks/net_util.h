@@ -60,8 +60,11 @@ typedef struct net_conn {
 	int64_t id;                   /* for log lines: the server's count of accepted peers */
 	char *buf;
 	size_t cap, off, len;         /* pending bytes are buf[off, off + len) */
+	size_t alloc;                 /* bytes allocated so far; grows up to cap when needed */
 } net_conn;
 
+/* No memory is taken until the peer falls behind: a subscriber that keeps up never
+ * costs more than its socket, however many there are. */
 int net_conn_init(net_conn *c, int fd, size_t cap);
 /* Sends what the socket takes now and keeps the rest. -ENOBUFS when p does not fit
  * the free space, -EMSGSIZE when it exceeds the whole buffer (nothing sent either way),
