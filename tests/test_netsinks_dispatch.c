@@ -1,6 +1,7 @@
 /* Network sinks behind the real dispatcher (sink_set): dead and stuck peers cost their
  * own sink drops and failures, never time for the publisher or the other sinks. */
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "test_netsinks_util.h"
 #include "test_sinks_check.h"
@@ -10,6 +11,7 @@ typedef struct reader_arg {
 	int fd;
 	FILE *raw;
 	tn_lines lines;
+	atomic_long progress;         /* lines.count, readable from the publisher's thread */
 } reader_arg;
 
 static void *reader_main(void *p)
@@ -22,6 +24,7 @@ static void *reader_main(void *p)
 			break;
 		fwrite(buf, 1, (size_t)k, r->raw);
 		tn_lines_feed(&r->lines, buf, (size_t)k);
+		atomic_store(&r->progress, r->lines.count);
 	}
 	return NULL;
 }
@@ -97,7 +100,10 @@ static void test_dead_and_stuck_peers_never_delay_the_pipeline_or_other_sinks(vo
 		int64_t dt = tn_now_ms() - t0;
 		worst = dt > worst ? dt : worst;
 		sink_msg_unref(&m);
-		if (i % 50 == 49)
+		/* The healthy subscriber is never left more than ~350 kB behind, so only the
+		 * broken peers can fall behind, however slowly this machine runs the reader. */
+		for (int64_t end = tn_now_ms() + 2000;
+		     i % 50 == 49 && atomic_load(&r.progress) < i - 200 && tn_now_ms() < end;)
 			tn_sleep_ms(1);
 	}
 	int64_t publish_ms = tn_now_ms() - t_start;
@@ -117,8 +123,11 @@ static void test_dead_and_stuck_peers_never_delay_the_pipeline_or_other_sinks(vo
 	free_lines(parsed);
 	assert_int_equal(c[0].dropped + c[0].failed, 0);
 	assert_true(c[1].dropped + c[1].failed > 0);   /* stuck peer: its own losses */
-	assert_int_equal(c[2].sent + c[2].dropped + c[2].failed, n);   /* udp: fire and forget */
-	assert_int_equal(c[3].sent + c[3].dropped + c[3].failed, n);   /* mqtt: accounted for */
+	/* Counters were read before the final drain: at most a queue's depth (+1 in hand)
+	 * is not accounted for yet. */
+	assert_true(c[2].failed == 0 && c[2].sent > 0);   /* udp: fire and forget */
+	assert_true(c[2].sent + c[2].dropped >= n - 65);
+	assert_true(c[3].sent + c[3].dropped + c[3].failed >= n - 33);   /* mqtt */
 	tn_lines_free(&r.lines);
 	close(r.fd);
 	close(stuck);
