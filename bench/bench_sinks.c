@@ -166,7 +166,7 @@ static void report(const char *name, run *r, int64_t t_first)
 	}
 	qsort(r->lat_ns, (size_t)got, sizeof(int64_t), cmp_i64);
 	double secs = (double)(r->last_rx_ns - t_first) / 1e9;
-	printf("| %s | %.0f | %.3f | %.3f | %ld |\n", name, secs > 0 ? got / secs : 0.0,
+	printf("| %s | %.0f | %.3f | %.3f | %ld |\n", name, secs > 0 ? (got - 1) / secs : 0.0,
 	       r->lat_ns[got / 2] / 1e6, r->lat_ns[(long)(got * 0.99)] / 1e6, r->n - got);
 	fflush(stdout);
 }
@@ -190,57 +190,75 @@ static void reset(run *r)
 	r->last_rx_ns = 0;
 }
 
-/* One socket-sink row; the peer is started here according to the address kind. */
-static void bench_socket(const char *name, run *r, int rate)
+static struct sockaddr_un unix_addr(const char *path)
 {
-	reset(r);
-	char addr[128], path[108] = "";
-	int port = tn_free_port(strncmp(name, "udp", 3) == 0 ? SOCK_DGRAM : SOCK_STREAM);
-	int lfd = -1;
-	stream_peer peer = { .r = r, .fd = -1 };
-	pipe_sink_cfg cfg = base_cfg();
-	cfg.type = PIPE_SINK_SOCKET;
-	cfg.address = addr;
-	if (strcmp(name, "tcp") == 0) {
-		snprintf(addr, sizeof(addr), "tcp://127.0.0.1:%d", port);
-		lfd = tn_tcp_listen(port);
-	} else if (strcmp(name, "tcp-listen") == 0) {
-		snprintf(addr, sizeof(addr), "tcp-listen://127.0.0.1:%d", port);
-	} else if (strcmp(name, "udp") == 0) {
-		snprintf(addr, sizeof(addr), "udp://127.0.0.1:%d", port);
-		peer.fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	memcpy(un.sun_path, path, strlen(path) + 1);
+	return un;
+}
+
+/* The peer's side before the sink opens: a server for client sinks, a bound receiver
+ * for udp. Writes the sink address; returns the listening fd or -1. */
+static int peer_before(const char *name, int port, const char *path, char *addr, size_t n,
+                       stream_peer *peer)
+{
+	if (strcmp(name, "udp") == 0) {
+		snprintf(addr, n, "udp://127.0.0.1:%d", port);
+		peer->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
 		                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 		int big = 4 << 20;
-		setsockopt(peer.fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
-		bind(peer.fd, (struct sockaddr *)&a, sizeof(a));
-	} else {
-		snprintf(path, sizeof(path), "/tmp/vapd-bench-%d.sock", (int)getpid());
-		snprintf(addr, sizeof(addr), "%s://%s", name, path);
-		if (strcmp(name, "unix") == 0) {
-			struct sockaddr_un un = { .sun_family = AF_UNIX };
-			memcpy(un.sun_path, path, strlen(path) + 1);
-			unlink(path);
-			lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-			bind(lfd, (struct sockaddr *)&un, sizeof(un));
-			listen(lfd, 4);
-		}
+		setsockopt(peer->fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+		bind(peer->fd, (struct sockaddr *)&a, sizeof(a));
+		return -1;
 	}
+	if (strncmp(name, "tcp", 3) == 0) {
+		snprintf(addr, n, "%s://127.0.0.1:%d", name, port);
+		return strcmp(name, "tcp") == 0 ? tn_tcp_listen(port) : -1;
+	}
+	snprintf(addr, n, "%s://%s", name, path);
+	if (strcmp(name, "unix") != 0)
+		return -1;
+	struct sockaddr_un un = unix_addr(path);
+	unlink(path);
+	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bind(lfd, (struct sockaddr *)&un, sizeof(un));
+	listen(lfd, 4);
+	return lfd;
+}
+
+/* The peer's side once the sink is open: accept its connection or connect to it. */
+static void peer_after(const char *name, int port, const char *path, int lfd, stream_peer *peer)
+{
+	if (lfd >= 0) {
+		peer->fd = tn_accept(lfd, 2000);
+	} else if (strcmp(name, "tcp-listen") == 0) {
+		peer->fd = tn_tcp_connect(port, 0);
+	} else if (strcmp(name, "unix-listen") == 0) {
+		struct sockaddr_un un = unix_addr(path);
+		peer->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		connect(peer->fd, (struct sockaddr *)&un, sizeof(un));
+	}
+}
+
+/* One socket-sink row, with its peer on loopback. */
+static void bench_socket(const char *name, run *r, int rate)
+{
+	reset(r);
+	char addr[128], path[108];
+	snprintf(path, sizeof(path), "/tmp/vapd-bench-%d.sock", (int)getpid());
+	int port = tn_free_port(strcmp(name, "udp") == 0 ? SOCK_DGRAM : SOCK_STREAM);
+	stream_peer peer = { .r = r, .fd = -1 };
+	int lfd = peer_before(name, port, path, addr, sizeof(addr), &peer);
+	pipe_sink_cfg cfg = base_cfg();
+	cfg.type = PIPE_SINK_SOCKET;
+	cfg.address = addr;
 	tn_sink k;
 	if (tn_sink_open(&k, sink_ops_find("socket"), &cfg) < 0) {
 		printf("| %s | open failed | - | - | - |\n", name);
 		return;
 	}
-	if (lfd >= 0) {
-		peer.fd = tn_accept(lfd, 2000);
-	} else if (strcmp(name, "tcp-listen") == 0) {
-		peer.fd = tn_tcp_connect(port, 0);
-	} else if (strcmp(name, "unix-listen") == 0) {
-		struct sockaddr_un un = { .sun_family = AF_UNIX };
-		memcpy(un.sun_path, path, strlen(path) + 1);
-		peer.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		connect(peer.fd, (struct sockaddr *)&un, sizeof(un));
-	}
+	peer_after(name, port, path, lfd, &peer);
 	pthread_t th;
 	pthread_create(&th, NULL, strcmp(name, "udp") == 0 ? dgram_reader : stream_reader, &peer);
 	tn_sink_tick(&k);
@@ -253,8 +271,7 @@ static void bench_socket(const char *name, run *r, int rate)
 	close(peer.fd);
 	if (lfd >= 0)
 		close(lfd);
-	if (path[0])
-		unlink(path);
+	unlink(path);
 }
 
 static pid_t start_broker(int port, char *dir, size_t dirlen)

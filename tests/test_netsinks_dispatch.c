@@ -40,28 +40,33 @@ static pipe_sink_cfg net_cfg(enum pipe_sink_type type, int depth, enum pipe_queu
 	return c;
 }
 
-static void test_dead_and_stuck_peers_never_delay_the_pipeline_or_other_sinks(void **state)
+/* A healthy tcp-listen sink (blocking queue) and three broken peers: a tcp server that
+ * never reads, a udp port nobody listens on, an mqtt broker that is down. */
+static void four_sinks(pipe_sink_cfg *sinks, char addrs[4][64], int listen_port, int stuck_port)
 {
-	(void)state;
-	char listen_addr[64], stuck_addr[64], udp_addr[64], broker[64];
-	int listen_port = tn_free_port(SOCK_STREAM), stuck_port = tn_free_port(SOCK_STREAM);
-	snprintf(listen_addr, sizeof(listen_addr), "tcp-listen://127.0.0.1:%d", listen_port);
-	snprintf(stuck_addr, sizeof(stuck_addr), "tcp://127.0.0.1:%d", stuck_port);
-	snprintf(udp_addr, sizeof(udp_addr), "udp://127.0.0.1:%d", tn_free_port(SOCK_DGRAM));
-	snprintf(broker, sizeof(broker), "mqtt://127.0.0.1:%d", tn_free_port(SOCK_STREAM));
-
-	pipe_sink_cfg sinks[4];
-	sinks[0] = net_cfg(PIPE_SINK_SOCKET, 256, PIPE_QP_BLOCK);         /* healthy subscriber */
-	sinks[0].address = listen_addr;
-	sinks[1] = net_cfg(PIPE_SINK_SOCKET, 64, PIPE_QP_AUTO);           /* peer never reads */
-	sinks[1].address = stuck_addr;
-	sinks[2] = net_cfg(PIPE_SINK_SOCKET, 64, PIPE_QP_AUTO);           /* nobody listens */
-	sinks[2].address = udp_addr;
-	sinks[3] = net_cfg(PIPE_SINK_MQTT, 32, PIPE_QP_AUTO);             /* broker down */
-	sinks[3].broker = broker;
+	snprintf(addrs[0], 64, "tcp-listen://127.0.0.1:%d", listen_port);
+	snprintf(addrs[1], 64, "tcp://127.0.0.1:%d", stuck_port);
+	snprintf(addrs[2], 64, "udp://127.0.0.1:%d", tn_free_port(SOCK_DGRAM));
+	snprintf(addrs[3], 64, "mqtt://127.0.0.1:%d", tn_free_port(SOCK_STREAM));
+	sinks[0] = net_cfg(PIPE_SINK_SOCKET, 256, PIPE_QP_BLOCK);
+	sinks[1] = net_cfg(PIPE_SINK_SOCKET, 64, PIPE_QP_AUTO);
+	sinks[2] = net_cfg(PIPE_SINK_SOCKET, 64, PIPE_QP_AUTO);
+	for (int i = 0; i < 3; i++)
+		sinks[i].address = addrs[i];
+	sinks[3] = net_cfg(PIPE_SINK_MQTT, 32, PIPE_QP_AUTO);
+	sinks[3].broker = addrs[3];
 	sinks[3].topic = "vapd/{stream}/detections";
 	sinks[3].qos = 1;
 	sinks[3].keepalive_s = 30;
+}
+
+static void test_dead_and_stuck_peers_never_delay_the_pipeline_or_other_sinks(void **state)
+{
+	(void)state;
+	static char addrs[4][64];
+	int listen_port = tn_free_port(SOCK_STREAM), stuck_port = tn_free_port(SOCK_STREAM);
+	pipe_sink_cfg sinks[4];
+	four_sinks(sinks, addrs, listen_port, stuck_port);
 	pipe_config cfg = { .name = "lobby", .sinks = sinks, .n_sinks = 4 };
 
 	int stuck_lfd = tn_tcp_listen(stuck_port), small = 4096;
