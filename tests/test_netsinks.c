@@ -460,6 +460,17 @@ static void test_rejects_bad_addresses(void **state)
 	pipe_sink_cfg cfg = socket_cfg(NULL);
 	tn_sink s;
 	assert_int_equal(tn_sink_open(&s, socket_ops(), &cfg), VP_ECONFIG);
+
+	/* Valid addresses the system refuses: a port in use, a directory that is not there. */
+	int port = tn_free_port(SOCK_STREAM), busy = tn_tcp_listen(port);
+	assert_true(busy >= 0);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "tcp-listen://127.0.0.1:%d", port);
+	cfg = socket_cfg(addr);
+	assert_int_equal(tn_sink_open(&s, socket_ops(), &cfg), -EADDRINUSE);
+	close(busy);
+	cfg = socket_cfg("unix-listen:///nonexistent-dir/vapd.sock");
+	assert_int_equal(tn_sink_open(&s, socket_ops(), &cfg), -ENOENT);
 }
 
 static void test_topic_templates_expand_and_reject_bad_ones(void **state)
