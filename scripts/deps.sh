@@ -6,7 +6,7 @@ PKGS="build-essential pkg-config ca-certificates curl
 libavformat-dev libavcodec-dev libavutil-dev libffmpeg-nvenc-dev ffmpeg
 libyaml-dev libcmocka-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
 libopenblas-dev python3 python3-onnx python3-numpy
-libmosquitto-dev mosquitto mosquitto-clients libsystemd-dev libmicrohttpd-dev"
+libmosquitto-dev mosquitto mosquitto-clients openssl libsystemd-dev libmicrohttpd-dev"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
