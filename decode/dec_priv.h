@@ -18,6 +18,7 @@
 typedef struct dec_io_ctl {
 	atomic_int stop;
 	_Atomic int64_t deadline_ns;
+	char why[200];   /* the source's last failure, in words, for the stream's state log */
 } dec_io_ctl;
 
 /* Errors a codec reports through av_log (concealed slices, bad references) that its
@@ -61,6 +62,7 @@ typedef struct dec_source_ops {
 typedef struct dec_decoder_args {
 	const char *stream_id;  /* for log lines */
 	int pool_size;          /* frames that may be out at once */
+	int low_delay;          /* live: no frame-threading latency */
 } dec_decoder_args;
 
 /* A decoder in the send-packet / receive-frame shape of libavcodec, so that hardware
@@ -88,6 +90,7 @@ typedef struct dec_decoder_ops {
 } dec_decoder_ops;
 
 extern const dec_source_ops dec_source_lavf;
+extern const dec_source_ops dec_source_v4l2;
 extern const dec_decoder_ops dec_decoder_sw;
 
 /* Registry look-ups. dec_source_find returns NULL when no row matches the URI. */

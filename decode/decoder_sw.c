@@ -113,7 +113,10 @@ static int sw_open(const AVCodecParameters *par, const dec_decoder_args *args, v
 		goto fail;
 	d->ctx->opaque = &d->errors;
 	d->ctx->thread_count = thread_count();
-	d->ctx->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+	/* Frame threads hold thread_count frames back: fine for files, too much latency live. */
+	d->ctx->thread_type = args->low_delay ? FF_THREAD_SLICE : FF_THREAD_FRAME | FF_THREAD_SLICE;
+	if (args->low_delay)
+		d->ctx->flags |= AV_CODEC_FLAG_LOW_DELAY;
 	/* Concealed frames still come out (flagged), so the stream keeps going past damage. */
 	d->ctx->flags |= AV_CODEC_FLAG_OUTPUT_CORRUPT;
 	r = avcodec_open2(d->ctx, codec, NULL);
