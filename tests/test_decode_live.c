@@ -48,13 +48,12 @@ static void live_cfg(pipe_source_cfg *c, const char *uri)
 	c->is_file = !strstr(uri, "://");
 }
 
-/* Starts tests/rtsp_server.py on port (0: any free one); returns its pid, sets *port. */
-static pid_t start_server(int *port)
+/* Runs argv with its stdout on a pipe until it prints a line that pattern (one %d)
+ * reads the port from; returns its pid. */
+static pid_t spawn_server(char *const argv[], const char *pattern, int *port)
 {
 	int fds[2];
 	assert_int_equal(pipe(fds), 0);
-	char port_arg[16];
-	snprintf(port_arg, sizeof(port_arg), "%d", *port);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -63,17 +62,28 @@ static pid_t start_server(int *port)
 		dup2(fds[1], STDOUT_FILENO);
 		close(fds[0]);
 		close(fds[1]);
-		execl("/usr/bin/python3", "python3", "tests/rtsp_server.py", port_arg, clip, (char *)NULL);
+		execv(argv[0], argv);
 		_exit(127);
 	}
 	close(fds[1]);
 	FILE *out = fdopen(fds[0], "r");
-	char line[64] = "";
-	int got = fgets(line, sizeof(line), out) && sscanf(line, "ready %d", port) == 1;
+	char line[256] = "";
+	int got = 0;
+	while (!got && fgets(line, sizeof(line), out))
+		got = sscanf(line, pattern, port) == 1;
 	fclose(out);
 	if (!got)
-		fail_msg("rtsp_server.py did not start (%s)", line);
+		fail_msg("%s did not start", argv[1]);
 	return pid;
+}
+
+/* tests/rtsp_server.py on port (0: any free one); sets *port to the one it listens on. */
+static pid_t start_server(int *port)
+{
+	char port_arg[16];
+	snprintf(port_arg, sizeof(port_arg), "%d", *port);
+	char *argv[] = { "/usr/bin/python3", "tests/rtsp_server.py", port_arg, clip, NULL };
+	return spawn_server(argv, "ready %d", port);
 }
 
 static void stop_server(pid_t pid)
@@ -295,6 +305,43 @@ static void test_missing_v4l2_device_backs_off_without_crashing(void **state)
 	dec_stream_free(&s);
 }
 
+static void test_hls_over_http_delivers_frames_and_replays_at_its_end(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/vapd-test-hls-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char cmd[1024], short_clip[600];
+	snprintf(short_clip, sizeof(short_clip), "%s", clip);
+	snprintf(strrchr(short_clip, '/') + 1, 32, "people-2s.mp4");
+	snprintf(cmd, sizeof(cmd), "ffmpeg -v error -i '%s' -c copy -f hls -hls_time 1 "
+	         "-hls_list_size 0 '%s/clip.m3u8'", short_clip, dir);
+	assert_int_equal(system(cmd), 0);
+	int port = 0;
+	char *argv[] = { "/usr/bin/python3", "-u", "-m", "http.server", "--bind", "127.0.0.1",
+	                 "--directory", dir, "0", NULL };
+	pid_t srv = spawn_server(argv, "Serving HTTP on 127.0.0.1 port %d", &port);
+	char uri[128];
+	snprintf(uri, sizeof(uri), "http://127.0.0.1:%d/clip.m3u8", port);
+	pipe_source_cfg cfg;
+	live_cfg(&cfg, uri);
+	dec_stream *s = NULL;
+	assert_int_equal(dec_stream_open(&cfg, 0, 4, &s), 0);
+	reader rd;
+	start_reader(&rd, s);
+	/* A finished (VOD) playlist of 20 frames ends like a lost peer: the stream backs
+	 * off, reconnects and plays it again, pts still increasing. */
+	assert_true(wait_for(has_frames, &rd, 30, 5000) >= 0);
+	dec_stats st;
+	dec_stream_get_stats(s, &st);
+	assert_true(st.reconnects >= 1);
+	assert_int_equal(atomic_load(&rd.pts_went_back), 0);
+	stop_reader(&rd);
+	dec_stream_free(&s);
+	stop_server(srv);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_realtime_loop_holds_the_clip_fps(void **state)
 {
 	(void)state;
@@ -348,6 +395,7 @@ int main(void)
 		cmocka_unit_test(test_rtsp_frozen_server_times_out_into_backoff),
 		cmocka_unit_test(test_no_server_backs_off_exponentially),
 		cmocka_unit_test(test_missing_v4l2_device_backs_off_without_crashing),
+		cmocka_unit_test(test_hls_over_http_delivers_frames_and_replays_at_its_end),
 		cmocka_unit_test(test_realtime_loop_holds_the_clip_fps),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
