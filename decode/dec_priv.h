@@ -89,6 +89,16 @@ typedef struct dec_decoder_ops {
 	void (*close)(void **priv);
 } dec_decoder_ops;
 
+/* Conversion of the pixel formats vp_frame has no name for (convert.c). */
+typedef struct dec_convert dec_convert;
+/* Formats that map onto a vp_pixfmt as they are. */
+int dec_format_direct(int av_format);
+int dec_format_convertible(int av_format);
+int dec_convert_new(dec_convert **ret);
+void dec_convert_free(dec_convert **c);
+/* Fills dst (empty) with src as YUV420P, limited range, same size and matrix. */
+int dec_convert_frame(dec_convert *c, const AVFrame *src, AVFrame *dst);
+
 extern const dec_source_ops dec_source_lavf;
 extern const dec_source_ops dec_source_v4l2;
 extern const dec_decoder_ops dec_decoder_sw;

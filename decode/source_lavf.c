@@ -131,6 +131,11 @@ static int open_input(lavf_src *s)
 			open_failed(s, "cannot read stream info of %s: %s", cfg->uri, av_err2str(r));
 		return code;
 	}
+	/* libavformat renders text files as ANSI-art "video"; nobody means that. */
+	if (strcmp(s->fmt->iformat->name, "tty") == 0) {
+		open_failed(s, "%s is a text file, not a video", cfg->uri);
+		return VP_EUNSUP;
+	}
 	s->index = av_find_best_stream(s->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
 	if (s->index < 0) {
 		open_failed(s, "%s has no video stream", cfg->uri);

@@ -3,7 +3,7 @@
 # are missing (idempotent; silent when everything is present).
 set -e
 PKGS="build-essential pkg-config ca-certificates curl
-libavformat-dev libavcodec-dev libavutil-dev libavdevice-dev libffmpeg-nvenc-dev ffmpeg
+libavformat-dev libavcodec-dev libavutil-dev libavdevice-dev libswscale-dev libffmpeg-nvenc-dev ffmpeg
 libyaml-dev libcmocka-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
 libopenblas-dev python3 python3-onnx python3-numpy
 libmosquitto-dev mosquitto mosquitto-clients libsystemd-dev libmicrohttpd-dev
