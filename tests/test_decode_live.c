@@ -49,8 +49,8 @@ static void live_cfg(pipe_source_cfg *c, const char *uri)
 }
 
 /* Runs argv with its stdout on a pipe until it prints a line that pattern (one %d)
- * reads the port from; returns its pid. */
-static pid_t spawn_server(char *const argv[], const char *pattern, int *port)
+ * reads the port from; returns its pid. quiet: its stderr (a request log) is dropped. */
+static pid_t spawn_server(char *const argv[], const char *pattern, int quiet, int *port)
 {
 	int fds[2];
 	assert_int_equal(pipe(fds), 0);
@@ -60,6 +60,8 @@ static pid_t spawn_server(char *const argv[], const char *pattern, int *port)
 		/* The server must not outlive a test that failed or crashed. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(fds[1], STDOUT_FILENO);
+		if (quiet)
+			freopen("/dev/null", "w", stderr);
 		close(fds[0]);
 		close(fds[1]);
 		execv(argv[0], argv);
@@ -83,7 +85,7 @@ static pid_t start_server(int *port)
 	char port_arg[16];
 	snprintf(port_arg, sizeof(port_arg), "%d", *port);
 	char *argv[] = { "/usr/bin/python3", "tests/rtsp_server.py", port_arg, clip, NULL };
-	return spawn_server(argv, "ready %d", port);
+	return spawn_server(argv, "ready %d", 0, port);
 }
 
 static void stop_server(pid_t pid)
@@ -319,7 +321,7 @@ static void test_hls_over_http_delivers_frames_and_replays_at_its_end(void **sta
 	int port = 0;
 	char *argv[] = { "/usr/bin/python3", "-u", "-m", "http.server", "--bind", "127.0.0.1",
 	                 "--directory", dir, "0", NULL };
-	pid_t srv = spawn_server(argv, "Serving HTTP on 127.0.0.1 port %d", &port);
+	pid_t srv = spawn_server(argv, "Serving HTTP on 127.0.0.1 port %d", 1, &port);
 	char uri[128];
 	snprintf(uri, sizeof(uri), "http://127.0.0.1:%d/clip.m3u8", port);
 	pipe_source_cfg cfg;
