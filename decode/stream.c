@@ -103,7 +103,6 @@ static int do_connect(dec_stream *s)
 		char why[160];
 		snprintf(why, sizeof(why), "%s %dx%d via %s", avcodec_get_name(par->codec_id), par->width,
 		         par->height, s->dec_ops->name);
-		s->backoff_ms = s->cfg->reconnect_initial_ms;
 		set_state(s, DEC_RUNNING, why);
 		return 0;
 	}
@@ -126,8 +125,7 @@ static int do_backoff(dec_stream *s)
 	int r = dec_stream_sleep(s, delay);
 	if (r < 0)
 		return r;
-	s->backoff_ms = s->backoff_ms * 2 > s->cfg->reconnect_max_ms ? s->cfg->reconnect_max_ms
-	                                                              : s->backoff_ms * 2;
+	s->backoff_ms = s->backoff_ms > s->backoff_max_ms / 2 ? s->backoff_max_ms : s->backoff_ms * 2;
 	char why[64];
 	snprintf(why, sizeof(why), "retrying after %d ms", delay);
 	set_state(s, DEC_CONNECTING, why);
@@ -171,6 +169,10 @@ int dec_stream_read(dec_stream *s, vp_frame **ret_frame)
 		case DEC_RUNNING:
 			r = dec_stream_pull(s, ret_frame);
 			if (r == 0) {
+				/* Only a connection that delivers resets the backoff: a peer that
+				 * accepts and drops at once is still retried ever more slowly. */
+				if (s->frames_this_pass == 1)
+					s->backoff_ms = s->backoff_initial_ms;
 				if (s->cfg->realtime && !s->info.live) {
 					if ((r = dec_stream_pace(s, *ret_frame)) < 0) {
 						vp_frame_unref(ret_frame);
@@ -216,7 +218,10 @@ int dec_stream_open(const pipe_source_cfg *cfg, int stream_idx, int pool_size, d
 	s->pool_size = pool_size;
 	s->src_ops = ops;
 	s->stats.state = DEC_CONNECTING;
-	s->backoff_ms = cfg->reconnect_initial_ms > 0 ? cfg->reconnect_initial_ms : 500;
+	s->backoff_initial_ms = cfg->reconnect_initial_ms > 0 ? cfg->reconnect_initial_ms : 500;
+	s->backoff_max_ms = cfg->reconnect_max_ms > s->backoff_initial_ms ? cfg->reconnect_max_ms
+	                                                                 : s->backoff_initial_ms;
+	s->backoff_ms = s->backoff_initial_ms;
 	s->rng = (unsigned)dec_mono_ns() ^ (unsigned)stream_idx * 2654435761u;
 	s->pkt = av_packet_alloc();
 	int r = s->pkt ? 0 : -ENOMEM;
