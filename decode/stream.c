@@ -12,6 +12,11 @@
 
 static const char *const state_names[] = { "connecting", "running", "backoff", "ended" };
 
+const char *dec_state_name(int state)
+{
+	return state >= 0 && state <= DEC_ENDED ? state_names[state] : "unknown";
+}
+
 static void set_state(dec_stream *s, enum dec_state st, const char *why)
 {
 	pthread_mutex_lock(&s->lock);

@@ -147,6 +147,7 @@ static void test_every_clip_matches_ffprobe_frames_and_pts(void **state)
 		assert_int_equal(got.stats.frames, n_want);
 		assert_int_equal(got.stats.errors, 0);
 		assert_int_equal(got.stats.state, DEC_ENDED);
+		assert_string_equal(dec_state_name(got.stats.state), "ended");
 		for (int i = 0; i < n_want; i++) {
 			/* No container timestamps (raw Annex-B): frames count at the stream's rate. */
 			double w = isnan(want[i]) ? i / rate : want[i] - (isnan(start[0]) ? 0 : start[0]);
@@ -381,6 +382,18 @@ static void test_missing_and_non_video_files_fail_to_open(void **state)
 	assert_non_null(f);
 	for (int i = 0; i < 200; i++)
 		fprintf(f, "line %d: this is not a video\n", i);
+	fclose(f);
+	file_cfg(&cfg, path);
+	assert_true(dec_stream_open(&cfg, 0, 2, &s) < 0);
+	assert_null(s);
+
+	/* Random bytes behind a video file name. */
+	snprintf(path, sizeof(path), "%s/noise.mp4", tmpdir);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	unsigned seed = 7;
+	for (int i = 0; i < 65536; i++)
+		fputc(rand_r(&seed) & 0xff, f);
 	fclose(f);
 	file_cfg(&cfg, path);
 	assert_true(dec_stream_open(&cfg, 0, 2, &s) < 0);
