@@ -122,13 +122,36 @@ static int decode_all(const char *path, decoded *out)
 	return r == VP_EOF ? 0 : r;
 }
 
+/* Decodes path and compares frame count and every pts with ffprobe's. */
+static void check_against_ffprobe(const char *path, const char *label)
+{
+	static decoded got;
+	static double want[MAX_FRAMES];
+	int n_want = run_ffprobe("-count_frames -show_entries frame=pts_time", path, want, MAX_FRAMES);
+	double start[1] = { NAN };
+	run_ffprobe("-show_entries stream=start_time", path, start, 1);
+	double rate = ffprobe_rate(path);
+	assert_int_equal(decode_all(path, &got), 0);
+	print_message("%-24s %d frames, start %.3f s, %lld errors\n", label, got.n,
+	              isnan(start[0]) ? 0 : start[0], (long long)got.stats.errors);
+	assert_int_equal(got.n, n_want);
+	assert_int_equal(got.stats.frames, n_want);
+	assert_int_equal(got.stats.errors, 0);
+	assert_int_equal(got.stats.state, DEC_ENDED);
+	assert_string_equal(dec_state_name(got.stats.state), "ended");
+	for (int i = 0; i < n_want; i++) {
+		/* No container timestamps (raw Annex-B): frames count at the stream's rate. */
+		double w = isnan(want[i]) ? i / rate : want[i] - (isnan(start[0]) ? 0 : start[0]);
+		if (fabs(got.pts[i] - w) > PTS_TOL)
+			fail_msg("%s frame %d: pts %.6f, ffprobe %.6f", label, i, got.pts[i], w);
+	}
+}
+
 static void test_every_clip_matches_ffprobe_frames_and_pts(void **state)
 {
 	(void)state;
 	DIR *d = opendir(videos);
 	assert_non_null(d);
-	static decoded got;
-	static double want[MAX_FRAMES];
 	int clips = 0;
 	struct dirent *e;
 	while ((e = readdir(d))) {
@@ -137,27 +160,30 @@ static void test_every_clip_matches_ffprobe_frames_and_pts(void **state)
 			continue;
 		char path[1024];
 		clip_path(path, sizeof(path), e->d_name);
-		int n_want = run_ffprobe("-count_frames -show_entries frame=pts_time", path, want, MAX_FRAMES);
-		double start[1] = { NAN };
-		run_ffprobe("-show_entries stream=start_time", path, start, 1);
-		double rate = ffprobe_rate(path);
-		assert_int_equal(decode_all(path, &got), 0);
-		print_message("%-24s %d frames, %lld errors\n", e->d_name, got.n, (long long)got.stats.errors);
-		assert_int_equal(got.n, n_want);
-		assert_int_equal(got.stats.frames, n_want);
-		assert_int_equal(got.stats.errors, 0);
-		assert_int_equal(got.stats.state, DEC_ENDED);
-		assert_string_equal(dec_state_name(got.stats.state), "ended");
-		for (int i = 0; i < n_want; i++) {
-			/* No container timestamps (raw Annex-B): frames count at the stream's rate. */
-			double w = isnan(want[i]) ? i / rate : want[i] - (isnan(start[0]) ? 0 : start[0]);
-			if (fabs(got.pts[i] - w) > PTS_TOL)
-				fail_msg("%s frame %d: pts %.6f, ffprobe %.6f", e->d_name, i, got.pts[i], w);
-		}
+		check_against_ffprobe(path, e->d_name);
 		clips++;
 	}
 	closedir(d);
 	assert_true(clips >= 3);
+}
+
+static void test_mpegts_and_raw_hevc_match_ffprobe(void **state)
+{
+	(void)state;
+	/* Stream copies made here: MPEG-TS does not start its clock at 0 (start_time is
+	 * subtracted), raw HEVC has no timestamps at all. */
+	const struct { const char *clip, *out, *args; } cases[] = {
+		{ "people-432p.mp4", "people.ts", "-c copy -f mpegts" },
+		{ "people-432p-hevc.mkv", "people.hevc", "-c copy -f hevc" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char src[1024], out[512], cmd[2048];
+		clip_path(src, sizeof(src), cases[i].clip);
+		snprintf(out, sizeof(out), "%s/%s", tmpdir, cases[i].out);
+		snprintf(cmd, sizeof(cmd), "ffmpeg -v error -y -i '%s' %s '%s'", src, cases[i].args, out);
+		assert_int_equal(system(cmd), 0);
+		check_against_ffprobe(out, cases[i].out);
+	}
 }
 
 static void test_raw_h264_pts_equal_its_mp4_original(void **state)
@@ -576,6 +602,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_clip_matches_ffprobe_frames_and_pts),
+		cmocka_unit_test(test_mpegts_and_raw_hevc_match_ffprobe),
 		cmocka_unit_test(test_raw_h264_pts_equal_its_mp4_original),
 		cmocka_unit_test(test_frame_format_and_colorspace_come_from_the_stream),
 		cmocka_unit_test(test_other_pixel_formats_are_converted_to_limited_yuv420p),
