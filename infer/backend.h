@@ -20,6 +20,8 @@ typedef struct inf_backend_ops {
 	const void *(*output)(void *state, int i);
 	/* Arena + workspace + constant bytes. */
 	size_t (*peak_bytes)(const void *state);
+	/* Fills the memory fields of ret. */
+	void (*stats)(const void *state, inf_engine_stats *ret);
 	void (*free)(void **state);
 } inf_backend_ops;
 

@@ -155,6 +155,14 @@ static size_t cpu_peak_bytes(const void *state)
 	return s->arena_bytes + s->work_bytes + s->const_bytes;
 }
 
+static void cpu_stats(const void *state, inf_engine_stats *r)
+{
+	const cpu_state *s = state;
+	r->arena_bytes = s->arena_bytes;
+	r->workspace_bytes = s->work_bytes;
+	r->weight_bytes = s->const_bytes;
+}
+
 const inf_backend_ops inf_backend_cpu = {
 	.name = "cpu",
 	.prepare = cpu_prepare,
@@ -162,5 +170,6 @@ const inf_backend_ops inf_backend_cpu = {
 	.input = cpu_input,
 	.output = cpu_output,
 	.peak_bytes = cpu_peak_bytes,
+	.stats = cpu_stats,
 	.free = cpu_free,
 };

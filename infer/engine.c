@@ -52,9 +52,12 @@ int inf_engine_open(const char *path, const inf_engine_opts *opts, inf_engine **
 		goto fail;
 	if ((err = be->prepare(e->g, &o, &e->state)) < 0)
 		goto fail;
-	vp_info("infer", be->name, "%s: %d nodes after folding and fusion, batch %d, peak %.1f MB",
-	        path, e->g->n_nodes, o.input_shapes ? 1 : o.max_batch,
-	        be->peak_bytes(e->state) / 1048576.0);
+	inf_engine_stats st;
+	inf_engine_stats_get(e, &st);
+	vp_info("infer", be->name, "%s: %d nodes (%d activations fused), batch %d, arena %.1f MB "
+	        "(%.1f MB unshared), weights %.1f MB, workspace %.1f MB", path, st.nodes, st.fused_acts,
+	        o.input_shapes ? 1 : o.max_batch, st.arena_bytes / 1048576.0,
+	        st.activation_bytes / 1048576.0, st.weight_bytes / 1048576.0, st.workspace_bytes / 1048576.0);
 	*ret = e;
 	return 0;
 fail:
@@ -127,6 +130,19 @@ const void *inf_engine_output(inf_engine *e, int i)
 size_t inf_engine_peak_bytes(const inf_engine *e)
 {
 	return e->be->peak_bytes(e->state);
+}
+
+void inf_engine_stats_get(const inf_engine *e, inf_engine_stats *r)
+{
+	*r = (inf_engine_stats){ .nodes = e->g->n_nodes };
+	for (int i = 0; i < e->g->n_nodes; i++)
+		r->fused_acts += e->g->nodes[i]->act != INF_ACT_NONE;
+	for (int i = 0; i < e->g->n_tensors; i++) {
+		const inf_tensor *t = e->g->tensors[i];
+		if (!t->is_const && (t->producer >= 0 || t->is_input))
+			r->activation_bytes += inf_tensor_bytes(t);
+	}
+	e->be->stats(e->state, r);
 }
 
 const char *inf_engine_backend_name(const inf_engine *e)

@@ -57,6 +57,17 @@ int inf_engine_run(inf_engine *e, int batch);
 const void *inf_engine_output(inf_engine *e, int i);
 /* Peak bytes of the activation arena plus weights. */
 size_t inf_engine_peak_bytes(const inf_engine *e);
+
+typedef struct inf_engine_stats {
+	int nodes;                 /* executed nodes after folding and fusion */
+	int fused_acts;            /* activations fused into their producer */
+	size_t arena_bytes;        /* activation arena (buffers reused after their last read) */
+	size_t activation_bytes;   /* what the activations would take without reuse */
+	size_t workspace_bytes;    /* shared scratch: the largest any node needs */
+	size_t weight_bytes;       /* constants: weights and folded tensors */
+} inf_engine_stats;
+
+void inf_engine_stats_get(const inf_engine *e, inf_engine_stats *ret);
 const char *inf_engine_backend_name(const inf_engine *e);
 
 /* A tensor read from an ONNX TensorProto file (the format of the ONNX test data). */

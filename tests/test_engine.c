@@ -80,8 +80,17 @@ static void check_model(const char *model, int batch)
 			assert_true(rel_l2(out + (size_t)b * item, out, item) <= 1e-6);
 	}
 	size_t peak = inf_engine_peak_bytes(e);
-	printf("# %s batch %d: peak engine memory %.1f MB\n", model, batch, peak / 1048576.0);
-	assert_true(peak > ref.bytes * (size_t)batch);
+	inf_engine_stats st;
+	inf_engine_stats_get(e, &st);
+	printf("# %s batch %d: peak engine memory %.1f MB (arena %.1f MB for %.1f MB of activations, "
+	       "%d nodes, %d activations fused)\n", model, batch, peak / 1048576.0, st.arena_bytes / 1048576.0,
+	       st.activation_bytes / 1048576.0, st.nodes, st.fused_acts);
+	assert_true(peak >= st.arena_bytes + st.weight_bytes + st.workspace_bytes);
+	assert_true(st.arena_bytes >= ref.bytes * (size_t)batch);
+	/* Reuse after the last read: the arena is a small part of all activations. */
+	assert_true(st.arena_bytes * 3 < st.activation_bytes);
+	/* Every SiLU (x*Sigmoid(x)) of these exports runs inside its Conv. */
+	assert_true(st.fused_acts >= 50);
 	inf_engine_free(&e);
 	assert_null(e);
 	inf_blob_clear(&in);
