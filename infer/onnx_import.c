@@ -50,7 +50,8 @@ static int dup_str(char **dst, const uint8_t *src, size_t len)
 	*dst = malloc(len + 1);
 	if (!*dst)
 		return -ENOMEM;
-	memcpy(*dst, src, len);
+	if (len)
+		memcpy(*dst, src, len);
 	(*dst)[len] = 0;
 	return 0;
 }
@@ -70,14 +71,16 @@ static int copy_attr(const Onnx__AttributeProto *ap, inf_attr *a, char *why, siz
 		a->floats = malloc((ap->n_floats + 1) * sizeof(float));
 		if (!a->floats)
 			return -ENOMEM;
-		memcpy(a->floats, ap->floats, ap->n_floats * sizeof(float));
+		if (ap->n_floats)
+			memcpy(a->floats, ap->floats, ap->n_floats * sizeof(float));
 		return 0;
 	case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS:
 		a->n = (int)ap->n_ints;
 		a->ints = malloc((ap->n_ints + 1) * sizeof(int64_t));
 		if (!a->ints)
 			return -ENOMEM;
-		memcpy(a->ints, ap->ints, ap->n_ints * sizeof(int64_t));
+		if (ap->n_ints)
+			memcpy(a->ints, ap->ints, ap->n_ints * sizeof(int64_t));
 		return 0;
 	case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS:
 		a->strings = calloc(ap->n_strings + 1, sizeof(char *));
@@ -131,7 +134,8 @@ static int fold_constant_node(const Onnx__NodeProto *np, inf_tensor *out, char *
 		out->data = malloc(n * es + 1);
 		if (!out->data)
 			return -ENOMEM;
-		memcpy(out->data, src, n * es);
+		if (n)
+			memcpy(out->data, src, n * es);
 		out->is_const = 1;
 		return 0;
 	}

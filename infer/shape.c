@@ -85,7 +85,8 @@ static int set_exact_inputs(inf_graph *g, const inf_engine_opts *o)
 			size_t bytes = inf_tensor_bytes(t);
 			if (!(t->data = malloc(bytes + 1)))
 				return -ENOMEM;
-			memcpy(t->data, o->input_consts[j], bytes);
+			if (bytes)
+				memcpy(t->data, o->input_consts[j], bytes);
 			t->is_const = 1;
 		}
 	}

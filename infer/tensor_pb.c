@@ -84,7 +84,7 @@ int inf_tensor_from_proto(const Onnx__TensorProto *tp, inf_tensor *t, char *err,
 	void *data = malloc(bytes ? bytes : 1);
 	if (!data)
 		return -ENOMEM;
-	if (tp->has_raw_data)
+	if (tp->has_raw_data && bytes)
 		memcpy(data, tp->raw_data.data, bytes);
 	else
 		copy_typed(tp, dt, data, n);

@@ -203,7 +203,7 @@ static int run_case(const char *dir)
 		goto out;
 	}
 	for (int i = 0; i < o.n_input_shapes; i++)
-		if (!consts[i])
+		if (!consts[i] && in[i].bytes)
 			memcpy(inf_engine_input(e, i), in[i].data, in[i].bytes);
 	if ((err = inf_engine_run(e, 1)) < 0) {
 		printf("FAIL run: %s\n", vp_strerror(err));
@@ -273,7 +273,7 @@ static int fork_case(const char *dir, char *why, size_t len)
 	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		if (strncmp(l, "FAIL", 4) == 0)
 			last = l;
-		else if (!log && strstr(l, " error "))
+		else if (!log && strstr(l, "error"))
 			log = l;
 	}
 	snprintf(why, len, "%s%s%s", last ? last : "FAIL", log ? " | " : "", log ? log : "");
