@@ -285,9 +285,40 @@ static int import_node(inf_graph *g, const Onnx__NodeProto *np, import_errs *err
 	return 0;
 }
 
-static int import_graph(inf_graph *g, const Onnx__ModelProto *m, import_errs *errs)
+/* Control bytes in names would break the one-line error messages. */
+static void clean(char *s)
 {
-	const Onnx__GraphProto *gp = m->graph;
+	for (; s && *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+static void clean_names(Onnx__GraphProto *gp)
+{
+	for (size_t i = 0; i < gp->n_node; i++) {
+		Onnx__NodeProto *n = gp->node[i];
+		clean(n->name);
+		clean(n->op_type);
+		clean(n->domain);
+		for (size_t k = 0; k < n->n_input; k++)
+			clean(n->input[k]);
+		for (size_t k = 0; k < n->n_output; k++)
+			clean(n->output[k]);
+		for (size_t k = 0; k < n->n_attribute; k++)
+			clean(n->attribute[k]->name);
+	}
+	for (size_t i = 0; i < gp->n_initializer; i++)
+		clean(gp->initializer[i]->name);
+	for (size_t i = 0; i < gp->n_input; i++)
+		clean(gp->input[i]->name);
+	for (size_t i = 0; i < gp->n_output; i++)
+		clean(gp->output[i]->name);
+}
+
+static int import_graph(inf_graph *g, Onnx__ModelProto *m, import_errs *errs)
+{
+	Onnx__GraphProto *gp = m->graph;
+	clean_names(gp);
 	g->opset = model_opset(m);
 	if (g->opset < MIN_OPSET) {
 		char why[96];
