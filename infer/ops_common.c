@@ -278,61 +278,78 @@ void ops_put_i64(void *p, int dtype, int64_t i, int64_t v)
 		ops_put_f64(p, dtype, i, (double)v);
 }
 
-static inline float sigmoidf(float x)
+/* One activation over a block; bias (may be 0) added first. */
+OPS_VECTOR
+static void act_block(int act, float a, float b, float bias, float *x, int64_t count)
 {
-	return 1.0f / (1.0f + expf(-x));
+	switch (act) {
+	case INF_ACT_RELU:
+#pragma omp simd
+		for (int64_t i = 0; i < count; i++) {
+			float v = x[i] + bias;
+			x[i] = v > 0.0f ? v : 0.0f;
+		}
+		break;
+	case INF_ACT_LEAKY_RELU:
+#pragma omp simd
+		for (int64_t i = 0; i < count; i++) {
+			float v = x[i] + bias;
+			x[i] = v >= 0.0f ? v : v * a;
+		}
+		break;
+	case INF_ACT_SIGMOID:
+#pragma omp simd
+		for (int64_t i = 0; i < count; i++)
+			x[i] = ops_sigmoidf(x[i] + bias);
+		break;
+	case INF_ACT_SILU:
+#pragma omp simd
+		for (int64_t i = 0; i < count; i++) {
+			float v = x[i] + bias;
+			x[i] = v * ops_sigmoidf(v);
+		}
+		break;
+	case INF_ACT_HARD_SIGMOID:
+#pragma omp simd
+		for (int64_t i = 0; i < count; i++) {
+			float v = a * (x[i] + bias) + b;
+			x[i] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+		}
+		break;
+	case INF_ACT_HARD_SWISH:
+#pragma omp simd
+		for (int64_t i = 0; i < count; i++) {
+			float v = x[i] + bias, g = v * (1.0f / 6.0f) + 0.5f;
+			x[i] = v * (g < 0.0f ? 0.0f : g > 1.0f ? 1.0f : g);
+		}
+		break;
+	case INF_ACT_CLIP:
+#pragma omp simd
+		for (int64_t i = 0; i < count; i++) {
+			float v = x[i] + bias;
+			x[i] = v < a ? a : v > b ? b : v;
+		}
+		break;
+	default:
+		if (bias != 0.0f) {
+#pragma omp simd
+			for (int64_t i = 0; i < count; i++)
+				x[i] += bias;
+		}
+		break;
+	}
 }
 
 void ops_act_apply(const inf_node *n, float *x, int64_t count)
 {
-	float a = n->act_alpha, b = n->act_beta;
-
-	switch (n->act) {
-	case INF_ACT_RELU:
-		for (int64_t i = 0; i < count; i++)
-			x[i] = x[i] > 0.0f ? x[i] : 0.0f;
-		break;
-	case INF_ACT_LEAKY_RELU:
-		for (int64_t i = 0; i < count; i++)
-			x[i] = x[i] >= 0.0f ? x[i] : x[i] * a;
-		break;
-	case INF_ACT_SIGMOID:
-		for (int64_t i = 0; i < count; i++)
-			x[i] = sigmoidf(x[i]);
-		break;
-	case INF_ACT_SILU:
-		for (int64_t i = 0; i < count; i++)
-			x[i] = x[i] * sigmoidf(x[i]);
-		break;
-	case INF_ACT_HARD_SIGMOID:
-		for (int64_t i = 0; i < count; i++)
-			x[i] = fmaxf(0.0f, fminf(1.0f, a * x[i] + b));
-		break;
-	case INF_ACT_HARD_SWISH:
-		for (int64_t i = 0; i < count; i++)
-			x[i] = x[i] * fmaxf(0.0f, fminf(1.0f, x[i] * (1.0f / 6.0f) + 0.5f));
-		break;
-	case INF_ACT_CLIP:
-		for (int64_t i = 0; i < count; i++)
-			x[i] = fminf(fmaxf(x[i], a), b);
-		break;
-	default:
-		break;
-	}
+	if (n->act != INF_ACT_NONE)
+		act_block(n->act, n->act_alpha, n->act_beta, 0.0f, x, count);
 }
 
 void ops_bias_act(const inf_node *n, float *y, const float *bias, int64_t channels, int64_t plane)
 {
-	for (int64_t c = 0; c < channels; c++) {
-		float *p = y + c * plane;
-
-		if (bias) {
-			float bv = bias[c];
-			for (int64_t i = 0; i < plane; i++)
-				p[i] += bv;
-		}
-		ops_act_apply(n, p, plane);
-	}
+	for (int64_t c = 0; c < channels; c++)
+		act_block(n->act, n->act_alpha, n->act_beta, bias ? bias[c] : 0.0f, y + c * plane, plane);
 }
 
 void ops_blas_threads(const inf_cpu_ctx *cx)

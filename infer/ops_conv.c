@@ -141,11 +141,62 @@ static void im2col(const float *x, int64_t channels, const ops_window *w3, float
 	}
 }
 
-/* One channel of a depthwise convolution (2 spatial axes; 1-D runs with height 1):
- * each kernel tap adds a strided input row segment to the output row, so the inner
- * loop is a plain multiply-add over contiguous outputs. */
+/* Columns [lo, hi) whose whole kernel row lies inside the input row. */
+static void interior_cols(const ops_window *w, int64_t *lo, int64_t *hi)
+{
+	int64_t s = w->s[2], span = (w->k[2] - 1) * w->d[2], last = w->in[2] - 1 - span + w->pb[2];
+
+	*lo = (w->pb[2] + s - 1) / s;
+	*hi = last < 0 ? 0 : last / s + 1;
+	if (*hi > w->out[2])
+		*hi = w->out[2];
+	if (*lo > w->out[2])
+		*lo = w->out[2];
+	if (*hi < *lo)
+		*hi = *lo;
+}
+
+/* Kernel row wr applied to input row xr, adding into output row yr: the interior
+ * columns without bounds checks (3-wide kernels unrolled), the borders with. */
+OPS_VECTOR static void dw_row(const float *xr, const float *wr, const ops_window *w, int64_t lo, int64_t hi,
+                              float *yr)
+{
+	int64_t s = w->s[2], d = w->d[2], pb = w->pb[2], kw = w->k[2];
+
+	if (kw == 3) {
+		float w0 = wr[0], w1 = wr[1], w2 = wr[2];
+#pragma omp simd
+		for (int64_t ox = lo; ox < hi; ox++) {
+			const float *p = xr + ox * s - pb;
+			yr[ox] += w0 * p[0] + w1 * p[d] + w2 * p[2 * d];
+		}
+	} else {
+		for (int64_t kx = 0; kx < kw; kx++) {
+			float wv = wr[kx];
+#pragma omp simd
+			for (int64_t ox = lo; ox < hi; ox++)
+				yr[ox] += wv * xr[ox * s - pb + kx * d];
+		}
+	}
+	for (int64_t ox = 0; ox < w->out[2]; ox++) {
+		if (ox == lo)
+			ox = hi;
+		if (ox >= w->out[2])
+			break;
+		for (int64_t kx = 0; kx < kw; kx++) {
+			int64_t ix = ox * s - pb + kx * d;
+			if (ix >= 0 && ix < w->in[2])
+				yr[ox] += wr[kx] * xr[ix];
+		}
+	}
+}
+
+/* One channel of a depthwise convolution (2 spatial axes; 1-D runs with height 1). */
 static void depthwise_plane(const float *x, const float *wk, float bias, const ops_window *w, float *y)
 {
+	int64_t lo, hi;
+
+	interior_cols(w, &lo, &hi);
 	for (int64_t oy = 0; oy < w->out[1]; oy++) {
 		float *yr = y + oy * w->out[2];
 
@@ -153,27 +204,8 @@ static void depthwise_plane(const float *x, const float *wk, float bias, const o
 			yr[ox] = bias;
 		for (int64_t ky = 0; ky < w->k[1]; ky++) {
 			int64_t iy = oy * w->s[1] - w->pb[1] + ky * w->d[1];
-			if (iy < 0 || iy >= w->in[1])
-				continue;
-			const float *xr = x + iy * w->in[2];
-			for (int64_t kx = 0; kx < w->k[2]; kx++) {
-				float wv = wk[ky * w->k[2] + kx];
-				int64_t x0 = kx * w->d[2] - w->pb[2];
-				int64_t lo = x0 >= 0 ? 0 : (-x0 + w->s[2] - 1) / w->s[2];
-				int64_t hi = w->in[2] - x0 <= 0 ? 0 : (w->in[2] - x0 + w->s[2] - 1) / w->s[2];
-				if (hi > w->out[2])
-					hi = w->out[2];
-				if (w->s[2] == 1) {
-					for (int64_t ox = lo; ox < hi; ox++)
-						yr[ox] += wv * xr[ox + x0];
-				} else if (w->s[2] == 2) {
-					for (int64_t ox = lo; ox < hi; ox++)
-						yr[ox] += wv * xr[2 * ox + x0];
-				} else {
-					for (int64_t ox = lo; ox < hi; ox++)
-						yr[ox] += wv * xr[ox * w->s[2] + x0];
-				}
-			}
+			if (iy >= 0 && iy < w->in[1])
+				dw_row(x + iy * w->in[2], wk + ky * w->k[2], w, lo, hi, yr);
 		}
 	}
 }

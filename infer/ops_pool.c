@@ -108,7 +108,7 @@ MAXPOOL_DIRECT(uint8_t)
 
 /* Separable float pooling of one plane. is_max: max, else average (divisor per window
  * = product of per-axis counts, of valid or of padded positions). */
-static void pool_plane(const float *x, const ops_window *w, int is_max, int incl_pad, float *y)
+OPS_VECTOR static void pool_plane(const float *x, const ops_window *w, int is_max, int incl_pad, float *y)
 {
 	float row[ROW_MAX];
 
@@ -133,7 +133,7 @@ static void pool_plane(const float *x, const ops_window *w, int is_max, int incl
 				const float *xr = x + (iz * w->in[1] + iy) * w->in[2];
 				if (is_max)
 					for (int64_t ix = 0; ix < w->in[2]; ix++)
-						row[ix] = fmaxf(row[ix], xr[ix]);
+						row[ix] = xr[ix] > row[ix] ? xr[ix] : row[ix];
 				else
 					for (int64_t ix = 0; ix < w->in[2]; ix++)
 						row[ix] += xr[ix];
@@ -150,7 +150,7 @@ static void pool_plane(const float *x, const ops_window *w, int is_max, int incl
 				if (ix < 0 || ix >= w->in[2])
 					continue;
 				cnt_h++;
-				acc = is_max ? fmaxf(acc, row[ix]) : acc + row[ix];
+				acc = is_max ? (row[ix] > acc ? row[ix] : acc) : acc + row[ix];
 			}
 			if (is_max)
 				yr[ox] = acc;
