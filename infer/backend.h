@@ -15,9 +15,10 @@ typedef struct inf_backend_ops {
 	int (*prepare)(inf_graph *g, const inf_engine_opts *opts, void **ret_state);
 	/* Runs all nodes; batch <= opts->max_batch is the number of valid items. */
 	int (*run)(void *state, int batch);
-	/* Host buffers for graph input i / output i. */
+	/* Host buffers for graph input i / output i (the engine stages partial batches
+	 * through them, so both are writable). */
 	void *(*input)(void *state, int i);
-	const void *(*output)(void *state, int i);
+	void *(*output)(void *state, int i);
 	/* Arena + workspace + constant bytes. */
 	size_t (*peak_bytes)(const void *state);
 	/* Fills the memory fields of ret. */

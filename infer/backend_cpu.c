@@ -143,7 +143,7 @@ static void *cpu_input(void *state, int i)
 	return s->g->inputs[i]->data;
 }
 
-static const void *cpu_output(void *state, int i)
+static void *cpu_output(void *state, int i)
 {
 	cpu_state *s = state;
 	return s->g->outputs[i]->data;

@@ -51,7 +51,9 @@ int inf_engine_input_info(const inf_engine *e, int i, inf_tensor_info *ret);
 int inf_engine_output_info(const inf_engine *e, int i, inf_tensor_info *ret);
 /* Engine-owned host buffer for input i (room for max_batch); fill it, then run. */
 void *inf_engine_input(inf_engine *e, int i);
-/* Runs the first `batch` items (1..max_batch) of the inputs. */
+/* Runs the first `batch` items (1..max_batch) of the inputs. A partial batch of a model
+ * whose batch was rewritten runs item by item through a batch-1 plan, so its cost
+ * follows its size; a model with a fixed batch always runs all its items. */
 int inf_engine_run(inf_engine *e, int batch);
 /* Host pointer to output i of the last run; its leading dim is the batch that ran. */
 const void *inf_engine_output(inf_engine *e, int i);

@@ -107,6 +107,7 @@ size_t inf_tensor_bytes(const inf_tensor *t);
 typedef struct inf_graph {
 	char *path;                   /* model file, for messages */
 	int opset;                    /* ai.onnx opset */
+	int model_batch;              /* the inputs' leading dim as exported; -1 symbolic (shape.c) */
 	int n_tensors, cap_tensors;
 	inf_tensor **tensors;
 	int n_nodes, cap_nodes;

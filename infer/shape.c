@@ -97,6 +97,8 @@ static int set_batch_inputs(inf_graph *g, const inf_engine_opts *o, int batch)
 {
 	for (int i = 0; i < g->n_inputs; i++) {
 		inf_tensor *t = g->inputs[i];
+		if (i == 0)
+			g->model_batch = t->ndim ? (int)t->dims[0] : 0;
 		if (t->ndim < 1 || (t->dims[0] > 1 && t->dims[0] != batch)) {
 			vp_err("infer", NULL, "%s: input '%s' has no batch dimension (leading dim %lld); "
 			       "cannot run batch %d", g->path, t->name,

@@ -121,6 +121,37 @@ static void test_engine_yolov8n_batch_2_items_equal_batch_1(void **state)
 	check_model("yolov8n", 2);
 }
 
+/* A partial batch runs only its items; they equal the full-batch results. */
+static void test_engine_partial_batch_matches_full_batch(void **state)
+{
+	(void)state;
+	char path[1024];
+	inf_engine *e = NULL;
+	inf_engine_opts o = { .max_batch = 4, .input_w = 128, .input_h = 96, .threads = 1 };
+	assert_int_equal(inf_engine_open(shared("models/yolox_nano.onnx", path, sizeof(path)), &o, &e), 0);
+	inf_tensor_info ii, oi;
+	inf_engine_input_info(e, 0, &ii);
+	inf_engine_output_info(e, 0, &oi);
+	size_t in_n = numel(&ii), out_n = numel(&oi), item = out_n / 4;
+	float *x = inf_engine_input(e, 0);
+	for (size_t i = 0; i < in_n; i++)
+		x[i] = (float)((i * 7919) % 256);
+	assert_int_equal(inf_engine_run(e, 4), 0);
+	float *full = malloc(out_n * sizeof(float));
+	assert_non_null(full);
+	memcpy(full, inf_engine_output(e, 0), out_n * sizeof(float));
+	float *out = (float *)inf_engine_output(e, 0);
+	memset(out, 0, out_n * sizeof(float));
+	assert_int_equal(inf_engine_run(e, 3), 0);
+	for (int b = 0; b < 3; b++)
+		assert_true(rel_l2(out + b * item, full + b * item, item) <= 1e-6);
+	/* The fourth item was not computed by the 3-item run. */
+	for (size_t i = 3 * item; i < out_n; i++)
+		assert_true(out[i] == 0.0f);
+	free(full);
+	inf_engine_free(&e);
+}
+
 static void test_engine_input_size_override_reinfers_shapes(void **state)
 {
 	(void)state;
@@ -268,6 +299,7 @@ int main(void)
 		cmocka_unit_test(test_engine_yolox_nano_batch_3_items_equal_batch_1),
 		cmocka_unit_test(test_engine_yolov8n_matches_reference_at_batch_1),
 		cmocka_unit_test(test_engine_yolov8n_batch_2_items_equal_batch_1),
+		cmocka_unit_test(test_engine_partial_batch_matches_full_batch),
 		cmocka_unit_test(test_engine_input_size_override_reinfers_shapes),
 		cmocka_unit_test(test_engine_rejects_unknown_operators),
 		cmocka_unit_test(test_engine_rejects_truncated_model),
