@@ -121,15 +121,33 @@ static int set_batch_inputs(inf_graph *g, const inf_engine_opts *o, int batch)
 	return 0;
 }
 
-/* A constant Reshape target [1, ...] written by an exporter that fixed the batch at
- * 1 becomes [batch, ...] when the data really carries the batch at dim 0. */
-static int rewrite_reshape(inf_graph *g, inf_node *n, int batch)
+/* Constant shape inputs that exporters write with the batch fixed at 1: the target of
+ * Reshape and the output sizes of Resize. */
+static const struct batch_slot {
+	const char *op_type;
+	int input;
+} batch_slots[] = {
+	{ "Reshape", 1 },
+	{ "Resize", 3 },
+};
+
+static int batch_slot(const inf_node *n)
 {
-	inf_tensor *s = n->n_in > 1 ? n->in[1] : NULL;
+	for (size_t i = 0; i < sizeof(batch_slots) / sizeof(batch_slots[0]); i++)
+		if (strcmp(n->op_type, batch_slots[i].op_type) == 0)
+			return batch_slots[i].input < n->n_in ? batch_slots[i].input : -1;
+	return -1;
+}
+
+/* Such a constant [1, ...] becomes [batch, ...] when the data input really carries the
+ * batch at dim 0. Shapes computed from Shape() need nothing: they follow the input. */
+static int rewrite_batch_const(inf_graph *g, inf_node *n, int batch)
+{
+	int k = batch == 1 ? -1 : batch_slot(n);
+	inf_tensor *s = k > 0 ? n->in[k] : NULL;
 	inf_tensor *x = n->in[0];
-	if (batch == 1 || strcmp(n->op_type, "Reshape") != 0 || !s || !x || !s->is_const ||
-	    s->producer >= 0 || s->dtype != INF_DT_INT64 || s->ndim != 1 || s->dims[0] < 1 ||
-	    ((int64_t *)s->data)[0] != 1 || x->ndim < 1 || x->dims[0] != batch)
+	if (!s || !x || !s->is_const || s->producer >= 0 || s->dtype != INF_DT_INT64 || s->ndim != 1 ||
+	    s->dims[0] < 1 || ((int64_t *)s->data)[0] != 1 || x->ndim < 1 || x->dims[0] != batch)
 		return 0;
 	char name[512];
 	snprintf(name, sizeof(name), "%s#batch%d", s->name, batch);
@@ -148,7 +166,7 @@ static int rewrite_reshape(inf_graph *g, inf_node *n, int batch)
 		r->is_const = 1;
 		((int64_t *)r->data)[0] = batch;
 	}
-	n->in[1] = r;
+	n->in[k] = r;
 	return 0;
 }
 
@@ -203,7 +221,7 @@ static int infer_node(inf_graph *g, inf_node *n, int batch, int *folded)
 			return VP_EMODEL;
 		}
 	}
-	int ret = rewrite_reshape(g, n, batch);
+	int ret = rewrite_batch_const(g, n, batch);
 	if (ret < 0)
 		return ret;
 	ret = n->op->shape(n, err, sizeof(err));

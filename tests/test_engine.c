@@ -252,6 +252,44 @@ static void test_engine_rejects_external_data(void **state)
 	assert_int_equal(open_rc(path, 1), VP_EUNSUP);
 }
 
+/* Constant Reshape targets and Resize sizes written with batch 1 follow the batch. */
+static void test_engine_rewrites_constant_batch_shapes(void **state)
+{
+	(void)state;
+	char path[1100];
+	make_model("const_batch.onnx",
+		"x = h.make_tensor_value_info('x', T.FLOAT, [1, 3, 4, 4])\n"
+		"y = h.make_tensor_value_info('y', T.FLOAT, [1, 3, 64])\n"
+		"sizes = nh.from_array(np.array([1, 3, 8, 8], np.int64), 'sizes')\n"
+		"target = nh.from_array(np.array([1, 3, -1], np.int64), 'target')\n"
+		"n = [h.make_node('Resize', ['x', '', '', 'sizes'], ['r'], mode='nearest'),\n"
+		"     h.make_node('Reshape', ['r', 'target'], ['y'])]\n"
+		"m = h.make_model(h.make_graph(n, 'g', [x], [y], [sizes, target]),\n"
+		"                 opset_imports=[h.make_opsetid('', 13)])\n"
+		"onnx.save(m, sys.argv[1])\n", path, sizeof(path));
+	float ref[192];
+	for (int batch = 1; batch <= 3; batch += 2) {
+		inf_engine *e = NULL;
+		inf_engine_opts o = { .max_batch = batch, .threads = 1 };
+		assert_int_equal(inf_engine_open(path, &o, &e), 0);
+		inf_tensor_info oi;
+		inf_engine_output_info(e, 0, &oi);
+		assert_int_equal(oi.ndim, 3);
+		assert_int_equal(oi.dims[0], batch);
+		assert_int_equal(oi.dims[2], 64);
+		float *x = inf_engine_input(e, 0);
+		for (int i = 0; i < 48 * batch; i++)
+			x[i] = (float)(i % 48);
+		assert_int_equal(inf_engine_run(e, batch), 0);
+		const float *y = inf_engine_output(e, 0);
+		if (batch == 1)
+			memcpy(ref, y, sizeof(ref));
+		for (int b = 0; b < batch; b++)
+			assert_memory_equal(y + b * 192, ref, sizeof(ref));
+		inf_engine_free(&e);
+	}
+}
+
 static void test_engine_refuses_batch_it_cannot_identify(void **state)
 {
 	(void)state;
@@ -305,6 +343,7 @@ int main(void)
 		cmocka_unit_test(test_engine_rejects_truncated_model),
 		cmocka_unit_test(test_engine_rejects_random_bytes),
 		cmocka_unit_test(test_engine_rejects_external_data),
+		cmocka_unit_test(test_engine_rewrites_constant_batch_shapes),
 		cmocka_unit_test(test_engine_refuses_batch_it_cannot_identify),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
