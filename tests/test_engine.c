@@ -252,6 +252,65 @@ static void test_engine_rejects_external_data(void **state)
 	assert_int_equal(open_rc(path, 1), VP_EUNSUP);
 }
 
+/* Conv -> BatchNormalization -> Relu and Conv -> x*Sigmoid(x) against numpy: each
+ * chain becomes one Conv node, with the same numbers. */
+static void test_engine_fuses_bn_and_activations_exactly(void **state)
+{
+	(void)state;
+	char path[1100], in_path[1200], ref_path[1200];
+	make_model("fuse.onnx",
+		"rng = np.random.default_rng(7)\n"
+		"x = rng.standard_normal((2, 3, 9, 9)).astype(np.float32)\n"
+		"w1 = rng.standard_normal((8, 3, 3, 3)).astype(np.float32)\n"
+		"w2 = rng.standard_normal((4, 8, 1, 1)).astype(np.float32)\n"
+		"b2 = rng.standard_normal(4).astype(np.float32)\n"
+		"sc, bi = rng.uniform(0.5, 2, 8).astype(np.float32), rng.standard_normal(8).astype(np.float32)\n"
+		"mu, var = rng.standard_normal(8).astype(np.float32), rng.uniform(0.5, 2, 8).astype(np.float32)\n"
+		"def conv(x, w, pad):\n"
+		"    x = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))\n"
+		"    win = np.lib.stride_tricks.sliding_window_view(x, w.shape[2:], axis=(2, 3))\n"
+		"    return np.einsum('nchwij,ocij->nohw', win, w)\n"
+		"t = conv(x, w1, 1)\n"
+		"t = (t - mu[None, :, None, None]) / np.sqrt(var[None, :, None, None] + 1e-5) * sc[None, :, None, None] + bi[None, :, None, None]\n"
+		"t = np.maximum(t, 0)\n"
+		"u = conv(t, w2, 0) + b2[None, :, None, None]\n"
+		"y = u / (1 + np.exp(-u))\n"
+		"I = lambda a, n: nh.from_array(a, n)\n"
+		"nodes = [h.make_node('Conv', ['x', 'w1'], ['c1'], pads=[1, 1, 1, 1]),\n"
+		"         h.make_node('BatchNormalization', ['c1', 'sc', 'bi', 'mu', 'var'], ['bn']),\n"
+		"         h.make_node('Relu', ['bn'], ['r']),\n"
+		"         h.make_node('Conv', ['r', 'w2', 'b2'], ['c2']),\n"
+		"         h.make_node('Sigmoid', ['c2'], ['s']),\n"
+		"         h.make_node('Mul', ['c2', 's'], ['y'])]\n"
+		"g = h.make_graph(nodes, 'g', [h.make_tensor_value_info('x', T.FLOAT, [2, 3, 9, 9])],\n"
+		"                 [h.make_tensor_value_info('y', T.FLOAT, [2, 4, 9, 9])],\n"
+		"                 [I(w1, 'w1'), I(w2, 'w2'), I(b2, 'b2'), I(sc, 'sc'), I(bi, 'bi'), I(mu, 'mu'), I(var, 'var')])\n"
+		"onnx.save(h.make_model(g, opset_imports=[h.make_opsetid('', 13)]), sys.argv[1])\n"
+		"open(sys.argv[1] + '.in.pb', 'wb').write(I(x, 'x').SerializeToString())\n"
+		"open(sys.argv[1] + '.ref.pb', 'wb').write(I(y.astype(np.float32), 'y').SerializeToString())\n",
+		path, sizeof(path));
+	snprintf(in_path, sizeof(in_path), "%s.in.pb", path);
+	snprintf(ref_path, sizeof(ref_path), "%s.ref.pb", path);
+	inf_blob in, ref;
+	assert_int_equal(inf_blob_read(in_path, &in), 0);
+	assert_int_equal(inf_blob_read(ref_path, &ref), 0);
+	inf_engine *e = NULL;
+	inf_engine_opts o = { .max_batch = 2, .threads = 1 };
+	assert_int_equal(inf_engine_open(path, &o, &e), 0);
+	inf_engine_stats st;
+	inf_engine_stats_get(e, &st);
+	assert_int_equal(st.nodes, 2);
+	assert_int_equal(st.fused_acts, 2);
+	memcpy(inf_engine_input(e, 0), in.data, in.bytes);
+	assert_int_equal(inf_engine_run(e, 2), 0);
+	double err = rel_l2(inf_engine_output(e, 0), ref.data, ref.bytes / sizeof(float));
+	printf("# fused Conv+BN+Relu, Conv+SiLU vs numpy: relative L2 error %.3g\n", err);
+	assert_true(err <= 1e-5);
+	inf_engine_free(&e);
+	inf_blob_clear(&in);
+	inf_blob_clear(&ref);
+}
+
 /* Constant Reshape targets and Resize sizes written with batch 1 follow the batch. */
 static void test_engine_rewrites_constant_batch_shapes(void **state)
 {
@@ -343,6 +402,7 @@ int main(void)
 		cmocka_unit_test(test_engine_rejects_truncated_model),
 		cmocka_unit_test(test_engine_rejects_random_bytes),
 		cmocka_unit_test(test_engine_rejects_external_data),
+		cmocka_unit_test(test_engine_fuses_bn_and_activations_exactly),
 		cmocka_unit_test(test_engine_rewrites_constant_batch_shapes),
 		cmocka_unit_test(test_engine_refuses_batch_it_cannot_identify),
 	};
