@@ -211,6 +211,47 @@ static int foldable(const inf_node *n)
 	return n->n_in > 0;
 }
 
+/* Guards the planner against what a malformed model can make a shape function write:
+ * missing dtypes, negative dims, sizes that overflow or exceed any real model. */
+#define MAX_TENSOR_BYTES ((int64_t)1 << 34)
+
+static int tensor_sane(const inf_tensor *t, char *err, size_t len)
+{
+	int64_t bytes = (int64_t)inf_dtype_size(t->dtype);
+	if (bytes == 0 || t->ndim < 0 || t->ndim > INF_MAX_DIMS) {
+		snprintf(err, len, "tensor '%s' has no valid type or rank", t->name);
+		return 0;
+	}
+	for (int d = 0; d < t->ndim; d++) {
+		if (t->dims[d] < 0 || __builtin_mul_overflow(bytes, t->dims[d], &bytes) ||
+		    bytes > MAX_TENSOR_BYTES) {
+			snprintf(err, len, "tensor '%s' has an invalid or oversized shape", t->name);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static int outputs_sane(const inf_node *n, char *err, size_t len)
+{
+	for (int k = 0; k < n->n_out; k++)
+		if (!tensor_sane(n->out[k], err, len))
+			return 0;
+	return 1;
+}
+
+static int inputs_sane(const inf_graph *g)
+{
+	char err[256];
+	for (int i = 0; i < g->n_inputs; i++) {
+		if (!tensor_sane(g->inputs[i], err, sizeof(err))) {
+			vp_err("infer", NULL, "%s: input: %s", g->path, err);
+			return VP_EMODEL;
+		}
+	}
+	return 0;
+}
+
 static int infer_node(inf_graph *g, inf_node *n, int batch, int *folded)
 {
 	char err[256] = "";
@@ -225,6 +266,8 @@ static int infer_node(inf_graph *g, inf_node *n, int batch, int *folded)
 	if (ret < 0)
 		return ret;
 	ret = n->op->shape(n, err, sizeof(err));
+	if (ret >= 0 && !outputs_sane(n, err, sizeof(err)))
+		ret = VP_EMODEL;
 	if (ret < 0) {
 		vp_err("infer", NULL, "%s: node '%s' (%s): %s", g->path, n->name, n->op_type,
 		       *err ? err : vp_strerror(ret));
@@ -264,6 +307,8 @@ int inf_graph_infer(inf_graph *g, const inf_engine_opts *o)
 	if (ret < 0)
 		return ret;
 	ret = o->input_shapes ? set_exact_inputs(g, o) : set_batch_inputs(g, o, batch);
+	if (ret >= 0)
+		ret = inputs_sane(g);
 	if (ret < 0)
 		return ret;
 	for (int i = 0; i < g->n_nodes; i++) {

@@ -74,7 +74,14 @@ int inf_tensor_from_proto(const Onnx__TensorProto *tp, inf_tensor *t, char *err,
 		}
 		t->dims[i] = tp->dims[i];
 	}
-	size_t n = (size_t)inf_tensor_numel(t), bytes = n * inf_dtype_size(dt);
+	int64_t check = (int64_t)inf_dtype_size(dt);
+	for (int i = 0; i < t->ndim; i++) {
+		if (__builtin_mul_overflow(check, t->dims[i], &check)) {
+			snprintf(err, errlen, "tensor '%s' has an oversized shape", tp->name ? tp->name : "");
+			return VP_EMODEL;
+		}
+	}
+	size_t n = (size_t)inf_tensor_numel(t), bytes = (size_t)check;
 	size_t have = tp->has_raw_data ? tp->raw_data.len : typed_count(tp, dt) * inf_dtype_size(dt);
 	if (have != bytes) {
 		snprintf(err, errlen, "tensor '%s' holds %zu bytes of data, its shape needs %zu",
