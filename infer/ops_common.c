@@ -360,6 +360,44 @@ void ops_blas_threads(const inf_cpu_ctx *cx)
 		openblas_set_num_threads(want);
 }
 
+void ops_blas_single(void)
+{
+	if (openblas_get_num_threads() != 1)
+		openblas_set_num_threads(1);
+}
+
+/* Output block of about 128 KiB: stays in L2 between the GEMM and its epilogue. */
+#define GEMM_BLOCK_FLOATS 32768
+
+void ops_sgemm_act(const inf_node *node, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                   float *c, int ldc, const float *bias, int nth)
+{
+	int nb = GEMM_BLOCK_FLOATS / (m > 0 ? m : 1), blocks;
+
+	nb = nb < 64 ? 64 : (nb + 15) / 16 * 16;
+	if (nb > n)
+		nb = n;
+	blocks = (n + nb - 1) / nb;
+	/* enough blocks for every thread when the matrix allows it */
+	if (blocks < nth && n >= 32 * nth) {
+		nb = (n + nth - 1) / nth;
+		blocks = (n + nb - 1) / nb;
+	}
+	if (blocks < nth)
+		nth = blocks;
+	ops_blas_single();
+#pragma omp parallel for num_threads(nth) schedule(dynamic, 1) if (nth > 1)
+	for (int bi = 0; bi < blocks; bi++) {
+		int j0 = bi * nb, w = n - j0 < nb ? n - j0 : nb;
+
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, w, k, 1.0f, a, lda, b + j0, ldb, 0.0f,
+		            c + j0, ldc);
+		for (int r = 0; r < m; r++)
+			act_block(node->act, node->act_alpha, node->act_beta, bias ? bias[r] : 0.0f,
+			          c + (int64_t)r * ldc + j0, w);
+	}
+}
+
 int ops_threads(const inf_cpu_ctx *cx)
 {
 	return cx && cx->threads > 0 ? cx->threads : omp_get_max_threads();

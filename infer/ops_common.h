@@ -103,9 +103,18 @@ void ops_act_apply(const inf_node *n, float *x, int64_t count);
 /* Bias then activation over a [channels, plane] block. */
 void ops_bias_act(const inf_node *n, float *y, const float *bias, int64_t channels, int64_t plane);
 
-/* OpenBLAS follows the engine's thread count; OpenBLAS calls are made outside OpenMP
- * regions only (the pthread build of OpenBLAS would oversubscribe otherwise). */
+/* OpenBLAS threading: kernels that split a GEMM themselves (ops_sgemm_act) run
+ * OpenBLAS single-threaded inside their OpenMP team; lone large GEMMs (MatMul, Gemm)
+ * let OpenBLAS use the engine's threads. Two thread pools spinning at once on few
+ * cores would starve each other. */
 void ops_blas_threads(const inf_cpu_ctx *cx);
+void ops_blas_single(void);
+
+/* C[m, n] = A[m, k] x B[k, n] (row-major with leading dimensions), computed in column
+ * blocks spread over nth threads; each block gets bias (per row, may be NULL) and the
+ * node's fused activation while it is still in cache. */
+void ops_sgemm_act(const inf_node *node, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                   float *c, int ldc, const float *bias, int nth);
 /* OpenMP team size for a kernel: the context's threads, all cores when 0. */
 int ops_threads(const inf_cpu_ctx *cx);
 

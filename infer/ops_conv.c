@@ -163,7 +163,19 @@ OPS_VECTOR static void dw_row(const float *xr, const float *wr, const ops_window
 {
 	int64_t s = w->s[2], d = w->d[2], pb = w->pb[2], kw = w->k[2];
 
-	if (kw == 3) {
+	if (kw == 3 && d == 1 && (s == 1 || s == 2)) {
+		/* constant strides: contiguous or 2-way deinterleaved vector loads */
+		float w0 = wr[0], w1 = wr[1], w2 = wr[2];
+		if (s == 1) {
+#pragma omp simd
+			for (int64_t ox = lo; ox < hi; ox++)
+				yr[ox] += w0 * xr[ox - pb] + w1 * xr[ox - pb + 1] + w2 * xr[ox - pb + 2];
+		} else {
+#pragma omp simd
+			for (int64_t ox = lo; ox < hi; ox++)
+				yr[ox] += w0 * xr[2 * ox - pb] + w1 * xr[2 * ox - pb + 1] + w2 * xr[2 * ox - pb + 2];
+		}
+	} else if (kw == 3) {
 		float w0 = wr[0], w1 = wr[1], w2 = wr[2];
 #pragma omp simd
 		for (int64_t ox = lo; ox < hi; ox++) {
@@ -247,7 +259,6 @@ static int run_conv(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 	cin = x->dims[1] / g;
 	mg = wt->dims[0] / g;
 	kdim = cin * w.k_size;
-	ops_blas_threads(cx);
 	for (int64_t i = 0; i < x->dims[0]; i++) {
 		float *y = (float *)n->out[0]->data + i * wt->dims[0] * w.out_size;
 
@@ -259,14 +270,10 @@ static int run_conv(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 				im2col(xg, cin, &w3, ws, nth);
 				col = ws;
 			}
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)w.out_size, (int)kdim,
-			            1.0f, (const float *)wt->data + gi * mg * kdim, (int)kdim, col, (int)w.out_size,
-			            0.0f, y + gi * mg * w.out_size, (int)w.out_size);
+			ops_sgemm_act(n, (int)mg, (int)w.out_size, (int)kdim, (const float *)wt->data + gi * mg * kdim,
+			              (int)kdim, col, (int)w.out_size, y + gi * mg * w.out_size, (int)w.out_size,
+			              b ? (const float *)b->data + gi * mg : NULL, nth);
 		}
-		const float *bias = b ? b->data : NULL;
-#pragma omp parallel for num_threads(nth) if (wt->dims[0] * w.out_size > 32768)
-		for (int64_t c = 0; c < wt->dims[0]; c++)
-			ops_bias_act(n, y + c * w.out_size, bias ? bias + c : NULL, 1, w.out_size);
 	}
 	return 0;
 }
