@@ -58,7 +58,7 @@ static int parse_args(int argc, char **argv, args *a)
 		default: return -1;
 		}
 	}
-	if (optind != argc - 1 || a->n_in == 0 || !a->out_dir || a->runs < 1 || a->batch < 0)
+	if (optind != argc - 1 || !a->out_dir || a->runs < 1 || a->batch < 0)
 		return -1;
 	a->model = argv[optind];
 	return 0;
