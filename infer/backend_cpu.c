@@ -29,10 +29,14 @@ static int cpu_threads(const inf_engine_opts *o)
 	return n > 0 ? (int)n : 1;
 }
 
+/* Both settings are process-wide: set them per run so engines with different thread
+ * counts can share a process. Kernels may narrow OpenBLAS to 1 inside OpenMP teams. */
 static void apply_threads(const cpu_state *s)
 {
-	openblas_set_num_threads(s->cx.threads);
-	omp_set_num_threads(s->cx.threads);
+	if (openblas_get_num_threads() != s->cx.threads)
+		openblas_set_num_threads(s->cx.threads);
+	if (omp_get_max_threads() != s->cx.threads)
+		omp_set_num_threads(s->cx.threads);
 }
 
 static size_t count_const_bytes(const inf_graph *g)
