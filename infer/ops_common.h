@@ -100,6 +100,9 @@ OPS_NOTRAP static inline float ops_sigmoidf(float x)
 
 /* Fused activation applied in place to x[0..count). */
 void ops_act_apply(const inf_node *n, float *x, int64_t count);
+/* Bias then activation over rows of `len` floats, `stride` apart (one per channel). */
+void ops_bias_act_strided(const inf_node *n, float *y, const float *bias, int64_t rows, int64_t len,
+                          int64_t stride);
 /* Bias then activation over a [channels, plane] block. */
 void ops_bias_act(const inf_node *n, float *y, const float *bias, int64_t channels, int64_t plane);
 
