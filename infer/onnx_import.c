@@ -238,6 +238,8 @@ static int import_node(inf_graph *g, const Onnx__NodeProto *np, import_errs *err
 {
 	char why[256] = "";
 	const char *op_type = np->op_type ? np->op_type : "";
+	/* Unnamed nodes (common in tests and small exports) go by their first output. */
+	const char *name = np->name && *np->name ? np->name : np->n_output ? np->output[0] : "";
 	if (strcmp(op_type, "Constant") == 0 && is_onnx_domain(np->domain) && np->n_output == 1) {
 		inf_tensor *t = inf_graph_tensor(g, np->output[0]);
 		if (!t)
@@ -246,15 +248,15 @@ static int import_node(inf_graph *g, const Onnx__NodeProto *np, import_errs *err
 		if (ret == -ENOMEM)
 			return ret;
 		if (ret < 0)
-			errs_add(errs, ret, np->name, op_type, why);
+			errs_add(errs, ret, name, op_type, why);
 		return 0;
 	}
 	int ret = node_check(np, why, sizeof(why));
 	if (ret < 0) {
-		errs_add(errs, ret, np->name, op_type, why);
+		errs_add(errs, ret, name, op_type, why);
 		return 0;
 	}
-	inf_node *n = inf_graph_add_node(g, np->name, op_type, (int)np->n_input, (int)np->n_output);
+	inf_node *n = inf_graph_add_node(g, name, op_type, (int)np->n_input, (int)np->n_output);
 	if (!n)
 		return -ENOMEM;
 	n->op = inf_op_find(op_type);
@@ -270,6 +272,12 @@ static int import_node(inf_graph *g, const Onnx__NodeProto *np, import_errs *err
 		}
 		if (!(n->out[k] = inf_graph_tensor(g, nm)))
 			return -ENOMEM;
+		/* SSA: a tensor has one producer (a node, an initializer or a graph input). */
+		if (n->out[k]->is_const || n->out[k]->is_input || n->out[k]->producer >= 0) {
+			snprintf(why, sizeof(why), "output '%s' is already produced elsewhere", nm);
+			errs_add(errs, VP_EMODEL, name, op_type, why);
+		}
+		n->out[k]->producer = g->n_nodes - 1;
 	}
 	n->attr = calloc(np->n_attribute + 1, sizeof(*n->attr));
 	if (!n->attr)
@@ -280,7 +288,7 @@ static int import_node(inf_graph *g, const Onnx__NodeProto *np, import_errs *err
 		if (ret == -ENOMEM)
 			return ret;
 		if (ret < 0)
-			errs_add(errs, ret, np->name, op_type, why);
+			errs_add(errs, ret, name, op_type, why);
 	}
 	return 0;
 }

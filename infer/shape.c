@@ -9,16 +9,8 @@
 #include "pipeline/vp_log.h"
 #include "graph.h"
 
-static int produced_by(const inf_graph *g, const inf_tensor *t, int upto)
-{
-	for (int i = 0; i < upto; i++)
-		for (int k = 0; k < g->nodes[i]->n_out; k++)
-			if (g->nodes[i]->out[k] == t)
-				return 1;
-	return 0;
-}
-
-/* Kahn-style: repeatedly moves the first node whose inputs are all available. */
+/* Kahn-style: repeatedly moves the first node whose inputs are all available. While
+ * sorting, producer >= 0 marks a tensor whose producing node is not placed yet. */
 static int sort_nodes(inf_graph *g)
 {
 	for (int i = 0; i < g->n_tensors; i++)
@@ -31,11 +23,8 @@ static int sort_nodes(inf_graph *g)
 		for (int i = done; i < g->n_nodes && pick < 0; i++) {
 			inf_node *n = g->nodes[i];
 			int ready = 1;
-			for (int k = 0; k < n->n_in && ready; k++) {
-				inf_tensor *t = n->in[k];
-				if (t && t->producer >= 0 && !produced_by(g, t, done))
-					ready = 0;
-			}
+			for (int k = 0; k < n->n_in && ready; k++)
+				ready = !n->in[k] || n->in[k]->producer < 0;
 			if (ready)
 				pick = i;
 		}
@@ -47,6 +36,8 @@ static int sort_nodes(inf_graph *g)
 		inf_node *n = g->nodes[pick];
 		memmove(&g->nodes[done + 1], &g->nodes[done], (size_t)(pick - done) * sizeof(*g->nodes));
 		g->nodes[done] = n;
+		for (int k = 0; k < n->n_out; k++)
+			n->out[k]->producer = -2;
 	}
 	for (int i = 0; i < g->n_nodes; i++)
 		for (int k = 0; k < g->nodes[i]->n_out; k++)

@@ -216,6 +216,31 @@ static void test_engine_rejects_unknown_operators(void **state)
 	assert_int_equal(open_rc(path, 1), VP_EUNSUP);
 }
 
+/* Graphs that parse but cannot be executed: a cycle, a tensor with two producers, a
+ * node reading a tensor nobody produces. */
+static void test_engine_rejects_malformed_graphs(void **state)
+{
+	(void)state;
+	static const char *const bodies[] = {
+		"n = [h.make_node('Relu', ['x', ], ['a']), h.make_node('Add', ['a', 'c'], ['b']),\n"
+		"     h.make_node('Relu', ['b'], ['c']), h.make_node('Relu', ['b'], ['y'])]\n",
+		"n = [h.make_node('Relu', ['x'], ['a']), h.make_node('Sigmoid', ['x'], ['a']),\n"
+		"     h.make_node('Relu', ['a'], ['y'])]\n",
+		"n = [h.make_node('Add', ['x', 'ghost'], ['y'])]\n",
+	};
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		char path[1100], script[1024], name[32];
+		snprintf(name, sizeof(name), "malformed%zu.onnx", i);
+		snprintf(script, sizeof(script), "%s"
+			"x = h.make_tensor_value_info('x', T.FLOAT, [1, 4])\n"
+			"y = h.make_tensor_value_info('y', T.FLOAT, [1, 4])\n"
+			"m = h.make_model(h.make_graph(n, 'g', [x], [y]), opset_imports=[h.make_opsetid('', 13)])\n"
+			"onnx.save(m, sys.argv[1])\n", bodies[i]);
+		make_model(name, script, path, sizeof(path));
+		assert_int_equal(open_rc(path, 1), VP_EMODEL);
+	}
+}
+
 static void test_engine_rejects_truncated_model(void **state)
 {
 	(void)state;
@@ -399,6 +424,7 @@ int main(void)
 		cmocka_unit_test(test_engine_partial_batch_matches_full_batch),
 		cmocka_unit_test(test_engine_input_size_override_reinfers_shapes),
 		cmocka_unit_test(test_engine_rejects_unknown_operators),
+		cmocka_unit_test(test_engine_rejects_malformed_graphs),
 		cmocka_unit_test(test_engine_rejects_truncated_model),
 		cmocka_unit_test(test_engine_rejects_random_bytes),
 		cmocka_unit_test(test_engine_rejects_external_data),
