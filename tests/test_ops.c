@@ -343,6 +343,7 @@ static void alloc_free_run(opnode *o, const char *what)
 	if (n_allocs)
 		fail_msg("%s (%s) allocated %d times in run_cpu", o->n.op_type, what, n_allocs);
 #else
+	(void)what;
 	node_run(o, 2);
 #endif
 }
