@@ -17,6 +17,7 @@ typedef struct cpu_state {
 	size_t arena_bytes;
 	void *work;
 	size_t work_bytes;
+	int work_shared;              /* work belongs to another plan's state */
 	size_t const_bytes;
 	inf_cpu_ctx cx;
 } cpu_state;
@@ -88,13 +89,15 @@ static void cpu_free(void **ps)
 		n->priv = NULL;
 	}
 	free(s->arena);
-	free(s->work);
+	if (!s->work_shared)
+		free(s->work);
 	free(s);
 	*ps = NULL;
 }
 
-static int cpu_prepare(inf_graph *g, const inf_engine_opts *o, void **ret)
+static int cpu_prepare(inf_graph *g, const inf_engine_opts *o, void *share, void **ret)
 {
+	const cpu_state *other = share;
 	cpu_state *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -111,7 +114,10 @@ static int cpu_prepare(inf_graph *g, const inf_engine_opts *o, void **ret)
 	bind_arena(s);
 	if ((err = prepare_nodes(s)) < 0)
 		goto fail;
-	if (s->work_bytes && !(s->work = aligned_alloc(64, (s->work_bytes + 63) / 64 * 64))) {
+	if (other && other->work && other->work_bytes >= s->work_bytes) {
+		s->work = other->work;
+		s->work_shared = 1;
+	} else if (s->work_bytes && !(s->work = aligned_alloc(64, (s->work_bytes + 63) / 64 * 64))) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -156,7 +162,7 @@ static void *cpu_output(void *state, int i)
 static size_t cpu_peak_bytes(const void *state)
 {
 	const cpu_state *s = state;
-	return s->arena_bytes + s->work_bytes + s->const_bytes;
+	return s->arena_bytes + (s->work_shared ? 0 : s->work_bytes) + s->const_bytes;
 }
 
 static void cpu_stats(const void *state, inf_engine_stats *r)

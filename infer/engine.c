@@ -33,7 +33,8 @@ static const inf_backend_ops *find_backend(const char *name)
 	return NULL;
 }
 
-static int plan_build(const char *path, const inf_backend_ops *be, const inf_engine_opts *o, plan *p)
+static int plan_build(const char *path, const inf_backend_ops *be, const inf_engine_opts *o,
+                      const plan *share, plan *p)
 {
 	int err = inf_onnx_import(path, &p->g);
 	if (err < 0)
@@ -42,7 +43,7 @@ static int plan_build(const char *path, const inf_backend_ops *be, const inf_eng
 		return err;
 	if ((err = inf_graph_fuse(p->g)) < 0)
 		return err;
-	return be->prepare(p->g, o, &p->state);
+	return be->prepare(p->g, o, share ? share->state : NULL, &p->state);
 }
 
 static void plan_free(const inf_backend_ops *be, plan *p)
@@ -79,14 +80,14 @@ int inf_engine_open(const char *path, const inf_engine_opts *opts, inf_engine **
 		return -ENOMEM;
 	e->be = be;
 	e->max_batch = o.max_batch;
-	int err = plan_build(path, be, &o, &e->full);
+	int err = plan_build(path, be, &o, NULL, &e->full);
 	/* The static plan would run all max_batch items; a batch-1 plan run item by item
 	 * keeps a partial batch's cost proportional to its size. */
 	int rewritable = e->full.g && (e->full.g->model_batch == 1 || e->full.g->model_batch == -1);
 	if (err >= 0 && o.max_batch > 1 && rewritable) {
 		inf_engine_opts o1 = o;
 		o1.max_batch = 1;
-		err = plan_build(path, be, &o1, &e->single);
+		err = plan_build(path, be, &o1, &e->full, &e->single);
 	}
 	if (err < 0)
 		goto fail;
