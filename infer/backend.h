@@ -25,6 +25,8 @@ typedef struct inf_backend_ops {
 	size_t (*peak_bytes)(const void *state);
 	/* Fills the memory fields of ret. */
 	void (*stats)(const void *state, inf_engine_stats *ret);
+	/* With opts.profile: milliseconds spent in each node (graph order) so far, else NULL. */
+	const double *(*node_ms)(const void *state);
 	void (*free)(void **state);
 } inf_backend_ops;
 

@@ -5,6 +5,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pipeline/vp_err.h"
@@ -20,6 +21,7 @@ typedef struct cpu_state {
 	int work_shared;              /* work belongs to another plan's state */
 	size_t const_bytes;
 	inf_cpu_ctx cx;
+	double *node_ms;              /* per node, when profiling */
 } cpu_state;
 
 static int cpu_threads(const inf_engine_opts *o)
@@ -89,6 +91,7 @@ static void cpu_free(void **ps)
 		n->priv = NULL;
 	}
 	free(s->arena);
+	free(s->node_ms);
 	if (!s->work_shared)
 		free(s->work);
 	free(s);
@@ -122,6 +125,10 @@ static int cpu_prepare(inf_graph *g, const inf_engine_opts *o, void *share, void
 		goto fail;
 	}
 	s->const_bytes = count_const_bytes(g);
+	if (o->profile && !(s->node_ms = calloc((size_t)g->n_nodes + 1, sizeof(double)))) {
+		err = -ENOMEM;
+		goto fail;
+	}
 	*ret = s;
 	return 0;
 fail:
@@ -131,6 +138,13 @@ fail:
 	return err;
 }
 
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 static int cpu_run(void *state, int batch)
 {
 	cpu_state *s = state;
@@ -138,7 +152,10 @@ static int cpu_run(void *state, int batch)
 	apply_threads(s);
 	for (int i = 0; i < s->g->n_nodes; i++) {
 		inf_node *n = s->g->nodes[i];
+		double t0 = s->node_ms ? now_ms() : 0;
 		int ret = n->op->run_cpu(n, s->work, &s->cx);
+		if (s->node_ms)
+			s->node_ms[i] += now_ms() - t0;
 		if (ret < 0) {
 			vp_err("infer", "cpu", "node '%s' (%s) failed: %s", n->name, n->op_type, vp_strerror(ret));
 			return ret;
@@ -173,6 +190,11 @@ static void cpu_stats(const void *state, inf_engine_stats *r)
 	r->weight_bytes = s->const_bytes;
 }
 
+static const double *cpu_node_ms(const void *state)
+{
+	return ((const cpu_state *)state)->node_ms;
+}
+
 const inf_backend_ops inf_backend_cpu = {
 	.name = "cpu",
 	.prepare = cpu_prepare,
@@ -181,5 +203,6 @@ const inf_backend_ops inf_backend_cpu = {
 	.output = cpu_output,
 	.peak_bytes = cpu_peak_bytes,
 	.stats = cpu_stats,
+	.node_ms = cpu_node_ms,
 	.free = cpu_free,
 };

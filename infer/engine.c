@@ -209,6 +209,41 @@ void inf_engine_stats_get(const inf_engine *e, inf_engine_stats *r)
 	e->be->stats(e->full.state, r);
 }
 
+/* Adds plan p's node times to the per-op-type table t of n entries. */
+static int add_op_times(const inf_engine *e, const plan *p, inf_op_time *t, int n, int cap)
+{
+	const double *ms = p->state ? e->be->node_ms(p->state) : NULL;
+	for (int i = 0; ms && i < p->g->n_nodes; i++) {
+		const char *op = p->g->nodes[i]->op->op_type;
+		int k = 0;
+		while (k < n && strcmp(t[k].op_type, op) != 0)
+			k++;
+		if (k == n) {
+			if (n == cap)
+				continue;
+			t[n++] = (inf_op_time){ .op_type = op };
+		}
+		if (p == &e->full)
+			t[k].nodes++;
+		t[k].ms += ms[i];
+	}
+	return n;
+}
+
+static int by_ms_desc(const void *a, const void *b)
+{
+	double d = ((const inf_op_time *)b)->ms - ((const inf_op_time *)a)->ms;
+	return (d > 0) - (d < 0);
+}
+
+int inf_engine_op_times(const inf_engine *e, inf_op_time *ret, int cap)
+{
+	int n = add_op_times(e, &e->full, ret, 0, cap);
+	n = add_op_times(e, &e->single, ret, n, cap);
+	qsort(ret, (size_t)n, sizeof(*ret), by_ms_desc);
+	return n;
+}
+
 const char *inf_engine_backend_name(const inf_engine *e)
 {
 	return e->be->name;

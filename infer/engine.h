@@ -35,6 +35,7 @@ typedef struct inf_engine_opts {
 	/* With input_shapes: non-NULL entries (parallel to input_shapes) make that input a
 	 * constant with this data, for inputs that decide shapes (a Reshape target, axes). */
 	const void *const *input_consts;
+	int profile;             /* time every node (see inf_engine_op_times) */
 } inf_engine_opts;
 
 typedef struct inf_engine inf_engine;
@@ -70,6 +71,16 @@ typedef struct inf_engine_stats {
 } inf_engine_stats;
 
 void inf_engine_stats_get(const inf_engine *e, inf_engine_stats *ret);
+
+/* With opts.profile: time spent per operator type over all runs so far, slowest first.
+ * Returns the number of entries written (at most cap). */
+typedef struct inf_op_time {
+	const char *op_type;
+	int nodes;
+	double ms;
+} inf_op_time;
+
+int inf_engine_op_times(const inf_engine *e, inf_op_time *ret, int cap);
 const char *inf_engine_backend_name(const inf_engine *e);
 
 /* A tensor read from an ONNX TensorProto file (the format of the ONNX test data). */

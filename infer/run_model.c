@@ -16,7 +16,7 @@
 
 typedef struct args {
 	const char *model, *backend, *out_dir;
-	int batch, threads, runs;
+	int batch, threads, runs, profile;
 	const char *in_name[MAX_INPUTS], *in_file[MAX_INPUTS];
 	int n_in;
 } args;
@@ -24,7 +24,7 @@ typedef struct args {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: vapd-run-model MODEL [--backend cpu|cuda] [--batch N] [--threads N] [--runs N]\n"
-	           "                      --input [NAME=]FILE.pb ... --output-dir DIR\n");
+	           "                      [--profile] --input [NAME=]FILE.pb ... --output-dir DIR\n");
 }
 
 static int parse_args(int argc, char **argv, args *a)
@@ -33,7 +33,7 @@ static int parse_args(int argc, char **argv, args *a)
 		{ "backend", required_argument, 0, 'b' }, { "batch", required_argument, 0, 'n' },
 		{ "threads", required_argument, 0, 't' }, { "runs", required_argument, 0, 'r' },
 		{ "input", required_argument, 0, 'i' }, { "output-dir", required_argument, 0, 'o' },
-		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "profile", no_argument, 0, 'p' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int c;
 	*a = (args){ .backend = "cpu", .runs = 1 };
@@ -44,6 +44,7 @@ static int parse_args(int argc, char **argv, args *a)
 		case 't': a->threads = atoi(optarg); break;
 		case 'r': a->runs = atoi(optarg); break;
 		case 'o': a->out_dir = optarg; break;
+		case 'p': a->profile = 1; break;
 		case 'i': {
 			if (a->n_in == MAX_INPUTS)
 				return -1;
@@ -145,11 +146,20 @@ static int write_outputs(inf_engine *e, const char *dir, int batch)
 	return 0;
 }
 
+static void print_profile(const inf_engine *e, int runs)
+{
+	inf_op_time t[64];
+	int n = inf_engine_op_times(e, t, 64);
+	printf("%-20s %6s %10s\n", "operator", "nodes", "ms/run");
+	for (int i = 0; i < n; i++)
+		printf("%-20s %6d %10.3f\n", t[i].op_type, t[i].nodes, t[i].ms / runs);
+}
+
 static int open_engine(const args *a, const inf_blob *blobs, inf_engine **e)
 {
 	inf_tensor_info shapes[MAX_INPUTS];
 	inf_engine_opts o = { .backend = a->backend, .max_batch = a->batch ? a->batch : 1,
-	                      .threads = a->threads };
+	                      .threads = a->threads, .profile = a->profile };
 	/* Without --batch the model runs at exactly the shapes of the given inputs. */
 	if (!a->batch) {
 		for (int j = 0; j < a->n_in; j++) {
@@ -206,6 +216,8 @@ int main(int argc, char **argv)
 	printf("backend %s, batch %d: load %.1f ms, run %.2f ms (best of %d), %.2f ms/image, peak %.1f MB\n",
 	       inf_engine_backend_name(e), batch, t_load, best, a.runs, best / batch,
 	       inf_engine_peak_bytes(e) / 1048576.0);
+	if (a.profile)
+		print_profile(e, a.runs);
 	rc = 0;
 out:
 	inf_engine_free(&e);
