@@ -285,8 +285,8 @@ void ops_put_i64(void *p, int dtype, int64_t i, int64_t v)
 /* Sigmoid / SiLU with AVX-512: scalef for 2^n and a Newton-refined rcp14 instead of a
  * division (the division's latency bounded the compiled loop). Same range reduction
  * and polynomial as ops_expf. */
-__attribute__((target("avx512f")))
-static __m512 exp512(__m512 x)
+__attribute__((target("avx512f"), always_inline))
+static inline __m512 exp512(__m512 x)
 {
 	__m512 n, r, p;
 
@@ -305,8 +305,8 @@ static __m512 exp512(__m512 x)
 	return _mm512_scalef_ps(p, n);
 }
 
-__attribute__((target("avx512f")))
-static __m512 sigmoid512(__m512 v)
+__attribute__((target("avx512f"), always_inline))
+static inline __m512 sigmoid512(__m512 v)
 {
 	__m512 d = _mm512_add_ps(_mm512_set1_ps(1.0f), exp512(_mm512_sub_ps(_mm512_setzero_ps(), v)));
 	__m512 r = _mm512_rcp14_ps(d);
@@ -319,7 +319,17 @@ static void sigmoid_avx512(float *x, int64_t count, float bias, int silu)
 {
 	__m512 b = _mm512_set1_ps(bias);
 
-	for (int64_t i = 0; i < count; i += 16) {
+	int64_t i = 0;
+
+	/* two independent vectors per iteration hide the exp/rcp dependency chains */
+	for (; i + 32 <= count; i += 32) {
+		__m512 v0 = _mm512_add_ps(_mm512_loadu_ps(x + i), b), v1 = _mm512_add_ps(_mm512_loadu_ps(x + i + 16), b);
+		__m512 s0 = sigmoid512(v0), s1 = sigmoid512(v1);
+
+		_mm512_storeu_ps(x + i, silu ? _mm512_mul_ps(v0, s0) : s0);
+		_mm512_storeu_ps(x + i + 16, silu ? _mm512_mul_ps(v1, s1) : s1);
+	}
+	for (; i < count; i += 16) {
 		__mmask16 m = count - i >= 16 ? 0xffff : (__mmask16)((1u << (count - i)) - 1);
 		__m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, x + i), b), s = sigmoid512(v);
 

@@ -271,10 +271,68 @@ OPS_VECTOR static void dw_row(const float *xr, const float *wr, const ops_window
 }
 
 /* One channel of a depthwise convolution (2 spatial axes; 1-D runs with height 1). */
+/* Rows above or below the image read this instead (3x3 fast path). */
+#define DW3_MAX_W 4096
+static const float dw3_zero_row[DW3_MAX_W];
+
+/* 3x3 kernel, dilation 1, stride 1 or 2: all nine taps in one pass per output row. */
+OPS_VECTOR static void dw3x3_plane(const float *x, const float *k, float bias, const ops_window *w, float *y)
+{
+	int64_t lo, hi, s = w->s[2], pb = w->pb[2];
+	/* weights in locals: the output rows could alias k as far as the compiler knows */
+	const float k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3], k4 = k[4], k5 = k[5], k6 = k[6], k7 = k[7], k8 = k[8];
+
+	interior_cols(w, &lo, &hi);
+	for (int64_t oy = 0; oy < w->out[1]; oy++) {
+		const float *r[3];
+		float *yr = y + oy * w->out[2];
+
+		for (int ky = 0; ky < 3; ky++) {
+			int64_t iy = oy * w->s[1] - w->pb[1] + ky;
+			r[ky] = iy >= 0 && iy < w->in[1] ? x + iy * w->in[2] : dw3_zero_row;
+		}
+		const float *r0 = r[0], *r1 = r[1], *r2 = r[2];
+		if (s == 1) {
+#pragma omp simd
+			for (int64_t ox = lo; ox < hi; ox++) {
+				int64_t i = ox - pb;
+				yr[ox] = bias + k0 * r0[i] + k1 * r0[i + 1] + k2 * r0[i + 2] + k3 * r1[i] +
+				         k4 * r1[i + 1] + k5 * r1[i + 2] + k6 * r2[i] + k7 * r2[i + 1] + k8 * r2[i + 2];
+			}
+		} else {
+#pragma omp simd
+			for (int64_t ox = lo; ox < hi; ox++) {
+				int64_t i = 2 * ox - pb;
+				yr[ox] = bias + k0 * r0[i] + k1 * r0[i + 1] + k2 * r0[i + 2] + k3 * r1[i] +
+				         k4 * r1[i + 1] + k5 * r1[i + 2] + k6 * r2[i] + k7 * r2[i + 1] + k8 * r2[i + 2];
+			}
+		}
+		for (int64_t ox = 0; ox < w->out[2]; ox++) {
+			if (ox == lo)
+				ox = hi;
+			if (ox >= w->out[2])
+				break;
+			float acc = bias;
+			for (int ky = 0; ky < 3; ky++)
+				for (int kx = 0; kx < 3; kx++) {
+					int64_t ix = ox * s - pb + kx;
+					if (ix >= 0 && ix < w->in[2])
+						acc += k[ky * 3 + kx] * r[ky][ix];
+				}
+			yr[ox] = acc;
+		}
+	}
+}
+
 static void depthwise_plane(const float *x, const float *wk, float bias, const ops_window *w, float *y)
 {
 	int64_t lo, hi;
 
+	if (w->k[1] == 3 && w->k[2] == 3 && w->d[1] == 1 && w->d[2] == 1 && w->s[1] == w->s[2] &&
+	    (w->s[2] == 1 || w->s[2] == 2) && w->in[2] <= DW3_MAX_W) {
+		dw3x3_plane(x, wk, bias, w, y);
+		return;
+	}
 	interior_cols(w, &lo, &hi);
 	for (int64_t oy = 0; oy < w->out[1]; oy++) {
 		float *yr = y + oy * w->out[2];
