@@ -445,6 +445,33 @@ void ops_blas_single(void)
 		openblas_set_num_threads(1);
 }
 
+/* OpenBLAS 0.3.x on AVX-512 sends products with m*n*k <= 100^3 to its small-matrix
+ * kernels, which malloc a scratch buffer whenever n % 16 is 1..8. Those last columns
+ * (at most 8) are computed here instead, so a run never allocates. */
+#define SMALL_GEMM_MNK 1e6
+
+void ops_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+               const float *b, int ldb, float beta, float *c, int ldc)
+{
+	int tail = n % 16, n0;
+
+	if ((double)m * n * k > SMALL_GEMM_MNK || tail == 0 || tail > 8)
+		tail = 0;
+	n0 = n - tail;
+	if (n0 > 0)
+		cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+		            m, n0, k, alpha, a, lda, b, ldb, beta, c, ldc);
+	for (int i = 0; i < m && tail; i++)
+		for (int j = n0; j < n; j++) {
+			float acc = 0.0f;
+			for (int p = 0; p < k; p++)
+				acc += (trans_a ? a[(int64_t)p * lda + i] : a[(int64_t)i * lda + p]) *
+				       (trans_b ? b[(int64_t)j * ldb + p] : b[(int64_t)p * ldb + j]);
+			float *cp = c + (int64_t)i * ldc + j;
+			*cp = alpha * acc + (beta != 0.0f ? beta * *cp : 0.0f);
+		}
+}
+
 /* Output block of about 128 KiB: stays in L2 between the GEMM and its epilogue. */
 #define GEMM_BLOCK_FLOATS 32768
 
@@ -469,8 +496,7 @@ void ops_sgemm_act(const inf_node *node, int m, int n, int k, const float *a, in
 	for (int bi = 0; bi < blocks; bi++) {
 		int j0 = bi * nb, w = n - j0 < nb ? n - j0 : nb;
 
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, w, k, 1.0f, a, lda, b + j0, ldb, 0.0f,
-		            c + j0, ldc);
+		ops_sgemm(0, 0, m, w, k, 1.0f, a, lda, b + j0, ldb, 0.0f, c + j0, ldc);
 		for (int r = 0; r < m; r++)
 			act_dispatch(node->act, node->act_alpha, node->act_beta, bias ? bias[r] : 0.0f,
 			          c + (int64_t)r * ldc + j0, w);

@@ -113,6 +113,11 @@ void ops_bias_act(const inf_node *n, float *y, const float *bias, int64_t channe
 void ops_blas_threads(const inf_cpu_ctx *cx);
 void ops_blas_single(void);
 
+/* cblas_sgemm, row-major: C = alpha * op(A) op(B) + beta * C, allocation-free (see
+ * ops_common.c for the OpenBLAS small-matrix case it works around). */
+void ops_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+               const float *b, int ldb, float beta, float *c, int ldc);
+
 /* C[m, n] = A[m, k] x B[k, n] (row-major with leading dimensions), computed in column
  * blocks spread over nth threads; each block gets bias (per row, may be NULL) and the
  * node's fused activation while it is still in cache. */

@@ -2,7 +2,6 @@
  * sgemm per image and group: 1x1 stride-1 unpadded convolutions multiply the input
  * directly, depthwise convolutions run a direct kernel, the rest go through im2col.
  * Bias and the fused activation are applied in one pass over each output plane. */
-#include <cblas.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,7 +199,7 @@ static void run_conv_im2col(inf_node *n, const ops_window *w3, float *ws, int nt
 			const float *bias = b ? (const float *)b->data + gi * mg : NULL;
 
 			im2col_rows(xg, cin, w3, r0, r1, col);
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)ncol, (int)kdim, 1.0f,
+			ops_sgemm(0, 0, (int)mg, (int)ncol, (int)kdim, 1.0f,
 			            (const float *)wt->data + gi * mg * kdim, (int)kdim, col, (int)ncol, 0.0f, y,
 			            (int)w3->out_size);
 			ops_bias_act_strided(n, y, bias, mg, ncol, w3->out_size);
@@ -487,7 +486,7 @@ static int run_conv_transpose(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 			const float *wg = (const float *)wt->data + gi * cg * mg * w.k_size;
 
 			/* col[mg*k, in] = W_g^T [mg*k, cg] x X_g [cg, in] */
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(mg * w.k_size), (int)w.in_size,
+			ops_sgemm(1, 0, (int)(mg * w.k_size), (int)w.in_size,
 			            (int)cg, 1.0f, wg, (int)(mg * w.k_size), xg, (int)w.in_size, 0.0f, ws,
 			            (int)w.in_size);
 			col2im(ws, mg, &w3, y + gi * mg * w.out_size, nth);
