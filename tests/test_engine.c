@@ -1,6 +1,7 @@
 /* Engine: the shared models against onnxruntime's reference outputs at batch 1 and
  * batch N (every item equal to the batch-1 result), input-size override, peak bytes,
  * and clear load-time errors for bad models built by the test. */
+#include <dlfcn.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,57 @@
 
 #include "infer/engine.h"
 #include "pipeline/vp_err.h"
+
+/* Allocation counter: this binary's malloc family wraps glibc's, so allocations by the
+ * engine, its kernels and OpenMP are all seen while counting is on. OpenBLAS's own
+ * small-matrix path allocates per call; those are counted apart (not ours to remove). */
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+static volatile int counting, allocations, blas_allocations;
+
+static void count_alloc(void *caller)
+{
+	Dl_info di;
+	if (!counting)
+		return;
+	if (dladdr(caller, &di) && di.dli_fname && strstr(di.dli_fname, "openblas"))
+		blas_allocations++;
+	else
+		allocations++;
+}
+
+void *malloc(size_t n)
+{
+	count_alloc(__builtin_return_address(0));
+	return __libc_malloc(n);
+}
+
+void *calloc(size_t n, size_t m)
+{
+	count_alloc(__builtin_return_address(0));
+	return __libc_calloc(n, m);
+}
+
+void *realloc(void *p, size_t n)
+{
+	count_alloc(__builtin_return_address(0));
+	return __libc_realloc(p, n);
+}
+
+void *aligned_alloc(size_t a, size_t n)
+{
+	count_alloc(__builtin_return_address(0));
+	return __libc_memalign(a, n);
+}
+
+int posix_memalign(void **p, size_t a, size_t n)
+{
+	count_alloc(__builtin_return_address(0));
+	*p = __libc_memalign(a, n);
+	return *p ? 0 : ENOMEM;
+}
 
 static char shared_dir[512];
 static char tmp_dir[] = "/tmp/vapd-test-engine-XXXXXX";
@@ -150,6 +202,33 @@ static void test_engine_partial_batch_matches_full_batch(void **state)
 		assert_true(out[i] == 0.0f);
 	free(full);
 	inf_engine_free(&e);
+}
+
+/* Runs after the first do not allocate (kernels, partial batches, 1 and 2 threads). */
+static void test_engine_runs_without_allocating(void **state)
+{
+	(void)state;
+	char path[1024];
+	for (int threads = 1; threads <= 2; threads++) {
+		inf_engine *e = NULL;
+		inf_engine_opts o = { .max_batch = 2, .threads = threads, .input_w = 160, .input_h = 128 };
+		assert_int_equal(inf_engine_open(shared("models/yolox_nano.onnx", path, sizeof(path)), &o, &e), 0);
+		inf_tensor_info ii;
+		inf_engine_input_info(e, 0, &ii);
+		memset(inf_engine_input(e, 0), 0, numel(&ii) * sizeof(float));
+		assert_int_equal(inf_engine_run(e, 2), 0);
+		assert_int_equal(inf_engine_run(e, 1), 0);
+		allocations = blas_allocations = 0;
+		counting = 1;
+		int r2 = inf_engine_run(e, 2), r1 = inf_engine_run(e, 1);
+		counting = 0;
+		assert_int_equal(r2, 0);
+		assert_int_equal(r1, 0);
+		printf("# yolox_nano, %d thread(s): %d allocations in two runs (and %d inside OpenBLAS)\n",
+		       threads, allocations, blas_allocations);
+		assert_int_equal(allocations, 0);
+		inf_engine_free(&e);
+	}
 }
 
 static void test_engine_input_size_override_reinfers_shapes(void **state)
@@ -422,6 +501,7 @@ int main(void)
 		cmocka_unit_test(test_engine_yolov8n_matches_reference_at_batch_1),
 		cmocka_unit_test(test_engine_yolov8n_batch_2_items_equal_batch_1),
 		cmocka_unit_test(test_engine_partial_batch_matches_full_batch),
+		cmocka_unit_test(test_engine_runs_without_allocating),
 		cmocka_unit_test(test_engine_input_size_override_reinfers_shapes),
 		cmocka_unit_test(test_engine_rejects_unknown_operators),
 		cmocka_unit_test(test_engine_rejects_malformed_graphs),
