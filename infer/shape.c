@@ -243,11 +243,41 @@ static int inputs_sane(const inf_graph *g)
 	return 0;
 }
 
-static int infer_node(inf_graph *g, inf_node *n, int batch, int *folded)
+/* Nodes refused as unsupported (a dtype or attribute variant the kernel lacks) are
+ * collected so one message lists every one of them. */
+typedef struct unsup_list {
+	char buf[800];
+	size_t len;
+	int count;
+} unsup_list;
+
+static void unsup_add(unsup_list *u, const inf_node *n, const char *why)
+{
+	if (u->count++ >= 12)
+		return;
+	int w = snprintf(u->buf + u->len, sizeof(u->buf) - u->len, "%snode '%s' (%s): %s",
+	                 u->len ? "; " : "", n->name, n->op_type, why);
+	if (w > 0)
+		u->len = u->len + (size_t)w < sizeof(u->buf) ? u->len + (size_t)w : sizeof(u->buf) - 1;
+}
+
+static void mark_unknown(inf_node *n)
+{
+	for (int k = 0; k < n->n_out; k++)
+		n->out[k]->dtype = 0;
+}
+
+/* Returns 0 when shaped (*folded set), 1 when skipped as unsupported (or downstream of
+ * such a node), < 0 on a malformed model (logged). */
+static int infer_node(inf_graph *g, inf_node *n, int batch, unsup_list *u, int *folded)
 {
 	char err[256] = "";
 	for (int k = 0; k < n->n_in; k++) {
 		if (n->in[k] && n->in[k]->dtype == 0) {
+			if (n->in[k]->producer >= 0 && u->count) {
+				mark_unknown(n);
+				return 1;
+			}
 			vp_err("infer", NULL, "%s: node '%s' (%s): input '%s' is never produced", g->path,
 			       n->name, n->op_type, n->in[k]->name);
 			return VP_EMODEL;
@@ -259,6 +289,11 @@ static int infer_node(inf_graph *g, inf_node *n, int batch, int *folded)
 	ret = n->op->shape(n, err, sizeof(err));
 	if (ret >= 0 && !outputs_sane(n, err, sizeof(err)))
 		ret = VP_EMODEL;
+	if (ret == VP_EUNSUP) {
+		unsup_add(u, n, *err ? err : vp_strerror(ret));
+		mark_unknown(n);
+		return 1;
+	}
 	if (ret < 0) {
 		vp_err("infer", NULL, "%s: node '%s' (%s): %s", g->path, n->name, n->op_type,
 		       *err ? err : vp_strerror(ret));
@@ -302,13 +337,19 @@ int inf_graph_infer(inf_graph *g, const inf_engine_opts *o)
 		ret = inputs_sane(g);
 	if (ret < 0)
 		return ret;
+	unsup_list u = { .len = 0 };
 	for (int i = 0; i < g->n_nodes; i++) {
 		int folded = 0;
-		if ((ret = infer_node(g, g->nodes[i], batch, &folded)) < 0)
+		if ((ret = infer_node(g, g->nodes[i], batch, &u, &folded)) < 0)
 			return ret;
 		/* Its outputs are constants of the graph now. */
 		if (folded)
 			inf_graph_remove_node(g, i--);
+	}
+	if (u.count) {
+		vp_err("infer", NULL, "%s: %d unsupported node%s: %s%s", g->path, u.count,
+		       u.count > 1 ? "s" : "", u.buf, u.count > 12 ? "; ..." : "");
+		return VP_EUNSUP;
 	}
 	inf_graph_prune(g);
 	return check_outputs(g, batch);
