@@ -1,6 +1,7 @@
 /* vapd-run-model: runs an ONNX model on TensorProto inputs and writes every output as
  * DIR/<output name>.pb. Exit codes: 0 success, 1 usage or I/O error, 2 the model
  * cannot be loaded (malformed, unsupported operator, ...). */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,7 +186,10 @@ int main(int argc, char **argv)
 	for (int j = 0; j < a.n_in; j++)
 		if (inf_blob_read(a.in_file[j], &blobs[j]) < 0)
 			goto out;
-	mkdir(a.out_dir, 0755);
+	if (mkdir(a.out_dir, 0755) < 0 && errno != EEXIST) {
+		vp_err("run-model", NULL, "%s: cannot create the output directory: %s", a.out_dir, strerror(errno));
+		goto out;
+	}
 	double t0 = now_ms();
 	if (open_engine(&a, blobs, &e) < 0) {
 		rc = 2;

@@ -200,8 +200,10 @@ int inf_blob_write(const char *path, const inf_tensor_info *info, const void *da
 	onnx__tensor_proto__pack(&tp, buf);
 	int ret = 0;
 	FILE *f = fopen(path, "wb");
-	if (!f || fwrite(buf, 1, len, f) != len)
-		ret = -errno ? -errno : -EIO;
+	if (!f)
+		ret = -errno;
+	else if (fwrite(buf, 1, len, f) != len)
+		ret = -EIO;
 	if (f && fclose(f) != 0 && ret == 0)
 		ret = -errno;
 	free(buf);
