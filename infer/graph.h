@@ -135,8 +135,9 @@ int inf_onnx_import(const char *path, inf_graph **ret);
 
 /* shape.c: sorts the nodes topologically, sets the input shapes from opts (batch
  * rewriting, input size, or exact shapes), runs every shape function and folds the
- * nodes whose inputs are all constant (Shape of a known shape too). Logs the failing
- * node once. */
+ * nodes whose inputs are all constant (Shape of a known shape too). A malformed node
+ * is logged and stops it (VP_EMODEL); nodes whose shape function answers VP_EUNSUP
+ * are all listed in one message. */
 int inf_graph_infer(inf_graph *g, const inf_engine_opts *opts);
 /* Runs node n on the CPU once, allocating its outputs as constants (folding). */
 int inf_node_fold(inf_node *n);
