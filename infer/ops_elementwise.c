@@ -19,13 +19,19 @@ static int shape_unary_float(inf_node *n, char *err, size_t errlen)
 	return 0;
 }
 
-static inline float sigm(float x)
-{
-	return 1.0f / (1.0f + expf(-x));
-}
-
-/* One run function per operator; `a`/`b` are the operator's float attributes. */
+/* Per operator: a vectorised chunk kernel and a run function that splits the tensor
+ * over the threads; `a`/`b` are the operator's float attributes. */
 #define UNARY_OP(fname, aname, adef, bname, bdef, expr)                                   \
+	OPS_VECTOR static void fname##_chunk(const float *x, float *y, int64_t cnt, float a,  \
+	                                     float b)                                      \
+	{                                                                                 \
+		(void)a; (void)b;                                                         \
+		_Pragma("omp simd")                                                       \
+		for (int64_t i = 0; i < cnt; i++) {                                       \
+			float v = x[i];                                                   \
+			y[i] = (expr);                                                    \
+		}                                                                         \
+	}                                                                                 \
 	static int fname(inf_node *n, void *ws, const inf_cpu_ctx *cx)                    \
 	{                                                                                 \
 		const float *x = n->in[0]->data;                                          \
@@ -33,11 +39,12 @@ static inline float sigm(float x)
 		int64_t cnt = inf_tensor_numel(n->in[0]);                                 \
 		float a = aname ? inf_attr_float(n, aname ? aname : "", adef) : adef;     \
 		float b = bname ? inf_attr_float(n, bname ? bname : "", bdef) : bdef;     \
-		(void)ws; (void)a; (void)b;                                               \
-		_Pragma("omp parallel for num_threads(ops_threads(cx)) if (cnt > PAR_MIN)") \
-		for (int64_t i = 0; i < cnt; i++) {                                       \
-			float v = x[i];                                                   \
-			y[i] = (expr);                                                    \
+		int64_t chunks = cnt > PAR_MIN ? ops_threads(cx) : 1;                     \
+		(void)ws;                                                                 \
+		_Pragma("omp parallel for num_threads(chunks)")                          \
+		for (int64_t c = 0; c < chunks; c++) {                                    \
+			int64_t lo = cnt * c / chunks, hi = cnt * (c + 1) / chunks;       \
+			fname##_chunk(x + lo, y + lo, hi - lo, a, b);                     \
 		}                                                                         \
 		return 0;                                                                 \
 	}
@@ -45,7 +52,7 @@ static inline float sigm(float x)
 #define NOATTR ((const char *)0)
 UNARY_OP(run_relu, NOATTR, 0.0f, NOATTR, 0.0f, v > 0.0f ? v : 0.0f)
 UNARY_OP(run_leaky_relu, "alpha", 0.01f, NOATTR, 0.0f, v >= 0.0f ? v : v * a)
-UNARY_OP(run_sigmoid, NOATTR, 0.0f, NOATTR, 0.0f, sigm(v))
+UNARY_OP(run_sigmoid, NOATTR, 0.0f, NOATTR, 0.0f, ops_sigmoidf(v))
 UNARY_OP(run_tanh, NOATTR, 0.0f, NOATTR, 0.0f, tanhf(v))
 UNARY_OP(run_hard_sigmoid, "alpha", 0.2f, "beta", 0.5f, fmaxf(0.0f, fminf(1.0f, a * v + b)))
 UNARY_OP(run_hard_swish, NOATTR, 0.0f, NOATTR, 0.0f,

@@ -1,7 +1,6 @@
 /* Float linear algebra and normalisation: MatMul and Gemm (OpenBLAS sgemm, fused
  * activation), Softmax/LogSoftmax (both axis conventions), BatchNormalization
  * (inference, and training mode for completeness), ReduceMean/ReduceMax. */
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -97,7 +96,7 @@ static int run_matmul(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 			ob += (r % g.bdims[d]) * g.sb[d];
 			r /= g.bdims[d];
 		}
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.m, (int)g.n, (int)g.k, 1.0f,
+		ops_sgemm(0, 0, (int)g.m, (int)g.n, (int)g.k, 1.0f,
 		            (const float *)n->in[0]->data + oa * g.m * g.k, (int)g.k,
 		            (const float *)n->in[1]->data + ob * g.k * g.n, (int)g.n, 0.0f,
 		            y + bi * g.m * g.n, (int)g.n);
@@ -154,7 +153,7 @@ static int run_gemm(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 				y[i * nn + j] = beta * cp[i * s[0] + j * s[1]];
 	}
 	ops_blas_threads(cx);
-	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)nn,
+	ops_sgemm(ta, tb, (int)m, (int)nn,
 	            (int)k, alpha, a->data, (int)a->dims[1], b->data, (int)b->dims[1],
 	            (c && beta != 0.0f) ? 1.0f : 0.0f, y, (int)nn);
 	ops_act_apply(n, y, m * nn);

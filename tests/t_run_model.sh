@@ -43,6 +43,12 @@ echo "# relative L2 error batch 2 (worst item): $err"
 check "--batch 2 replicates the input; both items match" \
 	"[ $rc -eq 0 ] && grep -q '2x3549x85' '$tmp/log' && $PY -c 'import sys; sys.exit(0 if float(\"$err\") <= 1e-4 else 1)' 2>/dev/null"
 
+"$RUN" "$SHARED/models/yolox_nano.onnx" --profile --runs 2 --threads 1 --input "$io/input_0.pb" \
+	--output-dir "$tmp/o3" >"$tmp/log" 2>/dev/null
+rc=$?
+sed 's/^/# /' "$tmp/log"
+check "--profile lists time per operator, Conv among them" "[ $rc -eq 0 ] && grep -Eq '^Conv +[0-9]+ +[0-9.]+$' '$tmp/log'"
+
 # expect_model_error NAME FILE PATTERN: exit 2 and exactly one stderr line matching PATTERN.
 expect_model_error() {
 	"$RUN" "$2" --input "$io/input_0.pb" --output-dir "$tmp/bad" >"$tmp/out" 2>"$tmp/err"
