@@ -234,6 +234,27 @@ static int node_check(const Onnx__NodeProto *np, char *why, size_t whylen)
 	return 0;
 }
 
+static int link_outputs(inf_graph *g, inf_node *n, const Onnx__NodeProto *np, import_errs *errs)
+{
+	for (size_t k = 0; k < np->n_output; k++) {
+		char anon[64], why[256];
+		const char *nm = np->output[k];
+		if (!nm || !*nm) {
+			snprintf(anon, sizeof(anon), "#%d.%zu", g->n_nodes - 1, k);
+			nm = anon;
+		}
+		if (!(n->out[k] = inf_graph_tensor(g, nm)))
+			return -ENOMEM;
+		/* SSA: a tensor has one producer (a node, an initializer or a graph input). */
+		if (n->out[k]->is_const || n->out[k]->is_input || n->out[k]->producer >= 0) {
+			snprintf(why, sizeof(why), "output '%s' is already produced elsewhere", nm);
+			errs_add(errs, VP_EMODEL, n->name, n->op_type, why);
+		}
+		n->out[k]->producer = g->n_nodes - 1;
+	}
+	return 0;
+}
+
 static int import_node(inf_graph *g, const Onnx__NodeProto *np, import_errs *errs)
 {
 	char why[256] = "";
@@ -263,22 +284,8 @@ static int import_node(inf_graph *g, const Onnx__NodeProto *np, import_errs *err
 	for (size_t k = 0; k < np->n_input; k++)
 		if (np->input[k] && *np->input[k] && !(n->in[k] = inf_graph_tensor(g, np->input[k])))
 			return -ENOMEM;
-	for (size_t k = 0; k < np->n_output; k++) {
-		char anon[64];
-		const char *nm = np->output[k];
-		if (!nm || !*nm) {
-			snprintf(anon, sizeof(anon), "#%d.%zu", g->n_nodes - 1, k);
-			nm = anon;
-		}
-		if (!(n->out[k] = inf_graph_tensor(g, nm)))
-			return -ENOMEM;
-		/* SSA: a tensor has one producer (a node, an initializer or a graph input). */
-		if (n->out[k]->is_const || n->out[k]->is_input || n->out[k]->producer >= 0) {
-			snprintf(why, sizeof(why), "output '%s' is already produced elsewhere", nm);
-			errs_add(errs, VP_EMODEL, name, op_type, why);
-		}
-		n->out[k]->producer = g->n_nodes - 1;
-	}
+	if ((ret = link_outputs(g, n, np, errs)) < 0)
+		return ret;
 	n->attr = calloc(np->n_attribute + 1, sizeof(*n->attr));
 	if (!n->attr)
 		return -ENOMEM;

@@ -20,6 +20,17 @@ int ops_fail(char *err, size_t errlen, int code, const char *fmt, ...)
 	return code;
 }
 
+int ops_arity(const inf_node *n, int min_in, int min_out, char *err, size_t errlen)
+{
+	if (n->n_out < min_out)
+		return ops_fail(err, errlen, VP_EMODEL, "needs at least %d output%s, has %d", min_out,
+		                min_out == 1 ? "" : "s", n->n_out);
+	for (int k = 0; k < min_in; k++)
+		if (k >= n->n_in || !n->in[k])
+			return ops_fail(err, errlen, VP_EMODEL, "input %d is missing", k);
+	return 0;
+}
+
 void ops_set_shape(inf_tensor *t, int dtype, int ndim, const int64_t *dims)
 {
 	t->dtype = dtype;

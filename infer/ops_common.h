@@ -14,6 +14,20 @@
 int ops_fail(char *err, size_t errlen, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* Requires at least min_in inputs (present) and min_out outputs; writes the reason. */
+int ops_arity(const inf_node *n, int min_in, int min_out, char *err, size_t errlen);
+
+/* Defines a shape function whose body runs only once the node has the inputs and
+ * outputs every operator row reads unconditionally (in[0], out[0]). */
+#define OPS_SHAPE(name, min_in, min_out)                                                \
+	static int name##_body(inf_node *n, char *err, size_t errlen);                  \
+	static int name(inf_node *n, char *err, size_t errlen)                          \
+	{                                                                               \
+		int rc_ = ops_arity(n, min_in, min_out, err, errlen);                   \
+		return rc_ < 0 ? rc_ : name##_body(n, err, errlen);                     \
+	}                                                                               \
+	static int name##_body(inf_node *n, char *err, size_t errlen)
+
 /* Input k, or NULL when absent or omitted (an empty name). */
 static inline inf_tensor *ops_in(const inf_node *n, int k)
 {

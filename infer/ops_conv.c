@@ -47,7 +47,7 @@ static int check_inputs(const inf_node *n, int64_t bias_len, char *err, size_t e
 	return 0;
 }
 
-static int shape_conv(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_conv, 1, 1)
 {
 	const inf_tensor *x = n->in[0], *wt = ops_in(n, 1);
 	int64_t g = inf_attr_int(n, "group", 1), dims[INF_MAX_DIMS];
@@ -403,7 +403,7 @@ static int run_conv(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 
 /* ---- ConvTranspose: sgemm into columns, then scatter-add (col2im) ---- */
 
-static int shape_conv_transpose(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_conv_transpose, 1, 1)
 {
 	const inf_tensor *x = n->in[0], *wt = ops_in(n, 1);
 	int64_t g = inf_attr_int(n, "group", 1), dims[INF_MAX_DIMS];

@@ -9,7 +9,7 @@
 /* Below this many elements a parallel region costs more than it saves. */
 #define PAR_MIN 32768
 
-static int shape_unary_float(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_unary_float, 1, 1)
 {
 	int rc = ops_need_float(n, 0, err, errlen);
 
@@ -69,7 +69,7 @@ UNARY_OP(run_floor, NOATTR, 0.0f, NOATTR, 0.0f, floorf(v))
 UNARY_OP(run_ceil, NOATTR, 0.0f, NOATTR, 0.0f, ceilf(v))
 
 /* Clip: bounds are attributes before opset 11, optional scalar inputs from 11 on. */
-static int shape_clip(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_clip, 1, 1)
 {
 	int dt = n->in[0]->dtype;
 
@@ -218,7 +218,7 @@ static int bin_supported(int dt)
 	       dt == INF_DT_UINT8 || dt == INF_DT_INT8;
 }
 
-static int shape_binary(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_binary, 1, 1)
 {
 	const inf_tensor *a = n->in[0], *b = ops_in(n, 1);
 	int64_t dims[INF_MAX_DIMS];
@@ -308,7 +308,7 @@ static int run_pow(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 	return 0;
 }
 
-static int shape_passthrough(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_passthrough, 1, 1)
 {
 	(void)err; (void)errlen;
 	ops_same_shape(n);
@@ -323,7 +323,7 @@ static int run_identity(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 }
 
 /* Dropout at inference: the input passes through and the optional mask is all true. */
-static int shape_dropout(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_dropout, 1, 1)
 {
 	const inf_tensor *tm = ops_in(n, 2), *tr = ops_in(n, 1);
 

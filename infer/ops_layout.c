@@ -91,7 +91,7 @@ static int transpose_perm(const inf_node *n, int *perm, char *err, size_t errlen
 	return 0;
 }
 
-static int shape_transpose(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_transpose, 1, 1)
 {
 	const inf_tensor *x = n->in[0];
 	int64_t dims[INF_MAX_DIMS];
@@ -193,7 +193,7 @@ static int slice_geom_read(const inf_node *n, slice_geom *g, char *err, size_t e
 	return 0;
 }
 
-static int shape_slice(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_slice, 1, 1)
 {
 	slice_geom g;
 	int rc = slice_geom_read(n, &g, err, errlen);
@@ -228,7 +228,7 @@ static int run_slice(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 
 /* ---- Expand ---- */
 
-static int shape_expand(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_expand, 1, 1)
 {
 	inf_tensor shp = { 0 };
 	int64_t dims[INF_MAX_DIMS];
@@ -257,7 +257,7 @@ static int run_expand(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 
 /* ---- Concat and Split: outer rows of contiguous chunks ---- */
 
-static int shape_concat(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_concat, 1, 1)
 {
 	const inf_tensor *x = n->in[0];
 	int a = ops_axis(inf_attr_int(n, "axis", 0), x->ndim);
@@ -269,7 +269,9 @@ static int shape_concat(inf_node *n, char *err, size_t errlen)
 	dims[a] = 0;
 	for (int k = 0; k < n->n_in; k++) {
 		const inf_tensor *t = n->in[k];
-		if (!t || t->ndim != x->ndim || t->dtype != x->dtype)
+		if (!t)
+			return ops_fail(err, errlen, VP_EMODEL, "input %d is missing", k);
+		if (t->ndim != x->ndim || t->dtype != x->dtype)
 			return ops_fail(err, errlen, VP_EMODEL, "input %d does not match input 0 in rank or type", k);
 		for (int i = 0; i < x->ndim; i++)
 			if (i != a && t->dims[i] != x->dims[i])
@@ -350,7 +352,7 @@ static int split_sizes(const inf_node *n, int a, int64_t *sz, char *err, size_t 
 	return 0;
 }
 
-static int shape_split(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_split, 1, 1)
 {
 	const inf_tensor *x = n->in[0];
 	int a = ops_axis(inf_attr_int(n, "axis", 0), x->ndim), rc;
@@ -391,7 +393,7 @@ static int run_split(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 
 /* ---- Gather ---- */
 
-static int shape_gather(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_gather, 1, 1)
 {
 	const inf_tensor *x = n->in[0], *ind = ops_in(n, 1);
 	int a = ops_axis(inf_attr_int(n, "axis", 0), x->ndim), nd = 0;
@@ -403,6 +405,13 @@ static int shape_gather(inf_node *n, char *err, size_t errlen)
 		return ops_fail(err, errlen, VP_EMODEL, "axis %lld is out of range", (long long)inf_attr_int(n, "axis", 0));
 	if (x->ndim - 1 + ind->ndim > INF_MAX_DIMS)
 		return ops_fail(err, errlen, VP_EUNSUP, "output rank exceeds %d", INF_MAX_DIMS);
+	/* constant indices are checked here; run-time ones make run_cpu fail */
+	for (int64_t j = 0, cnt = ind->is_const && ind->data ? inf_tensor_numel(ind) : 0; j < cnt; j++) {
+		int64_t v = ops_get_i64(ind->data, ind->dtype, j);
+		if (v < -x->dims[a] || v >= x->dims[a])
+			return ops_fail(err, errlen, VP_EMODEL, "index %lld is out of range for axis %d of size %lld",
+			                (long long)v, a, (long long)x->dims[a]);
+	}
 	for (int i = 0; i < a; i++)
 		dims[nd++] = x->dims[i];
 	for (int i = 0; i < ind->ndim; i++)

@@ -62,7 +62,7 @@ static int mm_geom_get(const inf_node *n, mm_geom *g, int64_t *ydims, int *ynd, 
 	return 0;
 }
 
-static int shape_matmul(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_matmul, 1, 1)
 {
 	int64_t dims[INF_MAX_DIMS];
 	mm_geom g;
@@ -107,7 +107,7 @@ static int run_matmul(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 
 /* ---- Gemm: Y = alpha * A' B' + beta * C, C broadcast to [M, N] ---- */
 
-static int shape_gemm(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_gemm, 1, 1)
 {
 	const inf_tensor *a = n->in[0], *b = ops_in(n, 1), *c = ops_in(n, 2);
 	int ta = (int)inf_attr_int(n, "transA", 0), tb = (int)inf_attr_int(n, "transB", 0), rc;
@@ -184,7 +184,7 @@ static int softmax_geom(const inf_node *n, int64_t *outer, int64_t *len, int64_t
 	return 0;
 }
 
-static int shape_softmax(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_softmax, 1, 1)
 {
 	int64_t o, l, i;
 	int rc = ops_need_float(n, 0, err, errlen);
@@ -231,7 +231,7 @@ static int run_softmax(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 
 /* ---- BatchNormalization (per channel, axis 1) ---- */
 
-static int shape_batchnorm(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_batchnorm, 1, 1)
 {
 	const inf_tensor *x = n->in[0];
 	int rc;

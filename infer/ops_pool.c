@@ -27,7 +27,7 @@ static int pool_window(const inf_node *n, ops_window *w, char *err, size_t errle
 	return ops_window_forward(n, x, ks, (int)inf_attr_int(n, "ceil_mode", 0), w, err, errlen);
 }
 
-static int shape_pool(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_pool, 1, 1)
 {
 	const inf_tensor *x = n->in[0];
 	int is_max = !strcmp(n->op_type, "MaxPool");
@@ -207,7 +207,7 @@ static int run_pool(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 	return 0;
 }
 
-static int shape_global_pool(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_global_pool, 1, 1)
 {
 	const inf_tensor *x = n->in[0];
 	int64_t dims[INF_MAX_DIMS];

@@ -47,7 +47,7 @@ static int red_axes(const inf_node *n, int *red, char *err, size_t errlen)
 	return 0;
 }
 
-static int shape_reduce(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_reduce, 1, 1)
 {
 	const inf_tensor *x = n->in[0];
 	int red[INF_MAX_DIMS], keep = (int)inf_attr_int(n, "keepdims", 1), nd = 0, rc;

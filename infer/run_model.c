@@ -111,7 +111,10 @@ static int fill_input(inf_engine *e, int k, const inf_blob *b, const char *file)
 	size_t need = (size_t)numel(&ti) * (n > 0 ? b->bytes / (size_t)n : 0);
 	int same_item = ti.ndim == b->info.ndim && ti.dtype == b->info.dtype &&
 	                (ti.ndim == 0 || memcmp(ti.dims + 1, b->info.dims + 1, sizeof(int64_t) * (size_t)(ti.ndim - 1)) == 0);
-	if (!same_item || b->bytes == 0 || need % b->bytes != 0 || (b->info.ndim && b->info.dims[0] != 1 && b->info.dims[0] != ti.dims[0])) {
+	int batch_fits = b->info.ndim == 0 || b->info.dims[0] == 1 || b->info.dims[0] == ti.dims[0];
+	/* An empty tensor fits an empty input; otherwise whole copies must fill it. */
+	int fits = same_item && batch_fits && (n == 0 ? numel(&ti) == 0 : need % b->bytes == 0);
+	if (!fits) {
 		char want[128], got[128];
 		fmt_dims(&ti, want, sizeof(want));
 		fmt_dims(&b->info, got, sizeof(got));
@@ -120,7 +123,7 @@ static int fill_input(inf_engine *e, int k, const inf_blob *b, const char *file)
 		return -EINVAL;
 	}
 	uint8_t *dst = inf_engine_input(e, k);
-	for (size_t off = 0; off < need; off += b->bytes)
+	for (size_t off = 0; n > 0 && off < need; off += b->bytes)
 		memcpy(dst + off, b->data, b->bytes);
 	return 0;
 }

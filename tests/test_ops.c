@@ -432,6 +432,45 @@ static void test_conv_with_mismatched_groups_is_refused(void **state)
 	node_free(&o);
 }
 
+static const char *const all_ops[] = {
+	"Conv", "ConvTranspose", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Exp", "Log",
+	"Neg", "Abs", "Sqrt", "Elu", "Softplus", "Reciprocal", "Floor", "Ceil", "Clip", "Add", "Sub", "Mul", "Div",
+	"Pow", "Identity", "Dropout", "Transpose", "Slice", "Expand", "Concat", "Split", "Gather", "MatMul", "Gemm",
+	"Softmax", "LogSoftmax", "BatchNormalization", "Pad", "MaxPool", "AveragePool", "GlobalAveragePool",
+	"GlobalMaxPool", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceSum", "Resize", "Upsample", "Reshape",
+	"Flatten", "Squeeze", "Unsqueeze", "Shape", "Constant", "ConstantOfShape", "Cast", "CastLike", NULL,
+};
+
+/* A malformed model may give any operator no inputs, an omitted first input or no
+ * outputs: every shape function refuses with a reason instead of reading past them. */
+static void test_shape_functions_refuse_nodes_missing_inputs_or_outputs(void **state)
+{
+	int64_t xd[4] = { 1, 3, 8, 8 };
+
+	(void)state;
+	for (int i = 0; all_ops[i]; i++) {
+		const inf_op *op = inf_op_find(all_ops[i]);
+		opnode o;
+		char err[256];
+
+		assert_non_null(op);
+		node_init(&o, all_ops[i], 0, 1);             /* no inputs */
+		err[0] = 0;
+		if (op->shape(&o.n, err, sizeof(err)) >= 0 || !err[0])
+			fail_msg("%s accepted a node without inputs", all_ops[i]);
+		node_init(&o, all_ops[i], 1, 1);             /* first input omitted */
+		err[0] = 0;
+		if (op->shape(&o.n, err, sizeof(err)) >= 0 || !err[0])
+			fail_msg("%s accepted an omitted first input", all_ops[i]);
+		node_init(&o, all_ops[i], 1, 0);             /* no outputs */
+		node_input(&o, 0, 4, xd, 0);
+		err[0] = 0;
+		if (op->shape(&o.n, err, sizeof(err)) >= 0 || !err[0])
+			fail_msg("%s accepted a node without outputs", all_ops[i]);
+		free(o.in[0]->data);
+	}
+}
+
 static void test_every_registered_operator_is_complete(void **state)
 {
 	static const char *const ops[] = { "Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool",
@@ -460,6 +499,7 @@ int main(void)
 		cmocka_unit_test(test_fast_expf_is_accurate_over_the_float_range),
 		cmocka_unit_test(test_reshape_with_runtime_shape_is_refused_with_reason),
 		cmocka_unit_test(test_conv_with_mismatched_groups_is_refused),
+		cmocka_unit_test(test_shape_functions_refuse_nodes_missing_inputs_or_outputs),
 		cmocka_unit_test(test_every_registered_operator_is_complete),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
