@@ -72,6 +72,17 @@ expect_model_error "truncated model" "$tmp/truncated.onnx" "not a valid ONNX mod
 head -c 100000 /dev/urandom >"$tmp/random.onnx"
 expect_model_error "random bytes" "$tmp/random.onnx" "not a valid ONNX model"
 
+# A pooling window of 2^40 with SAME padding once passed shape inference and ran for ever.
+$PY - "$tmp/hugepool.onnx" <<'PYEOF'
+import sys, onnx
+from onnx import helper as h, TensorProto as T
+x = h.make_tensor_value_info('images', T.FLOAT, [1, 3, 416, 416])
+y = h.make_tensor_value_info('y', T.FLOAT, [1, 3, 416, 416])
+n = [h.make_node('AveragePool', ['images'], ['y'], name='pool', kernel_shape=[1 << 40, 1 << 40], auto_pad='SAME_UPPER')]
+onnx.save(h.make_model(h.make_graph(n, 'g', [x], [y]), opset_imports=[h.make_opsetid('', 13)]), sys.argv[1])
+PYEOF
+expect_model_error "absurd pooling window" "$tmp/hugepool.onnx" "pool.*AveragePool.*invalid kernel"
+
 "$RUN" --bogus >/dev/null 2>&1
 rc=$?
 check "usage error exits 1" "[ $rc -eq 1 ]"
