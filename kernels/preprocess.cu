@@ -8,8 +8,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "cuda_util.h"
+/* First, so preprocess.h is declared extern "C" before preprocess_math.h includes it. */
 #include "preprocess_cuda.h"
+#include "cuda_util.h"
 #include "preprocess_math.h"
 
 #define BLOCK_X 32

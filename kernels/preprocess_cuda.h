@@ -6,11 +6,11 @@
 #ifndef KRN_PREPROCESS_CUDA_H
 #define KRN_PREPROCESS_CUDA_H
 
-#include "preprocess.h"
-
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#include "preprocess.h"
 
 /* cudaStream_t without the runtime headers (it is a struct CUstream_st *). */
 struct CUstream_st;
