@@ -39,6 +39,8 @@ typedef struct pipe_source_cfg {
 	int reconnect_max_ms;
 	enum pipe_rtsp_transport rtsp_transport;
 	int rtsp_timeout_ms;
+	int nvdec_surfaces;           /* NVDEC decode surfaces; 0: what the stream needs + headroom */
+	int nvdec_in_flight;          /* pictures NVDEC decodes ahead of the one output */
 	bool is_file;                 /* derived from uri: plain path or file:// */
 } pipe_source_cfg;
 

@@ -1,0 +1,60 @@
+/* Inside the NVDEC decoder: the driver and NVDEC libraries loaded at run time through
+ * ffnvcodec's dynlink loader, the checks that say whether NVDEC can take a stream, and
+ * the pool of device frames decoded pictures are copied into. Not for other modules:
+ * the ffnvcodec headers declare their own CUDA types, so this header must not meet
+ * cuda.h or cuda_runtime.h in one translation unit. */
+#ifndef DEC_NVDEC_PRIV_H
+#define DEC_NVDEC_PRIV_H
+
+#include <stdint.h>
+
+#include <libavcodec/avcodec.h>
+
+/* The loader's diagnostics go nowhere: nvdec_runtime() reports one reason instead. */
+#define FFNV_LOG_FUNC(logctx, msg, ...) ((void)(logctx))
+#define FFNV_DEBUG_LOG_FUNC(logctx, msg, ...) ((void)0)
+#include <ffnvcodec/dynlink_loader.h>
+
+#include "../pipeline/vp_frame.h"
+
+/* Loaded once per process and never unloaded (like the CUDA runtime's own state):
+ * read-only after nvdec_runtime() returned it. */
+typedef struct nvdec_rt {
+	CudaFunctions *cu;
+	CuvidFunctions *cuvid;
+	int devices;
+} nvdec_rt;
+
+/* The runtime, or NULL with *why (no driver, no libnvcuvid, no device). Thread-safe. */
+const nvdec_rt *nvdec_runtime(const char **why);
+
+/* Text of a driver error for log lines. */
+const char *nvdec_cu_err(const nvdec_rt *rt, CUresult r);
+
+/* What a stream needs of NVDEC, from the container's parameters or the parser's format. */
+typedef struct nvdec_need {
+	cudaVideoCodec codec;
+	int bit_depth;        /* 8, 10, 12 */
+	int width, height;    /* coded size */
+} nvdec_need;
+
+/* Maps the container's parameters; VP_EUNSUP with *why for what NVDEC output here cannot
+ * be (codec other than H.264/HEVC/AV1, chroma other than 4:2:0). */
+int nvdec_need_of(const AVCodecParameters *par, nvdec_need *ret, const char **why);
+
+/* Asks the device (its primary context current) whether it decodes need; fills *fmt with
+ * the output surface format (NV12 for 8 bit, P016 deeper). VP_EUNSUP with *why if not. */
+int nvdec_caps_check(const nvdec_rt *rt, const nvdec_need *need, cudaVideoSurfaceFormat *fmt,
+                     const char **why);
+
+/* Pool of n device frames of up to max_w x max_h in fmt (one allocation, made now), in
+ * ctx (the device's primary context, retained by the pool until its last frame is back:
+ * frames may outlive the decoder). */
+int nvdec_pool_new(const nvdec_rt *rt, CUdevice dev, int n, int max_w, int max_h, vp_pixfmt fmt,
+                   vp_frame_pool **ret);
+
+/* Retains device dev's primary context (the one the CUDA runtime uses too); the caller
+ * releases it with cuDevicePrimaryCtxRelease. */
+int nvdec_ctx_retain(const nvdec_rt *rt, CUdevice dev, CUcontext *ret);
+
+#endif
