@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include <libavcodec/avcodec.h>
+#include <libavcodec/bsf.h>
 
 /* The loader's diagnostics go nowhere: nvdec_runtime() reports one reason instead. */
 #define FFNV_LOG_FUNC(logctx, msg, ...) ((void)(logctx))
@@ -56,5 +57,49 @@ int nvdec_pool_new(const nvdec_rt *rt, CUdevice dev, int n, int max_w, int max_h
 /* Retains device dev's primary context (the one the CUDA runtime uses too); the caller
  * releases it with cuDevicePrimaryCtxRelease. */
 int nvdec_ctx_retain(const nvdec_rt *rt, CUdevice dev, CUcontext *ret);
+
+/* Pictures the parser has handed out for display and receive() has not copied yet. The
+ * decoder has more surfaces than this holds, so none is overwritten before its copy. */
+#define NVDEC_QUEUE 64
+
+/* One NVDEC stream (nvdec.c: the decoder_ops row; nvdec_parse.c: parser callbacks). */
+typedef struct nvdec_dec {
+	const nvdec_rt *rt;
+	const char *stream_id;
+	CUdevice dev;
+	CUcontext ctx;                /* the device's primary context, retained */
+	CUvideoctxlock lock;
+	CUstream stream;              /* map and device-to-device copies */
+	CUvideoparser parser;
+	CUvideodecoder decoder;       /* made by the first sequence callback */
+	CUVIDDECODECREATEINFO info;   /* what decoder was made with */
+	cudaVideoCodec codec;
+	int surfaces_cfg, in_flight;
+	int max_w, max_h;             /* size of the pooled frames */
+	vp_pixfmt pix;
+	int out_w, out_h;             /* picture size of the current sequence */
+	vp_colorspace csp;
+	int full_range;
+	vp_frame_pool *pool;
+	AVBSFContext *bsf;            /* length-prefixed (mp4/mkv) to Annex B; NULL for AV1 */
+	AVPacket *in_pkt, *out_pkt;
+	const uint8_t *hdr;           /* parameter sets fed before the first packet */
+	int hdr_len, hdr_sent;
+	CUVIDPARSERDISPINFO queue[NVDEC_QUEUE];
+	int q_head, q_n;
+	int eos, closed, ts_seen;
+	int errors;
+	char last_err[160];
+} nvdec_dec;
+
+/* Counts one decode error with its message (reported through take_errors). */
+void nvdec_note_error(nvdec_dec *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Creates d->parser for d->codec with the callbacks of nvdec_parse.c. */
+int nvdec_parser_create(nvdec_dec *d);
+/* Hands data to the parser (ctx pushed by the caller). flags: CUVID_PKT_*. */
+int nvdec_parse(nvdec_dec *d, const uint8_t *data, int size, int64_t pts, unsigned flags);
+/* Copies displayed picture disp into pool frame f (ctx pushed by the caller); *corrupt
+ * set when NVDEC reports a decode error for it. */
+int nvdec_copy_out(nvdec_dec *d, const CUVIDPARSERDISPINFO *disp, vp_frame *f, int *corrupt);
 
 #endif

@@ -62,7 +62,9 @@ static int connect_source(dec_stream *s)
 		return r;
 	if (!s->dec_ops && (r = dec_decoder_choose(s->cfg, s->info.par, &s->dec_ops)) < 0)
 		return r;
-	dec_decoder_args args = { .stream_id = s->cfg->id, .pool_size = s->pool_size };
+	dec_decoder_args args = { .stream_id = s->cfg->id, .pool_size = s->pool_size,
+	                          .nvdec_surfaces = s->cfg->nvdec_surfaces,
+	                          .nvdec_in_flight = s->cfg->nvdec_in_flight };
 	void *dec = NULL;
 	r = s->dec_ops->open(s->info.par, &args, &dec);
 	if (r < 0)

@@ -42,6 +42,9 @@ typedef struct pipe_source_cfg {
 	int nvdec_surfaces;           /* NVDEC decode surfaces; 0: what the stream needs + headroom */
 	int nvdec_in_flight;          /* pictures NVDEC decodes ahead of the one output */
 	bool is_file;                 /* derived from uri: plain path or file:// */
+	/* Not a key: set by the pipeline when its detector takes device frames (CUDA
+	 * backend). Without it decoder: auto stays on the software decoder (host frames). */
+	bool device_frames_ok;
 } pipe_source_cfg;
 
 /* A class named in classes: or class_thresholds:, by name or id; resolved to an id
