@@ -34,14 +34,11 @@ static int surfaces_for(const nvdec_dec *d, const CUVIDEOFORMAT *fmt)
 	return n > MAX_SURFACES ? MAX_SURFACES : n;
 }
 
-/* Display size rounded up to even (NVDEC's output size must be), kept inside the coded
- * picture, so the surface is the picture itself and NVDEC never rescales it. */
+/* Output surfaces at the coded size with no display area set: NVDEC then neither crops
+ * nor scales, and the copy takes the shown rectangle out of the surface. */
 static void fill_create_info(const nvdec_dec *d, const CUVIDEOFORMAT *fmt, int surfaces,
                              cudaVideoSurfaceFormat out, CUVIDDECODECREATEINFO *ci)
 {
-	int left = fmt->display_area.left, top = fmt->display_area.top;
-	int w = fmt->display_area.right - left, h = fmt->display_area.bottom - top;
-	int aw = (w + 1) & ~1, ah = (h + 1) & ~1;
 	memset(ci, 0, sizeof(*ci));
 	ci->ulWidth = fmt->coded_width;
 	ci->ulHeight = fmt->coded_height;
@@ -52,15 +49,11 @@ static void fill_create_info(const nvdec_dec *d, const CUVIDEOFORMAT *fmt, int s
 	ci->ChromaFormat = fmt->chroma_format;
 	ci->ulCreationFlags = cudaVideoCreate_PreferCUVID;
 	ci->bitDepthMinus8 = fmt->bit_depth_luma_minus8;
-	ci->display_area.left = (short)left;
-	ci->display_area.top = (short)top;
-	ci->display_area.right = (short)(left + aw <= (int)fmt->coded_width ? left + aw : left + w);
-	ci->display_area.bottom = (short)(top + ah <= (int)fmt->coded_height ? top + ah : top + h);
 	ci->OutputFormat = out;
 	ci->DeinterlaceMode = fmt->progressive_sequence ? cudaVideoDeinterlaceMode_Weave
 	                                                : cudaVideoDeinterlaceMode_Adaptive;
-	ci->ulTargetWidth = (tcu_ulong)aw;
-	ci->ulTargetHeight = (tcu_ulong)ah;
+	ci->ulTargetWidth = fmt->coded_width;
+	ci->ulTargetHeight = fmt->coded_height;
 	ci->ulNumOutputSurfaces = MAPPED_SURFACES;
 	ci->vidLock = d->lock;
 }
@@ -103,6 +96,9 @@ static int check_format(nvdec_dec *d, const CUVIDEOFORMAT *fmt, cudaVideoSurface
 	}
 	d->out_w = w;
 	d->out_h = h;
+	/* Chroma is subsampled 2x2: an odd offset has no chroma row or column of its own. */
+	d->crop_x = fmt->display_area.left & ~1;
+	d->crop_y = fmt->display_area.top & ~1;
 	return 0;
 }
 
@@ -244,12 +240,14 @@ int nvdec_copy_out(nvdec_dec *d, const CUVIDPARSERDISPINFO *disp, vp_frame *f, i
 	            st.decodeStatus == cuvidDecodeStatus_Error_Concealed);
 	int bps = d->pix == VP_PIX_P016 ? 2 : 1;
 	int cw = (d->out_w + 1) / 2, ch = (d->out_h + 1) / 2;
-	/* The chroma plane follows the luma plane of the (even) output height. */
-	CUdeviceptr uv = (CUdeviceptr)(src + (unsigned long long)pitch * d->info.ulTargetHeight);
-	int ret = copy_plane(d, (CUdeviceptr)src, pitch, f->data[0], f->linesize[0], d->out_w * bps,
+	/* Luma then the interleaved chroma plane, which starts after the (even) surface height. */
+	unsigned long long y0 = src + (unsigned long long)pitch * d->crop_y + (unsigned)(d->crop_x * bps);
+	unsigned long long uv = src + (unsigned long long)pitch * ((d->info.ulTargetHeight + 1) & ~1ul) +
+	                        (unsigned long long)pitch * (d->crop_y / 2) + (unsigned)(d->crop_x * bps);
+	int ret = copy_plane(d, (CUdeviceptr)y0, pitch, f->data[0], f->linesize[0], d->out_w * bps,
 	                     d->out_h);
 	if (ret == 0)
-		ret = copy_plane(d, uv, pitch, f->data[1], f->linesize[1], 2 * cw * bps, ch);
+		ret = copy_plane(d, (CUdeviceptr)uv, pitch, f->data[1], f->linesize[1], 2 * cw * bps, ch);
 	/* The surface goes back to NVDEC only once the copies have read it. */
 	CUresult sr = d->rt->cu->cuStreamSynchronize(d->stream);
 	d->rt->cuvid->cuvidUnmapVideoFrame(d->decoder, src);

@@ -78,6 +78,7 @@ typedef struct nvdec_dec {
 	int max_w, max_h;             /* size of the pooled frames */
 	vp_pixfmt pix;
 	int out_w, out_h;             /* picture size of the current sequence */
+	int crop_x, crop_y;           /* its top-left corner in the decoded surface */
 	vp_colorspace csp;
 	int full_range;
 	vp_frame_pool *pool;
