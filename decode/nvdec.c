@@ -165,6 +165,8 @@ static int nv_open(const AVCodecParameters *par, const dec_decoder_args *args, v
 	d->stream_id = args->stream_id;
 	d->surfaces_cfg = args->nvdec_surfaces;
 	d->in_flight = args->nvdec_in_flight;
+	d->par_csp = par->color_space;
+	d->par_full_range = par->color_range == AVCOL_RANGE_JPEG;
 	/* The codec is needed before the parser exists. */
 	nvdec_need need;
 	int r = nvdec_need_of(par, &need, &why);

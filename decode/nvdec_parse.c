@@ -58,18 +58,26 @@ static void fill_create_info(const nvdec_dec *d, const CUVIDEOFORMAT *fmt, int s
 	ci->vidLock = d->lock;
 }
 
+/* Our colour space for an H.273 matrix code; 0 when it names none we convert. */
+static int csp_of(int matrix, vp_colorspace *ret)
+{
+	if (matrix == AVCOL_SPC_BT709)
+		*ret = VP_CSP_BT709;
+	else if (matrix == AVCOL_SPC_BT470BG || matrix == AVCOL_SPC_SMPTE170M || matrix == AVCOL_SPC_FCC)
+		*ret = VP_CSP_BT601;
+	else
+		return 0;
+	return 1;
+}
+
 /* Matrix and range from the sequence header, else the container, else by size, as the
  * software decoder resolves them. */
 static void set_color(nvdec_dec *d, const CUVIDEOFORMAT *fmt)
 {
-	int m = fmt->video_signal_description.matrix_coefficients;
-	if (m == AVCOL_SPC_BT709)
-		d->csp = VP_CSP_BT709;
-	else if (m == AVCOL_SPC_BT470BG || m == AVCOL_SPC_SMPTE170M || m == AVCOL_SPC_FCC)
-		d->csp = VP_CSP_BT601;
-	else
+	if (!csp_of(fmt->video_signal_description.matrix_coefficients, &d->csp) &&
+	    !csp_of(d->par_csp, &d->csp))
 		d->csp = d->out_h >= 720 ? VP_CSP_BT709 : VP_CSP_BT601;
-	d->full_range = fmt->video_signal_description.video_full_range_flag;
+	d->full_range = fmt->video_signal_description.video_full_range_flag || d->par_full_range;
 }
 
 static int check_format(nvdec_dec *d, const CUVIDEOFORMAT *fmt, cudaVideoSurfaceFormat *out)

@@ -81,6 +81,7 @@ typedef struct nvdec_dec {
 	int crop_x, crop_y;           /* its top-left corner in the decoded surface */
 	vp_colorspace csp;
 	int full_range;
+	int par_csp, par_full_range;  /* the container's colour description, for streams without one */
 	vp_frame_pool *pool;
 	AVBSFContext *bsf;            /* length-prefixed (mp4/mkv) to Annex B; NULL for AV1 */
 	AVPacket *in_pkt, *out_pkt;
