@@ -56,8 +56,11 @@ static inline int krn_cuda_devices(const char **why)
 	int n = 0;
 	cudaError_t e = cudaGetDeviceCount(&n);
 	if (e != cudaSuccess) {
-		*why = cudaGetErrorString(e);
-		(void)cudaGetLastError();  /* clear the sticky-free error so later calls start clean */
+		/* What the runtime says when libcuda.so.1 is missing altogether misleads. */
+		*why = e == cudaErrorInsufficientDriver
+		               ? "no NVIDIA driver, or one older than this CUDA runtime"
+		               : cudaGetErrorString(e);
+		(void)cudaGetLastError();  /* clear it so later calls start clean */
 		return krn_cuda_code(e) == -EIO ? VP_ENODEV : krn_cuda_code(e);
 	}
 	if (n == 0) {
