@@ -144,11 +144,11 @@ static double psnr(const host_pic *a, const host_pic *b)
 	return mse == 0 ? INFINITY : 10.0 * log10(255.0 * 255.0 / mse);
 }
 
-/* Decodes path with NVDEC and software side by side, frame by frame. */
-static void compare_clip(const char *name)
+/* Decodes path with NVDEC and software side by side, frame by frame; returns the NVDEC
+ * pixel format. */
+static vp_pixfmt compare_path(const char *path, const char *name)
 {
-	char path[1024];
-	assert_true((size_t)snprintf(path, sizeof(path), "%s/%.400s", videos, name) < sizeof(path));
+	vp_pixfmt fmt = VP_PIX_NV12;
 	pipe_source_cfg hw_cfg, sw_cfg;
 	make_cfg(&hw_cfg, path, PIPE_DEC_NVDEC);
 	make_cfg(&sw_cfg, path, PIPE_DEC_SOFTWARE);
@@ -174,6 +174,7 @@ static void compare_clip(const char *name)
 		assert_true(fabs(fh->pts - fs->pts) < 0.001);
 		assert_int_equal(fh->csp, fs->csp);
 		assert_int_equal(fh->full_range, fs->full_range);
+		fmt = fh->fmt;
 		host_pic a, b;
 		pic_read(&a, fh);
 		pic_read(&b, fs);
@@ -198,6 +199,14 @@ static void compare_clip(const char *name)
 	assert_int_equal(n, expect);
 	dec_stream_free(&hw);
 	dec_stream_free(&sw);
+	return fmt;
+}
+
+static void compare_clip(const char *name)
+{
+	char path[1024];
+	assert_true((size_t)snprintf(path, sizeof(path), "%s/%.400s", videos, name) < sizeof(path));
+	compare_path(path, name);
 }
 
 static int is_clip(const char *n)
@@ -222,6 +231,61 @@ static void test_every_clip_matches_software_and_ffprobe(void **state)
 	assert_true(n >= 5);
 	for (int i = 0; i < n; i++)
 		compare_clip(names[i]);
+}
+
+/* Encodes a short test pattern into tmpdir with ffmpeg. */
+static void make_clip(char *out, size_t n, const char *name, const char *size, const char *args)
+{
+	assert_true((size_t)snprintf(out, n, "%s/%s", tmpdir, name) < n);
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd), "ffmpeg -v error -y -f lavfi -i testsrc2=s=%s:r=10 -frames:v 12 %s "
+	         "'%s' 2>/dev/null", size, args, out);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Streams the shared clips do not cover: HEVC 10 bit (P016), AV1, tagged full-range
+ * BT.709, a size that is no multiple of 16; and H.264 10 bit, which NVDEC does not decode. */
+static void test_generated_clips(void **state)
+{
+	(void)state;
+	char path[1024];
+	make_clip(path, sizeof(path), "hevc-10bit.mkv", "352x288",
+	          "-c:v libx265 -pix_fmt yuv420p10le -x265-params log-level=error");
+	assert_int_equal(compare_path(path, "hevc-10bit.mkv"), VP_PIX_P016);
+	unlink(path);
+	make_clip(path, sizeof(path), "h264-709-full.mkv", "320x240",
+	          "-c:v libx264 -pix_fmt yuvj420p -colorspace bt709");
+	assert_int_equal(compare_path(path, "h264-709-full.mkv"), VP_PIX_NV12);
+	unlink(path);
+	make_clip(path, sizeof(path), "hevc-odd.mp4", "334x206",
+	          "-c:v libx265 -pix_fmt yuv420p -x265-params log-level=error");
+	assert_int_equal(compare_path(path, "hevc-odd.mp4"), VP_PIX_NV12);
+	unlink(path);
+	make_clip(path, sizeof(path), "av1.mkv", "352x288", "-c:v libsvtav1 -preset 12");
+	pipe_source_cfg cfg;
+	make_cfg(&cfg, path, PIPE_DEC_NVDEC);
+	dec_stream *s = NULL;
+	int r = dec_stream_open(&cfg, 0, 2, &s);
+	dec_stream_free(&s);
+	if (r == VP_ENODEV)
+		print_message("AV1: this GPU has no AV1 decoder, not compared\n");
+	else
+		assert_int_equal(compare_path(path, "av1.mkv"), VP_PIX_NV12);
+	unlink(path);
+	/* NVDEC has no H.264 High 10: nvdec fails clearly, auto falls back to software. */
+	make_clip(path, sizeof(path), "h264-10bit.mp4", "320x240", "-c:v libx264 -pix_fmt yuv420p10le");
+	make_cfg(&cfg, path, PIPE_DEC_NVDEC);
+	assert_int_equal(dec_stream_open(&cfg, 0, 2, &s), VP_ENODEV);
+	assert_null(s);
+	cfg.decoder = PIPE_DEC_AUTO;
+	assert_int_equal(dec_stream_open(&cfg, 0, 2, &s), 0);
+	vp_frame *f = NULL;
+	assert_int_equal(dec_stream_read(s, &f), 0);
+	assert_int_equal(f->mem, VP_MEM_HOST);
+	assert_int_equal(f->fmt, VP_PIX_YUV420P10);
+	vp_frame_unref(&f);
+	dec_stream_free(&s);
+	unlink(path);
 }
 
 /* ---- concurrency ----------------------------------------------------------------- */
@@ -476,6 +540,7 @@ int main(void)
 	vp_log_set_level(VP_LOG_ERROR);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_clip_matches_software_and_ffprobe),
+		cmocka_unit_test(test_generated_clips),
 		cmocka_unit_test(test_sixteen_concurrent_streams),
 		cmocka_unit_test(test_corrupted_clips_count_errors_and_go_on),
 		cmocka_unit_test(test_decoder_choice),
