@@ -1,7 +1,8 @@
 /* NVDEC through dec_stream on every shared clip: frame count equal to ffprobe's, pixels
  * equal to the software decoder's (PSNR >= 60 dB per frame, compared on the host after
- * copying the device frame back, here only), 16 concurrent streams, damaged clips,
- * decoder choice, interrupt and loop. Skips (exit 0) where no GPU is visible. */
+ * copying the device frame back, here only), NVDEC + CUDA preprocessing against software
+ * decode + CPU preprocessing, 16 concurrent streams, damaged clips, decoder choice,
+ * interrupt and loop. Skips (exit 0) where no GPU is visible. */
 #include <dirent.h>
 #include <math.h>
 #include <pthread.h>
@@ -22,6 +23,8 @@
 
 #ifdef VP_HAVE_CUDA
 #include "kernels/cuda_util.h"
+#include "kernels/preprocess.h"
+#include "kernels/preprocess_cuda.h"
 
 #define MAX_CLIPS 32
 #define CONCURRENT 16
@@ -509,6 +512,63 @@ static void test_loop_restarts_the_parser(void **state)
 	dec_stream_free(&s);
 }
 
+/* The whole GPU path against the whole CPU path: a batch of NVDEC frames of three clips
+ * through krn_preprocess_cuda equals the software frames through krn_preprocess_ref. */
+static void test_gpu_path_tensor_equals_cpu_path(void **state)
+{
+	(void)state;
+	const char *clips[] = { "people-642x362.mp4", "cars-1080p-hevc.mkv", "highway-540p.mp4" };
+	enum { N = 3 };
+	dec_stream *hw[N], *sw[N];
+	vp_frame *fh[N], *fs[N];
+	pipe_source_cfg hc[N], sc[N];
+	char paths[N][1024];
+	for (int i = 0; i < N; i++) {
+		snprintf(paths[i], sizeof(paths[i]), "%s/%s", videos, clips[i]);
+		make_cfg(&hc[i], paths[i], PIPE_DEC_NVDEC);
+		make_cfg(&sc[i], paths[i], PIPE_DEC_SOFTWARE);
+		assert_int_equal(dec_stream_open(&hc[i], i, 2, &hw[i]), 0);
+		assert_int_equal(dec_stream_open(&sc[i], i, 2, &sw[i]), 0);
+		for (int k = 0; k < 5; k++) {  /* a P or B frame, not the first picture */
+			assert_int_equal(dec_stream_read(hw[i], &fh[i]), 0);
+			assert_int_equal(dec_stream_read(sw[i], &fs[i]), 0);
+			if (k < 4) {
+				vp_frame_unref(&fh[i]);
+				vp_frame_unref(&fs[i]);
+			}
+		}
+	}
+	krn_pre_params p = { .dst_w = 640, .dst_h = 384, .resize = KRN_LETTERBOX,
+	                     .placement = KRN_CENTER, .pad_value = 114, .bgr = 1,
+	                     .mean = { 0, 0, 0 }, .scale = { 1, 1, 1 } };
+	size_t count = (size_t)N * 3 * p.dst_w * p.dst_h;
+	float *ref = malloc(count * 4), *got = malloc(count * 4), *dev = NULL;
+	assert_true(ref && got);
+	krn_pre_cuda *ctx = NULL;
+	assert_int_equal(krn_pre_cuda_new(N, &ctx), 0);
+	assert_int_equal(KRN_CUDA_CHECK(cudaMalloc((void **)&dev, count * 4)), 0);
+	assert_int_equal(krn_preprocess_cuda(ctx, (const vp_frame *const *)fh, N, &p, dev, NULL, NULL), 0);
+	assert_int_equal(KRN_CUDA_CHECK(cudaMemcpy(got, dev, count * 4, cudaMemcpyDeviceToHost)), 0);
+	assert_int_equal(krn_preprocess_ref((const vp_frame *const *)fs, N, &p, ref, NULL), 0);
+	double worst = 0;
+	for (size_t i = 0; i < count; i++) {
+		double d = fabs((double)got[i] - ref[i]);
+		worst = d > worst ? d : worst;
+	}
+	print_message("GPU path vs CPU path: max |diff| %.6f (0-255 units)\n", worst);
+	assert_true(worst <= 255 * 1e-4);
+	cudaFree(dev);
+	krn_pre_cuda_free(&ctx);
+	free(ref);
+	free(got);
+	for (int i = 0; i < N; i++) {
+		vp_frame_unref(&fh[i]);
+		vp_frame_unref(&fs[i]);
+		dec_stream_free(&hw[i]);
+		dec_stream_free(&sw[i]);
+	}
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -541,6 +601,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_clip_matches_software_and_ffprobe),
 		cmocka_unit_test(test_generated_clips),
+		cmocka_unit_test(test_gpu_path_tensor_equals_cpu_path),
 		cmocka_unit_test(test_sixteen_concurrent_streams),
 		cmocka_unit_test(test_corrupted_clips_count_errors_and_go_on),
 		cmocka_unit_test(test_decoder_choice),
