@@ -63,6 +63,9 @@ typedef struct dec_decoder_args {
 	const char *stream_id;  /* for log lines */
 	int pool_size;          /* frames that may be out at once */
 	int low_delay;          /* live: no frame-threading latency */
+	int nvdec_surfaces;     /* NVDEC decode surfaces, 0: automatic (sources[].nvdec.surfaces) */
+	int nvdec_in_flight;    /* NVDEC pictures decoded ahead of output (sources[].nvdec.in_flight) */
+	int gpu;                /* CUDA device index for hardware decoders */
 } dec_decoder_args;
 
 /* A decoder in the send-packet / receive-frame shape of libavcodec, so that hardware
@@ -102,6 +105,8 @@ int dec_convert_frame(dec_convert *c, const AVFrame *src, AVFrame *dst);
 extern const dec_source_ops dec_source_lavf;
 extern const dec_source_ops dec_source_v4l2;
 extern const dec_decoder_ops dec_decoder_sw;
+/* NVDEC: device frames (NV12/P016); drivers loaded at run time (decode/nvdec*.c). */
+extern const dec_decoder_ops dec_decoder_nvdec;
 
 /* Registry look-ups. dec_source_find returns NULL when no row matches the URI. */
 const dec_source_ops *dec_source_find(const pipe_source_cfg *cfg);

@@ -17,8 +17,12 @@ static const dec_source_ops *const source_registry[] = {
 	&dec_source_lavf,
 };
 
-/* In preference order for decoder: auto. The NVDEC row goes first when built. */
+/* In preference order for decoder: auto. NVDEC is offered only in CUDA builds: without
+ * the CUDA kernels nothing downstream could read its device frames. */
 static const dec_decoder_ops *const decoder_registry[] = {
+#ifdef VP_HAVE_CUDA
+	&dec_decoder_nvdec,
+#endif
 	&dec_decoder_sw,
 };
 
@@ -56,7 +60,9 @@ int dec_decoder_choose(const pipe_source_cfg *cfg, const AVCodecParameters *par,
 {
 	const char *why = "";
 	const char *codec = avcodec_get_name(par->codec_id);
-	if (cfg->decoder != PIPE_DEC_SOFTWARE) {
+	if (cfg->decoder == PIPE_DEC_AUTO && !cfg->device_frames_ok) {
+		why = "the frames' consumer needs host memory (no CUDA inference)";
+	} else if (cfg->decoder != PIPE_DEC_SOFTWARE) {
 		const dec_decoder_ops *nv = nvdec_usable(par, &why);
 		if (nv) {
 			*ret = nv;

@@ -41,7 +41,12 @@ typedef struct pipe_source_cfg {
 	int reconnect_max_ms;
 	enum pipe_rtsp_transport rtsp_transport;
 	int rtsp_timeout_ms;
+	int nvdec_surfaces;           /* NVDEC decode surfaces; 0: what the stream needs + headroom */
+	int nvdec_in_flight;          /* pictures NVDEC decodes ahead of the one output */
 	bool is_file;                 /* derived from uri: plain path or file:// */
+	/* Not a key: set by the pipeline when its detector takes device frames (CUDA
+	 * backend). Without it decoder: auto stays on the software decoder (host frames). */
+	bool device_frames_ok;
 } pipe_source_cfg;
 
 /* A class named in classes: or class_thresholds:, by name or id; resolved to an id

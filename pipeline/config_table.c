@@ -72,6 +72,10 @@ const cfg_key cfg_keys[] = {
 	    .doc = "RTSP transport for rtsp:// and rtsps:// sources"),
 	SRC("rtsp.timeout_ms", CFG_INT, rtsp_timeout_ms, .def = "5000", .min = 100, .max = 600000,
 	    .doc = "RTSP socket timeout; a silent camera counts as disconnected after it"),
+	SRC("nvdec.surfaces", CFG_INT, nvdec_surfaces, .def = "0", .min = 0, .max = 64,
+	    .doc = "NVDEC decode surfaces; 0: the stream's minimum + nvdec.in_flight + 4"),
+	SRC("nvdec.in_flight", CFG_INT, nvdec_in_flight, .def = "2", .min = 0, .max = 16,
+	    .doc = "Pictures NVDEC decodes ahead of the one being output; 0: lowest latency"),
 
 	{ .path = "model", .type = CFG_MAP, .base = CFG_ROOT, .off = R(model.present),
 	  .shown = "none", .doc = "Detection model; when absent frames pass with empty detections" },

@@ -155,6 +155,10 @@ static void test_config_rejects_out_of_range_values(void **state)
 	(void)state;
 	expect_error(LIVE_SOURCE "    queue: { depth: 0 }\n", "4:21: sources[0].queue.depth: 0 is out of range 1..4096");
 	expect_error(LIVE_SOURCE "    interval: 0\n", "4:15: sources[0].interval: 0 is out of range 1..1000");
+	expect_error(LIVE_SOURCE "    nvdec: { surfaces: 65 }\n",
+	             "4:24: sources[0].nvdec.surfaces: 65 is out of range 0..64");
+	expect_error(LIVE_SOURCE "    nvdec: { in_flight: -1 }\n",
+	             "4:25: sources[0].nvdec.in_flight: -1 is out of range 0..16");
 	expect_error_in("model:\n  nms_iou: 1.5\n", "5:12: model.nms_iou: 1.5 is out of range 0..1");
 	expect_error_in("model:\n  class_thresholds: { person: 2 }\n",
 	                "5:31: model.class_thresholds.person: 2 is out of range 0..1");
@@ -417,6 +421,17 @@ static void test_config_expands_environment_variables(void **state)
 	free(clip);
 }
 
+static void test_config_reads_nvdec_keys(void **state)
+{
+	(void)state;
+	loaded l;
+	pipe_config *c = load_ok(&l, LIVE_SOURCE "    decoder: nvdec\n    nvdec: { surfaces: 12, in_flight: 0 }\n");
+	assert_int_equal(c->sources[0].decoder, PIPE_DEC_NVDEC);
+	assert_int_equal(c->sources[0].nvdec_surfaces, 12);
+	assert_int_equal(c->sources[0].nvdec_in_flight, 0);
+	unload(&l);
+}
+
 static void test_config_applies_documented_defaults(void **state)
 {
 	(void)state;
@@ -438,6 +453,8 @@ static void test_config_applies_documented_defaults(void **state)
 	assert_int_equal(s->reconnect_max_ms, 30000);
 	assert_int_equal(s->rtsp_transport, PIPE_RTSP_TCP);
 	assert_int_equal(s->rtsp_timeout_ms, 5000);
+	assert_int_equal(s->nvdec_surfaces, 0);
+	assert_int_equal(s->nvdec_in_flight, 2);
 	assert_false(c->model.present);
 	assert_int_equal(c->model.batch_max_size, 8);
 	assert_int_equal(c->model.batch_timeout_ms, 10);
@@ -741,6 +758,7 @@ int main(void)
 		cmocka_unit_test(test_config_collects_every_error_not_just_the_first),
 		cmocka_unit_test(test_config_expands_environment_variables),
 		cmocka_unit_test(test_config_applies_documented_defaults),
+		cmocka_unit_test(test_config_reads_nvdec_keys),
 		cmocka_unit_test(test_config_reads_back_every_key_of_a_full_file),
 		cmocka_unit_test(test_config_every_example_in_configs_loads),
 		cmocka_unit_test(test_config_survives_truncated_and_mangled_files),
