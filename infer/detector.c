@@ -253,6 +253,12 @@ int inf_detector_max_batch(const inf_detector *d) { return d->max_batch; }
 int inf_detector_max_dets(const inf_detector *d) { return d->max_dets; }
 const char *inf_detector_backend(const inf_detector *d) { return inf_engine_backend_name(d->engine); }
 
+int inf_detector_takes_device_frames(const inf_detector *d)
+{
+	(void)d;
+	return 0;
+}
+
 const char *const *inf_detector_labels(const inf_detector *d, int *ret_n)
 {
 	*ret_n = d->n_labels;

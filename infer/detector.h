@@ -31,6 +31,8 @@ int inf_detector_run(inf_detector *d, vp_frame *const *frames, int n, vp_det *de
 const char *const *inf_detector_labels(const inf_detector *d, int *ret_n);
 void inf_detector_get_times(const inf_detector *d, inf_detector_times *ret);
 const char *inf_detector_backend(const inf_detector *d);
+/* Whether inf_detector_run accepts frames in GPU memory (NVDEC output). */
+int inf_detector_takes_device_frames(const inf_detector *d);
 void inf_detector_free(inf_detector **d);
 
 #endif

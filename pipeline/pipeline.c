@@ -27,6 +27,7 @@ typedef struct pipe_stream {
 	pthread_t thread;
 	bool started;
 	bool in_use;              /* main thread: belongs to the current config */
+	pipe_source_cfg cfg_copy; /* the config's source with what only the pipeline knows */
 	atomic_llong decoded, decode_ns;
 	atomic_int failed;        /* the source hit a fatal error */
 	/* written by the engine thread only */
@@ -56,6 +57,7 @@ struct pipe_pipeline {
 	pipe_sink_metrics *sink_m;
 	sink_counters *sink_synced;
 	int max_batch, max_dets, timeout_ms;
+	bool device_frames_ok;    /* the engine takes frames in GPU memory (NVDEC) */
 	/* engine thread scratch, sized at start */
 	vp_frame **batch;
 	int *batch_streams, *ended, *counts;
@@ -254,7 +256,11 @@ static int stream_start(pipe_pipeline *p, int i, const pipe_source_cfg *cfg)
 	memset(s, 0, sizeof(*s));
 	s->p = p;
 	s->idx = i;
-	s->cfg = cfg;
+	/* Strings stay borrowed from the config, which outlives the stream. */
+	s->cfg_copy = *cfg;
+	s->cfg_copy.device_frames_ok = p->device_frames_ok;
+	s->cfg = &s->cfg_copy;
+	cfg = s->cfg;
 	s->in_use = true;
 	/* The same labels return the same series, so a re-added stream keeps counting. */
 	pipe_metrics_add_stream(p->metrics, cfg->id, &s->m);
@@ -282,6 +288,19 @@ static int stream_start(pipe_pipeline *p, int i, const pipe_source_cfg *cfg)
 		return rc;
 	}
 	s->started = true;
+	return 0;
+}
+
+/* decoder: nvdec hands out GPU frames, which only a GPU engine (or no model) can take. */
+static int check_decoders(const pipe_pipeline *p, const pipe_config *cfg)
+{
+	for (int i = 0; i < cfg->n_sources; i++)
+		if (cfg->sources[i].decoder == PIPE_DEC_NVDEC && !p->device_frames_ok) {
+			vp_err("source", cfg->sources[i].id, "decoder: nvdec needs the cuda backend "
+			       "(the model runs on %s); use decoder: auto or software",
+			       inf_detector_backend(p->det));
+			return VP_ECONFIG;
+		}
 	return 0;
 }
 
@@ -368,6 +387,9 @@ int pipe_pipeline_start(const pipe_config *cfg, pipe_metrics *metrics, pipe_pipe
 			goto fail;
 		p->max_dets = inf_detector_max_dets(p->det);
 	}
+	p->device_frames_ok = !p->det || inf_detector_takes_device_frames(p->det);
+	if ((rc = check_decoders(p, cfg)) < 0)
+		goto fail;
 	if ((rc = alloc_scratch(p)) < 0)
 		goto fail;
 	if ((rc = pipe_mq_new(p->cap, drop_frame, &p->mq)) < 0)
