@@ -515,6 +515,7 @@ void pipe_pipeline_stream_stats(pipe_pipeline *p, int i, pipe_stream_stats *ret)
 		.errors = ds.errors + atomic_load(&s->failed),
 		.detections = atomic_load(&s->detections),
 		.state = ds.state,
+		.total_hint = ds.total_hint,
 		.ended = atomic_load(&s->ended),
 		.lat_p50_ms = pipe_latency_quantile(&s->latency, 0.50),
 		.lat_p90_ms = pipe_latency_quantile(&s->latency, 0.90),
