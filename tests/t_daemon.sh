@@ -185,6 +185,9 @@ check "progress line: $draws draws in $secs s (at most 4/s), with total, % and E
 check "summary table at exit (stream hw, 75 frames)" \
 	'tr "\r" "\n" <"$tmp/pty.out" | grep -aq "stream *frames *detections *fps *errors\$" &&
 	 tr "\r" "\n" <"$tmp/pty.out" | grep -aq "^hw  *75  *0 "'
+# A log line printed while the progress line shows must start on a clean line.
+check "log lines erase the progress line instead of being glued to it" \
+	'! grep -aqP "detections[^\\r]*\\x1b\\[K\\d\\d:\\d\\d:\\d\\d\\.\\d+ " "$tmp/pty.out"'
 res=$(on_pty "$VAPD" --quiet -c "$tmp/pty.yaml"); rc=${res% *}
 check "--quiet: no progress line and no summary" \
 	'[ "$rc" = 0 ] && grep -q "ended: end of file" "$tmp/pty.out" &&
