@@ -22,6 +22,7 @@ typedef struct run_args {
 
 typedef struct run_result {
 	double secs, start_secs, fps, p99_ms;
+	double steady_fps;        /* decoded frames/s between the two samples */
 	long long processed, dropped, decoded;
 	long threads0, threads1, rss0_kb, rss1_kb;  /* early (1/4 of the run) and at the end */
 } run_result;
@@ -66,6 +67,17 @@ static int write_config(const char *path, const run_args *a)
 	return fclose(f);
 }
 
+static long long decoded_total(pipe_pipeline *p)
+{
+	long long n = 0;
+	for (int i = 0; i < pipe_pipeline_n_streams(p); i++) {
+		pipe_stream_stats s;
+		pipe_pipeline_stream_stats(p, i, &s);
+		n += s.decoded;
+	}
+	return n;
+}
+
 static void collect(pipe_pipeline *p, run_result *r)
 {
 	for (int i = 0; i < pipe_pipeline_n_streams(p); i++) {
@@ -94,16 +106,21 @@ static int run(const run_args *a, run_result *r)
 		goto out;
 	r->start_secs = now_s() - t0;
 	int sampled = 0;
+	long long dec0 = 0;
+	double ts0 = 0;
 	/* The schedule counts from the end of the start-up, which opens every file. */
 	double t1 = now_s();
 	while (!pipe_pipeline_finished(p)) {
 		double t = now_s() - t1;
 		if (a->loop && !sampled && t >= a->seconds / 4) {
 			self_usage(&r->threads0, &r->rss0_kb);
+			dec0 = decoded_total(p);
+			ts0 = t;
 			sampled = 1;
 		}
 		if (a->loop && t >= a->seconds) {
 			self_usage(&r->threads1, &r->rss1_kb);
+			r->steady_fps = (double)(decoded_total(p) - dec0) / (t - ts0);
 			pipe_pipeline_stop(p);
 			break;
 		}
@@ -169,7 +186,7 @@ static int scale(run_args *a)
 			return -1;
 		printf("| %d | %d | %ld | %ld | %.1f | %.1f | %.1f | %.1f | %.1f |\n", a->n,
 		       a->interval, r.threads0, r.threads1, r.rss0_kb / 1024.0, r.rss1_kb / 1024.0,
-		       r.decoded / (r.secs - r.start_secs), r.start_secs, r.secs);
+		       r.steady_fps, r.start_secs, r.secs);
 		fflush(stdout);
 		if (k == 0)
 			one = r;
