@@ -145,8 +145,7 @@ out:
 /* Doubles N until a run drops frames (or max_n); returns the largest N without drops. */
 static int sweep(run_args *a, int max_n)
 {
-	printf("\ninterval %d (detection on every %s frame):\n\n", a->interval,
-	       a->interval == 1 ? "" : "5th");
+	printf("\ninterval %d (detection on 1 frame in %d):\n\n", a->interval, a->interval);
 	printf("| streams | frames/s (processed) | decoded | dropped | p99 decode->publish ms |\n");
 	printf("| ---: | ---: | ---: | ---: | ---: |\n");
 	int best = 0;
