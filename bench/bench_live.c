@@ -24,7 +24,7 @@ typedef struct run_result {
 	double secs, start_secs, fps, p99_ms;
 	double steady_fps;        /* decoded frames/s between the two samples */
 	long long processed, dropped, decoded;
-	long threads0, threads1, rss0_kb, rss1_kb;  /* early (1/4 of the run) and at the end */
+	long threads0, threads1, rss0_kb, rss1_kb;  /* early (half way) and at the end */
 } run_result;
 
 static double now_s(void)
@@ -112,7 +112,7 @@ static int run(const run_args *a, run_result *r)
 	double t1 = now_s();
 	while (!pipe_pipeline_finished(p)) {
 		double t = now_s() - t1;
-		if (a->loop && !sampled && t >= a->seconds / 4) {
+		if (a->loop && !sampled && t >= a->seconds / 2) {
 			self_usage(&r->threads0, &r->rss0_kb);
 			dec0 = decoded_total(p);
 			ts0 = t;
@@ -171,9 +171,9 @@ static int scale(run_args *a)
 	run_result one, r64;
 	a->model = 0;
 	a->loop = 1;
-	a->seconds = 8;
+	a->seconds = 16;
 	printf("\nScale: 720p25 realtime sources without a model, looped for %.0f s; threads and RSS "
-	       "at %.0f s and at the end.\n\n", a->seconds, a->seconds / 4);
+	       "at %.0f s and at the end.\n\n", a->seconds, a->seconds / 2);
 	printf("| streams | interval | threads early | threads end | RSS early MiB | RSS end MiB | "
 	       "decoded frames/s | start s | run s |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
 	int ns[] = { 1, 64, 64 }, iv[] = { 1, 1, 5 };
