@@ -21,6 +21,7 @@ echo; echo "## onnxruntime CPU EP (same machine, same run)"
 SHARED="$SHARED" sh bench/run-ort.sh || rc=1
 run "End-to-end offline pipeline (CPU backend)" "$BUILD/bench/bench_pipeline" "$SHARED"
 run "Sinks at 1,000 frames/s" "$BUILD/bench/bench_sinks"
+run "Live sources in real time (CPU backend)" "$BUILD/bench/bench_live" "$SHARED"
 for b in "$BUILD"/bench/bench_gpu_*; do
 	case "$b" in *.o|*.d) continue ;; esac
 	[ -x "$b" ] && run "GPU: $(basename "$b")" "$b" "$SHARED"

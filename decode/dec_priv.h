@@ -44,6 +44,7 @@ typedef struct dec_source_info {
 	AVRational frame_rate;         /* best guess, {0,1} when unknown */
 	int64_t start_ts;              /* in time_base; AV_NOPTS_VALUE when the container has none */
 	int live;                      /* network or camera: no seeking, paced by the peer */
+	int64_t total_frames;          /* container estimate for files, 0 when unknown */
 } dec_source_info;
 
 typedef struct dec_source_ops {

@@ -15,6 +15,7 @@ typedef struct dec_stats {
 	int64_t errors;          /* decode/demux errors (each logged once) */
 	int64_t reconnects;
 	int state;               /* enum dec_state */
+	int64_t total_hint;      /* frames a file is expected to have (0: unknown, live, loop) */
 } dec_stats;
 
 enum dec_state { DEC_CONNECTING = 0, DEC_RUNNING, DEC_BACKOFF, DEC_ENDED };

@@ -13,6 +13,7 @@
 #include <libavutil/error.h>
 
 #include "../pipeline/vp_err.h"
+#include "../pipeline/progress.h"
 #include "../pipeline/vp_log.h"
 
 typedef struct lavf_src {
@@ -66,6 +67,16 @@ static int map_err(lavf_src *s, int averr)
 	    averr == AVERROR_PATCHWELCOME)
 		return VP_EUNSUP;
 	return averr < 0 && averr > -4096 ? averr : -EIO;
+}
+
+/* The stream's duration, or the container's when the stream has none; 0 when unknown. */
+static double duration_s(const AVFormatContext *fmt, const AVStream *st)
+{
+	if (st->duration != AV_NOPTS_VALUE && st->duration > 0)
+		return (double)st->duration * av_q2d(st->time_base);
+	if (fmt->duration != AV_NOPTS_VALUE && fmt->duration > 0)
+		return (double)fmt->duration / AV_TIME_BASE;
+	return 0;
 }
 
 static int set_options(const pipe_source_cfg *cfg, AVDictionary **opts)
@@ -179,6 +190,9 @@ static int open_src(const pipe_source_cfg *cfg, const char *url, const AVInputFo
 	info->frame_rate = av_guess_frame_rate(s->fmt, st, NULL);
 	info->start_ts = st->start_time;
 	info->live = live;
+	info->total_frames = live ? 0 : (int64_t)pipe_progress_estimate_frames(
+		st->nb_frames, duration_s(s->fmt, st),
+		info->frame_rate.num > 0 && info->frame_rate.den > 0 ? av_q2d(info->frame_rate) : 0);
 	*ret_priv = s;
 	return 0;
 fail:

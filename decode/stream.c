@@ -97,6 +97,10 @@ static int connect_source(dec_stream *s, int *fatal)
 		s->first_connect_ns = dec_mono_ns();
 	}
 	start_pass(s, offset);
+	pthread_mutex_lock(&s->lock);
+	/* A looped file never ends: no total to count towards. */
+	s->stats.total_hint = s->cfg->loop ? 0 : s->info.total_frames;
+	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
 

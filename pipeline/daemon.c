@@ -96,7 +96,8 @@ static void tick(pipe_daemon *d)
 	if (now - d->last_status_ns >= 5000000000LL) {
 		double fps = (frames - d->last_frames) / ((now - d->last_status_ns) / 1e9);
 		if (d->last_status_ns)
-			pipe_notify_status("%d streams, %.1f frames/s", snap.n_streams, fps);
+			pipe_notify_status("%d stream%s, %.1f frames/s", snap.n_streams,
+			                   snap.n_streams == 1 ? "" : "s", fps);
 		d->last_status_ns = now;
 		d->last_frames = frames;
 	}

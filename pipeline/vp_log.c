@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* The log sink is the one piece of process-wide mutable state besides the registries. */
 static atomic_int g_level = VP_LOG_INFO;
@@ -64,8 +65,11 @@ void vp_log(enum vp_log_level level, const char *component, const char *instance
 		struct tm tm;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
-		snprintf(prefix, sizeof(prefix), "%02d:%02d:%02d.%03ld %-5s ", tm.tm_hour, tm.tm_min,
-		         tm.tm_sec, ts.tv_nsec / 1000000, level_names[level]);
+		/* On a terminal the progress line may be showing: erase it first so the log
+		 * line starts at column 0 (the next redraw brings the progress back). */
+		snprintf(prefix, sizeof(prefix), "%s%02d:%02d:%02d.%03ld %-5s ",
+		         isatty(STDERR_FILENO) ? "\r\033[K" : "", tm.tm_hour, tm.tm_min, tm.tm_sec,
+		         ts.tv_nsec / 1000000, level_names[level]);
 	}
 	/* One fputs per line under a lock so lines from threads never interleave. */
 	pthread_mutex_lock(&g_lock);
