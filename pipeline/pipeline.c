@@ -9,60 +9,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "../decode/source.h"
-#include "../infer/detector.h"
-#include "../sinks/sink.h"
-#include "latency.h"
-#include "mqueue.h"
 #include "vp_err.h"
 #include "vp_log.h"
 
+
+#include "pipeline_priv.h"
+
 enum { PIPE_EXTRA_SLOTS = 32 };
 
-typedef struct pipe_stream {
-	pipe_pipeline *p;
-	int idx;
-	const pipe_source_cfg *cfg;
-	dec_stream *dec;
-	pthread_t thread;
-	bool started;
-	bool in_use;              /* main thread: belongs to the current config */
-	pipe_source_cfg cfg_copy; /* the config's source with what only the pipeline knows */
-	atomic_llong decoded, decode_ns;
-	atomic_int failed;        /* the source hit a fatal error */
-	/* written by the engine thread only */
-	atomic_llong processed, detections;
-	atomic_int ended;
-	pipe_latency latency;
-	pipe_stream_metrics m;
-	/* main thread: values already copied into the metrics */
-	int64_t synced_errors, synced_reconnects, synced_dropped;
-} pipe_stream;
-
-struct pipe_pipeline {
-	const pipe_config *cfg;
-	pipe_stream *streams;
-	int n, cap;          /* slots ever used, slots allocated */
-	pipe_mq *mq;
-	inf_detector *det;
-	sink_set *sinks;
-	pthread_t engine;
-	bool engine_started;
-	atomic_int finished;
-	atomic_llong busy_since;  /* mono ns when the current batch started, 0 when idle */
-	atomic_int stopping;
-	atomic_llong sink_ns;
-	pipe_metrics *metrics;
-	pipe_core_metrics core;
-	pipe_sink_metrics *sink_m;
-	sink_counters *sink_synced;
-	int max_batch, max_dets, timeout_ms;
-	bool device_frames_ok;    /* the engine takes frames in GPU memory (NVDEC) */
-	/* engine thread scratch, sized at start */
-	vp_frame **batch;
-	int *batch_streams, *ended, *counts;
-	vp_det *dets;
-};
 
 static int64_t mono_ns(void)
 {
@@ -263,7 +217,7 @@ static int stream_run(pipe_stream *s)
 /* Sets up slot i for source cfg and opens it; run: start its thread too. A source that
  * cannot be opened ends at once with an error: one broken source must not take the
  * others down. */
-static int stream_start(pipe_pipeline *p, int i, const pipe_source_cfg *cfg, bool run)
+int pipe_stream_start(pipe_pipeline *p, int i, const pipe_source_cfg *cfg, bool run)
 {
 	pipe_stream *s = &p->streams[i];
 	if (s->started)
@@ -313,70 +267,6 @@ static int check_decoders(const pipe_pipeline *p, const pipe_config *cfg)
 	return 0;
 }
 
-static int setup_metrics(pipe_pipeline *p)
-{
-	int rc = pipe_metrics_add_core(p->metrics, p->cfg->name ? p->cfg->name : "vapd", &p->core);
-	if (rc < 0)
-		return rc;
-	int n = sink_set_count(p->sinks);
-	p->sink_m = calloc((size_t)n, sizeof(*p->sink_m));
-	p->sink_synced = calloc((size_t)n, sizeof(*p->sink_synced));
-	if (!p->sink_m || !p->sink_synced)
-		return -ENOMEM;
-	for (int i = 0; i < n; i++) {
-		/* Sinks have no id in the config: they are named by type and position (file1). */
-		char name[32];
-		snprintf(name, sizeof(name), "%s%d", sink_type_name(p->cfg->sinks[i].type), i);
-		if ((rc = pipe_metrics_add_sink(p->metrics, name, &p->sink_m[i])) < 0)
-			return rc;
-		pipe_gauge_set(p->sink_m[i].connected, 1);
-	}
-	return 0;
-}
-
-static void sync_counter(pipe_counter *c, int64_t now, int64_t *synced)
-{
-	if (now > *synced)
-		pipe_counter_add(c, (uint64_t)(now - *synced));
-	*synced = now;
-}
-
-static int state_metric(const pipe_stream *s, const dec_stats *ds)
-{
-	if (atomic_load(&s->ended))
-		return atomic_load(&s->failed) ? PIPE_STREAM_FAILED : PIPE_STREAM_FINISHED;
-	switch (ds->state) {
-	case DEC_RUNNING: return PIPE_STREAM_RUNNING;
-	case DEC_BACKOFF: return PIPE_STREAM_RECONNECTING;
-	case DEC_ENDED: return PIPE_STREAM_FINISHED;
-	default: return PIPE_STREAM_CONNECTING;
-	}
-}
-
-void pipe_pipeline_sync_metrics(pipe_pipeline *p)
-{
-	if (!p->metrics)
-		return;
-	for (int i = 0; i < p->n; i++) {
-		pipe_stream *s = &p->streams[i];
-		dec_stats ds = { 0 };
-		if (s->dec)
-			dec_stream_get_stats(s->dec, &ds);
-		sync_counter(s->m.decode_errors, ds.errors + atomic_load(&s->failed), &s->synced_errors);
-		sync_counter(s->m.reconnects, ds.reconnects, &s->synced_reconnects);
-		sync_counter(s->m.frames_dropped, pipe_mq_dropped(p->mq, i), &s->synced_dropped);
-		pipe_gauge_set(s->m.state, state_metric(s, &ds));
-	}
-	for (int i = 0; i < sink_set_count(p->sinks); i++) {
-		sink_counters c;
-		const char *name;
-		sink_set_counters(p->sinks, i, &name, &c);
-		sync_counter(p->sink_m[i].sent, c.sent, &p->sink_synced[i].sent);
-		sync_counter(p->sink_m[i].dropped, c.dropped, &p->sink_synced[i].dropped);
-		sync_counter(p->sink_m[i].failed, c.failed, &p->sink_synced[i].failed);
-	}
-}
-
 int pipe_pipeline_start(const pipe_config *cfg, pipe_metrics *metrics, pipe_pipeline **ret)
 {
 	pipe_pipeline *p = calloc(1, sizeof(*p));
@@ -405,12 +295,12 @@ int pipe_pipeline_start(const pipe_config *cfg, pipe_metrics *metrics, pipe_pipe
 		goto fail;
 	if ((rc = sink_set_open(cfg, &p->sinks)) < 0)
 		goto fail;
-	if ((rc = setup_metrics(p)) < 0)
+	if ((rc = pipe_pipeline_setup_metrics(p)) < 0)
 		goto fail;
 	/* Every file is opened before any source thread runs: opening the last of many
 	 * sources while the first ones already decode took 30+ s for 64 720p files on 2 cores. */
 	for (int i = 0; i < cfg->n_sources; i++)
-		if ((rc = stream_start(p, i, &cfg->sources[i], false)) < 0)
+		if ((rc = pipe_stream_start(p, i, &cfg->sources[i], false)) < 0)
 			goto fail_running;
 	for (int i = 0; i < cfg->n_sources; i++)
 		if ((rc = stream_run(&p->streams[i])) < 0)
@@ -429,95 +319,6 @@ fail_running:
 fail:
 	pipe_pipeline_free(&p);
 	return rc;
-}
-
-static bool str_eq(const char *a, const char *b)
-{
-	return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
-static bool source_same(const pipe_source_cfg *a, const pipe_source_cfg *b)
-{
-	return str_eq(a->uri, b->uri) && a->decoder == b->decoder && a->realtime == b->realtime &&
-	       a->loop == b->loop && a->interval == b->interval &&
-	       a->queue.depth == b->queue.depth && a->queue.policy == b->queue.policy &&
-	       a->reconnect_initial_ms == b->reconnect_initial_ms &&
-	       a->reconnect_max_ms == b->reconnect_max_ms &&
-	       a->rtsp_transport == b->rtsp_transport && a->rtsp_timeout_ms == b->rtsp_timeout_ms;
-}
-
-static const pipe_source_cfg *find_source(const pipe_config *cfg, const char *id)
-{
-	for (int i = 0; i < cfg->n_sources; i++)
-		if (strcmp(cfg->sources[i].id, id) == 0)
-			return &cfg->sources[i];
-	return NULL;
-}
-
-static void warn_restart_only(const pipe_config *old, const pipe_config *new)
-{
-	const pipe_model_cfg *a = &old->model, *b = &new->model;
-	if (a->present != b->present || (a->present && (!str_eq(a->path, b->path) ||
-	    a->family != b->family || a->threshold != b->threshold || a->batch_max_size != b->batch_max_size)))
-		vp_warn("reload", NULL, "model changes take effect at the next restart");
-	bool sinks_same = old->n_sinks == new->n_sinks;
-	for (int i = 0; sinks_same && i < old->n_sinks; i++)
-		sinks_same = old->sinks[i].type == new->sinks[i].type &&
-		             str_eq(old->sinks[i].path, new->sinks[i].path) &&
-		             str_eq(old->sinks[i].address, new->sinks[i].address) &&
-		             str_eq(old->sinks[i].broker, new->sinks[i].broker);
-	if (!sinks_same)
-		vp_warn("reload", NULL, "sink changes take effect at the next restart");
-}
-
-static int free_slot(pipe_pipeline *p)
-{
-	for (int i = 0; i < p->cap; i++) {
-		pipe_stream *s = &p->streams[i];
-		if (i >= p->n || (!s->in_use && atomic_load(&s->ended)))
-			return i;
-	}
-	return -1;
-}
-
-int pipe_pipeline_reload(pipe_pipeline *p, const pipe_config *newcfg)
-{
-	int changes = 0;
-	warn_restart_only(p->cfg, newcfg);
-	for (int i = 0; i < p->n; i++) {
-		pipe_stream *s = &p->streams[i];
-		if (!s->in_use)
-			continue;
-		const pipe_source_cfg *n = find_source(newcfg, s->cfg->id);
-		/* Untouched streams keep reading their old config: the main thread keeps every
-		 * config alive until the pipeline is freed. */
-		if (n && source_same(s->cfg, n))
-			continue;
-		vp_info("reload", s->cfg->id, n ? "settings changed: restarting" : "removed: stopping");
-		s->in_use = false;
-		if (s->dec)
-			dec_stream_interrupt(s->dec);
-		changes++;
-	}
-	for (int k = 0; k < newcfg->n_sources; k++) {
-		const pipe_source_cfg *c = &newcfg->sources[k];
-		bool running = false;
-		for (int i = 0; i < p->n && !running; i++)
-			running = p->streams[i].in_use && strcmp(p->streams[i].cfg->id, c->id) == 0;
-		if (running)
-			continue;
-		int slot = free_slot(p);
-		if (slot < 0) {
-			vp_err("reload", c->id, "no free stream slot (%d in use or draining)", p->cap);
-			continue;
-		}
-		vp_info("reload", c->id, "added: starting %s", c->uri);
-		if (stream_start(p, slot, c, true) < 0)
-			continue;
-		changes++;
-	}
-	p->cfg = newcfg;
-	return changes;
 }
 
 void pipe_pipeline_stop(pipe_pipeline *p)

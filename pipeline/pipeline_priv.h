@@ -1,0 +1,68 @@
+/* Internal to pipeline.c, pipeline_metrics.c and pipeline_reload.c: the pipeline's
+ * state. Nothing outside pipeline/ includes it. */
+#ifndef PIPE_PIPELINE_PRIV_H
+#define PIPE_PIPELINE_PRIV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "../decode/source.h"
+#include "../infer/detector.h"
+#include "../sinks/sink.h"
+#include "latency.h"
+#include "metrics.h"
+#include "mqueue.h"
+#include "pipeline.h"
+
+typedef struct pipe_stream {
+	pipe_pipeline *p;
+	int idx;
+	const pipe_source_cfg *cfg;
+	dec_stream *dec;
+	pthread_t thread;
+	bool started;
+	bool in_use;              /* main thread: belongs to the current config */
+	pipe_source_cfg cfg_copy; /* the config's source with what only the pipeline knows */
+	atomic_llong decoded, decode_ns;
+	atomic_int failed;        /* the source hit a fatal error */
+	/* written by the engine thread only */
+	atomic_llong processed, detections;
+	atomic_int ended;
+	pipe_latency latency;
+	pipe_stream_metrics m;
+	/* main thread: values already copied into the metrics */
+	int64_t synced_errors, synced_reconnects, synced_dropped;
+} pipe_stream;
+
+struct pipe_pipeline {
+	const pipe_config *cfg;
+	pipe_stream *streams;
+	int n, cap;          /* slots ever used, slots allocated */
+	pipe_mq *mq;
+	inf_detector *det;
+	sink_set *sinks;
+	pthread_t engine;
+	bool engine_started;
+	atomic_int finished;
+	atomic_llong busy_since;  /* mono ns when the current batch started, 0 when idle */
+	atomic_int stopping;
+	atomic_llong sink_ns;
+	pipe_metrics *metrics;
+	pipe_core_metrics core;
+	pipe_sink_metrics *sink_m;
+	sink_counters *sink_synced;
+	int max_batch, max_dets, timeout_ms;
+	bool device_frames_ok;    /* the engine takes frames in GPU memory (NVDEC) */
+	/* engine thread scratch, sized at start */
+	vp_frame **batch;
+	int *batch_streams, *ended, *counts;
+	vp_det *dets;
+};
+
+/* Sets up slot i for source cfg (borrowed) and, when run, starts its thread. */
+int pipe_stream_start(pipe_pipeline *p, int i, const pipe_source_cfg *cfg, bool run);
+/* Registers the core and per-sink metrics (no-op without a registry). */
+int pipe_pipeline_setup_metrics(pipe_pipeline *p);
+
+#endif

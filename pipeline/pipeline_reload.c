@@ -1,0 +1,95 @@
+/* SIGHUP reload: sources whose id is new start, those gone or changed stop and drain,
+ * the others are not touched. */
+#include <string.h>
+
+#include "pipeline_priv.h"
+#include "vp_log.h"
+
+static bool str_eq(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool source_same(const pipe_source_cfg *a, const pipe_source_cfg *b)
+{
+	return str_eq(a->uri, b->uri) && a->decoder == b->decoder && a->realtime == b->realtime &&
+	       a->loop == b->loop && a->interval == b->interval &&
+	       a->queue.depth == b->queue.depth && a->queue.policy == b->queue.policy &&
+	       a->reconnect_initial_ms == b->reconnect_initial_ms &&
+	       a->reconnect_max_ms == b->reconnect_max_ms &&
+	       a->rtsp_transport == b->rtsp_transport && a->rtsp_timeout_ms == b->rtsp_timeout_ms;
+}
+
+static const pipe_source_cfg *find_source(const pipe_config *cfg, const char *id)
+{
+	for (int i = 0; i < cfg->n_sources; i++)
+		if (strcmp(cfg->sources[i].id, id) == 0)
+			return &cfg->sources[i];
+	return NULL;
+}
+
+static void warn_restart_only(const pipe_config *old, const pipe_config *new)
+{
+	const pipe_model_cfg *a = &old->model, *b = &new->model;
+	if (a->present != b->present || (a->present && (!str_eq(a->path, b->path) ||
+	    a->family != b->family || a->threshold != b->threshold || a->batch_max_size != b->batch_max_size)))
+		vp_warn("reload", NULL, "model changes take effect at the next restart");
+	bool sinks_same = old->n_sinks == new->n_sinks;
+	for (int i = 0; sinks_same && i < old->n_sinks; i++)
+		sinks_same = old->sinks[i].type == new->sinks[i].type &&
+		             str_eq(old->sinks[i].path, new->sinks[i].path) &&
+		             str_eq(old->sinks[i].address, new->sinks[i].address) &&
+		             str_eq(old->sinks[i].broker, new->sinks[i].broker);
+	if (!sinks_same)
+		vp_warn("reload", NULL, "sink changes take effect at the next restart");
+}
+
+static int free_slot(pipe_pipeline *p)
+{
+	for (int i = 0; i < p->cap; i++) {
+		pipe_stream *s = &p->streams[i];
+		if (i >= p->n || (!s->in_use && atomic_load(&s->ended)))
+			return i;
+	}
+	return -1;
+}
+
+int pipe_pipeline_reload(pipe_pipeline *p, const pipe_config *newcfg)
+{
+	int changes = 0;
+	warn_restart_only(p->cfg, newcfg);
+	for (int i = 0; i < p->n; i++) {
+		pipe_stream *s = &p->streams[i];
+		if (!s->in_use)
+			continue;
+		const pipe_source_cfg *n = find_source(newcfg, s->cfg->id);
+		/* Untouched streams keep reading their old config: the main thread keeps every
+		 * config alive until the pipeline is freed. */
+		if (n && source_same(s->cfg, n))
+			continue;
+		vp_info("reload", s->cfg->id, n ? "settings changed: restarting" : "removed: stopping");
+		s->in_use = false;
+		if (s->dec)
+			dec_stream_interrupt(s->dec);
+		changes++;
+	}
+	for (int k = 0; k < newcfg->n_sources; k++) {
+		const pipe_source_cfg *c = &newcfg->sources[k];
+		bool running = false;
+		for (int i = 0; i < p->n && !running; i++)
+			running = p->streams[i].in_use && strcmp(p->streams[i].cfg->id, c->id) == 0;
+		if (running)
+			continue;
+		int slot = free_slot(p);
+		if (slot < 0) {
+			vp_err("reload", c->id, "no free stream slot (%d in use or draining)", p->cap);
+			continue;
+		}
+		vp_info("reload", c->id, "added: starting %s", c->uri);
+		if (pipe_stream_start(p, slot, c, true) < 0)
+			continue;
+		changes++;
+	}
+	p->cfg = newcfg;
+	return changes;
+}
