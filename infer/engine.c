@@ -14,9 +14,12 @@ struct inf_engine {
 	int max_batch;
 };
 
-/* Backend registry: the cuda row is added by the cuda backend. */
+/* Backend registry. */
 static const inf_backend_ops *const backends[] = {
 	&inf_backend_cpu,
+#ifdef VP_HAVE_CUDA
+	&inf_backend_cuda,
+#endif
 };
 
 static const inf_backend_ops *find_backend(const char *name)
@@ -35,6 +38,11 @@ int inf_engine_open(const char *path, const inf_engine_opts *opts, inf_engine **
 	if (!be) {
 		vp_err("infer", NULL, "backend '%s' is not available in this build", bname);
 		return strcmp(bname, "cuda") == 0 ? VP_ENODEV : VP_ECONFIG;
+	}
+	if (be->probe) {
+		int rc = be->probe();
+		if (rc < 0)
+			return rc;
 	}
 	if (o.max_batch < 1)
 		o.max_batch = 1;
@@ -132,4 +140,26 @@ size_t inf_engine_peak_bytes(const inf_engine *e)
 const char *inf_engine_backend_name(const inf_engine *e)
 {
 	return e->be->name;
+}
+
+void *inf_engine_device_input(inf_engine *e, int i)
+{
+	return e->be->device_input && i >= 0 && i < e->g->n_inputs ? e->be->device_input(e->state, i) : NULL;
+}
+
+const void *inf_engine_device_output(inf_engine *e, int i)
+{
+	return e->be->device_output && i >= 0 && i < e->g->n_outputs ? e->be->device_output(e->state, i) : NULL;
+}
+
+void *inf_engine_stream(inf_engine *e)
+{
+	return e->be->stream ? e->be->stream(e->state) : NULL;
+}
+
+int inf_engine_run_flags(inf_engine *e, int batch, int flags)
+{
+	if (batch < 1 || batch > e->max_batch)
+		return -EINVAL;
+	return e->be->run_flags ? e->be->run_flags(e->state, batch, flags) : e->be->run(e->state, batch);
 }
