@@ -125,6 +125,9 @@ static int prepare_nodes(cuda_state *s)
 			snprintf(err, sizeof(err), "no GPU kernel for %s", cn->n->op_type);
 		} else {
 			rc = cn->op->prepare(&s->c, cn, err, sizeof(err));
+			/* the shapes were valid for the CPU: what the GPU rejects is unsupported here */
+			if (rc == VP_EMODEL)
+				rc = VP_EUNSUP;
 		}
 		if (rc < 0) {
 			vp_err("infer", "cuda", "%s: node '%s' (%s): %s", g->path, cn->n->name, cn->n->op_type,
@@ -218,6 +221,8 @@ static int cuda_run_flags(void *state, int batch, int flags)
 	cuda_state *s = state;
 	cudaStream_t st = s->c.stream;
 	int rc = 0;
+	if (batch > s->max_batch)   /* exact input shapes: the planned tensors run whole */
+		batch = s->max_batch;
 	if (!(flags & INF_RUN_DEVICE_INPUT))
 		for (int i = 0; i < s->g->n_inputs && rc == 0; i++)
 			if (s->in[i].dev)

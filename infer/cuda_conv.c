@@ -133,11 +133,11 @@ static int conv_exec(cu_ctx *c, cu_node *cn, conv_priv *p)
 {
 	const float one = 1.0f, zero = 0.0f;
 	const inf_node *n = cn->n;
-	if (p->fused)
-		return DNN(c->dl->cudnnConvolutionBiasActivationForward(
-		                   c->dnn, &one, p->x, cn->din[0], p->w, cn->din[1], p->conv, p->algo, c->work, p->ws, &zero,
-		                   p->y, cn->dout[0], p->bias, cn->din[2], p->relu, p->y, cn->dout[0]),
-		           "fused convolution");
+	/* fused bias + ReLU; a batch size cuDNN does not fuse falls back to the epilogue */
+	if (p->fused && c->dl->cudnnConvolutionBiasActivationForward(
+		                c->dnn, &one, p->x, cn->din[0], p->w, cn->din[1], p->conv, p->algo, c->work, p->ws, &zero,
+		                p->y, cn->dout[0], p->bias, cn->din[2], p->relu, p->y, cn->dout[0]) == CUDNN_STATUS_SUCCESS)
+		return 0;
 	int rc = DNN(c->dl->cudnnConvolutionForward(c->dnn, &one, p->x, cn->din[0], p->w, cn->din[1], p->conv, p->algo,
 	                                            c->work, p->ws, &zero, p->y, cn->dout[0]),
 	             "convolution");

@@ -70,9 +70,7 @@ __device__ __forceinline__ float binop(int op, float a, float b)
 	case CUK_SUB: return a - b;
 	case CUK_MUL: return a * b;
 	case CUK_DIV: return a / b;
-	case CUK_POW: return powf(a, b);
-	case CUK_MAX: return fmaxf(a, b);
-	default: return fminf(a, b);
+	default: return powf(a, b);
 	}
 }
 

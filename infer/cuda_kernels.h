@@ -25,7 +25,7 @@ typedef struct cuk_geom {
 	int64_t base_a, base_b, base_y;
 } cuk_geom;
 
-enum cuk_binop { CUK_ADD, CUK_SUB, CUK_MUL, CUK_DIV, CUK_POW, CUK_MAX, CUK_MIN };
+enum cuk_binop { CUK_ADD, CUK_SUB, CUK_MUL, CUK_DIV, CUK_POW };
 
 /* Unary functions beyond the fusable activations (enum inf_act), for cuk_bias_act's act. */
 enum cuk_unary { CUK_U_TANH = 64, CUK_U_EXP, CUK_U_LOG, CUK_U_NEG, CUK_U_ABS, CUK_U_SQRT, CUK_U_ELU,

@@ -60,7 +60,7 @@ static void free_priv(cu_ctx *c, cu_node *cn)
 
 static const struct { const char *op; int code; } binops[] = {
 	{ "Add", CUK_ADD }, { "Sub", CUK_SUB }, { "Mul", CUK_MUL }, { "Div", CUK_DIV },
-	{ "Pow", CUK_POW }, { "Max", CUK_MAX }, { "Min", CUK_MIN },
+	{ "Pow", CUK_POW },
 };
 
 typedef struct bin_priv {
@@ -459,7 +459,9 @@ static int resize_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
 	p->mode = !strcmp(m, "bilinear") ? 1 : lookup(m, modes, 2);
 	p->ct = legacy ? 3 : lookup(inf_attr_str(n, "coordinate_transformation_mode", "half_pixel"), cts, 4);
 	p->nr = legacy ? 2 : lookup(inf_attr_str(n, "nearest_mode", "round_prefer_floor"), nrs, 4);
-	if (p->mode < 0 || p->ct < 0 || p->nr < 0 || (p->mode == 1 && inf_attr_int(n, "exclude_outside", 0)))
+	if (p->mode < 0 || p->ct < 0 || p->nr < 0 || (p->mode == 1 && inf_attr_int(n, "exclude_outside", 0)) ||
+	    inf_attr_int(n, "antialias", 0) || inf_attr_get(n, "axes") ||
+	    strcmp(inf_attr_str(n, "keep_aspect_ratio_policy", "stretch"), "stretch") != 0)
 		return ops_fail(err, errlen, VP_EUNSUP, "mode, coordinate_transformation_mode or nearest_mode unsupported on the GPU");
 	int rc = resize_scales(n, legacy, scale, err, errlen);
 	if (rc < 0)
@@ -534,8 +536,6 @@ static const cu_op cu_ops_own[] = {
 	{ "Mul", binary_prepare, binary_run, free_priv },
 	{ "Div", binary_prepare, binary_run, free_priv },
 	{ "Pow", binary_prepare, binary_run, free_priv },
-	{ "Max", binary_prepare, binary_run, free_priv },
-	{ "Min", binary_prepare, binary_run, free_priv },
 	{ "Relu", unary_prepare, unary_run, free_priv },
 	{ "LeakyRelu", unary_prepare, unary_run, free_priv },
 	{ "Sigmoid", unary_prepare, unary_run, free_priv },

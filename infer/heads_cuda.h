@@ -22,8 +22,9 @@ typedef struct inf_head_cuda inf_head_cuda;
 int inf_head_cuda_new(const inf_head_cfg *cfg, const inf_tensor_info *out, int max_batch, int cap,
                       inf_head_cuda **ret);
 /* Enqueues decoding of items 0..batch-1 of d_output (device, float, the engine output
- * layout) on stream (a cudaStream_t, NULL = the engine-independent default stream); xf[b]
- * maps item b back to its frame. Returns once enqueued (0) or < 0. */
+ * layout) on stream, a cudaStream_t: pass the stream that produced d_output
+ * (inf_engine_stream; the engine's stream does not synchronize with the legacy NULL
+ * stream). xf[b] maps item b back to its frame. Returns once enqueued (0) or < 0. */
 int inf_head_cuda_decode(inf_head_cuda *h, const float *d_output, int batch, const krn_xform *xf, void *stream);
 /* Waits for the last decode; *dets points at item b's detections (pinned, valid until the
  * next decode); returns their count or < 0. */

@@ -174,6 +174,20 @@ static int read_as_data(const inf_graph *g, const inf_tensor *t)
 	return 0;
 }
 
+/* FP16 runs only cases whose float data half can hold (|v| <= 65504). */
+static int fits_half(const inf_blob *b, int n)
+{
+	for (int k = 0; k < n; k++) {
+		if (b[k].info.dtype != INF_DT_FLOAT)
+			continue;
+		const float *v = b[k].data;
+		for (size_t i = 0; i < b[k].bytes / sizeof(float); i++)
+			if (fabsf(v[i]) > 65504.0f)
+				return 0;
+	}
+	return 1;
+}
+
 /* In the child: stdout carries the verdict line, stderr the engine's log. */
 static int run_case(const char *dir, const run_opts *ro)
 {
@@ -182,12 +196,17 @@ static int run_case(const char *dir, const run_opts *ro)
 	int n_in, n_out, ret = 1;
 	char model[1100], why[512] = "";
 	inf_engine *e = NULL;
+	inf_graph *g = NULL;
 	if (load_blobs(dir, "input", in, &n_in) < 0 || load_blobs(dir, "output", out, &n_out) < 0) {
 		printf("FAIL cannot read test data\n");
 		return 1;
 	}
+	if (ro->fp16 && (!fits_half(in, n_in) || !fits_half(out, n_out))) {
+		printf("FAIL values outside the FP16 range\n");
+		ret = EXIT_UNSUP;
+		goto out;
+	}
 	snprintf(model, sizeof(model), "%s/model.onnx", dir);
-	inf_graph *g = NULL;
 	/* Input files are in the order of the graph's (non-initializer) inputs. */
 	if (inf_onnx_import(model, &g) < 0) {
 		printf("FAIL import\n");
