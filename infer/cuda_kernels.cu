@@ -131,6 +131,13 @@ __global__ void bias_act(const T *x, T *y, const T *bias, int64_t channels, int6
 	}
 }
 
+template <typename T>
+__global__ void fill(T *y, float v, int64_t n)
+{
+	for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+		st(y, i, v);
+}
+
 __global__ void f32_to_f16(const float *x, __half *y, int64_t n)
 {
 	for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
@@ -308,6 +315,17 @@ extern "C" int cuk_bias_act(int half, const void *x, void *y, const void *bias, 
 	else
 		bias_act<<<blocks_for(count), kThreads, 0, s>>>((const float *)x, (float *)y, (const float *)bias, channels,
 		                                                  plane, count, kind, alpha, beta);
+	return launched();
+}
+
+extern "C" int cuk_fill(int half, void *y, float value, int64_t count, cuk_stream s)
+{
+	if (count == 0)
+		return 0;
+	if (half)
+		fill<<<blocks_for(count), kThreads, 0, s>>>((__half *)y, value, count);
+	else
+		fill<<<blocks_for(count), kThreads, 0, s>>>((float *)y, value, count);
 	return launched();
 }
 

@@ -40,6 +40,8 @@ int cuk_binary(int op, int half, const void *a, const void *b, void *y, const cu
  * act is enum inf_act with alpha/beta as in inf_node. */
 int cuk_bias_act(int half, const void *x, void *y, const void *bias, int64_t channels, int64_t plane,
                  int64_t count, int act, float alpha, float beta, cuk_stream s);
+/* y[i] = value for i < count (float storage, half when `half`). */
+int cuk_fill(int half, void *y, float value, int64_t count, cuk_stream s);
 int cuk_f32_to_f16(const float *x, void *y, int64_t count, cuk_stream s);
 int cuk_f16_to_f32(const void *x, float *y, int64_t count, cuk_stream s);
 

@@ -333,6 +333,44 @@ static int concat_split_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen
 	return 0;
 }
 
+/* Gather with constant indices: one strided copy per index (at most MAX_GATHER). */
+#define MAX_GATHER 256
+
+static int gather_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
+{
+	const inf_node *n = cn->n;
+	const inf_tensor *x = n->in[0];
+	int64_t idx[MAX_GATHER], xs[INF_MAX_DIMS], vd[INF_MAX_DIMS];
+	inf_tensor view = *x;
+	(void)c;
+	int a = ops_axis(inf_attr_int(n, "axis", 0), x->ndim);
+	int cnt = ops_const_ints(n, 1, idx, MAX_GATHER, err, errlen);
+	if (cnt < 0 || a < 0)
+		return ops_fail(err, errlen, VP_EUNSUP, "only constant indices (at most %d) run on the GPU", MAX_GATHER);
+	if (a == 0)
+		cn->bscale = 0;
+	copy_priv *p = copy_priv_new(cn, cnt);
+	if (!p)
+		return -ENOMEM;
+	contiguous(x, xs);
+	view.dims[a] = cnt;      /* the output seen with the index dims flattened */
+	contiguous(&view, vd);
+	for (int j = 0; j < cnt; j++) {
+		int64_t v = idx[j] < 0 ? idx[j] + x->dims[a] : idx[j];
+		if (v < 0 || v >= x->dims[a])
+			return ops_fail(err, errlen, VP_EMODEL, "index %lld is out of range", (long long)idx[j]);
+		cuk_geom *g = &p->g[j];
+		g->nd = x->ndim;
+		memcpy(g->dims, x->dims, sizeof(x->dims));
+		g->dims[a] = 1;
+		memcpy(g->sa, xs, sizeof(xs));
+		memcpy(g->sy, vd, sizeof(vd));
+		g->base_a = v * xs[a];
+		g->base_y = j * vd[a];
+	}
+	return 0;
+}
+
 static int copy_run(cu_ctx *c, cu_node *cn, int batch)
 {
 	copy_priv *p = cn->priv;
@@ -352,6 +390,60 @@ static int copy_run(cu_ctx *c, cu_node *cn, int batch)
 			return rc;
 	}
 	return 0;
+}
+
+/* ---- Pad (constant mode, float): fill, then the kept part of the input copied in ---- */
+
+typedef struct pad_priv {
+	float value;
+	cuk_geom g;
+} pad_priv;
+
+static int pad_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
+{
+	const inf_node *n = cn->n;
+	const inf_tensor *x = n->in[0], *y = n->out[0];
+	int64_t pads[2 * INF_MAX_DIMS], xs[INF_MAX_DIMS], ys[INF_MAX_DIMS];
+	const int64_t *attr;
+	int cnt;
+	(void)c;
+	if (need_float(n, err, errlen) < 0 || strcmp(inf_attr_str(n, "mode", "constant"), "constant") != 0 || ops_in(n, 3))
+		return ops_fail(err, errlen, VP_EUNSUP, "only float constant padding runs on the GPU");
+	if (n->opset < 11) {
+		if ((cnt = inf_attr_ints(n, "pads", &attr)) != 2 * x->ndim)
+			return ops_fail(err, errlen, VP_EMODEL, "pads attribute does not match the rank");
+		memcpy(pads, attr, sizeof(int64_t) * (size_t)cnt);
+	} else if ((cnt = ops_const_ints(n, 1, pads, 2 * INF_MAX_DIMS, err, errlen)) != 2 * x->ndim) {
+		return ops_fail(err, errlen, VP_EUNSUP, "pads must be a constant matching the rank");
+	}
+	pad_priv *p = new_priv(cn, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->value = n->opset < 11 ? inf_attr_float(n, "value", 0.0f) : 0.0f;
+	if (n->opset >= 11 && ops_in(n, 2) && ops_const_floats(n, 2, &p->value, 1, err, errlen) != 1)
+		return ops_fail(err, errlen, VP_EUNSUP, "constant_value must be a constant scalar");
+	contiguous(x, xs);
+	contiguous(y, ys);
+	p->g.nd = x->ndim;
+	for (int i = 0; i < x->ndim; i++) {
+		int64_t pb = pads[i], pe = pads[x->ndim + i];
+		p->g.dims[i] = x->dims[i] + (pb < 0 ? pb : 0) + (pe < 0 ? pe : 0);
+		p->g.sa[i] = xs[i];
+		p->g.sy[i] = ys[i];
+		p->g.base_a += (pb < 0 ? -pb : 0) * xs[i];
+		p->g.base_y += (pb > 0 ? pb : 0) * ys[i];
+	}
+	return 0;
+}
+
+static int pad_run(cu_ctx *c, cu_node *cn, int batch)
+{
+	pad_priv *p = cn->priv;
+	cuk_geom g = p->g;
+	if (cn->bscale)
+		g.dims[0] = batch;
+	int rc = cuk_fill(c->half, cn->dout[0], p->value, cu_numel(c, cn, cn->n->out[0], batch), c->stream);
+	return rc < 0 ? rc : cuk_copy_nd(cn->din[0], cn->dout[0], cu_elem(c, cn->n->out[0]), &g, c->stream);
 }
 
 /* ---- pooling ---- */
@@ -563,7 +655,9 @@ static const cu_op cu_ops_own[] = {
 	{ "Slice", slice_prepare, copy_run, free_priv },
 	{ "Expand", expand_prepare, copy_run, free_priv },
 	{ "Concat", concat_split_prepare, copy_run, free_priv },
+	{ "Gather", gather_prepare, copy_run, free_priv },
 	{ "Split", concat_split_prepare, copy_run, free_priv },
+	{ "Pad", pad_prepare, pad_run, free_priv },
 	{ "MaxPool", pool_prepare, pool_run, free_priv },
 	{ "AveragePool", pool_prepare, pool_run, free_priv },
 	{ "GlobalMaxPool", pool_prepare, pool_run, free_priv },
