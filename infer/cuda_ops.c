@@ -1,7 +1,7 @@
 /* The cuda backend's own operators: elementwise math with broadcasting, activations,
- * layout operators (Transpose, Slice, Concat, Split, Expand, reshapes) as strided copies,
- * pooling, Resize and Softmax, all on the kernels of cuda_kernels.cu. Their geometry is
- * computed once at load from the shapes the CPU shape functions inferred. */
+ * pooling, Resize and Softmax on the kernels of cuda_kernels.cu (layout operators are in
+ * cuda_layout.c). Their geometry is computed once at load from the shapes the CPU shape
+ * functions inferred. */
 #ifdef VP_HAVE_CUDA
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +28,7 @@ cudnnDataType_t cu_dnn_type(const cu_ctx *c)
 	return c->half ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
 }
 
-static void contiguous(const inf_tensor *t, int64_t *s)
+void cu_contiguous(const inf_tensor *t, int64_t *s)
 {
 	int64_t acc = 1;
 	for (int i = t->ndim - 1; i >= 0; i--) {
@@ -37,19 +37,19 @@ static void contiguous(const inf_tensor *t, int64_t *s)
 	}
 }
 
-static int need_float(const inf_node *n, char *err, size_t errlen)
+int cu_need_float(const inf_node *n, char *err, size_t errlen)
 {
 	if (n->in[0]->dtype != INF_DT_FLOAT || n->out[0]->dtype != INF_DT_FLOAT)
 		return ops_fail(err, errlen, VP_EUNSUP, "only float tensors run on the GPU");
 	return 0;
 }
 
-static void *new_priv(cu_node *cn, size_t size)
+void *cu_new_priv(cu_node *cn, size_t size)
 {
 	return cn->priv = calloc(1, size);
 }
 
-static void free_priv(cu_ctx *c, cu_node *cn)
+void cu_free_priv(cu_ctx *c, cu_node *cn)
 {
 	(void)c;
 	free(cn->priv);
@@ -74,9 +74,9 @@ static int binary_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
 	(void)c;
 	if (n->n_in != 2 || !n->in[1])
 		return ops_fail(err, errlen, VP_EUNSUP, "only two operands run on the GPU");
-	if (need_float(n, err, errlen) < 0 || n->in[1]->dtype != INF_DT_FLOAT)
+	if (cu_need_float(n, err, errlen) < 0 || n->in[1]->dtype != INF_DT_FLOAT)
 		return ops_fail(err, errlen, VP_EUNSUP, "only float tensors run on the GPU");
-	bin_priv *p = new_priv(cn, sizeof(*p));
+	bin_priv *p = cu_new_priv(cn, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	for (size_t i = 0; i < sizeof(binops) / sizeof(binops[0]); i++)
@@ -140,9 +140,9 @@ static int unary_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
 {
 	inf_node *n = cn->n;
 	(void)c;
-	if (need_float(n, err, errlen) < 0)
+	if (cu_need_float(n, err, errlen) < 0)
 		return VP_EUNSUP;
-	un_priv *p = new_priv(cn, sizeof(*p));
+	un_priv *p = cu_new_priv(cn, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	for (size_t i = 0; i < sizeof(unops) / sizeof(unops[0]); i++)
@@ -168,284 +168,6 @@ static int unary_run(cu_ctx *c, cu_node *cn, int batch)
 	                    p->a, p->b, c->stream);
 }
 
-/* ---- reshapes: the bytes stay, only the shape changes ---- */
-
-static int flat_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
-{
-	(void)c;
-	if (inf_tensor_numel(cn->n->in[0]) != inf_tensor_numel(cn->n->out[0]))
-		return ops_fail(err, errlen, VP_EMODEL, "element counts differ");
-	return 0;
-}
-
-static int flat_run(cu_ctx *c, cu_node *cn, int batch)
-{
-	const inf_tensor *y = cn->n->out[0];
-	if (cn->din[0] == cn->dout[0])
-		return 0;
-	size_t bytes = (size_t)cu_numel(c, cn, y, batch) * cu_elem(c, y);
-	return cudaMemcpyAsync(cn->dout[0], cn->din[0], bytes, cudaMemcpyDeviceToDevice, c->stream) == cudaSuccess
-	       ? 0 : -EIO;
-}
-
-/* ---- strided copies: Transpose, Slice, Expand, Concat, Split ---- */
-
-typedef struct copy_priv {
-	int n;                 /* one geometry per input (Concat) or output (Split), else 1 */
-	cuk_geom g[];
-} copy_priv;
-
-static copy_priv *copy_priv_new(cu_node *cn, int count)
-{
-	copy_priv *p = calloc(1, sizeof(*p) + sizeof(cuk_geom) * (size_t)count);
-	if (p)
-		p->n = count;
-	cn->priv = p;
-	return p;
-}
-
-static int transpose_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
-{
-	const inf_node *n = cn->n;
-	const inf_tensor *x = n->in[0], *y = n->out[0];
-	const int64_t *perm;
-	int64_t s[INF_MAX_DIMS];
-	(void)c;
-	copy_priv *p = copy_priv_new(cn, 1);
-	if (!p)
-		return -ENOMEM;
-	int np = inf_attr_ints(n, "perm", &perm);
-	if (np >= 0 && np != x->ndim)
-		return ops_fail(err, errlen, VP_EMODEL, "perm has %d values for rank %d", np, x->ndim);
-	contiguous(x, s);
-	p->g[0].nd = y->ndim;
-	for (int i = 0; i < y->ndim; i++) {
-		int src = np >= 0 ? (int)perm[i] : x->ndim - 1 - i;
-		p->g[0].dims[i] = y->dims[i];
-		p->g[0].sa[i] = s[src];
-		if (i == 0 && src != 0)
-			cn->bscale = 0;
-	}
-	contiguous(y, p->g[0].sy);
-	return 0;
-}
-
-static int slice_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
-{
-	const inf_node *n = cn->n;
-	const inf_tensor *x = n->in[0], *y = n->out[0];
-	int64_t st[INF_MAX_DIMS], en[INF_MAX_DIMS], ax[INF_MAX_DIMS], sp[INF_MAX_DIMS], s[INF_MAX_DIMS];
-	int cnt, ca = -1, cs = -1;
-	(void)c;
-	copy_priv *p = copy_priv_new(cn, 1);
-	if (!p)
-		return -ENOMEM;
-	if (n->opset < 10) {
-		const int64_t *a, *b, *axes;
-		if ((cnt = inf_attr_ints(n, "starts", &a)) < 0 || cnt > INF_MAX_DIMS || inf_attr_ints(n, "ends", &b) != cnt)
-			return ops_fail(err, errlen, VP_EMODEL, "starts and ends are missing or differ in length");
-		memcpy(st, a, sizeof(int64_t) * (size_t)cnt);
-		if ((ca = inf_attr_ints(n, "axes", &axes)) > 0 && ca <= INF_MAX_DIMS)
-			memcpy(ax, axes, sizeof(int64_t) * (size_t)ca);
-	} else {
-		if ((cnt = ops_const_ints(n, 1, st, INF_MAX_DIMS, err, errlen)) < 0)
-			return cnt;
-		if (ops_in(n, 3) && (ca = ops_const_ints(n, 3, ax, INF_MAX_DIMS, err, errlen)) < 0)
-			return ca;
-		if (ops_in(n, 4) && (cs = ops_const_ints(n, 4, sp, INF_MAX_DIMS, err, errlen)) < 0)
-			return cs;
-	}
-	(void)en;
-	contiguous(x, s);
-	cuk_geom *g = &p->g[0];
-	g->nd = x->ndim;
-	for (int i = 0; i < x->ndim; i++) {
-		g->dims[i] = y->dims[i];
-		g->sa[i] = s[i];
-	}
-	/* the output shape already holds the clamped counts: only start and step are needed */
-	for (int i = 0; i < cnt; i++) {
-		int a = ops_axis(ca >= 0 ? ax[i] : i, x->ndim);
-		int64_t step = cs >= 0 ? sp[i] : 1, d = x->dims[a < 0 ? 0 : a];
-		if (a < 0 || step == 0)
-			return ops_fail(err, errlen, VP_EMODEL, "bad axis or step");
-		int64_t start = st[i] < 0 ? st[i] + d : st[i];
-		start = step > 0 ? (start < 0 ? 0 : start > d ? d : start) : (start < 0 ? 0 : start > d - 1 ? d - 1 : start);
-		g->base_a += start * s[a];
-		g->sa[a] = s[a] * step;
-		if (a == 0 && (start != 0 || step != 1))
-			cn->bscale = 0;
-	}
-	contiguous(y, g->sy);
-	return 0;
-}
-
-static int expand_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
-{
-	const inf_tensor *y = cn->n->out[0];
-	(void)c;
-	(void)err;
-	(void)errlen;
-	copy_priv *p = copy_priv_new(cn, 1);
-	if (!p)
-		return -ENOMEM;
-	p->g[0].nd = y->ndim;
-	memcpy(p->g[0].dims, y->dims, sizeof(y->dims));
-	ops_bcast_strides(cn->n->in[0], y->ndim, y->dims, p->g[0].sa);
-	contiguous(y, p->g[0].sy);
-	return 0;
-}
-
-/* Concat: each input is copied into its window of the output; Split the other way round. */
-static int concat_split_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
-{
-	const inf_node *n = cn->n;
-	int split = !strcmp(n->op_type, "Split");
-	const inf_tensor *whole = split ? n->in[0] : n->out[0];
-	int parts = split ? n->n_out : n->n_in;
-	int64_t ws[INF_MAX_DIMS], off = 0;
-	(void)c;
-	int axis = ops_axis(inf_attr_int(n, "axis", split ? 0 : 1), whole->ndim);
-	if (axis < 0)
-		return ops_fail(err, errlen, VP_EMODEL, "axis out of range");
-	if (axis == 0)
-		cn->bscale = 0;
-	copy_priv *p = copy_priv_new(cn, parts);
-	if (!p)
-		return -ENOMEM;
-	contiguous(whole, ws);
-	for (int k = 0; k < parts; k++) {
-		const inf_tensor *t = split ? n->out[k] : n->in[k];
-		cuk_geom *g = &p->g[k];
-		if (!t)
-			continue;
-		g->nd = t->ndim;
-		memcpy(g->dims, t->dims, sizeof(t->dims));
-		int64_t *part_s = split ? g->sy : g->sa, *whole_s = split ? g->sa : g->sy;
-		contiguous(t, part_s);
-		memcpy(whole_s, ws, sizeof(ws));
-		if (split)
-			g->base_a = off * ws[axis];
-		else
-			g->base_y = off * ws[axis];
-		off += t->dims[axis];
-	}
-	return 0;
-}
-
-/* Gather with constant indices: one strided copy per index (at most MAX_GATHER). */
-#define MAX_GATHER 256
-
-static int gather_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
-{
-	const inf_node *n = cn->n;
-	const inf_tensor *x = n->in[0];
-	int64_t idx[MAX_GATHER], xs[INF_MAX_DIMS], vd[INF_MAX_DIMS];
-	inf_tensor view = *x;
-	(void)c;
-	int a = ops_axis(inf_attr_int(n, "axis", 0), x->ndim);
-	int cnt = ops_const_ints(n, 1, idx, MAX_GATHER, err, errlen);
-	if (cnt < 0 || a < 0)
-		return ops_fail(err, errlen, VP_EUNSUP, "only constant indices (at most %d) run on the GPU", MAX_GATHER);
-	if (a == 0)
-		cn->bscale = 0;
-	copy_priv *p = copy_priv_new(cn, cnt);
-	if (!p)
-		return -ENOMEM;
-	contiguous(x, xs);
-	view.dims[a] = cnt;      /* the output seen with the index dims flattened */
-	contiguous(&view, vd);
-	for (int j = 0; j < cnt; j++) {
-		int64_t v = idx[j] < 0 ? idx[j] + x->dims[a] : idx[j];
-		if (v < 0 || v >= x->dims[a])
-			return ops_fail(err, errlen, VP_EMODEL, "index %lld is out of range", (long long)idx[j]);
-		cuk_geom *g = &p->g[j];
-		g->nd = x->ndim;
-		memcpy(g->dims, x->dims, sizeof(x->dims));
-		g->dims[a] = 1;
-		memcpy(g->sa, xs, sizeof(xs));
-		memcpy(g->sy, vd, sizeof(vd));
-		g->base_a = v * xs[a];
-		g->base_y = j * vd[a];
-	}
-	return 0;
-}
-
-static int copy_run(cu_ctx *c, cu_node *cn, int batch)
-{
-	copy_priv *p = cn->priv;
-	const inf_node *n = cn->n;
-	int split = !strcmp(n->op_type, "Split"), concat = !strcmp(n->op_type, "Concat");
-	size_t es = cu_elem(c, n->out[0]);
-	for (int k = 0; k < p->n; k++) {
-		cuk_geom g = p->g[k];
-		if (!g.nd)
-			continue;
-		if (cn->bscale)
-			g.dims[0] = batch;
-		const void *src = concat ? cn->din[k] : cn->din[0];
-		void *dst = split ? cn->dout[k] : cn->dout[0];
-		int rc = cuk_copy_nd(src, dst, es, &g, c->stream);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
-}
-
-/* ---- Pad (constant mode, float): fill, then the kept part of the input copied in ---- */
-
-typedef struct pad_priv {
-	float value;
-	cuk_geom g;
-} pad_priv;
-
-static int pad_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
-{
-	const inf_node *n = cn->n;
-	const inf_tensor *x = n->in[0], *y = n->out[0];
-	int64_t pads[2 * INF_MAX_DIMS], xs[INF_MAX_DIMS], ys[INF_MAX_DIMS];
-	const int64_t *attr;
-	int cnt;
-	(void)c;
-	if (need_float(n, err, errlen) < 0 || strcmp(inf_attr_str(n, "mode", "constant"), "constant") != 0 || ops_in(n, 3))
-		return ops_fail(err, errlen, VP_EUNSUP, "only float constant padding runs on the GPU");
-	if (n->opset < 11) {
-		if ((cnt = inf_attr_ints(n, "pads", &attr)) != 2 * x->ndim)
-			return ops_fail(err, errlen, VP_EMODEL, "pads attribute does not match the rank");
-		memcpy(pads, attr, sizeof(int64_t) * (size_t)cnt);
-	} else if ((cnt = ops_const_ints(n, 1, pads, 2 * INF_MAX_DIMS, err, errlen)) != 2 * x->ndim) {
-		return ops_fail(err, errlen, VP_EUNSUP, "pads must be a constant matching the rank");
-	}
-	pad_priv *p = new_priv(cn, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	p->value = n->opset < 11 ? inf_attr_float(n, "value", 0.0f) : 0.0f;
-	if (n->opset >= 11 && ops_in(n, 2) && ops_const_floats(n, 2, &p->value, 1, err, errlen) != 1)
-		return ops_fail(err, errlen, VP_EUNSUP, "constant_value must be a constant scalar");
-	contiguous(x, xs);
-	contiguous(y, ys);
-	p->g.nd = x->ndim;
-	for (int i = 0; i < x->ndim; i++) {
-		int64_t pb = pads[i], pe = pads[x->ndim + i];
-		p->g.dims[i] = x->dims[i] + (pb < 0 ? pb : 0) + (pe < 0 ? pe : 0);
-		p->g.sa[i] = xs[i];
-		p->g.sy[i] = ys[i];
-		p->g.base_a += (pb < 0 ? -pb : 0) * xs[i];
-		p->g.base_y += (pb > 0 ? pb : 0) * ys[i];
-	}
-	return 0;
-}
-
-static int pad_run(cu_ctx *c, cu_node *cn, int batch)
-{
-	pad_priv *p = cn->priv;
-	cuk_geom g = p->g;
-	if (cn->bscale)
-		g.dims[0] = batch;
-	int rc = cuk_fill(c->half, cn->dout[0], p->value, cu_numel(c, cn, cn->n->out[0], batch), c->stream);
-	return rc < 0 ? rc : cuk_copy_nd(cn->din[0], cn->dout[0], cu_elem(c, cn->n->out[0]), &g, c->stream);
-}
-
 /* ---- pooling ---- */
 
 static int pool_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
@@ -454,9 +176,9 @@ static int pool_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
 	const inf_tensor *x = n->in[0], *y = n->out[0];
 	int global = !strncmp(n->op_type, "Global", 6);
 	(void)c;
-	if (need_float(n, err, errlen) < 0 || n->n_out > 1 || x->ndim != 4)
+	if (cu_need_float(n, err, errlen) < 0 || n->n_out > 1 || x->ndim != 4)
 		return ops_fail(err, errlen, VP_EUNSUP, "only float 2-D pooling without indices runs on the GPU");
-	cuk_pool *p = new_priv(cn, sizeof(*p));
+	cuk_pool *p = cu_new_priv(cn, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	p->planes = x->dims[0] * x->dims[1];
@@ -539,12 +261,12 @@ static int resize_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
 	int legacy = !strcmp(n->op_type, "Upsample") || n->opset < 11;
 	float scale[INF_MAX_DIMS];
 	(void)c;
-	if (need_float(n, err, errlen) < 0 || x->ndim < 2)
+	if (cu_need_float(n, err, errlen) < 0 || x->ndim < 2)
 		return ops_fail(err, errlen, VP_EUNSUP, "only float Resize of rank >= 2 runs on the GPU");
 	for (int i = 0; i < x->ndim - 2; i++)
 		if (x->dims[i] != y->dims[i])
 			return ops_fail(err, errlen, VP_EUNSUP, "only the two innermost axes may be resized on the GPU");
-	cuk_resize *p = new_priv(cn, sizeof(*p));
+	cuk_resize *p = cu_new_priv(cn, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	const char *m = inf_attr_str(n, "mode", "nearest");
@@ -592,14 +314,14 @@ static int softmax_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
 	const inf_tensor *x = n->in[0];
 	int old = n->opset < 13;
 	(void)c;
-	if (need_float(n, err, errlen) < 0)
+	if (cu_need_float(n, err, errlen) < 0)
 		return VP_EUNSUP;
 	int a = ops_axis(inf_attr_int(n, "axis", old ? 1 : -1), x->ndim);
 	if (a < 0)
 		return ops_fail(err, errlen, VP_EMODEL, "axis out of range");
 	if (a == 0)
 		cn->bscale = 0;
-	sm_priv *p = new_priv(cn, sizeof(*p));
+	sm_priv *p = cu_new_priv(cn, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	p->outer = p->len = p->inner = 1;
@@ -623,55 +345,42 @@ static int softmax_run(cu_ctx *c, cu_node *cn, int batch)
 }
 
 static const cu_op cu_ops_own[] = {
-	{ "Add", binary_prepare, binary_run, free_priv },
-	{ "Sub", binary_prepare, binary_run, free_priv },
-	{ "Mul", binary_prepare, binary_run, free_priv },
-	{ "Div", binary_prepare, binary_run, free_priv },
-	{ "Pow", binary_prepare, binary_run, free_priv },
-	{ "Relu", unary_prepare, unary_run, free_priv },
-	{ "LeakyRelu", unary_prepare, unary_run, free_priv },
-	{ "Sigmoid", unary_prepare, unary_run, free_priv },
-	{ "HardSigmoid", unary_prepare, unary_run, free_priv },
-	{ "HardSwish", unary_prepare, unary_run, free_priv },
-	{ "Clip", unary_prepare, unary_run, free_priv },
-	{ "Tanh", unary_prepare, unary_run, free_priv },
-	{ "Exp", unary_prepare, unary_run, free_priv },
-	{ "Log", unary_prepare, unary_run, free_priv },
-	{ "Neg", unary_prepare, unary_run, free_priv },
-	{ "Abs", unary_prepare, unary_run, free_priv },
-	{ "Sqrt", unary_prepare, unary_run, free_priv },
-	{ "Elu", unary_prepare, unary_run, free_priv },
-	{ "Softplus", unary_prepare, unary_run, free_priv },
-	{ "Reciprocal", unary_prepare, unary_run, free_priv },
-	{ "Floor", unary_prepare, unary_run, free_priv },
-	{ "Ceil", unary_prepare, unary_run, free_priv },
-	{ "Identity", flat_prepare, flat_run, NULL },
-	{ "Reshape", flat_prepare, flat_run, NULL },
-	{ "Flatten", flat_prepare, flat_run, NULL },
-	{ "Squeeze", flat_prepare, flat_run, NULL },
-	{ "Unsqueeze", flat_prepare, flat_run, NULL },
-	{ "Dropout", flat_prepare, flat_run, NULL },
-	{ "Transpose", transpose_prepare, copy_run, free_priv },
-	{ "Slice", slice_prepare, copy_run, free_priv },
-	{ "Expand", expand_prepare, copy_run, free_priv },
-	{ "Concat", concat_split_prepare, copy_run, free_priv },
-	{ "Gather", gather_prepare, copy_run, free_priv },
-	{ "Split", concat_split_prepare, copy_run, free_priv },
-	{ "Pad", pad_prepare, pad_run, free_priv },
-	{ "MaxPool", pool_prepare, pool_run, free_priv },
-	{ "AveragePool", pool_prepare, pool_run, free_priv },
-	{ "GlobalMaxPool", pool_prepare, pool_run, free_priv },
-	{ "GlobalAveragePool", pool_prepare, pool_run, free_priv },
-	{ "Resize", resize_prepare, resize_run, free_priv },
-	{ "Upsample", resize_prepare, resize_run, free_priv },
-	{ "Softmax", softmax_prepare, softmax_run, free_priv },
-	{ "LogSoftmax", softmax_prepare, softmax_run, free_priv },
+	{ "Add", binary_prepare, binary_run, cu_free_priv },
+	{ "Sub", binary_prepare, binary_run, cu_free_priv },
+	{ "Mul", binary_prepare, binary_run, cu_free_priv },
+	{ "Div", binary_prepare, binary_run, cu_free_priv },
+	{ "Pow", binary_prepare, binary_run, cu_free_priv },
+	{ "Relu", unary_prepare, unary_run, cu_free_priv },
+	{ "LeakyRelu", unary_prepare, unary_run, cu_free_priv },
+	{ "Sigmoid", unary_prepare, unary_run, cu_free_priv },
+	{ "HardSigmoid", unary_prepare, unary_run, cu_free_priv },
+	{ "HardSwish", unary_prepare, unary_run, cu_free_priv },
+	{ "Clip", unary_prepare, unary_run, cu_free_priv },
+	{ "Tanh", unary_prepare, unary_run, cu_free_priv },
+	{ "Exp", unary_prepare, unary_run, cu_free_priv },
+	{ "Log", unary_prepare, unary_run, cu_free_priv },
+	{ "Neg", unary_prepare, unary_run, cu_free_priv },
+	{ "Abs", unary_prepare, unary_run, cu_free_priv },
+	{ "Sqrt", unary_prepare, unary_run, cu_free_priv },
+	{ "Elu", unary_prepare, unary_run, cu_free_priv },
+	{ "Softplus", unary_prepare, unary_run, cu_free_priv },
+	{ "Reciprocal", unary_prepare, unary_run, cu_free_priv },
+	{ "Floor", unary_prepare, unary_run, cu_free_priv },
+	{ "Ceil", unary_prepare, unary_run, cu_free_priv },
+	{ "MaxPool", pool_prepare, pool_run, cu_free_priv },
+	{ "AveragePool", pool_prepare, pool_run, cu_free_priv },
+	{ "GlobalMaxPool", pool_prepare, pool_run, cu_free_priv },
+	{ "GlobalAveragePool", pool_prepare, pool_run, cu_free_priv },
+	{ "Resize", resize_prepare, resize_run, cu_free_priv },
+	{ "Upsample", resize_prepare, resize_run, cu_free_priv },
+	{ "Softmax", softmax_prepare, softmax_run, cu_free_priv },
+	{ "LogSoftmax", softmax_prepare, softmax_run, cu_free_priv },
 	{ NULL, NULL, NULL, NULL },
 };
 
 const cu_op *cu_op_find(const char *op_type)
 {
-	const cu_op *const tables[] = { cu_ops_dnn, cu_ops_own };
+	const cu_op *const tables[] = { cu_ops_dnn, cu_ops_own, cu_ops_layout };
 	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
 		for (const cu_op *op = tables[t]; op->op_type; op++)
 			if (!strcmp(op->op_type, op_type))

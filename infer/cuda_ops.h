@@ -43,6 +43,14 @@ typedef struct cu_op {
 /* The cuda rows of the operator table (cuda_ops.c, cuda_conv.c); NULL when the op has no GPU kernel. */
 const cu_op *cu_op_find(const char *op_type);
 extern const cu_op cu_ops_dnn[];    /* Conv, MatMul, Gemm (cuda_conv.c), ended by a NULL row */
+extern const cu_op cu_ops_layout[]; /* reshapes and strided copies (cuda_layout.c) */
+
+/* Shared by the operator files: contiguous element strides of t; VP_EUNSUP unless in[0]
+ * and out[0] are float; priv allocated (zeroed) / freed. */
+void cu_contiguous(const inf_tensor *t, int64_t *s);
+int cu_need_float(const inf_node *n, char *err, size_t errlen);
+void *cu_new_priv(cu_node *cn, size_t size);
+void cu_free_priv(cu_ctx *c, cu_node *cn);
 
 /* Bytes per stored element of t: 2 for float tensors in half mode, the dtype size otherwise. */
 size_t cu_elem(const cu_ctx *c, const inf_tensor *t);
