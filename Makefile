@@ -12,7 +12,7 @@ CC       ?= gcc
 CUDA_HOME ?= /usr/local/cuda
 NVCC     ?= $(firstword $(wildcard $(CUDA_HOME)/bin/nvcc) $(shell command -v nvcc 2>/dev/null))
 
-PKGS     := libavformat libavcodec libavutil yaml-0.1 libprotobuf-c openblas
+PKGS     := libavformat libavcodec libavutil libavdevice libswscale yaml-0.1 libprotobuf-c openblas
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -50,7 +50,7 @@ static int run_one(const char *shared, const char *clip, int m)
 	if (write_config(path, shared, clip, m) < 0 || pipe_config_load(path, stderr, &cfg) < 0)
 		goto out;
 	double t0 = now_s();
-	if (pipe_pipeline_start(cfg, &p) < 0)
+	if (pipe_pipeline_start(cfg, NULL, &p) < 0)
 		goto out;
 	while (!pipe_pipeline_finished(p))
 		usleep(2000);

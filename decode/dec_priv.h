@@ -18,6 +18,7 @@
 typedef struct dec_io_ctl {
 	atomic_int stop;
 	_Atomic int64_t deadline_ns;
+	char why[200];   /* the source's last failure, in words, for the stream's state log */
 } dec_io_ctl;
 
 /* Errors a codec reports through av_log (concealed slices, bad references) that its
@@ -61,6 +62,7 @@ typedef struct dec_source_ops {
 typedef struct dec_decoder_args {
 	const char *stream_id;  /* for log lines */
 	int pool_size;          /* frames that may be out at once */
+	int low_delay;          /* live: no frame-threading latency */
 } dec_decoder_args;
 
 /* A decoder in the send-packet / receive-frame shape of libavcodec, so that hardware
@@ -87,7 +89,18 @@ typedef struct dec_decoder_ops {
 	void (*close)(void **priv);
 } dec_decoder_ops;
 
+/* Conversion of the pixel formats vp_frame has no name for (convert.c). */
+typedef struct dec_convert dec_convert;
+/* Formats that map onto a vp_pixfmt as they are. */
+int dec_format_direct(int av_format);
+int dec_format_convertible(int av_format);
+int dec_convert_new(dec_convert **ret);
+void dec_convert_free(dec_convert **c);
+/* Fills dst (empty) with src as YUV420P, limited range, same size and matrix. */
+int dec_convert_frame(dec_convert *c, const AVFrame *src, AVFrame *dst);
+
 extern const dec_source_ops dec_source_lavf;
+extern const dec_source_ops dec_source_v4l2;
 extern const dec_decoder_ops dec_decoder_sw;
 
 /* Registry look-ups. dec_source_find returns NULL when no row matches the URI. */

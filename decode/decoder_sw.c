@@ -20,6 +20,7 @@ typedef struct sw_dec {
 	vp_frame_pool *pool;
 	const char *stream_id;
 	dec_errsink errors;
+	dec_convert *conv;      /* created at the first frame that needs it */
 } sw_dec;
 
 static void slot_release(void *ctx, vp_frame *f)
@@ -36,13 +37,6 @@ static void slot_destroy(void *ctx, vp_frame *f)
 	f->opaque = NULL;
 }
 
-static int supported_format(int format)
-{
-	return format == AV_PIX_FMT_NONE || format == AV_PIX_FMT_YUV420P ||
-	       format == AV_PIX_FMT_YUVJ420P || format == AV_PIX_FMT_NV12 ||
-	       format == AV_PIX_FMT_YUV420P10LE;
-}
-
 static int sw_probe(const AVCodecParameters *par, const char **why)
 {
 	if (!avcodec_find_decoder(par->codec_id)) {
@@ -50,8 +44,9 @@ static int sw_probe(const AVCodecParameters *par, const char **why)
 		return VP_EUNSUP;
 	}
 	/* Known at open for most streams: reject now rather than at the first frame. */
-	if (!supported_format(par->format)) {
-		*why = "pixel format not supported (yuv420p, yuvj420p, nv12, yuv420p10le are)";
+	if (par->format != AV_PIX_FMT_NONE && !dec_format_direct(par->format) &&
+	    !dec_format_convertible(par->format)) {
+		*why = "pixel format neither supported nor convertible to yuv420p";
 		return VP_EUNSUP;
 	}
 	return 0;
@@ -73,6 +68,7 @@ static void sw_close(void **priv)
 	av_frame_free(&d->tmp);
 	/* Frames still held elsewhere keep the pool alive until their last unref. */
 	vp_frame_pool_free(&d->pool);
+	dec_convert_free(&d->conv);
 	dec_errsink_destroy(&d->errors);
 	free(d);
 }
@@ -113,7 +109,10 @@ static int sw_open(const AVCodecParameters *par, const dec_decoder_args *args, v
 		goto fail;
 	d->ctx->opaque = &d->errors;
 	d->ctx->thread_count = thread_count();
-	d->ctx->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+	/* Frame threads hold thread_count frames back: fine for files, too much latency live. */
+	d->ctx->thread_type = args->low_delay ? FF_THREAD_SLICE : FF_THREAD_FRAME | FF_THREAD_SLICE;
+	if (args->low_delay)
+		d->ctx->flags |= AV_CODEC_FLAG_LOW_DELAY;
 	/* Concealed frames still come out (flagged), so the stream keeps going past damage. */
 	d->ctx->flags |= AV_CODEC_FLAG_OUTPUT_CORRUPT;
 	r = avcodec_open2(d->ctx, codec, NULL);
@@ -188,6 +187,30 @@ static int fill_frame(sw_dec *d, vp_frame *f)
 	return 0;
 }
 
+/* Moves the decoded picture into the slot, through swscale when vp_frame has no name for
+ * its format. */
+static int take_picture(sw_dec *d, AVFrame *slot)
+{
+	if (dec_format_direct(d->tmp->format)) {
+		av_frame_move_ref(slot, d->tmp);
+		return 0;
+	}
+	int r = 0;
+	if (!d->conv) {
+		const char *name = av_get_pix_fmt_name(d->tmp->format);
+		if (!dec_format_convertible(d->tmp->format) || (r = dec_convert_new(&d->conv)) < 0) {
+			vp_err("decode", d->stream_id, "pixel format %s is not supported",
+			       name ? name : "unknown");
+			av_frame_unref(d->tmp);
+			return VP_EUNSUP;
+		}
+		vp_info("decode", d->stream_id, "converting %s frames to yuv420p", name ? name : "?");
+	}
+	r = dec_convert_frame(d->conv, d->tmp, slot);
+	av_frame_unref(d->tmp);
+	return r;
+}
+
 static int sw_receive(void *priv, vp_frame **ret, int64_t *ret_ts, int *corrupt)
 {
 	sw_dec *d = priv;
@@ -203,8 +226,9 @@ static int sw_receive(void *priv, vp_frame **ret, int64_t *ret_ts, int *corrupt)
 		av_frame_unref(d->tmp);
 		return VP_ECLOSED;
 	}
-	av_frame_move_ref(f->opaque, d->tmp);
-	r = fill_frame(d, f);
+	r = take_picture(d, f->opaque);
+	if (r == 0)
+		r = fill_frame(d, f);
 	if (r < 0) {
 		vp_frame_unref(&f);
 		return r;

@@ -13,6 +13,7 @@
 #include "../pipeline/vp_log.h"
 
 static const dec_source_ops *const source_registry[] = {
+	&dec_source_v4l2,
 	&dec_source_lavf,
 };
 

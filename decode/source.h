@@ -18,6 +18,8 @@ typedef struct dec_stats {
 } dec_stats;
 
 enum dec_state { DEC_CONNECTING = 0, DEC_RUNNING, DEC_BACKOFF, DEC_ENDED };
+/* "connecting", "running", "backoff", "ended" (for logs and metrics). */
+const char *dec_state_name(int state);
 
 /* Opens the source described by cfg (borrowed; must outlive the stream). stream_idx is
  * the source's index in the config, copied into every frame. pool_size: number of

@@ -1,10 +1,14 @@
-/* Source row for everything libavformat opens: files (mp4, mkv, ts, raw Annex-B),
- * RTSP, HTTP/HLS. Blocking calls are bounded by dec_io_ctl through AVIOInterruptCB. */
+/* Source rows for everything libavformat opens: files (mp4, mkv, ts, raw Annex-B),
+ * RTSP, HTTP/HLS, and V4L2 cameras through libavdevice. Blocking calls are bounded by
+ * dec_io_ctl through AVIOInterruptCB. */
 #include "dec_priv.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <libavdevice/avdevice.h>
 #include <libavformat/avformat.h>
 #include <libavutil/error.h>
 
@@ -15,6 +19,8 @@ typedef struct lavf_src {
 	AVFormatContext *fmt;
 	int index;              /* of the video stream */
 	const pipe_source_cfg *cfg;
+	const char *url;        /* what libavformat opens: the URI, or the device path */
+	const AVInputFormat *ifmt;  /* forced demuxer (v4l2), NULL to probe */
 	dec_io_ctl *io;
 	int timeout_ms;         /* live only: bound on each blocking call */
 } lavf_src;
@@ -73,7 +79,26 @@ static int set_options(const pipe_source_cfg *cfg, AVDictionary **opts)
 	} else if (strncmp(cfg->uri, "http", 4) == 0) {
 		r |= av_dict_set_int(opts, "rw_timeout", (int64_t)cfg->rtsp_timeout_ms * 1000, 0);
 	}
+	if (dec_uri_is_live(cfg)) {
+		/* Connect fast: the codec parameters come with the first keyframe, and the frame
+		 * rate estimate (20 frames by default) is only a fallback for missing pts. */
+		r |= av_dict_set_int(opts, "analyzeduration", 1000000, 0);
+		r |= av_dict_set_int(opts, "fpsprobesize", 0, 0);
+	}
 	return r < 0 ? -ENOMEM : 0;
+}
+
+/* Keeps the reason for the stream's state log; a file's failure is final, so it is
+ * reported here, while a live source's goes into its backoff line. */
+static void open_failed(lavf_src *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void open_failed(lavf_src *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(s->io->why, sizeof(s->io->why), fmt, ap);
+	va_end(ap);
+	if (!dec_uri_is_live(s->cfg))
+		vp_err("decode", s->cfg->id, "%s", s->io->why);
 }
 
 static int open_input(lavf_src *s)
@@ -90,12 +115,12 @@ static int open_input(lavf_src *s)
 	}
 	s->fmt->interrupt_callback = (AVIOInterruptCB){ lavf_interrupt_cb, s->io };
 	arm_deadline(s);
-	r = avformat_open_input(&s->fmt, cfg->uri, NULL, &opts);
+	r = avformat_open_input(&s->fmt, s->url, s->ifmt, &opts);
 	av_dict_free(&opts);
 	if (r < 0) {
 		int code = map_err(s, r);
 		if (code != VP_EOF)
-			vp_err("decode", cfg->id, "cannot open %s: %s", cfg->uri, av_err2str(r));
+			open_failed(s, "cannot open %s: %s", cfg->uri, av_err2str(r));
 		return code == VP_EOF ? VP_EOF : code == VP_EDECODE ? VP_EUNSUP : code;
 	}
 	arm_deadline(s);
@@ -103,12 +128,17 @@ static int open_input(lavf_src *s)
 	if (r < 0) {
 		int code = map_err(s, r);
 		if (code != VP_EOF)
-			vp_err("decode", cfg->id, "cannot read stream info of %s: %s", cfg->uri, av_err2str(r));
+			open_failed(s, "cannot read stream info of %s: %s", cfg->uri, av_err2str(r));
 		return code;
+	}
+	/* libavformat renders text files as ANSI-art "video"; nobody means that. */
+	if (strcmp(s->fmt->iformat->name, "tty") == 0) {
+		open_failed(s, "%s is a text file, not a video", cfg->uri);
+		return VP_EUNSUP;
 	}
 	s->index = av_find_best_stream(s->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
 	if (s->index < 0) {
-		vp_err("decode", cfg->id, "%s has no video stream", cfg->uri);
+		open_failed(s, "%s has no video stream", cfg->uri);
 		return VP_EUNSUP;
 	}
 	return 0;
@@ -124,13 +154,15 @@ static void lavf_close(void **priv)
 	free(s);
 }
 
-static int lavf_open(const pipe_source_cfg *cfg, dec_io_ctl *io, void **ret_priv,
-                     dec_source_info *info)
+static int open_src(const pipe_source_cfg *cfg, const char *url, const AVInputFormat *ifmt,
+                    dec_io_ctl *io, void **ret_priv, dec_source_info *info)
 {
 	lavf_src *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->cfg = cfg;
+	s->url = url;
+	s->ifmt = ifmt;
 	s->io = io;
 	int live = dec_uri_is_live(cfg);
 	s->timeout_ms = live ? cfg->rtsp_timeout_ms : 0;
@@ -154,6 +186,38 @@ fail:
 	void *p = s;
 	lavf_close(&p);
 	return r;
+}
+
+static int lavf_open(const pipe_source_cfg *cfg, dec_io_ctl *io, void **ret_priv,
+                     dec_source_info *info)
+{
+	return open_src(cfg, cfg->uri, NULL, io, ret_priv, info);
+}
+
+#define V4L2_SCHEME "v4l2://"
+
+static int v4l2_match(const pipe_source_cfg *cfg)
+{
+	return strncmp(cfg->uri, V4L2_SCHEME, strlen(V4L2_SCHEME)) == 0;
+}
+
+static void register_devices(void)
+{
+	avdevice_register_all();
+}
+
+/* v4l2:///dev/video0 → the device path through the video4linux2 demuxer. */
+static int v4l2_open(const pipe_source_cfg *cfg, dec_io_ctl *io, void **ret_priv,
+                     dec_source_info *info)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, register_devices);
+	const AVInputFormat *ifmt = av_find_input_format("video4linux2");
+	if (!ifmt) {
+		vp_err("decode", cfg->id, "cannot open %s: libavdevice has no video4linux2 input", cfg->uri);
+		return VP_EUNSUP;
+	}
+	return open_src(cfg, cfg->uri + strlen(V4L2_SCHEME), ifmt, io, ret_priv, info);
 }
 
 static int lavf_read(void *priv, AVPacket *pkt)
@@ -185,6 +249,15 @@ static int lavf_rewind(void *priv)
 	}
 	return 0;
 }
+
+const dec_source_ops dec_source_v4l2 = {
+	.name = "v4l2",
+	.match = v4l2_match,
+	.open = v4l2_open,
+	.read = lavf_read,
+	.rewind = lavf_rewind,
+	.close = lavf_close,
+};
 
 const dec_source_ops dec_source_lavf = {
 	.name = "libavformat",

@@ -12,6 +12,11 @@
 
 static const char *const state_names[] = { "connecting", "running", "backoff", "ended" };
 
+const char *dec_state_name(int state)
+{
+	return state >= 0 && state <= DEC_ENDED ? state_names[state] : "unknown";
+}
+
 static void set_state(dec_stream *s, enum dec_state st, const char *why)
 {
 	pthread_mutex_lock(&s->lock);
@@ -50,19 +55,25 @@ static void disconnect(dec_stream *s)
 static void start_pass(dec_stream *s, double offset)
 {
 	s->pts_offset = offset;
-	s->start_ts = s->info.start_ts;
+	/* A file's pts counts from its container start; a live stream's from its first frame
+	 * (an RTSP start_time is only the first RTCP-synchronised timestamp). */
+	s->start_ts = s->info.live ? AV_NOPTS_VALUE : s->info.start_ts;
 	s->frames_this_pass = 0;
 	s->frame_dur = s->info.frame_rate.num > 0 ? av_q2d(av_inv_q(s->info.frame_rate)) : 0.04;
 }
 
-static int connect_source(dec_stream *s)
+/* *fatal: the failure will not go away by retrying (no decoder for this stream). */
+static int connect_source(dec_stream *s, int *fatal)
 {
 	int r = s->src_ops->open(s->cfg, &s->io, &s->src, &s->info);
 	if (r < 0)
 		return r;
-	if (!s->dec_ops && (r = dec_decoder_choose(s->cfg, s->info.par, &s->dec_ops)) < 0)
+	if (!s->dec_ops && (r = dec_decoder_choose(s->cfg, s->info.par, &s->dec_ops)) < 0) {
+		*fatal = 1;
 		return r;
-	dec_decoder_args args = { .stream_id = s->cfg->id, .pool_size = s->pool_size };
+	}
+	dec_decoder_args args = { .stream_id = s->cfg->id, .pool_size = s->pool_size,
+	                          .low_delay = s->info.live };
 	void *dec = NULL;
 	r = s->dec_ops->open(s->info.par, &args, &dec);
 	if (r < 0)
@@ -74,34 +85,40 @@ static int connect_source(dec_stream *s)
 		vp_frame_pool_close(s->dec_ops->pool(dec));
 	pthread_mutex_unlock(&s->lock);
 	double offset = 0;
-	if (s->first_connect_ns)  /* live reconnect: keep pts on the stream's clock */
+	if (s->first_connect_ns) {
+		/* Live reconnect: pts follows the time since the first connection, and never
+		 * goes back even if the first connection ran ahead of the clock. */
 		offset = (double)(dec_mono_ns() - s->first_connect_ns) / 1e9;
-	else
+		if (s->next_index && offset < s->last_pts + s->frame_dur)
+			offset = s->last_pts + s->frame_dur;
+	} else {
 		s->first_connect_ns = dec_mono_ns();
+	}
 	start_pass(s, offset);
 	return 0;
 }
 
 static int do_connect(dec_stream *s)
 {
-	int r = connect_source(s);
+	s->io.why[0] = '\0';
+	int fatal = 0;
+	int r = connect_source(s, &fatal);
 	if (r == 0) {
 		const AVCodecParameters *par = s->info.par;
 		char why[160];
 		snprintf(why, sizeof(why), "%s %dx%d via %s", avcodec_get_name(par->codec_id), par->width,
 		         par->height, s->dec_ops->name);
-		s->backoff_ms = s->cfg->reconnect_initial_ms;
 		set_state(s, DEC_RUNNING, why);
 		return 0;
 	}
 	disconnect(s);
 	if (r == VP_EOF)  /* interrupted */
 		return r;
-	if (!dec_uri_is_live(s->cfg)) {
-		set_state(s, DEC_ENDED, vp_strerror(r));
+	if (fatal || !dec_uri_is_live(s->cfg)) {
+		set_state(s, DEC_ENDED, s->io.why[0] ? s->io.why : vp_strerror(r));
 		return r;
 	}
-	set_state(s, DEC_BACKOFF, vp_strerror(r));
+	set_state(s, DEC_BACKOFF, s->io.why[0] ? s->io.why : vp_strerror(r));
 	return 0;
 }
 
@@ -113,8 +130,7 @@ static int do_backoff(dec_stream *s)
 	int r = dec_stream_sleep(s, delay);
 	if (r < 0)
 		return r;
-	s->backoff_ms = s->backoff_ms * 2 > s->cfg->reconnect_max_ms ? s->cfg->reconnect_max_ms
-	                                                              : s->backoff_ms * 2;
+	s->backoff_ms = s->backoff_ms > s->backoff_max_ms / 2 ? s->backoff_max_ms : s->backoff_ms * 2;
 	char why[64];
 	snprintf(why, sizeof(why), "retrying after %d ms", delay);
 	set_state(s, DEC_CONNECTING, why);
@@ -158,9 +174,20 @@ int dec_stream_read(dec_stream *s, vp_frame **ret_frame)
 		case DEC_RUNNING:
 			r = dec_stream_pull(s, ret_frame);
 			if (r == 0) {
-				if (s->cfg->realtime && !s->info.live && (r = dec_stream_pace(s, *ret_frame)) < 0)
-					vp_frame_unref(ret_frame);
-				return r;
+				/* Only a connection that delivers resets the backoff: a peer that
+				 * accepts and drops at once is still retried ever more slowly. */
+				if (s->frames_this_pass == 1)
+					s->backoff_ms = s->backoff_initial_ms;
+				if (s->cfg->realtime && !s->info.live) {
+					if ((r = dec_stream_pace(s, *ret_frame)) < 0) {
+						vp_frame_unref(ret_frame);
+						return r;
+					}
+					/* A paced frame "arrives" when released, as a camera's would. */
+					(*ret_frame)->wall_us = dec_wall_us();
+					(*ret_frame)->mono_ns = dec_mono_ns();
+				}
+				return 0;
 			}
 			if (atomic_load(&s->io.stop))
 				return VP_EOF;
@@ -196,7 +223,10 @@ int dec_stream_open(const pipe_source_cfg *cfg, int stream_idx, int pool_size, d
 	s->pool_size = pool_size;
 	s->src_ops = ops;
 	s->stats.state = DEC_CONNECTING;
-	s->backoff_ms = cfg->reconnect_initial_ms > 0 ? cfg->reconnect_initial_ms : 500;
+	s->backoff_initial_ms = cfg->reconnect_initial_ms > 0 ? cfg->reconnect_initial_ms : 500;
+	s->backoff_max_ms = cfg->reconnect_max_ms > s->backoff_initial_ms ? cfg->reconnect_max_ms
+	                                                                 : s->backoff_initial_ms;
+	s->backoff_ms = s->backoff_initial_ms;
 	s->rng = (unsigned)dec_mono_ns() ^ (unsigned)stream_idx * 2654435761u;
 	s->pkt = av_packet_alloc();
 	int r = s->pkt ? 0 : -ENOMEM;

@@ -3,6 +3,7 @@
 #include "stream_priv.h"
 
 #include <stdio.h>
+#include <math.h>
 #include <time.h>
 
 #include "../pipeline/vp_err.h"
@@ -40,23 +41,31 @@ static int codec_errors(dec_stream *s)
 	return n;
 }
 
+/* Seconds from the stream's start for a frame with timestamp ts (source time base). */
+static double frame_pts(dec_stream *s, int64_t ts)
+{
+	double expected = s->frames_this_pass ? s->last_pts + s->frame_dur : s->pts_offset;
+	/* Raw elementary streams carry no timestamps: count frames at the stream's rate, as
+	 * ffmpeg does when it muxes them. Live streams may lack one on their first frames. */
+	if (ts == AV_NOPTS_VALUE)
+		return expected;
+	double tb = av_q2d(s->info.time_base);
+	if (s->start_ts == AV_NOPTS_VALUE)  /* no container start: the first stamped frame is */
+		s->start_ts = ts - (int64_t)llround((expected - s->pts_offset) / tb);
+	double pts = s->pts_offset + (double)(ts - s->start_ts) * tb;
+	/* A live peer's clock may jump back (restarted encoder, wrap): keep pts increasing. */
+	if (s->info.live && s->frames_this_pass && pts <= s->last_pts)
+		pts = expected;
+	return pts;
+}
+
 static void stamp(dec_stream *s, vp_frame *f, int64_t ts)
 {
 	f->stream_idx = s->stream_idx;
 	f->stream_id = s->cfg->id;
 	f->index = s->next_index++;
-	double pts;
-	if (ts != AV_NOPTS_VALUE) {
-		if (s->start_ts == AV_NOPTS_VALUE)
-			s->start_ts = ts;
-		pts = s->pts_offset + (double)(ts - s->start_ts) * av_q2d(s->info.time_base);
-	} else {
-		/* Raw elementary streams carry no timestamps: count frames at the stream's rate,
-		 * as ffmpeg does when it muxes them. */
-		pts = s->frames_this_pass ? s->last_pts + s->frame_dur : s->pts_offset;
-	}
-	f->pts = pts;
-	s->last_pts = pts;
+	f->pts = frame_pts(s, ts);
+	s->last_pts = f->pts;
 	s->frames_this_pass++;
 	f->wall_us = dec_wall_us();
 	f->mono_ns = dec_mono_ns();

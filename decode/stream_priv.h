@@ -44,7 +44,8 @@ struct dec_stream {
 	double pace_pts0;
 	int paced;
 
-	int backoff_ms;
+	int backoff_ms;                  /* the next delay's upper bound */
+	int backoff_initial_ms, backoff_max_ms;
 	unsigned rng;
 	int64_t first_connect_ns;
 };

@@ -5,6 +5,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pipeline/vp_err.h"
@@ -17,8 +18,10 @@ typedef struct cpu_state {
 	size_t arena_bytes;
 	void *work;
 	size_t work_bytes;
+	int work_shared;              /* work belongs to another plan's state */
 	size_t const_bytes;
 	inf_cpu_ctx cx;
+	double *node_ms;              /* per node, when profiling */
 } cpu_state;
 
 static int cpu_threads(const inf_engine_opts *o)
@@ -29,10 +32,14 @@ static int cpu_threads(const inf_engine_opts *o)
 	return n > 0 ? (int)n : 1;
 }
 
+/* Both settings are process-wide: set them per run so engines with different thread
+ * counts can share a process. Kernels may narrow OpenBLAS to 1 inside OpenMP teams. */
 static void apply_threads(const cpu_state *s)
 {
-	openblas_set_num_threads(s->cx.threads);
-	omp_set_num_threads(s->cx.threads);
+	if (openblas_get_num_threads() != s->cx.threads)
+		openblas_set_num_threads(s->cx.threads);
+	if (omp_get_max_threads() != s->cx.threads)
+		omp_set_num_threads(s->cx.threads);
 }
 
 static size_t count_const_bytes(const inf_graph *g)
@@ -84,13 +91,16 @@ static void cpu_free(void **ps)
 		n->priv = NULL;
 	}
 	free(s->arena);
-	free(s->work);
+	free(s->node_ms);
+	if (!s->work_shared)
+		free(s->work);
 	free(s);
 	*ps = NULL;
 }
 
-static int cpu_prepare(inf_graph *g, const inf_engine_opts *o, void **ret)
+static int cpu_prepare(inf_graph *g, const inf_engine_opts *o, void *share, void **ret)
 {
+	const cpu_state *other = share;
 	cpu_state *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -107,11 +117,18 @@ static int cpu_prepare(inf_graph *g, const inf_engine_opts *o, void **ret)
 	bind_arena(s);
 	if ((err = prepare_nodes(s)) < 0)
 		goto fail;
-	if (s->work_bytes && !(s->work = aligned_alloc(64, (s->work_bytes + 63) / 64 * 64))) {
+	if (other && other->work && other->work_bytes >= s->work_bytes) {
+		s->work = other->work;
+		s->work_shared = 1;
+	} else if (s->work_bytes && !(s->work = aligned_alloc(64, (s->work_bytes + 63) / 64 * 64))) {
 		err = -ENOMEM;
 		goto fail;
 	}
 	s->const_bytes = count_const_bytes(g);
+	if (o->profile && !(s->node_ms = calloc((size_t)g->n_nodes + 1, sizeof(double)))) {
+		err = -ENOMEM;
+		goto fail;
+	}
 	*ret = s;
 	return 0;
 fail:
@@ -121,6 +138,13 @@ fail:
 	return err;
 }
 
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 static int cpu_run(void *state, int batch)
 {
 	cpu_state *s = state;
@@ -128,7 +152,10 @@ static int cpu_run(void *state, int batch)
 	apply_threads(s);
 	for (int i = 0; i < s->g->n_nodes; i++) {
 		inf_node *n = s->g->nodes[i];
+		double t0 = s->node_ms ? now_ms() : 0;
 		int ret = n->op->run_cpu(n, s->work, &s->cx);
+		if (s->node_ms)
+			s->node_ms[i] += now_ms() - t0;
 		if (ret < 0) {
 			vp_err("infer", "cpu", "node '%s' (%s) failed: %s", n->name, n->op_type, vp_strerror(ret));
 			return ret;
@@ -143,7 +170,7 @@ static void *cpu_input(void *state, int i)
 	return s->g->inputs[i]->data;
 }
 
-static const void *cpu_output(void *state, int i)
+static void *cpu_output(void *state, int i)
 {
 	cpu_state *s = state;
 	return s->g->outputs[i]->data;
@@ -152,7 +179,20 @@ static const void *cpu_output(void *state, int i)
 static size_t cpu_peak_bytes(const void *state)
 {
 	const cpu_state *s = state;
-	return s->arena_bytes + s->work_bytes + s->const_bytes;
+	return s->arena_bytes + (s->work_shared ? 0 : s->work_bytes) + s->const_bytes;
+}
+
+static void cpu_stats(const void *state, inf_engine_stats *r)
+{
+	const cpu_state *s = state;
+	r->arena_bytes = s->arena_bytes;
+	r->workspace_bytes = s->work_bytes;
+	r->weight_bytes = s->const_bytes;
+}
+
+static const double *cpu_node_ms(const void *state)
+{
+	return ((const cpu_state *)state)->node_ms;
 }
 
 const inf_backend_ops inf_backend_cpu = {
@@ -162,5 +202,7 @@ const inf_backend_ops inf_backend_cpu = {
 	.input = cpu_input,
 	.output = cpu_output,
 	.peak_bytes = cpu_peak_bytes,
+	.stats = cpu_stats,
+	.node_ms = cpu_node_ms,
 	.free = cpu_free,
 };

@@ -383,8 +383,10 @@ static int cuda_probe(void)
 	return probe(&dl);
 }
 
-static int cuda_prepare(inf_graph *g, const inf_engine_opts *o, void **ret)
+/* share (another plan's state) is unused: partial batches run on the full plan. */
+static int cuda_prepare(inf_graph *g, const inf_engine_opts *o, void *share, void **ret)
 {
+	(void)share;
 	const cuda_dl *dl = NULL;
 	int rc = probe(&dl);
 	if (rc < 0)
@@ -416,7 +418,7 @@ static void *cuda_input(void *state, int i)
 	return s->in[i].host;
 }
 
-static const void *cuda_output(void *state, int i)
+static void *cuda_output(void *state, int i)
 {
 	cuda_state *s = state;
 	return s->out[i].host;
@@ -440,6 +442,21 @@ static void *cuda_stream(void *state)
 	return s->c.stream;
 }
 
+static void cuda_stats(const void *state, inf_engine_stats *r)
+{
+	const cuda_state *s = state;
+	r->arena_bytes = s->arena_bytes;
+	r->workspace_bytes = s->c.work_bytes;
+	r->weight_bytes = s->const_bytes;
+}
+
+/* Nodes run inside one CUDA graph: no per-node host timing. */
+static const double *cuda_node_ms(const void *state)
+{
+	(void)state;
+	return NULL;
+}
+
 static size_t cuda_peak_bytes(const void *state)
 {
 	const cuda_state *s = state;
@@ -454,7 +471,10 @@ const inf_backend_ops inf_backend_cuda = {
 	.input = cuda_input,
 	.output = cuda_output,
 	.peak_bytes = cuda_peak_bytes,
+	.stats = cuda_stats,
+	.node_ms = cuda_node_ms,
 	.free = cuda_free,
+	.partial_batches = 1,
 	.run_flags = cuda_run_flags,
 	.device_input = cuda_device_input,
 	.device_output = cuda_device_output,

@@ -163,6 +163,7 @@ static int setup_head(inf_detector *d, const pipe_model_cfg *cfg, int in_w, int 
 		return rc;
 	inf_head_cfg hc = {
 		.family = (int)cfg->family,
+		.box_format = (int)cfg->box_format,
 		.input_w = in_w,
 		.input_h = in_h,
 		.threshold = cfg->threshold,
@@ -186,6 +187,7 @@ static int finish_head(inf_detector *d, const pipe_model_cfg *cfg, const char *f
 	inf_engine_output_info(d->engine, 0, &out);
 	inf_head_cfg hc = {
 		.family = (int)cfg->family,
+		.box_format = (int)cfg->box_format,
 		.input_w = in_w,
 		.input_h = in_h,
 		.threshold = cfg->threshold,

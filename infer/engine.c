@@ -7,10 +7,16 @@
 #include "pipeline/vp_log.h"
 #include "backend.h"
 
-struct inf_engine {
+/* One imported graph planned for one batch size on the backend. */
+typedef struct plan {
 	inf_graph *g;
-	const inf_backend_ops *be;
 	void *state;
+} plan;
+
+struct inf_engine {
+	const inf_backend_ops *be;
+	plan full;                    /* planned for max_batch */
+	plan single;                  /* batch 1, for partial batches; only when max_batch > 1 */
 	int max_batch;
 };
 
@@ -30,6 +36,37 @@ static const inf_backend_ops *find_backend(const char *name)
 	return NULL;
 }
 
+static int plan_build(const char *path, const inf_backend_ops *be, const inf_engine_opts *o,
+                      const plan *share, plan *p)
+{
+	int err = inf_onnx_import(path, &p->g);
+	if (err < 0)
+		return err;
+	if ((err = inf_graph_infer(p->g, o)) < 0)
+		return err;
+	if ((err = inf_graph_fuse(p->g)) < 0)
+		return err;
+	return be->prepare(p->g, o, share ? share->state : NULL, &p->state);
+}
+
+static void plan_free(const inf_backend_ops *be, plan *p)
+{
+	if (p->state)
+		be->free(&p->state);
+	inf_graph_free(&p->g);
+}
+
+static void log_loaded(const inf_engine *e, const char *path)
+{
+	inf_engine_stats st;
+	inf_engine_stats_get(e, &st);
+	vp_info("infer", e->be->name, "%s: %d nodes (%d activations fused), batch %d, arena %.1f MB "
+	        "(%.1f MB unshared), weights %.1f MB, workspace %.1f MB, peak %.1f MB", path, st.nodes,
+	        st.fused_acts, e->max_batch, st.arena_bytes / 1048576.0, st.activation_bytes / 1048576.0,
+	        st.weight_bytes / 1048576.0, st.workspace_bytes / 1048576.0,
+	        inf_engine_peak_bytes(e) / 1048576.0);
+}
+
 int inf_engine_open(const char *path, const inf_engine_opts *opts, inf_engine **ret)
 {
 	inf_engine_opts o = opts ? *opts : (inf_engine_opts){ 0 };
@@ -44,25 +81,25 @@ int inf_engine_open(const char *path, const inf_engine_opts *opts, inf_engine **
 		if (rc < 0)
 			return rc;
 	}
-	if (o.max_batch < 1)
+	if (o.max_batch < 1 || o.input_shapes)
 		o.max_batch = 1;
 	inf_engine *e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
 	e->be = be;
 	e->max_batch = o.max_batch;
-	int err = inf_onnx_import(path, &e->g);
+	int err = plan_build(path, be, &o, NULL, &e->full);
+	/* The static plan would run all max_batch items; a batch-1 plan run item by item
+	 * keeps a partial batch's cost proportional to its size. */
+	int rewritable = e->full.g && (e->full.g->model_batch == 1 || e->full.g->model_batch == -1);
+	if (err >= 0 && o.max_batch > 1 && rewritable && !be->partial_batches) {
+		inf_engine_opts o1 = o;
+		o1.max_batch = 1;
+		err = plan_build(path, be, &o1, &e->full, &e->single);
+	}
 	if (err < 0)
 		goto fail;
-	if ((err = inf_graph_infer(e->g, &o)) < 0)
-		goto fail;
-	if ((err = inf_graph_fuse(e->g)) < 0)
-		goto fail;
-	if ((err = be->prepare(e->g, &o, &e->state)) < 0)
-		goto fail;
-	vp_info("infer", be->name, "%s: %d nodes after folding and fusion, batch %d, peak %.1f MB",
-	        path, e->g->n_nodes, o.input_shapes ? 1 : o.max_batch,
-	        be->peak_bytes(e->state) / 1048576.0);
+	log_loaded(e, path);
 	*ret = e;
 	return 0;
 fail:
@@ -75,21 +112,20 @@ void inf_engine_free(inf_engine **pe)
 	inf_engine *e = *pe;
 	if (!e)
 		return;
-	if (e->state)
-		e->be->free(&e->state);
-	inf_graph_free(&e->g);
+	plan_free(e->be, &e->single);
+	plan_free(e->be, &e->full);
 	free(e);
 	*pe = NULL;
 }
 
 int inf_engine_n_inputs(const inf_engine *e)
 {
-	return e->g->n_inputs;
+	return e->full.g->n_inputs;
 }
 
 int inf_engine_n_outputs(const inf_engine *e)
 {
-	return e->g->n_outputs;
+	return e->full.g->n_outputs;
 }
 
 static int tensor_info(const inf_tensor *t, inf_tensor_info *r)
@@ -103,38 +139,117 @@ static int tensor_info(const inf_tensor *t, inf_tensor_info *r)
 
 int inf_engine_input_info(const inf_engine *e, int i, inf_tensor_info *ret)
 {
-	if (i < 0 || i >= e->g->n_inputs)
+	if (i < 0 || i >= e->full.g->n_inputs)
 		return -EINVAL;
-	return tensor_info(e->g->inputs[i], ret);
+	return tensor_info(e->full.g->inputs[i], ret);
 }
 
 int inf_engine_output_info(const inf_engine *e, int i, inf_tensor_info *ret)
 {
-	if (i < 0 || i >= e->g->n_outputs)
+	if (i < 0 || i >= e->full.g->n_outputs)
 		return -EINVAL;
-	return tensor_info(e->g->outputs[i], ret);
+	return tensor_info(e->full.g->outputs[i], ret);
 }
 
 void *inf_engine_input(inf_engine *e, int i)
 {
-	return i >= 0 && i < e->g->n_inputs ? e->be->input(e->state, i) : NULL;
+	return i >= 0 && i < e->full.g->n_inputs ? e->be->input(e->full.state, i) : NULL;
+}
+
+static size_t item_bytes(const inf_tensor *t)
+{
+	return t->ndim > 0 && t->dims[0] > 0 ? inf_tensor_bytes(t) / (size_t)t->dims[0] : inf_tensor_bytes(t);
+}
+
+/* Items one by one through the batch-1 plan, staged through the full plan's buffers. */
+static int run_items(inf_engine *e, int batch)
+{
+	const inf_graph *g = e->full.g;
+	for (int b = 0; b < batch; b++) {
+		for (int i = 0; i < g->n_inputs; i++) {
+			size_t n = item_bytes(g->inputs[i]);
+			if (n)
+				memcpy(e->be->input(e->single.state, i),
+				       (uint8_t *)e->be->input(e->full.state, i) + (size_t)b * n, n);
+		}
+		int ret = e->be->run(e->single.state, 1);
+		if (ret < 0)
+			return ret;
+		for (int i = 0; i < g->n_outputs; i++) {
+			size_t n = item_bytes(g->outputs[i]);
+			if (n)
+				memcpy((uint8_t *)e->be->output(e->full.state, i) + (size_t)b * n,
+				       e->be->output(e->single.state, i), n);
+		}
+	}
+	return 0;
 }
 
 int inf_engine_run(inf_engine *e, int batch)
 {
 	if (batch < 1 || batch > e->max_batch)
 		return -EINVAL;
-	return e->be->run(e->state, batch);
+	if (batch < e->max_batch && e->single.g)
+		return run_items(e, batch);
+	return e->be->run(e->full.state, batch);
 }
 
 const void *inf_engine_output(inf_engine *e, int i)
 {
-	return i >= 0 && i < e->g->n_outputs ? e->be->output(e->state, i) : NULL;
+	return i >= 0 && i < e->full.g->n_outputs ? e->be->output(e->full.state, i) : NULL;
 }
 
 size_t inf_engine_peak_bytes(const inf_engine *e)
 {
-	return e->be->peak_bytes(e->state);
+	return e->be->peak_bytes(e->full.state) + (e->single.state ? e->be->peak_bytes(e->single.state) : 0);
+}
+
+void inf_engine_stats_get(const inf_engine *e, inf_engine_stats *r)
+{
+	*r = (inf_engine_stats){ .nodes = e->full.g->n_nodes };
+	for (int i = 0; i < e->full.g->n_nodes; i++)
+		r->fused_acts += e->full.g->nodes[i]->act != INF_ACT_NONE;
+	for (int i = 0; i < e->full.g->n_tensors; i++) {
+		const inf_tensor *t = e->full.g->tensors[i];
+		if (!t->is_const && (t->producer >= 0 || t->is_input))
+			r->activation_bytes += inf_tensor_bytes(t);
+	}
+	e->be->stats(e->full.state, r);
+}
+
+/* Adds plan p's node times to the per-op-type table t of n entries. */
+static int add_op_times(const inf_engine *e, const plan *p, inf_op_time *t, int n, int cap)
+{
+	const double *ms = p->state ? e->be->node_ms(p->state) : NULL;
+	for (int i = 0; ms && i < p->g->n_nodes; i++) {
+		const char *op = p->g->nodes[i]->op->op_type;
+		int k = 0;
+		while (k < n && strcmp(t[k].op_type, op) != 0)
+			k++;
+		if (k == n) {
+			if (n == cap)
+				continue;
+			t[n++] = (inf_op_time){ .op_type = op };
+		}
+		if (p == &e->full)
+			t[k].nodes++;
+		t[k].ms += ms[i];
+	}
+	return n;
+}
+
+static int by_ms_desc(const void *a, const void *b)
+{
+	double d = ((const inf_op_time *)b)->ms - ((const inf_op_time *)a)->ms;
+	return (d > 0) - (d < 0);
+}
+
+int inf_engine_op_times(const inf_engine *e, inf_op_time *ret, int cap)
+{
+	int n = add_op_times(e, &e->full, ret, 0, cap);
+	n = add_op_times(e, &e->single, ret, n, cap);
+	qsort(ret, (size_t)n, sizeof(*ret), by_ms_desc);
+	return n;
 }
 
 const char *inf_engine_backend_name(const inf_engine *e)
@@ -144,22 +259,23 @@ const char *inf_engine_backend_name(const inf_engine *e)
 
 void *inf_engine_device_input(inf_engine *e, int i)
 {
-	return e->be->device_input && i >= 0 && i < e->g->n_inputs ? e->be->device_input(e->state, i) : NULL;
+	return e->be->device_input && i >= 0 && i < e->full.g->n_inputs ? e->be->device_input(e->full.state, i) : NULL;
 }
 
 const void *inf_engine_device_output(inf_engine *e, int i)
 {
-	return e->be->device_output && i >= 0 && i < e->g->n_outputs ? e->be->device_output(e->state, i) : NULL;
+	return e->be->device_output && i >= 0 && i < e->full.g->n_outputs ? e->be->device_output(e->full.state, i)
+	                                                                 : NULL;
 }
 
 void *inf_engine_stream(inf_engine *e)
 {
-	return e->be->stream ? e->be->stream(e->state) : NULL;
+	return e->be->stream ? e->be->stream(e->full.state) : NULL;
 }
 
 int inf_engine_run_flags(inf_engine *e, int batch, int flags)
 {
 	if (batch < 1 || batch > e->max_batch)
 		return -EINVAL;
-	return e->be->run_flags ? e->be->run_flags(e->state, batch, flags) : e->be->run(e->state, batch);
+	return e->be->run_flags ? e->be->run_flags(e->full.state, batch, flags) : inf_engine_run(e, batch);
 }

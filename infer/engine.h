@@ -35,6 +35,7 @@ typedef struct inf_engine_opts {
 	/* With input_shapes: non-NULL entries (parallel to input_shapes) make that input a
 	 * constant with this data, for inputs that decide shapes (a Reshape target, axes). */
 	const void *const *input_consts;
+	int profile;             /* time every node (see inf_engine_op_times) */
 } inf_engine_opts;
 
 typedef struct inf_engine inf_engine;
@@ -51,12 +52,35 @@ int inf_engine_input_info(const inf_engine *e, int i, inf_tensor_info *ret);
 int inf_engine_output_info(const inf_engine *e, int i, inf_tensor_info *ret);
 /* Engine-owned host buffer for input i (room for max_batch); fill it, then run. */
 void *inf_engine_input(inf_engine *e, int i);
-/* Runs the first `batch` items (1..max_batch) of the inputs. */
+/* Runs the first `batch` items (1..max_batch) of the inputs. A partial batch of a model
+ * whose batch was rewritten runs item by item through a batch-1 plan, so its cost
+ * follows its size; a model with a fixed batch always runs all its items. */
 int inf_engine_run(inf_engine *e, int batch);
 /* Host pointer to output i of the last run; its leading dim is the batch that ran. */
 const void *inf_engine_output(inf_engine *e, int i);
 /* Peak bytes of the activation arena plus weights. */
 size_t inf_engine_peak_bytes(const inf_engine *e);
+
+typedef struct inf_engine_stats {
+	int nodes;                 /* executed nodes after folding and fusion */
+	int fused_acts;            /* activations fused into their producer */
+	size_t arena_bytes;        /* activation arena (buffers reused after their last read) */
+	size_t activation_bytes;   /* what the activations would take without reuse */
+	size_t workspace_bytes;    /* shared scratch: the largest any node needs */
+	size_t weight_bytes;       /* constants: weights and folded tensors */
+} inf_engine_stats;
+
+void inf_engine_stats_get(const inf_engine *e, inf_engine_stats *ret);
+
+/* With opts.profile: time spent per operator type over all runs so far, slowest first.
+ * Returns the number of entries written (at most cap). */
+typedef struct inf_op_time {
+	const char *op_type;
+	int nodes;
+	double ms;
+} inf_op_time;
+
+int inf_engine_op_times(const inf_engine *e, inf_op_time *ret, int cap);
 const char *inf_engine_backend_name(const inf_engine *e);
 
 /* Device-side access for the zero-copy GPU path (backend "cuda"; NULL / plain runs on cpu).

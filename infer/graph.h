@@ -107,6 +107,7 @@ size_t inf_tensor_bytes(const inf_tensor *t);
 typedef struct inf_graph {
 	char *path;                   /* model file, for messages */
 	int opset;                    /* ai.onnx opset */
+	int model_batch;              /* the inputs' leading dim as exported; -1 symbolic (shape.c) */
 	int n_tensors, cap_tensors;
 	inf_tensor **tensors;
 	int n_nodes, cap_nodes;
@@ -134,8 +135,9 @@ int inf_onnx_import(const char *path, inf_graph **ret);
 
 /* shape.c: sorts the nodes topologically, sets the input shapes from opts (batch
  * rewriting, input size, or exact shapes), runs every shape function and folds the
- * nodes whose inputs are all constant (Shape of a known shape too). Logs the failing
- * node once. */
+ * nodes whose inputs are all constant (Shape of a known shape too). A malformed node
+ * is logged and stops it (VP_EMODEL); nodes whose shape function answers VP_EUNSUP
+ * are all listed in one message. */
 int inf_graph_infer(inf_graph *g, const inf_engine_opts *opts);
 /* Runs node n on the CPU once, allocating its outputs as constants (folding). */
 int inf_node_fold(inf_node *n);

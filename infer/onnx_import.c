@@ -50,7 +50,8 @@ static int dup_str(char **dst, const uint8_t *src, size_t len)
 	*dst = malloc(len + 1);
 	if (!*dst)
 		return -ENOMEM;
-	memcpy(*dst, src, len);
+	if (len)
+		memcpy(*dst, src, len);
 	(*dst)[len] = 0;
 	return 0;
 }
@@ -70,14 +71,16 @@ static int copy_attr(const Onnx__AttributeProto *ap, inf_attr *a, char *why, siz
 		a->floats = malloc((ap->n_floats + 1) * sizeof(float));
 		if (!a->floats)
 			return -ENOMEM;
-		memcpy(a->floats, ap->floats, ap->n_floats * sizeof(float));
+		if (ap->n_floats)
+			memcpy(a->floats, ap->floats, ap->n_floats * sizeof(float));
 		return 0;
 	case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS:
 		a->n = (int)ap->n_ints;
 		a->ints = malloc((ap->n_ints + 1) * sizeof(int64_t));
 		if (!a->ints)
 			return -ENOMEM;
-		memcpy(a->ints, ap->ints, ap->n_ints * sizeof(int64_t));
+		if (ap->n_ints)
+			memcpy(a->ints, ap->ints, ap->n_ints * sizeof(int64_t));
 		return 0;
 	case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS:
 		a->strings = calloc(ap->n_strings + 1, sizeof(char *));
@@ -131,7 +134,8 @@ static int fold_constant_node(const Onnx__NodeProto *np, inf_tensor *out, char *
 		out->data = malloc(n * es + 1);
 		if (!out->data)
 			return -ENOMEM;
-		memcpy(out->data, src, n * es);
+		if (n)
+			memcpy(out->data, src, n * es);
 		out->is_const = 1;
 		return 0;
 	}
@@ -230,10 +234,33 @@ static int node_check(const Onnx__NodeProto *np, char *why, size_t whylen)
 	return 0;
 }
 
+static int link_outputs(inf_graph *g, inf_node *n, const Onnx__NodeProto *np, import_errs *errs)
+{
+	for (size_t k = 0; k < np->n_output; k++) {
+		char anon[64], why[256];
+		const char *nm = np->output[k];
+		if (!nm || !*nm) {
+			snprintf(anon, sizeof(anon), "#%d.%zu", g->n_nodes - 1, k);
+			nm = anon;
+		}
+		if (!(n->out[k] = inf_graph_tensor(g, nm)))
+			return -ENOMEM;
+		/* SSA: a tensor has one producer (a node, an initializer or a graph input). */
+		if (n->out[k]->is_const || n->out[k]->is_input || n->out[k]->producer >= 0) {
+			snprintf(why, sizeof(why), "output '%s' is already produced elsewhere", nm);
+			errs_add(errs, VP_EMODEL, n->name, n->op_type, why);
+		}
+		n->out[k]->producer = g->n_nodes - 1;
+	}
+	return 0;
+}
+
 static int import_node(inf_graph *g, const Onnx__NodeProto *np, import_errs *errs)
 {
 	char why[256] = "";
 	const char *op_type = np->op_type ? np->op_type : "";
+	/* Unnamed nodes (common in tests and small exports) go by their first output. */
+	const char *name = np->name && *np->name ? np->name : np->n_output ? np->output[0] : "";
 	if (strcmp(op_type, "Constant") == 0 && is_onnx_domain(np->domain) && np->n_output == 1) {
 		inf_tensor *t = inf_graph_tensor(g, np->output[0]);
 		if (!t)
@@ -242,31 +269,23 @@ static int import_node(inf_graph *g, const Onnx__NodeProto *np, import_errs *err
 		if (ret == -ENOMEM)
 			return ret;
 		if (ret < 0)
-			errs_add(errs, ret, np->name, op_type, why);
+			errs_add(errs, ret, name, op_type, why);
 		return 0;
 	}
 	int ret = node_check(np, why, sizeof(why));
 	if (ret < 0) {
-		errs_add(errs, ret, np->name, op_type, why);
+		errs_add(errs, ret, name, op_type, why);
 		return 0;
 	}
-	inf_node *n = inf_graph_add_node(g, np->name, op_type, (int)np->n_input, (int)np->n_output);
+	inf_node *n = inf_graph_add_node(g, name, op_type, (int)np->n_input, (int)np->n_output);
 	if (!n)
 		return -ENOMEM;
 	n->op = inf_op_find(op_type);
 	for (size_t k = 0; k < np->n_input; k++)
 		if (np->input[k] && *np->input[k] && !(n->in[k] = inf_graph_tensor(g, np->input[k])))
 			return -ENOMEM;
-	for (size_t k = 0; k < np->n_output; k++) {
-		char anon[64];
-		const char *nm = np->output[k];
-		if (!nm || !*nm) {
-			snprintf(anon, sizeof(anon), "#%d.%zu", g->n_nodes - 1, k);
-			nm = anon;
-		}
-		if (!(n->out[k] = inf_graph_tensor(g, nm)))
-			return -ENOMEM;
-	}
+	if ((ret = link_outputs(g, n, np, errs)) < 0)
+		return ret;
 	n->attr = calloc(np->n_attribute + 1, sizeof(*n->attr));
 	if (!n->attr)
 		return -ENOMEM;
@@ -276,14 +295,45 @@ static int import_node(inf_graph *g, const Onnx__NodeProto *np, import_errs *err
 		if (ret == -ENOMEM)
 			return ret;
 		if (ret < 0)
-			errs_add(errs, ret, np->name, op_type, why);
+			errs_add(errs, ret, name, op_type, why);
 	}
 	return 0;
 }
 
-static int import_graph(inf_graph *g, const Onnx__ModelProto *m, import_errs *errs)
+/* Control bytes in names would break the one-line error messages. */
+static void clean(char *s)
 {
-	const Onnx__GraphProto *gp = m->graph;
+	for (; s && *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+static void clean_names(Onnx__GraphProto *gp)
+{
+	for (size_t i = 0; i < gp->n_node; i++) {
+		Onnx__NodeProto *n = gp->node[i];
+		clean(n->name);
+		clean(n->op_type);
+		clean(n->domain);
+		for (size_t k = 0; k < n->n_input; k++)
+			clean(n->input[k]);
+		for (size_t k = 0; k < n->n_output; k++)
+			clean(n->output[k]);
+		for (size_t k = 0; k < n->n_attribute; k++)
+			clean(n->attribute[k]->name);
+	}
+	for (size_t i = 0; i < gp->n_initializer; i++)
+		clean(gp->initializer[i]->name);
+	for (size_t i = 0; i < gp->n_input; i++)
+		clean(gp->input[i]->name);
+	for (size_t i = 0; i < gp->n_output; i++)
+		clean(gp->output[i]->name);
+}
+
+static int import_graph(inf_graph *g, Onnx__ModelProto *m, import_errs *errs)
+{
+	Onnx__GraphProto *gp = m->graph;
+	clean_names(gp);
 	g->opset = model_opset(m);
 	if (g->opset < MIN_OPSET) {
 		char why[96];

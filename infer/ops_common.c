@@ -20,6 +20,17 @@ int ops_fail(char *err, size_t errlen, int code, const char *fmt, ...)
 	return code;
 }
 
+int ops_arity(const inf_node *n, int min_in, int min_out, char *err, size_t errlen)
+{
+	if (n->n_out < min_out)
+		return ops_fail(err, errlen, VP_EMODEL, "needs at least %d output%s, has %d", min_out,
+		                min_out == 1 ? "" : "s", n->n_out);
+	for (int k = 0; k < min_in; k++)
+		if (k >= n->n_in || !n->in[k])
+			return ops_fail(err, errlen, VP_EMODEL, "input %d is missing", k);
+	return 0;
+}
+
 void ops_set_shape(inf_tensor *t, int dtype, int ndim, const int64_t *dims)
 {
 	t->dtype = dtype;
@@ -278,61 +289,157 @@ void ops_put_i64(void *p, int dtype, int64_t i, int64_t v)
 		ops_put_f64(p, dtype, i, (double)v);
 }
 
-static inline float sigmoidf(float x)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>
+#define HAVE_AVX512_SILU 1
+
+/* Sigmoid / SiLU with AVX-512: scalef for 2^n and a Newton-refined rcp14 instead of a
+ * division (the division's latency bounded the compiled loop). Same range reduction
+ * and polynomial as ops_expf. */
+__attribute__((target("avx512f"), always_inline))
+static inline __m512 exp512(__m512 x)
 {
-	return 1.0f / (1.0f + expf(-x));
+	__m512 n, r, p;
+
+	x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.7f));
+	n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+	                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+	r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+	r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+	p = _mm512_set1_ps(1.9875691500e-4f);
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+	p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+	return _mm512_scalef_ps(p, n);
+}
+
+__attribute__((target("avx512f"), always_inline))
+static inline __m512 sigmoid512(__m512 v)
+{
+	__m512 d = _mm512_add_ps(_mm512_set1_ps(1.0f), exp512(_mm512_sub_ps(_mm512_setzero_ps(), v)));
+	__m512 r = _mm512_rcp14_ps(d);
+
+	return _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
+}
+
+__attribute__((target("avx512f")))
+static void sigmoid_avx512(float *x, int64_t count, float bias, int silu)
+{
+	__m512 b = _mm512_set1_ps(bias);
+
+	int64_t i = 0;
+
+	/* two independent vectors per iteration hide the exp/rcp dependency chains */
+	for (; i + 32 <= count; i += 32) {
+		__m512 v0 = _mm512_add_ps(_mm512_loadu_ps(x + i), b), v1 = _mm512_add_ps(_mm512_loadu_ps(x + i + 16), b);
+		__m512 s0 = sigmoid512(v0), s1 = sigmoid512(v1);
+
+		_mm512_storeu_ps(x + i, silu ? _mm512_mul_ps(v0, s0) : s0);
+		_mm512_storeu_ps(x + i + 16, silu ? _mm512_mul_ps(v1, s1) : s1);
+	}
+	for (; i < count; i += 16) {
+		__mmask16 m = count - i >= 16 ? 0xffff : (__mmask16)((1u << (count - i)) - 1);
+		__m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, x + i), b), s = sigmoid512(v);
+
+		_mm512_mask_storeu_ps(x + i, m, silu ? _mm512_mul_ps(v, s) : s);
+	}
+}
+#endif
+
+/* One activation over a block; bias (may be 0) added first. */
+OPS_VECTOR
+static void act_block(int act, float a, float b, float bias, float *x, int64_t count)
+{
+	switch (act) {
+	case INF_ACT_RELU:
+#pragma omp simd
+		for (int64_t i = 0; i < count; i++) {
+			float v = x[i] + bias;
+			x[i] = v > 0.0f ? v : 0.0f;
+		}
+		break;
+	case INF_ACT_LEAKY_RELU:
+#pragma omp simd
+		for (int64_t i = 0; i < count; i++) {
+			float v = x[i] + bias;
+			x[i] = v >= 0.0f ? v : v * a;
+		}
+		break;
+	case INF_ACT_SIGMOID:
+#pragma omp simd
+		for (int64_t i = 0; i < count; i++)
+			x[i] = ops_sigmoidf(x[i] + bias);
+		break;
+	case INF_ACT_SILU:
+#pragma omp simd
+		for (int64_t i = 0; i < count; i++) {
+			float v = x[i] + bias;
+			x[i] = v * ops_sigmoidf(v);
+		}
+		break;
+	case INF_ACT_HARD_SIGMOID:
+#pragma omp simd
+		for (int64_t i = 0; i < count; i++) {
+			float v = a * (x[i] + bias) + b;
+			x[i] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+		}
+		break;
+	case INF_ACT_HARD_SWISH:
+#pragma omp simd
+		for (int64_t i = 0; i < count; i++) {
+			float v = x[i] + bias, g = v * (1.0f / 6.0f) + 0.5f;
+			x[i] = v * (g < 0.0f ? 0.0f : g > 1.0f ? 1.0f : g);
+		}
+		break;
+	case INF_ACT_CLIP:
+#pragma omp simd
+		for (int64_t i = 0; i < count; i++) {
+			float v = x[i] + bias;
+			x[i] = v < a ? a : v > b ? b : v;
+		}
+		break;
+	default:
+		if (bias != 0.0f) {
+#pragma omp simd
+			for (int64_t i = 0; i < count; i++)
+				x[i] += bias;
+		}
+		break;
+	}
+}
+
+/* The AVX-512 sigmoid path where the CPU has it, the compiled loops elsewhere. */
+static void act_dispatch(int act, float a, float b, float bias, float *x, int64_t count)
+{
+#ifdef HAVE_AVX512_SILU
+	if ((act == INF_ACT_SILU || act == INF_ACT_SIGMOID) && __builtin_cpu_supports("avx512f")) {
+		sigmoid_avx512(x, count, bias, act == INF_ACT_SILU);
+		return;
+	}
+#endif
+	act_block(act, a, b, bias, x, count);
 }
 
 void ops_act_apply(const inf_node *n, float *x, int64_t count)
 {
-	float a = n->act_alpha, b = n->act_beta;
-
-	switch (n->act) {
-	case INF_ACT_RELU:
-		for (int64_t i = 0; i < count; i++)
-			x[i] = x[i] > 0.0f ? x[i] : 0.0f;
-		break;
-	case INF_ACT_LEAKY_RELU:
-		for (int64_t i = 0; i < count; i++)
-			x[i] = x[i] >= 0.0f ? x[i] : x[i] * a;
-		break;
-	case INF_ACT_SIGMOID:
-		for (int64_t i = 0; i < count; i++)
-			x[i] = sigmoidf(x[i]);
-		break;
-	case INF_ACT_SILU:
-		for (int64_t i = 0; i < count; i++)
-			x[i] = x[i] * sigmoidf(x[i]);
-		break;
-	case INF_ACT_HARD_SIGMOID:
-		for (int64_t i = 0; i < count; i++)
-			x[i] = fmaxf(0.0f, fminf(1.0f, a * x[i] + b));
-		break;
-	case INF_ACT_HARD_SWISH:
-		for (int64_t i = 0; i < count; i++)
-			x[i] = x[i] * fmaxf(0.0f, fminf(1.0f, x[i] * (1.0f / 6.0f) + 0.5f));
-		break;
-	case INF_ACT_CLIP:
-		for (int64_t i = 0; i < count; i++)
-			x[i] = fminf(fmaxf(x[i], a), b);
-		break;
-	default:
-		break;
-	}
+	if (n->act != INF_ACT_NONE)
+		act_dispatch(n->act, n->act_alpha, n->act_beta, 0.0f, x, count);
 }
 
 void ops_bias_act(const inf_node *n, float *y, const float *bias, int64_t channels, int64_t plane)
 {
-	for (int64_t c = 0; c < channels; c++) {
-		float *p = y + c * plane;
+	for (int64_t c = 0; c < channels; c++)
+		act_dispatch(n->act, n->act_alpha, n->act_beta, bias ? bias[c] : 0.0f, y + c * plane, plane);
+}
 
-		if (bias) {
-			float bv = bias[c];
-			for (int64_t i = 0; i < plane; i++)
-				p[i] += bv;
-		}
-		ops_act_apply(n, p, plane);
-	}
+void ops_bias_act_strided(const inf_node *n, float *y, const float *bias, int64_t rows, int64_t len,
+                          int64_t stride)
+{
+	for (int64_t r = 0; r < rows; r++)
+		act_dispatch(n->act, n->act_alpha, n->act_beta, bias ? bias[r] : 0.0f, y + r * stride, len);
 }
 
 void ops_blas_threads(const inf_cpu_ctx *cx)
@@ -341,6 +448,70 @@ void ops_blas_threads(const inf_cpu_ctx *cx)
 
 	if (want && openblas_get_num_threads() != want)
 		openblas_set_num_threads(want);
+}
+
+void ops_blas_single(void)
+{
+	if (openblas_get_num_threads() != 1)
+		openblas_set_num_threads(1);
+}
+
+/* OpenBLAS 0.3.x on AVX-512 sends products with m*n*k <= 100^3 to its small-matrix
+ * kernels, which malloc a scratch buffer whenever n % 16 is 1..8. Those last columns
+ * (at most 8) are computed here instead, so a run never allocates. */
+#define SMALL_GEMM_MNK 1e6
+
+void ops_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+               const float *b, int ldb, float beta, float *c, int ldc)
+{
+	int tail = n % 16, n0;
+
+	if ((double)m * n * k > SMALL_GEMM_MNK || tail == 0 || tail > 8)
+		tail = 0;
+	n0 = n - tail;
+	if (n0 > 0)
+		cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+		            m, n0, k, alpha, a, lda, b, ldb, beta, c, ldc);
+	for (int i = 0; i < m && tail; i++)
+		for (int j = n0; j < n; j++) {
+			float acc = 0.0f;
+			for (int p = 0; p < k; p++)
+				acc += (trans_a ? a[(int64_t)p * lda + i] : a[(int64_t)i * lda + p]) *
+				       (trans_b ? b[(int64_t)j * ldb + p] : b[(int64_t)p * ldb + j]);
+			float *cp = c + (int64_t)i * ldc + j;
+			*cp = alpha * acc + (beta != 0.0f ? beta * *cp : 0.0f);
+		}
+}
+
+/* Output block of about 128 KiB: stays in L2 between the GEMM and its epilogue. */
+#define GEMM_BLOCK_FLOATS 32768
+
+void ops_sgemm_act(const inf_node *node, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                   float *c, int ldc, const float *bias, int nth)
+{
+	int nb = GEMM_BLOCK_FLOATS / (m > 0 ? m : 1), blocks;
+
+	nb = nb < 64 ? 64 : (nb + 15) / 16 * 16;
+	if (nb > n)
+		nb = n;
+	blocks = (n + nb - 1) / nb;
+	/* enough blocks for every thread when the matrix allows it */
+	if (blocks < nth && n >= 32 * nth) {
+		nb = (n + nth - 1) / nth;
+		blocks = (n + nb - 1) / nb;
+	}
+	if (blocks < nth)
+		nth = blocks;
+	ops_blas_single();
+#pragma omp parallel for num_threads(nth) schedule(dynamic, 1) if (nth > 1)
+	for (int bi = 0; bi < blocks; bi++) {
+		int j0 = bi * nb, w = n - j0 < nb ? n - j0 : nb;
+
+		ops_sgemm(0, 0, m, w, k, 1.0f, a, lda, b + j0, ldb, 0.0f, c + j0, ldc);
+		for (int r = 0; r < m; r++)
+			act_dispatch(node->act, node->act_alpha, node->act_beta, bias ? bias[r] : 0.0f,
+			          c + (int64_t)r * ldc + j0, w);
+	}
 }
 
 int ops_threads(const inf_cpu_ctx *cx)

@@ -14,6 +14,20 @@
 int ops_fail(char *err, size_t errlen, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* Requires at least min_in inputs (present) and min_out outputs; writes the reason. */
+int ops_arity(const inf_node *n, int min_in, int min_out, char *err, size_t errlen);
+
+/* Defines a shape function whose body runs only once the node has the inputs and
+ * outputs every operator row reads unconditionally (in[0], out[0]). */
+#define OPS_SHAPE(name, min_in, min_out)                                                \
+	static int name##_body(inf_node *n, char *err, size_t errlen);                  \
+	static int name(inf_node *n, char *err, size_t errlen)                          \
+	{                                                                               \
+		int rc_ = ops_arity(n, min_in, min_out, err, errlen);                   \
+		return rc_ < 0 ? rc_ : name##_body(n, err, errlen);                     \
+	}                                                                               \
+	static int name##_body(inf_node *n, char *err, size_t errlen)
+
 /* Input k, or NULL when absent or omitted (an empty name). */
 static inline inf_tensor *ops_in(const inf_node *n, int k)
 {
@@ -58,14 +72,71 @@ int ops_dtype_is_float(int dtype);
 /* Dtypes the generic element accessors above handle. */
 int ops_dtype_numeric(int dtype);
 
+/* Hot loops are compiled for AVX-512 and AVX2 too and picked at load time (the build
+ * targets baseline x86-64). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define OPS_NOTRAP __attribute__((optimize("no-trapping-math")))
+#define OPS_VECTOR __attribute__((target_clones("avx512f", "avx2", "default"))) OPS_NOTRAP
+#else
+#define OPS_NOTRAP
+#define OPS_VECTOR
+#endif
+
+/* expf without a library call, so loops over it vectorise: Cephes' range reduction and
+ * polynomial (relative error about 2e-7 over the clamped range). */
+OPS_NOTRAP static inline float ops_expf(float x)
+{
+	float t, n, r, p, scale;
+	int32_t bits;
+
+	x = x > 88.7f ? 88.7f : x;
+	x = x < -87.3f ? -87.3f : x;
+	t = x * 1.44269504088896341f;
+	/* round to nearest by the 1.5 * 2^23 trick: no branch, no libm call */
+	n = (t + 12582912.0f) - 12582912.0f;
+	r = x - n * 0.693359375f + n * 2.12194440e-4f;
+	p = 1.9875691500e-4f;
+	p = p * r + 1.3981999507e-3f;
+	p = p * r + 8.3334519073e-3f;
+	p = p * r + 4.1665795894e-2f;
+	p = p * r + 1.6666665459e-1f;
+	p = p * r + 5.0000001201e-1f;
+	p = p * r * r + r + 1.0f;
+	bits = ((int32_t)n + 127) << 23;
+	__builtin_memcpy(&scale, &bits, sizeof(scale));
+	return p * scale;
+}
+
+OPS_NOTRAP static inline float ops_sigmoidf(float x)
+{
+	return 1.0f / (1.0f + ops_expf(-x));
+}
+
 /* Fused activation applied in place to x[0..count). */
 void ops_act_apply(const inf_node *n, float *x, int64_t count);
+/* Bias then activation over rows of `len` floats, `stride` apart (one per channel). */
+void ops_bias_act_strided(const inf_node *n, float *y, const float *bias, int64_t rows, int64_t len,
+                          int64_t stride);
 /* Bias then activation over a [channels, plane] block. */
 void ops_bias_act(const inf_node *n, float *y, const float *bias, int64_t channels, int64_t plane);
 
-/* OpenBLAS follows the engine's thread count; OpenBLAS calls are made outside OpenMP
- * regions only (the pthread build of OpenBLAS would oversubscribe otherwise). */
+/* OpenBLAS threading: kernels that split a GEMM themselves (ops_sgemm_act) run
+ * OpenBLAS single-threaded inside their OpenMP team; lone large GEMMs (MatMul, Gemm)
+ * let OpenBLAS use the engine's threads. Two thread pools spinning at once on few
+ * cores would starve each other. */
 void ops_blas_threads(const inf_cpu_ctx *cx);
+void ops_blas_single(void);
+
+/* cblas_sgemm, row-major: C = alpha * op(A) op(B) + beta * C, allocation-free (see
+ * ops_common.c for the OpenBLAS small-matrix case it works around). */
+void ops_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+               const float *b, int ldb, float beta, float *c, int ldc);
+
+/* C[m, n] = A[m, k] x B[k, n] (row-major with leading dimensions), computed in column
+ * blocks spread over nth threads; each block gets bias (per row, may be NULL) and the
+ * node's fused activation while it is still in cache. */
+void ops_sgemm_act(const inf_node *node, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                   float *c, int ldc, const float *bias, int nth);
 /* OpenMP team size for a kernel: the context's threads, all cores when 0. */
 int ops_threads(const inf_cpu_ctx *cx);
 

@@ -9,7 +9,7 @@
 /* Below this many elements a parallel region costs more than it saves. */
 #define PAR_MIN 32768
 
-static int shape_unary_float(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_unary_float, 1, 1)
 {
 	int rc = ops_need_float(n, 0, err, errlen);
 
@@ -19,13 +19,19 @@ static int shape_unary_float(inf_node *n, char *err, size_t errlen)
 	return 0;
 }
 
-static inline float sigm(float x)
-{
-	return 1.0f / (1.0f + expf(-x));
-}
-
-/* One run function per operator; `a`/`b` are the operator's float attributes. */
+/* Per operator: a vectorised chunk kernel and a run function that splits the tensor
+ * over the threads; `a`/`b` are the operator's float attributes. */
 #define UNARY_OP(fname, aname, adef, bname, bdef, expr)                                   \
+	OPS_VECTOR static void fname##_chunk(const float *x, float *y, int64_t cnt, float a,  \
+	                                     float b)                                      \
+	{                                                                                 \
+		(void)a; (void)b;                                                         \
+		_Pragma("omp simd")                                                       \
+		for (int64_t i = 0; i < cnt; i++) {                                       \
+			float v = x[i];                                                   \
+			y[i] = (expr);                                                    \
+		}                                                                         \
+	}                                                                                 \
 	static int fname(inf_node *n, void *ws, const inf_cpu_ctx *cx)                    \
 	{                                                                                 \
 		const float *x = n->in[0]->data;                                          \
@@ -33,11 +39,12 @@ static inline float sigm(float x)
 		int64_t cnt = inf_tensor_numel(n->in[0]);                                 \
 		float a = aname ? inf_attr_float(n, aname ? aname : "", adef) : adef;     \
 		float b = bname ? inf_attr_float(n, bname ? bname : "", bdef) : bdef;     \
-		(void)ws; (void)a; (void)b;                                               \
-		_Pragma("omp parallel for num_threads(ops_threads(cx)) if (cnt > PAR_MIN)") \
-		for (int64_t i = 0; i < cnt; i++) {                                       \
-			float v = x[i];                                                   \
-			y[i] = (expr);                                                    \
+		int64_t chunks = cnt > PAR_MIN ? ops_threads(cx) : 1;                     \
+		(void)ws;                                                                 \
+		_Pragma("omp parallel for num_threads(chunks)")                          \
+		for (int64_t c = 0; c < chunks; c++) {                                    \
+			int64_t lo = cnt * c / chunks, hi = cnt * (c + 1) / chunks;       \
+			fname##_chunk(x + lo, y + lo, hi - lo, a, b);                     \
 		}                                                                         \
 		return 0;                                                                 \
 	}
@@ -45,7 +52,7 @@ static inline float sigm(float x)
 #define NOATTR ((const char *)0)
 UNARY_OP(run_relu, NOATTR, 0.0f, NOATTR, 0.0f, v > 0.0f ? v : 0.0f)
 UNARY_OP(run_leaky_relu, "alpha", 0.01f, NOATTR, 0.0f, v >= 0.0f ? v : v * a)
-UNARY_OP(run_sigmoid, NOATTR, 0.0f, NOATTR, 0.0f, sigm(v))
+UNARY_OP(run_sigmoid, NOATTR, 0.0f, NOATTR, 0.0f, ops_sigmoidf(v))
 UNARY_OP(run_tanh, NOATTR, 0.0f, NOATTR, 0.0f, tanhf(v))
 UNARY_OP(run_hard_sigmoid, "alpha", 0.2f, "beta", 0.5f, fmaxf(0.0f, fminf(1.0f, a * v + b)))
 UNARY_OP(run_hard_swish, NOATTR, 0.0f, NOATTR, 0.0f,
@@ -62,7 +69,7 @@ UNARY_OP(run_floor, NOATTR, 0.0f, NOATTR, 0.0f, floorf(v))
 UNARY_OP(run_ceil, NOATTR, 0.0f, NOATTR, 0.0f, ceilf(v))
 
 /* Clip: bounds are attributes before opset 11, optional scalar inputs from 11 on. */
-static int shape_clip(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_clip, 1, 1)
 {
 	int dt = n->in[0]->dtype;
 
@@ -211,7 +218,7 @@ static int bin_supported(int dt)
 	       dt == INF_DT_UINT8 || dt == INF_DT_INT8;
 }
 
-static int shape_binary(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_binary, 1, 1)
 {
 	const inf_tensor *a = n->in[0], *b = ops_in(n, 1);
 	int64_t dims[INF_MAX_DIMS];
@@ -301,7 +308,7 @@ static int run_pow(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 	return 0;
 }
 
-static int shape_passthrough(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_passthrough, 1, 1)
 {
 	(void)err; (void)errlen;
 	ops_same_shape(n);
@@ -316,7 +323,7 @@ static int run_identity(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 }
 
 /* Dropout at inference: the input passes through and the optional mask is all true. */
-static int shape_dropout(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_dropout, 1, 1)
 {
 	const inf_tensor *tm = ops_in(n, 2), *tr = ops_in(n, 1);
 

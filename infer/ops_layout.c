@@ -6,6 +6,20 @@
 #include "ops_common.h"
 #include "ops_tables.h"
 
+/* 4-byte elements every `is` apart; stride 2 (space-to-depth slices) deinterleaves
+ * with vector loads. */
+OPS_VECTOR static void copy_strided4(uint32_t *dst, const uint32_t *src, int64_t n, int64_t is)
+{
+	if (is == 2) {
+#pragma omp simd
+		for (int64_t i = 0; i < n; i++)
+			dst[i] = src[2 * i];
+		return;
+	}
+	for (int64_t i = 0; i < n; i++)
+		dst[i] = src[i * is];
+}
+
 /* Copies the output (dims[nd], contiguous) from x + base with per-output-axis input
  * strides (in elements); the last axis is the inner loop. */
 static void strided_copy(const void *x, int64_t base, const int64_t *strides, const int64_t *dims, int nd,
@@ -31,8 +45,7 @@ static void strided_copy(const void *x, int64_t base, const int64_t *strides, co
 		}
 		switch (es) {
 		case 4:
-			for (int64_t i = 0; i < inner; i++)
-				((uint32_t *)dst)[i] = *(const uint32_t *)(src + (size_t)(i * is) * 4);
+			copy_strided4((uint32_t *)dst, (const uint32_t *)src, inner, is);
 			break;
 		case 8:
 			for (int64_t i = 0; i < inner; i++)
@@ -78,7 +91,7 @@ static int transpose_perm(const inf_node *n, int *perm, char *err, size_t errlen
 	return 0;
 }
 
-static int shape_transpose(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_transpose, 1, 1)
 {
 	const inf_tensor *x = n->in[0];
 	int64_t dims[INF_MAX_DIMS];
@@ -180,7 +193,7 @@ static int slice_geom_read(const inf_node *n, slice_geom *g, char *err, size_t e
 	return 0;
 }
 
-static int shape_slice(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_slice, 1, 1)
 {
 	slice_geom g;
 	int rc = slice_geom_read(n, &g, err, errlen);
@@ -215,7 +228,7 @@ static int run_slice(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 
 /* ---- Expand ---- */
 
-static int shape_expand(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_expand, 1, 1)
 {
 	inf_tensor shp = { 0 };
 	int64_t dims[INF_MAX_DIMS];
@@ -244,7 +257,7 @@ static int run_expand(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 
 /* ---- Concat and Split: outer rows of contiguous chunks ---- */
 
-static int shape_concat(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_concat, 1, 1)
 {
 	const inf_tensor *x = n->in[0];
 	int a = ops_axis(inf_attr_int(n, "axis", 0), x->ndim);
@@ -256,7 +269,9 @@ static int shape_concat(inf_node *n, char *err, size_t errlen)
 	dims[a] = 0;
 	for (int k = 0; k < n->n_in; k++) {
 		const inf_tensor *t = n->in[k];
-		if (!t || t->ndim != x->ndim || t->dtype != x->dtype)
+		if (!t)
+			return ops_fail(err, errlen, VP_EMODEL, "input %d is missing", k);
+		if (t->ndim != x->ndim || t->dtype != x->dtype)
 			return ops_fail(err, errlen, VP_EMODEL, "input %d does not match input 0 in rank or type", k);
 		for (int i = 0; i < x->ndim; i++)
 			if (i != a && t->dims[i] != x->dims[i])
@@ -337,7 +352,7 @@ static int split_sizes(const inf_node *n, int a, int64_t *sz, char *err, size_t 
 	return 0;
 }
 
-static int shape_split(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_split, 1, 1)
 {
 	const inf_tensor *x = n->in[0];
 	int a = ops_axis(inf_attr_int(n, "axis", 0), x->ndim), rc;
@@ -378,7 +393,7 @@ static int run_split(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 
 /* ---- Gather ---- */
 
-static int shape_gather(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_gather, 1, 1)
 {
 	const inf_tensor *x = n->in[0], *ind = ops_in(n, 1);
 	int a = ops_axis(inf_attr_int(n, "axis", 0), x->ndim), nd = 0;
@@ -390,6 +405,13 @@ static int shape_gather(inf_node *n, char *err, size_t errlen)
 		return ops_fail(err, errlen, VP_EMODEL, "axis %lld is out of range", (long long)inf_attr_int(n, "axis", 0));
 	if (x->ndim - 1 + ind->ndim > INF_MAX_DIMS)
 		return ops_fail(err, errlen, VP_EUNSUP, "output rank exceeds %d", INF_MAX_DIMS);
+	/* constant indices are checked here; run-time ones make run_cpu fail */
+	for (int64_t j = 0, cnt = ind->is_const && ind->data ? inf_tensor_numel(ind) : 0; j < cnt; j++) {
+		int64_t v = ops_get_i64(ind->data, ind->dtype, j);
+		if (v < -x->dims[a] || v >= x->dims[a])
+			return ops_fail(err, errlen, VP_EMODEL, "index %lld is out of range for axis %d of size %lld",
+			                (long long)v, a, (long long)x->dims[a]);
+	}
 	for (int i = 0; i < a; i++)
 		dims[nd++] = x->dims[i];
 	for (int i = 0; i < ind->ndim; i++)

@@ -1,7 +1,6 @@
 /* Float linear algebra and normalisation: MatMul and Gemm (OpenBLAS sgemm, fused
  * activation), Softmax/LogSoftmax (both axis conventions), BatchNormalization
  * (inference, and training mode for completeness), ReduceMean/ReduceMax. */
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -63,7 +62,7 @@ static int mm_geom_get(const inf_node *n, mm_geom *g, int64_t *ydims, int *ynd, 
 	return 0;
 }
 
-static int shape_matmul(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_matmul, 1, 1)
 {
 	int64_t dims[INF_MAX_DIMS];
 	mm_geom g;
@@ -97,7 +96,7 @@ static int run_matmul(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 			ob += (r % g.bdims[d]) * g.sb[d];
 			r /= g.bdims[d];
 		}
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.m, (int)g.n, (int)g.k, 1.0f,
+		ops_sgemm(0, 0, (int)g.m, (int)g.n, (int)g.k, 1.0f,
 		            (const float *)n->in[0]->data + oa * g.m * g.k, (int)g.k,
 		            (const float *)n->in[1]->data + ob * g.k * g.n, (int)g.n, 0.0f,
 		            y + bi * g.m * g.n, (int)g.n);
@@ -108,7 +107,7 @@ static int run_matmul(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 
 /* ---- Gemm: Y = alpha * A' B' + beta * C, C broadcast to [M, N] ---- */
 
-static int shape_gemm(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_gemm, 1, 1)
 {
 	const inf_tensor *a = n->in[0], *b = ops_in(n, 1), *c = ops_in(n, 2);
 	int ta = (int)inf_attr_int(n, "transA", 0), tb = (int)inf_attr_int(n, "transB", 0), rc;
@@ -154,7 +153,7 @@ static int run_gemm(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 				y[i * nn + j] = beta * cp[i * s[0] + j * s[1]];
 	}
 	ops_blas_threads(cx);
-	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)nn,
+	ops_sgemm(ta, tb, (int)m, (int)nn,
 	            (int)k, alpha, a->data, (int)a->dims[1], b->data, (int)b->dims[1],
 	            (c && beta != 0.0f) ? 1.0f : 0.0f, y, (int)nn);
 	ops_act_apply(n, y, m * nn);
@@ -185,7 +184,7 @@ static int softmax_geom(const inf_node *n, int64_t *outer, int64_t *len, int64_t
 	return 0;
 }
 
-static int shape_softmax(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_softmax, 1, 1)
 {
 	int64_t o, l, i;
 	int rc = ops_need_float(n, 0, err, errlen);
@@ -232,7 +231,7 @@ static int run_softmax(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 
 /* ---- BatchNormalization (per channel, axis 1) ---- */
 
-static int shape_batchnorm(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_batchnorm, 1, 1)
 {
 	const inf_tensor *x = n->in[0];
 	int rc;

@@ -49,7 +49,7 @@ static int pad_geom_get(const inf_node *n, pad_geom *g, char *err, size_t errlen
 	return 0;
 }
 
-static int shape_pad(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_pad, 1, 1)
 {
 	const inf_tensor *x = n->in[0], *v = ops_in(n, 2);
 	int64_t dims[INF_MAX_DIMS];

@@ -27,7 +27,7 @@ static int pool_window(const inf_node *n, ops_window *w, char *err, size_t errle
 	return ops_window_forward(n, x, ks, (int)inf_attr_int(n, "ceil_mode", 0), w, err, errlen);
 }
 
-static int shape_pool(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_pool, 1, 1)
 {
 	const inf_tensor *x = n->in[0];
 	int is_max = !strcmp(n->op_type, "MaxPool");
@@ -108,9 +108,12 @@ MAXPOOL_DIRECT(uint8_t)
 
 /* Separable float pooling of one plane. is_max: max, else average (divisor per window
  * = product of per-axis counts, of valid or of padded positions). */
-static void pool_plane(const float *x, const ops_window *w, int is_max, int incl_pad, float *y)
+OPS_VECTOR static void pool_plane(const float *x, const ops_window *w, int is_max, int incl_pad, float *y)
 {
-	float row[ROW_MAX];
+	/* the row sits after pb[2] slots of -inf (max) so the horizontal max needs no bounds
+	 * checks; the slots after it are filled the same way */
+	float buf[3 * ROW_MAX], *row = buf + (is_max ? w->pb[2] : 0);
+	int64_t span = (w->out[2] - 1) * w->s[2] + (w->k[2] - 1) * w->d[2] + 1 - w->pb[2];
 
 	for (int64_t oz = 0; oz < w->out[0]; oz++)
 	for (int64_t oy = 0; oy < w->out[1]; oy++) {
@@ -133,11 +136,25 @@ static void pool_plane(const float *x, const ops_window *w, int is_max, int incl
 				const float *xr = x + (iz * w->in[1] + iy) * w->in[2];
 				if (is_max)
 					for (int64_t ix = 0; ix < w->in[2]; ix++)
-						row[ix] = fmaxf(row[ix], xr[ix]);
+						row[ix] = xr[ix] > row[ix] ? xr[ix] : row[ix];
 				else
 					for (int64_t ix = 0; ix < w->in[2]; ix++)
 						row[ix] += xr[ix];
 			}
+		}
+		if (is_max) {
+			for (int64_t ix = -w->pb[2]; ix < 0; ix++)
+				row[ix] = -INFINITY;
+			for (int64_t ix = w->in[2]; ix < span; ix++)
+				row[ix] = -INFINITY;
+			for (int64_t ox = 0; ox < w->out[2]; ox++)
+				yr[ox] = -INFINITY;
+			for (int64_t kx = 0; kx < w->k[2]; kx++) {
+				const float *rk = row + kx * w->d[2] - w->pb[2];
+				for (int64_t ox = 0; ox < w->out[2]; ox++)
+					yr[ox] = rk[ox * w->s[2]] > yr[ox] ? rk[ox * w->s[2]] : yr[ox];
+			}
+			continue;
 		}
 		for (int64_t ox = 0; ox < w->out[2]; ox++) {
 			int64_t x0 = ox * w->s[2] - w->pb[2], cnt_h = 0, pad_h = 0;
@@ -150,7 +167,7 @@ static void pool_plane(const float *x, const ops_window *w, int is_max, int incl
 				if (ix < 0 || ix >= w->in[2])
 					continue;
 				cnt_h++;
-				acc = is_max ? fmaxf(acc, row[ix]) : acc + row[ix];
+				acc = is_max ? (row[ix] > acc ? row[ix] : acc) : acc + row[ix];
 			}
 			if (is_max)
 				yr[ox] = acc;
@@ -173,7 +190,8 @@ static int run_pool(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 	if (pool_window(n, &w, err, sizeof(err)) < 0)
 		return VP_EMODEL;
 	ops_window_to3(&w, &w3);
-	if (is_max && (x->dtype == INF_DT_UINT8 || n->n_out > 1 || w3.in[2] > ROW_MAX)) {
+	if (is_max && (x->dtype == INF_DT_UINT8 || n->n_out > 1 || w3.in[2] > ROW_MAX || w3.pb[2] > ROW_MAX ||
+	               (w3.out[2] - 1) * w3.s[2] + (w3.k[2] - 1) * w3.d[2] + 1 > 2 * ROW_MAX)) {
 		if (x->dtype == INF_DT_UINT8)
 			maxpool_direct_uint8_t(n, &w3, nth);
 		else
@@ -189,7 +207,7 @@ static int run_pool(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 	return 0;
 }
 
-static int shape_global_pool(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_global_pool, 1, 1)
 {
 	const inf_tensor *x = n->in[0];
 	int64_t dims[INF_MAX_DIMS];

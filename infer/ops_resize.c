@@ -113,7 +113,7 @@ static int rs_params_get(const inf_node *n, rs_params *p, char *err, size_t errl
 	return 0;
 }
 
-static int shape_resize(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_resize, 1, 1)
 {
 	rs_params p;
 	int rc = rs_params_get(n, &p, err, errlen);

@@ -13,7 +13,7 @@ static int run_copy(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 	return 0;
 }
 
-static int shape_reshape(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_reshape, 1, 1)
 {
 	const inf_tensor *x = n->in[0];
 	int64_t shape[INF_MAX_DIMS], known = 1, total = inf_tensor_numel(x);
@@ -57,7 +57,7 @@ static int shape_reshape(inf_node *n, char *err, size_t errlen)
 	return 0;
 }
 
-static int shape_flatten(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_flatten, 1, 1)
 {
 	const inf_tensor *x = n->in[0];
 	int64_t axis = inf_attr_int(n, "axis", 1), dims[2] = { 1, 1 };
@@ -91,7 +91,7 @@ static int read_axes(const inf_node *n, int64_t *axes, char *err, size_t errlen)
 	return ops_in(n, 1) ? ops_const_ints(n, 1, axes, INF_MAX_DIMS, err, errlen) : 0;
 }
 
-static int shape_squeeze(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_squeeze, 1, 1)
 {
 	const inf_tensor *x = n->in[0];
 	int64_t axes[INF_MAX_DIMS], dims[INF_MAX_DIMS];
@@ -113,7 +113,7 @@ static int shape_squeeze(inf_node *n, char *err, size_t errlen)
 	return 0;
 }
 
-static int shape_unsqueeze(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_unsqueeze, 1, 1)
 {
 	const inf_tensor *x = n->in[0];
 	int64_t axes[INF_MAX_DIMS], dims[INF_MAX_DIMS];
@@ -153,7 +153,7 @@ static void shape_range(const inf_node *n, int64_t *start, int64_t *end)
 	*end = *end < *start ? *start : *end > r ? r : *end;
 }
 
-static int shape_shape(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_shape, 1, 1)
 {
 	int64_t start, end, len;
 
@@ -177,7 +177,7 @@ static int run_shape(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 
 /* ---- Constant and ConstantOfShape ---- */
 
-static int shape_constant(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_constant, 0, 1)
 {
 	const inf_attr *a = n->n_attr == 1 ? &n->attr[0] : NULL;
 	int64_t cnt;
@@ -216,7 +216,7 @@ static int run_constant(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 	return 0;
 }
 
-static int shape_constant_of_shape(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_constant_of_shape, 1, 1)
 {
 	const inf_attr *v = inf_attr_get(n, "value");
 	int64_t dims[INF_MAX_DIMS];
@@ -257,7 +257,7 @@ static int cast_target(const inf_node *n)
 	return (int)inf_attr_int(n, "to", 0);
 }
 
-static int shape_cast(inf_node *n, char *err, size_t errlen)
+OPS_SHAPE(shape_cast, 1, 1)
 {
 	int to = cast_target(n);
 

@@ -13,5 +13,6 @@ extern const inf_op ops_layout[];
 extern const inf_op ops_resize[];
 extern const inf_op ops_math[];
 extern const inf_op ops_pad[];
+extern const inf_op ops_reduce[];
 
 #endif

@@ -30,8 +30,12 @@ static int read_common(const inf_node *n, ops_window *w, char *err, size_t errle
 		memcpy(w->pb, v, sizeof(int64_t) * (size_t)w->nsp);
 		memcpy(w->pe, v + w->nsp, sizeof(int64_t) * (size_t)w->nsp);
 	}
+	/* The bound keeps malformed models from overflowing sizes or looping for ever (a
+	 * 2^40 kernel with SAME padding would otherwise pass every other check). */
 	for (int i = 0; i < w->nsp; i++)
-		if (w->s[i] < 1 || w->d[i] < 1 || w->pb[i] < 0 || w->pe[i] < 0 || w->k[i] < 1)
+		if (w->s[i] < 1 || w->d[i] < 1 || w->pb[i] < 0 || w->pe[i] < 0 || w->k[i] < 1 ||
+		    w->k[i] > OPS_MAX_EXTENT || w->s[i] > OPS_MAX_EXTENT || w->d[i] > OPS_MAX_EXTENT ||
+		    w->pb[i] > OPS_MAX_EXTENT || w->pe[i] > OPS_MAX_EXTENT)
 			return ops_fail(err, errlen, VP_EMODEL, "invalid kernel, strides, dilations or pads on axis %d", i);
 	return 0;
 }

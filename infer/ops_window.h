@@ -9,6 +9,8 @@
 #include "graph.h"
 
 #define OPS_MAX_SP 3
+/* Largest kernel, stride, dilation or pad accepted on one axis. */
+#define OPS_MAX_EXTENT (1 << 16)
 
 typedef struct ops_window {
 	int nsp;                              /* spatial axes */

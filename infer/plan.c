@@ -55,8 +55,11 @@ static void release_dead(live_set *ls, int step)
 
 static void compute_liveness(inf_graph *g)
 {
-	for (int i = 0; i < g->n_tensors; i++)
+	/* Tensors that fusion or pruning left unproduced get producer -1 and no buffer. */
+	for (int i = 0; i < g->n_tensors; i++) {
 		g->tensors[i]->last_use = -1;
+		g->tensors[i]->producer = -1;
+	}
 	for (int i = 0; i < g->n_nodes; i++) {
 		inf_node *n = g->nodes[i];
 		for (int k = 0; k < n->n_out; k++)

@@ -1,6 +1,7 @@
 /* vapd-run-model: runs an ONNX model on TensorProto inputs and writes every output as
  * DIR/<output name>.pb. Exit codes: 0 success, 1 usage or I/O error, 2 the model
  * cannot be loaded (malformed, unsupported operator, ...). */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@
 
 typedef struct args {
 	const char *model, *backend, *out_dir;
-	int batch, threads, runs, fp16;
+	int batch, threads, runs, fp16, profile;
 	const char *in_name[MAX_INPUTS], *in_file[MAX_INPUTS];
 	int n_in;
 } args;
@@ -24,7 +25,7 @@ typedef struct args {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: vapd-run-model MODEL [--backend cpu|cuda] [--fp16] [--batch N] [--threads N] [--runs N]\n"
-	           "                      --input [NAME=]FILE.pb ... --output-dir DIR\n");
+	           "                      [--profile] --input [NAME=]FILE.pb ... --output-dir DIR\n");
 }
 
 static int parse_args(int argc, char **argv, args *a)
@@ -33,7 +34,8 @@ static int parse_args(int argc, char **argv, args *a)
 		{ "backend", required_argument, 0, 'b' }, { "batch", required_argument, 0, 'n' },
 		{ "threads", required_argument, 0, 't' }, { "runs", required_argument, 0, 'r' },
 		{ "input", required_argument, 0, 'i' }, { "output-dir", required_argument, 0, 'o' },
-		{ "fp16", no_argument, 0, 'f' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "profile", no_argument, 0, 'p' }, { "fp16", no_argument, 0, 'f' },
+		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int c;
 	*a = (args){ .backend = "cpu", .runs = 1 };
@@ -45,6 +47,7 @@ static int parse_args(int argc, char **argv, args *a)
 		case 'r': a->runs = atoi(optarg); break;
 		case 'f': a->fp16 = 1; break;
 		case 'o': a->out_dir = optarg; break;
+		case 'p': a->profile = 1; break;
 		case 'i': {
 			if (a->n_in == MAX_INPUTS)
 				return -1;
@@ -59,7 +62,7 @@ static int parse_args(int argc, char **argv, args *a)
 		default: return -1;
 		}
 	}
-	if (optind != argc - 1 || a->n_in == 0 || !a->out_dir || a->runs < 1 || a->batch < 0)
+	if (optind != argc - 1 || !a->out_dir || a->runs < 1 || a->batch < 0)
 		return -1;
 	a->model = argv[optind];
 	return 0;
@@ -110,7 +113,10 @@ static int fill_input(inf_engine *e, int k, const inf_blob *b, const char *file)
 	size_t need = (size_t)numel(&ti) * (n > 0 ? b->bytes / (size_t)n : 0);
 	int same_item = ti.ndim == b->info.ndim && ti.dtype == b->info.dtype &&
 	                (ti.ndim == 0 || memcmp(ti.dims + 1, b->info.dims + 1, sizeof(int64_t) * (size_t)(ti.ndim - 1)) == 0);
-	if (!same_item || b->bytes == 0 || need % b->bytes != 0 || (b->info.ndim && b->info.dims[0] != 1 && b->info.dims[0] != ti.dims[0])) {
+	int batch_fits = b->info.ndim == 0 || b->info.dims[0] == 1 || b->info.dims[0] == ti.dims[0];
+	/* An empty tensor fits an empty input; otherwise whole copies must fill it. */
+	int fits = same_item && batch_fits && (n == 0 ? numel(&ti) == 0 : need % b->bytes == 0);
+	if (!fits) {
 		char want[128], got[128];
 		fmt_dims(&ti, want, sizeof(want));
 		fmt_dims(&b->info, got, sizeof(got));
@@ -119,7 +125,7 @@ static int fill_input(inf_engine *e, int k, const inf_blob *b, const char *file)
 		return -EINVAL;
 	}
 	uint8_t *dst = inf_engine_input(e, k);
-	for (size_t off = 0; off < need; off += b->bytes)
+	for (size_t off = 0; n > 0 && off < need; off += b->bytes)
 		memcpy(dst + off, b->data, b->bytes);
 	return 0;
 }
@@ -146,11 +152,20 @@ static int write_outputs(inf_engine *e, const char *dir, int batch)
 	return 0;
 }
 
+static void print_profile(const inf_engine *e, int runs)
+{
+	inf_op_time t[64];
+	int n = inf_engine_op_times(e, t, 64);
+	printf("%-20s %6s %10s\n", "operator", "nodes", "ms/run");
+	for (int i = 0; i < n; i++)
+		printf("%-20s %6d %10.3f\n", t[i].op_type, t[i].nodes, t[i].ms / runs);
+}
+
 static int open_engine(const args *a, const inf_blob *blobs, inf_engine **e)
 {
 	inf_tensor_info shapes[MAX_INPUTS];
 	inf_engine_opts o = { .backend = a->backend, .max_batch = a->batch ? a->batch : 1,
-	                      .threads = a->threads, .fp16 = a->fp16 };
+	                      .threads = a->threads, .fp16 = a->fp16, .profile = a->profile };
 	/* Without --batch the model runs at exactly the shapes of the given inputs. */
 	if (!a->batch) {
 		for (int j = 0; j < a->n_in; j++) {
@@ -176,7 +191,10 @@ int main(int argc, char **argv)
 	for (int j = 0; j < a.n_in; j++)
 		if (inf_blob_read(a.in_file[j], &blobs[j]) < 0)
 			goto out;
-	mkdir(a.out_dir, 0755);
+	if (mkdir(a.out_dir, 0755) < 0 && errno != EEXIST) {
+		vp_err("run-model", NULL, "%s: cannot create the output directory: %s", a.out_dir, strerror(errno));
+		goto out;
+	}
 	double t0 = now_ms();
 	if (open_engine(&a, blobs, &e) < 0) {
 		rc = 2;
@@ -207,6 +225,8 @@ int main(int argc, char **argv)
 	printf("backend %s, batch %d: load %.1f ms, run %.2f ms (best of %d), %.2f ms/image, peak %.1f MB\n",
 	       inf_engine_backend_name(e), batch, t_load, best, a.runs, best / batch,
 	       inf_engine_peak_bytes(e) / 1048576.0);
+	if (a.profile)
+		print_profile(e, a.runs);
 	rc = 0;
 out:
 	inf_engine_free(&e);

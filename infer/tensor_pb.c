@@ -74,7 +74,14 @@ int inf_tensor_from_proto(const Onnx__TensorProto *tp, inf_tensor *t, char *err,
 		}
 		t->dims[i] = tp->dims[i];
 	}
-	size_t n = (size_t)inf_tensor_numel(t), bytes = n * inf_dtype_size(dt);
+	int64_t check = (int64_t)inf_dtype_size(dt);
+	for (int i = 0; i < t->ndim; i++) {
+		if (__builtin_mul_overflow(check, t->dims[i], &check)) {
+			snprintf(err, errlen, "tensor '%s' has an oversized shape", tp->name ? tp->name : "");
+			return VP_EMODEL;
+		}
+	}
+	size_t n = (size_t)inf_tensor_numel(t), bytes = (size_t)check;
 	size_t have = tp->has_raw_data ? tp->raw_data.len : typed_count(tp, dt) * inf_dtype_size(dt);
 	if (have != bytes) {
 		snprintf(err, errlen, "tensor '%s' holds %zu bytes of data, its shape needs %zu",
@@ -84,7 +91,7 @@ int inf_tensor_from_proto(const Onnx__TensorProto *tp, inf_tensor *t, char *err,
 	void *data = malloc(bytes ? bytes : 1);
 	if (!data)
 		return -ENOMEM;
-	if (tp->has_raw_data)
+	if (tp->has_raw_data && bytes)
 		memcpy(data, tp->raw_data.data, bytes);
 	else
 		copy_typed(tp, dt, data, n);
@@ -193,8 +200,10 @@ int inf_blob_write(const char *path, const inf_tensor_info *info, const void *da
 	onnx__tensor_proto__pack(&tp, buf);
 	int ret = 0;
 	FILE *f = fopen(path, "wb");
-	if (!f || fwrite(buf, 1, len, f) != len)
-		ret = -errno ? -errno : -EIO;
+	if (!f)
+		ret = -errno;
+	else if (fwrite(buf, 1, len, f) != len)
+		ret = -EIO;
 	if (f && fclose(f) != 0 && ret == 0)
 		ret = -errno;
 	free(buf);

@@ -13,6 +13,8 @@ enum pipe_decoder { PIPE_DEC_AUTO = 0, PIPE_DEC_NVDEC, PIPE_DEC_SOFTWARE };
 enum pipe_queue_policy { PIPE_QP_AUTO = 0, PIPE_QP_BLOCK, PIPE_QP_DROP_OLDEST };
 enum pipe_rtsp_transport { PIPE_RTSP_TCP = 0, PIPE_RTSP_UDP };
 enum pipe_family { PIPE_FAM_YOLOX = 0, PIPE_FAM_YOLOV8, PIPE_FAM_YOLOV5 };
+/* Same order as enum inf_box_format. */
+enum pipe_box_format { PIPE_BOX_AUTO = 0, PIPE_BOX_RAW, PIPE_BOX_DECODED };
 enum pipe_backend { PIPE_BACKEND_AUTO = 0, PIPE_BACKEND_CPU, PIPE_BACKEND_CUDA };
 enum pipe_precision { PIPE_PREC_FP16 = 0, PIPE_PREC_FP32 };
 enum pipe_resize { PIPE_RESIZE_LETTERBOX = 0, PIPE_RESIZE_STRETCH };
@@ -72,6 +74,7 @@ typedef struct pipe_model_cfg {
 	pipe_pos pos;
 	char *path;
 	enum pipe_family family;
+	enum pipe_box_format box_format;
 	int input_w, input_h;         /* 0: taken from the model */
 	char *labels;                 /* NULL: no labels in messages */
 	enum pipe_backend backend;

@@ -251,6 +251,7 @@ static void check_sinks(cfg_ctx *c, int have_sinks)
 		c->cfg->sinks[0].type = PIPE_SINK_STDOUT;
 	}
 	for (int i = 0; i < c->cfg->n_sinks; i++) {
+		c->cfg->sinks[i].pipeline = c->cfg->name;   /* for {pipeline} in MQTT topics */
 		resolve_sink_queue(c, i);
 		if (c->cfg->sinks[i].type == PIPE_SINK_MQTT)
 			check_mqtt(c, i);

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -32,6 +33,9 @@ typedef struct pipe_stream {
 	atomic_llong processed, detections;
 	atomic_int ended;
 	pipe_latency latency;
+	pipe_stream_metrics m;
+	/* main thread: values already copied into the metrics */
+	int64_t synced_errors, synced_reconnects, synced_dropped;
 } pipe_stream;
 
 struct pipe_pipeline {
@@ -44,8 +48,13 @@ struct pipe_pipeline {
 	pthread_t engine;
 	bool engine_started;
 	atomic_int finished;
+	atomic_llong busy_since;  /* mono ns when the current batch started, 0 when idle */
 	atomic_int stopping;
 	atomic_llong sink_ns;
+	pipe_metrics *metrics;
+	pipe_core_metrics core;
+	pipe_sink_metrics *sink_m;
+	sink_counters *sink_synced;
 	int max_batch, max_dets, timeout_ms;
 	/* engine thread scratch, sized at start */
 	vp_frame **batch;
@@ -76,7 +85,8 @@ static void *source_main(void *arg)
 		vp_frame *f = NULL;
 		int64_t t0 = mono_ns();
 		int rc = dec_stream_read(s->dec, &f);
-		atomic_fetch_add(&s->decode_ns, mono_ns() - t0);
+		int64_t dt = mono_ns() - t0;
+		atomic_fetch_add(&s->decode_ns, dt);
 		if (rc == VP_EOF)
 			break;
 		if (rc < 0) {
@@ -85,8 +95,11 @@ static void *source_main(void *arg)
 			break;
 		}
 		atomic_fetch_add(&s->decoded, 1);
+		pipe_counter_inc(s->m.frames_decoded);
+		pipe_histogram_observe(p->core.stage_latency[PIPE_STAGE_DECODE], dt / 1e9);
 		/* interval: the frame is counted, but only every Nth one is detected and published. */
 		if (f->index % s->cfg->interval != 0) {
+			pipe_counter_inc(s->m.frames_skipped);
 			vp_frame_unref(&f);
 			continue;
 		}
@@ -119,10 +132,16 @@ static void publish_frames(pipe_pipeline *p, int n)
 		sink_msg *m = NULL;
 		const vp_det *d = p->dets + (size_t)i * p->max_dets;
 		if (sink_msg_frame(f, d, p->counts[i], labels, n_labels, &m) == 0) {
+			int64_t t0 = mono_ns();
 			publish(p, m);
-			pipe_latency_add(&s->latency, mono_ns() - f->mono_ns);
+			int64_t t1 = mono_ns();
+			pipe_latency_add(&s->latency, t1 - f->mono_ns);
 			atomic_fetch_add(&s->processed, 1);
 			atomic_fetch_add(&s->detections, p->counts[i]);
+			pipe_histogram_observe(p->core.stage_latency[PIPE_STAGE_PUBLISH], (t1 - t0) / 1e9);
+			pipe_histogram_observe(s->m.latency, (t1 - f->mono_ns) / 1e9);
+			pipe_counter_inc(s->m.frames_processed);
+			pipe_counter_add(s->m.detections, (uint64_t)p->counts[i]);
 		}
 		vp_frame_unref(&p->batch[i]);
 	}
@@ -146,6 +165,26 @@ static void publish_eos(pipe_pipeline *p, int i)
 	atomic_store(&s->ended, 1);
 }
 
+static void observe_batch(pipe_pipeline *p, int n)
+{
+	int64_t now = mono_ns();
+	pipe_histogram_observe(p->core.batch_size, n);
+	for (int i = 0; i < n; i++)
+		pipe_histogram_observe(p->core.stage_latency[PIPE_STAGE_QUEUE],
+		                       (now - p->batch[i]->mono_ns) / 1e9);
+}
+
+static void observe_stages(pipe_pipeline *p, const inf_detector_times *a,
+                           const inf_detector_times *b)
+{
+	pipe_histogram_observe(p->core.stage_latency[PIPE_STAGE_PREPROCESS],
+	                       (b->preprocess_ns - a->preprocess_ns) / 1e9);
+	pipe_histogram_observe(p->core.stage_latency[PIPE_STAGE_INFER],
+	                       (b->inference_ns - a->inference_ns) / 1e9);
+	pipe_histogram_observe(p->core.stage_latency[PIPE_STAGE_POSTPROCESS],
+	                       (b->postprocess_ns - a->postprocess_ns) / 1e9);
+}
+
 static void *engine_main(void *arg)
 {
 	pipe_pipeline *p = arg;
@@ -155,9 +194,16 @@ static void *engine_main(void *arg)
 		                          p->batch_streams, p->ended, &n_ended);
 		if (n == 0 && n_ended == 0)
 			break;
+		atomic_store(&p->busy_since, mono_ns());
 		memset(p->counts, 0, (size_t)p->max_batch * sizeof(*p->counts));
+		if (n > 0)
+			observe_batch(p, n);
 		if (n > 0 && p->det) {
+			inf_detector_times before, after;
+			inf_detector_get_times(p->det, &before);
 			int rc = inf_detector_run(p->det, p->batch, n, p->dets, p->counts);
+			inf_detector_get_times(p->det, &after);
+			observe_stages(p, &before, &after);
 			if (rc < 0) {
 				/* The frames still get their messages: a failed batch loses detections, not frames. */
 				vp_err("engine", NULL, "batch of %d failed: %s", n, vp_strerror(rc));
@@ -167,6 +213,7 @@ static void *engine_main(void *arg)
 		publish_frames(p, n);
 		for (int k = 0; k < n_ended; k++)
 			publish_eos(p, p->ended[k]);
+		atomic_store(&p->busy_since, 0);
 	}
 	atomic_store(&p->finished, 1);
 	return NULL;
@@ -209,6 +256,9 @@ static int stream_start(pipe_pipeline *p, int i, const pipe_source_cfg *cfg)
 	s->idx = i;
 	s->cfg = cfg;
 	s->in_use = true;
+	/* The same labels return the same series, so a re-added stream keeps counting. */
+	pipe_metrics_add_stream(p->metrics, cfg->id, &s->m);
+	pipe_gauge_set(s->m.state, PIPE_STREAM_CONNECTING);
 	if (i >= p->n)
 		p->n = i + 1;
 	enum pipe_mq_policy pol = cfg->queue.policy == PIPE_QP_DROP_OLDEST ?
@@ -235,12 +285,77 @@ static int stream_start(pipe_pipeline *p, int i, const pipe_source_cfg *cfg)
 	return 0;
 }
 
-int pipe_pipeline_start(const pipe_config *cfg, pipe_pipeline **ret)
+static int setup_metrics(pipe_pipeline *p)
+{
+	int rc = pipe_metrics_add_core(p->metrics, p->cfg->name ? p->cfg->name : "vapd", &p->core);
+	if (rc < 0)
+		return rc;
+	int n = sink_set_count(p->sinks);
+	p->sink_m = calloc((size_t)n, sizeof(*p->sink_m));
+	p->sink_synced = calloc((size_t)n, sizeof(*p->sink_synced));
+	if (!p->sink_m || !p->sink_synced)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		/* Sinks have no id in the config: they are named by type and position (file1). */
+		char name[32];
+		snprintf(name, sizeof(name), "%s%d", sink_type_name(p->cfg->sinks[i].type), i);
+		if ((rc = pipe_metrics_add_sink(p->metrics, name, &p->sink_m[i])) < 0)
+			return rc;
+		pipe_gauge_set(p->sink_m[i].connected, 1);
+	}
+	return 0;
+}
+
+static void sync_counter(pipe_counter *c, int64_t now, int64_t *synced)
+{
+	if (now > *synced)
+		pipe_counter_add(c, (uint64_t)(now - *synced));
+	*synced = now;
+}
+
+static int state_metric(const pipe_stream *s, const dec_stats *ds)
+{
+	if (atomic_load(&s->ended))
+		return atomic_load(&s->failed) ? PIPE_STREAM_FAILED : PIPE_STREAM_FINISHED;
+	switch (ds->state) {
+	case DEC_RUNNING: return PIPE_STREAM_RUNNING;
+	case DEC_BACKOFF: return PIPE_STREAM_RECONNECTING;
+	case DEC_ENDED: return PIPE_STREAM_FINISHED;
+	default: return PIPE_STREAM_CONNECTING;
+	}
+}
+
+void pipe_pipeline_sync_metrics(pipe_pipeline *p)
+{
+	if (!p->metrics)
+		return;
+	for (int i = 0; i < p->n; i++) {
+		pipe_stream *s = &p->streams[i];
+		dec_stats ds = { 0 };
+		if (s->dec)
+			dec_stream_get_stats(s->dec, &ds);
+		sync_counter(s->m.decode_errors, ds.errors + atomic_load(&s->failed), &s->synced_errors);
+		sync_counter(s->m.reconnects, ds.reconnects, &s->synced_reconnects);
+		sync_counter(s->m.frames_dropped, pipe_mq_dropped(p->mq, i), &s->synced_dropped);
+		pipe_gauge_set(s->m.state, state_metric(s, &ds));
+	}
+	for (int i = 0; i < sink_set_count(p->sinks); i++) {
+		sink_counters c;
+		const char *name;
+		sink_set_counters(p->sinks, i, &name, &c);
+		sync_counter(p->sink_m[i].sent, c.sent, &p->sink_synced[i].sent);
+		sync_counter(p->sink_m[i].dropped, c.dropped, &p->sink_synced[i].dropped);
+		sync_counter(p->sink_m[i].failed, c.failed, &p->sink_synced[i].failed);
+	}
+}
+
+int pipe_pipeline_start(const pipe_config *cfg, pipe_metrics *metrics, pipe_pipeline **ret)
 {
 	pipe_pipeline *p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	p->cfg = cfg;
+	p->metrics = metrics;
 	/* Room for sources that reloads add while others still drain. */
 	p->cap = cfg->n_sources + PIPE_EXTRA_SLOTS;
 	p->max_batch = cfg->model.present ? cfg->model.batch_max_size : 8;
@@ -258,6 +373,8 @@ int pipe_pipeline_start(const pipe_config *cfg, pipe_pipeline **ret)
 	if ((rc = pipe_mq_new(p->cap, drop_frame, &p->mq)) < 0)
 		goto fail;
 	if ((rc = sink_set_open(cfg, &p->sinks)) < 0)
+		goto fail;
+	if ((rc = setup_metrics(p)) < 0)
 		goto fail;
 	for (int i = 0; i < cfg->n_sources; i++)
 		if ((rc = stream_start(p, i, &cfg->sources[i])) < 0)
@@ -376,6 +493,12 @@ void pipe_pipeline_stop(pipe_pipeline *p)
 }
 
 int pipe_pipeline_finished(pipe_pipeline *p) { return atomic_load(&p->finished); }
+
+int64_t pipe_pipeline_engine_busy_ns(pipe_pipeline *p)
+{
+	int64_t since = atomic_load(&p->busy_since);
+	return since ? mono_ns() - since : 0;
+}
 int pipe_pipeline_n_streams(const pipe_pipeline *p) { return p->n; }
 
 void pipe_pipeline_stream_stats(pipe_pipeline *p, int i, pipe_stream_stats *ret)
@@ -440,6 +563,8 @@ int pipe_pipeline_free(pipe_pipeline **pp)
 	free(p->counts);
 	free(p->ended);
 	free(p->dets);
+	free(p->sink_m);
+	free(p->sink_synced);
 	free(p->streams);
 	free(p);
 	return failed;

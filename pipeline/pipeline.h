@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "metrics.h"
 
 typedef struct pipe_pipeline pipe_pipeline;
 
@@ -25,8 +26,12 @@ typedef struct pipe_stream_stats {
 } pipe_stream_stats;
 
 /* Loads the model, opens sinks and sources and starts every thread. cfg is borrowed and
- * must outlive the pipeline. Returns < 0 (reason logged) when it cannot start. */
-int pipe_pipeline_start(const pipe_config *cfg, pipe_pipeline **ret);
+ * must outlive the pipeline; so must metrics (NULL: no metrics). Returns < 0 (reason
+ * logged) when it cannot start. */
+int pipe_pipeline_start(const pipe_config *cfg, pipe_metrics *metrics, pipe_pipeline **ret);
+/* Copies counters kept elsewhere (decoder errors, reconnects, state, queue drops, sink
+ * counters) into the metrics; called from the main loop's tick. */
+void pipe_pipeline_sync_metrics(pipe_pipeline *p);
 /* Asks the sources to stop reading; queues drain and every stream gets its EOS. */
 void pipe_pipeline_stop(pipe_pipeline *p);
 /* Applies a new config (SIGHUP): sources with a new id start, sources whose id is gone
@@ -35,6 +40,9 @@ void pipe_pipeline_stop(pipe_pipeline *p);
  * reported, not applied. newcfg is borrowed and must outlive the pipeline. Returns the
  * number of sources started + stopped, or < 0. */
 int pipe_pipeline_reload(pipe_pipeline *p, const pipe_config *newcfg);
+/* How long the engine has been inside its current batch (0 when waiting for frames):
+ * the watchdog is only fed while this stays short, so a hung GPU gets us restarted. */
+int64_t pipe_pipeline_engine_busy_ns(pipe_pipeline *p);
 /* 1 when every stream ended and its messages were handed to the sinks. */
 int pipe_pipeline_finished(pipe_pipeline *p);
 int pipe_pipeline_n_streams(const pipe_pipeline *p);

@@ -6,6 +6,7 @@
 # tools/compare-detections.py. Prints a table; exits 1 if any F1 < 0.97 or any run fails.
 # Clips with several containers (cars-432p.mp4 and .h264) share one reference.
 #   --quick           only the short clips (people-2s, highway-160x90), for make test
+#   --only GLOB       only clip files matching GLOB (e.g. 'people-*'); repeatable
 #   --backend NAME    auto | cpu | cuda (default auto)
 #   --keep DIR        keep configs, outputs and logs in DIR
 set -u
@@ -13,13 +14,14 @@ BUILD=${BUILD:-build}
 SHARED=${SHARED:-$(cd "$(dirname "$0")/../.." && pwd)/shared}
 PYTHON=${PYTHON:-python3}
 MIN_F1=0.97
-quick=0; backend=auto; keep=""
+quick=0; backend=auto; keep=""; only=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) quick=1 ;;
 	--backend) shift; backend=${1:?--backend needs a value} ;;
+	--only) shift; only="$only ${1:?--only needs a pattern}" ;;
 	--keep) shift; keep=${1:?--keep needs a directory} ;;
-	-h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "check-accuracy: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -79,6 +81,15 @@ for clip in "$videos"/*; do
 	base=${file%.*}
 	if [ $quick -eq 1 ]; then
 		case "$base" in people-2s|highway-160x90) ;; *) continue ;; esac
+	fi
+	if [ -n "$only" ]; then
+		hit=0
+		set -f
+		for g in $only; do
+			case "$file" in $g) hit=1 ;; esac
+		done
+		set +f
+		[ $hit -eq 1 ] || continue
 	fi
 	for ref in "$refs/$base".*.jsonl; do
 		[ -f "$ref" ] || continue

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,12 +187,20 @@ static int listen_socket(const net_addr *a, int fd)
 	return 0;
 }
 
+void net_nodelay(int fd)
+{
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 int net_socket_open(const net_addr *a, int *ret_fd)
 {
 	int type = (a->kind == NET_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC;
 	int fd = socket(a->sa.ss_family, type, 0);
 	if (fd < 0)
 		return -errno;
+	if (a->kind == NET_TCP)
+		net_nodelay(fd);
 	int rc = 0;
 	if (a->kind == NET_TCP_LISTEN || a->kind == NET_UNIX_LISTEN) {
 		rc = listen_socket(a, fd);

@@ -9,12 +9,31 @@
 int net_conn_init(net_conn *c, int fd, size_t cap)
 {
 	memset(c, 0, sizeof(*c));
-	c->fd = -1;
-	c->buf = malloc(cap);
-	if (!c->buf)
-		return -ENOMEM;
 	c->cap = cap;
 	c->fd = fd;
+	return 0;
+}
+
+/* Makes room for n more pending bytes (n + len <= cap): compacts, then doubles. */
+static int reserve(net_conn *c, size_t n)
+{
+	if (c->off + c->len + n <= c->alloc)
+		return 0;
+	if (c->off > 0) {
+		memmove(c->buf, c->buf + c->off, c->len);
+		c->off = 0;
+	}
+	if (c->len + n <= c->alloc)
+		return 0;
+	size_t want = c->alloc ? c->alloc : 16384;
+	while (want < c->len + n)
+		want *= 2;
+	want = want > c->cap ? c->cap : want;
+	char *b = realloc(c->buf, want);
+	if (!b)
+		return -ENOBUFS;
+	c->buf = b;
+	c->alloc = want;
 	return 0;
 }
 
@@ -84,10 +103,8 @@ int net_conn_append(net_conn *c, const char *p, size_t n)
 {
 	if (c->len + n > c->cap)
 		return n > c->cap ? -EMSGSIZE : -ENOBUFS;
-	if (c->off + c->len + n > c->cap) {
-		memmove(c->buf, c->buf + c->off, c->len);
-		c->off = 0;
-	}
+	if (reserve(c, n) < 0)
+		return -ENOBUFS;
 	memcpy(c->buf + c->off + c->len, p, n);
 	c->len += n;
 	return 0;

@@ -108,12 +108,14 @@ static void accept_pending(net_listen *l)
 				continue;
 			return;
 		}
+		if (l->addr.kind == NET_TCP_LISTEN)
+			net_nodelay(fd);
 		if (add_sub(l, fd) < 0) {
 			vp_err("sink", l->name, "out of memory for a new subscriber; refused");
 			close(fd);
 			continue;
 		}
-		l->accepted++;
+		l->subs[l->n_subs - 1].id = ++l->accepted;
 		vp_info("sink", l->name, "subscriber %lld connected (%d now)", (long long)l->accepted,
 		        l->n_subs);
 	}
@@ -121,10 +123,11 @@ static void accept_pending(net_listen *l)
 
 static void drop_sub(net_listen *l, int i, const char *why)
 {
+	long long id = (long long)l->subs[i].id;
 	if (why)
-		vp_warn("sink", l->name, "subscriber disconnected: %s", why);
+		vp_warn("sink", l->name, "subscriber %lld disconnected: %s", id, why);
 	else
-		vp_info("sink", l->name, "subscriber left");
+		vp_info("sink", l->name, "subscriber %lld left (%d remain)", id, l->n_subs - 1);
 	net_conn_close(&l->subs[i]);
 	l->subs[i] = l->subs[--l->n_subs];
 }

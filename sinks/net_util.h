@@ -29,6 +29,10 @@ int net_broker_parse(const char *uri, char *host, size_t hostlen, int *port, int
  * -EINPROGRESS with *fd set) for clients, bound and listening for servers. */
 int net_socket_open(const net_addr *a, int *fd);
 
+/* Disables Nagle's algorithm on a TCP socket: every message is a complete unit that
+ * should leave now, not wait up to a delayed-ACK period (40 ms) for more bytes. */
+void net_nodelay(int fd);
+
 /* Outcome of a pending non-blocking connect: 0 connected, -EINPROGRESS still going,
  * another negative errno when it failed. */
 int net_connect_result(int fd);
@@ -53,10 +57,14 @@ int net_backoff_due(const net_backoff *b);
 /* Bounded output buffer of one stream connection: whole messages go in or none. */
 typedef struct net_conn {
 	int fd;
+	int64_t id;                   /* for log lines: the server's count of accepted peers */
 	char *buf;
 	size_t cap, off, len;         /* pending bytes are buf[off, off + len) */
+	size_t alloc;                 /* bytes allocated so far; grows up to cap when needed */
 } net_conn;
 
+/* No memory is taken until the peer falls behind: a subscriber that keeps up never
+ * costs more than its socket, however many there are. */
 int net_conn_init(net_conn *c, int fd, size_t cap);
 /* Sends what the socket takes now and keeps the rest. -ENOBUFS when p does not fit
  * the free space, -EMSGSIZE when it exceeds the whole buffer (nothing sent either way),

@@ -42,6 +42,9 @@ static int is_client(const sock_sink *s) { return s->addr.kind == NET_TCP || s->
 
 static void go_down(sock_sink *s, int err)
 {
+	if (s->conn.len > 0)
+		vp_warn("sink", s->name, "%s: %zu buffered bytes lost with the connection",
+		        s->addr.text, s->conn.len);
 	if (s->conn.fd >= 0) {
 		close(s->conn.fd);
 		s->conn.fd = -1;

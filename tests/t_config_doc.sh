@@ -35,3 +35,9 @@ printf 'sources:\n  - id: cam1\n    uri: rtsp://h/1\n    reconnect: { initial_ms
 rc=$?
 [ $rc -eq 2 ] && grep -qx 'lobby.yaml:4:43: sources\[0\].reconnect.max_ms: must be >= initial_ms (500)' "$tmp/err"
 result $? "a broken file exits 2 with FILE:LINE:COL: key: message (rc=$rc: $(cat "$tmp/err"))"
+
+sed -n '/<!-- config-reference:begin -->/,/<!-- config-reference:end -->/p' README.md | sed '1d;$d' >"$tmp/readme.md"
+diff -u "$tmp/ref.md" "$tmp/readme.md" >"$tmp/diff2"
+rc=$?
+[ $rc -ne 0 ] && head -20 "$tmp/diff2"
+result $rc "the README's key reference equals the key table"

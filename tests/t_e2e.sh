@@ -1,7 +1,7 @@
 #!/bin/sh
 # End to end: build/vapd on every shared clip prints one frame message per decoded frame
 # (count = ffprobe's nb_read_frames) and one EOS message, exits 0; SIGTERM drains;
-# --check rejects a broken file with exit 2; a run under valgrind reports no error.
+# --check rejects a broken file with exit 2. (tests/t_sanitize.sh runs it under ASan+UBSan.)
 BUILD=${BUILD:-build}
 SHARED=${SHARED:-../shared}
 VAPD=$BUILD/vapd
@@ -75,15 +75,4 @@ else
 	nok "--check: rc=$rc: $(cat "$tmp/err")"
 fi
 
-# With a model, the whole run under valgrind: no invalid access, no definite leak.
-if command -v valgrind >/dev/null; then
-	config "$SHARED/data/videos/people-2s.mp4" "$tmp/vg.jsonl" yolox "$SHARED/models/yolox_nano.onnx"
-	if OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 valgrind -q --error-exitcode=9 --leak-check=full \
-		--errors-for-leak-kinds=definite "$VAPD" -q -c "$tmp/c.yaml" 2>"$tmp/vg.err" \
-		&& [ "$(grep -c '"detections"' "$tmp/vg.jsonl")" = 20 ]; then
-		ok "detector run under valgrind: no errors"
-	else
-		nok "valgrind: $(grep -m5 '==' "$tmp/vg.err")"
-	fi
-fi
 [ $fails = 0 ]

@@ -43,6 +43,12 @@ echo "# relative L2 error batch 2 (worst item): $err"
 check "--batch 2 replicates the input; both items match" \
 	"[ $rc -eq 0 ] && grep -q '2x3549x85' '$tmp/log' && $PY -c 'import sys; sys.exit(0 if float(\"$err\") <= 1e-4 else 1)' 2>/dev/null"
 
+"$RUN" "$SHARED/models/yolox_nano.onnx" --profile --runs 2 --threads 1 --input "$io/input_0.pb" \
+	--output-dir "$tmp/o3" >"$tmp/log" 2>/dev/null
+rc=$?
+sed 's/^/# /' "$tmp/log"
+check "--profile lists time per operator, Conv among them" "[ $rc -eq 0 ] && grep -Eq '^Conv +[0-9]+ +[0-9.]+$' '$tmp/log'"
+
 # expect_model_error NAME FILE PATTERN: exit 2 and exactly one stderr line matching PATTERN.
 expect_model_error() {
 	"$RUN" "$2" --input "$io/input_0.pb" --output-dir "$tmp/bad" >"$tmp/out" 2>"$tmp/err"
@@ -65,6 +71,17 @@ head -c 200000 "$SHARED/models/yolox_nano.onnx" >"$tmp/truncated.onnx"
 expect_model_error "truncated model" "$tmp/truncated.onnx" "not a valid ONNX model"
 head -c 100000 /dev/urandom >"$tmp/random.onnx"
 expect_model_error "random bytes" "$tmp/random.onnx" "not a valid ONNX model"
+
+# A pooling window of 2^40 with SAME padding once passed shape inference and ran for ever.
+$PY - "$tmp/hugepool.onnx" <<'PYEOF'
+import sys, onnx
+from onnx import helper as h, TensorProto as T
+x = h.make_tensor_value_info('images', T.FLOAT, [1, 3, 416, 416])
+y = h.make_tensor_value_info('y', T.FLOAT, [1, 3, 416, 416])
+n = [h.make_node('AveragePool', ['images'], ['y'], name='pool', kernel_shape=[1 << 40, 1 << 40], auto_pad='SAME_UPPER')]
+onnx.save(h.make_model(h.make_graph(n, 'g', [x], [y]), opset_imports=[h.make_opsetid('', 13)]), sys.argv[1])
+PYEOF
+expect_model_error "absurd pooling window" "$tmp/hugepool.onnx" "pool.*AveragePool.*invalid kernel"
 
 "$RUN" --bogus >/dev/null 2>&1
 rc=$?

@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/un.h>
 
 #include "sinks/net_topic.h"
@@ -60,12 +61,20 @@ static void test_tcp_client_delivers_every_message_in_order(void **state)
 typedef struct reader_arg {
 	int fd;
 	tn_lines lines;
+	atomic_long progress;         /* lines.count, readable from the writer's thread */
 } reader_arg;
 
 static void *reader_main(void *p)
 {
 	reader_arg *r = p;
-	tn_lines_read(&r->lines, r->fd, -1);
+	char buf[65536];
+	for (;;) {
+		ssize_t k = recv(r->fd, buf, sizeof(buf), 0);
+		if (k <= 0)
+			break;
+		tn_lines_feed(&r->lines, buf, (size_t)k);
+		atomic_store(&r->progress, r->lines.count);
+	}
 	return NULL;
 }
 
@@ -88,7 +97,9 @@ static void test_tcp_listen_disconnects_slow_subscriber_and_serves_the_other(voi
 	tn_sink_tick(&s);   /* accepts both */
 
 	/* ~12 MB in total: far more than the slow peer's kernel buffers plus the sink's
-	 * per-subscriber buffer, paced like a busy pipeline (bursts of 100 frames). */
+	 * per-subscriber buffer, in bursts of 100 frames. The writer never runs more than
+	 * 300 kB ahead of the fast reader, so only the slow one can fall behind however
+	 * slowly this machine schedules the reader. */
 	const long n = 12000;
 	tn_msg m;
 	tn_msg_init(&m, 4096);
@@ -101,7 +112,9 @@ static void test_tcp_listen_disconnects_slow_subscriber_and_serves_the_other(voi
 		worst_ms = dt > worst_ms ? dt : worst_ms;
 		if (i % 100 == 99) {
 			tn_sink_tick(&s);
-			tn_sleep_ms(2);
+			for (int64_t end = tn_now_ms() + 2000;
+			     atomic_load(&fast.progress) < i - 300 && tn_now_ms() < end;)
+				tn_sleep_ms(1);
 		}
 	}
 	tn_sink_close(&s);
@@ -120,6 +133,89 @@ static void test_tcp_listen_disconnects_slow_subscriber_and_serves_the_other(voi
 	tn_msg_free(&m);
 	close(slow);
 	close(fast.fd);
+}
+
+static void test_tcp_listen_subscribers_come_and_go(void **state)
+{
+	(void)state;
+	int port = tn_free_port(SOCK_STREAM);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "tcp-listen://127.0.0.1:%d", port);
+	pipe_sink_cfg cfg = socket_cfg(addr);
+	tn_sink s;
+	assert_int_equal(tn_sink_open(&s, socket_ops(), &cfg), 0);
+	tn_msg m;
+	tn_msg_init(&m, 1024);
+	/* Nobody connected yet: messages go nowhere, writes still succeed. */
+	for (long i = 0; i < 10; i++) {
+		tn_msg_set(&m, "cam1", i, 10);
+		assert_int_equal(s.ops->write(s.priv, &m.m), 0);
+	}
+	int a = tn_tcp_connect(port, 0);
+	assert_true(a >= 0);
+	tn_sink_tick(&s);
+	for (long i = 10; i < 20; i++) {
+		tn_msg_set(&m, "cam1", i, 10);
+		assert_int_equal(s.ops->write(s.priv, &m.m), 0);
+	}
+	close(a);   /* leaves without a word */
+	tn_sleep_ms(20);
+	tn_sink_tick(&s);
+	int b = tn_tcp_connect(port, 0);
+	assert_true(b >= 0);
+	tn_sink_tick(&s);
+	for (long i = 20; i < 30; i++) {
+		tn_msg_set(&m, "cam1", i, 10);
+		assert_int_equal(s.ops->write(s.priv, &m.m), 0);
+	}
+	tn_sink_close(&s);
+	tn_lines got;
+	tn_lines_init(&got);
+	tn_lines_read(&got, b, -1);
+	assert_int_equal(got.first_seq, 20);   /* from when it joined, never older lines */
+	assert_int_equal(got.count, 10);
+	assert_int_equal(got.bad, 0);
+	tn_lines_free(&got);
+	tn_msg_free(&m);
+	close(b);
+}
+
+static void test_tcp_listen_on_ipv6_loopback(void **state)
+{
+	(void)state;
+	int probe = socket(AF_INET6, SOCK_STREAM, 0);
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	if (probe < 0 || bind(probe, (struct sockaddr *)&a6, sizeof(a6)) < 0) {
+		if (probe >= 0)
+			close(probe);
+		skip();   /* no IPv6 loopback on this machine */
+	}
+	socklen_t len = sizeof(a6);
+	getsockname(probe, (struct sockaddr *)&a6, &len);
+	int port = ntohs(a6.sin6_port);
+	close(probe);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "tcp-listen://[::1]:%d", port);
+	pipe_sink_cfg cfg = socket_cfg(addr);
+	tn_sink s;
+	assert_int_equal(tn_sink_open(&s, socket_ops(), &cfg), 0);
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a6, sizeof(a6)), 0);
+	tn_sink_tick(&s);
+	tn_msg m;
+	tn_msg_init(&m, 1024);
+	for (long i = 0; i < 5; i++) {
+		tn_msg_set(&m, "cam1", i, 10);
+		assert_int_equal(s.ops->write(s.priv, &m.m), 0);
+	}
+	tn_sink_close(&s);
+	tn_lines got;
+	tn_lines_init(&got);
+	tn_lines_read(&got, fd, -1);
+	assert_int_equal(got.count, 5);
+	tn_lines_free(&got);
+	tn_msg_free(&m);
+	close(fd);
 }
 
 static void test_tcp_client_reconnects_after_server_restart(void **state)
@@ -364,6 +460,17 @@ static void test_rejects_bad_addresses(void **state)
 	pipe_sink_cfg cfg = socket_cfg(NULL);
 	tn_sink s;
 	assert_int_equal(tn_sink_open(&s, socket_ops(), &cfg), VP_ECONFIG);
+
+	/* Valid addresses the system refuses: a port in use, a directory that is not there. */
+	int port = tn_free_port(SOCK_STREAM), busy = tn_tcp_listen(port);
+	assert_true(busy >= 0);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "tcp-listen://127.0.0.1:%d", port);
+	cfg = socket_cfg(addr);
+	assert_int_equal(tn_sink_open(&s, socket_ops(), &cfg), -EADDRINUSE);
+	close(busy);
+	cfg = socket_cfg("unix-listen:///nonexistent-dir/vapd.sock");
+	assert_int_equal(tn_sink_open(&s, socket_ops(), &cfg), -ENOENT);
 }
 
 static void test_topic_templates_expand_and_reject_bad_ones(void **state)
@@ -397,6 +504,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tcp_client_delivers_every_message_in_order),
 		cmocka_unit_test(test_tcp_listen_disconnects_slow_subscriber_and_serves_the_other),
+		cmocka_unit_test(test_tcp_listen_subscribers_come_and_go),
+		cmocka_unit_test(test_tcp_listen_on_ipv6_loopback),
 		cmocka_unit_test(test_tcp_client_reconnects_after_server_restart),
 		cmocka_unit_test(test_tcp_client_never_blocks_on_a_dead_or_stuck_peer),
 		cmocka_unit_test(test_udp_sends_one_datagram_per_message_and_skips_oversize),

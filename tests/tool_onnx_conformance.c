@@ -33,7 +33,7 @@ typedef struct run_opts {
 #define CASE_TIMEOUT_S 60
 
 typedef struct skip_list {
-	char names[256][48];
+	char names[256][64];
 	int n;
 } skip_list;
 
@@ -67,18 +67,24 @@ static int dtype_known(const Onnx__ValueInfoProto *vi)
 	       inf_dtype_size(t->tensor_type->elem_type) > 0;
 }
 
+enum skip_kind { SKIP_NONE = 0, SKIP_OP, SKIP_DTYPE, SKIP_OPSET, SKIP_RANDOM, SKIP_KINDS };
+
 /* Why the case is outside the engine's claims (unclaimed operator, non-tensor or
- * foreign dtype, opset older than 11), or NULL when it must pass. */
-static const char *skip_reason(const char *model, char *why, size_t len, skip_list *ops)
+ * foreign dtype, opset older than 11), or SKIP_NONE when it must pass. */
+static int skip_reason(const char *model, char *why, size_t len, skip_list *ops)
 {
+	int kind = SKIP_NONE;
 	uint8_t *buf;
 	size_t n;
 	if (inf_read_file(model, &buf, &n) < 0)
-		return NULL;
+		return SKIP_NONE;
 	Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, n, buf);
 	free(buf);
-	if (!m || !m->graph)
-		return NULL;
+	if (!m || !m->graph) {
+		if (m)
+			onnx__model_proto__free_unpacked(m, NULL);
+		return SKIP_NONE;
+	}
 	const Onnx__GraphProto *g = m->graph;
 	*why = 0;
 	for (size_t i = 0; i < g->n_node; i++) {
@@ -87,21 +93,26 @@ static const char *skip_reason(const char *model, char *why, size_t len, skip_li
 		if (foreign || (strcmp(np->op_type, "Constant") != 0 && !inf_op_find(np->op_type))) {
 			snprintf(why, len, "operator %s", np->op_type);
 			skip_add(ops, np->op_type);
+			kind = SKIP_OP;
 			break;
 		}
 	}
 	for (size_t i = 0; !*why && i < g->n_input + g->n_output; i++) {
 		const Onnx__ValueInfoProto *vi = i < g->n_input ? g->input[i] : g->output[i - g->n_input];
-		if (!dtype_known(vi))
+		if (!dtype_known(vi)) {
 			snprintf(why, len, "value '%s' is not a tensor of an engine dtype", vi->name);
+			kind = SKIP_DTYPE;
+		}
 	}
 	for (size_t i = 0; !*why && i < m->n_opset_import; i++) {
 		const Onnx__OperatorSetIdProto *o = m->opset_import[i];
-		if ((!o->domain || !*o->domain) && o->version < 11)
+		if ((!o->domain || !*o->domain) && o->version < 11) {
 			snprintf(why, len, "opset %lld < 11", (long long)o->version);
+			kind = SKIP_OPSET;
+		}
 	}
 	onnx__model_proto__free_unpacked(m, NULL);
-	return *why ? why : NULL;
+	return kind;
 }
 
 static float half_to_float(uint16_t h)
@@ -235,7 +246,7 @@ static int run_case(const char *dir, const run_opts *ro)
 		goto out;
 	}
 	for (int i = 0; i < o.n_input_shapes; i++)
-		if (!consts[i])
+		if (!consts[i] && in[i].bytes)
 			memcpy(inf_engine_input(e, i), in[i].data, in[i].bytes);
 	if ((err = inf_engine_run(e, 1)) < 0) {
 		printf("FAIL run: %s\n", vp_strerror(err));
@@ -308,7 +319,7 @@ static int fork_case(const char *dir, const run_opts *ro, char *why, size_t len)
 	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		if (strncmp(l, "FAIL", 4) == 0)
 			last = l;
-		else if (!log && strstr(l, " error "))
+		else if (!log && strstr(l, "error"))
 			log = l;
 	}
 	snprintf(why, len, "%s%s%s", last ? last : "FAIL", log ? " | " : "", log ? log : "");
@@ -349,7 +360,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "conformance: cannot list %s\n", data);
 		return 2;
 	}
-	static skip_list ops;
+	static skip_list ops, claimed_skips[SKIP_KINDS];
 	int passed = 0, failed = 0, skipped = 0;
 	for (int i = 0; i < n; i++) {
 		char dir[1024], model[1100], why[1024];
@@ -359,10 +370,14 @@ int main(int argc, char **argv)
 		snprintf(model, sizeof(model), "%s/model.onnx", dir);
 		if (name[0] == '.' || !matches(name, nf, filters) || access(model, R_OK) != 0)
 			continue;
-		if (is_random_case(name))
+		int kind = is_random_case(name) ? SKIP_RANDOM : skip_reason(model, why, sizeof(why), &ops);
+		if (kind == SKIP_RANDOM)
 			snprintf(why, sizeof(why), "expected output is random (training-mode Dropout)");
-		if (is_random_case(name) || skip_reason(model, why, sizeof(why), &ops)) {
+		if (kind != SKIP_NONE) {
 			skipped++;
+			/* Cases of claimed operators skipped for their data are listed by name. */
+			if (kind != SKIP_OP)
+				skip_add(&claimed_skips[kind], name);
 			if (verbose)
 				printf("SKIP %s: %s\n", name, why);
 		} else if ((rc = fork_case(dir, &ro, why, sizeof(why))) == 0) {
@@ -390,5 +405,18 @@ int main(int argc, char **argv)
 	for (int i = 0; i < ops.n; i++)
 		printf(" %s", ops.names[i]);
 	printf("\n");
+	static const char *const kind_names[SKIP_KINDS] = {
+		[SKIP_DTYPE] = "data type outside the engine (string, bfloat16, uint16...)",
+		[SKIP_OPSET] = "opset older than 11",
+		[SKIP_RANDOM] = "random expected output",
+	};
+	for (int k = SKIP_DTYPE; k < SKIP_KINDS; k++) {
+		if (!claimed_skips[k].n)
+			continue;
+		printf("skipped for %s (%d):", kind_names[k], claimed_skips[k].n);
+		for (int i = 0; i < claimed_skips[k].n; i++)
+			printf(" %s", claimed_skips[k].names[i]);
+		printf("\n");
+	}
 	return failed ? 1 : 0;
 }

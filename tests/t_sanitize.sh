@@ -1,0 +1,51 @@
+#!/bin/sh
+# The end-to-end run under AddressSanitizer + UndefinedBehaviorSanitizer (LeakSanitizer
+# included): a sanitizer build in $BUILD-asan, then a clip through decode, the detector,
+# the file and stdout sinks, and a SIGTERM drain. Any report fails the test.
+BUILD=${BUILD:-build}
+SHARED=${SHARED:-../shared}
+ASAN_BUILD=$BUILD-asan
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0; fails=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+nok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
+
+if ! make -s -j"$(nproc)" BUILD="$ASAN_BUILD" SANITIZE=1 "$ASAN_BUILD/vapd" >"$tmp/build.log" 2>&1; then
+	nok "sanitizer build: $(tail -5 "$tmp/build.log")"
+	exit 1
+fi
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=23
+# OpenBLAS keeps its thread pool for the process's life: one thread keeps LSan quiet about it.
+export OMP_WAIT_POLICY=passive OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1
+
+run_clip() { # name clip family model
+	printf 'sources:\n  - id: s1\n    uri: %s\n  - id: s2\n    uri: %s\n    interval: 3\nmodel:\n  path: %s\n  family: %s\n  labels: %s/models/coco.names\n  batch: { max_size: 4 }\nsinks:\n  - type: file\n    path: %s/out.jsonl\n    mode: truncate\n  - type: stdout\n' \
+		"$2" "$2" "$4" "$3" "$SHARED" "$tmp" > "$tmp/c.yaml"
+	"$ASAN_BUILD/vapd" -q -c "$tmp/c.yaml" >/dev/null 2>"$tmp/err"; rc=$?
+	frames=$(grep -c '"stream":"s1","frame"' "$tmp/out.jsonl")
+	if [ $rc = 0 ] && ! grep -q "Sanitizer\|runtime error" "$tmp/err" && [ "$frames" -gt 0 ]; then
+		ok "$1 under ASan+UBSan: $frames frames, no report"
+	else
+		nok "$1 under ASan+UBSan (rc=$rc): $(grep -m6 -A3 'Sanitizer\|runtime error\|error' "$tmp/err")"
+	fi
+}
+run_clip "yolox on people-2s" "$SHARED/data/videos/people-2s.mp4" yolox "$SHARED/models/yolox_nano.onnx"
+run_clip "yolov8 on highway-160x90" "$SHARED/data/videos/highway-160x90.mp4" yolov8 "$SHARED/models/yolov8n.onnx"
+
+# A truncated clip and a SIGTERM in the middle of a run.
+head -c 30000 "$SHARED/data/videos/people-432p.mp4" > "$tmp/cut.mp4"
+printf 'sources:\n  - id: cut\n    uri: %s\n  - id: live\n    uri: %s\n    realtime: true\nsinks:\n  - type: file\n    path: %s/t.jsonl\n' \
+	"$tmp/cut.mp4" "$SHARED/data/videos/people-432p.mp4" "$tmp" > "$tmp/t.yaml"
+"$ASAN_BUILD/vapd" -q -c "$tmp/t.yaml" 2>"$tmp/err" &
+pid=$!
+sleep 2
+kill -TERM $pid
+wait $pid; rc=$?
+if [ $rc = 0 ] && ! grep -q "Sanitizer\|runtime error" "$tmp/err" && [ "$(grep -c '"eos":true' "$tmp/t.jsonl")" = 2 ]; then
+	ok "truncated clip + SIGTERM drain under ASan+UBSan"
+else
+	nok "truncated + SIGTERM (rc=$rc): $(grep -m6 -A3 'Sanitizer\|runtime error' "$tmp/err")"
+fi
+[ $fails = 0 ]
