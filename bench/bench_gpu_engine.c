@@ -5,16 +5,21 @@
  * and bytes moved (every node's inputs read and outputs written, weights included, at the
  * run's precision) over the device's measured FP16 tensor-core rate (a large cublasGemmEx)
  * and device copy bandwidth give a floor per batch; the table prints achieved / floor.
+ * Then the whole offline pipeline on the 1080p clip (backend cuda, fp16, batch 32), frames/s.
  * Usage: bench_gpu_engine [SHARED_DIR]; prints a skip line without a GPU. */
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "infer/engine.h"
 #include "infer/graph.h"
+#include "pipeline/config.h"
+#include "pipeline/pipeline.h"
 #include "pipeline/vp_err.h"
+#include "pipeline/vp_log.h"
 
 #ifdef VP_HAVE_CUDA
 #include <cuda_runtime_api.h>
@@ -175,6 +180,51 @@ static int bench_model(const char *path, int fp16, const device_rates *r)
 	return rc;
 }
 
+/* End to end: the whole offline pipeline on the 1080p clip with device, decoder, engine
+ * and precision left to pick the GPU (device auto, decoder auto, backend cuda, fp16). */
+static int bench_e2e(const char *shared, const char *model, const char *family)
+{
+	char path[] = "/tmp/vapd-gpu-bench-XXXXXX.yaml";
+	int fd = mkstemps(path, 5);
+	if (fd < 0)
+		return -1;
+	FILE *f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	fprintf(f,
+	        "sources:\n  - id: bench\n    uri: %s/data/videos/cars-1080p.mp4\n    decoder: auto\n"
+	        "model:\n  path: %s/models/%s.onnx\n  family: %s\n  labels: %s/models/coco.names\n"
+	        "  backend: cuda\n  precision: fp16\n  batch: { max_size: 32, timeout_ms: 20 }\n"
+	        "sinks:\n  - type: file\n    path: /dev/null\n",
+	        shared, shared, model, family, shared);
+	pipe_config *cfg = NULL;
+	pipe_pipeline *p = NULL;
+	int rc = -1;
+	if (fclose(f) != 0 || pipe_config_load(path, stderr, &cfg) < 0)
+		goto out;
+	double t0 = now_s();
+	if (pipe_pipeline_start(cfg, NULL, &p) < 0)
+		goto out;
+	while (!pipe_pipeline_finished(p))
+		usleep(2000);
+	double secs = now_s() - t0;
+	pipe_stage_times t;
+	pipe_pipeline_stage_times(p, &t);
+	double n = t.frames > 0 ? (double)t.frames : 1.0;
+	printf("| cars-1080p.mp4 | %s | %lld | %.1f | %.3f | %.3f | %.3f | %.3f |\n", model, (long long)t.frames,
+	       t.frames / secs, t.decode_ns / n / 1e6, t.preprocess_ns / n / 1e6, t.inference_ns / n / 1e6,
+	       t.postprocess_ns / n / 1e6);
+	rc = 0;
+out:
+	pipe_pipeline_free(&p);
+	pipe_config_free(&cfg);
+	unlink(path);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	int count = 0;
@@ -215,6 +265,13 @@ int main(int argc, char **argv)
 			if (bench_model(gl.gl_pathv[m], fp16, &r) < 0)
 				rc = 1;
 	globfree(&gl);
+	const char *shared = argc > 1 ? argv[1] : "../shared";
+	vp_log_set_level(VP_LOG_WARN);
+	printf("\n# end to end, offline, whole clip (backend cuda, fp16, batch 32); per-stage ms per frame\n");
+	printf("| clip | model | frames | fps | decode | preprocess | inference | postprocess |\n");
+	printf("|---|---|---|---|---|---|---|---|\n");
+	if (bench_e2e(shared, "yolox_nano", "yolox") < 0 || bench_e2e(shared, "yolov8n", "yolov8") < 0)
+		rc = 1;
 	return rc;
 }
 #else
