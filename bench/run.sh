@@ -26,4 +26,6 @@ for b in "$BUILD"/bench/bench_gpu_*; do
 	case "$b" in *.o|*.d) continue ;; esac
 	[ -x "$b" ] && run "GPU: $(basename "$b")" "$b" "$SHARED"
 done
+echo; echo "## onnxruntime on the GPU (same machine, same run)"
+python3 bench/ort_gpu_bench.py "$SHARED" || rc=1
 exit $rc

@@ -28,8 +28,23 @@ typedef struct inf_backend_ops {
 	/* With opts.profile: milliseconds spent in each node (graph order) so far, else NULL. */
 	const double *(*node_ms)(const void *state);
 	void (*free)(void **state);
+	/* Optional (NULL on cpu): whether the backend can run here at all, checked before the
+	 * model is imported; VP_ENODEV with one log line saying why. */
+	int (*probe)(void);
+	/* Optional device-side access (NULL on cpu): run with enum inf_run_flags, device
+	 * buffers of input/output i in the model's dtype, the cudaStream_t the backend runs on. */
+	int (*run_flags)(void *state, int batch, int flags);
+	void *(*device_input)(void *state, int i);
+	const void *(*device_output)(void *state, int i);
+	void *(*stream)(void *state);
+	/* Set when run() handles batch < max_batch at a cost proportional to the batch, so the
+	 * engine builds no batch-1 plan for partial batches. */
+	int partial_batches;
 } inf_backend_ops;
 
 extern const inf_backend_ops inf_backend_cpu;
+#ifdef VP_HAVE_CUDA
+extern const inf_backend_ops inf_backend_cuda;
+#endif
 
 #endif

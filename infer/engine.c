@@ -20,9 +20,12 @@ struct inf_engine {
 	int max_batch;
 };
 
-/* Backend registry: the cuda row is added by the cuda backend. */
+/* Backend registry. */
 static const inf_backend_ops *const backends[] = {
 	&inf_backend_cpu,
+#ifdef VP_HAVE_CUDA
+	&inf_backend_cuda,
+#endif
 };
 
 static const inf_backend_ops *find_backend(const char *name)
@@ -73,6 +76,11 @@ int inf_engine_open(const char *path, const inf_engine_opts *opts, inf_engine **
 		vp_err("infer", NULL, "backend '%s' is not available in this build", bname);
 		return strcmp(bname, "cuda") == 0 ? VP_ENODEV : VP_ECONFIG;
 	}
+	if (be->probe) {
+		int rc = be->probe();
+		if (rc < 0)
+			return rc;
+	}
 	if (o.max_batch < 1 || o.input_shapes)
 		o.max_batch = 1;
 	inf_engine *e = calloc(1, sizeof(*e));
@@ -84,7 +92,7 @@ int inf_engine_open(const char *path, const inf_engine_opts *opts, inf_engine **
 	/* The static plan would run all max_batch items; a batch-1 plan run item by item
 	 * keeps a partial batch's cost proportional to its size. */
 	int rewritable = e->full.g && (e->full.g->model_batch == 1 || e->full.g->model_batch == -1);
-	if (err >= 0 && o.max_batch > 1 && rewritable) {
+	if (err >= 0 && o.max_batch > 1 && rewritable && !be->partial_batches) {
 		inf_engine_opts o1 = o;
 		o1.max_batch = 1;
 		err = plan_build(path, be, &o1, &e->full, &e->single);
@@ -247,4 +255,27 @@ int inf_engine_op_times(const inf_engine *e, inf_op_time *ret, int cap)
 const char *inf_engine_backend_name(const inf_engine *e)
 {
 	return e->be->name;
+}
+
+void *inf_engine_device_input(inf_engine *e, int i)
+{
+	return e->be->device_input && i >= 0 && i < e->full.g->n_inputs ? e->be->device_input(e->full.state, i) : NULL;
+}
+
+const void *inf_engine_device_output(inf_engine *e, int i)
+{
+	return e->be->device_output && i >= 0 && i < e->full.g->n_outputs ? e->be->device_output(e->full.state, i)
+	                                                                 : NULL;
+}
+
+void *inf_engine_stream(inf_engine *e)
+{
+	return e->be->stream ? e->be->stream(e->full.state) : NULL;
+}
+
+int inf_engine_run_flags(inf_engine *e, int batch, int flags)
+{
+	if (batch < 1 || batch > e->max_batch)
+		return -EINVAL;
+	return e->be->run_flags ? e->be->run_flags(e->full.state, batch, flags) : inf_engine_run(e, batch);
 }

@@ -83,6 +83,25 @@ typedef struct inf_op_time {
 int inf_engine_op_times(const inf_engine *e, inf_op_time *ret, int cap);
 const char *inf_engine_backend_name(const inf_engine *e);
 
+/* Device-side access for the zero-copy GPU path (backend "cuda"; NULL / plain runs on cpu).
+ * inf_engine_device_input: device buffer of input i (the model's dtype, float NCHW, room for
+ * max_batch) that a GPU producer (preprocessing) may fill on inf_engine_stream's stream, or
+ * on another stream after an event the engine stream waits for. inf_engine_device_output:
+ * device buffer of output i after a run (float). inf_engine_stream: the cudaStream_t the
+ * engine enqueues on. */
+void *inf_engine_device_input(inf_engine *e, int i);
+const void *inf_engine_device_output(inf_engine *e, int i);
+void *inf_engine_stream(inf_engine *e);
+
+enum inf_run_flags {
+	INF_RUN_DEVICE_INPUT = 1,    /* inputs are already in the device buffers: no host copy */
+	INF_RUN_DEVICE_OUTPUT = 2,   /* leave outputs on the device and return once enqueued */
+};
+/* inf_engine_run with flags (enum inf_run_flags). With INF_RUN_DEVICE_OUTPUT the call only
+ * enqueues: synchronize inf_engine_stream (or record an event on it) before reading the
+ * device outputs. On cpu the flags are ignored and the run is synchronous. */
+int inf_engine_run_flags(inf_engine *e, int batch, int flags);
+
 /* A tensor read from an ONNX TensorProto file (the format of the ONNX test data). */
 typedef struct inf_blob {
 	inf_tensor_info info;    /* info.name points at name */

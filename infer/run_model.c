@@ -17,14 +17,14 @@
 
 typedef struct args {
 	const char *model, *backend, *out_dir;
-	int batch, threads, runs, profile;
+	int batch, threads, runs, fp16, profile;
 	const char *in_name[MAX_INPUTS], *in_file[MAX_INPUTS];
 	int n_in;
 } args;
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: vapd-run-model MODEL [--backend cpu|cuda] [--batch N] [--threads N] [--runs N]\n"
+	fprintf(f, "usage: vapd-run-model MODEL [--backend cpu|cuda] [--fp16] [--batch N] [--threads N] [--runs N]\n"
 	           "                      [--profile] --input [NAME=]FILE.pb ... --output-dir DIR\n");
 }
 
@@ -34,7 +34,8 @@ static int parse_args(int argc, char **argv, args *a)
 		{ "backend", required_argument, 0, 'b' }, { "batch", required_argument, 0, 'n' },
 		{ "threads", required_argument, 0, 't' }, { "runs", required_argument, 0, 'r' },
 		{ "input", required_argument, 0, 'i' }, { "output-dir", required_argument, 0, 'o' },
-		{ "profile", no_argument, 0, 'p' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "profile", no_argument, 0, 'p' }, { "fp16", no_argument, 0, 'f' },
+		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int c;
 	*a = (args){ .backend = "cpu", .runs = 1 };
@@ -44,6 +45,7 @@ static int parse_args(int argc, char **argv, args *a)
 		case 'n': a->batch = atoi(optarg); break;
 		case 't': a->threads = atoi(optarg); break;
 		case 'r': a->runs = atoi(optarg); break;
+		case 'f': a->fp16 = 1; break;
 		case 'o': a->out_dir = optarg; break;
 		case 'p': a->profile = 1; break;
 		case 'i': {
@@ -163,7 +165,7 @@ static int open_engine(const args *a, const inf_blob *blobs, inf_engine **e)
 {
 	inf_tensor_info shapes[MAX_INPUTS];
 	inf_engine_opts o = { .backend = a->backend, .max_batch = a->batch ? a->batch : 1,
-	                      .threads = a->threads, .profile = a->profile };
+	                      .threads = a->threads, .fp16 = a->fp16, .profile = a->profile };
 	/* Without --batch the model runs at exactly the shapes of the given inputs. */
 	if (!a->batch) {
 		for (int j = 0; j < a->n_in; j++) {

@@ -1,7 +1,9 @@
 /* Runs the official ONNX node test cases (Debian's libonnx-testdata) whose operators
  * the engine claims, each in a child process so a crashing kernel fails one case,
- * and compares every output (rtol 1e-3, atol 1e-5).
- * Usage: tool_onnx_conformance [--data DIR] [-v] [FILTER...]  (FILTER: case-name substrings) */
+ * and compares every output (rtol 1e-3, atol 1e-5; FP16 on cuda: rtol 1e-2, atol 1e-3).
+ * On the cuda backend a case with an operator that has no GPU kernel is skipped.
+ * Usage: tool_onnx_conformance [--data DIR] [--backend cpu|cuda] [--fp16] [-v] [FILTER...]
+ * (FILTER: case-name substrings) */
 #include <dirent.h>
 #include <math.h>
 #include <signal.h>
@@ -19,6 +21,14 @@
 
 #define RTOL 1e-3
 #define ATOL 1e-5
+#define RTOL_FP16 1e-2
+#define ATOL_FP16 1e-3
+#define EXIT_UNSUP 3
+
+typedef struct run_opts {
+	const char *backend;
+	int fp16;
+} run_opts;
 #define MAX_IO 16
 #define CASE_TIMEOUT_S 60
 
@@ -125,7 +135,8 @@ static double elem(const void *d, int dtype, size_t i)
 	}
 }
 
-static int compare(const inf_tensor_info *got, const void *data, const inf_blob *exp, char *why, size_t len)
+static int compare(const inf_tensor_info *got, const void *data, const inf_blob *exp, double rtol, double atol,
+                   char *why, size_t len)
 {
 	if (got->dtype != exp->info.dtype) {
 		snprintf(why, len, "output '%s' dtype %d, expected %d", exp->name, got->dtype, exp->info.dtype);
@@ -144,7 +155,7 @@ static int compare(const inf_tensor_info *got, const void *data, const inf_blob 
 	size_t n = exp->bytes / inf_dtype_size(exp->info.dtype);
 	for (size_t i = 0; i < n; i++) {
 		double g = elem(data, got->dtype, i), e = elem(exp->data, got->dtype, i);
-		int ok = is_float ? ((isnan(g) && isnan(e)) || g == e || fabs(g - e) <= ATOL + RTOL * fabs(e)) : g == e;
+		int ok = is_float ? ((isnan(g) && isnan(e)) || g == e || fabs(g - e) <= atol + rtol * fabs(e)) : g == e;
 		if (!ok) {
 			snprintf(why, len, "output '%s'[%zu] = %.7g, expected %.7g", exp->name, i, g, e);
 			return -1;
@@ -174,20 +185,39 @@ static int read_as_data(const inf_graph *g, const inf_tensor *t)
 	return 0;
 }
 
+/* FP16 runs only cases whose float data half can hold (|v| <= 65504). */
+static int fits_half(const inf_blob *b, int n)
+{
+	for (int k = 0; k < n; k++) {
+		if (b[k].info.dtype != INF_DT_FLOAT)
+			continue;
+		const float *v = b[k].data;
+		for (size_t i = 0; i < b[k].bytes / sizeof(float); i++)
+			if (fabsf(v[i]) > 65504.0f)
+				return 0;
+	}
+	return 1;
+}
+
 /* In the child: stdout carries the verdict line, stderr the engine's log. */
-static int run_case(const char *dir)
+static int run_case(const char *dir, const run_opts *ro)
 {
 	inf_blob in[MAX_IO] = { 0 }, out[MAX_IO] = { 0 };
 	inf_tensor_info shapes[MAX_IO];
 	int n_in, n_out, ret = 1;
 	char model[1100], why[512] = "";
 	inf_engine *e = NULL;
+	inf_graph *g = NULL;
 	if (load_blobs(dir, "input", in, &n_in) < 0 || load_blobs(dir, "output", out, &n_out) < 0) {
 		printf("FAIL cannot read test data\n");
 		return 1;
 	}
+	if (ro->fp16 && (!fits_half(in, n_in) || !fits_half(out, n_out))) {
+		printf("FAIL values outside the FP16 range\n");
+		ret = EXIT_UNSUP;
+		goto out;
+	}
 	snprintf(model, sizeof(model), "%s/model.onnx", dir);
-	inf_graph *g = NULL;
 	/* Input files are in the order of the graph's (non-initializer) inputs. */
 	if (inf_onnx_import(model, &g) < 0) {
 		printf("FAIL import\n");
@@ -205,12 +235,14 @@ static int run_case(const char *dir)
 		if (in[i].info.dtype == INF_DT_INT64 || in[i].info.dtype == INF_DT_INT32 ||
 		    !read_as_data(g, g->inputs[i]))
 			consts[i] = in[i].data;
-	inf_engine_opts o = { .backend = "cpu", .threads = 2, .input_shapes = shapes,
+	inf_engine_opts o = { .backend = ro->backend, .fp16 = ro->fp16, .threads = 2, .input_shapes = shapes,
 	                      .n_input_shapes = n_in < g->n_inputs ? n_in : g->n_inputs,
 	                      .input_consts = consts };
 	int err = inf_engine_open(model, &o, &e);
 	if (err < 0) {
 		printf("FAIL open: %s\n", vp_strerror(err));
+		if (err == VP_EUNSUP && strcmp(ro->backend, "cpu") != 0)
+			ret = EXIT_UNSUP;
 		goto out;
 	}
 	for (int i = 0; i < o.n_input_shapes; i++)
@@ -227,7 +259,8 @@ static int run_case(const char *dir)
 	for (int i = 0; i < n_out; i++) {
 		inf_tensor_info info;
 		inf_engine_output_info(e, i, &info);
-		if (compare(&info, inf_engine_output(e, i), &out[i], why, sizeof(why)) < 0) {
+		if (compare(&info, inf_engine_output(e, i), &out[i], ro->fp16 ? RTOL_FP16 : RTOL, ro->fp16 ? ATOL_FP16 : ATOL,
+		            why, sizeof(why)) < 0) {
 			printf("FAIL %s\n", why);
 			goto out;
 		}
@@ -244,8 +277,9 @@ out:
 	return ret;
 }
 
-/* Forks run_case; returns 0 pass, 1 fail with the reason (verdict + first log line) in why. */
-static int fork_case(const char *dir, char *why, size_t len)
+/* Forks run_case; returns 0 pass, 1 fail with the reason (verdict + first log line) in why,
+ * EXIT_UNSUP when the backend has no kernel for an operator of the case. */
+static int fork_case(const char *dir, const run_opts *ro, char *why, size_t len)
 {
 	int fd[2];
 	if (pipe(fd) < 0)
@@ -257,7 +291,7 @@ static int fork_case(const char *dir, char *why, size_t len)
 		dup2(fd[1], 1);
 		dup2(fd[1], 2);
 		alarm(CASE_TIMEOUT_S);
-		int rc = run_case(dir);
+		int rc = run_case(dir, ro);
 		fflush(stdout);
 		_exit(rc);
 	}
@@ -279,6 +313,7 @@ static int fork_case(const char *dir, char *why, size_t len)
 	}
 	if (WEXITSTATUS(st) == 0)
 		return 0;
+	int code = WEXITSTATUS(st) == EXIT_UNSUP ? EXIT_UNSUP : 1;
 	/* The verdict is the last line; a log line before it names the node. */
 	char *last = NULL, *log = NULL, *save = NULL;
 	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
@@ -288,7 +323,7 @@ static int fork_case(const char *dir, char *why, size_t len)
 			log = l;
 	}
 	snprintf(why, len, "%s%s%s", last ? last : "FAIL", log ? " | " : "", log ? log : "");
-	return 1;
+	return code;
 }
 
 static int matches(const char *name, int nf, char **filters)
@@ -305,10 +340,15 @@ int main(int argc, char **argv)
 {
 	const char *data = "/usr/share/libonnx-testdata/data/node";
 	char **filters = calloc((size_t)argc, sizeof(char *));
-	int nf = 0, verbose = 0;
+	int nf = 0, verbose = 0, unsup = 0;
+	run_opts ro = { .backend = "cpu" };
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
 			data = argv[++i];
+		else if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc)
+			ro.backend = argv[++i];
+		else if (strcmp(argv[i], "--fp16") == 0)
+			ro.fp16 = 1;
 		else if (strcmp(argv[i], "-v") == 0)
 			verbose = 1;
 		else
@@ -324,6 +364,7 @@ int main(int argc, char **argv)
 	int passed = 0, failed = 0, skipped = 0;
 	for (int i = 0; i < n; i++) {
 		char dir[1024], model[1100], why[1024];
+		int rc;
 		const char *name = ents[i]->d_name;
 		snprintf(dir, sizeof(dir), "%s/%s", data, name);
 		snprintf(model, sizeof(model), "%s/model.onnx", dir);
@@ -339,10 +380,15 @@ int main(int argc, char **argv)
 				skip_add(&claimed_skips[kind], name);
 			if (verbose)
 				printf("SKIP %s: %s\n", name, why);
-		} else if (fork_case(dir, why, sizeof(why)) == 0) {
+		} else if ((rc = fork_case(dir, &ro, why, sizeof(why))) == 0) {
 			passed++;
 			if (verbose)
 				printf("PASS %s\n", name);
+		} else if (rc == EXIT_UNSUP) {
+			skipped++;
+			unsup++;
+			if (verbose)
+				printf("SKIP %s: %s\n", name, why);
 		} else {
 			failed++;
 			printf("FAIL %s: %s\n", name, why);
@@ -353,6 +399,8 @@ int main(int argc, char **argv)
 	free(ents);
 	free(filters);
 	printf("conformance: %d passed, %d failed, %d skipped\n", passed, failed, skipped);
+	if (unsup)
+		printf("cases without %s kernels: %d (counted as skipped)\n", ro.backend, unsup);
 	printf("skipped operators (%d):", ops.n);
 	for (int i = 0; i < ops.n; i++)
 		printf(" %s", ops.names[i]);

@@ -1,0 +1,444 @@
+// GPU twin of heads.c / nms.c (see heads_cuda.h). Rounding follows the CPU code: the box
+// and IoU arithmetic uses explicit _rn intrinsics so nvcc cannot contract it into FMAs,
+// which keeps decoded boxes, scores and NMS decisions identical to the CPU's.
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern "C" {
+#include "pipeline/vp_err.h"
+#include "pipeline/vp_log.h"
+}
+#include "heads_cuda.h"
+
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kNmsThreads = 1024;
+
+struct head_dev {
+	int n, nc, has_obj, raw, keep, cap;
+	long long s_anchor, s_field, item;
+	float thr, iou;
+	const float *grid;           // raw yolox: gx, gy, stride per anchor
+	const float *cls_thr;        // per class or NULL
+	const unsigned char *allow;  // per class or NULL
+};
+
+__device__ bool before(const vp_det &x, const vp_det &y)
+{
+	if (x.score != y.score)
+		return x.score > y.score;
+	if (x.class_id != y.class_id)
+		return x.class_id < y.class_id;
+	for (int k = 0; k < 4; k++)
+		if (x.bbox[k] != y.bbox[k])
+			return x.bbox[k] < y.bbox[k];
+	return false;
+}
+
+__device__ float iou(const float *a, const float *b)
+{
+	float iw = __fsub_rn(fminf(a[2], b[2]), fmaxf(a[0], b[0]));
+	float ih = __fsub_rn(fminf(a[3], b[3]), fmaxf(a[1], b[1]));
+	if (iw <= 0.0f || ih <= 0.0f)
+		return 0.0f;
+	float inter = __fmul_rn(iw, ih);
+	float aa = __fmul_rn(__fsub_rn(a[2], a[0]), __fsub_rn(a[3], a[1]));
+	float ab = __fmul_rn(__fsub_rn(b[2], b[0]), __fsub_rn(b[3], b[1]));
+	float uni = __fsub_rn(__fadd_rn(aa, ab), inter);
+	return uni > 0.0f ? __fdiv_rn(inter, uni) : 0.0f;
+}
+
+__device__ float unmap(float c, float half, float pad, float scale)
+{
+	return __fdiv_rn(__fsub_rn(__fsub_rn(c, __fmul_rn(0.5f, half)), pad), scale);
+}
+
+__device__ float unmap_end(float c, float half, float pad, float scale)
+{
+	return __fdiv_rn(__fsub_rn(__fadd_rn(c, __fmul_rn(0.5f, half)), pad), scale);
+}
+
+// One thread per anchor: best class, final score, filters, box in frame pixels.
+__global__ void score_anchors(const float *out, head_dev h, const krn_xform *xfs, vp_det *cand, int *count)
+{
+	int i = blockIdx.x * blockDim.x + threadIdx.x, b = blockIdx.y;
+	if (i >= h.n)
+		return;
+	const float *a = out + b * h.item + i * h.s_anchor;
+	const long long sf = h.s_field;
+	const float *cls = a + (4 + h.has_obj) * sf;
+	int best = 0;
+	float bv = cls[0];
+	for (int c = 1; c < h.nc; c++) {
+		float v = cls[c * sf];
+		if (v > bv) {
+			bv = v;
+			best = c;
+		}
+	}
+	float s = h.has_obj ? __fmul_rn(a[4 * sf], bv) : bv;
+	float thr = h.cls_thr ? h.cls_thr[best] : h.thr;
+	if (!(s >= thr) || (h.allow && !h.allow[best]))
+		return;
+	float cx = a[0], cy = a[sf], w = a[2 * sf], ht = a[3 * sf];
+	if (h.raw) {
+		const float *g = h.grid + i * 3;
+		cx = __fmul_rn(__fadd_rn(cx, g[0]), g[2]);
+		cy = __fmul_rn(__fadd_rn(cy, g[1]), g[2]);
+		w = __fmul_rn(expf(w), g[2]);
+		ht = __fmul_rn(expf(ht), g[2]);
+	}
+	const krn_xform xf = xfs[b];
+	vp_det d;
+	d.class_id = best;
+	d.score = s;
+	d.bbox[0] = unmap(cx, w, xf.pad_x, xf.scale_x);
+	d.bbox[1] = unmap(cy, ht, xf.pad_y, xf.scale_y);
+	d.bbox[2] = unmap_end(cx, w, xf.pad_x, xf.scale_x);
+	d.bbox[3] = unmap_end(cy, ht, xf.pad_y, xf.scale_y);
+	int slot = atomicAdd(&count[b], 1);
+	cand[(long long)b * h.n + slot] = d;
+}
+
+// Rank of each candidate in the CPU order; exact duplicates keep their slot order.
+__global__ void rank_candidates(const vp_det *cand, vp_det *sorted, const int *count, int n)
+{
+	int i = blockIdx.x * blockDim.x + threadIdx.x, b = blockIdx.y;
+	int m = count[b];
+	if (i >= m)
+		return;
+	const vp_det *c = cand + (long long)b * n;
+	vp_det me = c[i];
+	int rank = 0;
+	for (int j = 0; j < m; j++) {
+		vp_det o = c[j];
+		if (before(o, me) || (j < i && !before(me, o)))
+			rank++;
+	}
+	sorted[(long long)b * n + rank] = me;
+}
+
+__device__ float clampf(float v, float hi)
+{
+	return v < 0.0f ? 0.0f : (v > hi ? hi : v);
+}
+
+// One block per item: greedy NMS in score order; a kept box suppresses later boxes of its class.
+__global__ void nms(const vp_det *sorted, const int *count, unsigned char *supp, int n, float thr, int keep, int cap,
+                    const krn_xform *xfs, vp_det *out, int *nout)
+{
+	int b = blockIdx.x, m = count[b], kept = 0;
+	const vp_det *s = sorted + (long long)b * n;
+	unsigned char *sp = supp + (long long)b * n;
+	for (int j = threadIdx.x; j < m; j += blockDim.x)
+		sp[j] = 0;
+	__syncthreads();
+	for (int i = 0; i < m && kept < keep; i++) {
+		if (!sp[i]) {
+			vp_det d = s[i];
+			if (threadIdx.x == 0) {
+				if (xfs) {
+					float w = (float)xfs[b].src_w, h = (float)xfs[b].src_h;
+					d.bbox[0] = clampf(d.bbox[0], w);
+					d.bbox[1] = clampf(d.bbox[1], h);
+					d.bbox[2] = clampf(d.bbox[2], w);
+					d.bbox[3] = clampf(d.bbox[3], h);
+				}
+				out[(long long)b * cap + kept] = d;
+			}
+			for (int j = i + 1 + threadIdx.x; j < m; j += blockDim.x)
+				if (s[j].class_id == d.class_id && iou(d.bbox, s[j].bbox) > thr)
+					sp[j] = 1;
+			kept++;
+		}
+		__syncthreads();
+	}
+	if (threadIdx.x == 0)
+		nout[b] = kept;
+}
+
+int rt(cudaError_t e, const char *what)
+{
+	if (e == cudaSuccess)
+		return 0;
+	vp_err("head", "cuda", "%s: %s", what, cudaGetErrorString(e));
+	return e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver ? VP_ENODEV
+	       : e == cudaErrorMemoryAllocation ? -ENOMEM : -EIO;
+}
+
+} // namespace
+
+struct inf_head_cuda {
+	inf_head_cfg cfg;
+	head_dev h;
+	int max_batch, batch, auto_format, grid_ok;
+	float *grid, *cls_thr;
+	unsigned char *allow;
+	vp_det *cand, *sorted, *out;
+	int *count, *nout;
+	unsigned char *supp;
+	krn_xform *d_xf, *h_xf;
+	vp_det *h_out;
+	int *h_nout;
+	float *h_col;                  // first column of item 0, for the AUTO box format
+	cudaEvent_t done;
+	cudaStream_t stream;
+};
+
+static void grid_fill(float *g, int w, int h)
+{
+	static const int strides[3] = { 8, 16, 32 };
+	for (int i = 0; i < 3; i++)
+		for (int y = 0; y < h / strides[i]; y++)
+			for (int x = 0; x < w / strides[i]; x++) {
+				*g++ = (float)x;
+				*g++ = (float)y;
+				*g++ = (float)strides[i];
+			}
+}
+
+static int grid_count(int w, int h)
+{
+	return (w / 8) * (h / 8) + (w / 16) * (h / 16) + (w / 32) * (h / 32);
+}
+
+/* The layout rules of heads.c's parse_shape / setup_grid (inf_head_new has validated them). */
+static void layout(inf_head_cuda *g, const inf_tensor_info *out, int nc)
+{
+	int fam = g->cfg.family, anchors_last = fam == INF_FAM_YOLOV8;
+	int fields_first = anchors_last && !(out->dims[2] < out->dims[1]);
+	int fields = (int)(fields_first ? out->dims[1] : out->dims[2]);
+	g->h.n = (int)(fields_first ? out->dims[2] : out->dims[1]);
+	g->h.nc = nc;
+	g->h.has_obj = fam != INF_FAM_YOLOV8;
+	g->h.s_anchor = fields_first ? 1 : fields;
+	g->h.s_field = fields_first ? g->h.n : 1;
+	g->h.item = (long long)fields * g->h.n;
+	g->h.thr = g->cfg.threshold;
+	g->h.iou = g->cfg.nms_iou;
+	int iw = g->cfg.input_w, ih = g->cfg.input_h;
+	g->grid_ok = fam == INF_FAM_YOLOX && iw % 32 == 0 && ih % 32 == 0 && grid_count(iw, ih) == g->h.n;
+	int format = fam == INF_FAM_YOLOX ? g->cfg.box_format : INF_BOX_DECODED;
+	if (!g->grid_ok)
+		format = INF_BOX_DECODED;
+	g->auto_format = format == INF_BOX_AUTO;
+	g->h.raw = format == INF_BOX_RAW;
+}
+
+static int alloc_dev(inf_head_cuda *g)
+{
+	size_t n = (size_t)g->h.n, mb = (size_t)g->max_batch, cap = (size_t)g->h.cap;
+	int rc = 0;
+	if (!rc) rc = rt(cudaMalloc(&g->cand, mb * n * sizeof(vp_det)), "candidates");
+	if (!rc) rc = rt(cudaMalloc(&g->sorted, mb * n * sizeof(vp_det)), "candidates");
+	if (!rc) rc = rt(cudaMalloc(&g->supp, mb * n), "suppression flags");
+	if (!rc) rc = rt(cudaMalloc(&g->count, mb * sizeof(int)), "counts");
+	if (!rc) rc = rt(cudaMalloc(&g->nout, mb * sizeof(int)), "counts");
+	if (!rc) rc = rt(cudaMalloc(&g->out, mb * cap * sizeof(vp_det)), "detections");
+	if (!rc) rc = rt(cudaMalloc(&g->d_xf, mb * sizeof(krn_xform)), "transforms");
+	if (!rc) rc = rt(cudaHostAlloc(&g->h_xf, mb * sizeof(krn_xform), cudaHostAllocDefault), "pinned");
+	if (!rc) rc = rt(cudaHostAlloc(&g->h_out, mb * cap * sizeof(vp_det), cudaHostAllocDefault), "pinned");
+	if (!rc) rc = rt(cudaHostAlloc(&g->h_nout, mb * sizeof(int), cudaHostAllocDefault), "pinned");
+	if (!rc) rc = rt(cudaEventCreateWithFlags(&g->done, cudaEventDisableTiming), "event");
+	return rc;
+}
+
+static int upload_tables(inf_head_cuda *g)
+{
+	int rc = 0, nc = g->h.nc;
+	if (g->grid_ok) {
+		size_t bytes = (size_t)g->h.n * 3 * sizeof(float);
+		float *host = (float *)malloc(bytes);
+		if (!host)
+			return -ENOMEM;
+		grid_fill(host, g->cfg.input_w, g->cfg.input_h);
+		if (!(rc = rt(cudaMalloc(&g->grid, bytes), "grid")))
+			rc = rt(cudaMemcpy(g->grid, host, bytes, cudaMemcpyHostToDevice), "grid");
+		free(host);
+		g->h.grid = g->grid;
+	}
+	if (!rc && g->cfg.class_threshold) {
+		if (!(rc = rt(cudaMalloc(&g->cls_thr, nc * sizeof(float)), "class thresholds")))
+			rc = rt(cudaMemcpy(g->cls_thr, g->cfg.class_threshold, nc * sizeof(float), cudaMemcpyHostToDevice),
+			        "class thresholds");
+		g->h.cls_thr = g->cls_thr;
+	}
+	if (!rc && g->cfg.class_allow) {
+		if (!(rc = rt(cudaMalloc(&g->allow, nc), "class filter")))
+			rc = rt(cudaMemcpy(g->allow, g->cfg.class_allow, nc, cudaMemcpyHostToDevice), "class filter");
+		g->h.allow = g->allow;
+	}
+	g->cfg.class_threshold = NULL;
+	g->cfg.class_allow = NULL;
+	return rc;
+}
+
+extern "C" int inf_head_cuda_new(const inf_head_cfg *cfg, const inf_tensor_info *out, int max_batch, int cap,
+                                 inf_head_cuda **ret)
+{
+	inf_head *cpu = NULL;
+	int count = 0;
+	*ret = NULL;
+	if (max_batch < 1 || cap < 1)
+		return -EINVAL;
+	if (cudaGetDeviceCount(&count) != cudaSuccess || count < 1) {
+		cudaGetLastError();
+		return VP_ENODEV;
+	}
+	int rc = inf_head_new(cfg, out, &cpu);
+	if (rc < 0)
+		return rc;
+	int nc = inf_head_num_classes(cpu);
+	inf_head_free(&cpu);
+	inf_head_cuda *g = (inf_head_cuda *)calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	g->cfg = *cfg;
+	g->max_batch = max_batch;
+	layout(g, out, nc);
+	g->h.cap = cap;
+	g->h.keep = cfg->max_detections > 0 && cfg->max_detections < cap ? cfg->max_detections : cap;
+	if ((rc = alloc_dev(g)) < 0 || (rc = upload_tables(g)) < 0) {
+		inf_head_cuda_free(&g);
+		return rc;
+	}
+	*ret = g;
+	return 0;
+}
+
+/* AUTO: the rule of heads.c's decide_box_format on item 0 of the first output. */
+static int decide_format(inf_head_cuda *g, const float *d_output)
+{
+	size_t n = (size_t)g->h.n;
+	if (!g->h_col && rt(cudaHostAlloc(&g->h_col, n * sizeof(float), cudaHostAllocDefault), "pinned") < 0)
+		return -ENOMEM;
+	int rc = rt(cudaMemcpy2DAsync(g->h_col, sizeof(float), d_output, (size_t)g->h.s_anchor * sizeof(float),
+	                              sizeof(float), n, cudaMemcpyDeviceToHost, g->stream), "box format probe");
+	if (!rc)
+		rc = rt(cudaStreamSynchronize(g->stream), "box format probe");
+	if (rc < 0)
+		return rc;
+	double sum = 0;
+	for (size_t i = 0; i < n; i++)
+		sum += g->h_col[i];
+	double mean = sum / (double)n;
+	g->h.raw = !(mean > 8.0);
+	g->auto_format = 0;
+	vp_info("head", inf_family_name(g->cfg.family), "boxes look %s (mean x %.2f); set box_format to override",
+	        g->h.raw ? "raw (grid decoding on)" : "decoded", mean);
+	return 0;
+}
+
+static int run_nms(inf_head_cuda *g, int batch, const krn_xform *d_xf)
+{
+	dim3 grid((g->h.n + kThreads - 1) / kThreads, batch);
+	rank_candidates<<<grid, kThreads, 0, g->stream>>>(g->cand, g->sorted, g->count, g->h.n);
+	nms<<<batch, kNmsThreads, 0, g->stream>>>(g->sorted, g->count, g->supp, g->h.n, g->h.iou, g->h.keep, g->h.cap,
+	                                          d_xf, g->out, g->nout);
+	return rt(cudaGetLastError(), "NMS kernels");
+}
+
+extern "C" int inf_head_cuda_decode(inf_head_cuda *g, const float *d_output, int batch, const krn_xform *xf,
+                                    void *stream)
+{
+	if (batch < 1 || batch > g->max_batch || !d_output || !xf)
+		return -EINVAL;
+	for (int b = 0; b < batch; b++)
+		if (!(xf[b].scale_x > 0.0f) || !(xf[b].scale_y > 0.0f))
+			return -EINVAL;
+	/* the pinned buffers of the previous decode may still be in flight */
+	int rc = rt(cudaEventSynchronize(g->done), "previous decode");
+	if (rc < 0)
+		return rc;
+	g->stream = (cudaStream_t)stream;
+	if (g->auto_format && (rc = decide_format(g, d_output)) < 0)
+		return rc;
+	memcpy(g->h_xf, xf, (size_t)batch * sizeof(krn_xform));
+	g->batch = batch;
+	cudaStream_t s = g->stream;
+	if ((rc = rt(cudaMemcpyAsync(g->d_xf, g->h_xf, (size_t)batch * sizeof(krn_xform), cudaMemcpyHostToDevice, s),
+	             "transforms")) < 0 ||
+	    (rc = rt(cudaMemsetAsync(g->count, 0, (size_t)batch * sizeof(int), s), "counts")) < 0)
+		return rc;
+	dim3 grid((g->h.n + kThreads - 1) / kThreads, batch);
+	score_anchors<<<grid, kThreads, 0, s>>>(d_output, g->h, g->d_xf, g->cand, g->count);
+	if ((rc = run_nms(g, batch, g->d_xf)) < 0)
+		return rc;
+	if ((rc = rt(cudaMemcpyAsync(g->h_nout, g->nout, (size_t)batch * sizeof(int), cudaMemcpyDeviceToHost, s),
+	             "detections")) < 0 ||
+	    (rc = rt(cudaMemcpyAsync(g->h_out, g->out, (size_t)batch * g->h.cap * sizeof(vp_det), cudaMemcpyDeviceToHost,
+	                             s), "detections")) < 0)
+		return rc;
+	return rt(cudaEventRecord(g->done, s), "event");
+}
+
+extern "C" int inf_head_cuda_result(inf_head_cuda *g, int b, const vp_det **dets)
+{
+	if (b < 0 || b >= g->batch)
+		return -EINVAL;
+	int rc = rt(cudaEventSynchronize(g->done), "decode");
+	if (rc < 0)
+		return rc;
+	*dets = g->h_out + (size_t)b * g->h.cap;
+	return g->h_nout[b];
+}
+
+extern "C" void inf_head_cuda_free(inf_head_cuda **pg)
+{
+	inf_head_cuda *g = *pg;
+	if (!g)
+		return;
+	if (g->done) {
+		cudaEventSynchronize(g->done);
+		cudaEventDestroy(g->done);
+	}
+	cudaFree(g->grid);
+	cudaFree(g->cls_thr);
+	cudaFree(g->allow);
+	cudaFree(g->cand);
+	cudaFree(g->sorted);
+	cudaFree(g->supp);
+	cudaFree(g->count);
+	cudaFree(g->nout);
+	cudaFree(g->out);
+	cudaFree(g->d_xf);
+	cudaFreeHost(g->h_xf);
+	cudaFreeHost(g->h_out);
+	cudaFreeHost(g->h_nout);
+	cudaFreeHost(g->h_col);
+	free(g);
+	*pg = NULL;
+}
+
+extern "C" int inf_nms_cuda(vp_det *dets, int n, float iou_thr, int max_keep)
+{
+	if (n <= 0 || max_keep <= 0)
+		return 0;
+	inf_head_cuda g;
+	memset(&g, 0, sizeof(g));
+	g.max_batch = 1;
+	g.h.n = n;
+	g.h.cap = max_keep;
+	g.h.keep = max_keep;
+	g.h.iou = iou_thr;
+	int rc = alloc_dev(&g), kept = 0;
+	if (!rc)
+		rc = rt(cudaMemcpy(g.cand, dets, (size_t)n * sizeof(vp_det), cudaMemcpyHostToDevice), "candidates");
+	if (!rc)
+		rc = rt(cudaMemcpy(g.count, &n, sizeof(int), cudaMemcpyHostToDevice), "candidates");
+	if (!rc)
+		rc = run_nms(&g, 1, NULL);
+	if (!rc)
+		rc = rt(cudaMemcpy(&kept, g.nout, sizeof(int), cudaMemcpyDeviceToHost), "survivors");
+	if (!rc)
+		rc = rt(cudaMemcpy(dets, g.out, (size_t)kept * sizeof(vp_det), cudaMemcpyDeviceToHost), "survivors");
+	inf_head_cuda *pg = (inf_head_cuda *)malloc(sizeof(g));
+	if (pg) {
+		*pg = g;
+		inf_head_cuda_free(&pg);
+	}
+	return rc < 0 ? rc : kept;
+}
