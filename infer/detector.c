@@ -8,6 +8,7 @@
 #include "../kernels/preprocess.h"
 #include "../pipeline/vp_err.h"
 #include "../pipeline/vp_log.h"
+#include "detector_gpu.h"
 #include "engine.h"
 #include "heads.h"
 
@@ -22,6 +23,11 @@ struct inf_detector {
 	float *class_threshold;
 	uint8_t *class_allow;
 	krn_xform *xf;
+	inf_detector_gpu *gpu;    /* NULL unless the engine runs on the GPU */
+	/* scratch for splitting a batch into its device and host frames */
+	vp_frame **part;
+	int *part_idx, *part_counts;
+	vp_det *part_dets;
 	inf_detector_times times;
 };
 
@@ -197,7 +203,15 @@ static int finish_head(inf_detector *d, const pipe_model_cfg *cfg, const char *f
 		.max_detections = cfg->max_detections,
 	};
 	inf_head_free(&d->head);
-	return inf_head_new(&hc, &out, &d->head);
+	if ((rc = inf_head_new(&hc, &out, &d->head)) < 0)
+		return rc;
+	if (strcmp(inf_engine_backend_name(d->engine), "cuda") != 0)
+		return 0;
+	rc = inf_detector_gpu_new(d->engine, &hc, d->max_batch, d->max_dets, &d->gpu);
+	if (rc < 0)
+		vp_warn("model", NULL, "GPU preprocessing/heads unavailable (%s): NVDEC frames are "
+		        "not used", vp_strerror(rc));
+	return 0;
 }
 
 int inf_detector_new(const pipe_model_cfg *cfg, const char *cfg_file, inf_detector **ret)
@@ -235,7 +249,13 @@ int inf_detector_new(const pipe_model_cfg *cfg, const char *cfg_file, inf_detect
 	if ((rc = finish_head(d, cfg, cfg_file, in_w, in_h)) < 0)
 		goto fail;
 	setup_preprocess(d, cfg, in_w, in_h);
-	if (!(d->xf = calloc((size_t)d->max_batch, sizeof(*d->xf)))) {
+	size_t b = (size_t)d->max_batch;
+	d->xf = calloc(b, sizeof(*d->xf));
+	d->part = calloc(b, sizeof(*d->part));
+	d->part_idx = calloc(b, sizeof(*d->part_idx));
+	d->part_counts = calloc(b, sizeof(*d->part_counts));
+	d->part_dets = calloc(b * (size_t)d->max_dets, sizeof(*d->part_dets));
+	if (!d->xf || !d->part || !d->part_idx || !d->part_counts || !d->part_dets) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -253,11 +273,7 @@ int inf_detector_max_batch(const inf_detector *d) { return d->max_batch; }
 int inf_detector_max_dets(const inf_detector *d) { return d->max_dets; }
 const char *inf_detector_backend(const inf_detector *d) { return inf_engine_backend_name(d->engine); }
 
-int inf_detector_takes_device_frames(const inf_detector *d)
-{
-	(void)d;
-	return 0;
-}
+int inf_detector_takes_device_frames(const inf_detector *d) { return d->gpu != NULL; }
 
 const char *const *inf_detector_labels(const inf_detector *d, int *ret_n)
 {
@@ -267,10 +283,9 @@ const char *const *inf_detector_labels(const inf_detector *d, int *ret_n)
 
 void inf_detector_get_times(const inf_detector *d, inf_detector_times *ret) { *ret = d->times; }
 
-int inf_detector_run(inf_detector *d, vp_frame *const *frames, int n, vp_det *dets, int *counts)
+/* Host frames: CPU preprocessing into the engine's host input, the CPU head. */
+static int run_host(inf_detector *d, vp_frame *const *frames, int n, vp_det *dets, int *counts)
 {
-	if (n < 1 || n > d->max_batch)
-		return -EINVAL;
 	int64_t t0 = now_ns();
 	int rc = krn_preprocess_ref((const vp_frame *const *)frames, n, &d->pre,
 	                            inf_engine_input(d->engine, 0), d->xf);
@@ -288,13 +303,70 @@ int inf_detector_run(inf_detector *d, vp_frame *const *frames, int n, vp_det *de
 			return rc;
 		counts[i] = rc;
 	}
-	int64_t t3 = now_ns();
 	d->times.preprocess_ns += t1 - t0;
 	d->times.inference_ns += t2 - t1;
-	d->times.postprocess_ns += t3 - t2;
-	d->times.batches++;
-	d->times.frames += n;
+	d->times.postprocess_ns += now_ns() - t2;
 	return 0;
+}
+
+static int run_device(inf_detector *d, vp_frame *const *frames, int n, vp_det *dets, int *counts)
+{
+	int64_t t[3] = { 0, 0, 0 };
+	int rc = inf_detector_gpu_run(d->gpu, frames, n, &d->pre, d->xf, dets, d->max_dets, counts, t);
+	d->times.preprocess_ns += t[0];
+	d->times.inference_ns += t[1];
+	d->times.postprocess_ns += t[2];
+	return rc;
+}
+
+/* Runs the frames of one memory kind out of a mixed batch (NVDEC and software-decoded
+ * streams side by side) and scatters the results back to their places. */
+static int run_part(inf_detector *d, vp_frame *const *frames, int n, vp_memtype mem,
+                    vp_det *dets, int *counts)
+{
+	int m = 0;
+	for (int i = 0; i < n; i++)
+		if (frames[i]->mem == mem) {
+			d->part[m] = frames[i];
+			d->part_idx[m++] = i;
+		}
+	if (m == 0)
+		return 0;
+	int rc = mem == VP_MEM_DEVICE ? run_device(d, d->part, m, d->part_dets, d->part_counts)
+	                              : run_host(d, d->part, m, d->part_dets, d->part_counts);
+	for (int k = 0; rc == 0 && k < m; k++) {
+		int i = d->part_idx[k];
+		counts[i] = d->part_counts[k];
+		memcpy(dets + (size_t)i * d->max_dets, d->part_dets + (size_t)k * d->max_dets,
+		       (size_t)counts[i] * sizeof(*dets));
+	}
+	return rc;
+}
+
+int inf_detector_run(inf_detector *d, vp_frame *const *frames, int n, vp_det *dets, int *counts)
+{
+	if (n < 1 || n > d->max_batch)
+		return -EINVAL;
+	int n_dev = 0;
+	for (int i = 0; i < n; i++)
+		n_dev += frames[i]->mem == VP_MEM_DEVICE;
+	if (n_dev && !d->gpu) {
+		vp_err("model", frames[0]->stream_id, "frames in GPU memory but the model runs on %s",
+		       inf_engine_backend_name(d->engine));
+		return -EINVAL;
+	}
+	int rc;
+	if (n_dev == 0)
+		rc = run_host(d, frames, n, dets, counts);
+	else if (n_dev == n)
+		rc = run_device(d, frames, n, dets, counts);
+	else if ((rc = run_part(d, frames, n, VP_MEM_DEVICE, dets, counts)) == 0)
+		rc = run_part(d, frames, n, VP_MEM_HOST, dets, counts);
+	if (rc == 0) {
+		d->times.batches++;
+		d->times.frames += n;
+	}
+	return rc;
 }
 
 void inf_detector_free(inf_detector **pd)
@@ -303,6 +375,7 @@ void inf_detector_free(inf_detector **pd)
 	if (!d)
 		return;
 	*pd = NULL;
+	inf_detector_gpu_free(&d->gpu);
 	inf_head_free(&d->head);
 	inf_engine_free(&d->engine);
 	for (int i = 0; i < d->n_labels; i++)
@@ -311,5 +384,9 @@ void inf_detector_free(inf_detector **pd)
 	free(d->class_threshold);
 	free(d->class_allow);
 	free(d->xf);
+	free(d->part);
+	free(d->part_idx);
+	free(d->part_counts);
+	free(d->part_dets);
 	free(d);
 }
