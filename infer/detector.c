@@ -161,22 +161,31 @@ static int open_engine(inf_detector *d, const pipe_model_cfg *cfg)
 	return inf_engine_open(cfg->path, &o, &d->engine);
 }
 
+/* The head settings; the class arrays are NULL until the class count is known. */
+static inf_head_cfg head_cfg(const inf_detector *d, const pipe_model_cfg *cfg, int in_w, int in_h)
+{
+	return (inf_head_cfg){
+		.family = (int)cfg->family,
+		.box_format = (int)cfg->box_format,
+		.input_w = in_w,
+		.input_h = in_h,
+		.threshold = cfg->threshold,
+		.class_threshold = d->class_threshold,
+		.class_allow = d->class_allow,
+		.nms_iou = cfg->nms_iou,
+		.max_detections = cfg->max_detections,
+	};
+}
+
+/* Per-class settings need the class count, which only the head knows: a first head
+ * tells it, finish_head() builds the real one. */
 static int setup_head(inf_detector *d, const pipe_model_cfg *cfg, int in_w, int in_h)
 {
 	inf_tensor_info out;
 	int rc = inf_engine_output_info(d->engine, 0, &out);
 	if (rc < 0)
 		return rc;
-	inf_head_cfg hc = {
-		.family = (int)cfg->family,
-		.box_format = (int)cfg->box_format,
-		.input_w = in_w,
-		.input_h = in_h,
-		.threshold = cfg->threshold,
-		.nms_iou = cfg->nms_iou,
-		.max_detections = cfg->max_detections,
-	};
-	/* Per-class settings need the class count, which only the head knows: build it twice. */
+	inf_head_cfg hc = head_cfg(d, cfg, in_w, in_h);
 	if ((rc = inf_head_new(&hc, &out, &d->head)) < 0)
 		return rc;
 	d->num_classes = inf_head_num_classes(d->head);
@@ -191,17 +200,7 @@ static int finish_head(inf_detector *d, const pipe_model_cfg *cfg, const char *f
 		return rc;
 	inf_tensor_info out;
 	inf_engine_output_info(d->engine, 0, &out);
-	inf_head_cfg hc = {
-		.family = (int)cfg->family,
-		.box_format = (int)cfg->box_format,
-		.input_w = in_w,
-		.input_h = in_h,
-		.threshold = cfg->threshold,
-		.class_threshold = d->class_threshold,
-		.class_allow = d->class_allow,
-		.nms_iou = cfg->nms_iou,
-		.max_detections = cfg->max_detections,
-	};
+	inf_head_cfg hc = head_cfg(d, cfg, in_w, in_h);
 	inf_head_free(&d->head);
 	if ((rc = inf_head_new(&hc, &out, &d->head)) < 0)
 		return rc;
