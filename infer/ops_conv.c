@@ -129,45 +129,64 @@ static void release_conv(inf_node *n)
 	n->priv = NULL;
 }
 
+/* One output row of col from one input row: zeros where the kernel tap falls in the
+ * padding, a copy (stride 1) or a constant-stride gather (vectorised for stride 2). */
+OPS_VECTOR static void col_row(const float *src, int64_t x0, int64_t s, int64_t lo, int64_t hi, int64_t out,
+                               float *dst)
+{
+	for (int64_t ox = 0; ox < lo; ox++)
+		dst[ox] = 0.0f;
+	if (s == 1) {
+		if (hi > lo)
+			memcpy(dst + lo, src + lo + x0, sizeof(float) * (size_t)(hi - lo));
+	} else if (s == 2) {
+		const float *p = src + x0;
+#pragma omp simd
+		for (int64_t ox = lo; ox < hi; ox++)
+			dst[ox] = p[2 * ox];
+	} else {
+		for (int64_t ox = lo; ox < hi; ox++)
+			dst[ox] = src[ox * s + x0];
+	}
+	for (int64_t ox = hi; ox < out; ox++)
+		dst[ox] = 0.0f;
+}
+
 /* Rows of col are (channel, kernel offset); columns are the output positions of
  * output rows [r0, r1) (a row: every spatial axis but the last fixed). */
 static void im2col_rows(const float *x, int64_t channels, const ops_window *w, int64_t r0, int64_t r1,
                         float *col)
 {
-	int64_t rows = channels * w->k_size, ncol = (r1 - r0) * w->out[2];
+	int64_t ncol = (r1 - r0) * w->out[2], oz0 = r0 / w->out[1], oy0 = r0 % w->out[1];
 
-	for (int64_t r = 0; r < rows; r++) {
-		int64_t c = r / w->k_size, kk = r % w->k_size;
-		int64_t kx = kk % w->k[2], ky = (kk / w->k[2]) % w->k[1], kz = kk / (w->k[2] * w->k[1]);
+	for (int64_t c = 0; c < channels; c++) {
 		const float *xc = x + c * w->in_size;
-		float *dst = col + r * ncol;
-		int64_t x0 = kx * w->d[2] - w->pb[2];
-		/* output columns whose input column is inside the image */
-		int64_t lo = x0 >= 0 ? 0 : (-x0 + w->s[2] - 1) / w->s[2];
-		int64_t hi = w->in[2] - x0 <= 0 ? 0 : (w->in[2] - x0 + w->s[2] - 1) / w->s[2];
+		for (int64_t kk = 0; kk < w->k_size; kk++) {
+			int64_t kx = kk % w->k[2], ky = (kk / w->k[2]) % w->k[1], kz = kk / (w->k[2] * w->k[1]);
+			float *dst = col + (c * w->k_size + kk) * ncol;
+			int64_t x0 = kx * w->d[2] - w->pb[2];
+			/* output columns whose input column is inside the image */
+			int64_t lo = x0 >= 0 ? 0 : (-x0 + w->s[2] - 1) / w->s[2];
+			int64_t hi = w->in[2] - x0 <= 0 ? 0 : (w->in[2] - x0 + w->s[2] - 1) / w->s[2];
+			int64_t oz = oz0, oy = oy0;
 
-		if (hi > w->out[2])
-			hi = w->out[2];
-		if (lo > hi)
-			lo = hi;
-		for (int64_t orow = r0; orow < r1; orow++, dst += w->out[2]) {
-			int64_t oz = orow / w->out[1], oy = orow % w->out[1];
-			int64_t iz = oz * w->s[0] - w->pb[0] + kz * w->d[0];
-			int64_t iy = oy * w->s[1] - w->pb[1] + ky * w->d[1];
-			if (iz < 0 || iz >= w->in[0] || iy < 0 || iy >= w->in[1]) {
-				memset(dst, 0, sizeof(float) * (size_t)w->out[2]);
-				continue;
+			if (hi > w->out[2])
+				hi = w->out[2];
+			if (lo > hi)
+				lo = hi;
+			for (int64_t orow = r0; orow < r1; orow++, dst += w->out[2]) {
+				int64_t iz = oz * w->s[0] - w->pb[0] + kz * w->d[0];
+				int64_t iy = oy * w->s[1] - w->pb[1] + ky * w->d[1];
+				if (++oy == w->out[1]) {
+					oy = 0;
+					oz++;
+				}
+				if (iz < 0 || iz >= w->in[0] || iy < 0 || iy >= w->in[1]) {
+					memset(dst, 0, sizeof(float) * (size_t)w->out[2]);
+					continue;
+				}
+				col_row(xc + (iz * w->in[1] + iy) * w->in[2], x0, w->s[2], lo, hi, w->out[2], dst);
 			}
-			const float *src = xc + (iz * w->in[1] + iy) * w->in[2];
-			for (int64_t ox = 0; ox < lo; ox++)
-				dst[ox] = 0.0f;
-			if (w->s[2] == 1 && hi > lo)
-				memcpy(dst + lo, src + lo + x0, sizeof(float) * (size_t)(hi - lo));
-			else
-				for (int64_t ox = lo; ox < hi; ox++)
-					dst[ox] = src[ox * w->s[2] + x0];
-			for (int64_t ox = hi; ox < w->out[2]; ox++)
-				dst[ox] = 0.0f;
 		}
 	}
 }
