@@ -90,7 +90,9 @@ sinks:
 EOF
 want=$(ffprobe -v error -select_streams v:0 -count_frames -show_entries stream=nb_read_frames -of csv=p=0 "$CLIP")
 if "$VAPD" -q -c "$tmp/c.yaml" 2>"$tmp/err"; then ok "vapd ran with four network sinks"; else nok "vapd failed: $(tail -3 "$tmp/err")"; fi
-sleep 0.3   # the subscriber prints what the broker forwarded
+# The subscriber prints what the broker forwarded, later than vapd exits on a loaded machine.
+i=0
+while ! grep -q '"eos":true' "$tmp/mqtt.out" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 
 # Each output must hold want frame messages (0..want-1 in order) and one EOS, all valid JSON.
 check() { # name file format(lines|udp|mqtt)
