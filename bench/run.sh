@@ -3,10 +3,10 @@
 # end-to-end pipeline, sinks; GPU tables when a GPU is visible). Benchmarks, not tests.
 BUILD=${BUILD:-build}
 SHARED=${SHARED:-$(cd "$(dirname "$0")/../.." && pwd)/shared}
-# Idle OpenMP workers sleep instead of spinning: on a shared or loaded machine spinning
-# workers starve the OpenBLAS threads (measured: 368 ms -> 58 ms per YOLOX-Nano image).
-OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
-export BUILD SHARED OMP_WAIT_POLICY
+# Idle OpenMP workers spin only briefly, as vapd itself sets it (pipeline/vp_omp.c): libgomp's
+# long default spin starves other threads, passive waiting slows every parallel region.
+[ -z "$OMP_WAIT_POLICY" ] && GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-20000} && export GOMP_SPINCOUNT
+export BUILD SHARED
 cd "$(dirname "$0")/.." || exit 1
 echo "# vapd benchmarks ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
 rc=0

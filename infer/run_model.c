@@ -12,6 +12,7 @@
 #include "engine.h"
 #include "pipeline/vp_err.h"
 #include "pipeline/vp_log.h"
+#include "pipeline/vp_omp.h"
 
 #define MAX_INPUTS 16
 
@@ -180,6 +181,7 @@ static int open_engine(const args *a, const inf_blob *blobs, inf_engine **e)
 
 int main(int argc, char **argv)
 {
+	vp_omp_tune(argv);
 	args a;
 	inf_blob blobs[MAX_INPUTS] = { 0 };
 	inf_engine *e = NULL;

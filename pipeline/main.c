@@ -9,6 +9,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "vp_log.h"
+#include "vp_omp.h"
 
 enum { EXIT_USAGE = 2 };
 
@@ -64,21 +65,9 @@ static int parse_args(int argc, char **argv, pipe_daemon_opts *o, int *check)
 	return 0;
 }
 
-/* libgomp reads OMP_WAIT_POLICY once, before main: spinning idle OpenMP workers starve
- * OpenBLAS's threads (a 6x slowdown measured on YOLOX-Nano), so the default is set and
- * the process re-executed once. An explicit setting is left alone. */
-static void ensure_passive_openmp(char **argv)
-{
-	if (getenv("OMP_WAIT_POLICY"))
-		return;
-	setenv("OMP_WAIT_POLICY", "passive", 1);
-	execv("/proc/self/exe", argv);
-	/* No /proc: run on with spinning workers rather than fail. */
-}
-
 int main(int argc, char **argv)
 {
-	ensure_passive_openmp(argv);
+	vp_omp_tune(argv);
 	pipe_daemon_opts o = { 0 };
 	int check = 0;
 	int rc = parse_args(argc, argv, &o, &check);
