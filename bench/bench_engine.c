@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,6 +74,22 @@ out:
 	return ret;
 }
 
+/* Each configuration in a child process: OpenMP and OpenBLAS thread pools are
+ * process-wide, and one configuration's pools must not tilt the next one's timing. */
+static int bench_isolated(const char *path, int batch, int threads, double min_s)
+{
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid < 0)
+		return bench_one(path, batch, threads, min_s);
+	if (pid == 0)
+		_exit(bench_one(path, batch, threads, min_s) < 0 ? 1 : 0);
+	int st = 0;
+	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return -1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	double min_s = MIN_SECONDS;
@@ -98,7 +115,7 @@ int main(int argc, char **argv)
 	for (int m = 0; m < n; m++)
 		for (int t = 0; t < 2; t++)
 			for (int b = 0; b < 2; b++)
-				if (bench_one(models[m], batches[b], threads[t], min_s) < 0)
+				if (bench_isolated(models[m], batches[b], threads[t], min_s) < 0)
 					rc = 1;
 	globfree(&gl);
 	return rc;

@@ -115,6 +115,8 @@ static int cpu_prepare(inf_graph *g, const inf_engine_opts *o, void *share, void
 		goto fail;
 	memset(s->arena, 0, s->arena_bytes);
 	bind_arena(s);
+	/* Kernels size their per-thread workspace from the OpenMP thread count at prepare. */
+	apply_threads(s);
 	if ((err = prepare_nodes(s)) < 0)
 		goto fail;
 	if (other && other->work && other->work_bytes >= s->work_bytes) {
