@@ -183,7 +183,8 @@ static void file_close(void *priv)
 		if (err < 0)
 			vp_err("sink", p->name, "write to %s: %s (%zu bytes lost)", p->path,
 			       vp_strerror(err), p->out.len);
-		if (fsync(p->out.fd) < 0)
+		/* EINVAL/EROFS: a pipe or device such as /dev/null has nothing to make durable. */
+		if (fsync(p->out.fd) < 0 && errno != EINVAL && errno != EROFS)
 			vp_err("sink", p->name, "fsync %s: %s", p->path, strerror(errno));
 		close(p->out.fd);
 		p->out.fd = -1;
