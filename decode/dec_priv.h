@@ -10,6 +10,7 @@
 #include <libavcodec/avcodec.h>
 
 #include "../pipeline/config.h"
+#include "../pipeline/vp_time.h"
 #include "../pipeline/vp_frame.h"
 
 /* Shared between a stream and its source so a blocking read can be cut short:
@@ -123,7 +124,6 @@ void dec_libav_log_init(void);
 /* Network and camera URIs: reconnect with backoff instead of ending. */
 int dec_uri_is_live(const pipe_source_cfg *cfg);
 
-int64_t dec_mono_ns(void);
 int64_t dec_wall_us(void);
 
 #endif

@@ -155,13 +155,6 @@ int dec_uri_is_live(const pipe_source_cfg *cfg)
 	return !cfg->is_file && strstr(cfg->uri, "://") && strncmp(cfg->uri, "file:", 5) != 0;
 }
 
-int64_t dec_mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 int64_t dec_wall_us(void)
 {
 	struct timespec ts;

@@ -43,13 +43,13 @@ static int lavf_interrupt_cb(void *opaque)
 	if (atomic_load(&io->stop))
 		return 1;
 	int64_t deadline = atomic_load(&io->deadline_ns);
-	return deadline && dec_mono_ns() > deadline;
+	return deadline && vp_mono_ns() > deadline;
 }
 
 static void arm_deadline(lavf_src *s)
 {
 	atomic_store(&s->io->deadline_ns,
-	             s->timeout_ms > 0 ? dec_mono_ns() + (int64_t)s->timeout_ms * 1000000 : 0);
+	             s->timeout_ms > 0 ? vp_mono_ns() + (int64_t)s->timeout_ms * 1000000 : 0);
 }
 
 /* libav error → project code; interrupts and timeouts told apart by what tripped the callback. */

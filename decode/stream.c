@@ -90,11 +90,11 @@ static int connect_source(dec_stream *s, int *fatal)
 	if (s->first_connect_ns) {
 		/* Live reconnect: pts follows the time since the first connection, and never
 		 * goes back even if the first connection ran ahead of the clock. */
-		offset = (double)(dec_mono_ns() - s->first_connect_ns) / 1e9;
+		offset = (double)(vp_mono_ns() - s->first_connect_ns) / 1e9;
 		if (s->next_index && offset < s->last_pts + s->frame_dur)
 			offset = s->last_pts + s->frame_dur;
 	} else {
-		s->first_connect_ns = dec_mono_ns();
+		s->first_connect_ns = vp_mono_ns();
 	}
 	start_pass(s, offset);
 	pthread_mutex_lock(&s->lock);
@@ -191,7 +191,7 @@ int dec_stream_read(dec_stream *s, vp_frame **ret_frame)
 					}
 					/* A paced frame "arrives" when released, as a camera's would. */
 					(*ret_frame)->wall_us = dec_wall_us();
-					(*ret_frame)->mono_ns = dec_mono_ns();
+					(*ret_frame)->mono_ns = vp_mono_ns();
 				}
 				return 0;
 			}
@@ -233,7 +233,7 @@ int dec_stream_open(const pipe_source_cfg *cfg, int stream_idx, int pool_size, d
 	s->backoff_max_ms = cfg->reconnect_max_ms > s->backoff_initial_ms ? cfg->reconnect_max_ms
 	                                                                 : s->backoff_initial_ms;
 	s->backoff_ms = s->backoff_initial_ms;
-	s->rng = (unsigned)dec_mono_ns() ^ (unsigned)stream_idx * 2654435761u;
+	s->rng = (unsigned)vp_mono_ns() ^ (unsigned)stream_idx * 2654435761u;
 	s->pkt = av_packet_alloc();
 	int r = s->pkt ? 0 : -ENOMEM;
 	/* Files open now so a bad path fails start-up; live sources connect on their own

@@ -68,7 +68,7 @@ static void stamp(dec_stream *s, vp_frame *f, int64_t ts)
 	s->last_pts = f->pts;
 	s->frames_this_pass++;
 	f->wall_us = dec_wall_us();
-	f->mono_ns = dec_mono_ns();
+	f->mono_ns = vp_mono_ns();
 	pthread_mutex_lock(&s->lock);
 	s->stats.frames++;
 	pthread_mutex_unlock(&s->lock);
@@ -160,7 +160,7 @@ int dec_stream_sleep(dec_stream *s, int64_t ms)
 
 int dec_stream_pace(dec_stream *s, const vp_frame *f)
 {
-	int64_t now = dec_mono_ns();
+	int64_t now = vp_mono_ns();
 	if (!s->paced || now - (s->pace_t0_ns + (int64_t)((f->pts - s->pace_pts0) * 1e9)) >
 	                         PACE_MAX_LAG_NS) {
 		s->paced = 1;

@@ -11,6 +11,7 @@
 #include "pipeline/vp_err.h"
 #include "pipeline/vp_log.h"
 #include "backend.h"
+#include "../pipeline/vp_time.h"
 
 typedef struct cpu_state {
 	inf_graph *g;
@@ -140,13 +141,6 @@ fail:
 	return err;
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static int cpu_run(void *state, int batch)
 {
 	cpu_state *s = state;
@@ -154,10 +148,10 @@ static int cpu_run(void *state, int batch)
 	apply_threads(s);
 	for (int i = 0; i < s->g->n_nodes; i++) {
 		inf_node *n = s->g->nodes[i];
-		double t0 = s->node_ms ? now_ms() : 0;
+		double t0 = s->node_ms ? (vp_mono_ns() / 1e6) : 0;
 		int ret = n->op->run_cpu(n, s->work, &s->cx);
 		if (s->node_ms)
-			s->node_ms[i] += now_ms() - t0;
+			s->node_ms[i] += (vp_mono_ns() / 1e6) - t0;
 		if (ret < 0) {
 			vp_err("infer", "cpu", "node '%s' (%s) failed: %s", n->name, n->op_type, vp_strerror(ret));
 			return ret;

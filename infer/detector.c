@@ -11,6 +11,7 @@
 #include "detector_gpu.h"
 #include "engine.h"
 #include "heads.h"
+#include "../pipeline/vp_time.h"
 
 struct inf_detector {
 	const pipe_model_cfg *cfg;
@@ -30,13 +31,6 @@ struct inf_detector {
 	vp_det *part_dets;
 	inf_detector_times times;
 };
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static int load_labels(inf_detector *d, const char *path)
 {
@@ -285,15 +279,15 @@ void inf_detector_get_times(const inf_detector *d, inf_detector_times *ret) { *r
 /* Host frames: CPU preprocessing into the engine's host input, the CPU head. */
 static int run_host(inf_detector *d, vp_frame *const *frames, int n, vp_det *dets, int *counts)
 {
-	int64_t t0 = now_ns();
+	int64_t t0 = vp_mono_ns();
 	int rc = krn_preprocess_ref((const vp_frame *const *)frames, n, &d->pre,
 	                            inf_engine_input(d->engine, 0), d->xf);
 	if (rc < 0)
 		return rc;
-	int64_t t1 = now_ns();
+	int64_t t1 = vp_mono_ns();
 	if ((rc = inf_engine_run(d->engine, n)) < 0)
 		return rc;
-	int64_t t2 = now_ns();
+	int64_t t2 = vp_mono_ns();
 	const float *out = inf_engine_output(d->engine, 0);
 	for (int i = 0; i < n; i++) {
 		rc = inf_head_decode(d->head, out, i, &d->xf[i], dets + (size_t)i * d->max_dets,
@@ -304,7 +298,7 @@ static int run_host(inf_detector *d, vp_frame *const *frames, int n, vp_det *det
 	}
 	d->times.preprocess_ns += t1 - t0;
 	d->times.inference_ns += t2 - t1;
-	d->times.postprocess_ns += now_ns() - t2;
+	d->times.postprocess_ns += vp_mono_ns() - t2;
 	return 0;
 }
 

@@ -10,19 +10,13 @@
 #ifdef VP_HAVE_CUDA
 #include "../kernels/preprocess_cuda.h"
 #include "heads_cuda.h"
+#include "../pipeline/vp_time.h"
 
 struct inf_detector_gpu {
 	inf_engine *engine;       /* borrowed */
 	krn_pre_cuda *pre;
 	inf_head_cuda *head;
 };
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 int inf_detector_gpu_new(inf_engine *e, const inf_head_cfg *hc, int max_batch, int max_dets,
                          inf_detector_gpu **ret)
@@ -51,18 +45,18 @@ int inf_detector_gpu_run(inf_detector_gpu *g, vp_frame *const *frames, int n,
                          int *counts, int64_t t[3])
 {
 	void *stream = inf_engine_stream(g->engine);
-	int64_t t0 = now_ns();
+	int64_t t0 = vp_mono_ns();
 	/* One stream for the whole chain: no host round trip and no extra synchronisation;
 	 * the frames stay referenced by the caller until the results are read below. */
 	int rc = krn_preprocess_cuda(g->pre, (const vp_frame *const *)frames, n, pre,
 	                             inf_engine_device_input(g->engine, 0), xf, stream);
 	if (rc < 0)
 		return rc;
-	int64_t t1 = now_ns();
+	int64_t t1 = vp_mono_ns();
 	rc = inf_engine_run_flags(g->engine, n, INF_RUN_DEVICE_INPUT | INF_RUN_DEVICE_OUTPUT);
 	if (rc < 0)
 		return rc;
-	int64_t t2 = now_ns();
+	int64_t t2 = vp_mono_ns();
 	rc = inf_head_cuda_decode(g->head, inf_engine_device_output(g->engine, 0), n, xf, stream);
 	for (int i = 0; rc >= 0 && i < n; i++) {
 		const vp_det *d = NULL;
@@ -73,7 +67,7 @@ int inf_detector_gpu_run(inf_detector_gpu *g, vp_frame *const *frames, int n,
 	}
 	t[0] += t1 - t0;
 	t[1] += t2 - t1;
-	t[2] += now_ns() - t2;
+	t[2] += vp_mono_ns() - t2;
 	return rc < 0 ? rc : 0;
 }
 

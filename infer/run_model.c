@@ -13,6 +13,7 @@
 #include "pipeline/vp_err.h"
 #include "pipeline/vp_log.h"
 #include "pipeline/vp_omp.h"
+#include "pipeline/vp_time.h"
 
 #define MAX_INPUTS 16
 
@@ -67,13 +68,6 @@ static int parse_args(int argc, char **argv, args *a)
 		return -1;
 	a->model = argv[optind];
 	return 0;
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 static int64_t numel(const inf_tensor_info *t)
@@ -197,12 +191,12 @@ int main(int argc, char **argv)
 		vp_err("run-model", NULL, "%s: cannot create the output directory: %s", a.out_dir, strerror(errno));
 		goto out;
 	}
-	double t0 = now_ms();
+	double t0 = (vp_mono_ns() / 1e6);
 	if (open_engine(&a, blobs, &e) < 0) {
 		rc = 2;
 		goto out;
 	}
-	double t_load = now_ms() - t0;
+	double t_load = (vp_mono_ns() / 1e6) - t0;
 	for (int j = 0; j < a.n_in; j++) {
 		int k = engine_index(e, &a, j);
 		if (k < 0) {
@@ -216,10 +210,10 @@ int main(int argc, char **argv)
 	int batch = a.batch ? a.batch : 1;
 	double best = 1e30;
 	for (int r = 0; r < a.runs; r++) {
-		double t1 = now_ms();
+		double t1 = (vp_mono_ns() / 1e6);
 		if (inf_engine_run(e, batch) < 0)
 			goto out;
-		double dt = now_ms() - t1;
+		double dt = (vp_mono_ns() / 1e6) - t1;
 		best = dt < best ? dt : best;
 	}
 	if (write_outputs(e, a.out_dir, a.batch) < 0)

@@ -13,6 +13,7 @@
 #include "progress.h"
 #include "vp_err.h"
 #include "vp_log.h"
+#include "vp_time.h"
 
 /* Per-stream latency percentiles go to the log this often (and at exit). */
 enum { STATS_LOG_INTERVAL_S = 60, TICK_MS = 250 };
@@ -30,13 +31,6 @@ typedef struct pipe_daemon {
 	int snap_cap;
 	int64_t last_stats_ns, last_frames, last_status_ns;
 } pipe_daemon;
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static void log_latency(pipe_daemon *d)
 {
@@ -75,7 +69,7 @@ static int take_snapshot(pipe_daemon *d, pipe_progress_snapshot *snap)
 		};
 		frames += s.processed;
 	}
-	*snap = (pipe_progress_snapshot){ .mono_ns = (uint64_t)mono_ns(), .streams = d->snap,
+	*snap = (pipe_progress_snapshot){ .mono_ns = (uint64_t)vp_mono_ns(), .streams = d->snap,
 	                                  .n_streams = n };
 	return (int)(frames > INT32_MAX ? INT32_MAX : frames);
 }
@@ -83,7 +77,7 @@ static int take_snapshot(pipe_daemon *d, pipe_progress_snapshot *snap)
 static void tick(pipe_daemon *d)
 {
 	pipe_progress_snapshot snap;
-	int64_t now = mono_ns();
+	int64_t now = vp_mono_ns();
 	int frames = take_snapshot(d, &snap);
 	if (frames < 0)
 		return;
@@ -180,7 +174,7 @@ static int start_progress(pipe_daemon *d, const pipe_config *cfg)
 	for (int i = 0; i < cfg->n_sources; i++)
 		files = files && cfg->sources[i].is_file && !cfg->sources[i].loop;
 	pipe_progress_opts po = { .out = stderr, .tty = -1, .quiet = d->o->quiet,
-	                          .all_files = files, .start_ns = (uint64_t)mono_ns() };
+	                          .all_files = files, .start_ns = (uint64_t)vp_mono_ns() };
 	return pipe_progress_new(&po, &d->progress);
 }
 

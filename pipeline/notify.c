@@ -1,4 +1,5 @@
 #include "notify.h"
+#include "vp_time.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -13,13 +14,6 @@
 static atomic_int g_inited;
 static _Atomic uint64_t g_wd_usec;
 static _Atomic uint64_t g_last_ping_ns;
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 int pipe_notify_init(void)
 {
@@ -62,7 +56,7 @@ int pipe_notify_reloading(void)
 {
 	char msg[96];
 	snprintf(msg, sizeof(msg), "RELOADING=1\nSTATUS=reloading\nMONOTONIC_USEC=%llu",
-	         (unsigned long long)(mono_ns() / 1000));
+	         (unsigned long long)((uint64_t)vp_mono_ns() / 1000));
 	return send_state(msg);
 }
 
@@ -89,7 +83,7 @@ int pipe_notify_watchdog(void)
 	if (usec == 0)
 		return 0;
 	/* Half the interval (systemd's own advice) leaves room for one late ping. */
-	uint64_t now = mono_ns(), half_ns = usec * 500;
+	uint64_t now = (uint64_t)vp_mono_ns(), half_ns = usec * 500;
 	uint64_t last = atomic_load(&g_last_ping_ns);
 	/* last == 0: never pinged since init. */
 	if (last != 0 && now - last < half_ns)

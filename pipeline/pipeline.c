@@ -14,16 +14,10 @@
 
 
 #include "pipeline_priv.h"
+#include "vp_time.h"
 
 enum { PIPE_EXTRA_SLOTS = 32 };
 
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static void drop_frame(void *item)
 {
@@ -39,9 +33,9 @@ static void *source_main(void *arg)
 	pipe_pipeline *p = s->p;
 	for (;;) {
 		vp_frame *f = NULL;
-		int64_t t0 = mono_ns();
+		int64_t t0 = vp_mono_ns();
 		int rc = dec_stream_read(s->dec, &f);
-		int64_t dt = mono_ns() - t0;
+		int64_t dt = vp_mono_ns() - t0;
 		atomic_fetch_add(&s->decode_ns, dt);
 		if (rc == VP_EOF)
 			break;
@@ -72,9 +66,9 @@ static void *source_main(void *arg)
 
 static void publish(pipe_pipeline *p, sink_msg *m)
 {
-	int64_t t0 = mono_ns();
+	int64_t t0 = vp_mono_ns();
 	sink_set_publish(p->sinks, m);
-	atomic_fetch_add(&p->sink_ns, mono_ns() - t0);
+	atomic_fetch_add(&p->sink_ns, vp_mono_ns() - t0);
 	sink_msg_unref(&m);
 }
 
@@ -88,9 +82,9 @@ static void publish_frames(pipe_pipeline *p, int n)
 		sink_msg *m = NULL;
 		const vp_det *d = p->dets + (size_t)i * p->max_dets;
 		if (sink_msg_frame(f, d, p->counts[i], labels, n_labels, &m) == 0) {
-			int64_t t0 = mono_ns();
+			int64_t t0 = vp_mono_ns();
 			publish(p, m);
-			int64_t t1 = mono_ns();
+			int64_t t1 = vp_mono_ns();
 			pipe_latency_add(&s->latency, t1 - f->mono_ns);
 			atomic_fetch_add(&s->processed, 1);
 			atomic_fetch_add(&s->detections, p->counts[i]);
@@ -123,7 +117,7 @@ static void publish_eos(pipe_pipeline *p, int i)
 
 static void observe_batch(pipe_pipeline *p, int n)
 {
-	int64_t now = mono_ns();
+	int64_t now = vp_mono_ns();
 	pipe_histogram_observe(p->core.batch_size, n);
 	for (int i = 0; i < n; i++)
 		pipe_histogram_observe(p->core.stage_latency[PIPE_STAGE_QUEUE],
@@ -150,7 +144,7 @@ static void *engine_main(void *arg)
 		                          p->batch_streams, p->ended, &n_ended);
 		if (n == 0 && n_ended == 0)
 			break;
-		atomic_store(&p->busy_since, mono_ns());
+		atomic_store(&p->busy_since, vp_mono_ns());
 		memset(p->counts, 0, (size_t)p->max_batch * sizeof(*p->counts));
 		if (n > 0)
 			observe_batch(p, n);
@@ -334,7 +328,7 @@ int pipe_pipeline_finished(pipe_pipeline *p) { return atomic_load(&p->finished);
 int64_t pipe_pipeline_engine_busy_ns(pipe_pipeline *p)
 {
 	int64_t since = atomic_load(&p->busy_since);
-	return since ? mono_ns() - since : 0;
+	return since ? vp_mono_ns() - since : 0;
 }
 int pipe_pipeline_n_streams(const pipe_pipeline *p) { return p->n; }
 

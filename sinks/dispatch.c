@@ -3,6 +3,7 @@
 #include "dispatch_internal.h"
 #include "../pipeline/vp_err.h"
 #include "../pipeline/vp_log.h"
+#include "../pipeline/vp_time.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -40,13 +41,6 @@ struct sink_set {
 	int n;
 	sink_inst *sinks;
 };
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static struct timespec ns_to_ts(int64_t ns)
 {
@@ -100,7 +94,7 @@ static void *sink_thread(void *arg)
 {
 	sink_inst *k = arg;
 	sink_msg *batch[BATCH_MAX];
-	int64_t next_tick = mono_ns() + TICK_NS;
+	int64_t next_tick = vp_mono_ns() + TICK_NS;
 	/* A closed pipe or socket must fail the write with EPIPE, not kill the daemon. */
 	sigset_t pipe_set;
 	sigemptyset(&pipe_set);
@@ -114,7 +108,7 @@ static void *sink_thread(void *arg)
 			if (pthread_cond_timedwait(&k->not_empty, &k->lock, &ts) != 0)
 				break;
 		}
-		int64_t now = mono_ns();
+		int64_t now = vp_mono_ns();
 		if (now >= next_tick) {
 			next_tick = now + TICK_NS;
 			if (k->ops->tick) {

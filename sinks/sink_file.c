@@ -12,6 +12,7 @@
 #include "sink.h"
 #include "../pipeline/vp_err.h"
 #include "../pipeline/vp_log.h"
+#include "../pipeline/vp_time.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -36,13 +37,6 @@ typedef struct file_priv {
 	int64_t pending_since;    /* CLOCK_MONOTONIC ns when the buffer stopped being empty */
 	bool reopen_logged;
 } file_priv;
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static int file_reopen(file_priv *p, int flags)
 {
@@ -152,7 +146,7 @@ static int file_write(void *priv, const sink_msg *msg)
 		return err;
 	p->size += (int64_t)msg->len;
 	if (p->out.len > 0 && p->pending_since == 0)
-		p->pending_since = mono_ns();
+		p->pending_since = vp_mono_ns();
 	return 0;
 }
 
@@ -160,7 +154,7 @@ static int file_flush_due(file_priv *p)
 {
 	if (p->out.len == 0 || p->out.fd < 0)
 		return 0;
-	if (p->flush_ms && mono_ns() - p->pending_since < (int64_t)p->flush_ms * 1000000)
+	if (p->flush_ms && vp_mono_ns() - p->pending_since < (int64_t)p->flush_ms * 1000000)
 		return 0;
 	return file_flush_now(p);
 }
