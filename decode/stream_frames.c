@@ -143,13 +143,10 @@ int dec_stream_pull(dec_stream *s, vp_frame **ret)
 	}
 }
 
-int dec_stream_sleep(dec_stream *s, int64_t ms)
+/* Waits on the stream's monotonic condition until due_ns or an interrupt. */
+static int wait_until(dec_stream *s, int64_t due_ns)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	int64_t ns = until.tv_nsec + (ms % 1000) * 1000000;
-	until.tv_sec += ms / 1000 + ns / 1000000000;
-	until.tv_nsec = ns % 1000000000;
+	struct timespec until = { due_ns / 1000000000, due_ns % 1000000000 };
 	pthread_mutex_lock(&s->lock);
 	int rc = 0;
 	while (!atomic_load(&s->io.stop) && rc == 0)
@@ -158,24 +155,21 @@ int dec_stream_sleep(dec_stream *s, int64_t ms)
 	return atomic_load(&s->io.stop) ? VP_EOF : 0;
 }
 
+int dec_stream_sleep(dec_stream *s, int64_t ms)
+{
+	return wait_until(s, vp_mono_ns() + ms * 1000000);
+}
+
 int dec_stream_pace(dec_stream *s, const vp_frame *f)
 {
 	int64_t now = vp_mono_ns();
-	if (!s->paced || now - (s->pace_t0_ns + (int64_t)((f->pts - s->pace_pts0) * 1e9)) >
-	                         PACE_MAX_LAG_NS) {
+	int64_t due = s->pace_t0_ns + (int64_t)((f->pts - s->pace_pts0) * 1e9);
+	/* First frame, or so far behind (a stall, a loop) that catching up would burst: restart the clock. */
+	if (!s->paced || now - due > PACE_MAX_LAG_NS) {
 		s->paced = 1;
 		s->pace_t0_ns = now;
 		s->pace_pts0 = f->pts;
 		return 0;
 	}
-	int64_t due = s->pace_t0_ns + (int64_t)((f->pts - s->pace_pts0) * 1e9);
-	if (due <= now)
-		return 0;
-	struct timespec until = { due / 1000000000, due % 1000000000 };
-	pthread_mutex_lock(&s->lock);
-	int rc = 0;
-	while (!atomic_load(&s->io.stop) && rc == 0)
-		rc = pthread_cond_timedwait(&s->wake, &s->lock, &until);
-	pthread_mutex_unlock(&s->lock);
-	return atomic_load(&s->io.stop) ? VP_EOF : 0;
+	return due <= now ? 0 : wait_until(s, due);
 }

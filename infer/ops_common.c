@@ -51,7 +51,10 @@ int ops_axis(int64_t axis, int ndim)
 	return axis < 0 || axis >= ndim ? -1 : (int)axis;
 }
 
-int ops_const_ints(const inf_node *n, int k, int64_t *buf, int max, char *err, size_t errlen)
+/* Input k as a constant tensor of one of two dtypes with at most max values: its
+ * element count, or < 0 with the reason in err. */
+static int64_t const_input(const inf_node *n, int k, int dt_a, int dt_b, const char *want, int max,
+                           const inf_tensor **ret, char *err, size_t errlen)
 {
 	const inf_tensor *t = ops_in(n, k);
 	int64_t cnt;
@@ -62,12 +65,21 @@ int ops_const_ints(const inf_node *n, int k, int64_t *buf, int max, char *err, s
 		return ops_fail(err, errlen, VP_EUNSUP,
 		                "input %d (%s) must be a constant: its values decide the output shape",
 		                k, t->name);
-	if (t->dtype != INF_DT_INT64 && t->dtype != INF_DT_INT32)
-		return ops_fail(err, errlen, VP_EMODEL, "input %d (%s) must be int64 or int32", k, t->name);
+	if (t->dtype != dt_a && t->dtype != dt_b)
+		return ops_fail(err, errlen, VP_EMODEL, "input %d (%s) must be %s", k, t->name, want);
 	cnt = inf_tensor_numel(t);
 	if (cnt > max)
 		return ops_fail(err, errlen, VP_EUNSUP, "input %d (%s) has %lld values, at most %d supported",
 		                k, t->name, (long long)cnt, max);
+	*ret = t;
+	return cnt;
+}
+
+int ops_const_ints(const inf_node *n, int k, int64_t *buf, int max, char *err, size_t errlen)
+{
+	const inf_tensor *t = NULL;
+	int64_t cnt = const_input(n, k, INF_DT_INT64, INF_DT_INT32, "int64 or int32", max, &t, err, errlen);
+
 	for (int64_t i = 0; i < cnt; i++)
 		buf[i] = ops_get_i64(t->data, t->dtype, i);
 	return (int)cnt;
@@ -75,21 +87,9 @@ int ops_const_ints(const inf_node *n, int k, int64_t *buf, int max, char *err, s
 
 int ops_const_floats(const inf_node *n, int k, float *buf, int max, char *err, size_t errlen)
 {
-	const inf_tensor *t = ops_in(n, k);
-	int64_t cnt;
+	const inf_tensor *t = NULL;
+	int64_t cnt = const_input(n, k, INF_DT_FLOAT, INF_DT_DOUBLE, "float", max, &t, err, errlen);
 
-	if (!t)
-		return ops_fail(err, errlen, VP_EMODEL, "input %d is missing", k);
-	if (!t->is_const || !t->data)
-		return ops_fail(err, errlen, VP_EUNSUP,
-		                "input %d (%s) must be a constant: its values decide the output shape",
-		                k, t->name);
-	if (t->dtype != INF_DT_FLOAT && t->dtype != INF_DT_DOUBLE)
-		return ops_fail(err, errlen, VP_EMODEL, "input %d (%s) must be float", k, t->name);
-	cnt = inf_tensor_numel(t);
-	if (cnt > max)
-		return ops_fail(err, errlen, VP_EUNSUP, "input %d (%s) has %lld values, at most %d supported",
-		                k, t->name, (long long)cnt, max);
 	for (int64_t i = 0; i < cnt; i++)
 		buf[i] = (float)ops_get_f64(t->data, t->dtype, i);
 	return (int)cnt;

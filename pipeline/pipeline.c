@@ -64,12 +64,16 @@ static void *source_main(void *arg)
 
 /* ---- engine thread ---- */
 
-static void publish(pipe_pipeline *p, sink_msg *m)
+/* Hands m (consumed) to every sink; returns when that finished, on the monotonic clock. */
+static int64_t publish(pipe_pipeline *p, sink_msg *m)
 {
 	int64_t t0 = vp_mono_ns();
 	sink_set_publish(p->sinks, m);
-	atomic_fetch_add(&p->sink_ns, vp_mono_ns() - t0);
+	int64_t t1 = vp_mono_ns();
+	atomic_fetch_add(&p->sink_ns, t1 - t0);
+	pipe_histogram_observe(p->core.stage_latency[PIPE_STAGE_PUBLISH], (t1 - t0) / 1e9);
 	sink_msg_unref(&m);
+	return t1;
 }
 
 static void publish_frames(pipe_pipeline *p, int n)
@@ -82,13 +86,10 @@ static void publish_frames(pipe_pipeline *p, int n)
 		sink_msg *m = NULL;
 		const vp_det *d = p->dets + (size_t)i * p->max_dets;
 		if (sink_msg_frame(f, d, p->counts[i], labels, n_labels, &m) == 0) {
-			int64_t t0 = vp_mono_ns();
-			publish(p, m);
-			int64_t t1 = vp_mono_ns();
+			int64_t t1 = publish(p, m);
 			pipe_latency_add(&s->latency, t1 - f->mono_ns);
 			atomic_fetch_add(&s->processed, 1);
 			atomic_fetch_add(&s->detections, p->counts[i]);
-			pipe_histogram_observe(p->core.stage_latency[PIPE_STAGE_PUBLISH], (t1 - t0) / 1e9);
 			pipe_histogram_observe(s->m.latency, (t1 - f->mono_ns) / 1e9);
 			pipe_counter_inc(s->m.frames_processed);
 			pipe_counter_add(s->m.detections, (uint64_t)p->counts[i]);
