@@ -20,6 +20,7 @@
 #include "pipeline/pipeline.h"
 #include "pipeline/vp_err.h"
 #include "pipeline/vp_log.h"
+#include "tests/gpu_skip.h"
 
 #ifdef VP_HAVE_CUDA
 #include <cuda_runtime_api.h>
@@ -227,13 +228,9 @@ out:
 
 int main(int argc, char **argv)
 {
-	int count = 0;
 	const char *why = NULL;
-	cudaError_t ce = cudaGetDeviceCount(&count);
-	if (ce != cudaSuccess || count < 1) {
-		printf("bench_gpu_engine: skipped: no GPU visible (%s)\n", ce ? cudaGetErrorString(ce) : "no device");
+	if (!gpu_visible("bench_gpu_engine"))
 		return 0;
-	}
 	const cuda_dl *dl = cuda_dl_get(&why);
 	if (!dl) {
 		printf("bench_gpu_engine: skipped: %s\n", why);
@@ -277,7 +274,7 @@ int main(int argc, char **argv)
 #else
 int main(void)
 {
-	printf("bench_gpu_engine: skipped: no GPU visible (built without CUDA)\n");
+	gpu_visible("bench_gpu_engine");  /* prints the skip line: no CUDA in this build */
 	return 0;
 }
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tests/gpu_skip.h"
 #include "decode/source.h"
 #include "kernels/preprocess.h"
 #include "pipeline/vp_err.h"
@@ -199,15 +200,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s SHARED_DIR\n", argv[0]);
 		return 2;
 	}
-#ifndef VP_HAVE_CUDA
-	printf("skipped: no GPU visible (this build has no CUDA: nvcc was not found)\n");
-	return 0;
-#else
-	const char *why = "";
-	if (krn_cuda_devices(&why) < 0) {
-		printf("skipped: no GPU visible (%s)\n", why);
+	if (!gpu_visible("bench_gpu_video"))
 		return 0;
-	}
+#ifdef VP_HAVE_CUDA
 	vp_log_set_level(VP_LOG_ERROR);
 	struct cudaDeviceProp prop;
 	if (KRN_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0)) == 0)

@@ -310,12 +310,9 @@ static void cuda_free(void **ps)
 /* No device, driver or library: VP_ENODEV with one line saying which. */
 static int probe(const cuda_dl **ret)
 {
-	int count = 0;
 	const char *why = NULL;
-	cudaError_t e = cudaGetDeviceCount(&count);
-	if (e != cudaSuccess || count < 1) {
-		vp_info("infer", "cuda", "no usable GPU: %s", e != cudaSuccess ? cudaGetErrorString(e) : "no device");
-		cudaGetLastError();
+	if (krn_cuda_devices(&why) < 0) {
+		vp_info("infer", "cuda", "no usable GPU: %s", why);
 		return VP_ENODEV;
 	}
 	if (!(*ret = cuda_dl_get(&why))) {

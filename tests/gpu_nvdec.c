@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "gpu_skip.h"
 #include "pipeline/vp_log.h"
 
 #ifdef VP_HAVE_CUDA
@@ -219,15 +220,9 @@ static void test_gpu_path_tensor_equals_cpu_path(void **state)
 
 int main(void)
 {
-#ifndef VP_HAVE_CUDA
-	printf("skipped: no GPU visible (this build has no CUDA: nvcc was not found)\n");
-	return 0;
-#else
-	const char *why = "";
-	if (krn_cuda_devices(&why) < 0) {
-		printf("skipped: no GPU visible (%s)\n", why);
+	if (!gpu_visible("gpu_nvdec"))
 		return 0;
-	}
+#ifdef VP_HAVE_CUDA
 	vp_log_set_level(VP_LOG_ERROR);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_clip_matches_software_and_ffprobe),

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "gpu_skip.h"
 #include "pipeline/vp_log.h"
 
 #ifdef VP_HAVE_CUDA
@@ -245,15 +246,9 @@ static void test_loop_restarts_the_parser(void **state)
 
 int main(void)
 {
-#ifndef VP_HAVE_CUDA
-	printf("skipped: no GPU visible (this build has no CUDA: nvcc was not found)\n");
-	return 0;
-#else
-	const char *why = "";
-	if (krn_cuda_devices(&why) < 0) {
-		printf("skipped: no GPU visible (%s)\n", why);
+	if (!gpu_visible("gpu_nvdec_streams"))
 		return 0;
-	}
+#ifdef VP_HAVE_CUDA
 	vp_log_set_level(VP_LOG_ERROR);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sixteen_concurrent_streams),

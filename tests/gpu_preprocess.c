@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "gpu_skip.h"
 #include "kernels/preprocess.h"
 #include "kernels/preprocess_math.h"
 #include "pipeline/vp_err.h"
@@ -320,15 +321,9 @@ static void test_rejects(void **state)
 
 int main(void)
 {
-#ifndef VP_HAVE_CUDA
-	printf("skipped: no GPU visible (this build has no CUDA: nvcc was not found)\n");
-	return 0;
-#else
-	const char *why = "";
-	if (krn_cuda_devices(&why) < 0) {
-		printf("skipped: no GPU visible (%s)\n", why);
+	if (!gpu_visible("gpu_preprocess"))
 		return 0;
-	}
+#ifdef VP_HAVE_CUDA
 	vp_log_set_level(VP_LOG_ERROR);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_all_options),

@@ -7,21 +7,19 @@
 #include <stdlib.h>
 
 #ifdef VP_HAVE_CUDA
-#include <cuda_runtime_api.h>
+#include "kernels/cuda_util.h"
 #endif
 
 /* Returns 1 when a GPU is visible; otherwise prints the skip line for `test`. */
 static inline int gpu_visible(const char *test)
 {
 #ifdef VP_HAVE_CUDA
-	int count = 0;
-	cudaError_t e = cudaGetDeviceCount(&count);
-	if (e == cudaSuccess && count > 0)
+	const char *why = "";
+	if (krn_cuda_devices(&why) > 0)
 		return 1;
-	printf("%s: skipped: no GPU visible (%s)\n", test,
-	       e != cudaSuccess ? cudaGetErrorString(e) : "cudaGetDeviceCount found 0 devices");
+	printf("%s: skipped: no GPU visible (%s)\n", test, why);
 #else
-	printf("%s: skipped: no GPU visible (built without CUDA)\n", test);
+	printf("%s: skipped: no GPU visible (this build has no CUDA: nvcc was not found)\n", test);
 #endif
 	return 0;
 }
