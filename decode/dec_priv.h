@@ -75,8 +75,9 @@ typedef struct dec_decoder_args {
 typedef struct dec_decoder_ops {
 	const char *name;
 	enum pipe_decoder kind;
-	/* 0 when this decoder can handle par on this machine, else a negative code with *why set. */
-	int (*probe)(const AVCodecParameters *par, const char **why);
+	/* 0 when this decoder can handle par on this machine (hardware decoders: on CUDA
+	 * device gpu), else a negative code with *why set. */
+	int (*probe)(const AVCodecParameters *par, int gpu, const char **why);
 	int (*open)(const AVCodecParameters *par, const dec_decoder_args *args, void **ret_priv);
 	/* pkt NULL starts draining. 0, VP_EAGAIN (receive first) or a decode error (packet dropped). */
 	int (*send)(void *priv, const AVPacket *pkt);

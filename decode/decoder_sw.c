@@ -37,8 +37,9 @@ static void slot_destroy(void *ctx, vp_frame *f)
 	f->opaque = NULL;
 }
 
-static int sw_probe(const AVCodecParameters *par, const char **why)
+static int sw_probe(const AVCodecParameters *par, int gpu, const char **why)
 {
+	(void)gpu;
 	if (!avcodec_find_decoder(par->codec_id)) {
 		*why = "no libavcodec decoder for this codec";
 		return VP_EUNSUP;

@@ -28,7 +28,7 @@ static void pop(nvdec_dec *d)
 	d->rt->cu->cuCtxPopCurrent(&dummy);
 }
 
-static int nv_probe(const AVCodecParameters *par, const char **why)
+static int nv_probe(const AVCodecParameters *par, int gpu, const char **why)
 {
 	const nvdec_rt *rt = nvdec_runtime(why);
 	if (!rt)
@@ -37,16 +37,20 @@ static int nv_probe(const AVCodecParameters *par, const char **why)
 	int r = nvdec_need_of(par, &need, why);
 	if (r < 0)
 		return r;
+	if (gpu < 0 || gpu >= rt->devices) {
+		*why = "pipeline.device names no visible CUDA device";
+		return VP_ENODEV;
+	}
 	CUdevice dev;
 	CUcontext ctx, dummy;
-	if (rt->cu->cuDeviceGet(&dev, 0) != CUDA_SUCCESS ||
+	if (rt->cu->cuDeviceGet(&dev, gpu) != CUDA_SUCCESS ||
 	    rt->cu->cuDevicePrimaryCtxRetain(&ctx, dev) != CUDA_SUCCESS) {
-		*why = "cannot open CUDA device 0";
+		*why = "cannot open the CUDA device";
 		return VP_ENODEV;
 	}
 	cudaVideoSurfaceFormat fmt;
 	r = VP_ENODEV;
-	*why = "cannot make CUDA device 0 current";
+	*why = "cannot make the CUDA device current";
 	if (rt->cu->cuCtxPushCurrent(ctx) == CUDA_SUCCESS) {
 		r = nvdec_caps_check(rt, &need, &fmt, why);
 		rt->cu->cuCtxPopCurrent(&dummy);

@@ -44,15 +44,15 @@ static const dec_decoder_ops *find_kind(enum pipe_decoder kind)
 	return NULL;
 }
 
-/* Whether NVDEC can take this stream; *why says why not. */
-static const dec_decoder_ops *nvdec_usable(const AVCodecParameters *par, const char **why)
+/* Whether NVDEC can take this stream on CUDA device gpu; *why says why not. */
+static const dec_decoder_ops *nvdec_usable(const AVCodecParameters *par, int gpu, const char **why)
 {
 	const dec_decoder_ops *nv = find_kind(PIPE_DEC_NVDEC);
 	if (!nv) {
 		*why = "this build has no NVDEC decoder";
 		return NULL;
 	}
-	return nv->probe(par, why) == 0 ? nv : NULL;
+	return nv->probe(par, gpu, why) == 0 ? nv : NULL;
 }
 
 int dec_decoder_choose(const pipe_source_cfg *cfg, const AVCodecParameters *par,
@@ -60,10 +60,12 @@ int dec_decoder_choose(const pipe_source_cfg *cfg, const AVCodecParameters *par,
 {
 	const char *why = "";
 	const char *codec = avcodec_get_name(par->codec_id);
-	if (cfg->decoder == PIPE_DEC_AUTO && !cfg->device_frames_ok) {
+	if (cfg->decoder == PIPE_DEC_AUTO && cfg->gpu < 0) {
+		why = "pipeline.device is cpu";
+	} else if (cfg->decoder == PIPE_DEC_AUTO && !cfg->device_frames_ok) {
 		why = "the frames' consumer needs host memory (no CUDA inference)";
 	} else if (cfg->decoder != PIPE_DEC_SOFTWARE) {
-		const dec_decoder_ops *nv = nvdec_usable(par, &why);
+		const dec_decoder_ops *nv = nvdec_usable(par, cfg->gpu, &why);
 		if (nv) {
 			*ret = nv;
 			return 0;
@@ -75,7 +77,7 @@ int dec_decoder_choose(const pipe_source_cfg *cfg, const AVCodecParameters *par,
 		}
 	}
 	const dec_decoder_ops *sw = find_kind(PIPE_DEC_SOFTWARE);
-	if (sw->probe(par, &why) < 0) {
+	if (sw->probe(par, cfg->gpu, &why) < 0) {
 		const char *fmt = av_get_pix_fmt_name(par->format);
 		vp_err("decode", cfg->id, "cannot decode %s (%s video, %s): %s", cfg->uri, codec,
 		       fmt ? fmt : "unknown pixel format", why);

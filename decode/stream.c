@@ -75,7 +75,8 @@ static int connect_source(dec_stream *s, int *fatal)
 	dec_decoder_args args = { .stream_id = s->cfg->id, .pool_size = s->pool_size,
 	                          .low_delay = s->info.live,
 	                          .nvdec_surfaces = s->cfg->nvdec_surfaces,
-	                          .nvdec_in_flight = s->cfg->nvdec_in_flight };
+	                          .nvdec_in_flight = s->cfg->nvdec_in_flight,
+	                          .gpu = s->cfg->gpu };
 	void *dec = NULL;
 	r = s->dec_ops->open(s->info.par, &args, &dec);
 	if (r < 0)

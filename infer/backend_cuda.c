@@ -31,7 +31,7 @@ typedef struct io_buf {
 typedef struct cuda_state {
 	inf_graph *g;
 	cu_ctx c;
-	int max_batch;
+	int max_batch, gpu;
 	uint8_t *arena;
 	size_t arena_bytes, const_bytes;
 	void **tdev;           /* device pointer of each tensor, parallel to g->tensors */
@@ -220,7 +220,8 @@ static int cuda_run_flags(void *state, int batch, int flags)
 {
 	cuda_state *s = state;
 	cudaStream_t st = s->c.stream;
-	int rc = 0;
+	/* The running thread may not be the one that prepared (the pipeline's engine thread). */
+	int rc = CU_RT(cudaSetDevice(s->gpu));
 	if (batch > s->max_batch)   /* exact input shapes: the planned tensors run whole */
 		batch = s->max_batch;
 	if (!(flags & INF_RUN_DEVICE_INPUT))
@@ -386,11 +387,12 @@ static int cuda_prepare(inf_graph *g, const inf_engine_opts *o, void *share, voi
 	(void)share;
 	const cuda_dl *dl = NULL;
 	int rc = probe(&dl);
-	if (rc < 0)
+	if (rc < 0 || (rc = CU_RT(cudaSetDevice(o->gpu))) < 0)
 		return rc;
 	cuda_state *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	s->gpu = o->gpu;
 	s->g = g;
 	s->c.dl = dl;
 	s->c.half = o->fp16;

@@ -13,6 +13,16 @@
 #include "heads.h"
 #include "../pipeline/vp_time.h"
 
+/* A submitted batch until it is collected. */
+typedef struct det_batch {
+	int n, n_dev, rc;
+	int slot;                 /* GPU result slot of its device frames; -1 when none */
+	uint8_t *on_dev;          /* per frame: its results come from the GPU slot */
+	vp_det *dets;             /* results of its host frames, at their frame index */
+	int *counts;
+	int64_t t[3];             /* preprocess, inference, wait + postprocess (ns) */
+} det_batch;
+
 struct inf_detector {
 	const pipe_model_cfg *cfg;
 	inf_engine *engine;
@@ -29,6 +39,8 @@ struct inf_detector {
 	vp_frame **part;
 	int *part_idx, *part_counts;
 	vp_det *part_dets;
+	det_batch q[INF_DETECTOR_DEPTH];   /* submitted, oldest at q_head */
+	int q_head, q_len;
 	inf_detector_times times;
 };
 
@@ -143,6 +155,7 @@ static int open_engine(inf_detector *d, const pipe_model_cfg *cfg)
 		.input_h = cfg->input_h,
 		.threads = cfg->threads,
 		.fp16 = cfg->precision == PIPE_PREC_FP16,
+		.gpu = cfg->gpu,
 	};
 	if (cfg->backend != PIPE_BACKEND_CPU) {
 		o.backend = "cuda";
@@ -200,10 +213,24 @@ static int finish_head(inf_detector *d, const pipe_model_cfg *cfg, const char *f
 		return rc;
 	if (strcmp(inf_engine_backend_name(d->engine), "cuda") != 0)
 		return 0;
-	rc = inf_detector_gpu_new(d->engine, &hc, d->max_batch, d->max_dets, &d->gpu);
+	rc = inf_detector_gpu_new(d->engine, &hc, d->max_batch, d->max_dets, cfg->gpu, &d->gpu);
 	if (rc < 0)
 		vp_warn("model", NULL, "GPU preprocessing/heads unavailable (%s): NVDEC frames are "
 		        "not used", vp_strerror(rc));
+	return 0;
+}
+
+static int alloc_queue(inf_detector *d)
+{
+	size_t b = (size_t)d->max_batch;
+	for (int i = 0; i < INF_DETECTOR_DEPTH; i++) {
+		det_batch *q = &d->q[i];
+		q->on_dev = calloc(b, 1);
+		q->counts = calloc(b, sizeof(*q->counts));
+		q->dets = calloc(b * (size_t)d->max_dets, sizeof(*q->dets));
+		if (!q->on_dev || !q->counts || !q->dets)
+			return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -248,7 +275,8 @@ int inf_detector_new(const pipe_model_cfg *cfg, const char *cfg_file, inf_detect
 	d->part_idx = calloc(b, sizeof(*d->part_idx));
 	d->part_counts = calloc(b, sizeof(*d->part_counts));
 	d->part_dets = calloc(b * (size_t)d->max_dets, sizeof(*d->part_dets));
-	if (!d->xf || !d->part || !d->part_idx || !d->part_counts || !d->part_dets) {
+	if (!d->xf || !d->part || !d->part_idx || !d->part_counts || !d->part_dets ||
+	    alloc_queue(d) < 0) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -277,7 +305,8 @@ const char *const *inf_detector_labels(const inf_detector *d, int *ret_n)
 void inf_detector_get_times(const inf_detector *d, inf_detector_times *ret) { *ret = d->times; }
 
 /* Host frames: CPU preprocessing into the engine's host input, the CPU head. */
-static int run_host(inf_detector *d, vp_frame *const *frames, int n, vp_det *dets, int *counts)
+static int run_host(inf_detector *d, vp_frame *const *frames, int n, vp_det *dets, int *counts,
+                    int64_t t[3])
 {
 	int64_t t0 = vp_mono_ns();
 	int rc = krn_preprocess_ref((const vp_frame *const *)frames, n, &d->pre,
@@ -296,26 +325,14 @@ static int run_host(inf_detector *d, vp_frame *const *frames, int n, vp_det *det
 			return rc;
 		counts[i] = rc;
 	}
-	d->times.preprocess_ns += t1 - t0;
-	d->times.inference_ns += t2 - t1;
-	d->times.postprocess_ns += vp_mono_ns() - t2;
+	t[0] += t1 - t0;
+	t[1] += t2 - t1;
+	t[2] += vp_mono_ns() - t2;
 	return 0;
 }
 
-static int run_device(inf_detector *d, vp_frame *const *frames, int n, vp_det *dets, int *counts)
-{
-	int64_t t[3] = { 0, 0, 0 };
-	int rc = inf_detector_gpu_run(d->gpu, frames, n, &d->pre, d->xf, dets, d->max_dets, counts, t);
-	d->times.preprocess_ns += t[0];
-	d->times.inference_ns += t[1];
-	d->times.postprocess_ns += t[2];
-	return rc;
-}
-
-/* Runs the frames of one memory kind out of a mixed batch (NVDEC and software-decoded
- * streams side by side) and scatters the results back to their places. */
-static int run_part(inf_detector *d, vp_frame *const *frames, int n, vp_memtype mem,
-                    vp_det *dets, int *counts)
+/* Gathers the frames of one memory kind into d->part (their indices in d->part_idx). */
+static int gather(inf_detector *d, vp_frame *const *frames, int n, vp_memtype mem)
 {
 	int m = 0;
 	for (int i = 0; i < n; i++)
@@ -323,43 +340,126 @@ static int run_part(inf_detector *d, vp_frame *const *frames, int n, vp_memtype 
 			d->part[m] = frames[i];
 			d->part_idx[m++] = i;
 		}
-	if (m == 0)
-		return 0;
-	int rc = mem == VP_MEM_DEVICE ? run_device(d, d->part, m, d->part_dets, d->part_counts)
-	                              : run_host(d, d->part, m, d->part_dets, d->part_counts);
-	for (int k = 0; rc == 0 && k < m; k++) {
+	return m;
+}
+
+/* Copies results of part k (d->part_dets / part_counts) to frame part_idx[k]'s place. */
+static void scatter(const inf_detector *d, int m, vp_det *dets, int *counts)
+{
+	for (int k = 0; k < m; k++) {
 		int i = d->part_idx[k];
 		counts[i] = d->part_counts[k];
 		memcpy(dets + (size_t)i * d->max_dets, d->part_dets + (size_t)k * d->max_dets,
 		       (size_t)counts[i] * sizeof(*dets));
 	}
-	return rc;
 }
 
-int inf_detector_run(inf_detector *d, vp_frame *const *frames, int n, vp_det *dets, int *counts)
+/* Device frames of b start on the GPU (all of them, or those of a mixed batch: NVDEC and
+ * software-decoded streams side by side); host frames run now. */
+static int start_batch(inf_detector *d, det_batch *b, vp_frame *const *frames)
+{
+	int n = b->n, rc;
+	if (b->n_dev == n)
+		return (b->slot = inf_detector_gpu_submit(d->gpu, frames, n, &d->pre, d->xf, b->t));
+	if (b->n_dev == 0)
+		return run_host(d, frames, n, b->dets, b->counts, b->t);
+	int m = gather(d, frames, n, VP_MEM_DEVICE);
+	if ((rc = b->slot = inf_detector_gpu_submit(d->gpu, d->part, m, &d->pre, d->xf, b->t)) < 0)
+		return rc;
+	m = gather(d, frames, n, VP_MEM_HOST);
+	if ((rc = run_host(d, d->part, m, d->part_dets, d->part_counts, b->t)) < 0)
+		return rc;
+	scatter(d, m, b->dets, b->counts);
+	return 0;
+}
+
+int inf_detector_submit(inf_detector *d, vp_frame *const *frames, int n)
 {
 	if (n < 1 || n > d->max_batch)
 		return -EINVAL;
-	int n_dev = 0;
-	for (int i = 0; i < n; i++)
-		n_dev += frames[i]->mem == VP_MEM_DEVICE;
-	if (n_dev && !d->gpu) {
+	if (d->q_len == INF_DETECTOR_DEPTH)
+		return -EBUSY;
+	det_batch *b = &d->q[(d->q_head + d->q_len) % INF_DETECTOR_DEPTH];
+	b->n = n;
+	b->n_dev = 0;
+	b->slot = -1;
+	memset(b->t, 0, sizeof(b->t));
+	for (int i = 0; i < n; i++) {
+		b->on_dev[i] = frames[i]->mem == VP_MEM_DEVICE;
+		b->n_dev += b->on_dev[i];
+	}
+	d->q_len++;
+	if (b->n_dev && !d->gpu) {
 		vp_err("model", frames[0]->stream_id, "frames in GPU memory but the model runs on %s",
 		       inf_engine_backend_name(d->engine));
-		return -EINVAL;
+		b->rc = -EINVAL;
+	} else {
+		int rc = start_batch(d, b, frames);
+		b->rc = rc < 0 ? rc : 0;
 	}
-	int rc;
-	if (n_dev == 0)
-		rc = run_host(d, frames, n, dets, counts);
-	else if (n_dev == n)
-		rc = run_device(d, frames, n, dets, counts);
-	else if ((rc = run_part(d, frames, n, VP_MEM_DEVICE, dets, counts)) == 0)
-		rc = run_part(d, frames, n, VP_MEM_HOST, dets, counts);
-	if (rc == 0) {
-		d->times.batches++;
-		d->times.frames += n;
-	}
+	return b->rc == 0 && b->slot >= 0;
+}
+
+/* The GPU part of b into dets/counts, at the places of its device frames. */
+static int finish_device(inf_detector *d, det_batch *b, vp_det *dets, int *counts)
+{
+	if (b->n_dev == b->n)
+		return inf_detector_gpu_collect(d->gpu, b->slot, b->n, dets, d->max_dets, counts);
+	int m = 0;
+	for (int i = 0; i < b->n; i++)
+		if (b->on_dev[i])
+			d->part_idx[m++] = i;
+	int rc = inf_detector_gpu_collect(d->gpu, b->slot, m, d->part_dets, d->max_dets, d->part_counts);
+	if (rc == 0)
+		scatter(d, m, dets, counts);
 	return rc;
+}
+
+int inf_detector_collect(inf_detector *d, vp_det *dets, int *counts, inf_detector_times *ret)
+{
+	if (d->q_len == 0)
+		return -ENOENT;
+	det_batch *b = &d->q[d->q_head];
+	d->q_head = (d->q_head + 1) % INF_DETECTOR_DEPTH;
+	d->q_len--;
+	int64_t t0 = vp_mono_ns();
+	int rc = b->rc;
+	if (rc == 0 && b->slot >= 0)
+		rc = finish_device(d, b, dets, counts);
+	for (int i = 0; rc == 0 && i < b->n; i++)
+		if (!b->on_dev[i]) {
+			counts[i] = b->counts[i];
+			memcpy(dets + (size_t)i * d->max_dets, b->dets + (size_t)i * d->max_dets,
+			       (size_t)counts[i] * sizeof(*dets));
+		}
+	b->t[2] += vp_mono_ns() - t0;
+	d->times.preprocess_ns += b->t[0];
+	d->times.inference_ns += b->t[1];
+	d->times.postprocess_ns += b->t[2];
+	if (ret)
+		*ret = (inf_detector_times){ .preprocess_ns = b->t[0], .inference_ns = b->t[1],
+		                             .postprocess_ns = b->t[2], .batches = rc == 0,
+		                             .frames = rc == 0 ? b->n : 0 };
+	if (rc < 0) {
+		memset(counts, 0, (size_t)b->n * sizeof(*counts));
+		return rc;
+	}
+	d->times.batches++;
+	d->times.frames += b->n;
+	return b->n;
+}
+
+int inf_detector_pending(const inf_detector *d) { return d->q_len; }
+
+int inf_detector_run(inf_detector *d, vp_frame *const *frames, int n, vp_det *dets, int *counts)
+{
+	if (d->q_len > 0)
+		return -EBUSY;
+	int rc = inf_detector_submit(d, frames, n);
+	if (rc < 0)
+		return rc;
+	rc = inf_detector_collect(d, dets, counts, NULL);
+	return rc < 0 ? rc : 0;
 }
 
 void inf_detector_free(inf_detector **pd)
@@ -381,5 +481,10 @@ void inf_detector_free(inf_detector **pd)
 	free(d->part_idx);
 	free(d->part_counts);
 	free(d->part_dets);
+	for (int i = 0; i < INF_DETECTOR_DEPTH; i++) {
+		free(d->q[i].on_dev);
+		free(d->q[i].counts);
+		free(d->q[i].dets);
+	}
 	free(d);
 }

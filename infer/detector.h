@@ -24,14 +24,35 @@ int inf_detector_new(const pipe_model_cfg *cfg, const char *cfg_file, inf_detect
 int inf_detector_max_batch(const inf_detector *d);
 /* Room callers must give per frame in dets. */
 int inf_detector_max_dets(const inf_detector *d);
-/* Runs frames[0..n-1] (n <= max batch). Frame i's detections go to
+/* Runs frames[0..n-1] (n <= max batch) with nothing else in flight (-EBUSY otherwise):
+ * inf_detector_submit + inf_detector_collect. Frame i's detections go to
  * dets[i * max_dets ...], their count to counts[i]. */
 int inf_detector_run(inf_detector *d, vp_frame *const *frames, int n, vp_det *dets, int *counts);
+
+/* Batches that may be in flight at once between submit and collect. */
+#define INF_DETECTOR_DEPTH 2
+
+/* Starts frames[0..n-1] (n <= max batch). Frames in GPU memory are only enqueued (CUDA
+ * preprocessing, engine and head on the engine's stream, the survivors' copy to the host
+ * on a second stream), so the next batch can be submitted while this one still runs;
+ * host frames run to the end here. The frames must stay referenced until collected.
+ * Returns 1 when results are still being computed on the GPU, 0 when they are ready,
+ * -EINVAL for a bad n, -EBUSY when INF_DETECTOR_DEPTH batches are in flight already;
+ * failures of the batch itself are reported by its collect. */
+int inf_detector_submit(inf_detector *d, vp_frame *const *frames, int n);
+/* Results of the oldest submitted batch (batches come out in submit order), waiting for
+ * them if needed: its frame i's detections to dets[i * max_dets ...], the count to
+ * counts[i]. ret (may be NULL) gets that batch's stage times. Returns the batch's frame
+ * count, -ENOENT when nothing is in flight, or the batch's error (counts zeroed; the
+ * batch is retired either way). */
+int inf_detector_collect(inf_detector *d, vp_det *dets, int *counts, inf_detector_times *ret);
+/* Batches submitted and not yet collected. */
+int inf_detector_pending(const inf_detector *d);
 /* Label list (NULL when no labels file was configured). */
 const char *const *inf_detector_labels(const inf_detector *d, int *ret_n);
 void inf_detector_get_times(const inf_detector *d, inf_detector_times *ret);
 const char *inf_detector_backend(const inf_detector *d);
-/* Whether inf_detector_run accepts frames in GPU memory (NVDEC output). */
+/* Whether the detector accepts frames in GPU memory (NVDEC output). */
 int inf_detector_takes_device_frames(const inf_detector *d);
 void inf_detector_free(inf_detector **d);
 

@@ -9,16 +9,22 @@
 
 #ifdef VP_HAVE_CUDA
 #include "../kernels/preprocess_cuda.h"
+#include "../kernels/cuda_util.h"
 #include "heads_cuda.h"
 #include "../pipeline/vp_time.h"
 
+/* Two preprocessing contexts alternate: the staging buffer of batch k's descriptors may
+ * still be in flight when batch k+1 is enqueued. */
+enum { PRE_CTX = 2 };
+
 struct inf_detector_gpu {
 	inf_engine *engine;       /* borrowed */
-	krn_pre_cuda *pre;
+	krn_pre_cuda *pre[PRE_CTX];
 	inf_head_cuda *head;
+	int gpu, next_pre;
 };
 
-int inf_detector_gpu_new(inf_engine *e, const inf_head_cfg *hc, int max_batch, int max_dets,
+int inf_detector_gpu_new(inf_engine *e, const inf_head_cfg *hc, int max_batch, int max_dets, int gpu,
                          inf_detector_gpu **ret)
 {
 	if (!inf_engine_device_input(e, 0) || !inf_engine_stream(e))
@@ -27,12 +33,16 @@ int inf_detector_gpu_new(inf_engine *e, const inf_head_cfg *hc, int max_batch, i
 	int rc = inf_engine_output_info(e, 0, &out);
 	if (rc < 0)
 		return rc;
+	if ((rc = KRN_CUDA_CHECK(cudaSetDevice(gpu))) < 0)
+		return rc;
 	inf_detector_gpu *g = calloc(1, sizeof(*g));
 	if (!g)
 		return -ENOMEM;
 	g->engine = e;
-	if ((rc = krn_pre_cuda_new(max_batch, &g->pre)) < 0 ||
-	    (rc = inf_head_cuda_new(hc, &out, max_batch, max_dets, &g->head)) < 0) {
+	g->gpu = gpu;
+	for (int i = 0; i < PRE_CTX && rc == 0; i++)
+		rc = krn_pre_cuda_new(max_batch, &g->pre[i]);
+	if (rc < 0 || (rc = inf_head_cuda_new(hc, &out, max_batch, max_dets, &g->head)) < 0) {
 		inf_detector_gpu_free(&g);
 		return rc;
 	}
@@ -40,16 +50,22 @@ int inf_detector_gpu_new(inf_engine *e, const inf_head_cfg *hc, int max_batch, i
 	return 0;
 }
 
-int inf_detector_gpu_run(inf_detector_gpu *g, vp_frame *const *frames, int n,
-                         const krn_pre_params *pre, krn_xform *xf, vp_det *dets, int max_dets,
-                         int *counts, int64_t t[3])
+int inf_detector_gpu_submit(inf_detector_gpu *g, vp_frame *const *frames, int n,
+                            const krn_pre_params *pre, krn_xform *xf, int64_t t[2])
 {
 	void *stream = inf_engine_stream(g->engine);
 	int64_t t0 = vp_mono_ns();
-	/* One stream for the whole chain: no host round trip and no extra synchronisation;
-	 * the frames stay referenced by the caller until the results are read below. */
-	int rc = krn_preprocess_cuda(g->pre, (const vp_frame *const *)frames, n, pre,
-	                             inf_engine_device_input(g->engine, 0), xf, stream);
+	/* The calling thread may not have made the device current yet (cheap when it has). */
+	int rc = KRN_CUDA_CHECK(cudaSetDevice(g->gpu));
+	if (rc < 0)
+		return rc;
+	/* One stream for the whole chain: no host round trip and no extra synchronisation.
+	 * Stream order also keeps batch k+1's preprocessing from overwriting the engine input
+	 * before batch k's inference has read it. */
+	krn_pre_cuda *ctx = g->pre[g->next_pre];
+	g->next_pre = (g->next_pre + 1) % PRE_CTX;
+	rc = krn_preprocess_cuda(ctx, (const vp_frame *const *)frames, n, pre,
+	                         inf_engine_device_input(g->engine, 0), xf, stream);
 	if (rc < 0)
 		return rc;
 	int64_t t1 = vp_mono_ns();
@@ -58,17 +74,23 @@ int inf_detector_gpu_run(inf_detector_gpu *g, vp_frame *const *frames, int n,
 		return rc;
 	int64_t t2 = vp_mono_ns();
 	rc = inf_head_cuda_decode(g->head, inf_engine_device_output(g->engine, 0), n, xf, stream);
-	for (int i = 0; rc >= 0 && i < n; i++) {
+	t[0] += t1 - t0;
+	t[1] += t2 - t1;
+	return rc;
+}
+
+int inf_detector_gpu_collect(inf_detector_gpu *g, int slot, int n, vp_det *dets, int max_dets,
+                             int *counts)
+{
+	for (int i = 0; i < n; i++) {
 		const vp_det *d = NULL;
-		if ((rc = inf_head_cuda_result(g->head, i, &d)) < 0)
-			break;
+		int rc = inf_head_cuda_result(g->head, slot, i, &d);
+		if (rc < 0)
+			return rc;
 		counts[i] = rc;
 		memcpy(dets + (size_t)i * max_dets, d, (size_t)rc * sizeof(*d));
 	}
-	t[0] += t1 - t0;
-	t[1] += t2 - t1;
-	t[2] += vp_mono_ns() - t2;
-	return rc < 0 ? rc : 0;
+	return 0;
 }
 
 void inf_detector_gpu_free(inf_detector_gpu **pg)
@@ -78,25 +100,31 @@ void inf_detector_gpu_free(inf_detector_gpu **pg)
 		return;
 	*pg = NULL;
 	inf_head_cuda_free(&g->head);
-	krn_pre_cuda_free(&g->pre);
+	for (int i = 0; i < PRE_CTX; i++)
+		krn_pre_cuda_free(&g->pre[i]);
 	free(g);
 }
 
 #else /* CPU-only build: the detector keeps to host frames. */
 
-int inf_detector_gpu_new(inf_engine *e, const inf_head_cfg *hc, int max_batch, int max_dets,
+int inf_detector_gpu_new(inf_engine *e, const inf_head_cfg *hc, int max_batch, int max_dets, int gpu,
                          inf_detector_gpu **ret)
 {
-	(void)e, (void)hc, (void)max_batch, (void)max_dets, (void)ret;
+	(void)e, (void)hc, (void)max_batch, (void)max_dets, (void)gpu, (void)ret;
 	return VP_ENODEV;
 }
 
-int inf_detector_gpu_run(inf_detector_gpu *g, vp_frame *const *frames, int n,
-                         const krn_pre_params *pre, krn_xform *xf, vp_det *dets, int max_dets,
-                         int *counts, int64_t t[3])
+int inf_detector_gpu_submit(inf_detector_gpu *g, vp_frame *const *frames, int n,
+                            const krn_pre_params *pre, krn_xform *xf, int64_t t[2])
 {
-	(void)g, (void)frames, (void)n, (void)pre, (void)xf, (void)dets, (void)max_dets;
-	(void)counts, (void)t;
+	(void)g, (void)frames, (void)n, (void)pre, (void)xf, (void)t;
+	return VP_ENODEV;
+}
+
+int inf_detector_gpu_collect(inf_detector_gpu *g, int slot, int n, vp_det *dets, int max_dets,
+                             int *counts)
+{
+	(void)g, (void)slot, (void)n, (void)dets, (void)max_dets, (void)counts;
 	return VP_ENODEV;
 }
 

@@ -12,15 +12,20 @@
 
 typedef struct inf_detector_gpu inf_detector_gpu;
 
-/* VP_ENODEV in builds without CUDA or when the engine does not run on the GPU. */
-int inf_detector_gpu_new(inf_engine *e, const inf_head_cfg *hc, int max_batch, int max_dets,
+/* VP_ENODEV in builds without CUDA or when the engine does not run on the GPU. gpu: the
+ * CUDA device the engine was opened on (made current here and at every submit). */
+int inf_detector_gpu_new(inf_engine *e, const inf_head_cfg *hc, int max_batch, int max_dets, int gpu,
                          inf_detector_gpu **ret);
-/* Runs n device frames; frame i's detections go to dets[i * max_dets], counts[i].
- * Returns when the results are on the host; times (ns) are added to t[0..2]
- * (preprocess enqueue, inference enqueue, wait + postprocess). */
-int inf_detector_gpu_run(inf_detector_gpu *g, vp_frame *const *frames, int n,
-                         const krn_pre_params *pre, krn_xform *xf, vp_det *dets, int max_dets,
-                         int *counts, int64_t t[3]);
+/* Enqueues n device frames: preprocessing, engine and head decoding on the engine's
+ * stream, the survivors' copy to the host on the head's stream. Returns at once with the
+ * result slot (>= 0), or < 0; the frames must stay referenced until collected. At most
+ * two submits may be outstanding (a slot is reused by the submit after next). Times (ns)
+ * are added to t[0..1] (preprocess enqueue, inference enqueue). */
+int inf_detector_gpu_submit(inf_detector_gpu *g, vp_frame *const *frames, int n,
+                            const krn_pre_params *pre, krn_xform *xf, int64_t t[2]);
+/* Waits for slot's results: frame i's detections go to dets[i * max_dets], counts[i]. */
+int inf_detector_gpu_collect(inf_detector_gpu *g, int slot, int n, vp_det *dets, int max_dets,
+                             int *counts);
 void inf_detector_gpu_free(inf_detector_gpu **g);
 
 #endif

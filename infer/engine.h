@@ -28,6 +28,7 @@ typedef struct inf_engine_opts {
 	int input_w, input_h;    /* 0: the model's own spatial size */
 	int threads;             /* cpu: worker threads, 0 = all cores */
 	int fp16;                /* cuda: FP16 tensor-core path */
+	int gpu;                 /* cuda: device index (made current at prepare and every run) */
 	/* Exact shapes for the inputs (matched by name; a NULL name matches by position), overriding max_batch and
 	 * input_w/h: the model runs as it is, without batch rewriting. NULL: unused. */
 	const inf_tensor_info *input_shapes;

@@ -171,21 +171,34 @@ int rt(cudaError_t e, const char *what)
 
 } // namespace
 
+// Two result slots alternate so that decoding batch k+1 on the engine stream never
+// writes the device or pinned buffers that batch k's copy to the host still uses.
+constexpr int kSlots = 2;
+
+struct head_slot {
+	vp_det *out;                   // survivors, cap per item (device)
+	int *nout;
+	krn_xform *d_xf, *h_xf;        // transforms and their pinned staging copy
+	vp_det *h_out;                 // pinned copies of out / nout
+	int *h_nout;
+	int batch;
+	cudaEvent_t decoded;           // on the decode stream: NMS of this slot finished
+	cudaEvent_t done;              // on the copy stream: the host copies landed
+};
+
 struct inf_head_cuda {
 	inf_head_cfg cfg;
 	head_dev h;
-	int max_batch, batch, auto_format, grid_ok;
+	int max_batch, auto_format, grid_ok, next;
 	float *grid, *cls_thr;
 	unsigned char *allow;
-	vp_det *cand, *sorted, *out;
-	int *count, *nout;
+	vp_det *cand, *sorted;
+	int *count;
 	unsigned char *supp;
-	krn_xform *d_xf, *h_xf;
-	vp_det *h_out;
-	int *h_nout;
+	head_slot slot[kSlots];
 	float *h_col;                  // first column of item 0, for the AUTO box format
-	cudaEvent_t done;
-	cudaStream_t stream;
+	cudaStream_t stream;           // the caller's decode stream (the engine's)
+	cudaStream_t copy;             // ours: device-to-host copies of the survivors
 };
 
 static void grid_fill(float *g, int w, int h)
@@ -228,6 +241,20 @@ static void layout(inf_head_cuda *g, const inf_tensor_info *out, int nc)
 	g->h.raw = format == INF_BOX_RAW;
 }
 
+static int alloc_slot(head_slot *sl, size_t mb, size_t cap)
+{
+	int rc = 0;
+	if (!rc) rc = rt(cudaMalloc(&sl->nout, mb * sizeof(int)), "counts");
+	if (!rc) rc = rt(cudaMalloc(&sl->out, mb * cap * sizeof(vp_det)), "detections");
+	if (!rc) rc = rt(cudaMalloc(&sl->d_xf, mb * sizeof(krn_xform)), "transforms");
+	if (!rc) rc = rt(cudaHostAlloc(&sl->h_xf, mb * sizeof(krn_xform), cudaHostAllocDefault), "pinned");
+	if (!rc) rc = rt(cudaHostAlloc(&sl->h_out, mb * cap * sizeof(vp_det), cudaHostAllocDefault), "pinned");
+	if (!rc) rc = rt(cudaHostAlloc(&sl->h_nout, mb * sizeof(int), cudaHostAllocDefault), "pinned");
+	if (!rc) rc = rt(cudaEventCreateWithFlags(&sl->decoded, cudaEventDisableTiming), "event");
+	if (!rc) rc = rt(cudaEventCreateWithFlags(&sl->done, cudaEventDisableTiming), "event");
+	return rc;
+}
+
 static int alloc_dev(inf_head_cuda *g)
 {
 	size_t n = (size_t)g->h.n, mb = (size_t)g->max_batch, cap = (size_t)g->h.cap;
@@ -236,13 +263,9 @@ static int alloc_dev(inf_head_cuda *g)
 	if (!rc) rc = rt(cudaMalloc(&g->sorted, mb * n * sizeof(vp_det)), "candidates");
 	if (!rc) rc = rt(cudaMalloc(&g->supp, mb * n), "suppression flags");
 	if (!rc) rc = rt(cudaMalloc(&g->count, mb * sizeof(int)), "counts");
-	if (!rc) rc = rt(cudaMalloc(&g->nout, mb * sizeof(int)), "counts");
-	if (!rc) rc = rt(cudaMalloc(&g->out, mb * cap * sizeof(vp_det)), "detections");
-	if (!rc) rc = rt(cudaMalloc(&g->d_xf, mb * sizeof(krn_xform)), "transforms");
-	if (!rc) rc = rt(cudaHostAlloc(&g->h_xf, mb * sizeof(krn_xform), cudaHostAllocDefault), "pinned");
-	if (!rc) rc = rt(cudaHostAlloc(&g->h_out, mb * cap * sizeof(vp_det), cudaHostAllocDefault), "pinned");
-	if (!rc) rc = rt(cudaHostAlloc(&g->h_nout, mb * sizeof(int), cudaHostAllocDefault), "pinned");
-	if (!rc) rc = rt(cudaEventCreateWithFlags(&g->done, cudaEventDisableTiming), "event");
+	for (int s = 0; s < kSlots && !rc; s++)
+		rc = alloc_slot(&g->slot[s], mb, cap);
+	if (!rc) rc = rt(cudaStreamCreateWithFlags(&g->copy, cudaStreamNonBlocking), "copy stream");
 	return rc;
 }
 
@@ -332,13 +355,30 @@ static int decide_format(inf_head_cuda *g, const float *d_output)
 	return 0;
 }
 
-static int run_nms(inf_head_cuda *g, int batch, const krn_xform *d_xf)
+static int run_nms(inf_head_cuda *g, head_slot *sl, int batch, const krn_xform *d_xf)
 {
 	dim3 grid((g->h.n + kThreads - 1) / kThreads, batch);
 	rank_candidates<<<grid, kThreads, 0, g->stream>>>(g->cand, g->sorted, g->count, g->h.n);
 	nms<<<batch, kNmsThreads, 0, g->stream>>>(g->sorted, g->count, g->supp, g->h.n, g->h.iou, g->h.keep, g->h.cap,
-	                                          d_xf, g->out, g->nout);
+	                                          d_xf, sl->out, sl->nout);
 	return rt(cudaGetLastError(), "NMS kernels");
+}
+
+/* Survivors of slot sl to the host on the copy stream, once the decode stream passed NMS. */
+static int copy_out(inf_head_cuda *g, head_slot *sl)
+{
+	int rc = rt(cudaEventRecord(sl->decoded, g->stream), "event");
+	if (!rc)
+		rc = rt(cudaStreamWaitEvent(g->copy, sl->decoded, 0), "copy stream wait");
+	if (!rc)
+		rc = rt(cudaMemcpyAsync(sl->h_nout, sl->nout, (size_t)sl->batch * sizeof(int), cudaMemcpyDeviceToHost,
+		                        g->copy), "detections");
+	if (!rc)
+		rc = rt(cudaMemcpyAsync(sl->h_out, sl->out, (size_t)sl->batch * g->h.cap * sizeof(vp_det),
+		                        cudaMemcpyDeviceToHost, g->copy), "detections");
+	if (!rc)
+		rc = rt(cudaEventRecord(sl->done, g->copy), "event");
+	return rc;
 }
 
 extern "C" int inf_head_cuda_decode(inf_head_cuda *g, const float *d_output, int batch, const krn_xform *xf,
@@ -349,41 +389,62 @@ extern "C" int inf_head_cuda_decode(inf_head_cuda *g, const float *d_output, int
 	for (int b = 0; b < batch; b++)
 		if (!(xf[b].scale_x > 0.0f) || !(xf[b].scale_y > 0.0f))
 			return -EINVAL;
-	/* the pinned buffers of the previous decode may still be in flight */
-	int rc = rt(cudaEventSynchronize(g->done), "previous decode");
+	int s_idx = g->next;
+	head_slot *sl = &g->slot[s_idx];
+	/* The slot's previous batch (two decodes ago) must have left its buffers: its copy to
+	 * the host, which also orders after its transforms' upload. */
+	int rc = rt(cudaEventSynchronize(sl->done), "previous decode");
 	if (rc < 0)
 		return rc;
 	g->stream = (cudaStream_t)stream;
 	if (g->auto_format && (rc = decide_format(g, d_output)) < 0)
 		return rc;
-	memcpy(g->h_xf, xf, (size_t)batch * sizeof(krn_xform));
-	g->batch = batch;
+	memcpy(sl->h_xf, xf, (size_t)batch * sizeof(krn_xform));
+	sl->batch = 0;
 	cudaStream_t s = g->stream;
-	if ((rc = rt(cudaMemcpyAsync(g->d_xf, g->h_xf, (size_t)batch * sizeof(krn_xform), cudaMemcpyHostToDevice, s),
+	if ((rc = rt(cudaMemcpyAsync(sl->d_xf, sl->h_xf, (size_t)batch * sizeof(krn_xform), cudaMemcpyHostToDevice, s),
 	             "transforms")) < 0 ||
 	    (rc = rt(cudaMemsetAsync(g->count, 0, (size_t)batch * sizeof(int), s), "counts")) < 0)
 		return rc;
 	dim3 grid((g->h.n + kThreads - 1) / kThreads, batch);
-	score_anchors<<<grid, kThreads, 0, s>>>(d_output, g->h, g->d_xf, g->cand, g->count);
-	if ((rc = run_nms(g, batch, g->d_xf)) < 0)
+	score_anchors<<<grid, kThreads, 0, s>>>(d_output, g->h, sl->d_xf, g->cand, g->count);
+	if ((rc = run_nms(g, sl, batch, sl->d_xf)) < 0)
 		return rc;
-	if ((rc = rt(cudaMemcpyAsync(g->h_nout, g->nout, (size_t)batch * sizeof(int), cudaMemcpyDeviceToHost, s),
-	             "detections")) < 0 ||
-	    (rc = rt(cudaMemcpyAsync(g->h_out, g->out, (size_t)batch * g->h.cap * sizeof(vp_det), cudaMemcpyDeviceToHost,
-	                             s), "detections")) < 0)
+	sl->batch = batch;
+	if ((rc = copy_out(g, sl)) < 0) {
+		sl->batch = 0;
 		return rc;
-	return rt(cudaEventRecord(g->done, s), "event");
+	}
+	g->next = (s_idx + 1) % kSlots;
+	return s_idx;
 }
 
-extern "C" int inf_head_cuda_result(inf_head_cuda *g, int b, const vp_det **dets)
+extern "C" int inf_head_cuda_result(inf_head_cuda *g, int slot, int b, const vp_det **dets)
 {
-	if (b < 0 || b >= g->batch)
+	if (slot < 0 || slot >= kSlots || b < 0 || b >= g->slot[slot].batch)
 		return -EINVAL;
-	int rc = rt(cudaEventSynchronize(g->done), "decode");
+	head_slot *sl = &g->slot[slot];
+	int rc = rt(cudaEventSynchronize(sl->done), "decode");
 	if (rc < 0)
 		return rc;
-	*dets = g->h_out + (size_t)b * g->h.cap;
-	return g->h_nout[b];
+	*dets = sl->h_out + (size_t)b * g->h.cap;
+	return sl->h_nout[b];
+}
+
+static void free_slot(head_slot *sl)
+{
+	if (sl->done) {
+		cudaEventSynchronize(sl->done);
+		cudaEventDestroy(sl->done);
+	}
+	if (sl->decoded)
+		cudaEventDestroy(sl->decoded);
+	cudaFree(sl->nout);
+	cudaFree(sl->out);
+	cudaFree(sl->d_xf);
+	cudaFreeHost(sl->h_xf);
+	cudaFreeHost(sl->h_out);
+	cudaFreeHost(sl->h_nout);
 }
 
 extern "C" void inf_head_cuda_free(inf_head_cuda **pg)
@@ -391,10 +452,10 @@ extern "C" void inf_head_cuda_free(inf_head_cuda **pg)
 	inf_head_cuda *g = *pg;
 	if (!g)
 		return;
-	if (g->done) {
-		cudaEventSynchronize(g->done);
-		cudaEventDestroy(g->done);
-	}
+	for (int s = 0; s < kSlots; s++)
+		free_slot(&g->slot[s]);
+	if (g->copy)
+		cudaStreamDestroy(g->copy);
 	cudaFree(g->grid);
 	cudaFree(g->cls_thr);
 	cudaFree(g->allow);
@@ -402,12 +463,6 @@ extern "C" void inf_head_cuda_free(inf_head_cuda **pg)
 	cudaFree(g->sorted);
 	cudaFree(g->supp);
 	cudaFree(g->count);
-	cudaFree(g->nout);
-	cudaFree(g->out);
-	cudaFree(g->d_xf);
-	cudaFreeHost(g->h_xf);
-	cudaFreeHost(g->h_out);
-	cudaFreeHost(g->h_nout);
 	cudaFreeHost(g->h_col);
 	free(g);
 	*pg = NULL;
@@ -417,28 +472,26 @@ extern "C" int inf_nms_cuda(vp_det *dets, int n, float iou_thr, int max_keep)
 {
 	if (n <= 0 || max_keep <= 0)
 		return 0;
-	inf_head_cuda g;
-	memset(&g, 0, sizeof(g));
-	g.max_batch = 1;
-	g.h.n = n;
-	g.h.cap = max_keep;
-	g.h.keep = max_keep;
-	g.h.iou = iou_thr;
-	int rc = alloc_dev(&g), kept = 0;
+	inf_head_cuda *g = (inf_head_cuda *)calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	g->max_batch = 1;
+	g->h.n = n;
+	g->h.cap = max_keep;
+	g->h.keep = max_keep;
+	g->h.iou = iou_thr;
+	head_slot *sl = &g->slot[0];
+	int rc = alloc_dev(g), kept = 0;
 	if (!rc)
-		rc = rt(cudaMemcpy(g.cand, dets, (size_t)n * sizeof(vp_det), cudaMemcpyHostToDevice), "candidates");
+		rc = rt(cudaMemcpy(g->cand, dets, (size_t)n * sizeof(vp_det), cudaMemcpyHostToDevice), "candidates");
 	if (!rc)
-		rc = rt(cudaMemcpy(g.count, &n, sizeof(int), cudaMemcpyHostToDevice), "candidates");
+		rc = rt(cudaMemcpy(g->count, &n, sizeof(int), cudaMemcpyHostToDevice), "candidates");
 	if (!rc)
-		rc = run_nms(&g, 1, NULL);
+		rc = run_nms(g, sl, 1, NULL);
 	if (!rc)
-		rc = rt(cudaMemcpy(&kept, g.nout, sizeof(int), cudaMemcpyDeviceToHost), "survivors");
+		rc = rt(cudaMemcpy(&kept, sl->nout, sizeof(int), cudaMemcpyDeviceToHost), "survivors");
 	if (!rc)
-		rc = rt(cudaMemcpy(dets, g.out, (size_t)kept * sizeof(vp_det), cudaMemcpyDeviceToHost), "survivors");
-	inf_head_cuda *pg = (inf_head_cuda *)malloc(sizeof(g));
-	if (pg) {
-		*pg = g;
-		inf_head_cuda_free(&pg);
-	}
+		rc = rt(cudaMemcpy(dets, sl->out, (size_t)kept * sizeof(vp_det), cudaMemcpyDeviceToHost), "survivors");
+	inf_head_cuda_free(&g);
 	return rc < 0 ? rc : kept;
 }

@@ -3,7 +3,8 @@
  * objectness, thresholds, class filter) and decodes the boxes of the candidates, the
  * candidates are ranked in the CPU order (score, class, box), and class-aware greedy NMS
  * keeps at most cap boxes, clipped to the frame. Only the survivors (cap slots per item)
- * and their counts are copied to pinned host memory, asynchronously. Results equal
+ * and their counts are copied to pinned host memory, asynchronously, on a stream of the
+ * head's own. Results equal
  * inf_head_decode's on the same output (bit for bit for decoded boxes; raw YOLOX boxes
  * go through expf, which may differ in the last bit between CPU and GPU). */
 #ifndef INF_HEADS_CUDA_H
@@ -24,11 +25,16 @@ int inf_head_cuda_new(const inf_head_cfg *cfg, const inf_tensor_info *out, int m
 /* Enqueues decoding of items 0..batch-1 of d_output (device, float, the engine output
  * layout) on stream, a cudaStream_t: pass the stream that produced d_output
  * (inf_engine_stream; the engine's stream does not synchronize with the legacy NULL
- * stream). xf[b] maps item b back to its frame. Returns once enqueued (0) or < 0. */
+ * stream). xf[b] maps item b back to its frame. The survivors land in one of two result
+ * slots, copied to pinned host memory on the head's own stream after an event on
+ * stream, so stream is free for the next batch as soon as NMS is done; the next decode
+ * may therefore be enqueued before this one's results are read. A slot is reused two
+ * decodes later (that decode first waits for the slot's copy to finish). Returns the
+ * slot (0 or 1) once enqueued, or < 0. */
 int inf_head_cuda_decode(inf_head_cuda *h, const float *d_output, int batch, const krn_xform *xf, void *stream);
-/* Waits for the last decode; *dets points at item b's detections (pinned, valid until the
- * next decode); returns their count or < 0. */
-int inf_head_cuda_result(inf_head_cuda *h, int b, const vp_det **dets);
+/* Waits for the decode that returned slot; *dets points at its item b's detections
+ * (pinned, valid until the slot is reused); returns their count or < 0. */
+int inf_head_cuda_result(inf_head_cuda *h, int slot, int b, const vp_det **dets);
 void inf_head_cuda_free(inf_head_cuda **h);
 
 /* The GPU NMS on host candidates (for tests: same contract as inf_nms). */

@@ -47,6 +47,9 @@ typedef struct pipe_source_cfg {
 	/* Not a key: set by the pipeline when its detector takes device frames (CUDA
 	 * backend). Without it decoder: auto stays on the software decoder (host frames). */
 	bool device_frames_ok;
+	/* Not a key: the CUDA device NVDEC decodes on, from pipeline.device (cuda:N: N;
+	 * auto: 0; cpu: -1, which keeps every source on the software decoder). */
+	int gpu;
 } pipe_source_cfg;
 
 /* A class named in classes: or class_thresholds:, by name or id; resolved to an id
@@ -95,6 +98,9 @@ typedef struct pipe_model_cfg {
 	int max_detections;
 	int threads;                  /* cpu backend; 0 = all cores */
 	pipe_preprocess_cfg preprocess;
+	/* Not a key: the CUDA device of the cuda backend, from pipeline.device (as sources[].gpu;
+	 * with cpu the backend was resolved to cpu). */
+	int gpu;
 } pipe_model_cfg;
 
 typedef struct pipe_tls_cfg {
@@ -133,6 +139,8 @@ typedef struct pipe_config {
 	char *file;                   /* path the config was read from */
 	char *name;                   /* pipeline.name */
 	char *device;                 /* pipeline.device: auto | cpu | cuda:N */
+	int gpu;                      /* derived from device: N for cuda:N, 0 for auto, -1 for cpu */
+	pipe_pos device_pos;          /* where device was written (line 0: the default) */
 	int log_level;                /* enum vp_log_level */
 	char *metrics_listen;         /* NULL: off */
 	pipe_source_cfg *sources;

@@ -258,8 +258,43 @@ static void check_sinks(cfg_ctx *c, int have_sinks)
 	}
 }
 
+/* pipeline.device into the derived gpu fields. cpu keeps everything off the GPU, so a key
+ * that asks for the GPU explicitly contradicts it. Whether cuda:N exists is checked when
+ * the pipeline starts (loading a config needs no GPU). */
+static void resolve_device(cfg_ctx *c)
+{
+	pipe_config *cfg = c->cfg;
+	long n = 0;
+	cfg->device_pos = cfg_pos_of(c, "pipeline.device", -1, (pipe_pos){ 0, 0 });
+	if (cfg->device && strcmp(cfg->device, "cpu") == 0)
+		cfg->gpu = -1;
+	else if (cfg->device && strncmp(cfg->device, "cuda:", 5) == 0 && cfg_parse_int(cfg->device + 5, &n) == 0)
+		cfg->gpu = (int)n;
+	else
+		cfg->gpu = 0;   /* auto, or a value already reported as invalid */
+	cfg->model.gpu = cfg->gpu;
+	for (int i = 0; i < cfg->n_sources; i++)
+		cfg->sources[i].gpu = cfg->gpu;
+	if (cfg->gpu >= 0)
+		return;
+	if (cfg->model.present && cfg->model.backend == PIPE_BACKEND_CUDA)
+		cfg_error(c, cfg_pos_of(c, "model.backend", -1, cfg->model.pos), "model.backend",
+		          "cuda contradicts pipeline.device: cpu (line %d)", cfg->device_pos.line);
+	else if (cfg->model.present)
+		cfg->model.backend = PIPE_BACKEND_CPU;
+	for (int i = 0; i < cfg->n_sources; i++) {
+		if (cfg->sources[i].decoder != PIPE_DEC_NVDEC)
+			continue;
+		char path[CFG_PATH_MAX];
+		cfg_pathf(path, "sources[%d].decoder", i);
+		cfg_error(c, cfg_pos_of(c, "sources[].decoder", i, cfg->sources[i].pos), path,
+		          "nvdec contradicts pipeline.device: cpu (line %d)", cfg->device_pos.line);
+	}
+}
+
 void cfg_check_all(cfg_ctx *c, int have_sinks)
 {
+	resolve_device(c);
 	check_sources(c);
 	check_sinks(c, have_sinks);
 }

@@ -189,6 +189,14 @@ int pipe_mq_pop_batch(pipe_mq *q, int max, int timeout_ms, void **items, int *st
 	return got;
 }
 
+int pipe_mq_has_work(pipe_mq *q)
+{
+	pthread_mutex_lock(&q->lock);
+	int r = have_work(q) || q->n_open == 0;
+	pthread_mutex_unlock(&q->lock);
+	return r;
+}
+
 int64_t pipe_mq_dropped(pipe_mq *q, int i)
 {
 	pthread_mutex_lock(&q->lock);

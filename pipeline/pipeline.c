@@ -16,6 +16,10 @@
 #include "pipeline_priv.h"
 #include "vp_time.h"
 
+#ifdef VP_HAVE_CUDA
+#include "../kernels/cuda_util.h"
+#endif
+
 enum { PIPE_EXTRA_SLOTS = 32 };
 
 
@@ -76,13 +80,13 @@ static int64_t publish(pipe_pipeline *p, sink_msg *m)
 	return t1;
 }
 
-static void publish_frames(pipe_pipeline *p, int n)
+static void publish_frames(pipe_pipeline *p, pipe_batch *b)
 {
 	int n_labels = 0;
 	const char *const *labels = p->det ? inf_detector_labels(p->det, &n_labels) : NULL;
-	for (int i = 0; i < n; i++) {
-		vp_frame *f = p->batch[i];
-		pipe_stream *s = &p->streams[p->batch_streams[i]];
+	for (int i = 0; i < b->n; i++) {
+		vp_frame *f = b->frames[i];
+		pipe_stream *s = &p->streams[b->streams[i]];
 		sink_msg *m = NULL;
 		const vp_det *d = p->dets + (size_t)i * p->max_dets;
 		if (sink_msg_frame(f, d, p->counts[i], labels, n_labels, &m) == 0) {
@@ -94,8 +98,9 @@ static void publish_frames(pipe_pipeline *p, int n)
 			pipe_counter_inc(s->m.frames_processed);
 			pipe_counter_add(s->m.detections, (uint64_t)p->counts[i]);
 		}
-		vp_frame_unref(&p->batch[i]);
+		vp_frame_unref(&b->frames[i]);
 	}
+	b->n = 0;
 }
 
 static void publish_eos(pipe_pipeline *p, int i)
@@ -116,56 +121,95 @@ static void publish_eos(pipe_pipeline *p, int i)
 	atomic_store(&s->ended, 1);
 }
 
-static void observe_batch(pipe_pipeline *p, int n)
+static void observe_batch(pipe_pipeline *p, const pipe_batch *b)
 {
 	int64_t now = vp_mono_ns();
-	pipe_histogram_observe(p->core.batch_size, n);
-	for (int i = 0; i < n; i++)
+	pipe_histogram_observe(p->core.batch_size, b->n);
+	for (int i = 0; i < b->n; i++)
 		pipe_histogram_observe(p->core.stage_latency[PIPE_STAGE_QUEUE],
-		                       (now - p->batch[i]->mono_ns) / 1e9);
+		                       (now - b->frames[i]->mono_ns) / 1e9);
 }
 
-static void observe_stages(pipe_pipeline *p, const inf_detector_times *a,
-                           const inf_detector_times *b)
+static void observe_stages(pipe_pipeline *p, const inf_detector_times *t)
 {
-	pipe_histogram_observe(p->core.stage_latency[PIPE_STAGE_PREPROCESS],
-	                       (b->preprocess_ns - a->preprocess_ns) / 1e9);
-	pipe_histogram_observe(p->core.stage_latency[PIPE_STAGE_INFER],
-	                       (b->inference_ns - a->inference_ns) / 1e9);
-	pipe_histogram_observe(p->core.stage_latency[PIPE_STAGE_POSTPROCESS],
-	                       (b->postprocess_ns - a->postprocess_ns) / 1e9);
+	pipe_histogram_observe(p->core.stage_latency[PIPE_STAGE_PREPROCESS], t->preprocess_ns / 1e9);
+	pipe_histogram_observe(p->core.stage_latency[PIPE_STAGE_INFER], t->inference_ns / 1e9);
+	pipe_histogram_observe(p->core.stage_latency[PIPE_STAGE_POSTPROCESS], t->postprocess_ns / 1e9);
 }
 
+/* Hands b to the detector. Returns whether it is still running on the GPU (device frames):
+ * then the engine thread goes on with the next batch and collects b afterwards. */
+static bool submit_batch(pipe_pipeline *p, pipe_batch *b)
+{
+	b->submitted = false;
+	if (!p->det || b->n == 0)
+		return false;
+	int rc = inf_detector_submit(p->det, b->frames, b->n);
+	if (rc < 0) {
+		vp_err("engine", NULL, "batch of %d not started: %s", b->n, vp_strerror(rc));
+		return false;
+	}
+	b->submitted = true;
+	return rc > 0;
+}
+
+/* Collects b's detections (the oldest batch in the detector) and publishes its frames. */
+static void finish_batch(pipe_pipeline *p, pipe_batch *b)
+{
+	memset(p->counts, 0, (size_t)p->max_batch * sizeof(*p->counts));
+	if (b->submitted) {
+		inf_detector_times t = { 0 };
+		int rc = inf_detector_collect(p->det, p->dets, p->counts, &t);
+		observe_stages(p, &t);
+		if (rc < 0) {
+			/* The frames still get their messages: a failed batch loses detections, not frames. */
+			vp_err("engine", NULL, "batch of %d failed: %s", b->n, vp_strerror(rc));
+			memset(p->counts, 0, (size_t)p->max_batch * sizeof(*p->counts));
+		}
+		b->submitted = false;
+	}
+	publish_frames(p, b);
+}
+
+/* One batch stays in flight while the next is popped and submitted, so the GPU works on
+ * batch k+1 while batch k's detections are copied out and published. A pending batch is
+ * finished first when no input is waiting (idle: its frames must not wait for the next
+ * one) and before any stream's end is published (the end follows its last frame). Host
+ * batches are finished at once, as before. */
 static void *engine_main(void *arg)
 {
 	pipe_pipeline *p = arg;
-	for (;;) {
+	pipe_batch *pending = NULL;
+	for (int cur = 0;; cur ^= 1) {
+		if (pending && !pipe_mq_has_work(p->mq)) {
+			finish_batch(p, pending);
+			pending = NULL;
+		}
+		if (!pending)
+			atomic_store(&p->busy_since, 0);
+		pipe_batch *b = &p->batches[cur];
 		int n_ended = 0;
-		int n = pipe_mq_pop_batch(p->mq, p->max_batch, p->timeout_ms, (void **)p->batch,
-		                          p->batch_streams, p->ended, &n_ended);
-		if (n == 0 && n_ended == 0)
+		b->n = pipe_mq_pop_batch(p->mq, p->max_batch, p->timeout_ms, (void **)b->frames,
+		                         b->streams, p->ended, &n_ended);
+		if (b->n == 0 && n_ended == 0)
 			break;
 		atomic_store(&p->busy_since, vp_mono_ns());
-		memset(p->counts, 0, (size_t)p->max_batch * sizeof(*p->counts));
-		if (n > 0)
-			observe_batch(p, n);
-		if (n > 0 && p->det) {
-			inf_detector_times before, after;
-			inf_detector_get_times(p->det, &before);
-			int rc = inf_detector_run(p->det, p->batch, n, p->dets, p->counts);
-			inf_detector_get_times(p->det, &after);
-			observe_stages(p, &before, &after);
-			if (rc < 0) {
-				/* The frames still get their messages: a failed batch loses detections, not frames. */
-				vp_err("engine", NULL, "batch of %d failed: %s", n, vp_strerror(rc));
-				memset(p->counts, 0, (size_t)n * sizeof(*p->counts));
-			}
-		}
-		publish_frames(p, n);
+		if (b->n > 0)
+			observe_batch(p, b);
+		bool running = submit_batch(p, b);
+		if (pending)
+			finish_batch(p, pending);
+		pending = NULL;
+		if (running && n_ended == 0)
+			pending = b;
+		else
+			finish_batch(p, b);
 		for (int k = 0; k < n_ended; k++)
 			publish_eos(p, p->ended[k]);
-		atomic_store(&p->busy_since, 0);
 	}
+	if (pending)
+		finish_batch(p, pending);
+	atomic_store(&p->busy_since, 0);
 	atomic_store(&p->finished, 1);
 	return NULL;
 }
@@ -175,12 +219,16 @@ static void *engine_main(void *arg)
 static int alloc_scratch(pipe_pipeline *p)
 {
 	size_t b = (size_t)p->max_batch;
-	p->batch = calloc(b, sizeof(*p->batch));
-	p->batch_streams = calloc(b, sizeof(int));
+	for (int i = 0; i < 2; i++) {
+		p->batches[i].frames = calloc(b, sizeof(*p->batches[i].frames));
+		p->batches[i].streams = calloc(b, sizeof(int));
+		if (!p->batches[i].frames || !p->batches[i].streams)
+			return -ENOMEM;
+	}
 	p->counts = calloc(b, sizeof(int));
 	p->ended = calloc((size_t)p->cap, sizeof(int));
 	p->dets = calloc(b * (size_t)(p->max_dets > 0 ? p->max_dets : 1), sizeof(vp_det));
-	return p->batch && p->batch_streams && p->counts && p->ended && p->dets ? 0 : -ENOMEM;
+	return p->counts && p->ended && p->dets ? 0 : -ENOMEM;
 }
 
 /* Creates a thread that never takes SIGINT/SIGTERM/SIGHUP: the main thread waits for them. */
@@ -224,6 +272,9 @@ int pipe_stream_start(pipe_pipeline *p, int i, const pipe_source_cfg *cfg, bool 
 	/* Strings stay borrowed from the config, which outlives the stream. */
 	s->cfg_copy = *cfg;
 	s->cfg_copy.device_frames_ok = p->device_frames_ok;
+	/* The engine's device, also for sources a reload adds (a changed pipeline.device
+	 * takes effect at the next start). */
+	s->cfg_copy.gpu = p->gpu;
 	s->cfg = &s->cfg_copy;
 	cfg = s->cfg;
 	s->in_use = true;
@@ -262,6 +313,27 @@ static int check_decoders(const pipe_pipeline *p, const pipe_config *cfg)
 	return 0;
 }
 
+/* pipeline.device: cuda:N must name a visible GPU; reported like the config's own errors. */
+static int check_device(const pipe_config *cfg)
+{
+	if (!cfg->device || strncmp(cfg->device, "cuda:", 5) != 0)
+		return 0;
+	const char *why = "this build has no CUDA";
+	int n = 0;
+#ifdef VP_HAVE_CUDA
+	n = krn_cuda_devices(&why);
+#endif
+	if (n > cfg->gpu)
+		return 0;
+	fprintf(stderr, "%s:%d:%d: pipeline.device: %s, but ", cfg->file ? cfg->file : "(config)",
+	        cfg->device_pos.line, cfg->device_pos.col, cfg->device);
+	if (n > 0)
+		fprintf(stderr, "this machine has %d GPU%s (cuda:0..cuda:%d)\n", n, n == 1 ? "" : "s", n - 1);
+	else
+		fprintf(stderr, "this machine has no usable GPU: %s\n", why);
+	return VP_ECONFIG;
+}
+
 int pipe_pipeline_start(const pipe_config *cfg, pipe_metrics *metrics, pipe_pipeline **ret)
 {
 	pipe_pipeline *p = calloc(1, sizeof(*p));
@@ -273,7 +345,11 @@ int pipe_pipeline_start(const pipe_config *cfg, pipe_metrics *metrics, pipe_pipe
 	p->cap = cfg->n_sources + PIPE_EXTRA_SLOTS;
 	p->max_batch = cfg->model.present ? cfg->model.batch_max_size : 8;
 	p->timeout_ms = cfg->model.present ? cfg->model.batch_timeout_ms : 10;
-	int rc = -ENOMEM;
+	p->gpu = cfg->gpu;
+	int rc = check_device(cfg);
+	if (rc < 0)
+		goto fail;
+	rc = -ENOMEM;
 	if (!(p->streams = calloc((size_t)p->cap, sizeof(*p->streams))))
 		goto fail;
 	if (cfg->model.present) {
@@ -281,7 +357,7 @@ int pipe_pipeline_start(const pipe_config *cfg, pipe_metrics *metrics, pipe_pipe
 			goto fail;
 		p->max_dets = inf_detector_max_dets(p->det);
 	}
-	p->device_frames_ok = !p->det || inf_detector_takes_device_frames(p->det);
+	p->device_frames_ok = p->gpu >= 0 && (!p->det || inf_detector_takes_device_frames(p->det));
 	if ((rc = check_decoders(p, cfg)) < 0)
 		goto fail;
 	if ((rc = alloc_scratch(p)) < 0)
@@ -391,8 +467,10 @@ int pipe_pipeline_free(pipe_pipeline **pp)
 	}
 	pipe_mq_free(&p->mq);
 	inf_detector_free(&p->det);
-	free(p->batch);
-	free(p->batch_streams);
+	for (int i = 0; i < 2; i++) {
+		free(p->batches[i].frames);
+		free(p->batches[i].streams);
+	}
 	free(p->counts);
 	free(p->ended);
 	free(p->dets);

@@ -35,6 +35,14 @@ typedef struct pipe_stream {
 	int64_t synced_errors, synced_reconnects, synced_dropped;
 } pipe_stream;
 
+/* A batch popped by the engine thread, referenced until published. */
+typedef struct pipe_batch {
+	vp_frame **frames;
+	int *streams;             /* stream slot of each frame */
+	int n;
+	bool submitted;           /* in the detector until collected */
+} pipe_batch;
+
 struct pipe_pipeline {
 	const pipe_config *cfg;
 	pipe_stream *streams;
@@ -54,9 +62,10 @@ struct pipe_pipeline {
 	sink_counters *sink_synced;
 	int max_batch, max_dets, timeout_ms;
 	bool device_frames_ok;    /* the engine takes frames in GPU memory (NVDEC) */
-	/* engine thread scratch, sized at start */
-	vp_frame **batch;
-	int *batch_streams, *ended, *counts;
+	int gpu;                  /* pipeline.device: CUDA device index, -1 for cpu */
+	/* engine thread scratch, sized at start: two batches, one of them may be in flight */
+	pipe_batch batches[2];
+	int *ended, *counts;
 	vp_det *dets;
 };
 

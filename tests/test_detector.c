@@ -1,0 +1,202 @@
+/* The detector's submit/collect API on the CPU backend, with a real model and clip:
+ * batches come out in submit order with exactly what inf_detector_run gives for the same
+ * frames, at most INF_DETECTOR_DEPTH are in flight, misuse is refused, and each collect
+ * reports its own batch's stage times. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "decode/source.h"
+#include "infer/detector.h"
+#include "pipeline/config.h"
+#include "pipeline/vp_err.h"
+#include "pipeline/vp_log.h"
+
+enum { BATCH = 3, N_BATCHES = 4, N_FRAMES = BATCH * N_BATCHES };
+
+typedef struct fixture {
+	pipe_config *cfg;
+	inf_detector *det;
+	dec_stream *dec;
+	vp_frame *frames[N_FRAMES];
+	int max_dets;
+	vp_det *ref;                   /* inf_detector_run's results, frame by frame */
+	int ref_counts[N_FRAMES];
+} fixture;
+
+static const char *shared_dir(void)
+{
+	const char *s = getenv("SHARED");
+	return s && *s ? s : "../shared";
+}
+
+static pipe_config *load_config(const char *yaml)
+{
+	char path[] = "/tmp/vapd-det-XXXXXX.yaml";
+	int fd = mkstemps(path, 5);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+	close(fd);
+	pipe_config *cfg = NULL;
+	int rc = pipe_config_load(path, stderr, &cfg);
+	unlink(path);
+	assert_int_equal(rc, 0);
+	return cfg;
+}
+
+static int setup(void **state)
+{
+	fixture *fx = calloc(1, sizeof(*fx));
+	assert_non_null(fx);
+	char yaml[2048];
+	const char *sh = shared_dir();
+	snprintf(yaml, sizeof(yaml),
+	         "sources:\n  - id: highway\n    uri: %s/data/videos/highway-540p.mp4\n    decoder: software\n"
+	         "model:\n  path: %s/models/yolox_nano.onnx\n  family: yolox\n  labels: %s/models/coco.names\n"
+	         "  backend: cpu\n  threads: 2\n  batch: { max_size: %d }\n  threshold: 0.3\n",
+	         sh, sh, sh, BATCH);
+	fx->cfg = load_config(yaml);
+	assert_int_equal(inf_detector_new(&fx->cfg->model, fx->cfg->file, &fx->det), 0);
+	assert_string_equal(inf_detector_backend(fx->det), "cpu");
+	assert_int_equal(inf_detector_max_batch(fx->det), BATCH);
+	fx->max_dets = inf_detector_max_dets(fx->det);
+	assert_int_equal(dec_stream_open(&fx->cfg->sources[0], 0, N_FRAMES + 2, &fx->dec), 0);
+	for (int i = 0; i < N_FRAMES; i++)
+		assert_int_equal(dec_stream_read(fx->dec, &fx->frames[i]), 0);
+	fx->ref = calloc((size_t)N_FRAMES * fx->max_dets, sizeof(vp_det));
+	assert_non_null(fx->ref);
+	int total = 0;
+	for (int b = 0; b < N_BATCHES; b++) {
+		int f = b * BATCH;
+		assert_int_equal(inf_detector_run(fx->det, &fx->frames[f], BATCH,
+		                                  fx->ref + (size_t)f * fx->max_dets, &fx->ref_counts[f]), 0);
+	}
+	for (int i = 0; i < N_FRAMES; i++) {
+		printf("# frame %d: %d detections\n", i, fx->ref_counts[i]);
+		total += fx->ref_counts[i];
+	}
+	/* The clip shows cars in every frame: empty results would make the checks hollow. */
+	assert_true(total >= N_FRAMES);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fixture *fx = *state;
+	if (!fx)
+		return 0;
+	for (int i = 0; i < N_FRAMES; i++)
+		vp_frame_unref(&fx->frames[i]);
+	dec_stream_free(&fx->dec);
+	inf_detector_free(&fx->det);
+	pipe_config_free(&fx->cfg);
+	free(fx->ref);
+	free(fx);
+	return 0;
+}
+
+/* Collects the oldest batch and compares it with the reference of frames first.. */
+static void collect_and_check(fixture *fx, int first, int n)
+{
+	vp_det *dets = calloc((size_t)BATCH * fx->max_dets, sizeof(vp_det));
+	int counts[BATCH];
+	inf_detector_times t;
+	assert_non_null(dets);
+	assert_int_equal(inf_detector_collect(fx->det, dets, counts, &t), n);
+	assert_int_equal(t.batches, 1);
+	assert_int_equal(t.frames, n);
+	assert_true(t.preprocess_ns > 0 && t.inference_ns > 0 && t.postprocess_ns > 0);
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(counts[i], fx->ref_counts[first + i]);
+		assert_memory_equal(dets + (size_t)i * fx->max_dets, fx->ref + (size_t)(first + i) * fx->max_dets,
+		                    (size_t)counts[i] * sizeof(vp_det));
+	}
+	free(dets);
+}
+
+static void test_batches_come_out_in_submit_order_with_run_results(void **state)
+{
+	fixture *fx = *state;
+	inf_detector_times before, after;
+	inf_detector_get_times(fx->det, &before);
+	/* Host frames run inside submit: 0 says the results are ready. */
+	assert_int_equal(inf_detector_submit(fx->det, &fx->frames[0], BATCH), 0);
+	assert_int_equal(inf_detector_submit(fx->det, &fx->frames[BATCH], BATCH), 0);
+	assert_int_equal(inf_detector_pending(fx->det), 2);
+	for (int b = 0; b < N_BATCHES; b++) {
+		collect_and_check(fx, b * BATCH, BATCH);
+		if (b + 2 < N_BATCHES)
+			assert_int_equal(inf_detector_submit(fx->det, &fx->frames[(b + 2) * BATCH], BATCH), 0);
+	}
+	assert_int_equal(inf_detector_pending(fx->det), 0);
+	inf_detector_get_times(fx->det, &after);
+	assert_int_equal(after.batches - before.batches, N_BATCHES);
+	assert_int_equal(after.frames - before.frames, N_FRAMES);
+}
+
+static void test_partial_batches_follow_the_same_order(void **state)
+{
+	fixture *fx = *state;
+	/* A batch of 2 after a batch of 1: frames of the reference's first batch. */
+	assert_int_equal(inf_detector_submit(fx->det, &fx->frames[0], 1), 0);
+	assert_int_equal(inf_detector_submit(fx->det, &fx->frames[1], 2), 0);
+	vp_det *dets = calloc((size_t)BATCH * fx->max_dets, sizeof(vp_det));
+	int counts[BATCH];
+	assert_non_null(dets);
+	assert_int_equal(inf_detector_collect(fx->det, dets, counts, NULL), 1);
+	assert_int_equal(counts[0], fx->ref_counts[0]);
+	assert_int_equal(inf_detector_collect(fx->det, dets, counts, NULL), 2);
+	/* Partial batches may run through another plan: same detections, scores within rounding. */
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(counts[i], fx->ref_counts[1 + i]);
+		for (int k = 0; k < counts[i]; k++) {
+			const vp_det *a = dets + (size_t)i * fx->max_dets + k;
+			const vp_det *r = fx->ref + (size_t)(1 + i) * fx->max_dets + k;
+			assert_int_equal(a->class_id, r->class_id);
+			assert_true(a->score > r->score - 1e-4f && a->score < r->score + 1e-4f);
+		}
+	}
+	free(dets);
+}
+
+static void test_misuse_is_refused(void **state)
+{
+	fixture *fx = *state;
+	vp_det *dets = calloc((size_t)BATCH * fx->max_dets, sizeof(vp_det));
+	int counts[BATCH];
+	assert_non_null(dets);
+	assert_int_equal(inf_detector_collect(fx->det, dets, counts, NULL), -ENOENT);
+	assert_int_equal(inf_detector_submit(fx->det, fx->frames, 0), -EINVAL);
+	assert_int_equal(inf_detector_submit(fx->det, fx->frames, BATCH + 1), -EINVAL);
+	assert_int_equal(inf_detector_submit(fx->det, fx->frames, 1), 0);
+	/* A single run must not overtake the batch in flight. */
+	assert_int_equal(inf_detector_run(fx->det, fx->frames, 1, dets, counts), -EBUSY);
+	assert_int_equal(inf_detector_submit(fx->det, fx->frames, 1), 0);
+	assert_int_equal(inf_detector_submit(fx->det, fx->frames, 1), -EBUSY);
+	assert_int_equal(inf_detector_pending(fx->det), INF_DETECTOR_DEPTH);
+	for (int k = 0; k < INF_DETECTOR_DEPTH; k++) {
+		assert_int_equal(inf_detector_collect(fx->det, dets, counts, NULL), 1);
+		assert_int_equal(counts[0], fx->ref_counts[0]);
+	}
+	assert_int_equal(inf_detector_collect(fx->det, dets, counts, NULL), -ENOENT);
+	assert_int_equal(inf_detector_run(fx->det, fx->frames, 1, dets, counts), 0);
+	free(dets);
+}
+
+int main(void)
+{
+	vp_log_set_level(VP_LOG_WARN);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_batches_come_out_in_submit_order_with_run_results),
+		cmocka_unit_test(test_partial_batches_follow_the_same_order),
+		cmocka_unit_test(test_misuse_is_refused),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
