@@ -99,6 +99,8 @@ void inf_detector_gpu_free(inf_detector_gpu **pg)
 	if (!g)
 		return;
 	*pg = NULL;
+	/* Batches still in flight read the buffers freed below. */
+	cudaStreamSynchronize((cudaStream_t)inf_engine_stream(g->engine));
 	inf_head_cuda_free(&g->head);
 	for (int i = 0; i < PRE_CTX; i++)
 		krn_pre_cuda_free(&g->pre[i]);
