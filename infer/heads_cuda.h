@@ -4,9 +4,9 @@
  * candidates are ranked in the CPU order (score, class, box), and class-aware greedy NMS
  * keeps at most cap boxes, clipped to the frame. Only the survivors (cap slots per item)
  * and their counts are copied to pinned host memory, asynchronously, on a stream of the
- * head's own. Results equal
- * inf_head_decode's on the same output (bit for bit for decoded boxes; raw YOLOX boxes
- * go through expf, which may differ in the last bit between CPU and GPU). */
+ * head's own. Results equal inf_head_decode's on the same output (bit for bit for decoded
+ * boxes; raw YOLOX boxes go through expf, which may differ in the last bit between CPU
+ * and GPU). */
 #ifndef INF_HEADS_CUDA_H
 #define INF_HEADS_CUDA_H
 
