@@ -51,6 +51,15 @@ typedef struct cuk_crop {
 } cuk_crop;
 int cuk_crop_run(const void *x, void *y, size_t elem, const cuk_crop *c, cuk_more_stream s);
 
+/* CPU references of the launchers above, same arguments without the stream, on host
+ * memory (infer/cuda_more_ref.c, built with or without CUDA): the GPU tests compare each
+ * kernel with them on random inputs. */
+int cuk_cast_ref(const void *x, int xt, void *y, int yt, int64_t count);
+int cuk_reduce_ref(int half, const void *x, void *y, const cuk_reduce *r);
+int cuk_scale_shift_ref(int half, const void *x, void *y, const float *a, const float *b, int64_t channels,
+                        int64_t plane, int64_t count);
+int cuk_crop_ref(const void *x, void *y, size_t elem, const cuk_crop *c);
+
 #ifdef __cplusplus
 }
 #endif
