@@ -273,14 +273,14 @@ static int convt_set_xy(cu_ctx *c, convt_priv *p, int batch)
 }
 
 /* Geometry per spatial axis: cuDNN pads, strides, dilations, the grid and the crop. */
-static int convt_geometry(cu_node *cn, convt_priv *p, int *pads, int *strides, int *dil, int *wd, char *err,
-                          size_t errlen)
+static int convt_geometry(cu_node *cn, convt_priv *p, int force_crop, int *pads, int *strides, int *dil, int *wd,
+                          char *err, size_t errlen)
 {
 	const inf_node *n = cn->n;
 	const inf_tensor *x = n->in[0], *wt = n->in[1], *y = n->out[0];
 	int64_t kernel[OPS_MAX_SP];
 	ops_window w;
-	int nsp = x->ndim - 2, rc, direct = 1;
+	int nsp = x->ndim - 2, rc, direct = !force_crop;
 	if (nsp < 1 || nsp > 3)
 		return ops_fail(err, errlen, VP_EUNSUP, "only 1-D to 3-D ConvTranspose runs on the GPU");
 	if (!wt->is_const)
@@ -323,10 +323,10 @@ static int convt_geometry(cu_node *cn, convt_priv *p, int *pads, int *strides, i
 	return direct;
 }
 
-static int convt_descs(cu_ctx *c, cu_node *cn, convt_priv *p, char *err, size_t errlen)
+static int convt_descs(cu_ctx *c, cu_node *cn, convt_priv *p, int force_crop, char *err, size_t errlen)
 {
 	int pads[3], strides[3], dil[3], wd[5];
-	int direct = convt_geometry(cn, p, pads, strides, dil, wd, err, errlen), rc;
+	int direct = convt_geometry(cn, p, force_crop, pads, strides, dil, wd, err, errlen), rc;
 	if (direct < 0)
 		return direct;
 	if (!direct) {
@@ -361,17 +361,17 @@ static void *convt_grid(cu_node *cn, convt_priv *p)
 }
 
 /* Measured search on the real buffers, fastest first; the first that ran wins, with the
- * math type it ran with. */
-static int convt_search(cu_ctx *c, cu_node *cn, convt_priv *p)
+ * math type it ran with. Not logged here: the caller may retry with the cropped grid. */
+static int convt_search(cu_ctx *c, cu_node *cn, convt_priv *p, char *err, size_t errlen)
 {
 	cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
 	int got = 0;
-	int rc = DNN(c->dl->cudnnFindConvolutionBackwardDataAlgorithmEx(
-		             c->dnn, p->w, cn->din[1], p->x, cn->din[0], p->conv, p->y, convt_grid(cn, p),
-		             CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got, perf, c->search, c->search_bytes),
-	             "ConvTranspose algorithm search");
-	if (rc < 0)
-		return rc;
+	cudnnStatus_t st = c->dl->cudnnFindConvolutionBackwardDataAlgorithmEx(
+		c->dnn, p->w, cn->din[1], p->x, cn->din[0], p->conv, p->y, convt_grid(cn, p),
+		CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got, perf, c->search, c->search_bytes);
+	if (st != CUDNN_STATUS_SUCCESS)
+		return ops_fail(err, errlen, VP_EUNSUP, "cuDNN's algorithm search refuses this ConvTranspose: %s",
+		                c->dl->cudnnGetErrorString(st));
 	for (int i = 0; i < got; i++) {
 		if (perf[i].status != CUDNN_STATUS_SUCCESS)
 			continue;
@@ -379,14 +379,12 @@ static int convt_search(cu_ctx *c, cu_node *cn, convt_priv *p)
 		p->ws = perf[i].memory;
 		return DNN(c->dl->cudnnSetConvolutionMathType(p->conv, perf[i].mathType), "math type");
 	}
-	return VP_EUNSUP;
+	return ops_fail(err, errlen, VP_EUNSUP, "no cuDNN algorithm runs this ConvTranspose");
 }
 
-static void convt_release(cu_ctx *c, cu_node *cn)
+/* Descriptors and scratch destroyed, the record zeroed: ready for another geometry. */
+static void convt_clear(cu_ctx *c, convt_priv *p)
 {
-	convt_priv *p = cn->priv;
-	if (!p)
-		return;
 	if (p->x)
 		c->dl->cudnnDestroyTensorDescriptor(p->x);
 	if (p->y)
@@ -396,6 +394,13 @@ static void convt_release(cu_ctx *c, cu_node *cn)
 	if (p->conv)
 		c->dl->cudnnDestroyConvolutionDescriptor(p->conv);
 	cudaFree(p->scratch);
+	memset(p, 0, sizeof(*p));
+}
+
+static void convt_release(cu_ctx *c, cu_node *cn)
+{
+	if (cn->priv)
+		convt_clear(c, cn->priv);
 	cu_free_priv(c, cn);
 }
 
@@ -407,11 +412,15 @@ static int convt_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
 	convt_priv *p = cu_new_priv(cn, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	int rc = convt_descs(c, cn, p, err, errlen);
+	int rc = convt_descs(c, cn, p, 0, err, errlen);
+	if (rc == 0 && (rc = convt_search(c, cn, p, err, errlen)) == VP_EUNSUP && !p->scratch) {
+		/* cuDNN refused the padded geometry; the unpadded grid maps back onto X by construction */
+		convt_clear(c, p);
+		if ((rc = convt_descs(c, cn, p, 1, err, errlen)) == 0)
+			rc = convt_search(c, cn, p, err, errlen);
+	}
 	if (rc < 0)
 		return rc;
-	if ((rc = convt_search(c, cn, p)) < 0)
-		return ops_fail(err, errlen, rc, "no cuDNN algorithm runs this ConvTranspose");
 	if (p->ws > c->search_bytes)
 		return ops_fail(err, errlen, VP_EUNSUP, "the ConvTranspose needs %zu workspace bytes", p->ws);
 	if (p->ws > c->work_bytes)
