@@ -5,8 +5,10 @@
  * attribute and as input, keepdims on and off) and Cast/CastLike chains through float16,
  * double, int32, int64, uint8 and bool. Every batch size 1..4 runs on one engine (graph
  * replays included), FP32 and FP16. Training-mode BatchNormalization must be refused.
- * The ONNX node conformance cases of these operators run in gpu_engine. Skips cleanly
- * without a GPU. */
+ * The ONNX node conformance cases of these operators must all run on the GPU: every case
+ * the CPU backend passes passes on cuda too (none skipped as unsupported, except the
+ * training-mode ones and, in FP16, data outside the half range). Skips cleanly without a
+ * GPU. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -198,6 +200,92 @@ static void test_training_batchnorm_is_refused(void **state)
 	assert_null(e);
 }
 
+/* ---- conformance parity with the CPU ---- */
+
+#define MAX_CASES 256
+
+typedef struct case_list {
+	int n, failed;
+	char name[MAX_CASES][96];
+	char why[MAX_CASES][160];   /* "" for a pass */
+} case_list;
+
+static const char conf_filters[] = "test_cast test_castlike test_reduce_max test_reduce_min test_reduce_mean "
+                                   "test_reduce_sum_ test_batchnorm test_convtranspose";
+
+/* The verbose PASS and SKIP lines of the conformance tool for these operators. */
+static void conformance_cases(const char *backend, int fp16, case_list *l)
+{
+	const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
+	char cmd[1024], line[1024];
+	snprintf(cmd, sizeof(cmd), "%s/tests/tool_onnx_conformance --backend %s %s -v %s 2>&1", build, backend,
+	         fp16 ? "--fp16" : "", conf_filters);
+	memset(l, 0, sizeof(*l));
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p)) {
+		char name[96];
+		int pass = sscanf(line, "PASS %95s", name) == 1, skip = !pass && sscanf(line, "SKIP %95[^:]", name) == 1;
+		if (!strncmp(line, "FAIL ", 5)) {
+			printf("# %s %s", backend, line);
+			l->failed++;
+		}
+		if ((!pass && !skip) || l->n == MAX_CASES)
+			continue;
+		snprintf(l->name[l->n], sizeof(l->name[0]), "%s", name);
+		snprintf(l->why[l->n], sizeof(l->why[0]), "%s", pass ? "" : line + strlen("SKIP ") + strlen(name) + 2);
+		l->n++;
+	}
+	pclose(p);
+}
+
+static const char *verdict(const case_list *l, const char *name)
+{
+	for (int i = 0; i < l->n; i++)
+		if (!strcmp(l->name[i], name))
+			return l->why[i];
+	return NULL;
+}
+
+static void check_parity(int fp16)
+{
+	static case_list cpu, gpu;
+	int ran = 0;
+	conformance_cases("cpu", 0, &cpu);
+	conformance_cases("cuda", fp16, &gpu);
+	assert_int_equal(cpu.failed, 0);
+	assert_int_equal(gpu.failed, 0);
+	for (int i = 0; i < cpu.n; i++) {
+		if (cpu.why[i][0])
+			continue;
+		const char *v = verdict(&gpu, cpu.name[i]);
+		assert_non_null(v);
+		if (!v[0]) {
+			ran++;
+			continue;
+		}
+		int allowed = strstr(cpu.name[i], "training_mode") || (fp16 && strstr(v, "outside the FP16 range"));
+		/* v is the rest of the tool's line: the reason and its newline */
+		printf("# %s on cuda %s: skipped%s: %s", cpu.name[i], fp16 ? "fp16" : "fp32",
+		       allowed ? "" : " although the CPU passes it", v);
+		assert_true(allowed);
+	}
+	printf("# %s: %d conformance cases of the new operators passed on cuda\n", fp16 ? "fp16" : "fp32", ran);
+	assert_true(ran > 50);
+}
+
+static void test_conformance_cases_all_run_on_the_gpu_fp32(void **state)
+{
+	(void)state;
+	check_parity(0);
+}
+
+static void test_conformance_cases_all_run_on_the_gpu_fp16(void **state)
+{
+	(void)state;
+	check_parity(1);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -221,6 +309,8 @@ int main(void)
 		cmocka_unit_test(test_more_ops_fp32_match_cpu_at_every_batch),
 		cmocka_unit_test(test_more_ops_fp16_match_cpu_at_every_batch),
 		cmocka_unit_test(test_training_batchnorm_is_refused),
+		cmocka_unit_test(test_conformance_cases_all_run_on_the_gpu_fp32),
+		cmocka_unit_test(test_conformance_cases_all_run_on_the_gpu_fp16),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
