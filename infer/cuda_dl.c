@@ -119,6 +119,9 @@ static void load(void)
 	SYM(cudnn_lib, cudnnGetConvolutionForwardWorkspaceSize);
 	SYM(cudnn_lib, cudnnConvolutionForward);
 	SYM(cudnn_lib, cudnnConvolutionBiasActivationForward);
+	SYM(cudnn_lib, cudnnFindConvolutionBackwardDataAlgorithmEx);
+	SYM(cudnn_lib, cudnnGetConvolutionBackwardDataWorkspaceSize);
+	SYM(cudnn_lib, cudnnConvolutionBackwardData);
 	SYM(cublas_lib, cublasCreate_v2);
 	SYM(cublas_lib, cublasDestroy_v2);
 	SYM(cublas_lib, cublasSetStream_v2);

@@ -35,6 +35,9 @@ typedef struct cuda_dl {
 	CUDA_DL_FN(cudnnGetConvolutionForwardWorkspaceSize);
 	CUDA_DL_FN(cudnnConvolutionForward);
 	CUDA_DL_FN(cudnnConvolutionBiasActivationForward);
+	CUDA_DL_FN(cudnnFindConvolutionBackwardDataAlgorithmEx);   /* ConvTranspose (cuda_more.c) */
+	CUDA_DL_FN(cudnnGetConvolutionBackwardDataWorkspaceSize);
+	CUDA_DL_FN(cudnnConvolutionBackwardData);
 	CUDA_DL_FN(cublasCreate_v2);
 	CUDA_DL_FN(cublasDestroy_v2);
 	CUDA_DL_FN(cublasSetStream_v2);

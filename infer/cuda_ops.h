@@ -44,6 +44,7 @@ typedef struct cu_op {
 const cu_op *cu_op_find(const char *op_type);
 extern const cu_op cu_ops_dnn[];    /* Conv, MatMul, Gemm (cuda_conv.c), ended by a NULL row */
 extern const cu_op cu_ops_layout[]; /* reshapes and strided copies (cuda_layout.c) */
+extern const cu_op cu_ops_more[];   /* Cast, Reduce*, BatchNormalization, ConvTranspose (cuda_more.c) */
 
 /* Shared by the operator files: contiguous element strides of t; VP_EUNSUP unless in[0]
  * and out[0] are float; priv allocated (zeroed) / freed. */
