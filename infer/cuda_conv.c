@@ -1,7 +1,8 @@
 /* The cuda backend's cuDNN and cuBLAS operators: Conv (1-D and 2-D, grouped, dilated)
  * with the algorithm measured once at load (cudnnFindConvolutionForwardAlgorithmEx) and
  * bias + ReLU fused by cudnnConvolutionBiasActivationForward; other activations run as
- * one epilogue kernel. MatMul and Gemm go through cublasGemmEx with float accumulation.
+ * one epilogue kernel. A 2-D convolution whose activations are stored NHWC describes them
+ * so and keeps its own copy of the weights in KRSC order (O, kh, kw, I/group). MatMul and Gemm go through cublasGemmEx with float accumulation.
  * FP32 uses plain FMA math (no TF32) so results stay within the CPU tolerance. */
 #ifdef VP_HAVE_CUDA
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include "pipeline/vp_err.h"
 #include "pipeline/vp_log.h"
+#include "cuda_check.h"
 #include "cuda_kernels.h"
 #include "cuda_ops.h"
 #include "ops_common.h"
@@ -24,6 +26,8 @@ typedef struct conv_priv {
 	cudnnConvolutionFwdAlgo_t algo;
 	size_t ws, ws_full;                 /* workspace of the current / the planned batch */
 	int fused;                          /* bias + ReLU inside cuDNN */
+	int nhwc;                           /* activations NHWC, weights KRSC in wt */
+	void *wt;                           /* the KRSC weights (NHWC only) */
 	int64_t n, ci, h, w_, co, oh, ow;   /* 1-D convolutions run as h = 1 */
 	int cur_batch;                      /* batch the x/y descriptors describe now */
 } conv_priv;
@@ -31,11 +35,12 @@ typedef struct conv_priv {
 static int set_xy(cu_ctx *c, conv_priv *p, int batch)
 {
 	cudnnDataType_t dt = cu_dnn_type(c);
-	int rc = DNN(c->dl->cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NCHW, dt, batch, (int)p->ci, (int)p->h,
-	                                                (int)p->w_), "conv input descriptor");
+	cudnnTensorFormat_t fmt = p->nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
+	int rc = DNN(c->dl->cudnnSetTensor4dDescriptor(p->x, fmt, dt, batch, (int)p->ci, (int)p->h, (int)p->w_),
+	             "conv input descriptor");
 	if (rc == 0)
-		rc = DNN(c->dl->cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NCHW, dt, batch, (int)p->co, (int)p->oh,
-		                                            (int)p->ow), "conv output descriptor");
+		rc = DNN(c->dl->cudnnSetTensor4dDescriptor(p->y, fmt, dt, batch, (int)p->co, (int)p->oh, (int)p->ow),
+		         "conv output descriptor");
 	if (rc == 0)
 		p->cur_batch = batch;
 	return rc;
@@ -95,7 +100,9 @@ static int conv_descs(cu_ctx *c, cu_node *cn, conv_priv *p, char *err, size_t er
 	if ((rc = set_xy(c, p, (int)p->n)) < 0 ||
 	    (rc = DNN(c->dl->cudnnSetTensor4dDescriptor(p->bias, CUDNN_TENSOR_NCHW, dt, 1, (int)p->co, 1, 1),
 	              "bias descriptor")) < 0 ||
-	    (rc = DNN(c->dl->cudnnSetFilterNdDescriptor(p->w, dt, CUDNN_TENSOR_NCHW, 4, wd), "filter descriptor")) < 0 ||
+	    /* dims stay (K, C, R, S); the format says how they are stored */
+	    (rc = DNN(c->dl->cudnnSetFilterNdDescriptor(p->w, dt, p->nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW, 4, wd),
+	              "filter descriptor")) < 0 ||
 	    (rc = DNN(c->dl->cudnnSetConvolutionNdDescriptor(p->conv, 2, pads, strides, dil, CUDNN_CROSS_CORRELATION,
 	                                                     CUDNN_DATA_FLOAT), "convolution descriptor")) < 0 ||
 	    (rc = DNN(c->dl->cudnnSetConvolutionGroupCount(p->conv, (int)inf_attr_int(n, "group", 1)), "group count")) < 0 ||
@@ -107,13 +114,18 @@ static int conv_descs(cu_ctx *c, cu_node *cn, conv_priv *p, char *err, size_t er
 	return 0;
 }
 
+static const void *conv_weights(const cu_node *cn, const conv_priv *p)
+{
+	return p->wt ? p->wt : cn->din[1];
+}
+
 /* Measured search: cuDNN times every algorithm on the real buffers and returns them
  * fastest first; the first that ran wins, with the math type it ran with. */
 static int conv_search(cu_ctx *c, cu_node *cn, conv_priv *p)
 {
 	cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
 	int got = 0;
-	int rc = DNN(c->dl->cudnnFindConvolutionForwardAlgorithmEx(c->dnn, p->x, cn->din[0], p->w, cn->din[1], p->conv,
+	int rc = DNN(c->dl->cudnnFindConvolutionForwardAlgorithmEx(c->dnn, p->x, cn->din[0], p->w, conv_weights(cn, p), p->conv,
 	                                                            p->y, cn->dout[0], CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
 	                                                            &got, perf, c->search, c->search_bytes),
 	             "convolution algorithm search");
@@ -135,10 +147,10 @@ static int conv_exec(cu_ctx *c, cu_node *cn, conv_priv *p)
 	const inf_node *n = cn->n;
 	/* fused bias + ReLU; a batch size cuDNN does not fuse falls back to the epilogue */
 	if (p->fused && c->dl->cudnnConvolutionBiasActivationForward(
-		                c->dnn, &one, p->x, cn->din[0], p->w, cn->din[1], p->conv, p->algo, c->work, p->ws, &zero,
+		                c->dnn, &one, p->x, cn->din[0], p->w, conv_weights(cn, p), p->conv, p->algo, c->work, p->ws, &zero,
 		                p->y, cn->dout[0], p->bias, cn->din[2], p->relu, p->y, cn->dout[0]) == CUDNN_STATUS_SUCCESS)
 		return 0;
-	int rc = DNN(c->dl->cudnnConvolutionForward(c->dnn, &one, p->x, cn->din[0], p->w, cn->din[1], p->conv, p->algo,
+	int rc = DNN(c->dl->cudnnConvolutionForward(c->dnn, &one, p->x, cn->din[0], p->w, conv_weights(cn, p), p->conv, p->algo,
 	                                            c->work, p->ws, &zero, p->y, cn->dout[0]),
 	             "convolution");
 	if (rc < 0)
@@ -146,7 +158,8 @@ static int conv_exec(cu_ctx *c, cu_node *cn, conv_priv *p)
 	const void *bias = n->n_in > 2 && n->in[2] ? cn->din[2] : NULL;
 	if (!bias && n->act == INF_ACT_NONE)
 		return 0;
-	return cuk_bias_act(c->half, cn->dout[0], cn->dout[0], bias, p->co, p->oh * p->ow,
+	/* the bias index is the channel: (i / plane) % C, with plane 1 when C is innermost */
+	return cuk_bias_act(c->half, cn->dout[0], cn->dout[0], bias, p->co, p->nhwc ? 1 : p->oh * p->ow,
 	                    (int64_t)p->cur_batch * p->co * p->oh * p->ow, n->act, n->act_alpha, n->act_beta,
 	                    c->stream);
 }
@@ -168,8 +181,33 @@ static void conv_release(cu_ctx *c, cu_node *cn)
 		c->dl->cudnnDestroyConvolutionDescriptor(p->conv);
 	if (p->relu)
 		c->dl->cudnnDestroyActivationDescriptor(p->relu);
+	cudaFree(p->wt);
 	free(p);
 	cn->priv = NULL;
+}
+
+/* NHWC: in and out both (the layout pass pairs them), and the OIHW weights copied once
+ * into KRSC order, the layout cuDNN's NHWC filter format reads. */
+static int conv_layout(cu_ctx *c, cu_node *cn, conv_priv *p, char *err, size_t errlen)
+{
+	const inf_node *n = cn->n;
+	const inf_tensor *wt = n->in[1];
+	p->nhwc = cu_is_nhwc(c, n->in[0]);
+	if (p->nhwc != cu_is_nhwc(c, n->out[0]))
+		return ops_fail(err, errlen, VP_EUNSUP, "input and output layouts differ");
+	if (!p->nhwc)
+		return 0;
+	if (wt->ndim != 4)
+		return ops_fail(err, errlen, VP_EUNSUP, "NHWC needs 2-D weights");
+	/* walk (O, kh, kw, I) contiguously, read OIHW */
+	const int64_t o = wt->dims[0], i = wt->dims[1], kh = wt->dims[2], kw = wt->dims[3];
+	cuk_geom g = { .nd = 4, .dims = { o, kh, kw, i }, .sa = { i * kh * kw, kw, 1, kh * kw },
+	               .sy = { kh * kw * i, kw * i, i, 1 } };
+	size_t es = cu_elem(c, wt);
+	int rc = CU_RT(cudaMalloc(&p->wt, (size_t)inf_tensor_numel(wt) * es + 4));
+	if (rc == 0)
+		rc = cuk_copy_nd(cn->din[1], p->wt, es, &g, c->stream);
+	return rc;
 }
 
 static int conv_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
@@ -178,7 +216,9 @@ static int conv_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
 	if (!p)
 		return -ENOMEM;
 	cn->priv = p;
-	int rc = conv_descs(c, cn, p, err, errlen);
+	int rc = conv_layout(c, cn, p, err, errlen);
+	if (rc == 0)
+		rc = conv_descs(c, cn, p, err, errlen);
 	if (rc < 0)
 		return rc;
 	if ((rc = conv_search(c, cn, p)) < 0)
@@ -194,7 +234,7 @@ static int conv_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
 	if (cn->n->act == INF_ACT_RELU && cn->n->n_in > 2 && cn->n->in[2]) {
 		const float one = 1.0f, zero = 0.0f;
 		cudnnStatus_t st = dl->cudnnConvolutionBiasActivationForward(
-			c->dnn, &one, p->x, cn->din[0], p->w, cn->din[1], p->conv, p->algo, c->search, p->ws, &zero, p->y,
+			c->dnn, &one, p->x, cn->din[0], p->w, conv_weights(cn, p), p->conv, p->algo, c->search, p->ws, &zero, p->y,
 			cn->dout[0], p->bias, cn->din[2], p->relu, p->y, cn->dout[0]);
 		p->fused = st == CUDNN_STATUS_SUCCESS;
 	}

@@ -5,8 +5,10 @@
 #define INF_CUDA_OPS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cuda_dl.h"
+#include "cuda_kernels.h"
 #include "graph.h"
 
 typedef struct cu_ctx {
@@ -15,6 +17,8 @@ typedef struct cu_ctx {
 	cudnnHandle_t dnn;
 	cublasHandle_t blas;
 	int half;                 /* float activations and weights stored as IEEE half */
+	const inf_graph *g;
+	const uint8_t *nhwc;      /* parallel to g->tensors: stored NHWC (cuda_layout_pass.h) */
 	int max_batch;
 	int batch_major;          /* batch-rewritten model: a leading dim of max_batch is the batch */
 	void *work;               /* workspace shared by all nodes (cuDNN algorithms) */
@@ -48,6 +52,12 @@ extern const cu_op cu_ops_layout[]; /* reshapes and strided copies (cuda_layout.
 /* Shared by the operator files: contiguous element strides of t; VP_EUNSUP unless in[0]
  * and out[0] are float; priv allocated (zeroed) / freed. */
 void cu_contiguous(const inf_tensor *t, int64_t *s);
+/* Whether t is stored NHWC; the element stride of each logical axis of t as stored
+ * (NCHW -> (CHW, HW, W, 1), NHWC -> (HWC, 1, WC, C)); the same with numpy broadcasting
+ * against an output of rank nd and dims out (stride 0 on broadcast axes). */
+int cu_is_nhwc(const cu_ctx *c, const inf_tensor *t);
+void cu_strides(const cu_ctx *c, const inf_tensor *t, int64_t *s);
+void cu_bcast_strides(const cu_ctx *c, const inf_tensor *t, int nd, const int64_t *out, int64_t *s);
 int cu_need_float(const inf_node *n, char *err, size_t errlen);
 void *cu_new_priv(cu_node *cn, size_t size);
 void cu_free_priv(cu_ctx *c, cu_node *cn);
