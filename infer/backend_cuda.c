@@ -321,6 +321,7 @@ static void cuda_free(void **ps)
 	cudaFree(s->arena);
 	cudaFree(s->c.work);
 	cudaFree(s->c.search);
+	cudaFree(s->c.scratch);
 	if (s->c.blas)
 		s->c.dl->cublasDestroy_v2(s->c.blas);
 	if (s->c.dnn)
@@ -520,7 +521,7 @@ static const double *cuda_node_ms(const void *state)
 static size_t cuda_peak_bytes(const void *state)
 {
 	const cuda_state *s = state;
-	return s->arena_bytes + s->c.work_bytes + s->const_bytes;
+	return s->arena_bytes + s->c.work_bytes + s->const_bytes + s->c.scratch_bytes;
 }
 
 const inf_backend_ops inf_backend_cuda = {

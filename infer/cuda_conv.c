@@ -1,8 +1,10 @@
 /* The cuda backend's cuDNN and cuBLAS operators: Conv (1-D and 2-D, grouped, dilated)
  * with the algorithm measured once at load (cudnnFindConvolutionForwardAlgorithmEx) and
  * bias + ReLU fused by cudnnConvolutionBiasActivationForward; other activations run as
- * one epilogue kernel. A 2-D convolution whose activations are stored NHWC describes them
- * so and keeps its own copy of the weights in KRSC order (O, kh, kw, I/group). MatMul and Gemm go through cublasGemmEx with float accumulation.
+ * one epilogue kernel. A 2-D convolution whose input is stored NHWC runs NHWC and keeps
+ * its own copy of the weights in KRSC order (O, kh, kw, I/group); when its output is
+ * stored in the other layout (a head convolution feeding a Reshape), it computes into the
+ * context's scratch buffer and one strided copy converts. MatMul and Gemm go through cublasGemmEx with float accumulation.
  * FP32 uses plain FMA math (no TF32) so results stay within the CPU tolerance. */
 #ifdef VP_HAVE_CUDA
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include "pipeline/vp_log.h"
 #include "cuda_check.h"
 #include "cuda_kernels.h"
+#include "cuda_layout_pass.h"
 #include "cuda_ops.h"
 #include "ops_common.h"
 #include "ops_window.h"
@@ -26,8 +29,10 @@ typedef struct conv_priv {
 	cudnnConvolutionFwdAlgo_t algo;
 	size_t ws, ws_full;                 /* workspace of the current / the planned batch */
 	int fused;                          /* bias + ReLU inside cuDNN */
-	int nhwc;                           /* activations NHWC, weights KRSC in wt */
+	int nhwc;                           /* computed NHWC, weights KRSC in wt */
+	int mixed;                          /* the output is stored in the other layout */
 	void *wt;                           /* the KRSC weights (NHWC only) */
+	cuk_geom out_geom;                  /* mixed: scratch -> output */
 	int64_t n, ci, h, w_, co, oh, ow;   /* 1-D convolutions run as h = 1 */
 	int cur_batch;                      /* batch the x/y descriptors describe now */
 } conv_priv;
@@ -119,6 +124,12 @@ static const void *conv_weights(const cu_node *cn, const conv_priv *p)
 	return p->wt ? p->wt : cn->din[1];
 }
 
+/* Where cuDNN writes: the output itself, or the scratch a mixed-layout node converts from. */
+static void *conv_dst(const cu_ctx *c, const cu_node *cn, const conv_priv *p)
+{
+	return p->mixed ? c->scratch : cn->dout[0];
+}
+
 /* Measured search: cuDNN times every algorithm on the real buffers and returns them
  * fastest first; the first that ran wins, with the math type it ran with. */
 static int conv_search(cu_ctx *c, cu_node *cn, conv_priv *p)
@@ -126,7 +137,7 @@ static int conv_search(cu_ctx *c, cu_node *cn, conv_priv *p)
 	cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
 	int got = 0;
 	int rc = DNN(c->dl->cudnnFindConvolutionForwardAlgorithmEx(c->dnn, p->x, cn->din[0], p->w, conv_weights(cn, p), p->conv,
-	                                                            p->y, cn->dout[0], CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+	                                                            p->y, conv_dst(c, cn, p), CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
 	                                                            &got, perf, c->search, c->search_bytes),
 	             "convolution algorithm search");
 	if (rc < 0)
@@ -141,17 +152,17 @@ static int conv_search(cu_ctx *c, cu_node *cn, conv_priv *p)
 	return VP_EUNSUP;
 }
 
-static int conv_exec(cu_ctx *c, cu_node *cn, conv_priv *p)
+static int conv_compute(cu_ctx *c, cu_node *cn, conv_priv *p, void *dst)
 {
 	const float one = 1.0f, zero = 0.0f;
 	const inf_node *n = cn->n;
 	/* fused bias + ReLU; a batch size cuDNN does not fuse falls back to the epilogue */
 	if (p->fused && c->dl->cudnnConvolutionBiasActivationForward(
-		                c->dnn, &one, p->x, cn->din[0], p->w, conv_weights(cn, p), p->conv, p->algo, c->work, p->ws, &zero,
-		                p->y, cn->dout[0], p->bias, cn->din[2], p->relu, p->y, cn->dout[0]) == CUDNN_STATUS_SUCCESS)
+		                c->dnn, &one, p->x, cn->din[0], p->w, conv_weights(cn, p), p->conv, p->algo, c->work, p->ws,
+		                &zero, p->y, dst, p->bias, cn->din[2], p->relu, p->y, dst) == CUDNN_STATUS_SUCCESS)
 		return 0;
-	int rc = DNN(c->dl->cudnnConvolutionForward(c->dnn, &one, p->x, cn->din[0], p->w, conv_weights(cn, p), p->conv, p->algo,
-	                                            c->work, p->ws, &zero, p->y, cn->dout[0]),
+	int rc = DNN(c->dl->cudnnConvolutionForward(c->dnn, &one, p->x, cn->din[0], p->w, conv_weights(cn, p), p->conv,
+	                                            p->algo, c->work, p->ws, &zero, p->y, dst),
 	             "convolution");
 	if (rc < 0)
 		return rc;
@@ -159,9 +170,19 @@ static int conv_exec(cu_ctx *c, cu_node *cn, conv_priv *p)
 	if (!bias && n->act == INF_ACT_NONE)
 		return 0;
 	/* the bias index is the channel: (i / plane) % C, with plane 1 when C is innermost */
-	return cuk_bias_act(c->half, cn->dout[0], cn->dout[0], bias, p->co, p->nhwc ? 1 : p->oh * p->ow,
+	return cuk_bias_act(c->half, dst, dst, bias, p->co, p->nhwc ? 1 : p->oh * p->ow,
 	                    (int64_t)p->cur_batch * p->co * p->oh * p->ow, n->act, n->act_alpha, n->act_beta,
 	                    c->stream);
+}
+
+static int conv_exec(cu_ctx *c, cu_node *cn, conv_priv *p)
+{
+	int rc = conv_compute(c, cn, p, conv_dst(c, cn, p));
+	if (rc < 0 || !p->mixed)
+		return rc;
+	cuk_geom g = p->out_geom;
+	g.dims[0] = p->cur_batch;   /* the batch axis stays first in the walk */
+	return cuk_copy_nd(c->scratch, cn->dout[0], cu_elem(c, cn->n->out[0]), &g, c->stream);
 }
 
 static void conv_release(cu_ctx *c, cu_node *cn)
@@ -186,25 +207,36 @@ static void conv_release(cu_ctx *c, cu_node *cn)
 	cn->priv = NULL;
 }
 
-/* NHWC: in and out both (the layout pass pairs them), and the OIHW weights copied once
- * into KRSC order, the layout cuDNN's NHWC filter format reads. */
+/* The layout of the input decides how cuDNN runs (NHWC: the OIHW weights copied once
+ * into KRSC order, what its NHWC filter format reads); an output stored the other way
+ * gets the scratch buffer and a converting copy. */
 static int conv_layout(cu_ctx *c, cu_node *cn, conv_priv *p, char *err, size_t errlen)
 {
 	const inf_node *n = cn->n;
-	const inf_tensor *wt = n->in[1];
+	const inf_tensor *wt = n->in[1], *y = n->out[0];
+	int rc = 0;
 	p->nhwc = cu_is_nhwc(c, n->in[0]);
-	if (p->nhwc != cu_is_nhwc(c, n->out[0]))
-		return ops_fail(err, errlen, VP_EUNSUP, "input and output layouts differ");
+	p->mixed = p->nhwc != cu_is_nhwc(c, y);
+	if ((p->nhwc || p->mixed) && (wt->ndim != 4 || y->ndim != 4))
+		return ops_fail(err, errlen, VP_EUNSUP, "NHWC needs a 2-D convolution");
+	if (p->mixed) {
+		cuk_geom *g = &p->out_geom;
+		g->nd = 4;
+		memcpy(g->dims, y->dims, sizeof(g->dims));
+		cu_layout_strides(y, p->nhwc, g->sa);
+		cu_strides(c, y, g->sy);
+		cu_geom_output_order(g);
+		if ((rc = cu_scratch(c, (size_t)inf_tensor_numel(y) * cu_elem(c, y))) < 0)
+			return rc;
+	}
 	if (!p->nhwc)
 		return 0;
-	if (wt->ndim != 4)
-		return ops_fail(err, errlen, VP_EUNSUP, "NHWC needs 2-D weights");
 	/* walk (O, kh, kw, I) contiguously, read OIHW */
 	const int64_t o = wt->dims[0], i = wt->dims[1], kh = wt->dims[2], kw = wt->dims[3];
 	cuk_geom g = { .nd = 4, .dims = { o, kh, kw, i }, .sa = { i * kh * kw, kw, 1, kh * kw },
 	               .sy = { kh * kw * i, kw * i, i, 1 } };
 	size_t es = cu_elem(c, wt);
-	int rc = CU_RT(cudaMalloc(&p->wt, (size_t)inf_tensor_numel(wt) * es + 4));
+	rc = CU_RT(cudaMalloc(&p->wt, (size_t)inf_tensor_numel(wt) * es + 4));
 	if (rc == 0)
 		rc = cuk_copy_nd(cn->din[1], p->wt, es, &g, c->stream);
 	return rc;
@@ -235,7 +267,7 @@ static int conv_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
 		const float one = 1.0f, zero = 0.0f;
 		cudnnStatus_t st = dl->cudnnConvolutionBiasActivationForward(
 			c->dnn, &one, p->x, cn->din[0], p->w, conv_weights(cn, p), p->conv, p->algo, c->search, p->ws, &zero, p->y,
-			cn->dout[0], p->bias, cn->din[2], p->relu, p->y, cn->dout[0]);
+			conv_dst(c, cn, p), p->bias, cn->din[2], p->relu, p->y, conv_dst(c, cn, p));
 		p->fused = st == CUDNN_STATUS_SUCCESS;
 	}
 	return 0;

@@ -219,6 +219,31 @@ CUK_HD static inline int cuk_rs_taps(const cuk_resize *p, const cuk_rs_axis *a, 
 	return ntap;
 }
 
+/* Whether axis a maps every output index o to input o alone (weight 1 there, 0 on every
+ * other tap), so that leaving it out equals what the CPU computes for it. */
+CUK_HD static inline int cuk_rs_axis_identity(const cuk_resize *p, const cuk_rs_axis *a)
+{
+	int64_t idx[4];
+	float w[4];
+	if (a->out != a->in)
+		return 0;
+	for (int64_t o = 0; o < a->out; o++) {
+		int nt = cuk_rs_taps(p, a, o, idx, w);
+		float self = 0.0f;
+		if (nt == 0)
+			return 0;
+		for (int k = 0; k < nt; k++) {
+			if (idx[k] == o)
+				self += w[k];
+			else if (w[k] != 0.0f)
+				return 0;
+		}
+		if (self != 1.0f)
+			return 0;
+	}
+	return 1;
+}
+
 /* Separable like the CPU: each tap row is summed along w first, then the rows along h. */
 CUK_HD static inline void cuk_resize_at(const cuk_resize *p, int half, const void *x, void *y, int64_t i)
 {

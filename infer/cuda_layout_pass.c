@@ -8,9 +8,10 @@
 #include "cuda_layout_pass.h"
 
 /* Must agree with the cuda rows: an ANY operator's kernel walks every operand through its
- * own strides (cu_strides), a SAME one handles NHWC when in[0] and out[0] both are. */
+ * own strides (cu_strides; Conv runs in its input's layout and converts its output when
+ * that differs), a SAME one handles NHWC when in[0] and out[0] both are. */
 static const struct { const char *op; enum cu_layout_class cls; } classes[] = {
-	{ "Conv", CU_LAYOUT_SAME },
+	{ "Conv", CU_LAYOUT_ANY },
 	{ "Relu", CU_LAYOUT_SAME }, { "LeakyRelu", CU_LAYOUT_SAME }, { "Sigmoid", CU_LAYOUT_SAME },
 	{ "HardSigmoid", CU_LAYOUT_SAME }, { "HardSwish", CU_LAYOUT_SAME }, { "Clip", CU_LAYOUT_SAME },
 	{ "Tanh", CU_LAYOUT_SAME }, { "Exp", CU_LAYOUT_SAME }, { "Log", CU_LAYOUT_SAME },

@@ -1,8 +1,8 @@
 /* Internal to the cuda backend, free of CUDA calls: which activations are stored NHWC.
  * A 4-D float activation is NHWC when its producer (or the boundary conversion, for a
  * graph input) and every consumer take any layout; graph outputs stay NCHW. Operators
- * whose output must share its input's layout (Conv, unary math, flat copies) demote
- * both to NCHW when they disagree, until nothing changes. */
+ * whose output must share its input's layout (unary math, flat copies) demote both to
+ * NCHW when they disagree, until nothing changes. */
 #ifndef INF_CUDA_LAYOUT_PASS_H
 #define INF_CUDA_LAYOUT_PASS_H
 
@@ -14,7 +14,7 @@
 enum cu_layout_class {
 	CU_LAYOUT_NCHW,   /* reads and writes contiguous NCHW only */
 	CU_LAYOUT_ANY,    /* every operand in its own layout (strided kernels) */
-	CU_LAYOUT_SAME,   /* in[0] and out[0] in the same layout (cuDNN, flat kernels) */
+	CU_LAYOUT_SAME,   /* in[0] and out[0] in the same layout (flat kernels) */
 };
 
 /* The class of an operator type on the cuda backend; CU_LAYOUT_NCHW for unknown types. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "pipeline/vp_err.h"
+#include "cuda_check.h"
 #include "cuda_kernels.h"
 #include "cuda_kernels_math.h"
 #include "cuda_layout_pass.h"
@@ -57,6 +58,22 @@ void cu_strides(const cu_ctx *c, const inf_tensor *t, int64_t *s)
 void cu_bcast_strides(const cu_ctx *c, const inf_tensor *t, int nd, const int64_t *out, int64_t *s)
 {
 	cu_layout_bcast_strides(t, cu_is_nhwc(c, t), nd, out, s);
+}
+
+int cu_scratch(cu_ctx *c, size_t bytes)
+{
+	if (bytes <= c->scratch_bytes)
+		return 0;
+	/* only the load's trial runs used the old buffer: let them finish first */
+	int rc = CU_RT(cudaStreamSynchronize(c->stream));
+	if (rc < 0)
+		return rc;
+	cudaFree(c->scratch);
+	c->scratch = NULL;
+	c->scratch_bytes = 0;
+	if ((rc = CU_RT(cudaMalloc(&c->scratch, bytes))) == 0)
+		c->scratch_bytes = bytes;
+	return rc;
 }
 
 int cu_need_float(const inf_node *n, char *err, size_t errlen)
@@ -301,25 +318,6 @@ static int resize_modes(const inf_node *n, cuk_resize *p, char *err, size_t errl
 	return legacy;
 }
 
-/* The CPU resizes every axis; the GPU only h and w, so the others must map each output
- * index to itself with weight 1 (a shifting coordinate mode would blend them). */
-static int resize_axis_is_identity(const cuk_resize *p, const cuk_rs_axis *a)
-{
-	int64_t idx[4];
-	float w[4];
-	if (a->out != a->in)
-		return 0;
-	for (int64_t o = 0; o < a->out; o++) {
-		int nt = cuk_rs_taps(p, a, o, idx, w);
-		if (nt == 0 || idx[0] != o || w[0] != 1.0f)
-			return 0;
-		for (int k = 1; k < nt; k++)
-			if (w[k] != 0.0f)
-				return 0;
-	}
-	return 1;
-}
-
 static int resize_axes(const cu_ctx *c, const inf_node *n, cuk_resize *p, int sizes, const float *scale,
                        const float *roi, char *err, size_t errlen)
 {
@@ -333,7 +331,7 @@ static int resize_axes(const cu_ctx *c, const inf_node *n, cuk_resize *p, int si
 			p->h = a;
 		else if (i == d - 1)
 			p->w = a;
-		else if (!resize_axis_is_identity(p, &a))
+		else if (!cuk_rs_axis_identity(p, &a))   /* the GPU resizes h and w only */
 			return ops_fail(err, errlen, VP_EUNSUP, "only the two innermost axes may be resized on the GPU");
 	}
 	p->c = d >= 3 ? x->dims[d - 3] : 1;

@@ -25,6 +25,8 @@ typedef struct cu_ctx {
 	size_t work_bytes;        /* grown by prepare, allocated after all nodes are prepared */
 	void *search;             /* scratch for the algorithm search at load */
 	size_t search_bytes;
+	void *scratch;            /* one activation's worth for nodes that convert layouts (cu_scratch) */
+	size_t scratch_bytes;
 } cu_ctx;
 
 typedef struct cu_node {
@@ -62,6 +64,8 @@ int cu_need_float(const inf_node *n, char *err, size_t errlen);
 void *cu_new_priv(cu_node *cn, size_t size);
 void cu_free_priv(cu_ctx *c, cu_node *cn);
 
+/* Grows c->scratch to at least bytes (at load; nodes read c->scratch when they run). */
+int cu_scratch(cu_ctx *c, size_t bytes);
 /* Bytes per stored element of t: 2 for float tensors in half mode, the dtype size otherwise. */
 size_t cu_elem(const cu_ctx *c, const inf_tensor *t);
 /* Elements of t for a run of `batch` items: scaled by batch / max_batch when cn->bscale. */
