@@ -136,10 +136,13 @@ static int conv_search(cu_ctx *c, cu_node *cn, conv_priv *p)
 {
 	cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
 	int got = 0;
-	int rc = DNN(c->dl->cudnnFindConvolutionForwardAlgorithmEx(c->dnn, p->x, cn->din[0], p->w, conv_weights(cn, p), p->conv,
-	                                                            p->y, conv_dst(c, cn, p), CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
-	                                                            &got, perf, c->search, c->search_bytes),
-	             "convolution algorithm search");
+	cudnnStatus_t st = c->dl->cudnnFindConvolutionForwardAlgorithmEx(
+		c->dnn, p->x, cn->din[0], p->w, conv_weights(cn, p), p->conv, p->y, conv_dst(c, cn, p),
+		CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, perf, c->search, c->search_bytes);
+	/* an NHWC configuration cuDNN refuses is unsupported (the load retries in NCHW) */
+	if (st != CUDNN_STATUS_SUCCESS && (p->nhwc || p->mixed))
+		return VP_EUNSUP;
+	int rc = DNN(st, "convolution algorithm search");
 	if (rc < 0)
 		return rc;
 	for (int i = 0; i < got; i++) {
