@@ -1,7 +1,7 @@
 /* The cuda backend's own operators: elementwise math with broadcasting, activations,
  * pooling, Resize and Softmax on the kernels of cuda_kernels.cu (layout operators are in
  * cuda_layout.c). Their geometry is computed once at load from the shapes the CPU shape
- * functions inferred. */
+ * functions inferred and the layout each operand is stored in (cu_strides). */
 #ifdef VP_HAVE_CUDA
 #include <stdlib.h>
 #include <string.h>

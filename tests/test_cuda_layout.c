@@ -21,6 +21,9 @@
 #include "infer/graph.h"
 #include "infer/ops_common.h"
 #include "infer/ops_window.h"
+#ifdef VP_HAVE_CUDA
+#include "infer/cuda_ops.h"
+#endif
 
 static const char *shared_dir(void)
 {
@@ -180,6 +183,31 @@ static void test_same_layout_constraint_propagates(void **state)
 	assert_int_equal(nhwc[index_of(g, q)], 0);
 	assert_int_equal(nhwc[index_of(g, w)], 0);
 	inf_graph_free(&g);
+}
+
+/* Every layout-aware class names an operator the cuda backend has a row for. */
+static void test_layout_classes_name_gpu_operators(void **state)
+{
+	(void)state;
+	static const char *const ops[] = {
+		"Conv", "Relu", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Clip", "Tanh", "Exp", "Log", "Neg",
+		"Abs", "Sqrt", "Elu", "Softplus", "Reciprocal", "Floor", "Ceil", "Identity", "Dropout", "Add", "Sub",
+		"Mul", "Div", "Pow", "Transpose", "Slice", "Expand", "Concat", "Split", "Gather", "Pad", "MaxPool",
+		"AveragePool", "GlobalMaxPool", "GlobalAveragePool", "Resize", "Upsample",
+	};
+	static const char *const nchw[] = { "Reshape", "Flatten", "Squeeze", "Unsqueeze", "MatMul", "Gemm",
+		                            "Softmax", "LogSoftmax", "BatchNormalization", "NoSuchOp" };
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		assert_int_not_equal(cu_layout_class(ops[i]), CU_LAYOUT_NCHW);
+#ifdef VP_HAVE_CUDA
+		if (!cu_op_find(ops[i]))
+			fail_msg("%s is layout-aware but has no cuda row", ops[i]);
+#endif
+	}
+	for (size_t i = 0; i < sizeof(nchw) / sizeof(nchw[0]); i++)
+		assert_int_equal(cu_layout_class(nchw[i]), CU_LAYOUT_NCHW);
+	assert_int_equal(cu_layout_class("Conv"), CU_LAYOUT_ANY);
+	assert_int_equal(cu_layout_class("Relu"), CU_LAYOUT_SAME);
 }
 
 static void test_strides_and_output_walk_order(void **state)
@@ -634,6 +662,7 @@ int main(void)
 		cmocka_unit_test(test_layout_pass_on_yolox_nano),
 		cmocka_unit_test(test_layout_pass_on_yolov8n),
 		cmocka_unit_test(test_same_layout_constraint_propagates),
+		cmocka_unit_test(test_layout_classes_name_gpu_operators),
 		cmocka_unit_test(test_strides_and_output_walk_order),
 		cmocka_unit_test(test_half_conversion_matches_the_compiler),
 		cmocka_unit_test(test_pool_nhwc_matches_cpu),
