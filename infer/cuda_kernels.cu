@@ -227,11 +227,21 @@ static bool same_contiguous(const cuk_geom *g)
 	return g->base_a == 0 && g->base_b == 0 && g->base_y == 0;
 }
 
-extern "C" int cuk_binary(int op, int half, const void *a, const void *b, void *y, const cuk_geom *g, cuk_stream s)
+extern "C" int cuk_binary(int op, int half, const void *a, const void *b, void *y, const cuk_geom *gin, cuk_stream s)
 {
-	int64_t n = numel(*g);
+	int64_t n = numel(*gin);
 	if (n == 0)
 		return 0;
+	cuk_geom gc = *gin;
+	const cuk_geom *g = &gc;
+	bool y_unset = true;
+	for (int d = 0; d < gc.nd; d++)
+		y_unset = y_unset && gc.sy[d] == 0;
+	// an output written through all-zero strides would be one element: no sy means contiguous
+	for (int64_t d = gc.nd - 1, stride = 1; y_unset && d >= 0; d--) {
+		gc.sy[d] = stride;
+		stride *= gc.dims[d];
+	}
 	bool flat = same_contiguous(g);
 	if (half) {
 		if (flat)

@@ -34,7 +34,7 @@ enum cuk_unary { CUK_U_TANH = 64, CUK_U_EXP, CUK_U_LOG, CUK_U_NEG, CUK_U_ABS, CU
 /* y[sy.i + base_y] = x[sa.i + base_a] over g's index space, elements of elem bytes (1, 2, 4, 8):
  * Transpose, Slice, Concat, Split, Expand and broadcast copies. */
 int cuk_copy_nd(const void *x, void *y, size_t elem, const cuk_geom *g, cuk_stream s);
-/* y = a op b with broadcasting (sa/sb) into y's strides sy. */
+/* y = a op b with broadcasting (sa/sb) into y's strides sy (all zero: y contiguous). */
 int cuk_binary(int op, int half, const void *a, const void *b, void *y, const cuk_geom *g, cuk_stream s);
 /* y[i] = act(x[i] + bias[(i / plane) % channels]) for i < count; bias may be NULL, x may be y.
  * act is enum inf_act with alpha/beta as in inf_node. */
