@@ -5,7 +5,8 @@
  * its own copy of the weights in KRSC order (O, kh, kw, I/group); when its output is
  * stored in the other layout (a head convolution feeding a Reshape), it computes into the
  * context's scratch buffer and one strided copy converts. One that cuDNN refuses in NHWC
- * runs NCHW between such copies (input in, output out) instead. MatMul and Gemm go through cublasGemmEx with float accumulation.
+ * runs NCHW between such copies (input in, output out) instead. MatMul and Gemm go
+ * through cublasGemmEx with float accumulation.
  * FP32 uses plain FMA math (no TF32) so results stay within the CPU tolerance. */
 #ifdef VP_HAVE_CUDA
 #include <stdlib.h>
@@ -287,6 +288,8 @@ static int conv_layout(cu_ctx *c, cu_node *cn, conv_priv *p, int nhwc, char *err
 /* cuDNN has no NHWC algorithm for this node: run it NCHW between converting copies. */
 static int conv_fallback_nchw(cu_ctx *c, cu_node *cn, conv_priv *p, char *err, size_t errlen)
 {
+	vp_info("infer", "cuda", "node '%s': no NHWC algorithm in cuDNN, runs NCHW between converting copies",
+	        cn->n->name);
 	int rc = conv_layout(c, cn, p, 0, err, errlen);
 	if (rc == 0)
 		rc = set_xy(c, p, (int)p->n);

@@ -314,7 +314,8 @@ static int resize_modes(const inf_node *n, cuk_resize *p, char *err, size_t errl
 	if (p->mode < 0 || p->ct < 0 || p->nr < 0 || (legacy && p->mode == CUK_RS_CUBIC) ||
 	    inf_attr_int(n, "antialias", 0) || inf_attr_get(n, "axes") ||
 	    strcmp(inf_attr_str(n, "keep_aspect_ratio_policy", "stretch"), "stretch") != 0)
-		return ops_fail(err, errlen, VP_EUNSUP, "mode, coordinate_transformation_mode or nearest_mode unsupported on the GPU");
+		return ops_fail(err, errlen, VP_EUNSUP,
+		                "mode, coordinate_transformation_mode or nearest_mode unsupported on the GPU");
 	return legacy;
 }
 
