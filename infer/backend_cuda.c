@@ -4,7 +4,9 @@
  * cu_op row (cuda_conv.c: cuDNN/cuBLAS, cuda_ops.c: own kernels). A run copies the inputs
  * from pinned host memory (or takes them on the device), replays the CUDA graph captured
  * for that batch size (warmed up eagerly once, captured on the second run), and copies
- * the outputs back to pinned host memory. */
+ * the outputs back to pinned host memory. In FP16 the layout pass (cuda_layout_pass.c)
+ * stores the activations between layout-aware operators NHWC; a graph that cuDNN
+ * rejects that way is prepared again all NCHW. */
 #ifdef VP_HAVE_CUDA
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 #include "backend.h"
 #include "cuda_check.h"
 #include "cuda_kernels.h"
+#include "cuda_layout_pass.h"
 #include "cuda_ops.h"
 
 #define SEARCH_BYTES ((size_t)512 << 20)   /* the most workspace an algorithm may use */
@@ -26,6 +29,8 @@ typedef struct io_buf {
 	size_t bytes;          /* at max batch */
 	int convert;           /* float <-> half at the boundary */
 	int per_item;          /* leading dim is the batch: copies shrink with it */
+	int nhwc;              /* an input stored NHWC: the conversion transposes along geom */
+	cuk_geom geom;
 } io_buf;
 
 typedef struct cuda_state {
@@ -35,6 +40,8 @@ typedef struct cuda_state {
 	uint8_t *arena;
 	size_t arena_bytes, const_bytes;
 	void **tdev;           /* device pointer of each tensor, parallel to g->tensors */
+	uint8_t *nhwc;         /* stored NHWC, parallel to g->tensors */
+	int n_nhwc;
 	cu_node *nodes;
 	io_buf *in, *out;
 	cudaGraphExec_t *exec; /* per batch size 1..max_batch */
@@ -109,7 +116,10 @@ static int bind_node(cuda_state *s, cu_node *cn)
 	return 0;
 }
 
-static int prepare_nodes(cuda_state *s)
+/* With `trial` (NHWC activations) the first node that does not run stops the prepare
+ * with its reason in why and *retry set when NCHW may run it; otherwise every failing
+ * node is logged. */
+static int prepare_nodes(cuda_state *s, int trial, char *why, size_t whylen, int *retry)
 {
 	inf_graph *g = s->g;
 	int bad = 0, first_err = 0;
@@ -128,6 +138,11 @@ static int prepare_nodes(cuda_state *s)
 			/* the shapes were valid for the CPU: what the GPU rejects is unsupported here */
 			if (rc == VP_EMODEL)
 				rc = VP_EUNSUP;
+		}
+		if (rc < 0 && trial) {
+			snprintf(why, whylen, "node '%s' (%s): %s", cn->n->name, cn->n->op_type, err[0] ? err : vp_strerror(rc));
+			*retry = rc == VP_EUNSUP && cn->op;
+			return rc;
 		}
 		if (rc < 0) {
 			vp_err("infer", "cuda", "%s: node '%s' (%s): %s", g->path, cn->n->name, cn->n->op_type,
@@ -154,6 +169,13 @@ static int setup_io(cuda_state *s, io_buf **ret, inf_tensor **ts, int count, int
 		b[i].bytes = inf_tensor_bytes(t);
 		b[i].convert = t->dtype == INF_DT_FLOAT && s->c.half && !t->is_const;
 		b[i].per_item = s->c.batch_major && t->ndim >= 1 && t->dims[0] == s->max_batch;
+		if ((b[i].nhwc = b[i].convert && cu_is_nhwc(&s->c, t))) {
+			b[i].geom.nd = t->ndim;
+			memcpy(b[i].geom.dims, t->dims, sizeof(t->dims));
+			cu_contiguous(t, b[i].geom.sa);
+			cu_strides(&s->c, t, b[i].geom.sy);
+			cu_geom_output_order(&b[i].geom);
+		}
 		int rc = CU_RT(cudaHostAlloc(&b[i].host, b[i].bytes ? b[i].bytes : 4, cudaHostAllocDefault));
 		if (rc < 0)
 			return rc;
@@ -184,10 +206,16 @@ static int64_t io_count(const cuda_state *s, const io_buf *b, int batch)
 static int run_body(cuda_state *s, int batch)
 {
 	int rc = 0;
-	for (int i = 0; i < s->g->n_inputs && rc == 0; i++)
-		if (s->in[i].convert)
-			rc = cuk_f32_to_f16(s->in[i].dev, s->arena + s->in[i].t->offset, io_count(s, &s->in[i], batch),
-			                    s->c.stream);
+	for (int i = 0; i < s->g->n_inputs && rc == 0; i++) {
+		io_buf *b = &s->in[i];
+		cuk_geom g = b->geom;
+		if (b->nhwc && b->per_item)
+			g.dims[0] = batch;
+		if (b->nhwc)
+			rc = cuk_cast_nd(0, 1, b->dev, s->arena + b->t->offset, &g, s->c.stream);
+		else if (b->convert)
+			rc = cuk_f32_to_f16(b->dev, s->arena + b->t->offset, io_count(s, b, batch), s->c.stream);
+	}
 	for (int i = 0; i < s->g->n_nodes && rc == 0; i++) {
 		cu_node *cn = &s->nodes[i];
 		if ((rc = cn->op->run(&s->c, cn, batch)) < 0)
@@ -294,6 +322,7 @@ static void cuda_free(void **ps)
 	cudaFree(s->arena);
 	cudaFree(s->c.work);
 	cudaFree(s->c.search);
+	cudaFree(s->c.scratch);
 	if (s->c.blas)
 		s->c.dl->cublasDestroy_v2(s->c.blas);
 	if (s->c.dnn)
@@ -303,6 +332,7 @@ static void cuda_free(void **ps)
 	free(s->exec);
 	free(s->warm);
 	free(s->tdev);
+	free(s->nhwc);
 	free(s->nodes);
 	free(s);
 	*ps = NULL;
@@ -347,10 +377,11 @@ static int alloc_state(cuda_state *s, inf_graph *g)
 	if (rc < 0)
 		return rc;
 	s->tdev = calloc((size_t)g->n_tensors + 1, sizeof(void *));
+	s->nhwc = calloc((size_t)g->n_tensors + 1, 1);
 	s->nodes = calloc((size_t)g->n_nodes + 1, sizeof(cu_node));
 	s->exec = calloc((size_t)s->max_batch + 1, sizeof(cudaGraphExec_t));
 	s->warm = calloc((size_t)s->max_batch + 1, 1);
-	if (!s->tdev || !s->nodes || !s->exec || !s->warm)
+	if (!s->tdev || !s->nhwc || !s->nodes || !s->exec || !s->warm)
 		return -ENOMEM;
 	if ((rc = CU_RT(cudaMalloc((void **)&s->arena, s->arena_bytes + 256))) < 0)
 		return rc;
@@ -381,34 +412,66 @@ static int cuda_probe(void)
 	return probe(&dl);
 }
 
-/* share (another plan's state) is unused: partial batches run on the full plan. */
-static int cuda_prepare(inf_graph *g, const inf_engine_opts *o, void *share, void **ret)
+/* One attempt at the whole prepare with NHWC activations allowed or not; *retry is set
+ * when an NHWC attempt failed on a node that NCHW may run. */
+static int prepare_layout(inf_graph *g, const inf_engine_opts *o, const cuda_dl *dl, int nhwc, int *retry,
+                          cuda_state **ret)
 {
-	(void)share;
-	const cuda_dl *dl = NULL;
-	int rc = probe(&dl);
-	if (rc < 0 || (rc = CU_RT(cudaSetDevice(o->gpu))) < 0)
-		return rc;
+	char why[320] = "";
+	*retry = 0;
 	cuda_state *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->gpu = o->gpu;
 	s->g = g;
 	s->c.dl = dl;
+	s->c.g = g;
 	s->c.half = o->fp16;
 	s->max_batch = o->input_shapes ? 1 : o->max_batch;
 	s->c.max_batch = s->max_batch;
 	s->c.batch_major = !o->input_shapes;
-	if ((rc = make_handles(s)) < 0 || (rc = alloc_state(s, g)) < 0 || (rc = upload_consts(s)) < 0 ||
-	    (rc = setup_io(s, &s->in, g->inputs, g->n_inputs, 1)) < 0 ||
-	    (rc = setup_io(s, &s->out, g->outputs, g->n_outputs, 0)) < 0 || (rc = prepare_nodes(s)) < 0 ||
-	    (rc = finish_workspace(s)) < 0)
+	int rc = make_handles(s);
+	if (rc == 0)
+		rc = alloc_state(s, g);
+	if (rc == 0 && (rc = cu_layout_assign(g, nhwc, s->nhwc)) >= 0) {
+		s->n_nhwc = rc;
+		s->c.nhwc = s->nhwc;
+		rc = 0;
+	}
+	if (rc < 0 || (rc = upload_consts(s)) < 0 || (rc = setup_io(s, &s->in, g->inputs, g->n_inputs, 1)) < 0 ||
+	    (rc = setup_io(s, &s->out, g->outputs, g->n_outputs, 0)) < 0 ||
+	    (rc = prepare_nodes(s, s->n_nhwc > 0, why, sizeof(why), retry)) < 0 || (rc = finish_workspace(s)) < 0)
 		goto fail;
 	*ret = s;
 	return 0;
 fail:
+	if (*retry)
+		vp_warn("infer", "cuda", "%s: %s with NHWC activations: running every activation NCHW", g->path, why);
+	else if (why[0])
+		vp_err("infer", "cuda", "%s: %s", g->path, why);
 	cuda_free((void **)&s);
 	return rc;
+}
+
+/* share (another plan's state) is unused: partial batches run on the full plan. */
+static int cuda_prepare(inf_graph *g, const inf_engine_opts *o, void *share, void **ret)
+{
+	(void)share;
+	const cuda_dl *dl = NULL;
+	cuda_state *s = NULL;
+	int retry = 0, rc = probe(&dl);
+	if (rc < 0 || (rc = CU_RT(cudaSetDevice(o->gpu))) < 0)
+		return rc;
+	/* NHWC is the tensor-core layout: FP16 only, unless the caller forces NCHW */
+	rc = prepare_layout(g, o, dl, o->fp16 && !o->gpu_nchw, &retry, &s);
+	if (rc < 0 && retry)
+		rc = prepare_layout(g, o, dl, 0, &retry, &s);
+	if (rc < 0)
+		return rc;
+	vp_info("infer", "cuda", "%s: %s, %s (%d activations NHWC)", g->path, s->c.half ? "fp16" : "fp32",
+	        s->n_nhwc ? "NHWC" : "NCHW", s->n_nhwc);
+	*ret = s;
+	return 0;
 }
 
 static void *cuda_input(void *state, int i)
@@ -447,6 +510,7 @@ static void cuda_stats(const void *state, inf_engine_stats *r)
 	r->arena_bytes = s->arena_bytes;
 	r->workspace_bytes = s->c.work_bytes;
 	r->weight_bytes = s->const_bytes;
+	r->nhwc_tensors = s->n_nhwc;
 }
 
 /* Nodes run inside one CUDA graph: no per-node host timing. */
@@ -459,7 +523,7 @@ static const double *cuda_node_ms(const void *state)
 static size_t cuda_peak_bytes(const void *state)
 {
 	const cuda_state *s = state;
-	return s->arena_bytes + s->c.work_bytes + s->const_bytes;
+	return s->arena_bytes + s->c.work_bytes + s->const_bytes + s->c.scratch_bytes;
 }
 
 const inf_backend_ops inf_backend_cuda = {

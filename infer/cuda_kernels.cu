@@ -8,6 +8,7 @@
 #include "pipeline/vp_err.h"
 #include "graph.h"
 #include "cuda_kernels.h"
+#include "cuda_kernels_math.h"
 
 namespace {
 
@@ -80,7 +81,7 @@ __global__ void binary_bcast(int op, const T *a, const T *b, T *y, cuk_geom g, i
 	for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
 		int64_t oa, ob, oy;
 		offsets(g, i, &oa, &ob, &oy);
-		st(y, i, binop(op, ld(a, oa), ld(b, ob)));
+		st(y, oy, binop(op, ld(a, oa), ld(b, ob)));
 	}
 }
 
@@ -169,86 +170,32 @@ __global__ void softmax_rows(int is_log, const T *x, T *y, int64_t outer, int64_
 	}
 }
 
-template <typename T>
-__global__ void pool2d(const T *x, T *y, cuk_pool p)
+// The strided kernels: one output element per iteration, math in cuda_kernels_math.h.
+__global__ void pool2d(int half, const void *x, void *y, const __grid_constant__ cuk_pool p, int64_t n)
 {
-	int64_t n = p.planes * p.oh * p.ow;
+	for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+		cuk_pool_at(&p, half, x, y, i);
+}
+
+__global__ void resize2d(int half, const void *x, void *y, const __grid_constant__ cuk_resize p, int64_t n)
+{
+	for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+		cuk_resize_at(&p, half, x, y, i);
+}
+
+__global__ void pad_nd(int half, const void *x, void *y, const __grid_constant__ cuk_pad p, int64_t n)
+{
+	for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+		cuk_pad_at(&p, half, x, y, i);
+}
+
+template <typename X, typename Y>
+__global__ void cast_nd(const X *x, Y *y, cuk_geom g, int64_t n)
+{
 	for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-		int64_t ox = i % p.ow, oy = (i / p.ow) % p.oh, pl = i / (p.ow * p.oh);
-		const T *src = x + pl * p.ih * p.iw;
-		float acc = p.is_max ? -INFINITY : 0.0f;
-		int cnt = 0, cnt_pad = 0;
-		for (int ky = 0; ky < p.kh; ky++) {
-			int64_t iy = oy * p.sh - p.ph + (int64_t)ky * p.dh;
-			for (int kx = 0; kx < p.kw; kx++) {
-				int64_t ix = ox * p.sw - p.pw + (int64_t)kx * p.dw;
-				// ceil_mode windows reaching beyond the end pads count only the pads
-				if (iy >= -p.ph && iy < p.ih + p.peh && ix >= -p.pw && ix < p.iw + p.pew)
-					cnt_pad++;
-				if (iy < 0 || iy >= p.ih || ix < 0 || ix >= p.iw)
-					continue;
-				float v = ld(src, iy * p.iw + ix);
-				acc = p.is_max ? fmaxf(acc, v) : acc + v;
-				cnt++;
-			}
-		}
-		if (!p.is_max)
-			acc = acc / (float)(p.count_include_pad ? cnt_pad : (cnt ? cnt : 1));
-		st(y, i, acc);
-	}
-}
-
-__device__ double rs_coord(int ct, double o, double scale, double in, double olen)
-{
-	switch (ct) {
-	case 0: return (o + 0.5) / scale - 0.5;
-	case 1: return olen > 1 ? (o + 0.5) / scale - 0.5 : 0.0;
-	case 2: return olen == 1 ? 0.0 : o * (in - 1) / (olen - 1);
-	default: return o / scale;
-	}
-}
-
-__device__ int64_t rs_nearest(int nr, double x, int64_t in)
-{
-	double f = floor(x);
-	int64_t i;
-	switch (nr) {
-	case 0: i = (int64_t)(x - f == 0.5 ? f : round(x)); break;
-	case 1: i = (int64_t)(x - f == 0.5 ? f + 1 : round(x)); break;
-	case 2: i = (int64_t)f; break;
-	default: i = (int64_t)ceil(x); break;
-	}
-	return i < 0 ? 0 : i >= in ? in - 1 : i;
-}
-
-__device__ void rs_taps(const cuk_resize &p, double x, int64_t in, int64_t *i0, int64_t *i1, float *w1)
-{
-	int64_t f = (int64_t)floor(x);
-	*w1 = (float)(x - (double)f);
-	*i0 = f < 0 ? 0 : f >= in ? in - 1 : f;
-	*i1 = f + 1 < 0 ? 0 : f + 1 >= in ? in - 1 : f + 1;
-}
-
-template <typename T>
-__global__ void resize2d(const T *x, T *y, cuk_resize p)
-{
-	int64_t n = p.planes * p.oh * p.ow;
-	for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-		int64_t ox = i % p.ow, oy = (i / p.ow) % p.oh, pl = i / (p.ow * p.oh);
-		const T *src = x + pl * p.ih * p.iw;
-		double cy = rs_coord(p.ct, (double)oy, p.scale_h, (double)p.ih, p.olen_h);
-		double cx = rs_coord(p.ct, (double)ox, p.scale_w, (double)p.iw, p.olen_w);
-		if (p.mode == 0) {
-			st(y, i, ld(src, rs_nearest(p.nr, cy, p.ih) * p.iw + rs_nearest(p.nr, cx, p.iw)));
-			continue;
-		}
-		int64_t y0, y1, x0, x1;
-		float wy, wx;
-		rs_taps(p, cy, p.ih, &y0, &y1, &wy);
-		rs_taps(p, cx, p.iw, &x0, &x1, &wx);
-		float top = ld(src, y0 * p.iw + x0) * (1 - wx) + ld(src, y0 * p.iw + x1) * wx;
-		float bot = ld(src, y1 * p.iw + x0) * (1 - wx) + ld(src, y1 * p.iw + x1) * wx;
-		st(y, i, top * (1 - wy) + bot * wy);
+		int64_t oa, ob, oy;
+		offsets(g, i, &oa, &ob, &oy);
+		st(y, oy, ld(x, oa));
 	}
 }
 
@@ -273,18 +220,28 @@ static bool same_contiguous(const cuk_geom *g)
 {
 	int64_t stride = 1;
 	for (int d = g->nd - 1; d >= 0; d--) {
-		if (g->dims[d] != 1 && (g->sa[d] != stride || g->sb[d] != stride))
+		if (g->dims[d] != 1 && (g->sa[d] != stride || g->sb[d] != stride || g->sy[d] != stride))
 			return false;
 		stride *= g->dims[d];
 	}
-	return g->base_a == 0 && g->base_b == 0;
+	return g->base_a == 0 && g->base_b == 0 && g->base_y == 0;
 }
 
-extern "C" int cuk_binary(int op, int half, const void *a, const void *b, void *y, const cuk_geom *g, cuk_stream s)
+extern "C" int cuk_binary(int op, int half, const void *a, const void *b, void *y, const cuk_geom *gin, cuk_stream s)
 {
-	int64_t n = numel(*g);
+	int64_t n = numel(*gin);
 	if (n == 0)
 		return 0;
+	cuk_geom gc = *gin;
+	const cuk_geom *g = &gc;
+	bool y_unset = true;
+	for (int d = 0; d < gc.nd; d++)
+		y_unset = y_unset && gc.sy[d] == 0;
+	// an output written through all-zero strides would be one element: no sy means contiguous
+	for (int64_t d = gc.nd - 1, stride = 1; y_unset && d >= 0; d--) {
+		gc.sy[d] = stride;
+		stride *= gc.dims[d];
+	}
 	bool flat = same_contiguous(g);
 	if (half) {
 		if (flat)
@@ -360,24 +317,45 @@ extern "C" int cuk_softmax(int half, int is_log, const void *x, void *y, int64_t
 
 extern "C" int cuk_pool2d(int half, const void *x, void *y, const cuk_pool *p, cuk_stream s)
 {
-	int64_t n = p->planes * p->oh * p->ow;
+	int64_t n = p->n * p->c * p->oh * p->ow;
 	if (n == 0)
 		return 0;
-	if (half)
-		pool2d<<<blocks_for(n), kThreads, 0, s>>>((const __half *)x, (__half *)y, *p);
-	else
-		pool2d<<<blocks_for(n), kThreads, 0, s>>>((const float *)x, (float *)y, *p);
+	pool2d<<<blocks_for(n), kThreads, 0, s>>>(half, x, y, *p, n);
 	return launched();
 }
 
 extern "C" int cuk_resize2d(int half, const void *x, void *y, const cuk_resize *p, cuk_stream s)
 {
-	int64_t n = p->planes * p->oh * p->ow;
+	int64_t n = p->n * p->c * p->h.out * p->w.out;
 	if (n == 0)
 		return 0;
-	if (half)
-		resize2d<<<blocks_for(n), kThreads, 0, s>>>((const __half *)x, (__half *)y, *p);
+	resize2d<<<blocks_for(n), kThreads, 0, s>>>(half, x, y, *p, n);
+	return launched();
+}
+
+extern "C" int cuk_pad_nd(int half, const void *x, void *y, const cuk_pad *p, cuk_stream s)
+{
+	int64_t n = 1;
+	for (int a = 0; a < p->nd; a++)
+		n *= p->dims[a];
+	if (n == 0)
+		return 0;
+	pad_nd<<<blocks_for(n), kThreads, 0, s>>>(half, x, y, *p, n);
+	return launched();
+}
+
+extern "C" int cuk_cast_nd(int x_half, int y_half, const void *x, void *y, const cuk_geom *g, cuk_stream s)
+{
+	int64_t n = numel(*g);
+	if (n == 0)
+		return 0;
+	if (x_half && y_half)
+		cast_nd<<<blocks_for(n), kThreads, 0, s>>>((const __half *)x, (__half *)y, *g, n);
+	else if (x_half)
+		cast_nd<<<blocks_for(n), kThreads, 0, s>>>((const __half *)x, (float *)y, *g, n);
+	else if (y_half)
+		cast_nd<<<blocks_for(n), kThreads, 0, s>>>((const float *)x, (__half *)y, *g, n);
 	else
-		resize2d<<<blocks_for(n), kThreads, 0, s>>>((const float *)x, (float *)y, *p);
+		cast_nd<<<blocks_for(n), kThreads, 0, s>>>((const float *)x, (float *)y, *g, n);
 	return launched();
 }

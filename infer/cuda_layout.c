@@ -1,12 +1,15 @@
 /* The cuda backend's layout operators: reshapes as device copies, and Transpose, Slice,
- * Expand, Concat, Split, Gather (constant indices) and constant Pad as strided copies on
- * cuda_kernels.cu's n-d copy kernel, with geometry computed once at load. */
+ * Expand, Concat, Split, Gather (constant indices) as strided copies on cuda_kernels.cu's
+ * n-d copy kernel, Pad (constant, reflect, edge) as one gather, with geometry computed
+ * once at load. Every operand is addressed through its own stored layout (cu_strides),
+ * so these operators convert between NCHW and NHWC for free. */
 #ifdef VP_HAVE_CUDA
 #include <stdlib.h>
 #include <string.h>
 
 #include "pipeline/vp_err.h"
 #include "cuda_kernels.h"
+#include "cuda_layout_pass.h"
 #include "cuda_ops.h"
 #include "ops_common.h"
 
@@ -54,14 +57,13 @@ static int transpose_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
 	const inf_tensor *x = n->in[0], *y = n->out[0];
 	const int64_t *perm;
 	int64_t s[INF_MAX_DIMS];
-	(void)c;
 	copy_priv *p = copy_priv_new(cn, 1);
 	if (!p)
 		return -ENOMEM;
 	int np = inf_attr_ints(n, "perm", &perm);
 	if (np >= 0 && np != x->ndim)
 		return ops_fail(err, errlen, VP_EMODEL, "perm has %d values for rank %d", np, x->ndim);
-	cu_contiguous(x, s);
+	cu_strides(c, x, s);
 	p->g[0].nd = y->ndim;
 	for (int i = 0; i < y->ndim; i++) {
 		int src = np >= 0 ? (int)perm[i] : x->ndim - 1 - i;
@@ -70,7 +72,8 @@ static int transpose_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
 		if (i == 0 && src != 0)
 			cn->bscale = 0;
 	}
-	cu_contiguous(y, p->g[0].sy);
+	cu_strides(c, y, p->g[0].sy);
+	cu_geom_output_order(&p->g[0]);
 	return 0;
 }
 
@@ -80,7 +83,6 @@ static int slice_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
 	const inf_tensor *x = n->in[0], *y = n->out[0];
 	int64_t st[INF_MAX_DIMS], en[INF_MAX_DIMS], ax[INF_MAX_DIMS], sp[INF_MAX_DIMS], s[INF_MAX_DIMS];
 	int cnt, ca = -1, cs = -1;
-	(void)c;
 	copy_priv *p = copy_priv_new(cn, 1);
 	if (!p)
 		return -ENOMEM;
@@ -100,7 +102,7 @@ static int slice_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
 			return cs;
 	}
 	(void)en;
-	cu_contiguous(x, s);
+	cu_strides(c, x, s);
 	cuk_geom *g = &p->g[0];
 	g->nd = x->ndim;
 	for (int i = 0; i < x->ndim; i++) {
@@ -120,14 +122,14 @@ static int slice_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
 		if (a == 0 && (start != 0 || step != 1))
 			cn->bscale = 0;
 	}
-	cu_contiguous(y, g->sy);
+	cu_strides(c, y, g->sy);
+	cu_geom_output_order(g);
 	return 0;
 }
 
 static int expand_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
 {
 	const inf_tensor *y = cn->n->out[0];
-	(void)c;
 	(void)err;
 	(void)errlen;
 	copy_priv *p = copy_priv_new(cn, 1);
@@ -135,8 +137,9 @@ static int expand_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
 		return -ENOMEM;
 	p->g[0].nd = y->ndim;
 	memcpy(p->g[0].dims, y->dims, sizeof(y->dims));
-	ops_bcast_strides(cn->n->in[0], y->ndim, y->dims, p->g[0].sa);
-	cu_contiguous(y, p->g[0].sy);
+	cu_bcast_strides(c, cn->n->in[0], y->ndim, y->dims, p->g[0].sa);
+	cu_strides(c, y, p->g[0].sy);
+	cu_geom_output_order(&p->g[0]);
 	return 0;
 }
 
@@ -148,7 +151,6 @@ static int concat_split_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen
 	const inf_tensor *whole = split ? n->in[0] : n->out[0];
 	int parts = split ? n->n_out : n->n_in;
 	int64_t ws[INF_MAX_DIMS], off = 0;
-	(void)c;
 	int axis = ops_axis(inf_attr_int(n, "axis", split ? 0 : 1), whole->ndim);
 	if (axis < 0)
 		return ops_fail(err, errlen, VP_EMODEL, "axis out of range");
@@ -157,7 +159,7 @@ static int concat_split_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen
 	copy_priv *p = copy_priv_new(cn, parts);
 	if (!p)
 		return -ENOMEM;
-	cu_contiguous(whole, ws);
+	cu_strides(c, whole, ws);
 	for (int k = 0; k < parts; k++) {
 		const inf_tensor *t = split ? n->out[k] : n->in[k];
 		cuk_geom *g = &p->g[k];
@@ -166,13 +168,14 @@ static int concat_split_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen
 		g->nd = t->ndim;
 		memcpy(g->dims, t->dims, sizeof(t->dims));
 		int64_t *part_s = split ? g->sy : g->sa, *whole_s = split ? g->sa : g->sy;
-		cu_contiguous(t, part_s);
+		cu_strides(c, t, part_s);
 		memcpy(whole_s, ws, sizeof(ws));
 		if (split)
 			g->base_a = off * ws[axis];
 		else
 			g->base_y = off * ws[axis];
 		off += t->dims[axis];
+		cu_geom_output_order(g);
 	}
 	return 0;
 }
@@ -186,19 +189,23 @@ static int gather_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
 	const inf_tensor *x = n->in[0];
 	int64_t idx[MAX_GATHER], xs[INF_MAX_DIMS], vd[INF_MAX_DIMS];
 	inf_tensor view = *x;
-	(void)c;
 	int a = ops_axis(inf_attr_int(n, "axis", 0), x->ndim);
 	int cnt = ops_const_ints(n, 1, idx, MAX_GATHER, err, errlen);
 	if (cnt < 0 || a < 0)
 		return ops_fail(err, errlen, VP_EUNSUP, "only constant indices (at most %d) run on the GPU", MAX_GATHER);
 	if (a == 0)
 		cn->bscale = 0;
+	if (n->out[0]->ndim != x->ndim && cu_is_nhwc(c, n->out[0]))
+		return ops_fail(err, errlen, VP_EUNSUP, "Gather with multi-dimensional indices writes NCHW only");
 	copy_priv *p = copy_priv_new(cn, cnt);
 	if (!p)
 		return -ENOMEM;
-	cu_contiguous(x, xs);
+	cu_strides(c, x, xs);
 	view.dims[a] = cnt;      /* the output seen with the index dims flattened */
-	cu_contiguous(&view, vd);
+	if (n->out[0]->ndim == x->ndim)
+		cu_strides(c, n->out[0], vd);
+	else
+		cu_contiguous(&view, vd);
 	for (int j = 0; j < cnt; j++) {
 		int64_t v = idx[j] < 0 ? idx[j] + x->dims[a] : idx[j];
 		if (v < 0 || v >= x->dims[a])
@@ -211,6 +218,7 @@ static int gather_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
 		memcpy(g->sy, vd, sizeof(vd));
 		g->base_a = v * xs[a];
 		g->base_y = j * vd[a];
+		cu_geom_output_order(g);
 	}
 	return 0;
 }
@@ -236,58 +244,80 @@ static int copy_run(cu_ctx *c, cu_node *cn, int batch)
 	return 0;
 }
 
-/* ---- Pad (constant mode, float): fill, then the kept part of the input copied in ---- */
+/* ---- Pad (float): constant, reflect and edge as one gather over the output ---- */
 
-typedef struct pad_priv {
-	float value;
-	cuk_geom g;
-} pad_priv;
+static int pad_pads(const inf_node *n, int64_t *pads, char *err, size_t errlen)
+{
+	const int64_t *attr;
+	int cnt, nd = n->in[0]->ndim;
+	if (n->opset < 11) {
+		if ((cnt = inf_attr_ints(n, "pads", &attr)) != 2 * nd)
+			return ops_fail(err, errlen, VP_EMODEL, "pads attribute does not match the rank");
+		memcpy(pads, attr, sizeof(int64_t) * (size_t)cnt);
+	} else if ((cnt = ops_const_ints(n, 1, pads, 2 * INF_MAX_DIMS, err, errlen)) != 2 * nd) {
+		return ops_fail(err, errlen, VP_EUNSUP, "pads must be a constant matching the rank");
+	}
+	return 0;
+}
 
 static int pad_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
 {
+	static const char *const modes[] = { "constant", "reflect", "edge" };
 	const inf_node *n = cn->n;
 	const inf_tensor *x = n->in[0], *y = n->out[0];
-	int64_t pads[2 * INF_MAX_DIMS], xs[INF_MAX_DIMS], ys[INF_MAX_DIMS];
-	const int64_t *attr;
-	int cnt;
-	(void)c;
-	if (cu_need_float(n, err, errlen) < 0 || strcmp(inf_attr_str(n, "mode", "constant"), "constant") != 0 || ops_in(n, 3))
-		return ops_fail(err, errlen, VP_EUNSUP, "only float constant padding runs on the GPU");
-	if (n->opset < 11) {
-		if ((cnt = inf_attr_ints(n, "pads", &attr)) != 2 * x->ndim)
-			return ops_fail(err, errlen, VP_EMODEL, "pads attribute does not match the rank");
-		memcpy(pads, attr, sizeof(int64_t) * (size_t)cnt);
-	} else if ((cnt = ops_const_ints(n, 1, pads, 2 * INF_MAX_DIMS, err, errlen)) != 2 * x->ndim) {
-		return ops_fail(err, errlen, VP_EUNSUP, "pads must be a constant matching the rank");
-	}
-	pad_priv *p = cu_new_priv(cn, sizeof(*p));
+	int64_t pads[2 * INF_MAX_DIMS], xs[INF_MAX_DIMS];
+	const char *m = inf_attr_str(n, "mode", "constant");
+	if (cu_need_float(n, err, errlen) < 0 || ops_in(n, 3))
+		return ops_fail(err, errlen, VP_EUNSUP, "only float padding without axes runs on the GPU");
+	cuk_pad *p = cu_new_priv(cn, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
+	p->mode = -1;
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(m, modes[i]))
+			p->mode = i;
+	if (p->mode < 0)
+		return ops_fail(err, errlen, VP_EUNSUP, "mode \"%s\" is not supported", m);
+	int rc = pad_pads(n, pads, err, errlen);
+	if (rc < 0)
+		return rc;
 	p->value = n->opset < 11 ? inf_attr_float(n, "value", 0.0f) : 0.0f;
 	if (n->opset >= 11 && ops_in(n, 2) && ops_const_floats(n, 2, &p->value, 1, err, errlen) != 1)
 		return ops_fail(err, errlen, VP_EUNSUP, "constant_value must be a constant scalar");
-	cu_contiguous(x, xs);
-	cu_contiguous(y, ys);
-	p->g.nd = x->ndim;
+	/* the walk is a geometry over the output's dims: sa carries the input strides */
+	cuk_geom g = { .nd = x->ndim };
+	memcpy(g.dims, y->dims, sizeof(y->dims));
+	cu_strides(c, x, xs);
+	cu_strides(c, y, g.sy);
 	for (int i = 0; i < x->ndim; i++) {
-		int64_t pb = pads[i], pe = pads[x->ndim + i];
-		p->g.dims[i] = x->dims[i] + (pb < 0 ? pb : 0) + (pe < 0 ? pe : 0);
-		p->g.sa[i] = xs[i];
-		p->g.sy[i] = ys[i];
-		p->g.base_a += (pb < 0 ? -pb : 0) * xs[i];
-		p->g.base_y += (pb > 0 ? pb : 0) * ys[i];
+		g.sa[i] = xs[i];
+		g.sb[i] = i;
+	}
+	cu_geom_output_order(&g);
+	if (g.sb[0] != 0)
+		cn->bscale = 0;
+	p->nd = g.nd;
+	for (int i = 0; i < g.nd; i++) {
+		int a = (int)g.sb[i];   /* the logical axis now at position i */
+		p->dims[i] = g.dims[i];
+		p->len[i] = x->dims[a];
+		p->pb[i] = pads[a];
+		p->sx[i] = g.sa[i];
+		p->sy[i] = g.sy[i];
+		if (a == 0 && (pads[0] != 0 || pads[x->ndim] != 0))
+			cn->bscale = 0;
+		if (p->mode != CUK_PAD_CONSTANT && p->len[i] == 0 && p->dims[i] > 0)
+			return ops_fail(err, errlen, VP_EMODEL, "cannot pad the empty axis %d", a);
 	}
 	return 0;
 }
 
 static int pad_run(cu_ctx *c, cu_node *cn, int batch)
 {
-	pad_priv *p = cn->priv;
-	cuk_geom g = p->g;
+	cuk_pad p = *(cuk_pad *)cn->priv;
 	if (cn->bscale)
-		g.dims[0] = batch;
-	int rc = cuk_fill(c->half, cn->dout[0], p->value, cu_numel(c, cn, cn->n->out[0], batch), c->stream);
-	return rc < 0 ? rc : cuk_copy_nd(cn->din[0], cn->dout[0], cu_elem(c, cn->n->out[0]), &g, c->stream);
+		p.dims[0] = p.len[0] = batch;   /* axis 0, unpadded, stays first in the walk */
+	return cuk_pad_nd(c->half, cn->din[0], cn->dout[0], &p, c->stream);
 }
 
 const cu_op cu_ops_layout[] = {

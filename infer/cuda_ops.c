@@ -1,13 +1,16 @@
 /* The cuda backend's own operators: elementwise math with broadcasting, activations,
  * pooling, Resize and Softmax on the kernels of cuda_kernels.cu (layout operators are in
  * cuda_layout.c). Their geometry is computed once at load from the shapes the CPU shape
- * functions inferred. */
+ * functions inferred and the layout each operand is stored in (cu_strides). */
 #ifdef VP_HAVE_CUDA
 #include <stdlib.h>
 #include <string.h>
 
 #include "pipeline/vp_err.h"
+#include "cuda_check.h"
 #include "cuda_kernels.h"
+#include "cuda_kernels_math.h"
+#include "cuda_layout_pass.h"
 #include "cuda_ops.h"
 #include "ops_common.h"
 #include "ops_window.h"
@@ -35,6 +38,42 @@ void cu_contiguous(const inf_tensor *t, int64_t *s)
 		s[i] = acc;
 		acc *= t->dims[i];
 	}
+}
+
+int cu_is_nhwc(const cu_ctx *c, const inf_tensor *t)
+{
+	if (!c->nhwc || !c->g)
+		return 0;
+	for (int i = 0; i < c->g->n_tensors; i++)
+		if (c->g->tensors[i] == t)
+			return c->nhwc[i];
+	return 0;
+}
+
+void cu_strides(const cu_ctx *c, const inf_tensor *t, int64_t *s)
+{
+	cu_layout_strides(t, cu_is_nhwc(c, t), s);
+}
+
+void cu_bcast_strides(const cu_ctx *c, const inf_tensor *t, int nd, const int64_t *out, int64_t *s)
+{
+	cu_layout_bcast_strides(t, cu_is_nhwc(c, t), nd, out, s);
+}
+
+int cu_scratch(cu_ctx *c, size_t bytes)
+{
+	if (bytes <= c->scratch_bytes)
+		return 0;
+	/* only the load's trial runs used the old buffer: let them finish first */
+	int rc = CU_RT(cudaStreamSynchronize(c->stream));
+	if (rc < 0)
+		return rc;
+	cudaFree(c->scratch);
+	c->scratch = NULL;
+	c->scratch_bytes = 0;
+	if ((rc = CU_RT(cudaMalloc(&c->scratch, bytes))) == 0)
+		c->scratch_bytes = bytes;
+	return rc;
 }
 
 int cu_need_float(const inf_node *n, char *err, size_t errlen)
@@ -71,7 +110,6 @@ typedef struct bin_priv {
 static int binary_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
 {
 	inf_node *n = cn->n;
-	(void)c;
 	if (n->n_in != 2 || !n->in[1])
 		return ops_fail(err, errlen, VP_EUNSUP, "only two operands run on the GPU");
 	if (cu_need_float(n, err, errlen) < 0 || n->in[1]->dtype != INF_DT_FLOAT)
@@ -86,8 +124,13 @@ static int binary_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
 	p->g.nd = y->ndim ? y->ndim : 1;
 	for (int i = 0; i < p->g.nd; i++)
 		p->g.dims[i] = y->ndim ? y->dims[i] : 1;
-	ops_bcast_strides(n->in[0], p->g.nd, p->g.dims, p->g.sa);
-	ops_bcast_strides(n->in[1], p->g.nd, p->g.dims, p->g.sb);
+	cu_bcast_strides(c, n->in[0], p->g.nd, p->g.dims, p->g.sa);
+	cu_bcast_strides(c, n->in[1], p->g.nd, p->g.dims, p->g.sb);
+	if (y->ndim)
+		cu_strides(c, y, p->g.sy);
+	else
+		p->g.sy[0] = 1;
+	cu_geom_output_order(&p->g);
 	return 0;
 }
 
@@ -175,17 +218,19 @@ static int pool_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
 	const inf_node *n = cn->n;
 	const inf_tensor *x = n->in[0], *y = n->out[0];
 	int global = !strncmp(n->op_type, "Global", 6);
-	(void)c;
 	if (cu_need_float(n, err, errlen) < 0 || n->n_out > 1 || x->ndim != 4)
 		return ops_fail(err, errlen, VP_EUNSUP, "only float 2-D pooling without indices runs on the GPU");
 	cuk_pool *p = cu_new_priv(cn, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	p->planes = x->dims[0] * x->dims[1];
+	p->n = x->dims[0];
+	p->c = x->dims[1];
 	p->ih = x->dims[2];
 	p->iw = x->dims[3];
 	p->oh = y->dims[2];
 	p->ow = y->dims[3];
+	cu_strides(c, x, p->xs);
+	cu_strides(c, y, p->ys);
 	p->is_max = strstr(n->op_type, "Max") != NULL;
 	if (global) {
 		p->kh = (int)p->ih;
@@ -218,7 +263,7 @@ static int pool_run(cu_ctx *c, cu_node *cn, int batch)
 {
 	cuk_pool p = *(cuk_pool *)cn->priv;
 	if (cn->bscale)
-		p.planes = p.planes / c->max_batch * batch;
+		p.n = batch;
 	return cuk_pool2d(c->half, cn->din[0], cn->dout[0], &p, c->stream);
 }
 
@@ -232,10 +277,11 @@ static int lookup(const char *s, const char *const *names, int cnt)
 	return -1;
 }
 
+/* Scales (returns 0) or sizes (returns 1) of every axis, as the CPU reads them. */
 static int resize_scales(const inf_node *n, int legacy, float *scale, char *err, size_t errlen)
 {
 	const inf_tensor *x = n->in[0], *y = n->out[0];
-	int k_sc = legacy ? 1 : 2, k_sz = legacy ? -1 : 3, cnt;
+	int k_sc = legacy ? 1 : 2, k_sz = legacy ? -1 : 3, cnt = -1;
 	const float *attr;
 	if (k_sz >= 0 && ops_in(n, k_sz) && inf_tensor_numel(n->in[k_sz]) > 0) {
 		for (int i = 0; i < x->ndim; i++)
@@ -251,54 +297,94 @@ static int resize_scales(const inf_node *n, int legacy, float *scale, char *err,
 	return 0;
 }
 
+static int resize_modes(const inf_node *n, cuk_resize *p, char *err, size_t errlen)
+{
+	static const char *const modes[] = { "nearest", "linear", "cubic" };
+	static const char *const cts[] = { "half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
+		                           "tf_half_pixel_for_nn", "tf_crop_and_resize" };
+	static const char *const nrs[] = { "round_prefer_floor", "round_prefer_ceil", "floor", "ceil" };
+	int legacy = !strcmp(n->op_type, "Upsample") || n->opset < 11;
+	const char *m = inf_attr_str(n, "mode", "nearest");
+	p->mode = !strcmp(m, "bilinear") ? CUK_RS_LINEAR : lookup(m, modes, 3);
+	p->ct = legacy ? CUK_CT_ASYMMETRIC : lookup(inf_attr_str(n, "coordinate_transformation_mode", "half_pixel"), cts, 6);
+	p->nr = legacy ? CUK_NR_FLOOR : lookup(inf_attr_str(n, "nearest_mode", "round_prefer_floor"), nrs, 4);
+	p->cubic_a = inf_attr_float(n, "cubic_coeff_a", -0.75f);
+	p->exclude_outside = (int)inf_attr_int(n, "exclude_outside", 0);
+	p->extrapolation = inf_attr_float(n, "extrapolation_value", 0.0f);
+	if (p->mode < 0 || p->ct < 0 || p->nr < 0 || (legacy && p->mode == CUK_RS_CUBIC) ||
+	    inf_attr_int(n, "antialias", 0) || inf_attr_get(n, "axes") ||
+	    strcmp(inf_attr_str(n, "keep_aspect_ratio_policy", "stretch"), "stretch") != 0)
+		return ops_fail(err, errlen, VP_EUNSUP,
+		                "mode, coordinate_transformation_mode or nearest_mode unsupported on the GPU");
+	return legacy;
+}
+
+static int resize_axes(const cu_ctx *c, const inf_node *n, cuk_resize *p, int sizes, const float *scale,
+                       const float *roi, char *err, size_t errlen)
+{
+	const inf_tensor *x = n->in[0], *y = n->out[0];
+	int d = x->ndim;
+	for (int i = 0; i < d; i++) {
+		cuk_rs_axis a = { .in = x->dims[i], .out = y->dims[i], .scale = scale[i],
+		                  .olen = sizes ? (double)y->dims[i] : (double)x->dims[i] * scale[i],
+		                  .roi_start = roi[i], .roi_end = roi[d + i] };
+		if (i == d - 2)
+			p->h = a;
+		else if (i == d - 1)
+			p->w = a;
+		else if (!cuk_rs_axis_identity(p, &a))   /* the GPU resizes h and w only */
+			return ops_fail(err, errlen, VP_EUNSUP, "only the two innermost axes may be resized on the GPU");
+	}
+	p->c = d >= 3 ? x->dims[d - 3] : 1;
+	p->n = inf_tensor_numel(x) / (p->c * p->h.in * p->w.in);
+	if (d == 4) {
+		cu_strides(c, x, p->xs);
+		cu_strides(c, y, p->ys);
+		return 0;
+	}
+	/* other ranks are stored contiguously: the leading axes fold into n */
+	const int64_t xs[4] = { p->c * p->h.in * p->w.in, p->h.in * p->w.in, p->w.in, 1 };
+	const int64_t ys[4] = { p->c * p->h.out * p->w.out, p->h.out * p->w.out, p->w.out, 1 };
+	memcpy(p->xs, xs, sizeof(xs));
+	memcpy(p->ys, ys, sizeof(ys));
+	return 0;
+}
+
 static int resize_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
 {
-	static const char *const modes[] = { "nearest", "linear" };
-	static const char *const cts[] = { "half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric" };
-	static const char *const nrs[] = { "round_prefer_floor", "round_prefer_ceil", "floor", "ceil" };
 	const inf_node *n = cn->n;
-	const inf_tensor *x = n->in[0], *y = n->out[0];
-	int legacy = !strcmp(n->op_type, "Upsample") || n->opset < 11;
-	float scale[INF_MAX_DIMS];
-	(void)c;
+	const inf_tensor *x = n->in[0];
+	float scale[INF_MAX_DIMS], roi[2 * INF_MAX_DIMS];
 	if (cu_need_float(n, err, errlen) < 0 || x->ndim < 2)
 		return ops_fail(err, errlen, VP_EUNSUP, "only float Resize of rank >= 2 runs on the GPU");
-	for (int i = 0; i < x->ndim - 2; i++)
-		if (x->dims[i] != y->dims[i])
-			return ops_fail(err, errlen, VP_EUNSUP, "only the two innermost axes may be resized on the GPU");
 	cuk_resize *p = cu_new_priv(cn, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	const char *m = inf_attr_str(n, "mode", "nearest");
-	p->mode = !strcmp(m, "bilinear") ? 1 : lookup(m, modes, 2);
-	p->ct = legacy ? 3 : lookup(inf_attr_str(n, "coordinate_transformation_mode", "half_pixel"), cts, 4);
-	p->nr = legacy ? 2 : lookup(inf_attr_str(n, "nearest_mode", "round_prefer_floor"), nrs, 4);
-	if (p->mode < 0 || p->ct < 0 || p->nr < 0 || (p->mode == 1 && inf_attr_int(n, "exclude_outside", 0)) ||
-	    inf_attr_int(n, "antialias", 0) || inf_attr_get(n, "axes") ||
-	    strcmp(inf_attr_str(n, "keep_aspect_ratio_policy", "stretch"), "stretch") != 0)
-		return ops_fail(err, errlen, VP_EUNSUP, "mode, coordinate_transformation_mode or nearest_mode unsupported on the GPU");
-	int rc = resize_scales(n, legacy, scale, err, errlen);
-	if (rc < 0)
-		return rc;
-	int d = x->ndim;
-	p->planes = inf_tensor_numel(x) / (x->dims[d - 2] * x->dims[d - 1]);
-	p->ih = x->dims[d - 2];
-	p->iw = x->dims[d - 1];
-	p->oh = y->dims[d - 2];
-	p->ow = y->dims[d - 1];
-	p->scale_h = scale[d - 2];
-	p->scale_w = scale[d - 1];
-	/* sizes give the resized length exactly; scales map with the unfloored one */
-	p->olen_h = rc == 1 ? (double)p->oh : (double)p->ih * p->scale_h;
-	p->olen_w = rc == 1 ? (double)p->ow : (double)p->iw * p->scale_w;
-	return 0;
+	int legacy = resize_modes(n, p, err, errlen);
+	if (legacy < 0)
+		return legacy;
+	int sizes = resize_scales(n, legacy, scale, err, errlen);
+	if (sizes < 0)
+		return sizes;
+	for (int i = 0; i < x->ndim; i++) {
+		roi[i] = 0.0f;
+		roi[x->ndim + i] = 1.0f;
+	}
+	if (p->ct == CUK_CT_TF_CROP_AND_RESIZE && !legacy && ops_in(n, 1) &&
+	    ops_const_floats(n, 1, roi, 2 * INF_MAX_DIMS, err, errlen) != 2 * x->ndim)
+		return ops_fail(err, errlen, VP_EMODEL, "roi must be a constant of %d values", 2 * x->ndim);
+	if (x->ndim == 2)
+		cn->bscale = 0;   /* the leading axis is resized */
+	return resize_axes(c, n, p, sizes, scale, roi, err, errlen);
 }
 
 static int resize_run(cu_ctx *c, cu_node *cn, int batch)
 {
 	cuk_resize p = *(cuk_resize *)cn->priv;
-	if (cn->bscale)
-		p.planes = p.planes / c->max_batch * batch;
+	if (cn->bscale && cn->n->in[0]->ndim == 3)
+		p.c = batch;
+	else if (cn->bscale)
+		p.n = p.n / c->max_batch * batch;
 	return cuk_resize2d(c->half, cn->din[0], cn->dout[0], &p, c->stream);
 }
 

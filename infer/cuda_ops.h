@@ -5,8 +5,10 @@
 #define INF_CUDA_OPS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cuda_dl.h"
+#include "cuda_kernels.h"
 #include "graph.h"
 
 typedef struct cu_ctx {
@@ -15,12 +17,16 @@ typedef struct cu_ctx {
 	cudnnHandle_t dnn;
 	cublasHandle_t blas;
 	int half;                 /* float activations and weights stored as IEEE half */
+	const inf_graph *g;
+	const uint8_t *nhwc;      /* parallel to g->tensors: stored NHWC (cuda_layout_pass.h) */
 	int max_batch;
 	int batch_major;          /* batch-rewritten model: a leading dim of max_batch is the batch */
 	void *work;               /* workspace shared by all nodes (cuDNN algorithms) */
 	size_t work_bytes;        /* grown by prepare, allocated after all nodes are prepared */
 	void *search;             /* scratch for the algorithm search at load */
 	size_t search_bytes;
+	void *scratch;            /* one activation's worth for nodes that convert layouts (cu_scratch) */
+	size_t scratch_bytes;
 } cu_ctx;
 
 typedef struct cu_node {
@@ -49,10 +55,18 @@ extern const cu_op cu_ops_more[];   /* Cast, Reduce*, BatchNormalization, ConvTr
 /* Shared by the operator files: contiguous element strides of t; VP_EUNSUP unless in[0]
  * and out[0] are float; priv allocated (zeroed) / freed. */
 void cu_contiguous(const inf_tensor *t, int64_t *s);
+/* Whether t is stored NHWC; the element stride of each logical axis of t as stored
+ * (NCHW -> (CHW, HW, W, 1), NHWC -> (HWC, 1, WC, C)); the same with numpy broadcasting
+ * against an output of rank nd and dims out (stride 0 on broadcast axes). */
+int cu_is_nhwc(const cu_ctx *c, const inf_tensor *t);
+void cu_strides(const cu_ctx *c, const inf_tensor *t, int64_t *s);
+void cu_bcast_strides(const cu_ctx *c, const inf_tensor *t, int nd, const int64_t *out, int64_t *s);
 int cu_need_float(const inf_node *n, char *err, size_t errlen);
 void *cu_new_priv(cu_node *cn, size_t size);
 void cu_free_priv(cu_ctx *c, cu_node *cn);
 
+/* Grows c->scratch to at least bytes (at load; nodes read c->scratch when they run). */
+int cu_scratch(cu_ctx *c, size_t bytes);
 /* Bytes per stored element of t: 2 for float tensors in half mode, the dtype size otherwise. */
 size_t cu_elem(const cu_ctx *c, const inf_tensor *t);
 /* Elements of t for a run of `batch` items: scaled by batch / max_batch when cn->bscale. */

@@ -37,6 +37,7 @@ typedef struct inf_engine_opts {
 	 * constant with this data, for inputs that decide shapes (a Reshape target, axes). */
 	const void *const *input_consts;
 	int profile;             /* time every node (see inf_engine_op_times) */
+	int gpu_nchw;            /* cuda: 1 keeps every activation NCHW (default: NHWC between layout-aware ops in FP16) */
 } inf_engine_opts;
 
 typedef struct inf_engine inf_engine;
@@ -69,6 +70,7 @@ typedef struct inf_engine_stats {
 	size_t activation_bytes;   /* what the activations would take without reuse */
 	size_t workspace_bytes;    /* shared scratch: the largest any node needs */
 	size_t weight_bytes;       /* constants: weights and folded tensors */
+	int nhwc_tensors;          /* cuda: activations stored NHWC (0: all NCHW) */
 } inf_engine_stats;
 
 void inf_engine_stats_get(const inf_engine *e, inf_engine_stats *ret);

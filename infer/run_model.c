@@ -19,15 +19,15 @@
 
 typedef struct args {
 	const char *model, *backend, *out_dir;
-	int batch, threads, runs, fp16, profile;
+	int batch, threads, runs, fp16, profile, nchw;
 	const char *in_name[MAX_INPUTS], *in_file[MAX_INPUTS];
 	int n_in;
 } args;
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: vapd-run-model MODEL [--backend cpu|cuda] [--fp16] [--batch N] [--threads N] [--runs N]\n"
-	           "                      [--profile] --input [NAME=]FILE.pb ... --output-dir DIR\n");
+	fprintf(f, "usage: vapd-run-model MODEL [--backend cpu|cuda] [--fp16] [--layout nchw|nhwc] [--batch N]\n"
+	           "                      [--threads N] [--runs N] [--profile] --input [NAME=]FILE.pb ... --output-dir DIR\n");
 }
 
 static int parse_args(int argc, char **argv, args *a)
@@ -37,7 +37,7 @@ static int parse_args(int argc, char **argv, args *a)
 		{ "threads", required_argument, 0, 't' }, { "runs", required_argument, 0, 'r' },
 		{ "input", required_argument, 0, 'i' }, { "output-dir", required_argument, 0, 'o' },
 		{ "profile", no_argument, 0, 'p' }, { "fp16", no_argument, 0, 'f' },
-		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "layout", required_argument, 0, 'l' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int c;
 	*a = (args){ .backend = "cpu", .runs = 1 };
@@ -50,6 +50,12 @@ static int parse_args(int argc, char **argv, args *a)
 		case 'f': a->fp16 = 1; break;
 		case 'o': a->out_dir = optarg; break;
 		case 'p': a->profile = 1; break;
+		case 'l':
+			/* nhwc is the cuda FP16 default where the graph allows it */
+			if (strcmp(optarg, "nchw") != 0 && strcmp(optarg, "nhwc") != 0)
+				return -1;
+			a->nchw = !strcmp(optarg, "nchw");
+			break;
 		case 'i': {
 			if (a->n_in == MAX_INPUTS)
 				return -1;
@@ -160,7 +166,8 @@ static int open_engine(const args *a, const inf_blob *blobs, inf_engine **e)
 {
 	inf_tensor_info shapes[MAX_INPUTS];
 	inf_engine_opts o = { .backend = a->backend, .max_batch = a->batch ? a->batch : 1,
-	                      .threads = a->threads, .fp16 = a->fp16, .profile = a->profile };
+	                      .threads = a->threads, .fp16 = a->fp16, .profile = a->profile,
+	                      .gpu_nchw = a->nchw };
 	/* Without --batch the model runs at exactly the shapes of the given inputs. */
 	if (!a->batch) {
 		for (int j = 0; j < a->n_in; j++) {

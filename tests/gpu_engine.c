@@ -1,8 +1,11 @@
 /* The cuda backend against the CPU backend: the ONNX node conformance cases (FP32 with
- * the CPU tolerance, FP16 with rtol 1e-2) through tools/onnx_conformance --backend cuda,
- * the shared models at FP32 and FP16 on their reference input (relative L2 against the
- * CPU backend), every batch size 1..N on one engine without reload (CUDA graph replays
- * included), and the device-side input/output path. Skips cleanly without a GPU. */
+ * the CPU tolerance, FP16 with rtol 1e-2; FP16 runs with NHWC activations, the default)
+ * through tools/onnx_conformance --backend cuda, the shared models at FP32, FP16 NHWC and
+ * FP16 forced NCHW on their reference input (relative L2 against the CPU backend), every
+ * batch size 1..N on one engine without reload (CUDA graph replays included), the
+ * device-side input/output path, and the strided pooling / Resize / Pad / conversion
+ * kernels against their CPU references on random inputs in both layouts. Skips cleanly
+ * without a GPU. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +16,9 @@
 #include <cmocka.h>
 
 #include "gpu_skip.h"
+#include "infer/cuda_kernels.h"
+#include "infer/cuda_kernels_math.h"
+#include "infer/cuda_layout_pass.h"
 #include "infer/engine.h"
 #include "pipeline/vp_err.h"
 
@@ -81,8 +87,9 @@ static void read_input(const char *model, inf_blob *in)
 	assert_int_equal(inf_blob_read(path, in), 0);
 }
 
-/* Batch sizes in an order that replays graphs (second run of a size) and shrinks again. */
-static void check_model(const char *model, int fp16)
+/* Batch sizes in an order that replays graphs (second run of a size) and shrinks again.
+ * FP16 stores activations NHWC unless nchw forces NCHW; FP32 is always NCHW. */
+static void check_model(const char *model, int fp16, int nchw)
 {
 	static const int order[] = { 4, 1, 4, 2, 1, 3, 2, 3 };
 	double tol = fp16 ? 1e-2 : 1e-4;
@@ -93,9 +100,17 @@ static void check_model(const char *model, int fp16)
 	read_input(model, &in);
 	float *ref = cpu_outputs(model, &in, &item);
 	model_path(model, path, sizeof(path));
-	inf_engine_opts o = { .backend = "cuda", .max_batch = MAX_BATCH, .fp16 = fp16 };
+	const char *what = !fp16 ? "fp32" : nchw ? "fp16 nchw" : "fp16 nhwc";
+	inf_engine_stats st;
+	inf_engine_opts o = { .backend = "cuda", .max_batch = MAX_BATCH, .fp16 = fp16, .gpu_nchw = nchw };
 	assert_int_equal(inf_engine_open(path, &o, &e), 0);
 	assert_string_equal(inf_engine_backend_name(e), "cuda");
+	inf_engine_stats_get(e, &st);
+	printf("# %s %s: %d activations NHWC\n", model, what, st.nhwc_tensors);
+	if (fp16 && !nchw)
+		assert_true(st.nhwc_tensors > 0);   /* no silent fallback to NCHW on the shared models */
+	else
+		assert_int_equal(st.nhwc_tensors, 0);
 	for (size_t r = 0; r < sizeof(order) / sizeof(order[0]); r++) {
 		int batch = order[r];
 		fill_items(inf_engine_input(e, 0), &in, batch);
@@ -103,12 +118,11 @@ static void check_model(const char *model, int fp16)
 		const float *out = inf_engine_output(e, 0);
 		for (int b = 0; b < batch; b++) {
 			double err = rel_l2(out + (size_t)b * item, ref + (size_t)b * item, item);
-			printf("# %s %s batch %d item %d: relative L2 vs cpu %.3g\n", model, fp16 ? "fp16" : "fp32",
-			       batch, b, err);
+			printf("# %s %s batch %d item %d: relative L2 vs cpu %.3g\n", model, what, batch, b, err);
 			assert_true(err <= tol);
 		}
 	}
-	printf("# %s %s: peak %.1f MB\n", model, fp16 ? "fp16" : "fp32", inf_engine_peak_bytes(e) / 1048576.0);
+	printf("# %s %s: peak %.1f MB\n", model, what, inf_engine_peak_bytes(e) / 1048576.0);
 	inf_engine_free(&e);
 	free(ref);
 	inf_blob_clear(&in);
@@ -118,14 +132,21 @@ static void test_models_fp32_match_cpu_at_every_batch(void **state)
 {
 	(void)state;
 	for (size_t m = 0; m < sizeof(models) / sizeof(models[0]); m++)
-		check_model(models[m], 0);
+		check_model(models[m], 0, 0);
 }
 
-static void test_models_fp16_match_cpu_at_every_batch(void **state)
+static void test_models_fp16_nhwc_match_cpu_at_every_batch(void **state)
 {
 	(void)state;
 	for (size_t m = 0; m < sizeof(models) / sizeof(models[0]); m++)
-		check_model(models[m], 1);
+		check_model(models[m], 1, 0);
+}
+
+static void test_models_fp16_nchw_match_cpu_at_every_batch(void **state)
+{
+	(void)state;
+	for (size_t m = 0; m < sizeof(models) / sizeof(models[0]); m++)
+		check_model(models[m], 1, 1);
 }
 
 #ifdef VP_HAVE_CUDA
@@ -170,6 +191,165 @@ static void test_device_input_and_output(void **state)
 	inf_engine_free(&e);
 	inf_blob_clear(&in);
 }
+
+/* ---- strided kernels against their CPU references ---- */
+
+static uint32_t rng = 99;
+
+static float frand(void)
+{
+	rng = rng * 1664525u + 1013904223u;
+	return (float)((rng >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+/* Random values in the storage type (half when `half`). */
+static void *host_random(int64_t n, int half)
+{
+	void *h = malloc((size_t)n * 4 + 4);
+	assert_non_null(h);
+	for (int64_t i = 0; i < n; i++)
+		cuk_stf(h, half, i, frand());
+	return h;
+}
+
+static void *to_device(const void *h, size_t bytes)
+{
+	void *d = NULL;
+	assert_int_equal(cudaMalloc(&d, bytes + 4), cudaSuccess);
+	assert_int_equal(cudaMemcpy(d, h, bytes, cudaMemcpyHostToDevice), cudaSuccess);
+	return d;
+}
+
+/* The device result (ny elements in dev) against the reference in ref. FMA contraction
+ * on the device moves float results by ulps, which may flip a half rounding. */
+static void compare(const char *what, const void *dev, const void *ref, int64_t ny, int half)
+{
+	void *got = malloc((size_t)ny * 4 + 4);
+	assert_non_null(got);
+	assert_int_equal(cudaMemcpy(got, dev, (size_t)ny * (half ? 2 : 4), cudaMemcpyDeviceToHost), cudaSuccess);
+	double worst = 0;
+	for (int64_t i = 0; i < ny; i++) {
+		double d = fabs((double)cuk_ldf(got, half, i) - cuk_ldf(ref, half, i));
+		worst = d > worst || isnan(d) ? (isnan(d) ? INFINITY : d) : worst;
+	}
+	printf("# %s %s: max diff vs cpu reference %.3g\n", what, half ? "fp16" : "fp32", worst);
+	assert_true(worst <= (half ? 4e-3 : 1e-5));
+	free(got);
+}
+
+/* [n, c, h, w] strides for x and y, one NHWC and the other NCHW when `flip`. */
+static void layouts(const int64_t *xd, const int64_t *yd, int x_nhwc, int64_t *xs, int64_t *ys)
+{
+	inf_tensor x = { .ndim = 4 }, y = { .ndim = 4 };
+	memcpy(x.dims, xd, 4 * sizeof(int64_t));
+	memcpy(y.dims, yd, 4 * sizeof(int64_t));
+	cu_layout_strides(&x, x_nhwc, xs);
+	cu_layout_strides(&y, !x_nhwc, ys);
+}
+
+static void test_kernels_match_references_in_both_layouts(void **state)
+{
+	(void)state;
+	const int64_t xd[4] = { 3, 37, 19, 23 };
+	const int64_t nx = xd[0] * xd[1] * xd[2] * xd[3];
+	for (int half = 0; half < 2; half++)
+		for (int x_nhwc = 0; x_nhwc < 2; x_nhwc++) {
+			size_t es = half ? 2 : 4;
+			void *hx = host_random(nx, half), *dx = to_device(hx, (size_t)nx * es), *dy = NULL;
+			void *ref = malloc((size_t)nx * 64 * 4);
+			assert_non_null(ref);
+			assert_int_equal(cudaMalloc(&dy, (size_t)nx * 64 * 4), cudaSuccess);
+
+			cuk_pool pool = { .n = 3, .c = 37, .ih = 19, .iw = 23, .oh = 10, .ow = 12, .kh = 3, .kw = 3,
+			                  .sh = 2, .sw = 2, .dh = 1, .dw = 1, .ph = 1, .pw = 1, .peh = 1, .pew = 1 };
+			const int64_t pd[4] = { 3, 37, 10, 12 };
+			for (int is_max = 0; is_max < 2; is_max++) {
+				pool.is_max = is_max;
+				layouts(xd, pd, x_nhwc, pool.xs, pool.ys);
+				cuk_pool2d_ref(half, hx, ref, &pool);
+				assert_int_equal(cuk_pool2d(half, dx, dy, &pool, NULL), 0);
+				compare(is_max ? "maxpool" : "avgpool", dy, ref, 3 * 37 * 10 * 12, half);
+			}
+
+			const int64_t rd[4] = { 3, 37, 41, 17 };
+			cuk_resize rs = { .n = 3, .c = 37, .cubic_a = -0.75f, .extrapolation = 0.5f,
+			                  .h = { .in = 19, .out = 41, .scale = 41.0f / 19.0f, .olen = 41, .roi_end = 1 },
+			                  .w = { .in = 23, .out = 17, .scale = 17.0f / 23.0f, .olen = 17, .roi_end = 1 } };
+			layouts(xd, rd, x_nhwc, rs.xs, rs.ys);
+			for (int mode = 0; mode < 3; mode++)
+				for (int ct = 0; ct < 6; ct++) {
+					char what[64];
+					rs.mode = mode;
+					rs.ct = ct;
+					rs.exclude_outside = ct == 1;
+					cuk_resize2d_ref(half, hx, ref, &rs);
+					assert_int_equal(cuk_resize2d(half, dx, dy, &rs, NULL), 0);
+					snprintf(what, sizeof(what), "resize mode %d ct %d", mode, ct);
+					compare(what, dy, ref, 3 * 37 * 41 * 17, half);
+				}
+
+			/* pad walked as the output is stored; x's strides follow its axes */
+			const int64_t pads[4] = { 0, 2, 3, 1 }, ends[4] = { 0, 1, 2, 4 };
+			for (int mode = 0; mode < 3; mode++) {
+				cuk_geom g = { .nd = 4 };
+				int64_t yd[4];
+				for (int a = 0; a < 4; a++)
+					yd[a] = xd[a] + pads[a] + ends[a];
+				memcpy(g.dims, yd, sizeof(yd));
+				layouts(xd, yd, x_nhwc, g.sa, g.sy);
+				for (int a = 0; a < 4; a++)
+					g.sb[a] = a;
+				cu_geom_output_order(&g);
+				cuk_pad pad = { .nd = 4, .mode = mode, .value = 0.25f };
+				for (int i = 0; i < 4; i++) {
+					pad.dims[i] = g.dims[i];
+					pad.len[i] = xd[g.sb[i]];
+					pad.pb[i] = pads[g.sb[i]];
+					pad.sx[i] = g.sa[i];
+					pad.sy[i] = g.sy[i];
+				}
+				cuk_pad_nd_ref(half, hx, ref, &pad);
+				assert_int_equal(cuk_pad_nd(half, dx, dy, &pad, NULL), 0);
+				compare(mode == 0 ? "pad constant" : mode == 1 ? "pad reflect" : "pad edge", dy, ref,
+				        yd[0] * yd[1] * yd[2] * yd[3], half);
+			}
+			assert_int_equal(cudaDeviceSynchronize(), cudaSuccess);
+			cudaFree(dx);
+			cudaFree(dy);
+			free(hx);
+			free(ref);
+		}
+}
+
+/* The boundary conversion of an NHWC input: float NCHW in, half NHWC out. */
+static void test_input_conversion_transposes_to_nhwc(void **state)
+{
+	(void)state;
+	const int64_t d[4] = { 2, 3, 17, 29 }, n = d[0] * d[1] * d[2] * d[3];
+	inf_tensor t = { .ndim = 4, .dims = { 2, 3, 17, 29 } };
+	cuk_geom g = { .nd = 4, .dims = { 2, 3, 17, 29 } };
+	cu_layout_strides(&t, 0, g.sa);
+	cu_layout_strides(&t, 1, g.sy);
+	cu_geom_output_order(&g);
+	float *hx = host_random(n, 0);
+	void *dx = to_device(hx, (size_t)n * 4), *dy = NULL;
+	uint16_t *got = malloc((size_t)n * 2);
+	assert_non_null(got);
+	assert_int_equal(cudaMalloc(&dy, (size_t)n * 2), cudaSuccess);
+	assert_int_equal(cuk_cast_nd(0, 1, dx, dy, &g, NULL), 0);
+	assert_int_equal(cudaMemcpy(got, dy, (size_t)n * 2, cudaMemcpyDeviceToHost), cudaSuccess);
+	int64_t s[4];
+	cu_layout_strides(&t, 1, s);
+	for (int64_t i = 0; i < n; i++) {
+		int64_t w = i % d[3], h = i / d[3] % d[2], c = i / (d[3] * d[2]) % d[1], b = i / (d[3] * d[2] * d[1]);
+		assert_int_equal(got[cuk_off4(s, b, c, h, w)], cuk_float_to_half(hx[i]));
+	}
+	cudaFree(dx);
+	cudaFree(dy);
+	free(hx);
+	free(got);
+}
+
 #endif
 
 /* Runs the conformance tool on the cuda backend; its summary line must show passes and no failure. */
@@ -209,9 +389,12 @@ int main(void)
 		return 0;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_models_fp32_match_cpu_at_every_batch),
-		cmocka_unit_test(test_models_fp16_match_cpu_at_every_batch),
+		cmocka_unit_test(test_models_fp16_nhwc_match_cpu_at_every_batch),
+		cmocka_unit_test(test_models_fp16_nchw_match_cpu_at_every_batch),
 #ifdef VP_HAVE_CUDA
 		cmocka_unit_test(test_device_input_and_output),
+		cmocka_unit_test(test_kernels_match_references_in_both_layouts),
+		cmocka_unit_test(test_input_conversion_transposes_to_nhwc),
 #endif
 		cmocka_unit_test(test_conformance_fp32),
 		cmocka_unit_test(test_conformance_fp16),
