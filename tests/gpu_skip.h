@@ -3,6 +3,7 @@
 #ifndef TESTS_GPU_SKIP_H
 #define TESTS_GPU_SKIP_H
 
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -21,6 +22,21 @@ static inline int gpu_visible(const char *test)
 #else
 	printf("%s: skipped: no GPU visible (this build has no CUDA: nvcc was not found)\n", test);
 #endif
+	return 0;
+}
+
+/* Returns 1 when the driver's NVDEC library loads; otherwise prints the skip line. GPU
+ * containers get libnvcuvid.so.1 only with the "video" driver capability, so a machine
+ * may have CUDA without NVDEC (vapd then decodes in software). */
+static inline int nvdec_visible(const char *test)
+{
+	void *h = dlopen("libnvcuvid.so.1", RTLD_NOW | RTLD_LOCAL);
+	if (h) {
+		dlclose(h);
+		return 1;
+	}
+	printf("%s: skipped: GPU visible but no NVDEC (%s; in a container, "
+	       "NVIDIA_DRIVER_CAPABILITIES must include video)\n", test, dlerror());
 	return 0;
 }
 
