@@ -51,6 +51,11 @@ done
 # shellcheck disable=SC2086
 /usr/bin/python3 scripts/gpu_carry_stubs.py "$root/build/lib" $progs
 
+# The GPU machine's C library must be at least as new as the newest one any of this asks.
+glibc=$(for f in $progs "$root"/build/lib/*; do objdump -T "$f"; done 2>/dev/null |
+	grep -o 'GLIBC_2\.[0-9]*' | sort -t. -k2 -n -u | tail -1)
+echo "gpu-carry: needs ${glibc:-GLIBC_2.?} or newer on the GPU machine (Ubuntu 22.04 has 2.35)"
+
 cp -r "$SHARED/data/videos" "$SHARED/data/reference" "$root/shared/data/"
 cp -r "$SHARED/models" "$SHARED/tools" "$root/shared/"
 "$root/build/tests/gpu_nvdec" --make-clips "$root/clips"
