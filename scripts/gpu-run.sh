@@ -24,7 +24,9 @@ main() {
 	fi
 	root=$dest/vapd-gpu
 	BUILD=$root/build SHARED=$root/shared VAPD_GPU_CLIPS=$root/clips VAPD_ONNX_NODE_DATA=$root/onnx-node
-	export BUILD SHARED VAPD_GPU_CLIPS VAPD_ONNX_NODE_DATA
+	# This is the GPU machine: a test that sees no GPU fails instead of skipping.
+	VAPD_REQUIRE_GPU=${VAPD_REQUIRE_GPU-1}
+	export BUILD SHARED VAPD_GPU_CLIPS VAPD_ONNX_NODE_DATA VAPD_REQUIRE_GPU
 	# Driver libraries outside the loader cache (containers mount them under /usr/local/nvidia).
 	for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do
 		[ -d "$d" ] && LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d

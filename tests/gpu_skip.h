@@ -11,17 +11,23 @@
 #include "kernels/cuda_util.h"
 #endif
 
-/* Returns 1 when a GPU is visible; otherwise prints the skip line for `test`. */
+/* Returns 1 when a GPU is visible; otherwise prints the skip line for `test`. With
+ * VAPD_REQUIRE_GPU set (scripts/gpu-run.sh on a GPU machine) a missing GPU is a failure:
+ * the program exits 1 instead of skipping. */
 static inline int gpu_visible(const char *test)
 {
+	const char *must = getenv("VAPD_REQUIRE_GPU");
+	const char *verdict = must && *must ? "FAILED" : "skipped";
 #ifdef VP_HAVE_CUDA
 	const char *why = "";
 	if (krn_cuda_devices(&why) > 0)
 		return 1;
-	printf("%s: skipped: no GPU visible (%s)\n", test, why);
+	printf("%s: %s: no GPU visible (%s)\n", test, verdict, why);
 #else
-	printf("%s: skipped: no GPU visible (this build has no CUDA: nvcc was not found)\n", test);
+	printf("%s: %s: no GPU visible (this build has no CUDA: nvcc was not found)\n", test, verdict);
 #endif
+	if (must && *must)
+		exit(1);
 	return 0;
 }
 
