@@ -19,7 +19,9 @@ main() {
 	rm -rf "$dest" && mkdir -p "$dest" || return 2
 	# tar -J needs the xz program, which slim images lack; Python's tarfile reads xz itself.
 	if ! tar -C "$dest" -xJf "$bundle" 2>/dev/null; then
-		python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' \
+		python3 -c 'import sys, tarfile
+kw = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
+tarfile.open(sys.argv[1]).extractall(sys.argv[2], **kw)' \
 			"$bundle" "$dest" || { echo "gpu-run: cannot unpack $bundle" >&2; return 2; }
 	fi
 	root=$dest/vapd-gpu
