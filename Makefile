@@ -50,7 +50,7 @@ TOOL_SRCS  := $(wildcard tests/tool_*.c bench/bench_*.c)
 TOOLS      := $(TOOL_SRCS:%.c=$(BUILD)/%)
 PROGS      := $(BUILD)/vapd $(BUILD)/vapd-run-model
 
-.PHONY: all deps demo test test-gpu bench check-accuracy install clean tests-build
+.PHONY: all deps demo test test-gpu bench check-accuracy install clean tests-build gpu-carry
 all: $(PROGS)
 
 $(BUILD)/gen/onnx.pb-c.c: /usr/include/onnx/onnx.proto
@@ -110,6 +110,13 @@ check-accuracy: deps
 bench: deps
 	@$(MAKE) --no-print-directory tests-build
 	@BUILD=$(BUILD) SHARED=$(SHARED) bench/run.sh
+
+# Everything test-gpu and the GPU benchmarks need, packed for a GPU machine without our
+# build dependencies (docs/gpu.md: "Running on a GPU machine").
+gpu-carry: deps
+	@$(MAKE) --no-print-directory tests-build $(GPU_TESTS)
+	@BUILD=$(BUILD) SHARED=$(SHARED) CC="$(CC)" LDFLAGS="$(LDFLAGS)" LDLIBS="$(LDLIBS)" \
+		scripts/gpu-carry.sh
 
 # DESTDIR stages a package; PREFIX is where it runs (the units' ExecStart points there).
 UNITDIR  ?= $(PREFIX)/lib/systemd/system

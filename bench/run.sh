@@ -1,6 +1,7 @@
 #!/bin/sh
 # make bench: prints the benchmark tables (software decode, CPU engine next to onnxruntime,
 # end-to-end pipeline, sinks; GPU tables when a GPU is visible). Benchmarks, not tests.
+#   bench/run.sh [--gpu-only]
 BUILD=${BUILD:-build}
 SHARED=${SHARED:-$(cd "$(dirname "$0")/../.." && pwd)/shared}
 # Idle OpenMP workers spin only briefly, as vapd itself sets it (pipeline/vp_omp.c): libgomp's
@@ -15,13 +16,16 @@ run() { # title program args...
 	t=$1; shift
 	echo; echo "## $t"; "$@" || rc=1
 }
-run "Software decode" "$BUILD/bench/bench_decode" "$SHARED/data/videos"
-run "CPU engine" "$BUILD/bench/bench_engine"
-echo; echo "## onnxruntime CPU EP (same machine, same run)"
-SHARED="$SHARED" sh bench/run-ort.sh || rc=1
-run "End-to-end offline pipeline (CPU backend)" "$BUILD/bench/bench_pipeline" "$SHARED"
-run "Sinks at 1,000 frames/s" "$BUILD/bench/bench_sinks"
-run "Live sources in real time (CPU backend)" "$BUILD/bench/bench_live" "$SHARED"
+# --gpu-only: just the GPU tables (scripts/gpu-run.sh on a GPU machine with little time).
+if [ "${1:-}" != "--gpu-only" ]; then
+	run "Software decode" "$BUILD/bench/bench_decode" "$SHARED/data/videos"
+	run "CPU engine" "$BUILD/bench/bench_engine"
+	echo; echo "## onnxruntime CPU EP (same machine, same run)"
+	SHARED="$SHARED" sh bench/run-ort.sh || rc=1
+	run "End-to-end offline pipeline (CPU backend)" "$BUILD/bench/bench_pipeline" "$SHARED"
+	run "Sinks at 1,000 frames/s" "$BUILD/bench/bench_sinks"
+	run "Live sources in real time (CPU backend)" "$BUILD/bench/bench_live" "$SHARED"
+fi
 for b in "$BUILD"/bench/bench_gpu_*; do
 	case "$b" in *.o|*.d) continue ;; esac
 	[ -x "$b" ] && run "GPU: $(basename "$b")" "$b" "$SHARED"

@@ -98,10 +98,15 @@ static int setup_bitstream(nvdec_dec *d, const AVCodecParameters *par)
 	                   : par->codec_id == AV_CODEC_ID_HEVC ? "hevc_mp4toannexb"
 	                                                       : NULL;
 	if (!name) {
-		/* AV1: the av1C box's configOBUs (after its 4-byte header) hold the sequence header. */
-		if (par->extradata_size > 4) {
+		/* AV1: mp4/mkv give an av1C record (first byte: marker bit set, version 1) whose
+		 * configOBUs follow its 4-byte header; other demuxers give the OBUs themselves,
+		 * whose first byte has the forbidden bit clear. */
+		if (par->extradata_size > 4 && (par->extradata[0] & 0x80)) {
 			d->hdr = par->extradata + 4;
 			d->hdr_len = par->extradata_size - 4;
+		} else if (par->extradata_size > 0) {
+			d->hdr = par->extradata;
+			d->hdr_len = par->extradata_size;
 		}
 		return 0;
 	}

@@ -106,6 +106,11 @@ int nvdec_caps_check(const nvdec_rt *rt, const nvdec_need *need, cudaVideoSurfac
 		.eChromaFormat = cudaVideoChromaFormat_420,
 		.nBitDepthMinus8 = (unsigned)(need->bit_depth - 8),
 	};
+	/* The loader takes cuvidGetDecoderCaps as optional: drivers before 375 lack it. */
+	if (!rt->cuvid->cuvidGetDecoderCaps) {
+		*why = "the driver's NVDEC library has no cuvidGetDecoderCaps (driver too old)";
+		return VP_EUNSUP;
+	}
 	CUresult r = rt->cuvid->cuvidGetDecoderCaps(&caps);
 	if (r != CUDA_SUCCESS) {
 		*why = "cuvidGetDecoderCaps failed (driver too old for this codec?)";

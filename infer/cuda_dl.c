@@ -1,6 +1,7 @@
 /* Run-time loading of cuDNN and cuBLAS: the libraries' sonames are tried in order
- * (the loader path first, then pip's nvidia wheel folders), every symbol the backend uses is resolved once, and a missing piece leaves the
- * table unset with the reason, so backend "cuda" reports VP_ENODEV and auto falls back. */
+ * (the loader path first, then pip's nvidia wheel folders), every symbol the backend uses
+ * is resolved once, and a missing piece leaves the table unset with the reason, so backend
+ * "cuda" reports VP_ENODEV and auto falls back. */
 #ifdef VP_HAVE_CUDA
 #include <dlfcn.h>
 #include <glob.h>
@@ -18,53 +19,99 @@ static const cuda_dl *loaded;
 static char reason[256];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-/* pip's nvidia-* wheels install the libraries under site-packages/nvidia/<pkg>/lib, which
- * is on no loader path unless LD_LIBRARY_PATH says so: those folders are tried after the
- * loader's own search. */
-static const char *const pip_dirs[] = {
-	"/usr/local/lib/python3*/dist-packages/nvidia/%s/lib/%s",
-	"/usr/local/lib/python3*/site-packages/nvidia/%s/lib/%s",
-	"/usr/lib/python3/dist-packages/nvidia/%s/lib/%s",
-	"/opt/conda/lib/python3*/site-packages/nvidia/%s/lib/%s",
-	"%s/.local/lib/python3*/site-packages/nvidia/%s/lib/%s",
+/* pip's nvidia-* wheels install the libraries under <site-packages>/nvidia/<pkg>/lib, which
+ * is on no loader path unless LD_LIBRARY_PATH says so: after the loader's own search, the
+ * site-packages folders of the usual Python installs are tried, virtual environments
+ * included (the GPU machines' PyTorch lives in /opt/<name>/.venv), then
+ * $VAPD_CUDA_LIB_DIRS (colon-separated folders holding the libraries themselves). */
+static const char *const site_dirs[] = {
+	"$VIRTUAL_ENV/lib/python3*/site-packages",
+	"$CONDA_PREFIX/lib/python3*/site-packages",
+	"/opt/*/.venv/lib/python3*/site-packages",
+	"/opt/*/venv/lib/python3*/site-packages",
+	"/opt/*/lib/python3*/site-packages",
+	"/opt/conda/lib/python3*/site-packages",
+	"/usr/local/lib/python3*/dist-packages",
+	"/usr/local/lib/python3*/site-packages",
+	"/usr/lib/python3/dist-packages",
+	"$HOME/.local/lib/python3*/site-packages",
 	NULL,
 };
 
-static void *open_pip(const char *pkg, const char *soname)
+/* Expands a leading $NAME; 0 when the variable is unset or the result does not fit. */
+static int expand(const char *pattern, const char *tail, char *out, size_t n)
 {
-	const char *home = getenv("HOME");
-	for (int i = 0; pip_dirs[i]; i++) {
-		char pattern[512];
-		glob_t gl;
-		if (strncmp(pip_dirs[i], "%s/", 3) == 0) {
-			if (!home)
-				continue;
-			snprintf(pattern, sizeof(pattern), pip_dirs[i], home, pkg, soname);
-		} else {
-			snprintf(pattern, sizeof(pattern), pip_dirs[i], pkg, soname);
+	const char *rest = pattern, *val = "";
+	if (pattern[0] == '$') {
+		rest = strchr(pattern, '/');
+		char name[32];
+		size_t len = (size_t)(rest - pattern - 1);
+		if (len >= sizeof(name))
+			return 0;
+		memcpy(name, pattern + 1, len);
+		name[len] = 0;
+		val = getenv(name);
+		if (!val || !*val)
+			return 0;
+	}
+	int w = snprintf(out, n, "%s%s/%s", val, rest, tail);
+	return w > 0 && (size_t)w < n;
+}
+
+/* Opens the last match of a glob pattern (the newest python3.N sorts last). */
+static void *open_glob(const char *pattern)
+{
+	glob_t gl;
+	void *h = NULL;
+	if (glob(pattern, 0, NULL, &gl) != 0)
+		return NULL;
+	for (size_t k = gl.gl_pathc; k-- > 0 && !h;)
+		h = dlopen(gl.gl_pathv[k], RTLD_NOW | RTLD_LOCAL);
+	globfree(&gl);
+	return h;
+}
+
+static void *open_env_dirs(const char *soname)
+{
+	const char *dirs = getenv("VAPD_CUDA_LIB_DIRS");
+	while (dirs && *dirs) {
+		size_t len = strcspn(dirs, ":");
+		char path[1024];
+		if (len > 0 && len < sizeof(path) - strlen(soname) - 2) {
+			snprintf(path, sizeof(path), "%.*s/%s", (int)len, dirs, soname);
+			void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+			if (h)
+				return h;
 		}
-		if (glob(pattern, 0, NULL, &gl) != 0)
-			continue;
-		void *h = NULL;
-		for (size_t k = gl.gl_pathc; k-- > 0 && !h;)   /* newest python first */
-			h = dlopen(gl.gl_pathv[k], RTLD_NOW | RTLD_LOCAL);
-		globfree(&gl);
-		if (h)
-			return h;
+		dirs += len + (dirs[len] == ':');
 	}
 	return NULL;
 }
 
-static void *open_first(const char *pkg, const char *const *names)
+/* pkgs: the wheel folders under nvidia/ that may hold soname (CUDA 13 wheels share one
+ * nvidia/cu13/lib folder; cuDNN keeps nvidia/cudnn/lib). */
+static void *open_pip(const char *const *pkgs, const char *soname)
+{
+	for (int i = 0; site_dirs[i]; i++) {
+		for (int k = 0; pkgs[k]; k++) {
+			char tail[128], pattern[768];
+			snprintf(tail, sizeof(tail), "nvidia/%s/lib/%s", pkgs[k], soname);
+			void *h = expand(site_dirs[i], tail, pattern, sizeof(pattern)) ? open_glob(pattern) : NULL;
+			if (h)
+				return h;
+		}
+	}
+	return open_env_dirs(soname);
+}
+
+static void *open_first(const char *const *pkgs, const char *const *names)
 {
 	for (int i = 0; names[i]; i++) {
 		void *h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
 		if (h)
 			return h;
 	}
-	void *h = open_pip(pkg, names[0]);
-	/* CUDA 13 wheels share one nvidia/cu13/lib folder */
-	return h ? h : open_pip("cu13", names[0]);
+	return open_pip(pkgs, names[0]);
 }
 
 /* dlsym into a function-pointer slot: the slot's address is written through void * so no
@@ -86,13 +133,17 @@ static void load(void)
 {
 	static const char *const dnn[] = { "libcudnn.so.9", "libcudnn.so", NULL };
 	static const char *const blas[] = { "libcublas.so.13", "libcublas.so.12", "libcublas.so", NULL };
+	static const char *const dnn_pkgs[] = { "cudnn", NULL };
+	static const char *const blas_pkgs[] = { "cu13", "cublas", NULL };
 
-	if (!(table.cudnn_lib = open_first("cudnn", dnn))) {
-		snprintf(reason, sizeof(reason), "cuDNN 9 not found (libcudnn.so.9 on the loader path or in pip's nvidia/cudnn)");
+	if (!(table.cudnn_lib = open_first(dnn_pkgs, dnn))) {
+		snprintf(reason, sizeof(reason), "cuDNN 9 not found (libcudnn.so.9 on the loader path, "
+		         "in a site-packages/nvidia/cudnn/lib or in $VAPD_CUDA_LIB_DIRS)");
 		return;
 	}
-	if (!(table.cublas_lib = open_first("cublas", blas))) {
-		snprintf(reason, sizeof(reason), "cuBLAS not found (libcublas.so.13 on the loader path or in pip's nvidia/cublas)");
+	if (!(table.cublas_lib = open_first(blas_pkgs, blas))) {
+		snprintf(reason, sizeof(reason), "cuBLAS not found (libcublas.so.13 on the loader path, "
+		         "in a site-packages/nvidia/{cu13,cublas}/lib or in $VAPD_CUDA_LIB_DIRS)");
 		return;
 	}
 	SYM(cudnn_lib, cudnnGetVersion);

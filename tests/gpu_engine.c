@@ -356,9 +356,14 @@ static void test_input_conversion_transposes_to_nhwc(void **state)
 static void run_conformance(const char *extra)
 {
 	const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
-	char cmd[1024], line[1024];
+	/* The GPU machines have no libonnx-testdata: scripts/gpu-carry.sh carries its cases. */
+	const char *data = getenv("VAPD_ONNX_NODE_DATA");
+	char cmd[2048], line[1024], data_arg[1100] = "";
 	int passed = -1, failed = -1, skipped = -1;
-	snprintf(cmd, sizeof(cmd), "%s/tests/tool_onnx_conformance --backend cuda %s 2>&1", build, extra);
+	if (data && *data)
+		snprintf(data_arg, sizeof(data_arg), "--data '%s'", data);
+	snprintf(cmd, sizeof(cmd), "%s/tests/tool_onnx_conformance --backend cuda %s %s 2>&1", build,
+	         data_arg, extra);
 	FILE *p = popen(cmd, "r");
 	assert_non_null(p);
 	while (fgets(line, sizeof(line), p)) {

@@ -1,5 +1,5 @@
 /* NVDEC through dec_stream on every shared clip and on generated ones: frame count equal
- * to ffprobe's, pixels equal to the software decoder's (PSNR >= 60 dB per frame, compared
+ * to libavcodec's, pixels equal to the software decoder's (PSNR >= 60 dB per frame, compared
  * on the host after copying the device frame back, here only), and NVDEC + CUDA
  * preprocessing against software decode + CPU preprocessing. Skips (exit 0) where no GPU
  * is visible. */
@@ -75,8 +75,8 @@ static vp_pixfmt compare_path(const char *path, const char *name)
 	dec_stream_get_stats(hw, &st);
 	assert_int_equal(st.errors, 0);
 	assert_int_equal(st.frames, n);
-	int expect = ffprobe_frames(path);
-	print_message("%s: %d frames (ffprobe %d), worst PSNR %.1f dB\n", name, n, expect, worst);
+	int expect = lavc_frames(path);
+	print_message("%s: %d frames (libavcodec %d), worst PSNR %.1f dB\n", name, n, expect, worst);
 	assert_int_equal(n, expect);
 	dec_stream_free(&hw);
 	dec_stream_free(&sw);
@@ -97,7 +97,7 @@ static int is_clip(const char *n)
 	       (l > 5 && !strcmp(n + l - 5, ".h264"));
 }
 
-static void test_every_clip_matches_software_and_ffprobe(void **state)
+static void test_every_clip_matches_software_and_libavcodec(void **state)
 {
 	(void)state;
 	DIR *dir = opendir(videos);
@@ -120,19 +120,20 @@ static void test_generated_clips(void **state)
 {
 	(void)state;
 	char path[1024];
-	make_clip(path, sizeof(path), "hevc-10bit.mkv", "352x288",
-	          "-c:v libx265 -pix_fmt yuv420p10le -x265-params log-level=error");
+	int made;
+	make_clip(path, sizeof(path), "hevc-10bit.mkv", &made);
 	assert_int_equal(compare_path(path, "hevc-10bit.mkv"), VP_PIX_P016);
-	unlink(path);
-	make_clip(path, sizeof(path), "h264-709-full.mkv", "320x240",
-	          "-c:v libx264 -pix_fmt yuvj420p -colorspace bt709");
+	if (made)
+		unlink(path);
+	make_clip(path, sizeof(path), "h264-709-full.mkv", &made);
 	assert_int_equal(compare_path(path, "h264-709-full.mkv"), VP_PIX_NV12);
-	unlink(path);
-	make_clip(path, sizeof(path), "hevc-odd.mp4", "334x206",
-	          "-c:v libx265 -pix_fmt yuv420p -x265-params log-level=error");
+	if (made)
+		unlink(path);
+	make_clip(path, sizeof(path), "hevc-odd.mp4", &made);
 	assert_int_equal(compare_path(path, "hevc-odd.mp4"), VP_PIX_NV12);
-	unlink(path);
-	make_clip(path, sizeof(path), "av1.mkv", "352x288", "-c:v libsvtav1 -preset 12");
+	if (made)
+		unlink(path);
+	make_clip(path, sizeof(path), "av1.mkv", &made);
 	pipe_source_cfg cfg;
 	make_cfg(&cfg, path, PIPE_DEC_NVDEC);
 	dec_stream *s = NULL;
@@ -142,9 +143,10 @@ static void test_generated_clips(void **state)
 		print_message("AV1: this GPU has no AV1 decoder, not compared\n");
 	else
 		assert_int_equal(compare_path(path, "av1.mkv"), VP_PIX_NV12);
-	unlink(path);
+	if (made)
+		unlink(path);
 	/* NVDEC has no H.264 High 10: nvdec fails clearly, auto falls back to software. */
-	make_clip(path, sizeof(path), "h264-10bit.mp4", "320x240", "-c:v libx264 -pix_fmt yuv420p10le");
+	make_clip(path, sizeof(path), "h264-10bit.mp4", &made);
 	make_cfg(&cfg, path, PIPE_DEC_NVDEC);
 	assert_int_equal(dec_stream_open(&cfg, 0, 2, &s), VP_ENODEV);
 	assert_null(s);
@@ -156,7 +158,8 @@ static void test_generated_clips(void **state)
 	assert_int_equal(f->fmt, VP_PIX_YUV420P10);
 	vp_frame_unref(&f);
 	dec_stream_free(&s);
-	unlink(path);
+	if (made)
+		unlink(path);
 }
 
 /* The whole GPU path against the whole CPU path: a batch of NVDEC frames of three clips
@@ -218,14 +221,20 @@ static void test_gpu_path_tensor_equals_cpu_path(void **state)
 
 #endif
 
-int main(void)
+int main(int argc, char **argv)
 {
-	if (!gpu_visible("gpu_nvdec"))
+#ifdef VP_HAVE_CUDA
+	if (argc == 3 && !strcmp(argv[1], "--make-clips"))
+		return make_all_clips(argv[2]);
+#endif
+	(void)argc;
+	(void)argv;
+	if (!gpu_visible("gpu_nvdec") || !nvdec_visible("gpu_nvdec"))
 		return 0;
 #ifdef VP_HAVE_CUDA
 	vp_log_set_level(VP_LOG_ERROR);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_every_clip_matches_software_and_ffprobe),
+		cmocka_unit_test(test_every_clip_matches_software_and_libavcodec),
 		cmocka_unit_test(test_generated_clips),
 		cmocka_unit_test(test_gpu_path_tensor_equals_cpu_path),
 	};

@@ -76,7 +76,7 @@ static void test_sixteen_concurrent_streams(void **state)
 	worker one = { .path = path };
 	worker_main(&one);
 	assert_int_equal(one.rc, VP_EOF);
-	assert_int_equal(one.frames, ffprobe_frames(path));
+	assert_int_equal(one.frames, lavc_frames(path));
 	static worker w[CONCURRENT];
 	for (int i = 0; i < CONCURRENT; i++) {
 		memset(&w[i], 0, sizeof(w[i]));
@@ -221,7 +221,7 @@ static void test_loop_restarts_the_parser(void **state)
 	(void)state;
 	char path[1024];
 	snprintf(path, sizeof(path), "%s/people-2s.mp4", videos);
-	int per_pass = ffprobe_frames(path);
+	int per_pass = lavc_frames(path);
 	pipe_source_cfg cfg;
 	make_cfg(&cfg, path, PIPE_DEC_NVDEC);
 	cfg.loop = true;
@@ -246,7 +246,7 @@ static void test_loop_restarts_the_parser(void **state)
 
 int main(void)
 {
-	if (!gpu_visible("gpu_nvdec_streams"))
+	if (!gpu_visible("gpu_nvdec_streams") || !nvdec_visible("gpu_nvdec_streams"))
 		return 0;
 #ifdef VP_HAVE_CUDA
 	vp_log_set_level(VP_LOG_ERROR);

@@ -1,5 +1,5 @@
 /* Shared by the NVDEC GPU tests (gpu_nvdec.c, gpu_nvdec_streams.c): stream configs,
- * ffprobe frame counts, device frames copied back to the host (in tests only), PSNR,
+ * libavcodec frame counts, device frames copied back to the host (in tests only), PSNR,
  * generated clips and the cmocka group setup. Only with VP_HAVE_CUDA. */
 #ifndef GPU_NVDEC_UTIL_H
 #define GPU_NVDEC_UTIL_H
@@ -15,6 +15,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
 
 #include "decode/source.h"
 #include "kernels/cuda_util.h"
@@ -40,16 +43,45 @@ static inline void make_cfg(pipe_source_cfg *c, const char *uri, enum pipe_decod
 	c->is_file = 1;
 }
 
-static inline int ffprobe_frames(const char *path)
+/* Frames libavcodec decodes from the first video stream of path, counted in-process as
+ * `ffprobe -count_frames` counts them (the GPU machines have no ffprobe). */
+static inline int lavc_frames(const char *path)
 {
-	char cmd[1200];
-	snprintf(cmd, sizeof(cmd), "ffprobe -v error -select_streams v:0 -count_frames -show_entries "
-	         "stream=nb_read_frames -of csv=p=0 '%s'", path);
-	FILE *p = popen(cmd, "r");
-	assert_non_null(p);
-	int n = -1;
-	assert_int_equal(fscanf(p, "%d", &n), 1);
-	pclose(p);
+	AVFormatContext *fmt = NULL;
+	assert_int_equal(avformat_open_input(&fmt, path, NULL, NULL), 0);
+	assert_true(avformat_find_stream_info(fmt, NULL) >= 0);
+	int si = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+	assert_true(si >= 0);
+	const AVCodec *codec = avcodec_find_decoder(fmt->streams[si]->codecpar->codec_id);
+	assert_non_null(codec);
+	AVCodecContext *cc = avcodec_alloc_context3(codec);
+	assert_non_null(cc);
+	assert_int_equal(avcodec_parameters_to_context(cc, fmt->streams[si]->codecpar), 0);
+	cc->thread_count = 0;
+	assert_int_equal(avcodec_open2(cc, codec, NULL), 0);
+	AVPacket *pkt = av_packet_alloc();
+	AVFrame *fr = av_frame_alloc();
+	assert_true(pkt && fr);
+	int n = 0, eof = 0;
+	while (!eof) {
+		int r = av_read_frame(fmt, pkt);
+		if (r < 0)
+			eof = 1;
+		else if (pkt->stream_index != si) {
+			av_packet_unref(pkt);
+			continue;
+		}
+		avcodec_send_packet(cc, eof ? NULL : pkt);  /* a damaged packet is the decoder's loss */
+		av_packet_unref(pkt);
+		while (avcodec_receive_frame(cc, fr) == 0) {
+			n++;
+			av_frame_unref(fr);
+		}
+	}
+	av_frame_free(&fr);
+	av_packet_free(&pkt);
+	avcodec_free_context(&cc);
+	avformat_close_input(&fmt);
 	return n;
 }
 
@@ -137,14 +169,64 @@ static inline double psnr(const host_pic *a, const host_pic *b)
 	return mse == 0 ? INFINITY : 10.0 * log10(255.0 * 255.0 / mse);
 }
 
-/* Encodes a short test pattern into tmpdir with ffmpeg. */
-static inline void make_clip(char *out, size_t n, const char *name, const char *size, const char *args)
+/* The clips the shared set lacks, encoded from a test pattern by ffmpeg: made here when
+ * ffmpeg is installed, else taken from $VAPD_GPU_CLIPS (scripts/gpu-carry.sh makes them
+ * there with `gpu_nvdec --make-clips DIR`, since the GPU machines have no ffmpeg). */
+typedef struct gen_clip {
+	const char *name, *size, *args;
+} gen_clip;
+
+static const gen_clip gen_clips[] = {
+	{ "hevc-10bit.mkv", "352x288", "-c:v libx265 -pix_fmt yuv420p10le -x265-params log-level=error" },
+	{ "h264-709-full.mkv", "320x240", "-c:v libx264 -pix_fmt yuvj420p -colorspace bt709" },
+	{ "hevc-odd.mp4", "334x206", "-c:v libx265 -pix_fmt yuv420p -x265-params log-level=error" },
+	{ "av1.mkv", "352x288", "-c:v libsvtav1 -preset 12" },
+	{ "h264-10bit.mp4", "320x240", "-c:v libx264 -pix_fmt yuv420p10le" },
+};
+
+static inline int encode_clip(const gen_clip *c, const char *out)
 {
-	assert_true((size_t)snprintf(out, n, "%s/%s", tmpdir, name) < n);
 	char cmd[2048];
 	snprintf(cmd, sizeof(cmd), "ffmpeg -v error -y -f lavfi -i testsrc2=s=%s:r=10 -frames:v 12 %s "
-	         "'%s' 2>/dev/null", size, args, out);
-	assert_int_equal(system(cmd), 0);
+	         "'%s' 2>/dev/null", c->size, c->args, out);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Path of generated clip `name` in out; *made says whether the caller should unlink it. */
+static inline void make_clip(char *out, size_t n, const char *name, int *made)
+{
+	const gen_clip *c = NULL;
+	for (size_t i = 0; i < sizeof(gen_clips) / sizeof(gen_clips[0]); i++)
+		if (!strcmp(gen_clips[i].name, name))
+			c = &gen_clips[i];
+	assert_non_null(c);
+	const char *dir = getenv("VAPD_GPU_CLIPS");
+	if (dir && *dir) {
+		assert_true((size_t)snprintf(out, n, "%s/%s", dir, name) < n);
+		if (access(out, R_OK) == 0) {
+			*made = 0;
+			return;
+		}
+	}
+	assert_true((size_t)snprintf(out, n, "%s/%s", tmpdir, name) < n);
+	if (encode_clip(c, out) < 0)
+		fail_msg("cannot make %s: ffmpeg with libx264/libx265/libsvtav1 is needed, or the clip "
+		         "in $VAPD_GPU_CLIPS (scripts/gpu-carry.sh)", name);
+	*made = 1;
+}
+
+/* gpu_nvdec --make-clips DIR: every generated clip into DIR (no GPU needed). */
+static inline int make_all_clips(const char *dir)
+{
+	for (size_t i = 0; i < sizeof(gen_clips) / sizeof(gen_clips[0]); i++) {
+		char out[1024];
+		snprintf(out, sizeof(out), "%s/%s", dir, gen_clips[i].name);
+		if (encode_clip(&gen_clips[i], out) < 0) {
+			fprintf(stderr, "gpu_nvdec: ffmpeg could not make %s\n", out);
+			return 1;
+		}
+	}
+	return 0;
 }
 
 static inline int setup(void **state)

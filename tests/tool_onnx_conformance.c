@@ -1,14 +1,16 @@
 /* Runs the official ONNX node test cases (Debian's libonnx-testdata) whose operators
- * the engine claims, each in a child process so a crashing kernel fails one case,
+ * the engine claims, each in a child process so a crashing kernel fails one case (on the
+ * cuda backend, one worker process runs case after case and is replaced after a failure),
  * and compares every output (rtol 1e-3, atol 1e-5; FP16 on cuda: rtol 1e-2, atol 1e-3).
  * On the cuda backend a case with an operator that has no GPU kernel is skipped.
- * Usage: tool_onnx_conformance [--data DIR] [--backend cpu|cuda] [--fp16] [-v] [FILTER...]
- * (FILTER: case-name substrings) */
+ * Usage: tool_onnx_conformance [--data DIR] [--backend cpu|cuda] [--fp16] [--worker] [-v] [FILTER...]
+ * (FILTER: case-name substrings; --worker: the one-worker mode on any backend) */
 #include <dirent.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -277,6 +279,24 @@ out:
 	return ret;
 }
 
+/* A case's result from its exit code and output: 0 pass, EXIT_UNSUP, or 1 with the
+ * reason (verdict + first log line) in why. */
+static int verdict(char *out, int code, char *why, size_t len)
+{
+	if (code == 0)
+		return 0;
+	/* The verdict is the last line; a log line before it names the node. */
+	char *last = NULL, *log = NULL, *save = NULL;
+	for (char *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(l, "FAIL", 4) == 0)
+			last = l;
+		else if (!log && strstr(l, "error"))
+			log = l;
+	}
+	snprintf(why, len, "%s%s%s", last ? last : "FAIL", log ? " | " : "", log ? log : "");
+	return code == EXIT_UNSUP ? EXIT_UNSUP : 1;
+}
+
 /* Forks run_case; returns 0 pass, 1 fail with the reason (verdict + first log line) in why,
  * EXIT_UNSUP when the backend has no kernel for an operator of the case. */
 static int fork_case(const char *dir, const run_opts *ro, char *why, size_t len)
@@ -311,19 +331,127 @@ static int fork_case(const char *dir, const run_opts *ro, char *why, size_t len)
 		snprintf(why, len, "crashed with signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
 		return 1;
 	}
-	if (WEXITSTATUS(st) == 0)
-		return 0;
-	int code = WEXITSTATUS(st) == EXIT_UNSUP ? EXIT_UNSUP : 1;
-	/* The verdict is the last line; a log line before it names the node. */
-	char *last = NULL, *log = NULL, *save = NULL;
-	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		if (strncmp(l, "FAIL", 4) == 0)
-			last = l;
-		else if (!log && strstr(l, "error"))
-			log = l;
+	return verdict(buf, WEXITSTATUS(st), why, len);
+}
+
+/* ---- one worker process for many cases (backends other than cpu) ----
+ * A CUDA context and the cuDNN/cuBLAS libraries take long to set up, once per process:
+ * a child per case would spend most of the run there. The worker runs cases one after
+ * another and is replaced after any failure, so a broken context or a crash still
+ * costs one case only; a case over CASE_TIMEOUT_S is killed with its worker. */
+#define VERDICT_MARK "\n@@conformance-verdict "
+
+typedef struct worker {
+	pid_t pid;
+	int cmd, res;   /* case folders in; case output and verdict lines out */
+} worker;
+
+static void worker_stop(worker *w)
+{
+	if (w->pid <= 0)
+		return;
+	close(w->cmd);
+	close(w->res);
+	kill(w->pid, SIGKILL);
+	waitpid(w->pid, NULL, 0);
+	w->pid = 0;
+}
+
+static int worker_start(worker *w, const run_opts *ro)
+{
+	int in[2], out[2];
+	if (pipe(in) < 0)
+		return -1;
+	if (pipe(out) < 0) {
+		close(in[0]);
+		close(in[1]);
+		return -1;
 	}
-	snprintf(why, len, "%s%s%s", last ? last : "FAIL", log ? " | " : "", log ? log : "");
-	return code;
+	fflush(stdout);
+	w->pid = fork();
+	if (w->pid == 0) {
+		close(in[1]);
+		close(out[0]);
+		dup2(out[1], 1);
+		dup2(out[1], 2);
+		FILE *cmds = fdopen(in[0], "r");
+		char dir[1100];
+		while (cmds && fgets(dir, sizeof(dir), cmds)) {
+			dir[strcspn(dir, "\n")] = 0;
+			int rc = run_case(dir, ro);
+			fflush(stderr);
+			printf(VERDICT_MARK "%d\n", rc);
+			fflush(stdout);
+		}
+		_exit(0);
+	}
+	close(in[0]);
+	close(out[1]);
+	w->cmd = in[1];
+	w->res = out[0];
+	if (w->pid < 0) {
+		close(w->cmd);
+		close(w->res);
+		w->pid = 0;
+		return -1;
+	}
+	return 0;
+}
+
+/* Runs one case in the worker (started when needed); same results as fork_case. */
+static int worker_case(worker *w, const char *dir, const run_opts *ro, char *why, size_t len)
+{
+	char buf[8192];
+	size_t n = 0;
+	if (!w->pid && worker_start(w, ro) < 0)
+		return snprintf(why, len, "cannot start a worker process"), 1;
+	if (dprintf(w->cmd, "%s\n", dir) < 0) {
+		worker_stop(w);
+		return snprintf(why, len, "worker process gone"), 1;
+	}
+	char *mark = NULL;
+	while (!mark) {
+		struct pollfd pf = { .fd = w->res, .events = POLLIN };
+		int pr = poll(&pf, 1, CASE_TIMEOUT_S * 1000);
+		ssize_t r = pr > 0 ? read(w->res, buf + n, sizeof(buf) - 1 - n) : -1;
+		if (r <= 0) {
+			int st = 0;
+			close(w->cmd);
+			close(w->res);
+			if (pr == 0)
+				kill(w->pid, SIGKILL);
+			waitpid(w->pid, &st, 0);
+			w->pid = 0;
+			if (pr == 0)
+				snprintf(why, len, "timed out after %d s", CASE_TIMEOUT_S);
+			else if (WIFSIGNALED(st))
+				snprintf(why, len, "crashed with signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+			else
+				snprintf(why, len, "worker process ended (status %d)", WEXITSTATUS(st));
+			return 1;
+		}
+		n += (size_t)r;
+		buf[n] = 0;
+		mark = strstr(buf, VERDICT_MARK);
+		if (!mark && n == sizeof(buf) - 1) {   /* keep the head (the log) and the tail */
+			memmove(buf + sizeof(buf) / 2, buf + n - 64, 64);
+			n = sizeof(buf) / 2 + 64;
+		}
+	}
+	/* The verdict line may still be arriving. */
+	while (!strchr(mark + strlen(VERDICT_MARK), '\n')) {
+		ssize_t r = read(w->res, buf + n, sizeof(buf) - 1 - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		buf[n] = 0;
+	}
+	int code = atoi(mark + strlen(VERDICT_MARK));
+	*mark = 0;
+	int rc = verdict(buf, code, why, len);
+	if (rc != 0 && rc != EXIT_UNSUP)
+		worker_stop(w);   /* the context may be broken: the next case gets a fresh one */
+	return rc;
 }
 
 static int matches(const char *name, int nf, char **filters)
@@ -340,7 +468,7 @@ int main(int argc, char **argv)
 {
 	const char *data = "/usr/share/libonnx-testdata/data/node";
 	char **filters = calloc((size_t)argc, sizeof(char *));
-	int nf = 0, verbose = 0, unsup = 0;
+	int nf = 0, verbose = 0, unsup = 0, force_worker = 0;
 	run_opts ro = { .backend = "cpu" };
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
@@ -351,6 +479,8 @@ int main(int argc, char **argv)
 			ro.fp16 = 1;
 		else if (strcmp(argv[i], "-v") == 0)
 			verbose = 1;
+		else if (strcmp(argv[i], "--worker") == 0)
+			force_worker = 1;
 		else
 			filters[nf++] = argv[i];
 	}
@@ -361,6 +491,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	static skip_list ops, claimed_skips[SKIP_KINDS];
+	/* The CPU backend starts fast: a process per case isolates every case. */
+	int one_process = strcmp(ro.backend, "cpu") == 0 && !force_worker;
+	worker w = { 0 };
 	int passed = 0, failed = 0, skipped = 0;
 	for (int i = 0; i < n; i++) {
 		char dir[1024], model[1100], why[1024];
@@ -380,7 +513,8 @@ int main(int argc, char **argv)
 				skip_add(&claimed_skips[kind], name);
 			if (verbose)
 				printf("SKIP %s: %s\n", name, why);
-		} else if ((rc = fork_case(dir, &ro, why, sizeof(why))) == 0) {
+		} else if ((rc = one_process ? fork_case(dir, &ro, why, sizeof(why))
+		                             : worker_case(&w, dir, &ro, why, sizeof(why))) == 0) {
 			passed++;
 			if (verbose)
 				printf("PASS %s\n", name);
@@ -394,6 +528,7 @@ int main(int argc, char **argv)
 			printf("FAIL %s: %s\n", name, why);
 		}
 	}
+	worker_stop(&w);
 	for (int i = 0; i < n; i++)
 		free(ents[i]);
 	free(ents);
