@@ -71,16 +71,18 @@ static int upload_consts(cuda_state *s)
 			size_t host_bytes = inf_tensor_bytes(t), bytes = (size_t)inf_tensor_numel(t) * cu_elem(&s->c, t);
 			void *d = NULL, *tmp = NULL;
 			int rc = CU_RT(cudaMalloc(&d, bytes ? bytes : 4));
+			/* On the engine stream and waited for: a plain cudaMemcpy from pageable memory may
+			 * return before its DMA lands, and the non-blocking stream would not wait for it. */
 			if (rc == 0 && bytes != host_bytes) {
 				if ((rc = CU_RT(cudaMalloc(&tmp, host_bytes))) == 0 &&
-				    (rc = CU_RT(cudaMemcpy(tmp, t->data, host_bytes, cudaMemcpyHostToDevice))) == 0)
+				    (rc = CU_RT(cudaMemcpyAsync(tmp, t->data, host_bytes, cudaMemcpyHostToDevice, s->c.stream))) == 0)
 					rc = cuk_f32_to_f16(tmp, d, inf_tensor_numel(t), s->c.stream);
-				if (rc == 0)
-					rc = CU_RT(cudaStreamSynchronize(s->c.stream));
-				cudaFree(tmp);
 			} else if (rc == 0 && host_bytes) {
-				rc = CU_RT(cudaMemcpy(d, t->data, host_bytes, cudaMemcpyHostToDevice));
+				rc = CU_RT(cudaMemcpyAsync(d, t->data, host_bytes, cudaMemcpyHostToDevice, s->c.stream));
 			}
+			if (rc == 0)
+				rc = CU_RT(cudaStreamSynchronize(s->c.stream));
+			cudaFree(tmp);
 			if (d)
 				s->tdev[ti] = d;
 			if (rc < 0)

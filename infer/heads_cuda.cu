@@ -296,6 +296,10 @@ static int upload_tables(inf_head_cuda *g)
 	}
 	g->cfg.class_threshold = NULL;
 	g->cfg.class_allow = NULL;
+	/* cudaMemcpy from pageable memory may return before its DMA lands, and the decode runs
+	 * on a non-blocking stream that would not wait for it */
+	if (!rc)
+		rc = rt(cudaDeviceSynchronize(), "table upload");
 	return rc;
 }
 
