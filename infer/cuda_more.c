@@ -79,39 +79,6 @@ static int red_kind(const inf_node *n)
 	                                                                                                 : CUK_RED_SUM;
 }
 
-/* ops_reduce.c's rule: axes from the attribute (ReduceSum before opset 13, the others
- * before 18) or from a constant input; none reduces all unless noop_with_empty_axes.
- * Marks red[]; returns 1 for the no-op. */
-static int red_axes(const inf_node *n, int *red, char *err, size_t errlen)
-{
-	int nd = n->in[0]->ndim, cnt = 0;
-	int from_input = red_kind(n) == CUK_RED_SUM ? n->opset >= 13 : n->opset >= 18;
-	int64_t axes[INF_MAX_DIMS];
-	const int64_t *attr;
-	if (from_input) {
-		if (ops_in(n, 1) && inf_tensor_numel(n->in[1]) > 0 &&
-		    (cnt = ops_const_ints(n, 1, axes, INF_MAX_DIMS, err, errlen)) < 0)
-			return cnt;
-	} else if ((cnt = inf_attr_ints(n, "axes", &attr)) > 0) {
-		if (cnt > INF_MAX_DIMS)
-			return ops_fail(err, errlen, VP_EMODEL, "axes has %d values", cnt);
-		memcpy(axes, attr, sizeof(int64_t) * (size_t)cnt);
-	} else {
-		cnt = 0;
-	}
-	for (int i = 0; i < nd; i++)
-		red[i] = cnt == 0;
-	if (cnt == 0 && inf_attr_int(n, "noop_with_empty_axes", 0))
-		return 1;
-	for (int i = 0; i < cnt; i++) {
-		int a = ops_axis(axes[i], nd);
-		if (a < 0)
-			return ops_fail(err, errlen, VP_EMODEL, "axis %lld is out of range", (long long)axes[i]);
-		red[a] = 1;
-	}
-	return 0;
-}
-
 /* Appends an axis to a dims/strides list, merging it into the previous one when the two
  * are contiguous in the input (fewer divisions per element in the kernel). */
 static void add_axis(int *nd, int64_t *dims, int64_t *str, int64_t d, int64_t s)
@@ -138,7 +105,7 @@ static int red_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
 	red_priv *p = cu_new_priv(cn, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	int rc = red_axes(n, red, err, errlen);
+	int rc = ops_reduce_axes(n, red, err, errlen);
 	if (rc < 0)
 		return rc;
 	p->noop = rc == 1;

@@ -49,6 +49,9 @@ int ops_axis(int64_t axis, int ndim);
 /* Reads a constant integer tensor (int64 or int32) of at most max elements into buf;
  * returns the element count, or a negative code with the reason in err. */
 int ops_const_ints(const inf_node *n, int k, int64_t *buf, int max, char *err, size_t errlen);
+/* Reduce*: marks the reduced axes in red[] (axes from the attribute or the input, by
+ * opset); returns 0, 1 for "no reduction" (noop_with_empty_axes), or < 0 with err. */
+int ops_reduce_axes(const inf_node *n, int *red, char *err, size_t errlen);
 /* The same for a constant float tensor (float or double). */
 int ops_const_floats(const inf_node *n, int k, float *buf, int max, char *err, size_t errlen);
 

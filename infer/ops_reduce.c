@@ -16,10 +16,11 @@ static int red_kind(const inf_node *n)
 	return !strcmp(t, "Mean") ? RED_MEAN : !strcmp(t, "Max") ? RED_MAX : !strcmp(t, "Min") ? RED_MIN : RED_SUM;
 }
 
-/* Marks the reduced axes in red[]; returns 0, or 1 for "no reduction" (noop). */
-static int red_axes(const inf_node *n, int *red, char *err, size_t errlen)
+int ops_reduce_axes(const inf_node *n, int *red, char *err, size_t errlen)
 {
-	int nd = n->in[0]->ndim, from_input = red_kind(n) == RED_SUM ? n->opset >= 13 : n->opset >= 18, cnt = 0;
+	/* ReduceSum took its axes as an input from opset 13, the others from 18 */
+	int nd = n->in[0]->ndim, cnt = 0;
+	int from_input = !strcmp(n->op_type, "ReduceSum") ? n->opset >= 13 : n->opset >= 18;
 	int64_t axes[INF_MAX_DIMS];
 	const int64_t *attr;
 
@@ -53,7 +54,7 @@ OPS_SHAPE(shape_reduce, 1, 1)
 	int red[INF_MAX_DIMS], keep = (int)inf_attr_int(n, "keepdims", 1), nd = 0, rc;
 	int64_t dims[INF_MAX_DIMS];
 
-	if ((rc = ops_need_float(n, 0, err, errlen)) < 0 || (rc = red_axes(n, red, err, errlen)) < 0)
+	if ((rc = ops_need_float(n, 0, err, errlen)) < 0 || (rc = ops_reduce_axes(n, red, err, errlen)) < 0)
 		return rc;
 	if (rc == 1) {
 		ops_same_shape(n);
@@ -82,7 +83,7 @@ static int run_reduce(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 	char err[8];
 
 	(void)ws; (void)cx;
-	if (red_axes(n, red, err, sizeof(err)) == 1) {
+	if (ops_reduce_axes(n, red, err, sizeof(err)) == 1) {
 		ops_copy_through(n);
 		return 0;
 	}
