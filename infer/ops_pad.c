@@ -2,6 +2,7 @@
  * before opset 11 and as inputs from 11 on; any element type. */
 #include <string.h>
 
+#include "cuda_kernels_math.h"
 #include "ops_common.h"
 #include "ops_tables.h"
 
@@ -66,23 +67,13 @@ OPS_SHAPE(shape_pad, 1, 1)
 	return 0;
 }
 
-/* Source index on one axis for output index o; -1 means the constant. */
+/* Source index on one axis for output index o; -1 means the constant. The math is the
+ * GPU kernel's (cuda_kernels_math.h), so the two cannot drift apart. */
 static int64_t pad_src(const pad_geom *g, int a, int64_t o, int64_t len)
 {
-	int64_t i = o - g->pb[a];
-
-	if (i >= 0 && i < len)
-		return i;
-	if (g->mode == PAD_CONSTANT)
-		return -1;
-	if (g->mode == PAD_EDGE)
-		return i < 0 ? 0 : len - 1;
-	if (len == 1)
-		return 0;
-	/* reflect without repeating the border element, period 2 * (len - 1) */
-	int64_t per = 2 * (len - 1);
-	i = ((i % per) + per) % per;
-	return i < len ? i : per - i;
+	static const int cuk_mode[] = { [PAD_CONSTANT] = CUK_PAD_CONSTANT, [PAD_REFLECT] = CUK_PAD_REFLECT,
+	                                [PAD_EDGE] = CUK_PAD_EDGE };
+	return cuk_pad_src(cuk_mode[g->mode], o, g->pb[a], len);
 }
 
 static int run_pad(inf_node *n, void *ws, const inf_cpu_ctx *cx)
