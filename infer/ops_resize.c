@@ -6,13 +6,16 @@
 #include <math.h>
 #include <string.h>
 
+#include "cuda_kernels_math.h"
 #include "ops_common.h"
 #include "ops_tables.h"
 
-enum { MODE_NEAREST, MODE_LINEAR, MODE_CUBIC };
-enum { CT_HALF_PIXEL, CT_PYTORCH_HALF_PIXEL, CT_ALIGN_CORNERS, CT_ASYMMETRIC, CT_TF_HALF_PIXEL_NN,
-       CT_TF_CROP_AND_RESIZE };
-enum { NR_PREFER_FLOOR, NR_PREFER_CEIL, NR_FLOOR, NR_CEIL };
+enum { MODE_NEAREST = CUK_RS_NEAREST, MODE_LINEAR = CUK_RS_LINEAR, MODE_CUBIC = CUK_RS_CUBIC };
+enum { CT_HALF_PIXEL = CUK_CT_HALF_PIXEL, CT_PYTORCH_HALF_PIXEL = CUK_CT_PYTORCH_HALF_PIXEL,
+       CT_ALIGN_CORNERS = CUK_CT_ALIGN_CORNERS, CT_ASYMMETRIC = CUK_CT_ASYMMETRIC,
+       CT_TF_HALF_PIXEL_NN = CUK_CT_TF_HALF_PIXEL_NN, CT_TF_CROP_AND_RESIZE = CUK_CT_TF_CROP_AND_RESIZE };
+enum { NR_PREFER_FLOOR = CUK_NR_PREFER_FLOOR, NR_PREFER_CEIL = CUK_NR_PREFER_CEIL, NR_FLOOR = CUK_NR_FLOOR,
+       NR_CEIL = CUK_NR_CEIL };
 
 typedef struct rs_params {
 	int mode, ct, nr, exclude_outside, nd;
@@ -132,85 +135,25 @@ typedef struct rs_taps {
 	int identity;
 } rs_taps;
 
-static double rs_coord(const rs_params *p, int a, int64_t o)
-{
-	double s = p->scale[a], in = (double)p->in[a], out = p->olen[a];
-
-	switch (p->ct) {
-	case CT_HALF_PIXEL: return (o + 0.5) / s - 0.5;
-	case CT_PYTORCH_HALF_PIXEL: return out > 1 ? (o + 0.5) / s - 0.5 : 0.0;
-	case CT_ALIGN_CORNERS: return out == 1 ? 0.0 : o * (in - 1) / (out - 1);
-	case CT_ASYMMETRIC: return o / s;
-	case CT_TF_HALF_PIXEL_NN: return (o + 0.5) / s;
-	default: {
-		double st = p->roi[a], en = p->roi[p->nd + a];
-		return out > 1 ? st * (in - 1) + o * (en - st) * (in - 1) / (out - 1) : 0.5 * (st + en) * (in - 1);
-	}
-	}
-}
-
-static int64_t rs_nearest(const rs_params *p, double x)
-{
-	double f = floor(x);
-
-	switch (p->nr) {
-	case NR_PREFER_FLOOR: return (int64_t)(x - f == 0.5 ? f : round(x));
-	case NR_PREFER_CEIL: return (int64_t)(x - f == 0.5 ? f + 1 : round(x));
-	case NR_FLOOR: return (int64_t)f;
-	default: return (int64_t)ceil(x);
-	}
-}
-
-static void cubic_coeffs(double t, double a, float *c)
-{
-	double u = t + 1, v = 1 - t, w = 2 - t;
-
-	c[0] = (float)(((a * u - 5 * a) * u + 8 * a) * u - 4 * a);
-	c[1] = (float)(((a + 2) * t - (a + 3)) * t * t + 1);
-	c[2] = (float)(((a + 2) * v - (a + 3)) * v * v + 1);
-	c[3] = (float)(((a * w - 5 * a) * w + 8 * a) * w - 4 * a);
-}
-
+/* The taps come from the GPU kernel's math (cuda_kernels_math.h), so the two backends
+ * cannot drift apart; the enums of both files list the modes in the same order. */
 static void rs_build_taps(const rs_params *p, int a, rs_taps *t)
 {
-	int64_t in = p->in[a];
+	const cuk_resize k = { .mode = p->mode, .ct = p->ct, .nr = p->nr, .exclude_outside = p->exclude_outside,
+	                       .cubic_a = p->cubic_a };
+	const cuk_rs_axis ax = { .in = p->in[a], .out = p->out[a], .scale = p->scale[a], .olen = p->olen[a],
+	                         .roi_start = p->roi[a], .roi_end = p->roi[p->nd + a] };
 
 	t->ntap = p->mode == MODE_NEAREST ? 1 : p->mode == MODE_LINEAR ? 2 : 4;
-	t->identity = p->out[a] == in;
+	t->identity = p->out[a] == ax.in;
 	for (int64_t o = 0; o < p->out[a]; o++) {
-		double x = rs_coord(p, a, o);
 		int64_t *idx = t->idx + o * 4;
-		float *w = t->w + o * 4, sum = 0.0f;
+		float *w = t->w + o * 4;
 
-		if (p->ct == CT_TF_CROP_AND_RESIZE && (x < 0 || x > (double)(in - 1))) {
+		if (cuk_rs_taps(&k, &ax, o, idx, w) == 0) {
 			idx[0] = -1;
 			t->identity = 0;
 			continue;
-		}
-		if (p->mode == MODE_NEAREST) {
-			int64_t i = rs_nearest(p, x);
-			idx[0] = i < 0 ? 0 : i >= in ? in - 1 : i;
-			w[0] = 1.0f;
-		} else {
-			int64_t i0 = (int64_t)floor(x);
-			double r = x - (double)i0;
-			if (p->mode == MODE_LINEAR) {
-				w[0] = (float)(1 - r);
-				w[1] = (float)r;
-			} else {
-				cubic_coeffs(r, p->cubic_a, w);
-				i0 -= 1;
-			}
-			for (int k = 0; k < t->ntap; k++) {
-				int64_t i = i0 + k;
-				if (p->exclude_outside && (i < 0 || i >= in))
-					w[k] = 0.0f;
-				sum += w[k];
-				idx[k] = i < 0 ? 0 : i >= in ? in - 1 : i;
-			}
-			if (p->exclude_outside && sum != 0.0f)
-				for (int k = 0; k < t->ntap; k++)
-					w[k] /= sum;
 		}
 		for (int k = 0; k < t->ntap; k++)
 			if (!(idx[k] == o && w[k] == (k == 0 ? 1.0f : 0.0f)) && !(k > 0 && w[k] == 0.0f))
