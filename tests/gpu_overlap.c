@@ -7,7 +7,7 @@
  *    computes for the same frames;
  *  - cuda:N beyond the device count is refused at start (file:line, GPU count), cuda:99
  *    already by the config.
- * Skips (exit 0) where no GPU is visible. */
+ * Skips (exit 0) where no GPU or no NVDEC is visible. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -330,7 +330,8 @@ static void test_device_index_is_checked(void **state)
 
 int main(void)
 {
-	if (!gpu_visible("gpu_overlap"))
+	/* every part decodes with NVDEC (device frames are what overlaps) */
+	if (!gpu_visible("gpu_overlap") || !nvdec_visible("gpu_overlap"))
 		return 0;
 #ifdef VP_HAVE_CUDA
 	vp_log_set_level(VP_LOG_WARN);
