@@ -147,7 +147,7 @@ static int bench_one(const char *shared, const char *model, const char *family, 
 
 int main(int argc, char **argv)
 {
-	if (!gpu_visible("bench_gpu_overlap"))
+	if (!gpu_visible("bench_gpu_overlap") || !nvdec_visible("bench_gpu_overlap"))
 		return 0;
 #ifdef VP_HAVE_CUDA
 	const char *shared = argc > 1 ? argv[1] : gpu_shared_dir();

@@ -152,7 +152,6 @@ static int bn_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
 {
 	const inf_node *n = cn->n;
 	const inf_tensor *x = n->in[0];
-	(void)c;
 	if (cu_need_float(n, err, errlen) < 0)
 		return VP_EUNSUP;
 	if (inf_attr_int(n, "training_mode", 0) || n->n_out > 1)
@@ -176,8 +175,13 @@ static int bn_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
 		h[p->ch + i] = bi[i] - (float)m * h[i];
 	}
 	int rc = CU_RT(cudaMalloc((void **)&p->coef, sizeof(float) * 2 * (size_t)p->ch));
+	/* On the engine stream and waited for: a plain cudaMemcpy from pageable memory may
+	 * return before its DMA lands, and the non-blocking engine stream would not wait. */
 	if (rc == 0)
-		rc = CU_RT(cudaMemcpy(p->coef, h, sizeof(float) * 2 * (size_t)p->ch, cudaMemcpyHostToDevice));
+		rc = CU_RT(cudaMemcpyAsync(p->coef, h, sizeof(float) * 2 * (size_t)p->ch, cudaMemcpyHostToDevice,
+		                           c->stream));
+	if (rc == 0)
+		rc = CU_RT(cudaStreamSynchronize(c->stream));
 	free(h);
 	return rc;
 }

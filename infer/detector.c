@@ -441,6 +441,10 @@ int inf_detector_collect(inf_detector *d, vp_det *dets, int *counts, inf_detecto
 		                             .postprocess_ns = b->t[2], .batches = rc == 0,
 		                             .frames = rc == 0 ? b->n : 0 };
 	if (rc < 0) {
+		/* A batch that failed part-way may still have its device frames read by kernels
+		 * enqueued before the failure; the caller releases the frames after this. */
+		if (b->n_dev && d->gpu)
+			inf_detector_gpu_drain(d->gpu);
 		memset(counts, 0, (size_t)b->n * sizeof(*counts));
 		return rc;
 	}

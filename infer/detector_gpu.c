@@ -93,6 +93,14 @@ int inf_detector_gpu_collect(inf_detector_gpu *g, int slot, int n, vp_det *dets,
 	return 0;
 }
 
+void inf_detector_gpu_drain(inf_detector_gpu *g)
+{
+	/* Preprocessing (the only reader of the frames), engine and head all run on the
+	 * engine's stream; an error here is the batch's, reported already. */
+	if (cudaStreamSynchronize((cudaStream_t)inf_engine_stream(g->engine)) != cudaSuccess)
+		(void)cudaGetLastError();
+}
+
 void inf_detector_gpu_free(inf_detector_gpu **pg)
 {
 	inf_detector_gpu *g = *pg;
@@ -129,6 +137,8 @@ int inf_detector_gpu_collect(inf_detector_gpu *g, int slot, int n, vp_det *dets,
 	(void)g, (void)slot, (void)n, (void)dets, (void)max_dets, (void)counts;
 	return VP_ENODEV;
 }
+
+void inf_detector_gpu_drain(inf_detector_gpu *g) { (void)g; }
 
 void inf_detector_gpu_free(inf_detector_gpu **g) { *g = NULL; }
 

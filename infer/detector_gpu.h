@@ -26,6 +26,10 @@ int inf_detector_gpu_submit(inf_detector_gpu *g, vp_frame *const *frames, int n,
 /* Waits for slot's results: frame i's detections go to dets[i * max_dets], counts[i]. */
 int inf_detector_gpu_collect(inf_detector_gpu *g, int slot, int n, vp_det *dets, int max_dets,
                              int *counts);
+/* Waits until the GPU no longer reads anything of the batches submitted so far (their
+ * frames may be released then): for a batch that failed part-way, whose slot nobody
+ * waits for. */
+void inf_detector_gpu_drain(inf_detector_gpu *g);
 void inf_detector_gpu_free(inf_detector_gpu **g);
 
 #endif

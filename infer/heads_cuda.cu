@@ -138,16 +138,19 @@ __global__ void nms(const vp_det *sorted, const int *count, unsigned char *supp,
 	__syncthreads();
 	for (int i = 0; i < m && kept < keep; i++) {
 		if (!sp[i]) {
-			vp_det d = s[i];
+			const vp_det d = s[i];
+			// Clip a copy: like the CPU, suppression compares the unclipped boxes (thread 0
+			// too, or its share of the later boxes would see the clipped one).
 			if (threadIdx.x == 0) {
+				vp_det o = d;
 				if (xfs) {
 					float w = (float)xfs[b].src_w, h = (float)xfs[b].src_h;
-					d.bbox[0] = clampf(d.bbox[0], w);
-					d.bbox[1] = clampf(d.bbox[1], h);
-					d.bbox[2] = clampf(d.bbox[2], w);
-					d.bbox[3] = clampf(d.bbox[3], h);
+					o.bbox[0] = clampf(o.bbox[0], w);
+					o.bbox[1] = clampf(o.bbox[1], h);
+					o.bbox[2] = clampf(o.bbox[2], w);
+					o.bbox[3] = clampf(o.bbox[3], h);
 				}
-				out[(long long)b * cap + kept] = d;
+				out[(long long)b * cap + kept] = o;
 			}
 			for (int j = i + 1 + threadIdx.x; j < m; j += blockDim.x)
 				if (s[j].class_id == d.class_id && iou(d.bbox, s[j].bbox) > thr)

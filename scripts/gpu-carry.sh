@@ -8,7 +8,8 @@
 #   build/lib/  the shared libraries they load that a bare glibc system lacks, with link
 #               placeholders for what FFmpeg pulls in but never calls (scripts/gpu_carry_stubs.py)
 #   shared/     $SHARED's clips, reference detections, models and tools
-#   clips/      the clips tests/gpu_nvdec.c generates with ffmpeg where ffmpeg exists
+#   clips/      the clips tests/gpu_nvdec.c generates with ffmpeg where ffmpeg exists, and
+#               the models tests/gpu_ops_more.c writes with python3 + onnx
 #   onnx-node/  libonnx-testdata's node cases, for the conformance run on the cuda backend
 # scripts/gpu-run.sh unpacks and runs it there (docs/gpu.md gives the device command).
 set -eu
@@ -59,6 +60,7 @@ echo "gpu-carry: needs ${glibc:-GLIBC_2.?} or newer on the GPU machine (Ubuntu 2
 cp -r "$SHARED/data/videos" "$SHARED/data/reference" "$root/shared/data/"
 cp -r "$SHARED/models" "$SHARED/tools" "$root/shared/"
 "$root/build/tests/gpu_nvdec" --make-clips "$root/clips"
+"$root/build/tests/gpu_ops_more" --make-models "$root/clips"
 cp -r "$ONNX_NODE/." "$root/onnx-node/"
 
 mkdir -p "$OUT"

@@ -128,7 +128,10 @@ static void check_head(const char *io, int family, int size, const float *class_
 	info2.dims[0] = 2;
 	inf_head_cfg cfg = { .family = family, .input_w = size, .input_h = size, .threshold = 0.25f, .nms_iou = 0.45f,
 	                     .max_detections = 100, .class_threshold = class_thr, .class_allow = allow };
-	krn_xform xf[2] = { { 0.6f, 0.6f, 0.0f, 52.0f, 1280, 720 }, { 0.5f, 0.5f, 8.0f, 0.0f, 1000, 1400 } };
+	/* the third: a frame much smaller than the boxes, so most survivors are clipped (NMS
+	 * must still compare the unclipped boxes, as the CPU does) */
+	krn_xform xf[3] = { { 0.6f, 0.6f, 0.0f, 52.0f, 1280, 720 }, { 0.5f, 0.5f, 8.0f, 0.0f, 1000, 1400 },
+	                    { 0.6f, 0.6f, 0.0f, 52.0f, 320, 240 } };
 	inf_head *h = NULL;
 	inf_head_cuda *g = NULL;
 	assert_int_equal(inf_head_new(&cfg, &info2, &h), 0);
@@ -137,8 +140,9 @@ static void check_head(const char *io, int family, int size, const float *class_
 	assert_int_equal(cudaMalloc((void **)&dev, 2 * item * sizeof(float)), cudaSuccess);
 	assert_int_equal(cudaMemcpy(dev, two, 2 * item * sizeof(float), cudaMemcpyHostToDevice), cudaSuccess);
 	/* Three decodes: the first two fill both result slots before either is
-	 * read (the second with other transforms), the third reuses the first slot. */
-	krn_xform xfs[3][2] = { { xf[0], xf[1] }, { xf[1], xf[0] }, { xf[0], xf[1] } };
+	 * read (the second with other transforms), the third reuses the first slot (with a
+	 * small frame for item 0). */
+	krn_xform xfs[3][2] = { { xf[0], xf[1] }, { xf[1], xf[0] }, { xf[2], xf[1] } };
 	int slots[3];
 	for (int round = 0; round < 3; round++) {
 		if (round == 2)

@@ -234,6 +234,70 @@ static void test_strides_and_output_walk_order(void **state)
 	assert_true(g.sa[0] == 105 && g.sa[1] == 7 && g.sa[2] == 1 && g.sa[3] == 35);
 }
 
+/* cuk_copy_nd's walk on the host: output index i split last axis fastest. */
+static void copy_walk(const float *x, float *y, const cuk_geom *g)
+{
+	int64_t n = 1;
+	for (int d = 0; d < g->nd; d++)
+		n *= g->dims[d];
+	for (int64_t i = 0; i < n; i++) {
+		int64_t r = i, a = g->base_a, o = g->base_y;
+		for (int d = g->nd - 1; d >= 0; d--) {
+			int64_t k = r % g->dims[d];
+			r /= g->dims[d];
+			a += k * g->sa[d];
+			o += k * g->sy[d];
+		}
+		y[o] = x[a];
+	}
+}
+
+/* The layout conversions (the graph input's boundary conversion, a convolution's input
+ * and output copies) walk their output in storage order and run a smaller batch by
+ * setting dims[0]: the batch axis must stay first after cu_geom_output_order, also with
+ * axes of length 1, so exactly items 0..batch-1 land, each element where it belongs. */
+static void test_conversions_run_partial_batches(void **state)
+{
+	(void)state;
+	static const int64_t shapes[][4] = { { 4, 3, 5, 7 }, { 4, 1, 5, 7 }, { 4, 8, 1, 1 }, { 4, 8, 1, 9 },
+		                             { 4, 8, 9, 1 }, { 3, 1, 1, 1 } };
+	for (size_t si = 0; si < sizeof(shapes) / sizeof(shapes[0]); si++)
+		for (int to_nhwc = 0; to_nhwc < 2; to_nhwc++)
+			for (int batch = 1; batch <= shapes[si][0]; batch++) {
+				inf_tensor t = { .ndim = 4 };
+				memcpy(t.dims, shapes[si], sizeof(shapes[si]));
+				int64_t n = t.dims[0] * t.dims[1] * t.dims[2] * t.dims[3], xs[4], ys[4];
+				float *x = malloc((size_t)n * sizeof(float)), *y = malloc((size_t)n * sizeof(float));
+				assert_true(x && y);
+				for (int64_t i = 0; i < n; i++) {
+					x[i] = (float)i;
+					y[i] = -1.0f;
+				}
+				cuk_geom g = { .nd = 4 };
+				memcpy(g.dims, t.dims, sizeof(g.dims));
+				cu_layout_strides(&t, !to_nhwc, g.sa);
+				cu_layout_strides(&t, to_nhwc, g.sy);
+				memcpy(xs, g.sa, sizeof(xs));
+				memcpy(ys, g.sy, sizeof(ys));
+				cu_geom_output_order(&g);
+				g.dims[0] = batch;
+				copy_walk(x, y, &g);
+				for (int64_t b = 0; b < t.dims[0]; b++)
+					for (int64_t c = 0; c < t.dims[1]; c++)
+						for (int64_t h = 0; h < t.dims[2]; h++)
+							for (int64_t w = 0; w < t.dims[3]; w++) {
+								float got = y[b * ys[0] + c * ys[1] + h * ys[2] + w * ys[3]];
+								float want = b < batch ? x[b * xs[0] + c * xs[1] + h * xs[2] + w * xs[3]] : -1.0f;
+								if (got != want)
+									fail_msg("shape %zu to_nhwc %d batch %d: element (%lld,%lld,%lld,%lld)", si,
+									         to_nhwc, batch, (long long)b, (long long)c, (long long)h,
+									         (long long)w);
+							}
+				free(x);
+				free(y);
+			}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -242,6 +306,7 @@ int main(void)
 		cmocka_unit_test(test_same_layout_constraint_propagates),
 		cmocka_unit_test(test_layout_classes_name_gpu_operators),
 		cmocka_unit_test(test_strides_and_output_walk_order),
+		cmocka_unit_test(test_conversions_run_partial_batches),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
