@@ -39,7 +39,8 @@ int krn_preprocess_ref(const vp_frame *const *frames, int n, const krn_pre_param
                        void *dst, krn_xform *xf);
 
 /* Same contract and output as krn_preprocess_ref (bit for bit when built without FMA
- * contraction), several times faster: separable blend over precomputed taps. */
+ * contraction), several times faster: separable blend over precomputed taps. Runs on
+ * the calling thread's OpenMP team size, which the CPU engine sets to the model's. */
 int krn_preprocess_cpu(const vp_frame *const *frames, int n, const krn_pre_params *p,
                        void *dst, krn_xform *xf);
 

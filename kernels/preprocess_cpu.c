@@ -15,7 +15,7 @@
 #include "preprocess.h"
 #include "preprocess_math.h"
 
-/* Output columns per pass: bounds each thread's scratch (about 50 KiB of stack), so the
+/* Output columns per pass: bounds each thread's scratch (about 40 KiB of stack), so the
  * hot path never allocates; 416- and 640-wide models take one pass. */
 #define CPU_TILE 640
 
