@@ -6,6 +6,7 @@
  * swscale. Model inputs: 416x416 letterbox top-left BGR (YOLOX), 640x640 letterbox
  * centred RGB /255 (YOLOv8). Times are the best of several rounds that alternate the
  * two functions, so a busy shared machine slows both alike. */
+#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
@@ -34,21 +35,27 @@ static double now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Frame 0 of a clip, through the project's software decoder (one reference). */
-static int first_frame(const char *shared, const char *clip, dec_stream **s, vp_frame **f)
+/* Frame 0 of a clip, through the project's software decoder (one reference); the
+ * stream borrows the source settings, so they live in the caller's src. */
+typedef struct bench_src {
+	char path[1024];
+	pipe_source_cfg cfg;
+	dec_stream *s;
+	vp_frame *f;
+} bench_src;
+
+static int first_frame(const char *shared, const char *clip, bench_src *b)
 {
-	static char path[1024];
-	static pipe_source_cfg cfg;
-	snprintf(path, sizeof(path), "%s/data/videos/%s", shared, clip);
-	cfg = (pipe_source_cfg){
-		.id = (char *)clip, .uri = path, .decoder = PIPE_DEC_SOFTWARE, .interval = 1,
+	snprintf(b->path, sizeof(b->path), "%s/data/videos/%s", shared, clip);
+	b->cfg = (pipe_source_cfg){
+		.id = (char *)clip, .uri = b->path, .decoder = PIPE_DEC_SOFTWARE, .interval = 1,
 		.reconnect_initial_ms = 500, .reconnect_max_ms = 30000, .rtsp_timeout_ms = 5000,
 		.is_file = true,
 	};
-	int r = dec_stream_open(&cfg, 0, 4, s);
+	int r = dec_stream_open(&b->cfg, 0, 4, &b->s);
 	if (r < 0)
 		return r;
-	return dec_stream_read(*s, f);
+	return dec_stream_read(b->s, &b->f);
 }
 
 /* A w x h YUV420P copy of src scaled with swscale (bilinear); buf owns the planes. */
@@ -59,6 +66,8 @@ static int scaled(const vp_frame *src, int w, int h, vp_frame *dst, uint8_t **bu
 	if (!sws)
 		return -ENOMEM;
 	*dst = *src;
+	dst->opaque = NULL;  /* a plain copy: not the decoder's, never unreferenced */
+	dst->pool = NULL;
 	dst->width = w;
 	dst->height = h;
 	uint8_t *data[4];
@@ -144,21 +153,21 @@ int main(int argc, char **argv)
 		  .pad_value = 114, .scale = { s, s, s } },
 	};
 	const char *model_names[2] = { "416x416 yolox", "640x640 yolov8" };
-	dec_stream *s1080 = NULL, *s432 = NULL;
-	vp_frame *f1080 = NULL, *f432 = NULL, f720;
+	static bench_src b1080, b432;
+	vp_frame f720;
 	uint8_t *buf720 = NULL;
-	int r = first_frame(argv[1], "cars-1080p.mp4", &s1080, &f1080);
+	int r = first_frame(argv[1], "cars-1080p.mp4", &b1080);
 	if (r == 0)
-		r = first_frame(argv[1], "cars-432p.mp4", &s432, &f432);
+		r = first_frame(argv[1], "cars-432p.mp4", &b432);
 	if (r == 0)
-		r = scaled(f1080, 1280, 720, &f720, &buf720);
+		r = scaled(b1080.f, 1280, 720, &f720, &buf720);
 	if (r < 0) {
 		fprintf(stderr, "bench_preprocess: cannot get the input frames: %s\n", vp_strerror(r));
 		goto out;
 	}
 	printf("| input | model input | threads | reference ms | fast ms | speed-up | max |diff| (0-255) |\n");
 	printf("| --- | --- | --- | --- | --- | --- | --- |\n");
-	const vp_frame *inputs[3] = { f1080, &f720, f432 };
+	const vp_frame *inputs[3] = { b1080.f, &f720, b432.f };
 	const char *names[3] = { "cars-1080p", "cars-1080p scaled", "cars-432p" };
 	for (int i = 0; i < 3 && r == 0; i++)
 		for (int m = 0; m < 2 && r == 0; m++)
@@ -168,9 +177,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_preprocess: %s\n", vp_strerror(r));
 out:
 	av_freep(&buf720);
-	vp_frame_unref(&f1080);
-	vp_frame_unref(&f432);
-	dec_stream_free(&s1080);
-	dec_stream_free(&s432);
+	vp_frame_unref(&b1080.f);
+	vp_frame_unref(&b432.f);
+	dec_stream_free(&b1080.s);
+	dec_stream_free(&b432.s);
 	return r < 0;
 }
