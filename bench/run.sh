@@ -19,6 +19,7 @@ run() { # title program args...
 # --gpu-only: just the GPU tables (scripts/gpu-run.sh on a GPU machine with little time).
 if [ "${1:-}" != "--gpu-only" ]; then
 	run "Software decode" "$BUILD/bench/bench_decode" "$SHARED/data/videos"
+	run "CPU preprocessing, reference vs fast (ms per frame)" "$BUILD/bench/bench_preprocess" "$SHARED"
 	run "CPU engine" "$BUILD/bench/bench_engine"
 	echo; echo "## onnxruntime CPU EP (same machine, same run)"
 	SHARED="$SHARED" sh bench/run-ort.sh || rc=1

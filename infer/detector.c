@@ -309,7 +309,7 @@ static int run_host(inf_detector *d, vp_frame *const *frames, int n, vp_det *det
                     int64_t t[3])
 {
 	int64_t t0 = vp_mono_ns();
-	int rc = krn_preprocess_ref((const vp_frame *const *)frames, n, &d->pre,
+	int rc = krn_preprocess_cpu((const vp_frame *const *)frames, n, &d->pre,
 	                            inf_engine_input(d->engine, 0), d->xf);
 	if (rc < 0)
 		return rc;
