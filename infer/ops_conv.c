@@ -7,8 +7,10 @@
 #include <string.h>
 
 #include "ops_common.h"
+#include "ops_conv_pg.h"
 #include "ops_tables.h"
 #include "ops_window.h"
+#include "pgemm.h"
 
 /* Geometry of a Conv/ConvTranspose node from its input, weights and attributes. */
 static int conv_window(const inf_node *n, int transpose, ops_window *w, char *err, size_t errlen)
@@ -89,6 +91,7 @@ static enum conv_kind conv_kind(const inf_node *n, const ops_window *w)
 #define COL_BLOCK_FLOATS 131072
 
 typedef struct conv_priv {
+	conv_pg *pg;                 /* the packed-GEMM path, where the CPU has it */
 	int threads;                 /* im2col blocks the workspace holds at once */
 	int64_t rows_per_block;      /* output rows (all spatial axes but the last) per block */
 } conv_priv;
@@ -103,29 +106,38 @@ static int64_t conv_rows_per_block(int64_t kdim, const ops_window *w3)
 static int prepare_conv(inf_node *n, size_t *ret_ws)
 {
 	int64_t g = inf_attr_int(n, "group", 1), kdim;
+	enum conv_kind kind;
 	conv_priv *p;
 	ops_window w, w3;
 	char err[8];
+	int rc;
 
 	if (conv_window(n, 0, &w, err, sizeof(err)) < 0)
 		return VP_EMODEL;
 	*ret_ws = 0;
-	if (conv_kind(n, &w) != CONV_IM2COL)
+	kind = conv_kind(n, &w);
+	if (kind == CONV_DEPTHWISE || (kind == CONV_POINTWISE && !pg_supported()))
 		return 0;
-	if (!(p = malloc(sizeof(*p))))
+	if (!(p = calloc(1, sizeof(*p))))
 		return -ENOMEM;
 	ops_window_to3(&w, &w3);
-	kdim = n->in[0]->dims[1] / g * w.k_size;
 	p->threads = omp_get_max_threads();
-	p->rows_per_block = conv_rows_per_block(kdim, &w3);
 	n->priv = p;
+	if (pg_supported())
+		return (rc = conv_pg_new(n, &w3, kind == CONV_POINTWISE, p->threads, &p->pg, ret_ws)) < 0 ? rc : 0;
+	kdim = n->in[0]->dims[1] / g * w.k_size;
+	p->rows_per_block = conv_rows_per_block(kdim, &w3);
 	*ret_ws = (size_t)p->threads * (size_t)(kdim * p->rows_per_block * w3.out[2]) * sizeof(float);
 	return 0;
 }
 
 static void release_conv(inf_node *n)
 {
-	free(n->priv);
+	conv_priv *p = n->priv;
+
+	if (p)
+		conv_pg_free(&p->pg);
+	free(p);
 	n->priv = NULL;
 }
 
@@ -395,6 +407,10 @@ static int run_conv(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 		return VP_EMODEL;
 	ops_window_to3(&w, &w3);
 	kind = conv_kind(n, &w);
+	if (n->priv && ((const conv_priv *)n->priv)->pg) {
+		conv_pg_run(((const conv_priv *)n->priv)->pg, n, &w3, ws, nth);
+		return 0;
+	}
 	if (kind == CONV_DEPTHWISE) {
 		run_depthwise(n, &w3, nth);
 		return 0;

@@ -1,0 +1,176 @@
+/* Packed GEMM for convolutions (see pgemm.h): an 8 x 48 AVX-512 register tile, 24
+ * accumulators, with B rows loaded as 3 vectors and A entries broadcast. */
+#include <string.h>
+
+#include "graph.h"
+#include "pgemm.h"
+#include "simd_avx512.h"
+
+#ifdef HAVE_AVX512_SILU
+
+#define PG_TARGET __attribute__((target("avx512f")))
+
+int pg_supported(void)
+{
+	return __builtin_cpu_supports("avx512f");
+}
+
+/* The fused activation of one vector; same formulas as ops_common.c's act_block. */
+PG_TARGET static inline __m512 act512(__m512 v, const pg_epilogue *e)
+{
+	__m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
+
+	switch (e->act) {
+	case INF_ACT_RELU:
+		return _mm512_max_ps(v, zero);
+	case INF_ACT_LEAKY_RELU:
+		return _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), v, _mm512_set1_ps(e->alpha));
+	case INF_ACT_SIGMOID:
+		return sigmoid512(v);
+	case INF_ACT_SILU:
+		return _mm512_mul_ps(v, sigmoid512(v));
+	case INF_ACT_HARD_SIGMOID:
+		v = _mm512_fmadd_ps(v, _mm512_set1_ps(e->alpha), _mm512_set1_ps(e->beta));
+		return _mm512_min_ps(_mm512_max_ps(v, zero), one);
+	case INF_ACT_HARD_SWISH: {
+		__m512 g = _mm512_fmadd_ps(v, _mm512_set1_ps(1.0f / 6.0f), _mm512_set1_ps(0.5f));
+		return _mm512_mul_ps(v, _mm512_min_ps(_mm512_max_ps(g, zero), one));
+	}
+	case INF_ACT_CLIP:
+		return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(e->alpha)), _mm512_set1_ps(e->beta));
+	default:
+		return v;
+	}
+}
+
+static inline __mmask16 cols_mask(int64_t cols)
+{
+	return cols >= 16 ? 0xffff : cols <= 0 ? 0 : (__mmask16)((1u << cols) - 1);
+}
+
+/* C rows [0, rows) x columns [0, cols) from a packed A panel (k x PG_MR) and the
+ * first nv vectors of each row of a packed B panel (k x PG_NR); rows of the tile past
+ * `rows` are computed from zero weights and dropped. */
+PG_TARGET __attribute__((always_inline)) static inline void
+tile_8xnv(int nv, int64_t k, const float *a, const float *b, float *c, int64_t ldc, int rows, int64_t cols,
+          const float *bias, const pg_epilogue *e)
+{
+	__m512 acc[PG_MR][3], bv[3];
+	__mmask16 m[3] = { cols_mask(cols), cols_mask(cols - 16), cols_mask(cols - 32) };
+
+#pragma GCC unroll 8
+	for (int r = 0; r < PG_MR; r++)
+		acc[r][0] = acc[r][1] = acc[r][2] = _mm512_setzero_ps();
+	for (int64_t p = 0; p < k; p++, a += PG_MR, b += PG_NR) {
+#pragma GCC unroll 3
+		for (int j = 0; j < nv; j++)
+			bv[j] = _mm512_loadu_ps(b + 16 * j);
+#pragma GCC unroll 8
+		for (int r = 0; r < PG_MR; r++) {
+			__m512 av = _mm512_set1_ps(a[r]);
+#pragma GCC unroll 3
+			for (int j = 0; j < nv; j++)
+				acc[r][j] = _mm512_fmadd_ps(av, bv[j], acc[r][j]);
+		}
+	}
+	for (int r = 0; r < rows; r++) {
+		__m512 bias_v = _mm512_set1_ps(bias ? bias[r] : 0.0f);
+		float *cr = c + r * ldc;
+#pragma GCC unroll 3
+		for (int j = 0; j < nv; j++)
+			_mm512_mask_storeu_ps(cr + 16 * j, m[j], act512(_mm512_add_ps(acc[r][j], bias_v), e));
+	}
+}
+
+PG_TARGET static void tile_8x48(int64_t k, const float *a, const float *b, float *c, int64_t ldc, int rows,
+                                int64_t cols, const float *bias, const pg_epilogue *e)
+{
+	tile_8xnv(3, k, a, b, c, ldc, rows, cols, bias, e);
+}
+
+/* Narrower tiles for the last columns of a matrix. */
+PG_TARGET static void tile_8x32(int64_t k, const float *a, const float *b, float *c, int64_t ldc, int rows,
+                                int64_t cols, const float *bias, const pg_epilogue *e)
+{
+	tile_8xnv(2, k, a, b, c, ldc, rows, cols, bias, e);
+}
+
+PG_TARGET static void tile_8x16(int64_t k, const float *a, const float *b, float *c, int64_t ldc, int rows,
+                                int64_t cols, const float *bias, const pg_epilogue *e)
+{
+	tile_8xnv(1, k, a, b, c, ldc, rows, cols, bias, e);
+}
+
+PG_TARGET void pg_gemm(const float *ap, int64_t m, int64_t k, const float *bp, int64_t n, float *c, int64_t ldc,
+                       const pg_epilogue *e)
+{
+	for (int64_t i = 0; i < m; i += PG_MR) {
+		const float *a = ap + i * k, *bias = e->bias ? e->bias + i : NULL;
+		int rows = m - i < PG_MR ? (int)(m - i) : PG_MR;
+
+		for (int64_t j = 0; j < n; j += PG_NR) {
+			int64_t cols = n - j;
+			const float *b = bp + j * k;
+
+			if (cols > 32)
+				tile_8x48(k, a, b, c + i * ldc + j, ldc, rows, cols, bias, e);
+			else if (cols > 16)
+				tile_8x32(k, a, b, c + i * ldc + j, ldc, rows, cols, bias, e);
+			else
+				tile_8x16(k, a, b, c + i * ldc + j, ldc, rows, cols, bias, e);
+		}
+	}
+}
+
+PG_TARGET void pg_pack_b(const float *b, int64_t ldb, int64_t k, int64_t n, float *ret)
+{
+	for (int64_t j = 0; j < n; j += PG_NR, ret += PG_NR * k) {
+		__mmask16 m0 = cols_mask(n - j), m1 = cols_mask(n - j - 16), m2 = cols_mask(n - j - 32);
+		const float *src = b + j;
+		float *dst = ret;
+
+		for (int64_t p = 0; p < k; p++, src += ldb, dst += PG_NR) {
+			_mm512_storeu_ps(dst, _mm512_maskz_loadu_ps(m0, src));
+			_mm512_storeu_ps(dst + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+			_mm512_storeu_ps(dst + 32, _mm512_maskz_loadu_ps(m2, src + 32));
+		}
+	}
+}
+
+#else
+
+int pg_supported(void)
+{
+	return 0;
+}
+
+void pg_gemm(const float *ap, int64_t m, int64_t k, const float *bp, int64_t n, float *c, int64_t ldc,
+             const pg_epilogue *e)
+{
+	(void)ap, (void)m, (void)k, (void)bp, (void)n, (void)c, (void)ldc, (void)e;
+}
+
+void pg_pack_b(const float *b, int64_t ldb, int64_t k, int64_t n, float *ret)
+{
+	(void)b, (void)ldb, (void)k, (void)n, (void)ret;
+}
+
+#endif
+
+size_t pg_a_floats(int64_t m, int64_t k)
+{
+	return (size_t)((m + PG_MR - 1) / PG_MR * PG_MR * k);
+}
+
+size_t pg_b_floats(int64_t k, int64_t n)
+{
+	return (size_t)((n + PG_NR - 1) / PG_NR * PG_NR * k);
+}
+
+void pg_pack_a(const float *a, int64_t lda, int64_t m, int64_t k, float *ret)
+{
+	for (int64_t i = 0; i < m; i += PG_MR)
+		for (int64_t p = 0; p < k; p++)
+			for (int r = 0; r < PG_MR; r++)
+				*ret++ = i + r < m ? a[(i + r) * lda + p] : 0.0f;
+}
