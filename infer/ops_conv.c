@@ -8,6 +8,7 @@
 
 #include "ops_common.h"
 #include "ops_conv_pg.h"
+#include "ops_conv_wino.h"
 #include "ops_tables.h"
 #include "ops_window.h"
 #include "pgemm.h"
@@ -92,6 +93,7 @@ static enum conv_kind conv_kind(const inf_node *n, const ops_window *w)
 
 typedef struct conv_priv {
 	conv_pg *pg;                 /* the packed-GEMM path, where the CPU has it */
+	conv_wino *wino;             /* or Winograd for 3x3 stride-1 convolutions */
 	int threads;                 /* im2col blocks the workspace holds at once */
 	int64_t rows_per_block;      /* output rows (all spatial axes but the last) per block */
 } conv_priv;
@@ -123,6 +125,8 @@ static int prepare_conv(inf_node *n, size_t *ret_ws)
 	ops_window_to3(&w, &w3);
 	p->threads = omp_get_max_threads();
 	n->priv = p;
+	if (conv_wino_usable(n, &w3))
+		return (rc = conv_wino_new(n, p->threads, &p->wino, ret_ws)) < 0 ? rc : 0;
 	if (pg_supported())
 		return (rc = conv_pg_new(n, &w3, kind == CONV_POINTWISE, p->threads, &p->pg, ret_ws)) < 0 ? rc : 0;
 	kdim = n->in[0]->dims[1] / g * w.k_size;
@@ -135,8 +139,10 @@ static void release_conv(inf_node *n)
 {
 	conv_priv *p = n->priv;
 
-	if (p)
+	if (p) {
 		conv_pg_free(&p->pg);
+		conv_wino_free(&p->wino);
+	}
 	free(p);
 	n->priv = NULL;
 }
@@ -396,6 +402,7 @@ static void run_depthwise(inf_node *n, const ops_window *w3, int nth)
 
 static int run_conv(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 {
+	const conv_priv *p = n->priv;
 	const inf_tensor *x = n->in[0], *wt = n->in[1], *b = ops_in(n, 2);
 	int64_t g = inf_attr_int(n, "group", 1), cin, mg, kdim;
 	int nth = ops_threads(cx);
@@ -407,8 +414,12 @@ static int run_conv(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 		return VP_EMODEL;
 	ops_window_to3(&w, &w3);
 	kind = conv_kind(n, &w);
-	if (n->priv && ((const conv_priv *)n->priv)->pg) {
-		conv_pg_run(((const conv_priv *)n->priv)->pg, n, &w3, ws, nth);
+	if (p && p->wino) {
+		conv_wino_run(p->wino, n, &w3, ws, nth);
+		return 0;
+	}
+	if (p && p->pg) {
+		conv_pg_run(p->pg, n, &w3, ws, nth);
 		return 0;
 	}
 	if (kind == CONV_DEPTHWISE) {

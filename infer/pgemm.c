@@ -15,34 +15,6 @@ int pg_supported(void)
 	return __builtin_cpu_supports("avx512f");
 }
 
-/* The fused activation of one vector; same formulas as ops_common.c's act_block. */
-PG_TARGET static inline __m512 act512(__m512 v, const pg_epilogue *e)
-{
-	__m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
-
-	switch (e->act) {
-	case INF_ACT_RELU:
-		return _mm512_max_ps(v, zero);
-	case INF_ACT_LEAKY_RELU:
-		return _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), v, _mm512_set1_ps(e->alpha));
-	case INF_ACT_SIGMOID:
-		return sigmoid512(v);
-	case INF_ACT_SILU:
-		return _mm512_mul_ps(v, sigmoid512(v));
-	case INF_ACT_HARD_SIGMOID:
-		v = _mm512_fmadd_ps(v, _mm512_set1_ps(e->alpha), _mm512_set1_ps(e->beta));
-		return _mm512_min_ps(_mm512_max_ps(v, zero), one);
-	case INF_ACT_HARD_SWISH: {
-		__m512 g = _mm512_fmadd_ps(v, _mm512_set1_ps(1.0f / 6.0f), _mm512_set1_ps(0.5f));
-		return _mm512_mul_ps(v, _mm512_min_ps(_mm512_max_ps(g, zero), one));
-	}
-	case INF_ACT_CLIP:
-		return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(e->alpha)), _mm512_set1_ps(e->beta));
-	default:
-		return v;
-	}
-}
-
 static inline __mmask16 cols_mask(int64_t cols)
 {
 	return cols >= 16 ? 0xffff : cols <= 0 ? 0 : (__mmask16)((1u << cols) - 1);
@@ -78,7 +50,7 @@ tile_8xnv(int nv, int64_t k, const float *a, const float *b, float *c, int64_t l
 		float *cr = c + r * ldc;
 #pragma GCC unroll 3
 		for (int j = 0; j < nv; j++)
-			_mm512_mask_storeu_ps(cr + 16 * j, m[j], act512(_mm512_add_ps(acc[r][j], bias_v), e));
+			_mm512_mask_storeu_ps(cr + 16 * j, m[j], act512(_mm512_add_ps(acc[r][j], bias_v), e->act, e->alpha, e->beta));
 	}
 }
 

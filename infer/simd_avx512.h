@@ -5,6 +5,8 @@
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #include <immintrin.h>
+
+#include "graph.h"
 #define HAVE_AVX512_SILU 1
 
 /* Sigmoid / SiLU with AVX-512: scalef for 2^n and a Newton-refined rcp14 instead of a
@@ -39,6 +41,35 @@ static inline __m512 sigmoid512(__m512 v)
 	__m512 r = _mm512_rcp14_ps(d);
 
 	return _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
+}
+
+/* A fused activation (enum inf_act) of one vector; the formulas of ops_common.c's act_block. */
+__attribute__((target("avx512f"), always_inline))
+static inline __m512 act512(__m512 v, int act, float alpha, float beta)
+{
+	__m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
+
+	switch (act) {
+	case INF_ACT_RELU:
+		return _mm512_max_ps(v, zero);
+	case INF_ACT_LEAKY_RELU:
+		return _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), v, _mm512_set1_ps(alpha));
+	case INF_ACT_SIGMOID:
+		return sigmoid512(v);
+	case INF_ACT_SILU:
+		return _mm512_mul_ps(v, sigmoid512(v));
+	case INF_ACT_HARD_SIGMOID:
+		v = _mm512_fmadd_ps(v, _mm512_set1_ps(alpha), _mm512_set1_ps(beta));
+		return _mm512_min_ps(_mm512_max_ps(v, zero), one);
+	case INF_ACT_HARD_SWISH: {
+		__m512 g = _mm512_fmadd_ps(v, _mm512_set1_ps(1.0f / 6.0f), _mm512_set1_ps(0.5f));
+		return _mm512_mul_ps(v, _mm512_min_ps(_mm512_max_ps(g, zero), one));
+	}
+	case INF_ACT_CLIP:
+		return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(alpha)), _mm512_set1_ps(beta));
+	default:
+		return v;
+	}
 }
 
 #endif
