@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ops_common.h"
+#include "ops_conv_dw.h"
 #include "ops_conv_pg.h"
 #include "ops_conv_wino.h"
 #include "ops_tables.h"
@@ -420,6 +421,10 @@ static int run_conv(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 	}
 	if (p && p->pg) {
 		conv_pg_run(p->pg, n, &w3, ws, nth);
+		return 0;
+	}
+	if (kind == CONV_DEPTHWISE && conv_dw3_usable(&w3)) {
+		conv_dw3_run(n, &w3, nth);
 		return 0;
 	}
 	if (kind == CONV_DEPTHWISE) {

@@ -273,6 +273,8 @@ static const conv_case cases[] = {
 	{ 2, 6, 6, 10, 12, 5, 5, 1, 1, 2, 2, 6, { 4, 3, 2, 4 }, 0 },      /* depthwise 5x5 dilated */
 	{ 1, 4, 4, 2, 3, 3, 3, 1, 1, 1, 1, 4, { 1, 1, 1, 1 }, 1 },        /* depthwise, input < kernel */
 	{ 2, 4, 8, 6, 6, 3, 3, 1, 1, 1, 1, 4, { 1, 1, 1, 1 }, 1 },        /* channel multiplier 2 */
+	{ 1, 3, 3, 5, 35, 3, 3, 1, 1, 1, 1, 3, { 1, 1, 1, 1 }, 1 },       /* depthwise, rows over 16 columns */
+	{ 2, 5, 5, 9, 38, 3, 3, 2, 2, 1, 1, 5, { 0, 1, 1, 0 }, 0 },       /* depthwise stride 2, wide, uneven */
 	{ 2, 16, 20, 23, 31, 3, 3, 1, 1, 1, 1, 1, { 1, 0, 2, 1 }, 1 },   /* Winograd, odd sizes, uneven pads */
 	{ 1, 24, 9, 42, 40, 3, 3, 1, 1, 1, 1, 1, { 1, 1, 1, 1 }, 0 },    /* Winograd, several tile blocks */
 };
