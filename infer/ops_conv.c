@@ -95,6 +95,7 @@ static enum conv_kind conv_kind(const inf_node *n, const ops_window *w)
 typedef struct conv_priv {
 	conv_pg *pg;                 /* the packed-GEMM path, where the CPU has it */
 	conv_wino *wino;             /* or Winograd for 3x3 stride-1 convolutions */
+	int dw3;                     /* or the AVX-512 3x3 depthwise kernel */
 	int threads;                 /* im2col blocks the workspace holds at once */
 	int64_t rows_per_block;      /* output rows (all spatial axes but the last) per block */
 } conv_priv;
@@ -119,13 +120,18 @@ static int prepare_conv(inf_node *n, size_t *ret_ws)
 		return VP_EMODEL;
 	*ret_ws = 0;
 	kind = conv_kind(n, &w);
-	if (kind == CONV_DEPTHWISE || (kind == CONV_POINTWISE && !pg_supported()))
+	ops_window_to3(&w, &w3);
+	if ((kind == CONV_DEPTHWISE && !conv_dw3_usable(&w3)) || (kind == CONV_POINTWISE && !pg_supported()))
 		return 0;
 	if (!(p = calloc(1, sizeof(*p))))
 		return -ENOMEM;
-	ops_window_to3(&w, &w3);
 	p->threads = omp_get_max_threads();
 	n->priv = p;
+	if (kind == CONV_DEPTHWISE) {
+		p->dw3 = 1;
+		*ret_ws = conv_dw3_workspace(&w3, p->threads);
+		return 0;
+	}
 	if (conv_wino_usable(n, &w3))
 		return (rc = conv_wino_new(n, p->threads, &p->wino, ret_ws)) < 0 ? rc : 0;
 	if (pg_supported())
@@ -423,8 +429,8 @@ static int run_conv(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 		conv_pg_run(p->pg, n, &w3, ws, nth);
 		return 0;
 	}
-	if (kind == CONV_DEPTHWISE && conv_dw3_usable(&w3)) {
-		conv_dw3_run(n, &w3, nth);
+	if (p && p->dw3) {
+		conv_dw3_run(n, &w3, ws, p->threads, nth);
 		return 0;
 	}
 	if (kind == CONV_DEPTHWISE) {

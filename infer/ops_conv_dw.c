@@ -1,77 +1,102 @@
-/* 3x3 depthwise convolution with AVX-512: 16 output columns a step, every kernel tap a
- * masked load (lanes outside the image read as zero, so the padding needs no separate
- * border loop), bias and activation applied before the single store. Stride 2 loads
- * 32 input columns and keeps the even or odd ones. */
+/* 3x3 depthwise convolution with AVX-512. Each input plane is first staged with its
+ * padding as zeros (rows PLANE_STRIDE apart, slack on the right), so the kernel loads
+ * whole vectors without bounds checks: 16 output columns a step, the three kernel rows
+ * summed in separate dependency chains, stride 2 keeping the even or odd lanes of 32
+ * loaded columns. The activation is a second pass over the plane while it is in L2. */
+#include <omp.h>
+#include <string.h>
+
 #include "ops_common.h"
 #include "ops_conv_dw.h"
 #include "pgemm.h"
 #include "simd_avx512.h"
 
+/* Staged plane geometry: rows, and floats per row (a multiple of 16). */
+static void staged_dims(const ops_window *w, int64_t *rows, int64_t *stride)
+{
+	int64_t ow16 = (w->out[2] + 15) / 16 * 16, cols = w->in[2] + w->pb[2] + w->pe[2];
+	int64_t need = w->s[2] * ow16 + 34, r = (w->out[1] - 1) * w->s[1] + 3;
+
+	*rows = r > w->in[1] + w->pb[1] + w->pe[1] ? r : w->in[1] + w->pb[1] + w->pe[1];
+	*stride = ((cols > need ? cols : need) + 15) / 16 * 16;
+}
+
+size_t conv_dw3_workspace(const ops_window *w3, int threads)
+{
+	int64_t rows, stride;
+
+	staged_dims(w3, &rows, &stride);
+	return (size_t)threads * (size_t)(rows * stride) * sizeof(float);
+}
+
 #ifdef HAVE_AVX512_SILU
 #define DW_TARGET __attribute__((target("avx512f")))
 
-/* Lanes l < 16 with 0 <= base + l < width. */
-static inline __mmask16 inside(int64_t base, int64_t width)
+/* The input plane with pb zeros before every row and the top padding rows; everything
+ * past the image reads as zero too. */
+static void stage_plane(const float *x, const ops_window *w, int64_t rows, int64_t stride, float *buf)
 {
-	int64_t lo = base < 0 ? -base : 0, hi = width - base;
-	uint32_t m;
+	int64_t pl = w->pb[2], iw = w->in[2];
 
-	if (hi <= 0 || lo >= 16)
-		return 0;
-	m = hi >= 16 ? 0xffffu : (1u << hi) - 1;
-	return (__mmask16)(m & ~((1u << lo) - 1));
+	for (int64_t r = 0; r < rows; r++, buf += stride) {
+		int64_t iy = r - w->pb[1];
+
+		if (iy < 0 || iy >= w->in[1]) {
+			memset(buf, 0, sizeof(float) * (size_t)stride);
+			continue;
+		}
+		memset(buf, 0, sizeof(float) * (size_t)pl);
+		memcpy(buf + pl, x + iy * iw, sizeof(float) * (size_t)iw);
+		memset(buf + pl + iw, 0, sizeof(float) * (size_t)(stride - pl - iw));
+	}
 }
 
-/* 16 input columns base + l (masked to the row) of row r. */
-DW_TARGET static inline __m512 load_cols(const float *r, int64_t base, int64_t width)
+/* The three taps of one kernel row (weights k0..k2) for 16 output columns from ox0 on,
+ * staged row r. Written without arrays so the vectors stay in registers. */
+DW_TARGET __attribute__((always_inline)) static inline __m512 taps(const float *r, __m512 k0, __m512 k1, __m512 k2,
+                                                                   int64_t ox0, int s2)
 {
-	__mmask16 m = inside(base, width);
+	__m512 v0, v1, v2;
 
-	return m ? _mm512_maskz_loadu_ps(m, r + base) : _mm512_setzero_ps();
+	if (!s2) {
+		v0 = _mm512_loadu_ps(r + ox0);
+		v1 = _mm512_loadu_ps(r + ox0 + 1);
+		v2 = _mm512_loadu_ps(r + ox0 + 2);
+	} else {
+		const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+		const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+		const float *p = r + 2 * ox0;
+		__m512 a = _mm512_loadu_ps(p), b = _mm512_loadu_ps(p + 16);
+		__m512 c = _mm512_loadu_ps(p + 2), d = _mm512_loadu_ps(p + 18);
+
+		v0 = _mm512_permutex2var_ps(a, ev, b);
+		v1 = _mm512_permutex2var_ps(a, od, b);
+		v2 = _mm512_permutex2var_ps(c, ev, d);
+	}
+	return _mm512_fmadd_ps(k2, v2, _mm512_fmadd_ps(k1, v1, _mm512_mul_ps(k0, v0)));
 }
 
-/* Input columns 2 (ox0 + l) + kx - pb for kx = 0, 1, 2: even and odd lanes of 32. */
-DW_TARGET static inline void load_s2(const float *r, int64_t base, int64_t width, __m512 *v)
+/* One output plane from a staged input plane, bias added, no activation. */
+DW_TARGET static void dw3_plane(const float *buf, int64_t stride, const float *k, float bias, const ops_window *w,
+                                float *y)
 {
-	const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-	const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
-	__m512 a = load_cols(r, base, width), b = load_cols(r, base + 16, width);
-	__m512 c = load_cols(r, base + 2, width), d = load_cols(r, base + 18, width);
+	int64_t s = w->s[1], ow = w->out[2], tail = ow % 16;
+	int s2 = w->s[2] == 2;
+	const __m512 k0 = _mm512_set1_ps(k[0]), k1 = _mm512_set1_ps(k[1]), k2 = _mm512_set1_ps(k[2]);
+	const __m512 k3 = _mm512_set1_ps(k[3]), k4 = _mm512_set1_ps(k[4]), k5 = _mm512_set1_ps(k[5]);
+	const __m512 k6 = _mm512_set1_ps(k[6]), k7 = _mm512_set1_ps(k[7]), k8 = _mm512_set1_ps(k[8]);
+	const __m512 bv = _mm512_set1_ps(bias);
+	const __mmask16 last = tail ? (__mmask16)((1u << tail) - 1) : 0xffff;
 
-	v[0] = _mm512_permutex2var_ps(a, ev, b);
-	v[1] = _mm512_permutex2var_ps(a, od, b);
-	v[2] = _mm512_permutex2var_ps(c, ev, d);
-}
-
-DW_TARGET static void dw3_plane(const float *x, const float *k, float bias, const ops_window *w,
-                                const inf_node *n, float *y)
-{
-	int64_t s = w->s[2], pb = w->pb[2], iw = w->in[2], ow = w->out[2];
-	__m512 kv[9];
-
-	for (int i = 0; i < 9; i++)
-		kv[i] = _mm512_set1_ps(k[i]);
 	for (int64_t oy = 0; oy < w->out[1]; oy++, y += ow) {
+		const float *r0 = buf + oy * s * stride, *r1 = r0 + stride, *r2 = r1 + stride;
+
 		for (int64_t ox0 = 0; ox0 < ow; ox0 += 16) {
-			__m512 acc = _mm512_set1_ps(bias), v[3];
+			__m512 a0 = taps(r0, k0, k1, k2, ox0, s2), a1 = taps(r1, k3, k4, k5, ox0, s2);
+			__m512 a2 = taps(r2, k6, k7, k8, ox0, s2);
+			__m512 v = _mm512_add_ps(_mm512_add_ps(a0, bv), _mm512_add_ps(a1, a2));
 
-			for (int ky = 0; ky < 3; ky++) {
-				int64_t iy = oy * w->s[1] - w->pb[1] + ky;
-				const float *r = x + iy * iw;
-
-				if (iy < 0 || iy >= w->in[1])
-					continue;
-				if (s == 1) {
-					for (int kx = 0; kx < 3; kx++)
-						v[kx] = load_cols(r, ox0 + kx - pb, iw);
-				} else {
-					load_s2(r, 2 * ox0 - pb, iw, v);
-				}
-				for (int kx = 0; kx < 3; kx++)
-					acc = _mm512_fmadd_ps(kv[ky * 3 + kx], v[kx], acc);
-			}
-			acc = act512(acc, n->act, n->act_alpha, n->act_beta);
-			_mm512_mask_storeu_ps(y + ox0, inside(ox0, ow), acc);
+			_mm512_mask_storeu_ps(y + ox0, ox0 + 16 <= ow ? 0xffff : last, v);
 		}
 	}
 }
@@ -82,18 +107,30 @@ int conv_dw3_usable(const ops_window *w3)
 	       w3->d[1] == 1 && w3->d[2] == 1 && w3->s[1] == w3->s[2] && (w3->s[2] == 1 || w3->s[2] == 2);
 }
 
-void conv_dw3_run(inf_node *n, const ops_window *w3, int nth)
+void conv_dw3_run(inf_node *n, const ops_window *w3, float *ws, int threads, int nth)
 {
 	const inf_tensor *x = n->in[0], *b = ops_in(n, 2);
 	const float *xp = x->data, *wp = n->in[1]->data, *bp = b ? b->data : NULL;
 	float *yp = n->out[0]->data;
-	int64_t ch = x->dims[1], planes = x->dims[0] * ch;
+	int64_t ch = x->dims[1], planes = x->dims[0] * ch, rows, stride;
 
-#pragma omp parallel for num_threads(nth) schedule(static) if (nth > 1)
-	for (int64_t p = 0; p < planes; p++) {
-		int64_t c = p % ch;
+	staged_dims(w3, &rows, &stride);
+	if (nth > threads)
+		nth = threads;
+#pragma omp parallel num_threads(nth) if (nth > 1)
+	{
+		float *buf = ws + (size_t)omp_get_thread_num() * (size_t)(rows * stride);
+#pragma omp for schedule(static)
+		for (int64_t p = 0; p < planes; p++) {
+			int64_t c = p % ch;
+			float *y = yp + p * w3->out_size;
 
-		dw3_plane(xp + p * w3->in_size, wp + c * 9, bp ? bp[c] : 0.0f, w3, n, yp + p * w3->out_size);
+			stage_plane(xp + p * w3->in_size, w3, rows, stride, buf);
+			dw3_plane(buf, stride, wp + c * 9, bp ? bp[c] : 0.0f, w3, y);
+			/* a separate pass: the activation's long dependency chains overlap
+			 * better in their own loop than behind the taps */
+			ops_act_apply(n, y, w3->out_size);
+		}
 	}
 }
 
@@ -105,9 +142,9 @@ int conv_dw3_usable(const ops_window *w3)
 	return 0;
 }
 
-void conv_dw3_run(inf_node *n, const ops_window *w3, int nth)
+void conv_dw3_run(inf_node *n, const ops_window *w3, float *ws, int threads, int nth)
 {
-	(void)n, (void)w3, (void)nth;
+	(void)n, (void)w3, (void)ws, (void)threads, (void)nth;
 }
 
 #endif

@@ -154,7 +154,8 @@ static void pack_im2col(const float *x, int64_t channels, const ops_window *w, i
 void conv_pg_run(const conv_pg *p, inf_node *n, const ops_window *w3, float *ws, int nth)
 {
 	const inf_tensor *x = n->in[0], *b = ops_in(n, 2);
-	int64_t blocks = (w3->out_size + p->nc - 1) / p->nc, tasks = x->dims[0] * p->g * blocks;
+	int64_t nc = pg_block_cols(p->nc, w3->out_size, x->dims[0] * p->g, nth);
+	int64_t blocks = (w3->out_size + nc - 1) / nc, tasks = x->dims[0] * p->g * blocks;
 	size_t slot = pg_b_floats(p->kdim, p->nc);
 
 	if (nth > p->threads)
@@ -166,8 +167,8 @@ void conv_pg_run(const conv_pg *p, inf_node *n, const ops_window *w3, float *ws,
 		float *bp = ws + (size_t)omp_get_thread_num() * slot;
 #pragma omp for schedule(dynamic, 1)
 		for (int64_t t = 0; t < tasks; t++) {
-			int64_t i = t / (p->g * blocks), gi = t / blocks % p->g, j0 = t % blocks * p->nc;
-			int64_t cols = w3->out_size - j0 < p->nc ? w3->out_size - j0 : p->nc;
+			int64_t i = t / (p->g * blocks), gi = t / blocks % p->g, j0 = t % blocks * nc;
+			int64_t cols = w3->out_size - j0 < nc ? w3->out_size - j0 : nc;
 			const float *xg = (const float *)x->data + (i * x->dims[1] + gi * p->cin) * w3->in_size;
 			float *y = (float *)n->out[0]->data + (i * p->g + gi) * p->mg * w3->out_size + j0;
 			pg_epilogue e = { .bias = b ? (const float *)b->data + gi * p->mg : NULL, .act = n->act,

@@ -282,8 +282,9 @@ static void run_task(const conv_wino *p, inf_node *n, const ops_window *w3, int6
 
 void conv_wino_run(const conv_wino *p, inf_node *n, const ops_window *w3, float *ws, int nth)
 {
-	int64_t tiles = (w3->out[1] + 1) / 2 * ((w3->out[2] + 1) / 2), blocks = (tiles + p->tb - 1) / p->tb;
-	int64_t tasks = n->in[0]->dims[0] * blocks;
+	int64_t tiles = (w3->out[1] + 1) / 2 * ((w3->out[2] + 1) / 2);
+	int64_t tb = pg_block_cols(p->tb, tiles, n->in[0]->dims[0], nth);
+	int64_t blocks = (tiles + tb - 1) / tb, tasks = n->in[0]->dims[0] * blocks;
 
 	if (nth > p->threads)
 		nth = p->threads;
@@ -295,9 +296,9 @@ void conv_wino_run(const conv_wino *p, inf_node *n, const ops_window *w3, float 
 		float *slot = ws + (size_t)omp_get_thread_num() * slot_floats(p);
 #pragma omp for schedule(dynamic, 1)
 		for (int64_t t = 0; t < tasks; t++) {
-			int64_t t0 = t % blocks * p->tb;
+			int64_t t0 = t % blocks * tb;
 
-			run_task(p, n, w3, t / blocks, t0, tiles - t0 < p->tb ? tiles - t0 : p->tb, slot);
+			run_task(p, n, w3, t / blocks, t0, tiles - t0 < tb ? tiles - t0 : tb, slot);
 		}
 	}
 #endif

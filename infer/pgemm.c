@@ -139,6 +139,14 @@ size_t pg_b_floats(int64_t k, int64_t n)
 	return (size_t)((n + PG_NR - 1) / PG_NR * PG_NR * k);
 }
 
+int64_t pg_block_cols(int64_t max_cols, int64_t n, int64_t items, int nth)
+{
+	int64_t want = (2 * nth + items - 1) / items, cols = (n + want - 1) / want;
+
+	cols = (cols + PG_NR - 1) / PG_NR * PG_NR;
+	return nth <= 1 || cols >= max_cols ? max_cols : cols;
+}
+
 void pg_pack_a(const float *a, int64_t lda, int64_t m, int64_t k, float *ret)
 {
 	for (int64_t i = 0; i < m; i += PG_MR)

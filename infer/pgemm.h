@@ -36,6 +36,11 @@ size_t pg_b_floats(int64_t k, int64_t n);
 /* Packs columns [0, n) of row-major b (k rows, row stride ldb). */
 void pg_pack_b(const float *b, int64_t ldb, int64_t k, int64_t n, float *ret);
 
+/* Columns per task when `items` matrices of n columns are split into blocks of at most
+ * max_cols (a multiple of PG_NR) for nth threads: narrower blocks (down to PG_NR) where
+ * that is needed for two tasks per thread. */
+int64_t pg_block_cols(int64_t max_cols, int64_t n, int64_t items, int nth);
+
 /* C[m, n] (row stride ldc) = act(A B + bias) from packed A and packed B. */
 void pg_gemm(const float *ap, int64_t m, int64_t k, const float *bp, int64_t n, float *c, int64_t ldc,
              const pg_epilogue *e);
