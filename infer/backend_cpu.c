@@ -201,4 +201,5 @@ const inf_backend_ops inf_backend_cpu = {
 	.stats = cpu_stats,
 	.node_ms = cpu_node_ms,
 	.free = cpu_free,
+	.items_faster = 1,
 };

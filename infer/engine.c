@@ -189,7 +189,7 @@ int inf_engine_run(inf_engine *e, int batch)
 {
 	if (batch < 1 || batch > e->max_batch)
 		return -EINVAL;
-	if (batch < e->max_batch && e->single.g)
+	if (e->single.g && (batch < e->max_batch || e->be->items_faster))
 		return run_items(e, batch);
 	return e->be->run(e->full.state, batch);
 }

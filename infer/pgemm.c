@@ -6,6 +6,9 @@
 #include "pgemm.h"
 #include "simd_avx512.h"
 
+/* Tasks per thread on small layers: enough that uneven tasks even out. */
+#define PG_TASKS_PER_THREAD 4
+
 #ifdef HAVE_AVX512_SILU
 
 #define PG_TARGET __attribute__((target("avx512f")))
@@ -141,9 +144,9 @@ size_t pg_b_floats(int64_t k, int64_t n)
 
 int64_t pg_block_cols(int64_t max_cols, int64_t n, int64_t items, int nth)
 {
-	int64_t want = (2 * nth + items - 1) / items, cols = (n + want - 1) / want;
+	int64_t want = (PG_TASKS_PER_THREAD * nth + items - 1) / items, cols = (n + want - 1) / want;
 
-	cols = (cols + PG_NR - 1) / PG_NR * PG_NR;
+	cols = cols < 2 * 16 ? 2 * 16 : (cols + 15) / 16 * 16;
 	return nth <= 1 || cols >= max_cols ? max_cols : cols;
 }
 

@@ -37,8 +37,9 @@ size_t pg_b_floats(int64_t k, int64_t n);
 void pg_pack_b(const float *b, int64_t ldb, int64_t k, int64_t n, float *ret);
 
 /* Columns per task when `items` matrices of n columns are split into blocks of at most
- * max_cols (a multiple of PG_NR) for nth threads: narrower blocks (down to PG_NR) where
- * that is needed for two tasks per thread. */
+ * max_cols for nth threads: narrower blocks (multiples of 16, at least 32) where that
+ * gives every thread several tasks. Any multiple of 16 works as a block width: the
+ * last panel of a block is then partly used. */
 int64_t pg_block_cols(int64_t max_cols, int64_t n, int64_t items, int nth);
 
 /* C[m, n] (row stride ldc) = act(A B + bias) from packed A and packed B. */
