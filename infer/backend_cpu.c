@@ -107,7 +107,7 @@ static int cpu_prepare(inf_graph *g, const inf_engine_opts *o, void *share, void
 		return -ENOMEM;
 	s->g = g;
 	s->cx.threads = cpu_threads(o);
-	int err = inf_graph_plan(g, &s->arena_bytes);
+	int err = inf_graph_plan_ex(g, INF_PLAN_CONCAT_IN_PLACE, &s->arena_bytes);
 	if (err < 0)
 		goto fail;
 	s->arena = aligned_alloc(64, s->arena_bytes + 64);

@@ -305,7 +305,12 @@ static int run_concat(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 		for (int k = 0; k < n->n_in; k++) {
 			const inf_tensor *t = n->in[k];
 			size_t chunk = outer ? (size_t)(inf_tensor_numel(t) / outer) * es : 0;
-			memcpy((char *)y->data + (size_t)o * row + off, (const char *)t->data + (size_t)o * chunk, chunk);
+			char *dst = (char *)y->data + (size_t)o * row + off;
+			const char *src = (const char *)t->data + (size_t)o * chunk;
+
+			/* the planner may have placed the input in its slice already */
+			if (dst != src)
+				memcpy(dst, src, chunk);
 			off += chunk;
 		}
 	}
