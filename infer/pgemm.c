@@ -23,6 +23,31 @@ static inline __mmask16 cols_mask(int64_t cols)
 	return cols >= 16 ? 0xffff : cols <= 0 ? 0 : (__mmask16)((1u << cols) - 1);
 }
 
+/* Bias and activation act (a constant where inlined) on the accumulators of rows
+ * [0, rows), two rows per step, stored under the column masks m. */
+PG_TARGET __attribute__((always_inline)) static inline void
+store_rows(int nv, __m512 (*acc)[3], int rows, const float *bias, float *c, int64_t ldc, const __mmask16 *m,
+           int act, float alpha, float beta)
+{
+	for (int r = 0; r < rows; r += 2) {
+		int two = r + 1 < rows;
+		__m512 b0 = _mm512_set1_ps(bias ? bias[r] : 0.0f), b1 = _mm512_set1_ps(bias && two ? bias[r + 1] : 0.0f);
+		__m512 v[2][3];
+
+#pragma GCC unroll 3
+		for (int j = 0; j < nv; j++) {
+			v[0][j] = act512(_mm512_add_ps(acc[r][j], b0), act, alpha, beta);
+			v[1][j] = act512(_mm512_add_ps(acc[r + 1][j], b1), act, alpha, beta);
+		}
+#pragma GCC unroll 3
+		for (int j = 0; j < nv; j++) {
+			_mm512_mask_storeu_ps(c + r * ldc + 16 * j, m[j], v[0][j]);
+			if (two)
+				_mm512_mask_storeu_ps(c + (r + 1) * ldc + 16 * j, m[j], v[1][j]);
+		}
+	}
+}
+
 /* C rows [0, rows) x columns [0, cols) from a packed A panel (k x PG_MR) and the
  * first nv vectors of each row of a packed B panel (k x PG_NR); rows of the tile past
  * `rows` are computed from zero weights and dropped. */
@@ -48,13 +73,14 @@ tile_8xnv(int nv, int64_t k, const float *a, const float *b, float *c, int64_t l
 				acc[r][j] = _mm512_fmadd_ps(av, bv[j], acc[r][j]);
 		}
 	}
-	for (int r = 0; r < rows; r++) {
-		__m512 bias_v = _mm512_set1_ps(bias ? bias[r] : 0.0f);
-		float *cr = c + r * ldc;
-#pragma GCC unroll 3
-		for (int j = 0; j < nv; j++)
-			_mm512_mask_storeu_ps(cr + 16 * j, m[j], act512(_mm512_add_ps(acc[r][j], bias_v), e->act, e->alpha, e->beta));
-	}
+	/* one loop per common activation, so its formula is inlined without a switch and
+	 * the 3 nv independent chains of a row pair overlap */
+	if (e->act == INF_ACT_SILU)
+		store_rows(nv, acc, rows, bias, c, ldc, m, INF_ACT_SILU, 0.0f, 0.0f);
+	else if (e->act == INF_ACT_NONE)
+		store_rows(nv, acc, rows, bias, c, ldc, m, INF_ACT_NONE, 0.0f, 0.0f);
+	else
+		store_rows(nv, acc, rows, bias, c, ldc, m, e->act, e->alpha, e->beta);
 }
 
 PG_TARGET static void tile_8x48(int64_t k, const float *a, const float *b, float *c, int64_t ldc, int rows,
