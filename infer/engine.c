@@ -255,7 +255,11 @@ const void *inf_engine_output(inf_engine *e, int i)
 
 size_t inf_engine_peak_bytes(const inf_engine *e)
 {
-	return e->be->peak_bytes(e->full.state) + (e->single.state ? e->be->peak_bytes(e->single.state) : 0);
+	size_t bytes = e->be->peak_bytes(e->full.state) + (e->single.state ? e->be->peak_bytes(e->single.state) : 0);
+
+	for (int i = 0; i < e->n_par; i++)
+		bytes += e->be->peak_bytes(e->par[i].state);
+	return bytes;
 }
 
 void inf_engine_stats_get(const inf_engine *e, inf_engine_stats *r)
@@ -302,6 +306,8 @@ int inf_engine_op_times(const inf_engine *e, inf_op_time *ret, int cap)
 {
 	int n = add_op_times(e, &e->full, ret, 0, cap);
 	n = add_op_times(e, &e->single, ret, n, cap);
+	for (int i = 0; i < e->n_par; i++)
+		n = add_op_times(e, &e->par[i], ret, n, cap);
 	qsort(ret, (size_t)n, sizeof(*ret), by_ms_desc);
 	return n;
 }
