@@ -1,5 +1,6 @@
 /* 3x3 depthwise convolution with AVX-512. Each input plane is first staged with its
- * padding as zeros (rows PLANE_STRIDE apart, slack on the right), so the kernel loads
+ * padding as zeros (rows a multiple of 16 floats apart, slack on the right; the zeros
+ * are written once per node and thread, each plane only copies its rows), so the kernel loads
  * whole vectors without bounds checks: 16 output columns a step, the three kernel rows
  * summed in separate dependency chains, stride 2 keeping the even or odd lanes of 32
  * loaded columns. The activation is a second pass over the plane while it is in L2. */
@@ -32,23 +33,22 @@ size_t conv_dw3_workspace(const ops_window *w3, int threads)
 #ifdef HAVE_AVX512_SILU
 #define DW_TARGET __attribute__((target("avx512f")))
 
-/* The input plane with pb zeros before every row and the top padding rows; everything
- * past the image reads as zero too. */
-static void stage_plane(const float *x, const ops_window *w, int64_t rows, int64_t stride, float *buf)
+/* Zeros everywhere in the staged plane: the padding around the rows that stage_rows
+ * fills, the same for every plane of a node. */
+static void stage_clear(int64_t rows, int64_t stride, float *buf)
 {
-	int64_t pl = w->pb[2], iw = w->in[2];
+	memset(buf, 0, sizeof(float) * (size_t)(rows * stride));
+}
 
-	for (int64_t r = 0; r < rows; r++, buf += stride) {
-		int64_t iy = r - w->pb[1];
+/* The input rows of one plane into the staged plane, after pb zero rows and pb zero
+ * columns. */
+static void stage_rows(const float *x, const ops_window *w, int64_t stride, float *buf)
+{
+	int64_t iw = w->in[2];
 
-		if (iy < 0 || iy >= w->in[1]) {
-			memset(buf, 0, sizeof(float) * (size_t)stride);
-			continue;
-		}
-		memset(buf, 0, sizeof(float) * (size_t)pl);
-		memcpy(buf + pl, x + iy * iw, sizeof(float) * (size_t)iw);
-		memset(buf + pl + iw, 0, sizeof(float) * (size_t)(stride - pl - iw));
-	}
+	buf += w->pb[1] * stride + w->pb[2];
+	for (int64_t iy = 0; iy < w->in[1]; iy++)
+		memcpy(buf + iy * stride, x + iy * iw, sizeof(float) * (size_t)iw);
 }
 
 /* The three taps of one kernel row (weights k0..k2) for 16 output columns from ox0 on,
@@ -120,12 +120,13 @@ void conv_dw3_run(inf_node *n, const ops_window *w3, float *ws, int threads, int
 #pragma omp parallel num_threads(nth) if (nth > 1)
 	{
 		float *buf = ws + (size_t)omp_get_thread_num() * (size_t)(rows * stride);
+		stage_clear(rows, stride, buf);
 #pragma omp for schedule(static)
 		for (int64_t p = 0; p < planes; p++) {
 			int64_t c = p % ch;
 			float *y = yp + p * w3->out_size;
 
-			stage_plane(xp + p * w3->in_size, w3, rows, stride, buf);
+			stage_rows(xp + p * w3->in_size, w3, stride, buf);
 			dw3_plane(buf, stride, wp + c * 9, bp ? bp[c] : 0.0f, w3, y);
 			/* a separate pass: the activation's long dependency chains overlap
 			 * better in their own loop than behind the taps */
