@@ -180,6 +180,7 @@ W_TARGET static void input_tiles(const float *rb, int64_t len, float *dst, size_
 		__mmask16 mk = lanes(len - j);
 		__m512 d[4][4], t[4][4];
 
+#pragma GCC unroll 4
 		for (int r = 0; r < 4; r++) {
 			const float *p = rb + r * RB_STRIDE + 2 * j;
 			__m512 a = _mm512_loadu_ps(p), b = _mm512_loadu_ps(p + 16);
@@ -190,12 +191,14 @@ W_TARGET static void input_tiles(const float *rb, int64_t len, float *dst, size_
 			d[r][2] = _mm512_permutex2var_ps(c, ev, e);
 			d[r][3] = _mm512_permutex2var_ps(c, od, e);
 		}
+#pragma GCC unroll 4
 		for (int q = 0; q < 4; q++) {
 			t[0][q] = _mm512_sub_ps(d[0][q], d[2][q]);
 			t[1][q] = _mm512_add_ps(d[1][q], d[2][q]);
 			t[2][q] = _mm512_sub_ps(d[2][q], d[1][q]);
 			t[3][q] = _mm512_sub_ps(d[1][q], d[3][q]);
 		}
+#pragma GCC unroll 4
 		for (int i = 0; i < 4; i++) {
 			float *o = dst + (size_t)(i * 4) * step + j;
 
@@ -220,18 +223,22 @@ W_TARGET static void output_tiles(const float *src, size_t step, int64_t len, fl
 	for (int64_t j = 0; j < len; j += 16) {
 		__m512 m[WT], t[2][4], o[2][2];
 
+#pragma GCC unroll 16
 		for (int k = 0; k < WT; k++)
 			m[k] = _mm512_loadu_ps(src + (size_t)k * step + j);
+#pragma GCC unroll 4
 		for (int q = 0; q < 4; q++) {
 			t[0][q] = _mm512_add_ps(_mm512_add_ps(m[q], m[4 + q]), m[8 + q]);
 			t[1][q] = _mm512_sub_ps(_mm512_sub_ps(m[4 + q], m[8 + q]), m[12 + q]);
 		}
+#pragma GCC unroll 4
 		for (int r = 0; r < 2; r++) {
 			o[r][0] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(t[r][0], t[r][1]), t[r][2]), bv);
 			o[r][1] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(t[r][1], t[r][2]), t[r][3]), bv);
 			o[r][0] = act512(o[r][0], n->act, n->act_alpha, n->act_beta);
 			o[r][1] = act512(o[r][1], n->act, n->act_alpha, n->act_beta);
 		}
+#pragma GCC unroll 4
 		for (int r = 0; r < 2; r++) {
 			float *yr = (r ? y1 : y0) + 2 * j;
 
@@ -264,8 +271,9 @@ static void run_task(const conv_wino *p, inf_node *n, const ops_window *w3, int6
 			input_tiles(rb, sg[i].len, v + l / PG_NR * PG_NR * p->c + c * PG_NR + l % PG_NR, v_step(p));
 		}
 	for (int k = 0; k < WT; k++)
-		pg_gemm(p->u + k * p->u_step, p->m, p->c, v + k * v_step(p), cnt, prod + k * p->m * p->tb, p->tb,
-		        &none);
+		/* products as [m][k][tile]: the output transform of channel m then reads one
+		 * contiguous block */
+		pg_gemm(p->u + k * p->u_step, p->m, p->c, v + k * v_step(p), cnt, prod + k * p->tb, WT * p->tb, &none);
 	for (int64_t m = 0; m < p->m; m++) {
 		float bias = b ? ((const float *)b->data)[m] : 0.0f;
 
@@ -273,7 +281,7 @@ static void run_task(const conv_wino *p, inf_node *n, const ops_window *w3, int6
 			int64_t oy = 2 * sg[i].ty, ox = 2 * sg[i].tx0;
 			float *y0 = y + m * w3->out_size + oy * ow + ox;
 
-			output_tiles(prod + m * p->tb + sg[i].l0, (size_t)(p->m * p->tb), sg[i].len, bias, n, y0,
+			output_tiles(prod + m * WT * p->tb + sg[i].l0, (size_t)p->tb, sg[i].len, bias, n, y0,
 			             oy + 1 < oh ? y0 + ow : NULL, 2 * sg[i].len < ow - ox ? 2 * sg[i].len : ow - ox);
 		}
 	}
