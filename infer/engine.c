@@ -19,8 +19,8 @@ struct inf_engine {
 	const inf_backend_ops *be;
 	plan full;                    /* planned for max_batch */
 	plan single;                  /* batch 1, for partial batches; only when max_batch > 1 */
-	/* More batch-1 plans, one thread each, so that items_faster backends run the items
-	 * of a batch side by side, one per thread (no barriers between threads at all) */
+	/* Batch-1 plans of one thread each, so that items_faster backends run the items of
+	 * a batch side by side, one per thread (no barriers between threads at all) */
 	plan *par;
 	int n_par;
 	int max_batch;
@@ -73,16 +73,17 @@ static void log_loaded(const inf_engine *e, const char *path)
 	        inf_engine_peak_bytes(e) / 1048576.0);
 }
 
-/* One more batch-1 plan per further thread (up to one per item) for side-by-side items;
- * they share no scratch memory, since they run at the same time. */
+/* One single-threaded batch-1 plan per thread (up to one per item) for side-by-side
+ * items; they share no scratch memory, since they run at the same time. The threaded
+ * batch-1 plan stays for partial batches run one item at a time. */
 static int par_build(inf_engine *e, const char *path, const inf_engine_opts *o)
 {
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	int threads = o->threads > 0 ? o->threads : cores > 0 ? (int)cores : 1;
-	int n = (threads < e->max_batch ? threads : e->max_batch) - 1;
+	int n = threads < e->max_batch ? threads : e->max_batch;
 	inf_engine_opts o1 = *o;
 
-	if (n < 1)
+	if (n < 2)
 		return 0;
 	if (!(e->par = calloc((size_t)n, sizeof(*e->par))))
 		return -ENOMEM;
@@ -218,11 +219,11 @@ static int run_item(inf_engine *e, plan *p, int b)
 	return 0;
 }
 
-/* Items through the batch-1 plans: one by one, or side by side on the extra plans'
- * threads (thread t takes items t, t + n, ...). */
+/* Items through the batch-1 plans: one by one, or side by side on the single-threaded
+ * plans, one thread each (thread t takes items t, t + n, ...). */
 static int run_items(inf_engine *e, int batch)
 {
-	int n = 1 + e->n_par < batch ? 1 + e->n_par : batch, err = 0;
+	int n = e->n_par < batch ? e->n_par : batch, err = 0;
 
 	if (n <= 1) {
 		for (int b = 0; b < batch && err >= 0; b++)
@@ -234,7 +235,7 @@ static int run_items(inf_engine *e, int batch)
 		int t = omp_get_thread_num();
 
 		for (int b = t; b < batch && err >= 0; b += n)
-			err = run_item(e, t ? &e->par[t - 1] : &e->single, b);
+			err = run_item(e, &e->par[t], b);
 	}
 	return err;
 }
