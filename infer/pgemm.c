@@ -51,20 +51,34 @@ store_rows(int nv, __m512 (*acc)[3], int rows, const float *bias, float *c, int6
 /* C rows [0, rows) x columns [0, cols) from a packed A panel (k x PG_MR) and the
  * first nv vectors of each row of a packed B panel (k x PG_NR); rows of the tile past
  * `rows` are computed from zero weights and dropped. */
+enum tile_mode {
+	TILE_PACKED,                  /* B rows PG_NR floats apart, zero-padded */
+	TILE_DIRECT,                  /* B read in place, every loaded column inside B */
+	TILE_DIRECT_TAIL,             /* B read in place, masked to the last columns */
+};
+
 PG_TARGET __attribute__((always_inline)) static inline void
-tile_8xnv(int nv, int64_t k, const float *a, const float *b, float *c, int64_t ldc, int rows, int64_t cols,
-          const float *bias, const pg_epilogue *e)
+tile_8xnv(int nv, int mode, int64_t k, const float *a, const float *b, int64_t ldb, const float *pf, float *c,
+          int64_t ldc, int rows, int64_t cols, const float *bias, const pg_epilogue *e)
 {
 	__m512 acc[PG_MR][3], bv[3];
 	__mmask16 m[3] = { cols_mask(cols), cols_mask(cols - 16), cols_mask(cols - 32) };
 
+	if (mode == TILE_PACKED)
+		ldb = PG_NR;
 #pragma GCC unroll 8
 	for (int r = 0; r < PG_MR; r++)
 		acc[r][0] = acc[r][1] = acc[r][2] = _mm512_setzero_ps();
-	for (int64_t p = 0; p < k; p++, a += PG_MR, b += PG_NR) {
+	for (int64_t p = 0; p < k; p++, a += PG_MR, b += ldb) {
+		if (mode != TILE_PACKED) {
+			/* pf: the rows that the next tile reads, fetched while this one computes */
+			_mm_prefetch((const char *)(pf + p * ldb), _MM_HINT_T0);
+			_mm_prefetch((const char *)(pf + p * ldb + 16), _MM_HINT_T0);
+			_mm_prefetch((const char *)(pf + p * ldb + 32), _MM_HINT_T0);
+		}
 #pragma GCC unroll 3
 		for (int j = 0; j < nv; j++)
-			bv[j] = _mm512_loadu_ps(b + 16 * j);
+			bv[j] = mode == TILE_DIRECT_TAIL ? _mm512_maskz_loadu_ps(m[j], b + 16 * j) : _mm512_loadu_ps(b + 16 * j);
 #pragma GCC unroll 8
 		for (int r = 0; r < PG_MR; r++) {
 			__m512 av = _mm512_set1_ps(a[r]);
@@ -86,20 +100,20 @@ tile_8xnv(int nv, int64_t k, const float *a, const float *b, float *c, int64_t l
 PG_TARGET static void tile_8x48(int64_t k, const float *a, const float *b, float *c, int64_t ldc, int rows,
                                 int64_t cols, const float *bias, const pg_epilogue *e)
 {
-	tile_8xnv(3, k, a, b, c, ldc, rows, cols, bias, e);
+	tile_8xnv(3, TILE_PACKED, k, a, b, PG_NR, NULL, c, ldc, rows, cols, bias, e);
 }
 
 /* Narrower tiles for the last columns of a matrix. */
 PG_TARGET static void tile_8x32(int64_t k, const float *a, const float *b, float *c, int64_t ldc, int rows,
                                 int64_t cols, const float *bias, const pg_epilogue *e)
 {
-	tile_8xnv(2, k, a, b, c, ldc, rows, cols, bias, e);
+	tile_8xnv(2, TILE_PACKED, k, a, b, PG_NR, NULL, c, ldc, rows, cols, bias, e);
 }
 
 PG_TARGET static void tile_8x16(int64_t k, const float *a, const float *b, float *c, int64_t ldc, int rows,
                                 int64_t cols, const float *bias, const pg_epilogue *e)
 {
-	tile_8xnv(1, k, a, b, c, ldc, rows, cols, bias, e);
+	tile_8xnv(1, TILE_PACKED, k, a, b, PG_NR, NULL, c, ldc, rows, cols, bias, e);
 }
 
 PG_TARGET void pg_gemm(const float *ap, int64_t m, int64_t k, const float *bp, int64_t n, float *c, int64_t ldc,
@@ -121,6 +135,36 @@ PG_TARGET void pg_gemm(const float *ap, int64_t m, int64_t k, const float *bp, i
 				tile_8x16(k, a, b, c + i * ldc + j, ldc, rows, cols, bias, e);
 		}
 	}
+}
+
+PG_TARGET static void tile_direct(int64_t k, const float *a, const float *b, int64_t ldb, const float *pf, float *c,
+                                  int64_t ldc, int rows, const float *bias, const pg_epilogue *e)
+{
+	tile_8xnv(3, TILE_DIRECT, k, a, b, ldb, pf, c, ldc, rows, PG_NR, bias, e);
+}
+
+PG_TARGET static void tile_direct_tail(int64_t k, const float *a, const float *b, int64_t ldb, float *c,
+                                       int64_t ldc, int rows, int64_t cols, const float *bias, const pg_epilogue *e)
+{
+	tile_8xnv(3, TILE_DIRECT_TAIL, k, a, b, ldb, b, c, ldc, rows, cols, bias, e);
+}
+
+PG_TARGET void pg_gemm_direct(const float *ap, int64_t m, int64_t k, const float *b, int64_t ldb, int64_t n,
+                              float *c, int64_t ldc, const pg_epilogue *e)
+{
+	/* column panels outside, so a panel's k rows stay in L1 while every row block of A
+	 * passes over them; the first row block prefetches the next panel's rows */
+	for (int64_t j = 0; j < n; j += PG_NR)
+		for (int64_t i = 0; i < m; i += PG_MR) {
+			int rows = m - i < PG_MR ? (int)(m - i) : PG_MR;
+			const float *bias = e->bias ? e->bias + i : NULL;
+
+			if (n - j >= PG_NR)
+				tile_direct(k, ap + i * k, b + j, ldb, i == 0 ? b + j + PG_NR : b + j, c + i * ldc + j,
+				            ldc, rows, bias, e);
+			else
+				tile_direct_tail(k, ap + i * k, b + j, ldb, c + i * ldc + j, ldc, rows, n - j, bias, e);
+		}
 }
 
 PG_TARGET void pg_pack_b(const float *b, int64_t ldb, int64_t k, int64_t n, float *ret)

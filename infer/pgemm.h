@@ -46,4 +46,8 @@ int64_t pg_block_cols(int64_t max_cols, int64_t n, int64_t items, int nth);
 void pg_gemm(const float *ap, int64_t m, int64_t k, const float *bp, int64_t n, float *c, int64_t ldc,
              const pg_epilogue *e);
 
+/* The same with B read in place: row-major k x n, rows ldb floats apart. */
+void pg_gemm_direct(const float *ap, int64_t m, int64_t k, const float *b, int64_t ldb, int64_t n, float *c,
+                    int64_t ldc, const pg_epilogue *e);
+
 #endif

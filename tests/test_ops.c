@@ -267,6 +267,8 @@ static const conv_case cases[] = {
 	{ 2, 8, 6, 12, 10, 3, 3, 2, 2, 1, 1, 2, { 1, 1, 1, 1 }, 1 },      /* grouped, strided */
 	{ 2, 5, 7, 9, 13, 3, 2, 1, 2, 2, 1, 1, { 2, 0, 1, 1 }, 0 },       /* dilated, asymmetric */
 	{ 4, 16, 24, 7, 5, 1, 1, 1, 1, 1, 1, 1, { 0, 0, 0, 0 }, 1 },      /* pointwise GEMM */
+	{ 2, 16, 20, 9, 13, 1, 1, 1, 1, 1, 1, 1, { 0, 0, 0, 0 }, 1 },     /* pointwise, input read in place */
+	{ 1, 8, 40, 7, 9, 1, 1, 1, 1, 1, 1, 1, { 0, 0, 0, 0 }, 0 },       /* pointwise, input packed */
 	{ 2, 16, 8, 9, 9, 1, 1, 2, 2, 1, 1, 1, { 0, 0, 0, 0 }, 1 },       /* 1x1 strided: im2col */
 	{ 3, 12, 12, 13, 11, 3, 3, 1, 1, 1, 1, 12, { 1, 1, 1, 1 }, 1 },   /* depthwise 3x3 */
 	{ 2, 8, 8, 14, 15, 3, 3, 2, 2, 1, 1, 8, { 1, 1, 1, 1 }, 1 },      /* depthwise stride 2 */
@@ -296,8 +298,9 @@ static void test_conv_applies_each_fused_activation(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(acts) / sizeof(acts[0]); i++) {
 		check_conv(&cases[0], acts[i].act, acts[i].a, acts[i].b);   /* im2col */
-		check_conv(&cases[3], acts[i].act, acts[i].a, acts[i].b);   /* pointwise */
-		check_conv(&cases[5], acts[i].act, acts[i].a, acts[i].b);   /* depthwise */
+		check_conv(&cases[3], acts[i].act, acts[i].a, acts[i].b);   /* pointwise, in place */
+		check_conv(&cases[5], acts[i].act, acts[i].a, acts[i].b);   /* pointwise, packed */
+		check_conv(&cases[7], acts[i].act, acts[i].a, acts[i].b);   /* depthwise */
 	}
 }
 
