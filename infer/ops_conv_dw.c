@@ -41,14 +41,19 @@ static void stage_clear(int64_t rows, int64_t stride, float *buf)
 }
 
 /* The input rows of one plane into the staged plane, after pb zero rows and pb zero
- * columns. */
-static void stage_rows(const float *x, const ops_window *w, int64_t stride, float *buf)
+ * columns; vector copies inline (the rows are short: a memcpy call per row cost more). */
+DW_TARGET static void stage_rows(const float *x, const ops_window *w, int64_t stride, float *buf)
 {
-	int64_t iw = w->in[2];
+	int64_t iw = w->in[2], full = iw / 16 * 16;
+	__mmask16 tail = (__mmask16)((1u << (iw - full)) - 1);
 
 	buf += w->pb[1] * stride + w->pb[2];
-	for (int64_t iy = 0; iy < w->in[1]; iy++)
-		memcpy(buf + iy * stride, x + iy * iw, sizeof(float) * (size_t)iw);
+	for (int64_t iy = 0; iy < w->in[1]; iy++, x += iw, buf += stride) {
+		for (int64_t i = 0; i < full; i += 16)
+			_mm512_storeu_ps(buf + i, _mm512_loadu_ps(x + i));
+		if (tail)
+			_mm512_mask_storeu_ps(buf + full, tail, _mm512_maskz_loadu_ps(tail, x + full));
+	}
 }
 
 /* The three taps of one kernel row (weights k0..k2) for 16 output columns from ox0 on,
