@@ -16,7 +16,7 @@
 static void staged_dims(const ops_window *w, int64_t *rows, int64_t *stride)
 {
 	int64_t ow16 = (w->out[2] + 15) / 16 * 16, cols = w->in[2] + w->pb[2] + w->pe[2];
-	int64_t need = w->s[2] * ow16 + 34, r = (w->out[1] - 1) * w->s[1] + 3;
+	int64_t need = w->s[2] * ow16 + 16 * (w->s[2] + 1), r = (w->out[1] - 1) * w->s[1] + 3;
 
 	*rows = r > w->in[1] + w->pb[1] + w->pe[1] ? r : w->in[1] + w->pb[1] + w->pe[1];
 	*stride = ((cols > need ? cols : need) + 15) / 16 * 16;
@@ -56,27 +56,34 @@ DW_TARGET static void stage_rows(const float *x, const ops_window *w, int64_t st
 	}
 }
 
+/* (hi:lo) shifted down by n lanes: lanes n.. of lo, then the first n of hi. */
+#define SHIFT(hi, lo, n) \
+	_mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(hi), _mm512_castps_si512(lo), n))
+
 /* The three taps of one kernel row (weights k0..k2) for 16 output columns from ox0 on,
- * staged row r. Written without arrays so the vectors stay in registers. */
+ * staged row r. Rows start 64-byte aligned in the engine's workspace, so the loads at
+ * every 16th column do not straddle cache lines; the shifted taps come from lane shifts.
+ * Written without arrays so the vectors stay in registers. */
 DW_TARGET __attribute__((always_inline)) static inline __m512 taps(const float *r, __m512 k0, __m512 k1, __m512 k2,
                                                                    int64_t ox0, int s2)
 {
 	__m512 v0, v1, v2;
 
 	if (!s2) {
-		v0 = _mm512_loadu_ps(r + ox0);
-		v1 = _mm512_loadu_ps(r + ox0 + 1);
-		v2 = _mm512_loadu_ps(r + ox0 + 2);
+		__m512 a = _mm512_loadu_ps(r + ox0), b = _mm512_loadu_ps(r + ox0 + 16);
+
+		v0 = a;
+		v1 = SHIFT(b, a, 1);
+		v2 = SHIFT(b, a, 2);
 	} else {
 		const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
 		const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
 		const float *p = r + 2 * ox0;
-		__m512 a = _mm512_loadu_ps(p), b = _mm512_loadu_ps(p + 16);
-		__m512 c = _mm512_loadu_ps(p + 2), d = _mm512_loadu_ps(p + 18);
+		__m512 a = _mm512_loadu_ps(p), b = _mm512_loadu_ps(p + 16), c = _mm512_loadu_ps(p + 32);
 
 		v0 = _mm512_permutex2var_ps(a, ev, b);
 		v1 = _mm512_permutex2var_ps(a, od, b);
-		v2 = _mm512_permutex2var_ps(c, ev, d);
+		v2 = _mm512_permutex2var_ps(SHIFT(b, a, 2), ev, SHIFT(c, b, 2));
 	}
 	return _mm512_fmadd_ps(k2, v2, _mm512_fmadd_ps(k1, v1, _mm512_mul_ps(k0, v0)));
 }
