@@ -10,9 +10,12 @@
 #define HAVE_AVX512_SILU 1
 
 /* Sigmoid / SiLU with AVX-512: scalef for 2^n and a Newton-refined rcp14 instead of a
- * division (the division's latency bounded the compiled loop). Same range reduction
- * and polynomial as ops_expf, evaluated as exp(-v) with the negation folded into the
- * reduction and the polynomial in plain Horner form: fewer instructions per vector. */
+ * division (the division's latency bounded the compiled loop). ops_expf's polynomial
+ * less its r^7 term, after a one-constant reduction (the FMA keeps n * ln2 exact enough),
+ * evaluated as exp(-v) with the negation folded into the reduction and in plain Horner
+ * form: two instructions fewer per vector, every activation of the CNN runs through it.
+ * Relative error at most 4.5e-7 for exp(-v) and 4.4e-7 for the sigmoid over
+ * [-87, 87] (against double precision). */
 __attribute__((target("avx512f"), always_inline))
 static inline __m512 exp512_neg(__m512 v)
 {
@@ -21,10 +24,8 @@ static inline __m512 exp512_neg(__m512 v)
 	v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-88.7f)), _mm512_set1_ps(87.3f));
 	n = _mm512_roundscale_ps(_mm512_mul_ps(v, _mm512_set1_ps(-1.44269504088896341f)),
 	                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-	r = _mm512_fnmsub_ps(n, _mm512_set1_ps(0.693359375f), v);
-	r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-	p = _mm512_set1_ps(1.9875691500e-4f);
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+	r = _mm512_fnmsub_ps(n, _mm512_set1_ps(0.693147180559945f), v);
+	p = _mm512_set1_ps(1.3981999507e-3f);
 	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
 	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
 	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
