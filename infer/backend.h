@@ -44,6 +44,10 @@ typedef struct inf_backend_ops {
 	 * engine's plan for partial batches) than as one batch: on the CPU each item's
 	 * activations then stay in cache from one layer to the next. */
 	int items_faster;
+	/* Optional (cpu): makes graph input i read from host memory ptr (room for one item
+	 * at the plan's batch) until bound again, so the engine passes the items of a batch
+	 * without copying them. */
+	void (*bind_input)(void *state, int i, void *ptr);
 } inf_backend_ops;
 
 extern const inf_backend_ops inf_backend_cpu;

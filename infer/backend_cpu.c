@@ -166,6 +166,12 @@ static void *cpu_input(void *state, int i)
 	return s->g->inputs[i]->data;
 }
 
+static void cpu_bind_input(void *state, int i, void *ptr)
+{
+	cpu_state *s = state;
+	s->g->inputs[i]->data = ptr;
+}
+
 static void *cpu_output(void *state, int i)
 {
 	cpu_state *s = state;
@@ -202,4 +208,5 @@ const inf_backend_ops inf_backend_cpu = {
 	.node_ms = cpu_node_ms,
 	.free = cpu_free,
 	.items_faster = 1,
+	.bind_input = cpu_bind_input,
 };

@@ -205,8 +205,12 @@ static int run_item(inf_engine *e, plan *p, int b)
 
 	for (int i = 0; i < g->n_inputs; i++) {
 		size_t n = item_bytes(g->inputs[i]);
-		if (n)
-			memcpy(e->be->input(p->state, i), (uint8_t *)e->be->input(e->full.state, i) + (size_t)b * n, n);
+		uint8_t *src = (uint8_t *)e->be->input(e->full.state, i) + (size_t)b * n;
+
+		if (e->be->bind_input)
+			e->be->bind_input(p->state, i, src);
+		else if (n)
+			memcpy(e->be->input(p->state, i), src, n);
 	}
 	int ret = e->be->run(p->state, 1);
 	if (ret < 0)
