@@ -1,7 +1,11 @@
-/* Conv and ConvTranspose on float tensors with 1 to 3 spatial axes. Conv is one
- * sgemm per image and group: 1x1 stride-1 unpadded convolutions multiply the input
- * directly, depthwise convolutions run a direct kernel, the rest go through im2col.
- * Bias and the fused activation are applied in one pass over each output plane. */
+/* Conv and ConvTranspose on float tensors with 1 to 3 spatial axes. On AVX-512 CPUs a
+ * Conv takes one of three kernels chosen at prepare: Winograd F(2x2, 3x3) for 3x3
+ * stride-1 convolutions (ops_conv_wino.c), the AVX-512 depthwise kernel
+ * (ops_conv_dw.c), or the packed GEMM for the rest (ops_conv_pg.c), all with bias and
+ * activation fused. Elsewhere a Conv is one OpenBLAS sgemm per image and group: 1x1
+ * stride-1 unpadded convolutions multiply the input directly, depthwise convolutions run
+ * a direct kernel, the rest go through im2col, bias and activation in one pass over each
+ * output block. */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
