@@ -1,5 +1,6 @@
 /* Packed GEMM for convolutions (see pgemm.h): an 8 x 48 AVX-512 register tile, 24
  * accumulators, with B rows loaded as 3 vectors and A entries broadcast. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "graph.h"
@@ -15,7 +16,8 @@
 
 int pg_supported(void)
 {
-	return __builtin_cpu_supports("avx512f");
+	/* VAPD_NO_AVX512 set: the baseline kernels, to compare against or to test them here */
+	return __builtin_cpu_supports("avx512f") && !getenv("VAPD_NO_AVX512");
 }
 
 static inline __mmask16 cols_mask(int64_t cols)

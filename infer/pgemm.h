@@ -22,7 +22,8 @@ typedef struct pg_epilogue {
 	float alpha, beta;
 } pg_epilogue;
 
-/* Whether this CPU runs the kernels (AVX-512F); the callers keep another path. */
+/* Whether this CPU runs the kernels (AVX-512F) and VAPD_NO_AVX512 is not set in the
+ * environment; the callers keep another path. */
 int pg_supported(void);
 
 /* Floats of packed A for an m x k matrix: rows rounded up to PG_MR, zero-filled. */

@@ -288,6 +288,17 @@ static void test_conv_matches_naive_reference_on_every_path(void **state)
 		check_conv(&cases[i], INF_ACT_NONE, 0, 0);
 }
 
+/* The same cases through the baseline kernels (OpenBLAS, no AVX-512), which CPUs without
+ * AVX-512 run. */
+static void test_conv_baseline_kernels_match_naive_reference(void **state)
+{
+	(void)state;
+	setenv("VAPD_NO_AVX512", "1", 1);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		check_conv(&cases[i], INF_ACT_SILU, 0, 0);
+	unsetenv("VAPD_NO_AVX512");
+}
+
 static void test_conv_applies_each_fused_activation(void **state)
 {
 	static const struct { int act; float a, b; } acts[] = {
@@ -501,6 +512,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_conv_matches_naive_reference_on_every_path),
+		cmocka_unit_test(test_conv_baseline_kernels_match_naive_reference),
 		cmocka_unit_test(test_conv_applies_each_fused_activation),
 		cmocka_unit_test(test_conv_batch_items_equal_single_item_runs),
 		cmocka_unit_test(test_kernels_do_not_allocate_while_running),
