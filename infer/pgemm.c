@@ -8,7 +8,7 @@
 #include "simd_avx512.h"
 
 /* Tasks per thread on small layers: enough that uneven tasks even out. */
-#define PG_TASKS_PER_THREAD 4
+#define PG_TASKS_PER_THREAD 2
 
 #ifdef HAVE_AVX512_SILU
 
