@@ -167,9 +167,9 @@ static int place_step(const inf_graph *g, const alias *al, int i)
 {
 	const inf_tensor *t = g->tensors[i];
 
-	if (t->is_const || t->is_input || t->producer < 0 || (al && al[i].parent >= 0))
+	if (t->is_const || t->is_input || t->producer < 0 || al[i].parent >= 0)
 		return -1;
-	return al && al[i].start < t->producer ? al[i].start : t->producer;
+	return al[i].start < t->producer ? al[i].start : t->producer;
 }
 
 int inf_graph_plan_ex(inf_graph *g, int flags, size_t *ret_bytes)
@@ -188,7 +188,15 @@ int inf_graph_plan_ex(inf_graph *g, int flags, size_t *ret_bytes)
 		if (!g->inputs[i]->is_const)
 			place(&ls, g->inputs[i]);
 	for (int i = 0; i < g->n_nodes; i++) {
-		for (int k = 0; k < g->n_tensors; k++)
+		inf_node *n = g->nodes[i];
+
+		if (!al) {
+			/* without aliases every output gets its place when its node runs */
+			for (int k = 0; k < n->n_out; k++)
+				if (!n->out[k]->is_const)
+					place(&ls, n->out[k]);
+		}
+		for (int k = 0; al && k < g->n_tensors; k++)
 			if (place_step(g, al, k) == i)
 				place(&ls, g->tensors[k]);
 		release_dead(&ls, i);
