@@ -40,6 +40,14 @@ typedef struct inf_backend_ops {
 	/* Set when run() handles batch < max_batch at a cost proportional to the batch, so the
 	 * engine builds no batch-1 plan for partial batches. */
 	int partial_batches;
+	/* Set when a full batch runs faster item by item through the batch-1 plan (the
+	 * engine's plan for partial batches) than as one batch: on the CPU each item's
+	 * activations then stay in cache from one layer to the next. */
+	int items_faster;
+	/* Optional (cpu): makes graph input i read from host memory ptr (room for one item
+	 * at the plan's batch) until bound again, so the engine passes the items of a batch
+	 * without copying them. */
+	void (*bind_input)(void *state, int i, void *ptr);
 } inf_backend_ops;
 
 extern const inf_backend_ops inf_backend_cpu;

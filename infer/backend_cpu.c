@@ -107,7 +107,7 @@ static int cpu_prepare(inf_graph *g, const inf_engine_opts *o, void *share, void
 		return -ENOMEM;
 	s->g = g;
 	s->cx.threads = cpu_threads(o);
-	int err = inf_graph_plan(g, &s->arena_bytes);
+	int err = inf_graph_plan_ex(g, INF_PLAN_CONCAT_IN_PLACE, &s->arena_bytes);
 	if (err < 0)
 		goto fail;
 	s->arena = aligned_alloc(64, s->arena_bytes + 64);
@@ -166,6 +166,12 @@ static void *cpu_input(void *state, int i)
 	return s->g->inputs[i]->data;
 }
 
+static void cpu_bind_input(void *state, int i, void *ptr)
+{
+	cpu_state *s = state;
+	s->g->inputs[i]->data = ptr;
+}
+
 static void *cpu_output(void *state, int i)
 {
 	cpu_state *s = state;
@@ -201,4 +207,6 @@ const inf_backend_ops inf_backend_cpu = {
 	.stats = cpu_stats,
 	.node_ms = cpu_node_ms,
 	.free = cpu_free,
+	.items_faster = 1,
+	.bind_input = cpu_bind_input,
 };

@@ -1,7 +1,9 @@
 /* The engine: import -> shapes and folding -> fusion -> backend. Everything is sized
  * at open time; inf_engine_run only executes. */
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pipeline/vp_err.h"
 #include "pipeline/vp_log.h"
@@ -17,6 +19,10 @@ struct inf_engine {
 	const inf_backend_ops *be;
 	plan full;                    /* planned for max_batch */
 	plan single;                  /* batch 1, for partial batches; only when max_batch > 1 */
+	/* Batch-1 plans of one thread each, so that items_faster backends run the items of
+	 * a batch side by side, one per thread (no barriers between threads at all) */
+	plan *par;
+	int n_par;
 	int max_batch;
 };
 
@@ -67,6 +73,32 @@ static void log_loaded(const inf_engine *e, const char *path)
 	        inf_engine_peak_bytes(e) / 1048576.0);
 }
 
+/* One single-threaded batch-1 plan per thread (up to one per item) for side-by-side
+ * items; they share no scratch memory, since they run at the same time. The threaded
+ * batch-1 plan stays for partial batches run one item at a time. */
+static int par_build(inf_engine *e, const char *path, const inf_engine_opts *o)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int threads = o->threads > 0 ? o->threads : cores > 0 ? (int)cores : 1;
+	int n = threads < e->max_batch ? threads : e->max_batch;
+	inf_engine_opts o1 = *o;
+
+	if (n < 2)
+		return 0;
+	if (!(e->par = calloc((size_t)n, sizeof(*e->par))))
+		return -ENOMEM;
+	o1.max_batch = 1;
+	o1.threads = 1;
+	for (; e->n_par < n; e->n_par++) {
+		int err = plan_build(path, e->be, &o1, NULL, &e->par[e->n_par]);
+		if (err < 0) {
+			plan_free(e->be, &e->par[e->n_par]);
+			return err;
+		}
+	}
+	return 0;
+}
+
 int inf_engine_open(const char *path, const inf_engine_opts *opts, inf_engine **ret)
 {
 	inf_engine_opts o = opts ? *opts : (inf_engine_opts){ 0 };
@@ -97,6 +129,8 @@ int inf_engine_open(const char *path, const inf_engine_opts *opts, inf_engine **
 		o1.max_batch = 1;
 		err = plan_build(path, be, &o1, &e->full, &e->single);
 	}
+	if (err >= 0 && e->single.g && be->items_faster)
+		err = par_build(e, path, &o);
 	if (err < 0)
 		goto fail;
 	log_loaded(e, path);
@@ -112,6 +146,9 @@ void inf_engine_free(inf_engine **pe)
 	inf_engine *e = *pe;
 	if (!e)
 		return;
+	for (int i = 0; i < e->n_par; i++)
+		plan_free(e->be, &e->par[i]);
+	free(e->par);
 	plan_free(e->be, &e->single);
 	plan_free(e->be, &e->full);
 	free(e);
@@ -161,35 +198,57 @@ static size_t item_bytes(const inf_tensor *t)
 	return t->ndim > 0 && t->dims[0] > 0 ? inf_tensor_bytes(t) / (size_t)t->dims[0] : inf_tensor_bytes(t);
 }
 
-/* Items one by one through the batch-1 plan, staged through the full plan's buffers. */
-static int run_items(inf_engine *e, int batch)
+/* Item b through batch-1 plan p, staged through the full plan's buffers. */
+static int run_item(inf_engine *e, plan *p, int b)
 {
 	const inf_graph *g = e->full.g;
-	for (int b = 0; b < batch; b++) {
-		for (int i = 0; i < g->n_inputs; i++) {
-			size_t n = item_bytes(g->inputs[i]);
-			if (n)
-				memcpy(e->be->input(e->single.state, i),
-				       (uint8_t *)e->be->input(e->full.state, i) + (size_t)b * n, n);
-		}
-		int ret = e->be->run(e->single.state, 1);
-		if (ret < 0)
-			return ret;
-		for (int i = 0; i < g->n_outputs; i++) {
-			size_t n = item_bytes(g->outputs[i]);
-			if (n)
-				memcpy((uint8_t *)e->be->output(e->full.state, i) + (size_t)b * n,
-				       e->be->output(e->single.state, i), n);
-		}
+
+	for (int i = 0; i < g->n_inputs; i++) {
+		size_t n = item_bytes(g->inputs[i]);
+		uint8_t *src = (uint8_t *)e->be->input(e->full.state, i) + (size_t)b * n;
+
+		if (e->be->bind_input)
+			e->be->bind_input(p->state, i, src);
+		else if (n)
+			memcpy(e->be->input(p->state, i), src, n);
+	}
+	int ret = e->be->run(p->state, 1);
+	if (ret < 0)
+		return ret;
+	for (int i = 0; i < g->n_outputs; i++) {
+		size_t n = item_bytes(g->outputs[i]);
+		if (n)
+			memcpy((uint8_t *)e->be->output(e->full.state, i) + (size_t)b * n, e->be->output(p->state, i), n);
 	}
 	return 0;
+}
+
+/* Items through the batch-1 plans: one by one, or side by side on the single-threaded
+ * plans, one thread each (thread t takes items t, t + n, ...). */
+static int run_items(inf_engine *e, int batch)
+{
+	int n = e->n_par < batch ? e->n_par : batch, err = 0;
+
+	if (n <= 1) {
+		for (int b = 0; b < batch && err >= 0; b++)
+			err = run_item(e, &e->single, b);
+		return err;
+	}
+#pragma omp parallel num_threads(n) reduction(min : err)
+	{
+		int t = omp_get_thread_num();
+
+		for (int b = t; b < batch && err >= 0; b += n)
+			err = run_item(e, &e->par[t], b);
+	}
+	return err;
 }
 
 int inf_engine_run(inf_engine *e, int batch)
 {
 	if (batch < 1 || batch > e->max_batch)
 		return -EINVAL;
-	if (batch < e->max_batch && e->single.g)
+	if (e->single.g && (batch < e->max_batch || e->be->items_faster))
 		return run_items(e, batch);
 	return e->be->run(e->full.state, batch);
 }
@@ -201,7 +260,11 @@ const void *inf_engine_output(inf_engine *e, int i)
 
 size_t inf_engine_peak_bytes(const inf_engine *e)
 {
-	return e->be->peak_bytes(e->full.state) + (e->single.state ? e->be->peak_bytes(e->single.state) : 0);
+	size_t bytes = e->be->peak_bytes(e->full.state) + (e->single.state ? e->be->peak_bytes(e->single.state) : 0);
+
+	for (int i = 0; i < e->n_par; i++)
+		bytes += e->be->peak_bytes(e->par[i].state);
+	return bytes;
 }
 
 void inf_engine_stats_get(const inf_engine *e, inf_engine_stats *r)
@@ -248,6 +311,8 @@ int inf_engine_op_times(const inf_engine *e, inf_op_time *ret, int cap)
 {
 	int n = add_op_times(e, &e->full, ret, 0, cap);
 	n = add_op_times(e, &e->single, ret, n, cap);
+	for (int i = 0; i < e->n_par; i++)
+		n = add_op_times(e, &e->par[i], ret, n, cap);
 	qsort(ret, (size_t)n, sizeof(*ret), by_ms_desc);
 	return n;
 }

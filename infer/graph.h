@@ -148,5 +148,10 @@ int inf_graph_fuse(inf_graph *g);
 /* plan.c: liveness and arena offsets for every non-constant tensor (graph inputs and
  * outputs stay live for the whole run); *ret_bytes = arena size. */
 int inf_graph_plan(inf_graph *g, size_t *ret_bytes);
+/* The same with options: INF_PLAN_CONCAT_IN_PLACE places the inputs of a Concat whose
+ * inputs are contiguous slices of its output (the axes before the concat axis all have
+ * size 1) inside that output; the Concat then finds each input already in place. */
+enum inf_plan_flags { INF_PLAN_CONCAT_IN_PLACE = 1 };
+int inf_graph_plan_ex(inf_graph *g, int flags, size_t *ret_bytes);
 
 #endif

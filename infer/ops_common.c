@@ -1,6 +1,7 @@
 /* Helpers shared by the CPU operators: shapes, constant inputs, broadcasting,
  * generic element access and the fused-activation epilogue. */
 #include "ops_common.h"
+#include "simd_avx512.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -289,44 +290,7 @@ void ops_put_i64(void *p, int dtype, int64_t i, int64_t v)
 		ops_put_f64(p, dtype, i, (double)v);
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#include <immintrin.h>
-#define HAVE_AVX512_SILU 1
-
-/* Sigmoid / SiLU with AVX-512: scalef for 2^n and a Newton-refined rcp14 instead of a
- * division (the division's latency bounded the compiled loop). Same range reduction
- * and polynomial as ops_expf, evaluated as exp(-v) with the negation folded into the
- * reduction and the polynomial in plain Horner form: fewer instructions per vector. */
-__attribute__((target("avx512f"), always_inline))
-static inline __m512 exp512_neg(__m512 v)
-{
-	__m512 n, r, p;
-
-	v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-88.7f)), _mm512_set1_ps(87.3f));
-	n = _mm512_roundscale_ps(_mm512_mul_ps(v, _mm512_set1_ps(-1.44269504088896341f)),
-	                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-	r = _mm512_fnmsub_ps(n, _mm512_set1_ps(0.693359375f), v);
-	r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-	p = _mm512_set1_ps(1.9875691500e-4f);
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-	return _mm512_scalef_ps(p, n);
-}
-
-__attribute__((target("avx512f"), always_inline))
-static inline __m512 sigmoid512(__m512 v)
-{
-	__m512 d = _mm512_add_ps(_mm512_set1_ps(1.0f), exp512_neg(v));
-	__m512 r = _mm512_rcp14_ps(d);
-
-	return _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
-}
-
+#ifdef HAVE_AVX512_SILU
 __attribute__((target("avx512f")))
 static void sigmoid_avx512(float *x, int64_t count, float bias, int silu)
 {

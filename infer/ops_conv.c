@@ -1,14 +1,22 @@
-/* Conv and ConvTranspose on float tensors with 1 to 3 spatial axes. Conv is one
- * sgemm per image and group: 1x1 stride-1 unpadded convolutions multiply the input
- * directly, depthwise convolutions run a direct kernel, the rest go through im2col.
- * Bias and the fused activation are applied in one pass over each output plane. */
+/* Conv and ConvTranspose on float tensors with 1 to 3 spatial axes. On AVX-512 CPUs a
+ * Conv takes one of three kernels chosen at prepare: Winograd F(2x2, 3x3) for 3x3
+ * stride-1 convolutions (ops_conv_wino.c), the AVX-512 depthwise kernel
+ * (ops_conv_dw.c), or the packed GEMM for the rest (ops_conv_pg.c), all with bias and
+ * activation fused. Elsewhere a Conv is one OpenBLAS sgemm per image and group: 1x1
+ * stride-1 unpadded convolutions multiply the input directly, depthwise convolutions run
+ * a direct kernel, the rest go through im2col, bias and activation in one pass over each
+ * output block. */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ops_common.h"
+#include "ops_conv_dw.h"
+#include "ops_conv_pg.h"
+#include "ops_conv_wino.h"
 #include "ops_tables.h"
 #include "ops_window.h"
+#include "pgemm.h"
 
 /* Geometry of a Conv/ConvTranspose node from its input, weights and attributes. */
 static int conv_window(const inf_node *n, int transpose, ops_window *w, char *err, size_t errlen)
@@ -89,6 +97,9 @@ static enum conv_kind conv_kind(const inf_node *n, const ops_window *w)
 #define COL_BLOCK_FLOATS 131072
 
 typedef struct conv_priv {
+	conv_pg *pg;                 /* the packed-GEMM path, where the CPU has it */
+	conv_wino *wino;             /* or Winograd for 3x3 stride-1 convolutions */
+	int dw3;                     /* or the AVX-512 3x3 depthwise kernel */
 	int threads;                 /* im2col blocks the workspace holds at once */
 	int64_t rows_per_block;      /* output rows (all spatial axes but the last) per block */
 } conv_priv;
@@ -103,29 +114,47 @@ static int64_t conv_rows_per_block(int64_t kdim, const ops_window *w3)
 static int prepare_conv(inf_node *n, size_t *ret_ws)
 {
 	int64_t g = inf_attr_int(n, "group", 1), kdim;
+	enum conv_kind kind;
 	conv_priv *p;
 	ops_window w, w3;
 	char err[8];
+	int rc;
 
 	if (conv_window(n, 0, &w, err, sizeof(err)) < 0)
 		return VP_EMODEL;
 	*ret_ws = 0;
-	if (conv_kind(n, &w) != CONV_IM2COL)
-		return 0;
-	if (!(p = malloc(sizeof(*p))))
-		return -ENOMEM;
+	kind = conv_kind(n, &w);
 	ops_window_to3(&w, &w3);
-	kdim = n->in[0]->dims[1] / g * w.k_size;
+	if ((kind == CONV_DEPTHWISE && !conv_dw3_usable(&w3)) || (kind == CONV_POINTWISE && !pg_supported()))
+		return 0;
+	if (!(p = calloc(1, sizeof(*p))))
+		return -ENOMEM;
 	p->threads = omp_get_max_threads();
-	p->rows_per_block = conv_rows_per_block(kdim, &w3);
 	n->priv = p;
+	if (kind == CONV_DEPTHWISE) {
+		p->dw3 = 1;
+		*ret_ws = conv_dw3_workspace(&w3, p->threads);
+		return 0;
+	}
+	if (conv_wino_usable(n, &w3))
+		return (rc = conv_wino_new(n, p->threads, &p->wino, ret_ws)) < 0 ? rc : 0;
+	if (pg_supported())
+		return (rc = conv_pg_new(n, &w3, kind == CONV_POINTWISE, p->threads, &p->pg, ret_ws)) < 0 ? rc : 0;
+	kdim = n->in[0]->dims[1] / g * w.k_size;
+	p->rows_per_block = conv_rows_per_block(kdim, &w3);
 	*ret_ws = (size_t)p->threads * (size_t)(kdim * p->rows_per_block * w3.out[2]) * sizeof(float);
 	return 0;
 }
 
 static void release_conv(inf_node *n)
 {
-	free(n->priv);
+	conv_priv *p = n->priv;
+
+	if (p) {
+		conv_pg_free(&p->pg);
+		conv_wino_free(&p->wino);
+	}
+	free(p);
 	n->priv = NULL;
 }
 
@@ -384,6 +413,7 @@ static void run_depthwise(inf_node *n, const ops_window *w3, int nth)
 
 static int run_conv(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 {
+	const conv_priv *p = n->priv;
 	const inf_tensor *x = n->in[0], *wt = n->in[1], *b = ops_in(n, 2);
 	int64_t g = inf_attr_int(n, "group", 1), cin, mg, kdim;
 	int nth = ops_threads(cx);
@@ -395,6 +425,18 @@ static int run_conv(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 		return VP_EMODEL;
 	ops_window_to3(&w, &w3);
 	kind = conv_kind(n, &w);
+	if (p && p->wino) {
+		conv_wino_run(p->wino, n, &w3, ws, nth);
+		return 0;
+	}
+	if (p && p->pg) {
+		conv_pg_run(p->pg, n, &w3, ws, nth);
+		return 0;
+	}
+	if (p && p->dw3) {
+		conv_dw3_run(n, &w3, ws, p->threads, nth);
+		return 0;
+	}
 	if (kind == CONV_DEPTHWISE) {
 		run_depthwise(n, &w3, nth);
 		return 0;

@@ -20,40 +20,58 @@ OPS_VECTOR static void copy_strided4(uint32_t *dst, const uint32_t *src, int64_t
 		dst[i] = src[i * is];
 }
 
+/* One output row of `inner` elements from src with input stride is. */
+static void copy_row(char *dst, const char *src, int64_t inner, int64_t is, size_t es)
+{
+	if (is == 1) {
+		memcpy(dst, src, (size_t)inner * es);
+		return;
+	}
+	switch (es) {
+	case 4:
+		copy_strided4((uint32_t *)dst, (const uint32_t *)src, inner, is);
+		break;
+	case 8:
+		for (int64_t i = 0; i < inner; i++)
+			((uint64_t *)dst)[i] = *(const uint64_t *)(src + (size_t)(i * is) * 8);
+		break;
+	default:
+		for (int64_t i = 0; i < inner; i++)
+			memcpy(dst + (size_t)i * es, src + (size_t)(i * is) * es, es);
+	}
+}
+
 /* Copies the output (dims[nd], contiguous) from x + base with per-output-axis input
- * strides (in elements); the last axis is the inner loop. */
+ * strides (in elements); the last axis is the inner loop. Threads take contiguous runs
+ * of rows and step the outer indices along instead of dividing for every row. */
 static void strided_copy(const void *x, int64_t base, const int64_t *strides, const int64_t *dims, int nd,
                          size_t es, void *y, int nth)
 {
-	int64_t rows = 1, inner = nd ? dims[nd - 1] : 1, is = nd ? strides[nd - 1] : 0;
+	int64_t rows = 1, inner = nd ? dims[nd - 1] : 1, is = nd ? strides[nd - 1] : 0, runs;
 
 	for (int d = 0; d < nd - 1; d++)
 		rows *= dims[d];
-#pragma omp parallel for num_threads(nth) if (rows * inner > 65536)
-	for (int64_t r = 0; r < rows; r++) {
-		int64_t off = base, rr = r;
-		char *dst = (char *)y + (size_t)(r * inner) * es;
+	runs = rows * inner > 65536 && nth > 1 ? 4 * (int64_t)nth : 1;
+	if (runs > rows)
+		runs = rows;
+#pragma omp parallel for num_threads(nth) if (runs > 1)
+	for (int64_t c = 0; c < runs; c++) {
+		int64_t r0 = rows * c / runs, r1 = rows * (c + 1) / runs, idx[INF_MAX_DIMS], off = base, rr = r0;
 
 		for (int d = nd - 2; d >= 0; d--) {
-			off += (rr % dims[d]) * strides[d];
+			idx[d] = rr % dims[d];
 			rr /= dims[d];
+			off += idx[d] * strides[d];
 		}
-		const char *src = (const char *)x + (size_t)off * es;
-		if (is == 1) {
-			memcpy(dst, src, (size_t)inner * es);
-			continue;
-		}
-		switch (es) {
-		case 4:
-			copy_strided4((uint32_t *)dst, (const uint32_t *)src, inner, is);
-			break;
-		case 8:
-			for (int64_t i = 0; i < inner; i++)
-				((uint64_t *)dst)[i] = *(const uint64_t *)(src + (size_t)(i * is) * 8);
-			break;
-		default:
-			for (int64_t i = 0; i < inner; i++)
-				memcpy(dst + (size_t)i * es, src + (size_t)(i * is) * es, es);
+		for (int64_t r = r0; r < r1; r++) {
+			copy_row((char *)y + (size_t)(r * inner) * es, (const char *)x + (size_t)off * es, inner, is, es);
+			for (int d = nd - 2; d >= 0; d--) {
+				off += strides[d];
+				if (++idx[d] < dims[d])
+					break;
+				off -= idx[d] * strides[d];
+				idx[d] = 0;
+			}
 		}
 	}
 }
@@ -305,7 +323,12 @@ static int run_concat(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 		for (int k = 0; k < n->n_in; k++) {
 			const inf_tensor *t = n->in[k];
 			size_t chunk = outer ? (size_t)(inf_tensor_numel(t) / outer) * es : 0;
-			memcpy((char *)y->data + (size_t)o * row + off, (const char *)t->data + (size_t)o * chunk, chunk);
+			char *dst = (char *)y->data + (size_t)o * row + off;
+			const char *src = (const char *)t->data + (size_t)o * chunk;
+
+			/* the planner may have placed the input in its slice already */
+			if (dst != src)
+				memcpy(dst, src, chunk);
 			off += chunk;
 		}
 	}

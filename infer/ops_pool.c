@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ops_common.h"
+#include "ops_pool_flat.h"
 #include "ops_tables.h"
 #include "ops_window.h"
 
@@ -200,6 +201,13 @@ static int run_pool(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 	}
 	if (w3.in[2] > ROW_MAX)
 		return VP_EUNSUP;
+	if (is_max && pool_flat_usable(&w3)) {
+#pragma omp parallel for num_threads(nth)
+		for (int64_t p = 0; p < planes; p++)
+			pool_flat_max((const float *)x->data + p * w3.in_size, &w3,
+			              (float *)n->out[0]->data + p * w3.out_size);
+		return 0;
+	}
 #pragma omp parallel for num_threads(nth)
 	for (int64_t p = 0; p < planes; p++)
 		pool_plane((const float *)x->data + p * w3.in_size, &w3, is_max, incl_pad,

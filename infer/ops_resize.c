@@ -192,9 +192,32 @@ static int prepare_resize(inf_node *n, size_t *ret_ws)
 	return 0;
 }
 
-static void rs_nearest_gather(const rs_params *p, const rs_taps *t, const float *x, float *y, int nth)
+/* y[2 i] = y[2 i + 1] = x[i]: the rows of a nearest 2x upsampling. */
+OPS_VECTOR static void dup2_row(const float *restrict x, int64_t n, float *restrict y)
+{
+	for (int64_t i = 0; i < n; i++) {
+		y[2 * i] = x[i];
+		y[2 * i + 1] = x[i];
+	}
+}
+
+/* Whether the last axis maps output o to input o / 2 everywhere (nearest 2x, the
+ * upsampling in detector necks), so rows take dup2_row. */
+static int last_axis_dup2(const rs_params *p, const rs_taps *t)
 {
 	int nd = p->nd;
+
+	if (p->out[nd - 1] != 2 * p->in[nd - 1])
+		return 0;
+	for (int64_t o = 0; o < p->out[nd - 1]; o++)
+		if (t[nd - 1].idx[o * 4] != o / 2)
+			return 0;
+	return 1;
+}
+
+static void rs_nearest_gather(const rs_params *p, const rs_taps *t, const float *x, float *y, int nth)
+{
+	int nd = p->nd, dup2 = last_axis_dup2(p, t);
 	int64_t inner = p->out[nd - 1], rows = 1, s[INF_MAX_DIMS], acc = 1;
 
 	for (int i = nd - 1; i >= 0; i--) {
@@ -216,6 +239,10 @@ static void rs_nearest_gather(const rs_params *p, const rs_taps *t, const float 
 			if (i < 0)
 				extra = 1;
 			off += i * s[d];
+		}
+		if (dup2 && !extra) {
+			dup2_row(x + off, inner / 2, yr);
+			continue;
 		}
 		for (int64_t o = 0; o < inner; o++)
 			yr[o] = extra || ix[o * 4] < 0 ? p->extrapolation : x[off + ix[o * 4]];

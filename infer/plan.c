@@ -1,8 +1,11 @@
 /* Arena planner: every activation gets an offset in one arena, sized once. A buffer
  * is reused once its last reader has run; graph inputs and outputs stay live for the
- * whole run so callers can fill inputs once and read outputs afterwards. */
+ * whole run so callers can fill inputs once and read outputs afterwards. On request
+ * (the CPU backend) a Concat's inputs are placed inside its output, so the producers
+ * write the result in place and the Concat copies nothing. */
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "pipeline/vp_err.h"
 #include "graph.h"
@@ -74,23 +77,144 @@ static void compute_liveness(inf_graph *g)
 		g->outputs[i]->last_use = INT_MAX;
 }
 
-int inf_graph_plan(inf_graph *g, size_t *ret_bytes)
+static int tensor_index(const inf_graph *g, const inf_tensor *t)
+{
+	for (int i = 0; i < g->n_tensors; i++)
+		if (g->tensors[i] == t)
+			return i;
+	return -1;
+}
+
+/* A tensor placed inside another: parent's tensor index (-1: none) and byte offset. */
+typedef struct alias {
+	int parent;
+	size_t off;
+	int start;                    /* for roots of aliases: the first step any of them is written */
+} alias;
+
+/* Whether Concat node n can have its inputs written straight into its output: one
+ * contiguous slice each (every axis before the concat axis has size 1), every input
+ * produced by a node, not aliased yet, and listed once. */
+static int concat_in_place(const inf_graph *g, const inf_node *n, const alias *al)
+{
+	const inf_tensor *y = n->out[0];
+	int64_t axis = inf_attr_int(n, "axis", 0);
+
+	if (strcmp(n->op_type, "Concat") != 0 || n->n_out != 1 || y->is_const || y->is_input)
+		return 0;
+	if (axis < 0)
+		axis += y->ndim;
+	for (int64_t i = 0; i < axis && i < y->ndim; i++)
+		if (y->dims[i] != 1)
+			return 0;
+	for (int k = 0; k < n->n_in; k++) {
+		const inf_tensor *t = n->in[k];
+		int ti = t ? tensor_index(g, t) : -1;
+
+		if (ti < 0 || t->is_const || t->is_input || t->producer < 0 || al[ti].parent >= 0 || t == y)
+			return 0;
+		for (int j = 0; j < k; j++)
+			if (n->in[j] == t)
+				return 0;
+	}
+	return 1;
+}
+
+static int root_of(const alias *al, int i, size_t *off)
+{
+	*off = 0;
+	while (al[i].parent >= 0) {
+		*off += al[i].off;
+		i = al[i].parent;
+	}
+	return i;
+}
+
+/* Marks the inputs of every eligible Concat as slices of its output and gives each
+ * root the span in which any tensor inside it is live. */
+static void find_aliases(inf_graph *g, alias *al)
+{
+	for (int i = 0; i < g->n_tensors; i++)
+		al[i] = (alias){ -1, 0, INT_MAX };
+	for (int i = 0; i < g->n_nodes; i++) {
+		const inf_node *n = g->nodes[i];
+		size_t off = 0;
+
+		if (!concat_in_place(g, n, al))
+			continue;
+		for (int k = 0; k < n->n_in; k++) {
+			al[tensor_index(g, n->in[k])] = (alias){ tensor_index(g, n->out[0]), off, INT_MAX };
+			off += inf_tensor_bytes(n->in[k]);
+		}
+	}
+	for (int i = 0; i < g->n_tensors; i++) {
+		inf_tensor *t = g->tensors[i];
+		size_t off;
+		int r = root_of(al, i, &off);
+
+		if (r == i)
+			continue;
+		if (t->producer < al[r].start)
+			al[r].start = t->producer;
+		if (t->last_use > g->tensors[r]->last_use)
+			g->tensors[r]->last_use = t->last_use;
+	}
+}
+
+/* The step at which tensor i gets its place: -1 for none (constants, graph inputs,
+ * aliases), the first write into it for roots of aliases, else its producer. */
+static int place_step(const inf_graph *g, const alias *al, int i)
+{
+	const inf_tensor *t = g->tensors[i];
+
+	if (t->is_const || t->is_input || t->producer < 0 || al[i].parent >= 0)
+		return -1;
+	return al[i].start < t->producer ? al[i].start : t->producer;
+}
+
+int inf_graph_plan_ex(inf_graph *g, int flags, size_t *ret_bytes)
 {
 	live_set ls = { .b = calloc((size_t)g->n_tensors + 1, sizeof(block)) };
-	if (!ls.b)
+	alias *al = NULL;
+
+	if (!ls.b || ((flags & INF_PLAN_CONCAT_IN_PLACE) && !(al = calloc((size_t)g->n_tensors + 1, sizeof(*al))))) {
+		free(ls.b);
 		return -ENOMEM;
+	}
 	compute_liveness(g);
+	if (al)
+		find_aliases(g, al);
 	for (int i = 0; i < g->n_inputs; i++)
 		if (!g->inputs[i]->is_const)
 			place(&ls, g->inputs[i]);
 	for (int i = 0; i < g->n_nodes; i++) {
 		inf_node *n = g->nodes[i];
-		for (int k = 0; k < n->n_out; k++)
-			if (!n->out[k]->is_const)
-				place(&ls, n->out[k]);
+
+		if (!al) {
+			/* without aliases every output gets its place when its node runs */
+			for (int k = 0; k < n->n_out; k++)
+				if (!n->out[k]->is_const)
+					place(&ls, n->out[k]);
+		}
+		for (int k = 0; al && k < g->n_tensors; k++)
+			if (place_step(g, al, k) == i)
+				place(&ls, g->tensors[k]);
 		release_dead(&ls, i);
 	}
+	for (int i = 0; al && i < g->n_tensors; i++) {
+		size_t off;
+		int r = root_of(al, i, &off);
+
+		if (r != i)
+			g->tensors[i]->offset = g->tensors[r]->offset + off;
+	}
+	free(al);
 	free(ls.b);
 	*ret_bytes = ls.peak;
 	return 0;
+}
+
+int inf_graph_plan(inf_graph *g, size_t *ret_bytes)
+{
+	return inf_graph_plan_ex(g, 0, ret_bytes);
 }

@@ -267,12 +267,18 @@ static const conv_case cases[] = {
 	{ 2, 8, 6, 12, 10, 3, 3, 2, 2, 1, 1, 2, { 1, 1, 1, 1 }, 1 },      /* grouped, strided */
 	{ 2, 5, 7, 9, 13, 3, 2, 1, 2, 2, 1, 1, { 2, 0, 1, 1 }, 0 },       /* dilated, asymmetric */
 	{ 4, 16, 24, 7, 5, 1, 1, 1, 1, 1, 1, 1, { 0, 0, 0, 0 }, 1 },      /* pointwise GEMM */
+	{ 2, 16, 20, 9, 13, 1, 1, 1, 1, 1, 1, 1, { 0, 0, 0, 0 }, 1 },     /* pointwise, input read in place */
+	{ 1, 8, 40, 7, 9, 1, 1, 1, 1, 1, 1, 1, { 0, 0, 0, 0 }, 0 },       /* pointwise, input packed */
 	{ 2, 16, 8, 9, 9, 1, 1, 2, 2, 1, 1, 1, { 0, 0, 0, 0 }, 1 },       /* 1x1 strided: im2col */
 	{ 3, 12, 12, 13, 11, 3, 3, 1, 1, 1, 1, 12, { 1, 1, 1, 1 }, 1 },   /* depthwise 3x3 */
 	{ 2, 8, 8, 14, 15, 3, 3, 2, 2, 1, 1, 8, { 1, 1, 1, 1 }, 1 },      /* depthwise stride 2 */
 	{ 2, 6, 6, 10, 12, 5, 5, 1, 1, 2, 2, 6, { 4, 3, 2, 4 }, 0 },      /* depthwise 5x5 dilated */
 	{ 1, 4, 4, 2, 3, 3, 3, 1, 1, 1, 1, 4, { 1, 1, 1, 1 }, 1 },        /* depthwise, input < kernel */
 	{ 2, 4, 8, 6, 6, 3, 3, 1, 1, 1, 1, 4, { 1, 1, 1, 1 }, 1 },        /* channel multiplier 2 */
+	{ 1, 3, 3, 5, 35, 3, 3, 1, 1, 1, 1, 3, { 1, 1, 1, 1 }, 1 },       /* depthwise, rows over 16 columns */
+	{ 2, 5, 5, 9, 38, 3, 3, 2, 2, 1, 1, 5, { 0, 1, 1, 0 }, 0 },       /* depthwise stride 2, wide, uneven */
+	{ 2, 16, 20, 23, 31, 3, 3, 1, 1, 1, 1, 1, { 1, 0, 2, 1 }, 1 },   /* Winograd, odd sizes, uneven pads */
+	{ 1, 24, 9, 42, 40, 3, 3, 1, 1, 1, 1, 1, { 1, 1, 1, 1 }, 0 },    /* Winograd, several tile blocks */
 };
 
 static void test_conv_matches_naive_reference_on_every_path(void **state)
@@ -280,6 +286,17 @@ static void test_conv_matches_naive_reference_on_every_path(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		check_conv(&cases[i], INF_ACT_NONE, 0, 0);
+}
+
+/* The same cases through the baseline kernels (OpenBLAS, no AVX-512), which CPUs without
+ * AVX-512 run. */
+static void test_conv_baseline_kernels_match_naive_reference(void **state)
+{
+	(void)state;
+	setenv("VAPD_NO_AVX512", "1", 1);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		check_conv(&cases[i], INF_ACT_SILU, 0, 0);
+	unsetenv("VAPD_NO_AVX512");
 }
 
 static void test_conv_applies_each_fused_activation(void **state)
@@ -292,8 +309,9 @@ static void test_conv_applies_each_fused_activation(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(acts) / sizeof(acts[0]); i++) {
 		check_conv(&cases[0], acts[i].act, acts[i].a, acts[i].b);   /* im2col */
-		check_conv(&cases[3], acts[i].act, acts[i].a, acts[i].b);   /* pointwise */
-		check_conv(&cases[5], acts[i].act, acts[i].a, acts[i].b);   /* depthwise */
+		check_conv(&cases[3], acts[i].act, acts[i].a, acts[i].b);   /* pointwise, in place */
+		check_conv(&cases[5], acts[i].act, acts[i].a, acts[i].b);   /* pointwise, packed */
+		check_conv(&cases[7], acts[i].act, acts[i].a, acts[i].b);   /* depthwise */
 	}
 }
 
@@ -311,10 +329,11 @@ static void test_conv_batch_items_equal_single_item_runs(void **state)
 		node_run(&big, 2);
 		one.n = 1;
 		conv_node(&small, &one, INF_ACT_SILU, 0, 0);
-		assert_int_equal(node_prepare(&small, err, sizeof(err)), 0);
+		/* the same weights before prepare: kernels may pack constant inputs there */
 		memcpy(small.in[1]->data, big.in[1]->data, (size_t)inf_tensor_bytes(big.in[1]));
 		if (one.bias)
 			memcpy(small.in[2]->data, big.in[2]->data, (size_t)inf_tensor_bytes(big.in[2]));
+		assert_int_equal(node_prepare(&small, err, sizeof(err)), 0);
 		size_t xi = (size_t)inf_tensor_bytes(small.in[0]), yi = (size_t)inf_tensor_bytes(small.out[0]);
 		for (int64_t i = 0; i < cases[c].n; i++) {
 			memcpy(small.in[0]->data, (char *)big.in[0]->data + i * (int64_t)xi, xi);
@@ -493,6 +512,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_conv_matches_naive_reference_on_every_path),
+		cmocka_unit_test(test_conv_baseline_kernels_match_naive_reference),
 		cmocka_unit_test(test_conv_applies_each_fused_activation),
 		cmocka_unit_test(test_conv_batch_items_equal_single_item_runs),
 		cmocka_unit_test(test_kernels_do_not_allocate_while_running),
