@@ -82,34 +82,6 @@ extern "C" void krn_pre_cuda_free(krn_pre_cuda **pc)
 	free(c);
 }
 
-static int check_batch(const krn_pre_cuda *c, const vp_frame *const *frames, int n,
-                       const krn_pre_params *p, const void *dst)
-{
-	int r = krn_pre_check(p, NULL);
-	if (r < 0)
-		return r;
-	if (n < 1 || n > c->max_batch || !frames || !dst) {
-		vp_err("preprocess", NULL, "CUDA batch of %d frames (context takes 1-%d) or no output "
-		       "buffer", n, c->max_batch);
-		return -EINVAL;
-	}
-	for (int i = 0; i < n; i++) {
-		const vp_frame *f = frames[i];
-		if (!f) {
-			vp_err("preprocess", NULL, "batch item %d has no frame", i);
-			return -EINVAL;
-		}
-		if (f->mem != VP_MEM_DEVICE) {
-			vp_err("preprocess", f->stream_id, "frame %lld is in host memory; the CUDA "
-			       "preprocessing needs device frames", (long long)f->index);
-			return -EINVAL;
-		}
-		if ((r = krn_pre_check(p, f)) < 0)
-			return r;
-	}
-	return 0;
-}
-
 static void fill_desc(pre_desc *d, const vp_frame *f, const krn_pre_params *p)
 {
 	for (int k = 0; k < 3; k++) {
@@ -128,7 +100,7 @@ extern "C" int krn_preprocess_cuda(krn_pre_cuda *c, const vp_frame *const *frame
                                    const krn_pre_params *p, void *dst_device, krn_xform *xf,
                                    struct CUstream_st *stream)
 {
-	int r = check_batch(c, frames, n, p, dst_device);
+	int r = krn_pre_check_batch(frames, n, c->max_batch, p, dst_device, VP_MEM_DEVICE);
 	if (r < 0)
 		return r;
 	/* The staging buffer may still feed the previous batch's copy. */

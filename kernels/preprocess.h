@@ -47,6 +47,11 @@ int krn_preprocess_cpu(const vp_frame *const *frames, int n, const krn_pre_param
 /* Checks what both implementations require of params and of a host/device frame; logs
  * the offending field and returns -EINVAL. frame may be NULL to check params only. */
 int krn_pre_check(const krn_pre_params *p, const vp_frame *f);
+/* The checks of a whole batch shared by the CPU and CUDA entry points: params, 1..max_n
+ * frames (max_n 0: no limit), a destination, every frame present, in memory `mem`
+ * (VP_MEM_HOST / VP_MEM_DEVICE) and acceptable to krn_pre_check. Logs, -EINVAL. */
+int krn_pre_check_batch(const vp_frame *const *frames, int n, int max_n, const krn_pre_params *p,
+                        const void *dst, int mem);
 
 /* Converts one host frame to interleaved 8-bit RGB (rounded), row stride in bytes
  * (>= 3 * width); same colour conversion as the preprocessing. */

@@ -271,37 +271,10 @@ static void item_init(const vp_frame *f, const krn_pre_params *p, int item, cpu_
 	it->item = item;
 }
 
-static int check_batch(const vp_frame *const *frames, int n, const krn_pre_params *p,
-                       const void *dst)
-{
-	int ret = krn_pre_check(p, NULL);
-	if (ret < 0)
-		return ret;
-	if (n < 1 || !frames || !dst) {
-		vp_err("preprocess", NULL, "empty batch (%d frames) or no output buffer", n);
-		return -EINVAL;
-	}
-	for (int i = 0; i < n; i++) {
-		const vp_frame *f = frames[i];
-		if (!f) {
-			vp_err("preprocess", NULL, "batch item %d has no frame", i);
-			return -EINVAL;
-		}
-		if (f->mem != VP_MEM_HOST) {
-			vp_err("preprocess", f->stream_id, "frame %lld is in device memory; CPU "
-			       "preprocessing needs host frames", (long long)f->index);
-			return -EINVAL;
-		}
-		if ((ret = krn_pre_check(p, f)) < 0)
-			return ret;
-	}
-	return 0;
-}
-
 int krn_preprocess_cpu(const vp_frame *const *frames, int n, const krn_pre_params *p,
                        void *dst, krn_xform *xf)
 {
-	int ret = check_batch(frames, n, p, dst);
+	int ret = krn_pre_check_batch(frames, n, 0, p, dst, VP_MEM_HOST);
 	if (ret < 0)
 		return ret;
 	int64_t work = (int64_t)n * p->dst_w * p->dst_h;

@@ -62,14 +62,32 @@ static void planes_of(const vp_frame *f, krn_planes *pl)
 	pl->fmt = f->fmt;
 }
 
-static int check_host(const krn_pre_params *p, const vp_frame *f)
+int krn_pre_check_batch(const vp_frame *const *frames, int n, int max_n, const krn_pre_params *p,
+                        const void *dst, int mem)
 {
-	if (f && f->mem != VP_MEM_HOST) {
-		vp_err("preprocess", f->stream_id, "frame %lld is in device memory; the CPU "
-		       "reference needs host frames", (long long)f->index);
+	int ret = krn_pre_check(p, NULL);
+	if (ret < 0)
+		return ret;
+	if (n < 1 || (max_n > 0 && n > max_n) || !frames || !dst) {
+		vp_err("preprocess", NULL, "batch of %d frames (at most %d) or no output buffer", n, max_n);
 		return -EINVAL;
 	}
-	return krn_pre_check(p, f);
+	for (int i = 0; i < n; i++) {
+		const vp_frame *f = frames[i];
+		if (!f) {
+			vp_err("preprocess", NULL, "batch item %d has no frame", i);
+			return -EINVAL;
+		}
+		if ((int)f->mem != mem) {
+			vp_err("preprocess", f->stream_id, "frame %lld is in %s memory; this preprocessing needs %s frames",
+			       (long long)f->index, f->mem == VP_MEM_HOST ? "host" : "device",
+			       mem == VP_MEM_HOST ? "host" : "device");
+			return -EINVAL;
+		}
+		if ((ret = krn_pre_check(p, f)) < 0)
+			return ret;
+	}
+	return 0;
 }
 
 static void convert_one(const vp_frame *f, const krn_pre_params *p, int item, void *dst,
@@ -97,21 +115,9 @@ static void convert_one(const vp_frame *f, const krn_pre_params *p, int item, vo
 int krn_preprocess_ref(const vp_frame *const *frames, int n, const krn_pre_params *p,
                        void *dst, krn_xform *xf)
 {
-	int ret = krn_pre_check(p, NULL);
+	int ret = krn_pre_check_batch(frames, n, 0, p, dst, VP_MEM_HOST);
 	if (ret < 0)
 		return ret;
-	if (n < 1 || !frames || !dst) {
-		vp_err("preprocess", NULL, "empty batch (%d frames) or no output buffer", n);
-		return -EINVAL;
-	}
-	for (int i = 0; i < n; i++) {
-		if (!frames[i]) {
-			vp_err("preprocess", NULL, "batch item %d has no frame", i);
-			return -EINVAL;
-		}
-		if ((ret = check_host(p, frames[i])) < 0)
-			return ret;
-	}
 	for (int i = 0; i < n; i++)
 		convert_one(frames[i], p, i, dst, xf ? &xf[i] : NULL);
 	return 0;
@@ -120,10 +126,10 @@ int krn_preprocess_ref(const vp_frame *const *frames, int n, const krn_pre_param
 int krn_frame_to_rgb24(const vp_frame *f, uint8_t *dst, int stride)
 {
 	krn_pre_params none = { .dst_w = 1, .dst_h = 1 };
-	int ret = check_host(&none, f);
+	int ret = krn_pre_check_batch(&f, 1, 1, &none, dst, VP_MEM_HOST);
 	if (ret < 0)
 		return ret;
-	if (!dst || stride < 3 * f->width) {
+	if (stride < 3 * f->width) {
 		vp_err("preprocess", f->stream_id, "RGB24 stride %d too small for width %d", stride,
 		       f->width);
 		return -EINVAL;
