@@ -11,6 +11,7 @@
 #include "pipeline/vp_err.h"
 #include "pipeline/vp_log.h"
 #include "backend.h"
+#include "taskpool.h"
 #include "../pipeline/vp_time.h"
 
 typedef struct cpu_state {
@@ -91,6 +92,7 @@ static void cpu_free(void **ps)
 			n->op->release(n);
 		n->priv = NULL;
 	}
+	tp_free(&s->cx.pool);
 	free(s->arena);
 	free(s->node_ms);
 	if (!s->work_shared)
@@ -103,11 +105,15 @@ static int cpu_prepare(inf_graph *g, const inf_engine_opts *o, void *share, void
 {
 	const cpu_state *other = share;
 	cpu_state *s = calloc(1, sizeof(*s));
+	int err;
+
 	if (!s)
 		return -ENOMEM;
 	s->g = g;
 	s->cx.threads = cpu_threads(o);
-	int err = inf_graph_plan_ex(g, INF_PLAN_CONCAT_IN_PLACE, &s->arena_bytes);
+	if ((err = tp_new(&s->cx.pool, s->cx.threads)) < 0)
+		goto fail;
+	err = inf_graph_plan_ex(g, INF_PLAN_CONCAT_IN_PLACE, &s->arena_bytes);
 	if (err < 0)
 		goto fail;
 	s->arena = aligned_alloc(64, s->arena_bytes + 64);

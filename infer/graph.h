@@ -67,6 +67,7 @@ typedef struct inf_node {
 
 typedef struct inf_cpu_ctx {
 	int threads;                  /* worker threads the kernels may use */
+	struct tp_pool *pool;         /* their task pool (taskpool.h), NULL: OpenMP or serial */
 } inf_cpu_ctx;
 
 typedef struct inf_op {

@@ -2,6 +2,7 @@
  * generic element access and the fused-activation epilogue. */
 #include "ops_common.h"
 #include "simd_avx512.h"
+#include "taskpool.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -482,7 +483,49 @@ void ops_sgemm_act(const inf_node *node, int m, int n, int k, const float *a, in
 
 int ops_threads(const inf_cpu_ctx *cx)
 {
+	if (ops_pool_threads(cx) > 1)
+		return 1;
 	return cx && cx->threads > 0 ? cx->threads : omp_get_max_threads();
+}
+
+int ops_pool_threads(const inf_cpu_ctx *cx)
+{
+	return cx && cx->pool ? tp_threads(cx->pool) : 1;
+}
+
+/* Ranges per pool thread in ops_par_range. */
+#define RANGES_PER_THREAD 4
+
+typedef struct par_range {
+	ops_range_fn fn;
+	void *arg;
+	int64_t count, tasks;
+} par_range;
+
+static void par_range_task(void *arg, int64_t t, int slot)
+{
+	const par_range *r = arg;
+
+	(void)slot;
+	r->fn(r->arg, r->count * t / r->tasks, r->count * (t + 1) / r->tasks);
+}
+
+void ops_par_range(const inf_cpu_ctx *cx, int64_t count, int64_t min_len, ops_range_fn fn, void *arg)
+{
+	int nth = ops_pool_threads(cx);
+	par_range r = { fn, arg, count, (int64_t)nth * RANGES_PER_THREAD };
+
+	if (count <= 0)
+		return;
+	if (min_len < 1)
+		min_len = 1;
+	if (r.tasks > count / min_len)
+		r.tasks = count / min_len;
+	if (nth <= 1 || r.tasks <= 1) {
+		fn(arg, 0, count);
+		return;
+	}
+	tp_run(cx->pool, nth, r.tasks, par_range_task, &r);
 }
 
 void ops_copy_through(inf_node *n)

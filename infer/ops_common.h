@@ -140,8 +140,18 @@ void ops_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const
  * node's fused activation while it is still in cache. */
 void ops_sgemm_act(const inf_node *node, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
                    float *c, int ldc, const float *bias, int nth);
-/* OpenMP team size for a kernel: the context's threads, all cores when 0. */
+/* OpenMP team size for a kernel: the context's threads, all cores when 0; 1 when the
+ * context has a task pool of several threads: an OpenMP team spinning next to the
+ * pool's workers would take their core, so the loops that matter use the pool. */
 int ops_threads(const inf_cpu_ctx *cx);
+/* Threads of the context's task pool (1 without one). */
+int ops_pool_threads(const inf_cpu_ctx *cx);
+
+/* fn(arg, lo, hi) over [0, count) split into ranges of at least min_len on the
+ * context's task pool, several per thread (so a thread that runs alone takes over a
+ * preempted one's share); one call on the caller when the pool or count is small. */
+typedef void (*ops_range_fn)(void *arg, int64_t lo, int64_t hi);
+void ops_par_range(const inf_cpu_ctx *cx, int64_t count, int64_t min_len, ops_range_fn fn, void *arg);
 
 /* Copies in[0] to out[0] unless they alias (Identity, Reshape, Flatten, ...). */
 void ops_copy_through(inf_node *n);

@@ -416,7 +416,7 @@ static int run_conv(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 	const conv_priv *p = n->priv;
 	const inf_tensor *x = n->in[0], *wt = n->in[1], *b = ops_in(n, 2);
 	int64_t g = inf_attr_int(n, "group", 1), cin, mg, kdim;
-	int nth = ops_threads(cx);
+	int nth = cx && cx->threads > 0 ? cx->threads : ops_threads(cx);
 	ops_window w, w3;
 	enum conv_kind kind;
 	char err[8];
@@ -426,15 +426,15 @@ static int run_conv(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 	ops_window_to3(&w, &w3);
 	kind = conv_kind(n, &w);
 	if (p && p->wino) {
-		conv_wino_run(p->wino, n, &w3, ws, nth);
+		conv_wino_run(p->wino, n, &w3, ws, cx ? cx->pool : NULL, nth);
 		return 0;
 	}
 	if (p && p->pg) {
-		conv_pg_run(p->pg, n, &w3, ws, nth);
+		conv_pg_run(p->pg, n, &w3, ws, cx ? cx->pool : NULL, nth);
 		return 0;
 	}
 	if (p && p->dw3) {
-		conv_dw3_run(n, &w3, ws, p->threads, nth);
+		conv_dw3_run(n, &w3, ws, p->threads, cx ? cx->pool : NULL, nth);
 		return 0;
 	}
 	if (kind == CONV_DEPTHWISE) {
@@ -530,7 +530,7 @@ static int run_conv_transpose(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 {
 	const inf_tensor *x = n->in[0], *wt = n->in[1], *b = ops_in(n, 2);
 	int64_t g = inf_attr_int(n, "group", 1), cg = x->dims[1] / g, mg = wt->dims[1], m = mg * g;
-	int nth = ops_threads(cx);
+	int nth = cx && cx->threads > 0 ? cx->threads : ops_threads(cx);
 	ops_window w, w3;
 	char err[8];
 

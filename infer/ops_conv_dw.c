@@ -4,12 +4,12 @@
  * whole vectors without bounds checks: 16 output columns a step, the three kernel rows
  * summed in separate dependency chains, stride 2 keeping the even or odd lanes of 32
  * loaded columns. The activation is a second pass over the plane while it is in L2. */
-#include <omp.h>
 #include <string.h>
 
 #include "ops_common.h"
 #include "ops_conv_dw.h"
 #include "pgemm.h"
+#include "taskpool.h"
 #include "simd_avx512.h"
 
 /* Staged plane geometry: rows, and floats per row (a multiple of 16). */
@@ -119,32 +119,52 @@ int conv_dw3_usable(const ops_window *w3)
 	       w3->d[1] == 1 && w3->d[2] == 1 && w3->s[1] == w3->s[2] && (w3->s[2] == 1 || w3->s[2] == 2);
 }
 
-void conv_dw3_run(inf_node *n, const ops_window *w3, float *ws, int threads, int nth)
+/* Planes per task: several tasks per thread, so that a thread that runs alone takes
+ * over the share of one that another process keeps off its core. */
+#define DW_TASKS_PER_THREAD 4
+
+typedef struct dw_job {
+	const inf_node *n;
+	const ops_window *w3;
+	float *ws;
+	int64_t rows, stride, per_task, planes;
+} dw_job;
+
+static void dw_task(void *arg, int64_t t, int slot)
 {
+	const dw_job *j = arg;
+	const inf_node *n = j->n;
+	const ops_window *w3 = j->w3;
 	const inf_tensor *x = n->in[0], *b = ops_in(n, 2);
 	const float *xp = x->data, *wp = n->in[1]->data, *bp = b ? b->data : NULL;
-	float *yp = n->out[0]->data;
-	int64_t ch = x->dims[1], planes = x->dims[0] * ch, rows, stride;
+	float *yp = n->out[0]->data, *buf = j->ws + (size_t)slot * (size_t)(j->rows * j->stride);
+	int64_t ch = x->dims[1], end = (t + 1) * j->per_task < j->planes ? (t + 1) * j->per_task : j->planes;
 
-	staged_dims(w3, &rows, &stride);
-	if (nth > threads)
-		nth = threads;
-#pragma omp parallel num_threads(nth) if (nth > 1)
-	{
-		float *buf = ws + (size_t)omp_get_thread_num() * (size_t)(rows * stride);
-		stage_clear(rows, stride, buf);
-#pragma omp for schedule(static)
-		for (int64_t p = 0; p < planes; p++) {
-			int64_t c = p % ch;
-			float *y = yp + p * w3->out_size;
+	/* the padding zeros of this task's staged planes: written once, the rows change */
+	stage_clear(j->rows, j->stride, buf);
+	for (int64_t p = t * j->per_task; p < end; p++) {
+		int64_t c = p % ch;
+		float *y = yp + p * w3->out_size;
 
-			stage_rows(xp + p * w3->in_size, w3, stride, buf);
-			dw3_plane(buf, stride, wp + c * 9, bp ? bp[c] : 0.0f, w3, y);
-			/* a separate pass: the activation's long dependency chains overlap
-			 * better in their own loop than behind the taps */
-			ops_act_apply(n, y, w3->out_size);
-		}
+		stage_rows(xp + p * w3->in_size, w3, j->stride, buf);
+		dw3_plane(buf, j->stride, wp + c * 9, bp ? bp[c] : 0.0f, w3, y);
+		/* a separate pass: the activation's long dependency chains overlap
+		 * better in their own loop than behind the taps */
+		ops_act_apply(n, y, w3->out_size);
 	}
+}
+
+void conv_dw3_run(inf_node *n, const ops_window *w3, float *ws, int threads, tp_pool *pool, int nth)
+{
+	dw_job j = { .n = n, .w3 = w3, .ws = ws, .planes = n->in[0]->dims[0] * n->in[0]->dims[1] };
+	int64_t want;
+
+	staged_dims(w3, &j.rows, &j.stride);
+	if (nth > threads || tp_threads(pool) > threads)
+		nth = 1;  /* the workspace holds `threads` staged planes */
+	want = nth > 1 ? (int64_t)nth * DW_TASKS_PER_THREAD : 1;
+	j.per_task = (j.planes + want - 1) / want;
+	tp_run(pool, nth, (j.planes + j.per_task - 1) / j.per_task, dw_task, &j);
 }
 
 #else
@@ -155,9 +175,9 @@ int conv_dw3_usable(const ops_window *w3)
 	return 0;
 }
 
-void conv_dw3_run(inf_node *n, const ops_window *w3, float *ws, int threads, int nth)
+void conv_dw3_run(inf_node *n, const ops_window *w3, float *ws, int threads, tp_pool *pool, int nth)
 {
-	(void)n, (void)w3, (void)ws, (void)threads, (void)nth;
+	(void)n, (void)w3, (void)ws, (void)threads, (void)pool, (void)nth;
 }
 
 #endif

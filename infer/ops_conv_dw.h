@@ -14,8 +14,8 @@ int conv_dw3_usable(const ops_window *w3);
 /* Workspace bytes for `threads` workers (one staged input plane each). */
 size_t conv_dw3_workspace(const ops_window *w3, int threads);
 
-/* Every plane of depthwise Conv node n on nth threads (at most `threads`, the count the
- * workspace was sized for). */
-void conv_dw3_run(inf_node *n, const ops_window *w3, float *ws, int threads, int nth);
+/* Every plane of depthwise Conv node n on nth threads of pool (at most `threads`, the
+ * count the workspace was sized for). */
+void conv_dw3_run(inf_node *n, const ops_window *w3, float *ws, int threads, struct tp_pool *pool, int nth);
 
 #endif

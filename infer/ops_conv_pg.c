@@ -2,12 +2,12 @@
  * packs its block of the im2col matrix straight into GEMM panels (a strided copy for
  * pointwise convolutions, or none for narrow ones) and multiplies it with the weights
  * packed at prepare; the GEMM applies bias and activation itself. */
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ops_common.h"
 #include "ops_conv_pg.h"
+#include "taskpool.h"
 #include "pgemm.h"
 
 /* Packed B block per task: about this many floats, so it stays in L2 while every
@@ -161,39 +161,50 @@ static void pack_im2col(const float *x, int64_t channels, const ops_window *w, i
 	}
 }
 
-void conv_pg_run(const conv_pg *p, inf_node *n, const ops_window *w3, float *ws, int nth)
+/* One run's geometry, shared by its tasks. */
+typedef struct pg_job {
+	const conv_pg *p;
+	const inf_node *n;
+	const ops_window *w3;
+	float *ws;
+	int64_t nc, blocks;
+} pg_job;
+
+static void pg_task(void *arg, int64_t t, int slot)
 {
+	const pg_job *j = arg;
+	const conv_pg *p = j->p;
+	const ops_window *w3 = j->w3;
+	const inf_node *n = j->n;
 	const inf_tensor *x = n->in[0], *b = ops_in(n, 2);
-	int64_t nc = pg_block_cols(p->nc, w3->out_size, x->dims[0] * p->g, nth);
-	int64_t blocks = (w3->out_size + nc - 1) / nc, tasks = x->dims[0] * p->g * blocks;
-	size_t slot = pg_b_floats(p->kdim, p->nc);
+	float *bp = j->ws + (size_t)slot * pg_b_floats(p->kdim, p->nc);
+	int64_t i = t / (p->g * j->blocks), gi = t / j->blocks % p->g, j0 = t % j->blocks * j->nc;
+	int64_t cols = w3->out_size - j0 < j->nc ? w3->out_size - j0 : j->nc;
+	const float *xg = (const float *)x->data + (i * x->dims[1] + gi * p->cin) * w3->in_size;
+	float *y = (float *)n->out[0]->data + (i * p->g + gi) * p->mg * w3->out_size + j0;
+	pg_epilogue e = { .bias = b ? (const float *)b->data + gi * p->mg : NULL, .act = n->act,
+	                  .alpha = n->act_alpha, .beta = n->act_beta };
 
-	if (nth > p->threads)
-		nth = p->threads;
-	if (nth > tasks)
-		nth = (int)tasks;
-#pragma omp parallel num_threads(nth) if (nth > 1)
-	{
-		float *bp = ws + (size_t)omp_get_thread_num() * slot;
-#pragma omp for schedule(dynamic, 1)
-		for (int64_t t = 0; t < tasks; t++) {
-			int64_t i = t / (p->g * blocks), gi = t / blocks % p->g, j0 = t % blocks * nc;
-			int64_t cols = w3->out_size - j0 < nc ? w3->out_size - j0 : nc;
-			const float *xg = (const float *)x->data + (i * x->dims[1] + gi * p->cin) * w3->in_size;
-			float *y = (float *)n->out[0]->data + (i * p->g + gi) * p->mg * w3->out_size + j0;
-			pg_epilogue e = { .bias = b ? (const float *)b->data + gi * p->mg : NULL, .act = n->act,
-			                  .alpha = n->act_alpha, .beta = n->act_beta };
-
-			if (p->direct) {
-				pg_gemm_direct(p->a + (size_t)gi * p->a_group, p->mg, p->kdim, xg + j0, w3->in_size, cols, y,
-				               w3->out_size, &e);
-				continue;
-			}
-			if (p->pointwise)
-				pg_pack_b(xg + j0, w3->in_size, p->kdim, cols, bp);
-			else
-				pack_im2col(xg, p->cin, w3, j0, cols, bp);
-			pg_gemm(p->a + (size_t)gi * p->a_group, p->mg, p->kdim, bp, cols, y, w3->out_size, &e);
-		}
+	if (p->direct) {
+		pg_gemm_direct(p->a + (size_t)gi * p->a_group, p->mg, p->kdim, xg + j0, w3->in_size, cols, y,
+		               w3->out_size, &e);
+		return;
 	}
+	if (p->pointwise)
+		pg_pack_b(xg + j0, w3->in_size, p->kdim, cols, bp);
+	else
+		pack_im2col(xg, p->cin, w3, j0, cols, bp);
+	pg_gemm(p->a + (size_t)gi * p->a_group, p->mg, p->kdim, bp, cols, y, w3->out_size, &e);
+}
+
+void conv_pg_run(const conv_pg *p, inf_node *n, const ops_window *w3, float *ws, tp_pool *pool, int nth)
+{
+	const inf_tensor *x = n->in[0];
+	pg_job j = { .p = p, .n = n, .w3 = w3, .ws = ws };
+
+	if (nth > p->threads || tp_threads(pool) > p->threads)
+		nth = 1;  /* the workspace holds p->threads slots */
+	j.nc = pg_block_cols(p->nc, w3->out_size, x->dims[0] * p->g, nth);
+	j.blocks = (w3->out_size + j.nc - 1) / j.nc;
+	tp_run(pool, nth, x->dims[0] * p->g * j.blocks, pg_task, &j);
 }

@@ -16,7 +16,7 @@ int conv_pg_new(const inf_node *n, const ops_window *w3, int pointwise, int thre
                 size_t *ret_ws);
 void conv_pg_free(conv_pg **p);
 
-/* Runs the node with nth threads (at most the `threads` it was made for). */
-void conv_pg_run(const conv_pg *p, inf_node *n, const ops_window *w3, float *ws, int nth);
+/* Runs the node with nth threads of pool (at most the `threads` it was made for). */
+void conv_pg_run(const conv_pg *p, inf_node *n, const ops_window *w3, float *ws, struct tp_pool *pool, int nth);
 
 #endif

@@ -5,13 +5,13 @@
  * is one image's block of tiles: input transform into packed GEMM panels, the 16
  * GEMMs, then the output transform with bias and activation. The transforms only add
  * and halve, so the results stay within a few ulps of the direct convolution. */
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ops_common.h"
 #include "ops_conv_wino.h"
 #include "pgemm.h"
+#include "taskpool.h"
 #include "simd_avx512.h"
 
 #define WT 16                         /* transformed values per tile (4x4) */
@@ -288,26 +288,36 @@ static void run_task(const conv_wino *p, inf_node *n, const ops_window *w3, int6
 }
 #endif
 
-void conv_wino_run(const conv_wino *p, inf_node *n, const ops_window *w3, float *ws, int nth)
-{
-	int64_t tiles = (w3->out[1] + 1) / 2 * ((w3->out[2] + 1) / 2);
-	int64_t tb = pg_block_cols(p->tb, tiles, n->in[0]->dims[0], nth);
-	int64_t blocks = (tiles + tb - 1) / tb, tasks = n->in[0]->dims[0] * blocks;
-
-	if (nth > p->threads)
-		nth = p->threads;
-	if (nth > tasks)
-		nth = (int)tasks;
 #ifdef HAVE_AVX512_SILU
-#pragma omp parallel num_threads(nth) if (nth > 1)
-	{
-		float *slot = ws + (size_t)omp_get_thread_num() * slot_floats(p);
-#pragma omp for schedule(dynamic, 1)
-		for (int64_t t = 0; t < tasks; t++) {
-			int64_t t0 = t % blocks * tb;
+typedef struct wino_job {
+	const conv_wino *p;
+	inf_node *n;
+	const ops_window *w3;
+	float *ws;
+	int64_t tiles, tb, blocks;
+} wino_job;
 
-			run_task(p, n, w3, t / blocks, t0, tiles - t0 < tb ? tiles - t0 : tb, slot);
-		}
-	}
+static void wino_task(void *arg, int64_t t, int slot)
+{
+	const wino_job *j = arg;
+	int64_t t0 = t % j->blocks * j->tb;
+
+	run_task(j->p, j->n, j->w3, t / j->blocks, t0, j->tiles - t0 < j->tb ? j->tiles - t0 : j->tb,
+	         j->ws + (size_t)slot * slot_floats(j->p));
+}
+#endif
+
+void conv_wino_run(const conv_wino *p, inf_node *n, const ops_window *w3, float *ws, tp_pool *pool, int nth)
+{
+#ifdef HAVE_AVX512_SILU
+	wino_job j = { .p = p, .n = n, .w3 = w3, .ws = ws, .tiles = (w3->out[1] + 1) / 2 * ((w3->out[2] + 1) / 2) };
+
+	if (nth > p->threads || tp_threads(pool) > p->threads)
+		nth = 1;  /* the workspace holds p->threads slots */
+	j.tb = pg_block_cols(p->tb, j.tiles, n->in[0]->dims[0], nth);
+	j.blocks = (j.tiles + j.tb - 1) / j.tb;
+	tp_run(pool, nth, n->in[0]->dims[0] * j.blocks, wino_task, &j);
+#else
+	(void)p, (void)n, (void)w3, (void)ws, (void)pool, (void)nth;
 #endif
 }

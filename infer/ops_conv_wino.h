@@ -19,7 +19,8 @@ int conv_wino_usable(const inf_node *n, const ops_window *w3);
 int conv_wino_new(const inf_node *n, int threads, conv_wino **ret, size_t *ret_ws);
 void conv_wino_free(conv_wino **p);
 
-/* Runs the node with nth threads (at most the `threads` it was made for). */
-void conv_wino_run(const conv_wino *p, inf_node *n, const ops_window *w3, float *ws, int nth);
+/* Runs the node with nth threads of pool (at most the `threads` it was made for). */
+void conv_wino_run(const conv_wino *p, inf_node *n, const ops_window *w3, float *ws, struct tp_pool *pool,
+                   int nth);
 
 #endif

@@ -19,8 +19,22 @@ OPS_SHAPE(shape_unary_float, 1, 1)
 	return 0;
 }
 
+typedef struct unary_job {
+	void (*chunk)(const float *x, float *y, int64_t cnt, float a, float b);
+	const float *x;
+	float *y;
+	float a, b;
+} unary_job;
+
+static void unary_range(void *arg, int64_t lo, int64_t hi)
+{
+	const unary_job *j = arg;
+
+	j->chunk(j->x + lo, j->y + lo, hi - lo, j->a, j->b);
+}
+
 /* Per operator: a vectorised chunk kernel and a run function that splits the tensor
- * over the threads; `a`/`b` are the operator's float attributes. */
+ * over the context's task pool; `a`/`b` are the operator's float attributes. */
 #define UNARY_OP(fname, aname, adef, bname, bdef, expr)                                   \
 	OPS_VECTOR static void fname##_chunk(const float *x, float *y, int64_t cnt, float a,  \
 	                                     float b)                                      \
@@ -39,13 +53,9 @@ OPS_SHAPE(shape_unary_float, 1, 1)
 		int64_t cnt = inf_tensor_numel(n->in[0]);                                 \
 		float a = aname ? inf_attr_float(n, aname ? aname : "", adef) : adef;     \
 		float b = bname ? inf_attr_float(n, bname ? bname : "", bdef) : bdef;     \
-		int64_t chunks = cnt > PAR_MIN ? ops_threads(cx) : 1;                     \
+		unary_job j = { fname##_chunk, x, y, a, b };                              \
 		(void)ws;                                                                 \
-		_Pragma("omp parallel for num_threads(chunks)")                          \
-		for (int64_t c = 0; c < chunks; c++) {                                    \
-			int64_t lo = cnt * c / chunks, hi = cnt * (c + 1) / chunks;       \
-			fname##_chunk(x + lo, y + lo, hi - lo, a, b);                     \
-		}                                                                         \
+		ops_par_range(cx, cnt, cnt > PAR_MIN ? 8192 : cnt, unary_range, &j);     \
 		return 0;                                                                 \
 	}
 
@@ -263,17 +273,25 @@ OPS_VECTOR static void bin_flat(int op, const float *a, const float *b, float *y
 	}
 }
 
-/* Chunks of the flat loop spread over the threads. */
-static void bin_flat_par(int op, const float *a, const float *b, float *y, int64_t cnt, int nth)
+typedef struct bin_job {
+	int op;
+	const float *a, *b;
+	float *y;
+} bin_job;
+
+static void bin_flat_range(void *arg, int64_t lo, int64_t hi)
 {
-	int64_t chunk = 16384, chunks = (cnt + chunk - 1) / chunk;
+	const bin_job *j = arg;
 
-#pragma omp parallel for num_threads(nth) if (cnt > PAR_MIN)
-	for (int64_t c = 0; c < chunks; c++) {
-		int64_t i = c * chunk;
+	bin_flat(j->op, j->a + lo, j->b + lo, j->y + lo, hi - lo);
+}
 
-		bin_flat(op, a + i, b + i, y + i, cnt - i < chunk ? cnt - i : chunk);
-	}
+/* Chunks of the flat loop spread over the context's task pool. */
+static void bin_flat_par(int op, const float *a, const float *b, float *y, int64_t cnt, const inf_cpu_ctx *cx)
+{
+	bin_job j = { op, a, b, y };
+
+	ops_par_range(cx, cnt, cnt > PAR_MIN ? 8192 : cnt, bin_flat_range, &j);
 }
 
 static int run_binary(inf_node *n, int op, const inf_cpu_ctx *cx)
@@ -287,7 +305,7 @@ static int run_binary(inf_node *n, int op, const inf_cpu_ctx *cx)
 		return 0;
 	if (a->dtype == INF_DT_FLOAT && inf_tensor_numel(a) == inf_tensor_numel(y) &&
 	    inf_tensor_numel(b) == inf_tensor_numel(y)) {
-		bin_flat_par(op, a->data, b->data, y->data, inf_tensor_numel(y), nth);
+		bin_flat_par(op, a->data, b->data, y->data, inf_tensor_numel(y), cx);
 		return 0;
 	}
 	bcast_init(&it, a, b, y);

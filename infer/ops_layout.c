@@ -41,39 +41,57 @@ static void copy_row(char *dst, const char *src, int64_t inner, int64_t is, size
 	}
 }
 
+typedef struct strided {
+	const void *x;
+	int64_t base;
+	const int64_t *strides, *dims;
+	int nd;
+	size_t es;
+	void *y;
+} strided;
+
+/* Rows [r0, r1) of a strided copy. */
+static void strided_rows(void *arg, int64_t r0, int64_t r1)
+{
+	const strided *c = arg;
+	const int64_t *strides = c->strides, *dims = c->dims;
+	int64_t inner = c->nd ? dims[c->nd - 1] : 1, is = c->nd ? strides[c->nd - 1] : 0;
+	int64_t idx[INF_MAX_DIMS], off = c->base, rr = r0;
+	const void *x = c->x;
+	void *y = c->y;
+	size_t es = c->es;
+	int nd = c->nd;
+
+	for (int d = nd - 2; d >= 0; d--) {
+		idx[d] = rr % dims[d];
+		rr /= dims[d];
+		off += idx[d] * strides[d];
+	}
+	for (int64_t r = r0; r < r1; r++) {
+		copy_row((char *)y + (size_t)(r * inner) * es, (const char *)x + (size_t)off * es, inner, is, es);
+		for (int d = nd - 2; d >= 0; d--) {
+			off += strides[d];
+			if (++idx[d] < dims[d])
+				break;
+			off -= idx[d] * strides[d];
+			idx[d] = 0;
+		}
+	}
+}
+
 /* Copies the output (dims[nd], contiguous) from x + base with per-output-axis input
- * strides (in elements); the last axis is the inner loop. Threads take contiguous runs
+ * strides (in elements); the last axis is the inner loop. Tasks take contiguous runs
  * of rows and step the outer indices along instead of dividing for every row. */
 static void strided_copy(const void *x, int64_t base, const int64_t *strides, const int64_t *dims, int nd,
-                         size_t es, void *y, int nth)
+                         size_t es, void *y, const inf_cpu_ctx *cx)
 {
-	int64_t rows = 1, inner = nd ? dims[nd - 1] : 1, is = nd ? strides[nd - 1] : 0, runs;
+	strided c = { x, base, strides, dims, nd, es, y };
+	int64_t rows = 1, inner = nd ? dims[nd - 1] : 1;
 
 	for (int d = 0; d < nd - 1; d++)
 		rows *= dims[d];
-	runs = rows * inner > 65536 && nth > 1 ? 4 * (int64_t)nth : 1;
-	if (runs > rows)
-		runs = rows;
-#pragma omp parallel for num_threads(nth) if (runs > 1)
-	for (int64_t c = 0; c < runs; c++) {
-		int64_t r0 = rows * c / runs, r1 = rows * (c + 1) / runs, idx[INF_MAX_DIMS], off = base, rr = r0;
-
-		for (int d = nd - 2; d >= 0; d--) {
-			idx[d] = rr % dims[d];
-			rr /= dims[d];
-			off += idx[d] * strides[d];
-		}
-		for (int64_t r = r0; r < r1; r++) {
-			copy_row((char *)y + (size_t)(r * inner) * es, (const char *)x + (size_t)off * es, inner, is, es);
-			for (int d = nd - 2; d >= 0; d--) {
-				off += strides[d];
-				if (++idx[d] < dims[d])
-					break;
-				off -= idx[d] * strides[d];
-				idx[d] = 0;
-			}
-		}
-	}
+	/* small copies on the caller: a task costs more than it saves */
+	ops_par_range(cx, rows, rows * inner > 65536 ? 16384 / (inner > 0 ? inner : 1) + 1 : rows, strided_rows, &c);
 }
 
 static void contiguous_strides(const inf_tensor *t, int64_t *s)
@@ -136,8 +154,7 @@ static int run_transpose(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 	contiguous_strides(x, s);
 	for (int i = 0; i < x->ndim; i++)
 		ps[i] = s[perm[i]];
-	strided_copy(x->data, 0, ps, n->out[0]->dims, x->ndim, inf_dtype_size(x->dtype), n->out[0]->data,
-	             ops_threads(cx));
+	strided_copy(x->data, 0, ps, n->out[0]->dims, x->ndim, inf_dtype_size(x->dtype), n->out[0]->data, cx);
 	return 0;
 }
 
@@ -239,8 +256,7 @@ static int run_slice(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 		base += g.start[i] * s[i];
 		ss[i] = g.step[i] * s[i];
 	}
-	strided_copy(x->data, base, ss, n->out[0]->dims, x->ndim, inf_dtype_size(x->dtype), n->out[0]->data,
-	             ops_threads(cx));
+	strided_copy(x->data, base, ss, n->out[0]->dims, x->ndim, inf_dtype_size(x->dtype), n->out[0]->data, cx);
 	return 0;
 }
 
@@ -269,7 +285,7 @@ static int run_expand(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 
 	(void)ws;
 	ops_bcast_strides(x, y->ndim, y->dims, s);
-	strided_copy(x->data, 0, s, y->dims, y->ndim, inf_dtype_size(x->dtype), y->data, ops_threads(cx));
+	strided_copy(x->data, 0, s, y->dims, y->ndim, inf_dtype_size(x->dtype), y->data, cx);
 	return 0;
 }
 

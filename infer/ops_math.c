@@ -198,20 +198,23 @@ OPS_SHAPE(shape_softmax, 1, 1)
 	return 0;
 }
 
-static int run_softmax(inf_node *n, void *ws, const inf_cpu_ctx *cx)
-{
-	const float *xp = n->in[0]->data;
-	float *yp = n->out[0]->data;
-	int is_log = !strcmp(n->op_type, "LogSoftmax");
-	int64_t outer, len, inner;
+typedef struct softmax_job {
+	const float *xp;
+	float *yp;
+	int64_t len, inner;
+	int is_log;
+} softmax_job;
 
-	(void)ws;
-	softmax_geom(n, &outer, &len, &inner);
-#pragma omp parallel for num_threads(ops_threads(cx)) if (outer * inner > 64)
-	for (int64_t r = 0; r < outer * inner; r++) {
+/* Rows [r0, r1) of outer * inner, each len values inner apart. */
+static void softmax_rows(void *arg, int64_t r0, int64_t r1)
+{
+	const softmax_job *j = arg;
+	int64_t len = j->len, inner = j->inner;
+
+	for (int64_t r = r0; r < r1; r++) {
 		int64_t base = (r / inner) * len * inner + r % inner;
-		const float *x = xp + base;
-		float *y = yp + base, mx = -INFINITY, sum = 0.0f;
+		const float *x = j->xp + base;
+		float *y = j->yp + base, mx = -INFINITY, sum = 0.0f;
 
 		for (int64_t i = 0; i < len; i++)
 			mx = fmaxf(mx, x[i * inner]);
@@ -219,13 +222,23 @@ static int run_softmax(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 			y[i * inner] = expf(x[i * inner] - mx);
 			sum += y[i * inner];
 		}
-		if (is_log)
+		if (j->is_log)
 			for (int64_t i = 0; i < len; i++)
 				y[i * inner] = x[i * inner] - mx - logf(sum);
 		else
 			for (int64_t i = 0; i < len; i++)
 				y[i * inner] /= sum;
 	}
+}
+
+static int run_softmax(inf_node *n, void *ws, const inf_cpu_ctx *cx)
+{
+	softmax_job j = { n->in[0]->data, n->out[0]->data, 0, 0, !strcmp(n->op_type, "LogSoftmax") };
+	int64_t outer;
+
+	(void)ws;
+	softmax_geom(n, &outer, &j.len, &j.inner);
+	ops_par_range(cx, outer * j.inner, 16, softmax_rows, &j);
 	return 0;
 }
 

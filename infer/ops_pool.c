@@ -178,6 +178,20 @@ OPS_VECTOR static void pool_plane(const float *x, const ops_window *w, int is_ma
 	}
 }
 
+typedef struct flat_job {
+	const float *x;
+	float *y;
+	const ops_window *w3;
+} flat_job;
+
+static void flat_planes(void *arg, int64_t p0, int64_t p1)
+{
+	const flat_job *j = arg;
+
+	for (int64_t p = p0; p < p1; p++)
+		pool_flat_max(j->x + p * j->w3->in_size, j->w3, j->y + p * j->w3->out_size);
+}
+
 static int run_pool(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 {
 	const inf_tensor *x = n->in[0];
@@ -202,10 +216,9 @@ static int run_pool(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 	if (w3.in[2] > ROW_MAX)
 		return VP_EUNSUP;
 	if (is_max && pool_flat_usable(&w3)) {
-#pragma omp parallel for num_threads(nth)
-		for (int64_t p = 0; p < planes; p++)
-			pool_flat_max((const float *)x->data + p * w3.in_size, &w3,
-			              (float *)n->out[0]->data + p * w3.out_size);
+		flat_job j = { x->data, n->out[0]->data, &w3 };
+
+		ops_par_range(cx, planes, 1, flat_planes, &j);
 		return 0;
 	}
 #pragma omp parallel for num_threads(nth)
