@@ -14,6 +14,7 @@
 
 #include "infer/graph.h"
 #include "infer/ops_common.h"
+#include "infer/taskpool.h"
 
 /* ---- heap allocation counter (glibc's allocator underneath) ---- */
 
@@ -150,9 +151,33 @@ static int node_prepare(opnode *o, char *err, size_t errlen)
 	return 0;
 }
 
+/* The kernels' parallel paths run on a task pool of `threads`, as in the engine: one
+ * per thread count for the whole run (made in the group setup, outside the allocation
+ * counting). */
+#define MAX_POOL_THREADS 2
+static tp_pool *pools[MAX_POOL_THREADS + 1];
+
+static int pools_new(void **state)
+{
+	(void)state;
+	for (int t = 1; t <= MAX_POOL_THREADS; t++)
+		if (tp_new(&pools[t], t) < 0)
+			return -1;
+	return 0;
+}
+
+static int pools_free(void **state)
+{
+	(void)state;
+	for (int t = 1; t <= MAX_POOL_THREADS; t++)
+		tp_free(&pools[t]);
+	return 0;
+}
+
 static void node_run(opnode *o, int threads)
 {
-	inf_cpu_ctx cx = { .threads = threads };
+	assert_true(threads >= 1 && threads <= MAX_POOL_THREADS);
+	inf_cpu_ctx cx = { .threads = threads, .pool = pools[threads] };
 
 	assert_int_equal(o->n.op->run_cpu(&o->n, o->ws, &cx), 0);
 }
@@ -522,5 +547,5 @@ int main(void)
 		cmocka_unit_test(test_shape_functions_refuse_nodes_missing_inputs_or_outputs),
 		cmocka_unit_test(test_every_registered_operator_is_complete),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, pools_new, pools_free);
 }
