@@ -411,12 +411,19 @@ static void run_depthwise(inf_node *n, const ops_window *w3, int nth)
 	}
 }
 
+/* All the engine's threads, for the pool kernels and the OpenMP fallbacks alike (not
+ * ops_threads, which keeps the small OpenMP loops on the caller next to a pool). */
+static int conv_threads(const inf_cpu_ctx *cx)
+{
+	return cx && cx->threads > 0 ? cx->threads : ops_threads(cx);
+}
+
 static int run_conv(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 {
 	const conv_priv *p = n->priv;
 	const inf_tensor *x = n->in[0], *wt = n->in[1], *b = ops_in(n, 2);
 	int64_t g = inf_attr_int(n, "group", 1), cin, mg, kdim;
-	int nth = cx && cx->threads > 0 ? cx->threads : ops_threads(cx);
+	int nth = conv_threads(cx);
 	ops_window w, w3;
 	enum conv_kind kind;
 	char err[8];
@@ -530,7 +537,7 @@ static int run_conv_transpose(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 {
 	const inf_tensor *x = n->in[0], *wt = n->in[1], *b = ops_in(n, 2);
 	int64_t g = inf_attr_int(n, "group", 1), cg = x->dims[1] / g, mg = wt->dims[1], m = mg * g;
-	int nth = cx && cx->threads > 0 ? cx->threads : ops_threads(cx);
+	int nth = conv_threads(cx);
 	ops_window w, w3;
 	char err[8];
 
