@@ -269,14 +269,6 @@ static int pool_run(cu_ctx *c, cu_node *cn, int batch)
 
 /* ---- Resize / Upsample over the two innermost axes ---- */
 
-static int lookup(const char *s, const char *const *names, int cnt)
-{
-	for (int i = 0; i < cnt; i++)
-		if (!strcmp(s, names[i]))
-			return i;
-	return -1;
-}
-
 /* Scales (returns 0) or sizes (returns 1) of every axis, as the CPU reads them. */
 static int resize_scales(const inf_node *n, int legacy, float *scale, char *err, size_t errlen)
 {
@@ -299,20 +291,8 @@ static int resize_scales(const inf_node *n, int legacy, float *scale, char *err,
 
 static int resize_modes(const inf_node *n, cuk_resize *p, char *err, size_t errlen)
 {
-	static const char *const modes[] = { "nearest", "linear", "cubic" };
-	static const char *const cts[] = { "half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
-		                           "tf_half_pixel_for_nn", "tf_crop_and_resize" };
-	static const char *const nrs[] = { "round_prefer_floor", "round_prefer_ceil", "floor", "ceil" };
-	int legacy = !strcmp(n->op_type, "Upsample") || n->opset < 11;
-	const char *m = inf_attr_str(n, "mode", "nearest");
-	p->mode = !strcmp(m, "bilinear") ? CUK_RS_LINEAR : lookup(m, modes, 3);
-	p->ct = legacy ? CUK_CT_ASYMMETRIC : lookup(inf_attr_str(n, "coordinate_transformation_mode", "half_pixel"), cts, 6);
-	p->nr = legacy ? CUK_NR_FLOOR : lookup(inf_attr_str(n, "nearest_mode", "round_prefer_floor"), nrs, 4);
-	p->cubic_a = inf_attr_float(n, "cubic_coeff_a", -0.75f);
-	p->exclude_outside = (int)inf_attr_int(n, "exclude_outside", 0);
-	p->extrapolation = inf_attr_float(n, "extrapolation_value", 0.0f);
-	if (p->mode < 0 || p->ct < 0 || p->nr < 0 || (legacy && p->mode == CUK_RS_CUBIC) ||
-	    inf_attr_int(n, "antialias", 0) || inf_attr_get(n, "axes") ||
+	int legacy = ops_resize_modes(n, p, err, errlen);
+	if (legacy < 0 || inf_attr_int(n, "antialias", 0) || inf_attr_get(n, "axes") ||
 	    strcmp(inf_attr_str(n, "keep_aspect_ratio_policy", "stretch"), "stretch") != 0)
 		return ops_fail(err, errlen, VP_EUNSUP,
 		                "mode, coordinate_transformation_mode or nearest_mode unsupported on the GPU");

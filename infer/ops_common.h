@@ -52,6 +52,11 @@ int ops_const_ints(const inf_node *n, int k, int64_t *buf, int max, char *err, s
 /* Reduce*: marks the reduced axes in red[] (axes from the attribute or the input, by
  * opset); returns 0, 1 for "no reduction" (noop_with_empty_axes), or < 0 with err. */
 int ops_reduce_axes(const inf_node *n, int *red, char *err, size_t errlen);
+/* Resize/Upsample: mode, coordinate transformation, nearest rounding, cubic_coeff_a,
+ * exclude_outside and extrapolation_value into k (cuda_kernels.h); returns 1 for the legacy
+ * forms (Upsample, Resize-10), 0, or VP_EUNSUP with err. */
+struct cuk_resize;
+int ops_resize_modes(const inf_node *n, struct cuk_resize *k, char *err, size_t errlen);
 /* The same for a constant float tensor (float or double). */
 int ops_const_floats(const inf_node *n, int k, float *buf, int max, char *err, size_t errlen);
 

@@ -33,7 +33,7 @@ static int lookup(const char *s, const char *const *names, int cnt)
 	return -1;
 }
 
-static int rs_modes(const inf_node *n, rs_params *p, char *err, size_t errlen)
+int ops_resize_modes(const inf_node *n, struct cuk_resize *k, char *err, size_t errlen)
 {
 	static const char *const modes[] = { "nearest", "linear", "cubic" };
 	static const char *const cts[] = { "half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
@@ -42,15 +42,31 @@ static int rs_modes(const inf_node *n, rs_params *p, char *err, size_t errlen)
 	const char *m = inf_attr_str(n, "mode", "nearest");
 	int legacy = !strcmp(n->op_type, "Upsample") || n->opset < 11;
 
-	p->mode = !strcmp(m, "bilinear") ? MODE_LINEAR : lookup(m, modes, 3);
+	k->mode = !strcmp(m, "bilinear") ? MODE_LINEAR : lookup(m, modes, 3);
 	/* Upsample and Resize-10 map asymmetrically and take the floor for nearest */
-	p->ct = legacy ? CT_ASYMMETRIC : lookup(inf_attr_str(n, "coordinate_transformation_mode", "half_pixel"), cts, 6);
-	p->nr = legacy ? NR_FLOOR : lookup(inf_attr_str(n, "nearest_mode", "round_prefer_floor"), nrs, 4);
-	p->cubic_a = inf_attr_float(n, "cubic_coeff_a", -0.75f);
-	p->exclude_outside = (int)inf_attr_int(n, "exclude_outside", 0);
-	p->extrapolation = inf_attr_float(n, "extrapolation_value", 0.0f);
-	if (p->mode < 0 || p->ct < 0 || p->nr < 0 || (legacy && p->mode == MODE_CUBIC))
+	k->ct = legacy ? CT_ASYMMETRIC : lookup(inf_attr_str(n, "coordinate_transformation_mode", "half_pixel"), cts, 6);
+	k->nr = legacy ? NR_FLOOR : lookup(inf_attr_str(n, "nearest_mode", "round_prefer_floor"), nrs, 4);
+	k->cubic_a = inf_attr_float(n, "cubic_coeff_a", -0.75f);
+	k->exclude_outside = (int)inf_attr_int(n, "exclude_outside", 0);
+	k->extrapolation = inf_attr_float(n, "extrapolation_value", 0.0f);
+	if (k->mode < 0 || k->ct < 0 || k->nr < 0 || (legacy && k->mode == MODE_CUBIC))
 		return ops_fail(err, errlen, VP_EUNSUP, "mode, coordinate_transformation_mode or nearest_mode unsupported");
+	return legacy;
+}
+
+static int rs_modes(const inf_node *n, rs_params *p, char *err, size_t errlen)
+{
+	cuk_resize k = { 0 };
+	int rc = ops_resize_modes(n, &k, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	p->mode = k.mode;
+	p->ct = k.ct;
+	p->nr = k.nr;
+	p->cubic_a = k.cubic_a;
+	p->exclude_outside = k.exclude_outside;
+	p->extrapolation = k.extrapolation;
 	return 0;
 }
 
