@@ -217,16 +217,9 @@ static void conv_release(cu_ctx *c, cu_node *cn)
 	conv_priv *p = cn->priv;
 	if (!p)
 		return;
-	if (p->x)
-		c->dl->cudnnDestroyTensorDescriptor(p->x);
-	if (p->y)
-		c->dl->cudnnDestroyTensorDescriptor(p->y);
+	cu_conv_descs_destroy(c, p->x, p->y, p->w, p->conv);
 	if (p->bias)
 		c->dl->cudnnDestroyTensorDescriptor(p->bias);
-	if (p->w)
-		c->dl->cudnnDestroyFilterDescriptor(p->w);
-	if (p->conv)
-		c->dl->cudnnDestroyConvolutionDescriptor(p->conv);
 	if (p->relu)
 		c->dl->cudnnDestroyActivationDescriptor(p->relu);
 	cudaFree(p->wt);

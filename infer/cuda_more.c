@@ -356,14 +356,7 @@ static int convt_search(cu_ctx *c, cu_node *cn, convt_priv *p, char *err, size_t
 /* Descriptors and scratch destroyed, the record zeroed: ready for another geometry. */
 static void convt_clear(cu_ctx *c, convt_priv *p)
 {
-	if (p->x)
-		c->dl->cudnnDestroyTensorDescriptor(p->x);
-	if (p->y)
-		c->dl->cudnnDestroyTensorDescriptor(p->y);
-	if (p->w)
-		c->dl->cudnnDestroyFilterDescriptor(p->w);
-	if (p->conv)
-		c->dl->cudnnDestroyConvolutionDescriptor(p->conv);
+	cu_conv_descs_destroy(c, p->x, p->y, p->w, p->conv);
 	cudaFree(p->scratch);
 	memset(p, 0, sizeof(*p));
 }

@@ -95,6 +95,19 @@ void cu_free_priv(cu_ctx *c, cu_node *cn)
 	cn->priv = NULL;
 }
 
+void cu_conv_descs_destroy(const cu_ctx *c, cudnnTensorDescriptor_t x, cudnnTensorDescriptor_t y,
+                           cudnnFilterDescriptor_t w, cudnnConvolutionDescriptor_t conv)
+{
+	if (x)
+		c->dl->cudnnDestroyTensorDescriptor(x);
+	if (y)
+		c->dl->cudnnDestroyTensorDescriptor(y);
+	if (w)
+		c->dl->cudnnDestroyFilterDescriptor(w);
+	if (conv)
+		c->dl->cudnnDestroyConvolutionDescriptor(conv);
+}
+
 /* ---- binary ---- */
 
 static const struct { const char *op; int code; } binops[] = {

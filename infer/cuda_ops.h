@@ -64,6 +64,9 @@ void cu_bcast_strides(const cu_ctx *c, const inf_tensor *t, int nd, const int64_
 int cu_need_float(const inf_node *n, char *err, size_t errlen);
 void *cu_new_priv(cu_node *cn, size_t size);
 void cu_free_priv(cu_ctx *c, cu_node *cn);
+/* Destroys the descriptors of a convolution (forward or transposed); NULL ones are skipped. */
+void cu_conv_descs_destroy(const cu_ctx *c, cudnnTensorDescriptor_t x, cudnnTensorDescriptor_t y,
+                           cudnnFilterDescriptor_t w, cudnnConvolutionDescriptor_t conv);
 
 /* Grows c->scratch to at least bytes (at load; nodes read c->scratch when they run). */
 int cu_scratch(cu_ctx *c, size_t bytes);
