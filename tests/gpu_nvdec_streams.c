@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "test_damage.h"
+
 #include "gpu_skip.h"
 #include "pipeline/vp_log.h"
 
@@ -99,23 +101,7 @@ static void make_damaged(const char *clip, const char *out, double bad_at, int n
 {
 	char src[1024];
 	snprintf(src, sizeof(src), "%s/%s", videos, clip);
-	FILE *in = fopen(src, "rb");
-	assert_non_null(in);
-	fseek(in, 0, SEEK_END);
-	long size = ftell(in);
-	rewind(in);
-	char *buf = malloc((size_t)size);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)size, in), (size_t)size);
-	fclose(in);
-	unsigned seed = 12345;
-	for (long i = (long)(bad_at * size); i < (long)(bad_at * size) + n_bad && i < size; i++)
-		buf[i] = (char)rand_r(&seed);
-	FILE *o = fopen(out, "wb");
-	assert_non_null(o);
-	assert_int_equal(fwrite(buf, 1, (size_t)size, o), (size_t)size);
-	fclose(o);
-	free(buf);
+	td_make_damaged(src, out, 1.0, bad_at, n_bad);
 }
 
 static void test_corrupted_clips_count_errors_and_go_on(void **state)

@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "test_damage.h"
+
 #include "decode/source.h"
 #include "pipeline/vp_err.h"
 #include "pipeline/vp_log.h"
@@ -334,23 +336,7 @@ static void make_damaged(const char *clip, const char *out, double keep, double 
 {
 	char src[1024];
 	clip_path(src, sizeof(src), clip);
-	FILE *in = fopen(src, "rb");
-	assert_non_null(in);
-	fseek(in, 0, SEEK_END);
-	long size = ftell(in);
-	rewind(in);
-	char *buf = malloc((size_t)size);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)size, in), (size_t)size);
-	fclose(in);
-	unsigned seed = 12345;
-	for (long i = (long)(bad_at * size); i < (long)(bad_at * size) + n_bad && i < size; i++)
-		buf[i] = (char)rand_r(&seed);
-	FILE *o = fopen(out, "wb");
-	assert_non_null(o);
-	assert_int_equal(fwrite(buf, 1, (size_t)(keep * size), o), (size_t)(keep * size));
-	fclose(o);
-	free(buf);
+	td_make_damaged(src, out, keep, bad_at, n_bad);
 }
 
 static void test_truncated_file_keeps_frames_before_the_cut_and_counts_errors(void **state)
