@@ -27,7 +27,8 @@ endif
 
 # Host sources: every .c under the module folders, except the programs' mains.
 MAINS    := pipeline/main.c infer/run_model.c
-SRCS     := $(filter-out $(MAINS),$(wildcard pipeline/*.c decode/*.c infer/*.c kernels/*.c sinks/*.c))
+SRCS     := $(filter-out $(MAINS),$(wildcard pipeline/*.c decode/*.c infer/*.c kernels/*.c sinks/*.c \
+                                          analytics/*.c))
 OBJS     := $(SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/onnx.pb-c.o
 
 ifneq ($(NVCC),)

@@ -28,6 +28,31 @@ typedef struct pipe_queue_cfg {
 	enum pipe_queue_policy policy;
 } pipe_queue_cfg;
 
+/* A point in source-frame pixels (zones, lines). */
+typedef struct pipe_point { double x, y; } pipe_point;
+
+typedef struct pipe_class_ref pipe_class_ref;
+
+/* sources[].zones[]: a polygon (>= 3 points, not self-intersecting) counting the tracks
+ * whose anchor is inside it (even-odd rule). */
+typedef struct pipe_zone_cfg {
+	pipe_pos pos;
+	char *name;
+	pipe_point *points;
+	int n_points;
+	pipe_class_ref *classes;      /* resolved ids (.id); none: every class */
+	int n_classes;
+} pipe_zone_cfg;
+
+/* sources[].lines[]: a segment P1-P2 counting the tracks whose anchor crosses it. */
+typedef struct pipe_line_cfg {
+	pipe_pos pos;
+	char *name;
+	pipe_point points[2];
+	pipe_class_ref *classes;      /* resolved ids (.id); none: every class */
+	int n_classes;
+} pipe_line_cfg;
+
 typedef struct pipe_source_cfg {
 	pipe_pos pos;
 	char *id;
@@ -43,6 +68,10 @@ typedef struct pipe_source_cfg {
 	int rtsp_timeout_ms;
 	int nvdec_surfaces;           /* NVDEC decode surfaces; 0: what the stream needs + headroom */
 	int nvdec_in_flight;          /* pictures NVDEC decodes ahead of the one output */
+	pipe_zone_cfg *zones;         /* need the tracker */
+	int n_zones;
+	pipe_line_cfg *lines;
+	int n_lines;
 	bool is_file;                 /* derived from uri: plain path or file:// */
 	/* Not a key: set by the pipeline when its detector takes device frames (CUDA
 	 * backend). Without it decoder: auto stays on the software decoder (host frames). */
@@ -54,12 +83,12 @@ typedef struct pipe_source_cfg {
 
 /* A class named in classes: or class_thresholds:, by name or id; resolved to an id
  * against the labels once the model is loaded (id < 0 until then for names). */
-typedef struct pipe_class_ref {
+struct pipe_class_ref {
 	pipe_pos pos;
 	char *name;                   /* NULL when given as an id */
 	int id;
 	float threshold;              /* class_thresholds only */
-} pipe_class_ref;
+};
 
 /* Bits of pipe_preprocess_cfg.set: which fields the user wrote (others come from the family preset). */
 enum {
@@ -102,6 +131,18 @@ typedef struct pipe_model_cfg {
 	 * with cpu the backend was resolved to cpu). */
 	int gpu;
 } pipe_model_cfg;
+
+/* tracker: (ByteTrack); absent: no tracking, no zones, lines or events. */
+typedef struct pipe_tracker_cfg {
+	bool present;
+	pipe_pos pos;
+	float high_threshold;         /* first association, and the detections that make tracks */
+	float low_threshold;          /* second association's lower bound */
+	float new_track_threshold;    /* a new track needs this score; default high + 0.1 */
+	float match_threshold;        /* largest cost 1 - IoU*score matched in the first association */
+	int lost_frames;              /* frames a lost track is kept, at 30 fps */
+	bool per_class;               /* one tracker per class */
+} pipe_tracker_cfg;
 
 typedef struct pipe_tls_cfg {
 	char *ca_file;
@@ -146,6 +187,7 @@ typedef struct pipe_config {
 	pipe_source_cfg *sources;
 	int n_sources;
 	pipe_model_cfg model;
+	pipe_tracker_cfg tracker;
 	pipe_sink_cfg *sinks;
 	int n_sinks;
 } pipe_config;
