@@ -31,7 +31,8 @@ struct inf_detector {
 	int max_batch, max_dets, num_classes;
 	char **labels;
 	int n_labels;
-	float *class_threshold;
+	float *class_threshold;   /* what messages carry, per class */
+	float *head_threshold;    /* what the head keeps: lower with a tracker's candidates */
 	uint8_t *class_allow;
 	krn_xform *xf;
 	inf_detector_gpu *gpu;    /* NULL unless the engine runs on the GPU */
@@ -77,9 +78,8 @@ static int load_labels(inf_detector *d, const char *path)
 	return rc;
 }
 
-/* Resolves a class given by name or id to an id, or reports it at its config position. */
-static int resolve_class(const inf_detector *d, const pipe_class_ref *c, const char *file,
-                         const char *key)
+int inf_detector_resolve_class(const inf_detector *d, const pipe_class_ref *c, const char *file,
+                               const char *key)
 {
 	if (!c->name) {
 		if (c->id >= 0 && c->id < d->num_classes)
@@ -100,23 +100,27 @@ static int setup_classes(inf_detector *d, const pipe_model_cfg *cfg, const char 
 {
 	int nc = d->num_classes;
 	d->class_threshold = malloc((size_t)nc * sizeof(float));
-	if (!d->class_threshold)
+	d->head_threshold = malloc((size_t)nc * sizeof(float));
+	if (!d->class_threshold || !d->head_threshold)
 		return -ENOMEM;
 	for (int i = 0; i < nc; i++)
 		d->class_threshold[i] = cfg->threshold;
 	for (int k = 0; k < cfg->n_class_thresholds; k++) {
-		int id = resolve_class(d, &cfg->class_thresholds[k], file, "model.class_thresholds");
+		int id = inf_detector_resolve_class(d, &cfg->class_thresholds[k], file, "model.class_thresholds");
 		if (id < 0)
 			return id;
 		d->class_threshold[id] = cfg->class_thresholds[k].threshold;
 	}
+	float cand = cfg->candidate_threshold;
+	for (int i = 0; i < nc; i++)
+		d->head_threshold[i] = cand > 0 && cand < d->class_threshold[i] ? cand : d->class_threshold[i];
 	if (cfg->n_classes == 0)
 		return 0;
 	d->class_allow = calloc((size_t)nc, 1);
 	if (!d->class_allow)
 		return -ENOMEM;
 	for (int k = 0; k < cfg->n_classes; k++) {
-		int id = resolve_class(d, &cfg->classes[k], file, "model.classes");
+		int id = inf_detector_resolve_class(d, &cfg->classes[k], file, "model.classes");
 		if (id < 0)
 			return id;
 		d->class_allow[id] = 1;
@@ -176,8 +180,9 @@ static inf_head_cfg head_cfg(const inf_detector *d, const pipe_model_cfg *cfg, i
 		.box_format = (int)cfg->box_format,
 		.input_w = in_w,
 		.input_h = in_h,
-		.threshold = cfg->threshold,
-		.class_threshold = d->class_threshold,
+		.threshold = cfg->candidate_threshold > 0 && cfg->candidate_threshold < cfg->threshold ?
+		             cfg->candidate_threshold : cfg->threshold,
+		.class_threshold = d->head_threshold,
 		.class_allow = d->class_allow,
 		.nms_iou = cfg->nms_iou,
 		.max_detections = cfg->max_detections,
@@ -479,6 +484,7 @@ void inf_detector_free(inf_detector **pd)
 		free(d->labels[i]);
 	free(d->labels);
 	free(d->class_threshold);
+	free(d->head_threshold);
 	free(d->class_allow);
 	free(d->xf);
 	free(d->part);
@@ -492,3 +498,7 @@ void inf_detector_free(inf_detector **pd)
 	}
 	free(d);
 }
+
+int inf_detector_num_classes(const inf_detector *d) { return d->num_classes; }
+
+const float *inf_detector_class_thresholds(const inf_detector *d) { return d->class_threshold; }

@@ -52,6 +52,14 @@ int inf_detector_pending(const inf_detector *d);
 const char *const *inf_detector_labels(const inf_detector *d, int *ret_n);
 void inf_detector_get_times(const inf_detector *d, inf_detector_times *ret);
 const char *inf_detector_backend(const inf_detector *d);
+/* Resolves a class given by name or id to an id; an unknown one is reported at its config
+ * position as "FILE:LINE:COL: key: ..." and returns VP_ECONFIG. */
+int inf_detector_resolve_class(const inf_detector *d, const pipe_class_ref *c, const char *file,
+                               const char *key);
+int inf_detector_num_classes(const inf_detector *d);
+/* The score each class needs to appear in messages (num_classes entries). With
+ * cfg->candidate_threshold the detections also hold weaker boxes, for the tracker. */
+const float *inf_detector_class_thresholds(const inf_detector *d);
 /* Whether the detector accepts frames in GPU memory (NVDEC output). */
 int inf_detector_takes_device_frames(const inf_detector *d);
 void inf_detector_free(inf_detector **d);
