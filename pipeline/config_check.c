@@ -2,6 +2,7 @@
  * table's per-key check functions), readable files, and rules across keys, plus the fields
  * derived from others (is_file, resolved queue policies, default sink, MQTT client id). */
 #include "config_internal.h"
+#include "../sinks/net_topic.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -146,29 +147,11 @@ int cfg_check_broker(const char *v, char *msg, size_t n)
 	return -1;
 }
 
+/* The MQTT sink's own template parser, so --check and the start agree. */
 int cfg_check_topic(const char *v, char *msg, size_t n)
 {
-	for (const char *s = v; *s; s++) {
-		if (*s == '+' || *s == '#') {
-			snprintf(msg, n, "'%s': wildcards '+' and '#' are not allowed in a topic to publish to", v);
-			return -1;
-		}
-		if (*s == '}') {
-			snprintf(msg, n, "'%s': unmatched '}'", v);
-			return -1;
-		}
-		if (*s != '{')
-			continue;
-		if (strncmp(s, "{stream}", 8) == 0)
-			s += 7;
-		else if (strncmp(s, "{pipeline}", 10) == 0)
-			s += 9;
-		else {
-			snprintf(msg, n, "'%s': only {stream} and {pipeline} may be used as placeholders", v);
-			return -1;
-		}
-	}
-	return 0;
+	net_topic t;
+	return net_topic_parse(v, &t, msg, n) < 0 ? -1 : 0;
 }
 
 static void check_reconnect(cfg_ctx *c, const char *list, int i, pipe_pos elem, int initial, int max)

@@ -4,7 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const vars[] = { [NET_TOPIC_STREAM] = "stream", [NET_TOPIC_PIPELINE] = "pipeline" };
+static const char *const vars[] = { [NET_TOPIC_STREAM] = "stream", [NET_TOPIC_PIPELINE] = "pipeline",
+                                    [NET_TOPIC_KIND] = "kind" };
 
 static int add_part(net_topic *t, int var, size_t off, size_t len, char *err, size_t errlen)
 {
@@ -29,14 +30,14 @@ static int parse_var(net_topic *t, size_t at, size_t *next, char *err, size_t er
 		return -EINVAL;
 	}
 	size_t len = (size_t)(close - (s + at + 1));
-	for (int v = NET_TOPIC_STREAM; v <= NET_TOPIC_PIPELINE; v++) {
+	for (int v = NET_TOPIC_STREAM; v <= NET_TOPIC_KIND; v++) {
 		if (strlen(vars[v]) == len && strncmp(s + at + 1, vars[v], len) == 0) {
 			*next = (size_t)(close - s) + 1;
 			return add_part(t, v, 0, 0, err, errlen);
 		}
 	}
 	snprintf(err, errlen, "topic '%s': unknown placeholder '{%.*s}' (known: {stream}, "
-	         "{pipeline})", s, (int)len, s + at + 1);
+	         "{pipeline}, {kind})", s, (int)len, s + at + 1);
 	return -EINVAL;
 }
 
@@ -82,15 +83,16 @@ int net_topic_parse(const char *tpl, net_topic *t, char *err, size_t errlen)
 	return 0;
 }
 
-int net_topic_expand(const net_topic *t, const char *stream, const char *pipeline, char *out,
-                     size_t outlen)
+int net_topic_expand(const net_topic *t, const char *stream, const char *pipeline, const char *kind,
+                     char *out, size_t outlen)
 {
 	size_t n = 0;
 	for (int i = 0; i < t->n_parts; i++) {
 		const char *p = t->text + t->part[i].off;
 		size_t len = t->part[i].len;
 		if (t->part[i].var != NET_TOPIC_LITERAL) {
-			p = t->part[i].var == NET_TOPIC_STREAM ? stream : pipeline;
+			p = t->part[i].var == NET_TOPIC_STREAM ? stream :
+			    t->part[i].var == NET_TOPIC_PIPELINE ? pipeline : kind;
 			if (!p || !*p || strpbrk(p, "+#"))
 				return -EINVAL;
 			len = strlen(p);

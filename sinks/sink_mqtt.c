@@ -275,8 +275,8 @@ static int mqtt_write(void *priv, const sink_msg *m)
 			        s->max_queued, s->host, s->port, (long long)s->dropped);
 		return -ENOBUFS;
 	}
-	int rc = net_topic_expand(&s->topic, m->stream, s->pipeline, s->topic_buf,
-	                          sizeof(s->topic_buf));
+	int rc = net_topic_expand(&s->topic, m->stream, s->pipeline, sink_msg_kind_name(m->kind),
+	                          s->topic_buf, sizeof(s->topic_buf));
 	if (rc < 0) {
 		if (s->failed++ == 0)
 			vp_warn("sink", s->name, "stream '%s' gives no valid topic from '%s'",

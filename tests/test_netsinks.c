@@ -480,12 +480,12 @@ static void test_topic_templates_expand_and_reject_bad_ones(void **state)
 	char err[256], out[128];
 	assert_int_equal(net_topic_parse("vapd/{pipeline}/{stream}/detections", &t, err,
 	                                 sizeof(err)), 0);
-	assert_int_equal(net_topic_expand(&t, "cam1", "lobby", out, sizeof(out)), 0);
+	assert_int_equal(net_topic_expand(&t, "cam1", "lobby", "frames", out, sizeof(out)), 0);
 	assert_string_equal(out, "vapd/lobby/cam1/detections");
-	assert_int_equal(net_topic_expand(&t, "c+1", "lobby", out, sizeof(out)), -EINVAL);
-	assert_int_equal(net_topic_expand(&t, "cam1", "lobby", out, 10), -ENAMETOOLONG);
+	assert_int_equal(net_topic_expand(&t, "c+1", "lobby", "frames", out, sizeof(out)), -EINVAL);
+	assert_int_equal(net_topic_expand(&t, "cam1", "lobby", "frames", out, 10), -ENAMETOOLONG);
 	assert_int_equal(net_topic_parse("{stream}", &t, err, sizeof(err)), 0);
-	assert_int_equal(net_topic_expand(&t, "x", NULL, out, sizeof(out)), 0);
+	assert_int_equal(net_topic_expand(&t, "x", NULL, "frames", out, sizeof(out)), 0);
 	assert_string_equal(out, "x");
 
 	static const char *const bad[] = { "", "vapd/{camera}/d", "vapd/{stream", "vapd/}x",
