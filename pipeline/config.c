@@ -53,6 +53,7 @@ void *cfg_base_ptr(cfg_ctx *c, enum cfg_base base)
 	case CFG_MODEL: return &c->cfg->model;
 	case CFG_SOURCE: return c->src;
 	case CFG_SINK: return c->sink;
+	case CFG_DOC: return NULL;
 	}
 	return NULL;
 }
@@ -72,13 +73,13 @@ static void remember(cfg_ctx *c, const cfg_key *k, pipe_pos pos)
 	c->seen[c->n_seen++] = (cfg_seen){ k, k->base == CFG_SOURCE || k->base == CFG_SINK ? c->elem : -1, pos };
 }
 
-static yaml_node_t *node_at(cfg_ctx *c, int idx)
+yaml_node_t *cfg_node_at(cfg_ctx *c, int idx)
 {
 	return yaml_document_get_node(c->doc, idx);
 }
 
 /* A plain empty scalar, "~" or "null": the key is written without a value. */
-static int is_null(const yaml_node_t *n)
+int cfg_is_null(const yaml_node_t *n)
 {
 	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
 		return 0;
@@ -86,12 +87,11 @@ static int is_null(const yaml_node_t *n)
 	return !*v || strcmp(v, "~") == 0 || strcmp(v, "null") == 0;
 }
 
-/* Expands and converts one scalar node into field k of base. */
-static int scalar_into(cfg_ctx *c, const cfg_key *k, void *base, yaml_node_t *v, const char *disp)
+int cfg_scalar_into(cfg_ctx *c, const cfg_key *k, void *base, yaml_node_t *v, const char *disp)
 {
 	pipe_pos pos = cfg_mark_pos(v->start_mark);
-	if (v->type != YAML_SCALAR_NODE || is_null(v)) {
-		cfg_error(c, pos, disp, "expected a value, got %s", is_null(v) ? "nothing" : cfg_node_kind(v));
+	if (v->type != YAML_SCALAR_NODE || cfg_is_null(v)) {
+		cfg_error(c, pos, disp, "expected a value, got %s", cfg_is_null(v) ? "nothing" : cfg_node_kind(v));
 		return -EINVAL;
 	}
 	char *text;
@@ -112,7 +112,7 @@ static int fixed_list(cfg_ctx *c, const cfg_key *k, void *field, yaml_node_t *v,
 	if (n != want) {
 		if (n < 0)
 			cfg_error(c, cfg_mark_pos(v->start_mark), disp, "expected a list of %d numbers, got %s",
-			          want, is_null(v) ? "nothing" : cfg_node_kind(v));
+			          want, cfg_is_null(v) ? "nothing" : cfg_node_kind(v));
 		else
 			cfg_error(c, cfg_mark_pos(v->start_mark), disp, "expected a list of %d numbers, got %d",
 			          want, n);
@@ -125,7 +125,7 @@ static int fixed_list(cfg_ctx *c, const cfg_key *k, void *field, yaml_node_t *v,
 		char path[CFG_PATH_MAX];
 		cfg_pathf(path, "%s[%d]", disp, i);
 		elem.off = (size_t)i * (k->type == CFG_SIZE2 ? sizeof(int) : sizeof(float));
-		if (scalar_into(c, &elem, field, node_at(c, it[i]), path) < 0)
+		if (cfg_scalar_into(c, &elem, field, cfg_node_at(c, it[i]), path) < 0)
 			r = -EINVAL;
 	}
 	return r;
@@ -138,12 +138,12 @@ static int class_ref(cfg_ctx *c, yaml_node_t *n, const char *disp, pipe_class_re
 	char *text = NULL;
 	ref->pos = cfg_mark_pos(n->start_mark);
 	ref->id = -1;
-	if (n->type != YAML_SCALAR_NODE || is_null(n)) {
+	if (n->type != YAML_SCALAR_NODE || cfg_is_null(n)) {
 		cfg_error(c, ref->pos, disp, "expected a class name or id, got %s",
-		          is_null(n) ? "nothing" : cfg_node_kind(n));
+		          cfg_is_null(n) ? "nothing" : cfg_node_kind(n));
 		return -EINVAL;
 	}
-	int r = scalar_into(c, &name_key, &text, n, disp);
+	int r = cfg_scalar_into(c, &name_key, &text, n, disp);
 	if (r < 0)
 		return r;
 	long id;
@@ -173,36 +173,18 @@ static int duplicate_class(cfg_ctx *c, const pipe_class_ref *refs, int i, const 
 	return 0;
 }
 
-static int classes(cfg_ctx *c, const cfg_key *k, yaml_node_t *v, const char *disp)
+static int class_items(cfg_ctx *c, const cfg_key *k, yaml_node_t *v, const char *disp,
+                       pipe_class_ref *refs, int n)
 {
-	pipe_model_cfg *m = &c->cfg->model;
-	int is_map = k->type == CFG_CLASS_THRESH;
-	if (v->type != (is_map ? YAML_MAPPING_NODE : YAML_SEQUENCE_NODE)) {
-		cfg_error(c, cfg_mark_pos(v->start_mark), disp, "expected %s, got %s",
-		          is_map ? "a map of class: score" : "a list of class names or ids",
-		          is_null(v) ? "nothing" : cfg_node_kind(v));
-		return -EINVAL;
-	}
-	int n = is_map ? (int)(v->data.mapping.pairs.top - v->data.mapping.pairs.start)
-	               : (int)(v->data.sequence.items.top - v->data.sequence.items.start);
-	pipe_class_ref *refs = calloc((size_t)(n ? n : 1), sizeof(*refs));
-	if (!refs)
-		return c->oom = 1, -ENOMEM;
-	if (is_map) {
-		m->class_thresholds = refs;
-		m->n_class_thresholds = n;
-	} else {
-		m->classes = refs;
-		m->n_classes = n;
-	}
-	cfg_key score = { .type = CFG_FLOAT, .min = k->min, .max = k->max,
+	int is_map = k && k->type == CFG_CLASS_THRESH;
+	cfg_key score = { .type = CFG_FLOAT, .min = k ? k->min : 0, .max = k ? k->max : 1,
 	                  .off = offsetof(pipe_class_ref, threshold) };
 	int r = 0;
 	for (int i = 0; i < n; i++) {
 		char path[CFG_PATH_MAX];
 		cfg_pathf(path, "%s[%d]", disp, i);
-		yaml_node_t *item = is_map ? node_at(c, v->data.mapping.pairs.start[i].key)
-		                           : node_at(c, v->data.sequence.items.start[i]);
+		yaml_node_t *item = is_map ? cfg_node_at(c, v->data.mapping.pairs.start[i].key)
+		                           : cfg_node_at(c, v->data.sequence.items.start[i]);
 		if (class_ref(c, item, path, &refs[i]) < 0) {
 			r = -EINVAL;
 			continue;
@@ -217,11 +199,45 @@ static int classes(cfg_ctx *c, const cfg_key *k, yaml_node_t *v, const char *dis
 			r = -EINVAL;
 			continue;
 		}
-		yaml_node_t *value = node_at(c, v->data.mapping.pairs.start[i].value);
-		if (scalar_into(c, &score, &refs[i], value, path) < 0)
+		yaml_node_t *value = cfg_node_at(c, v->data.mapping.pairs.start[i].value);
+		if (cfg_scalar_into(c, &score, &refs[i], value, path) < 0)
 			r = -EINVAL;
 	}
 	return r;
+}
+
+/* k: the class_thresholds row for a map of class: score; NULL for a list. */
+static int class_refs(cfg_ctx *c, const cfg_key *k, yaml_node_t *v, const char *disp,
+                      pipe_class_ref **ret, int *ret_n)
+{
+	int is_map = k && k->type == CFG_CLASS_THRESH;
+	if (v->type != (is_map ? YAML_MAPPING_NODE : YAML_SEQUENCE_NODE)) {
+		cfg_error(c, cfg_mark_pos(v->start_mark), disp, "expected %s, got %s",
+		          is_map ? "a map of class: score" : "a list of class names or ids",
+		          cfg_is_null(v) ? "nothing" : cfg_node_kind(v));
+		return -EINVAL;
+	}
+	int n = is_map ? (int)(v->data.mapping.pairs.top - v->data.mapping.pairs.start)
+	               : (int)(v->data.sequence.items.top - v->data.sequence.items.start);
+	pipe_class_ref *refs = calloc((size_t)(n ? n : 1), sizeof(*refs));
+	if (!refs)
+		return c->oom = 1, -ENOMEM;
+	*ret = refs;
+	*ret_n = n;
+	return class_items(c, k, v, disp, refs, n);
+}
+
+int cfg_class_list(cfg_ctx *c, yaml_node_t *v, const char *disp, pipe_class_ref **refs, int *n)
+{
+	return class_refs(c, NULL, v, disp, refs, n);
+}
+
+static int classes(cfg_ctx *c, const cfg_key *k, yaml_node_t *v, const char *disp)
+{
+	pipe_model_cfg *m = &c->cfg->model;
+	if (k->type == CFG_CLASS_THRESH)
+		return class_refs(c, k, v, disp, &m->class_thresholds, &m->n_class_thresholds);
+	return class_refs(c, NULL, v, disp, &m->classes, &m->n_classes);
 }
 
 /* sources: and sinks: lists of maps; each element starts from the table's defaults. */
@@ -231,7 +247,7 @@ static int walk_list(cfg_ctx *c, const cfg_key *k, yaml_node_t *v, const char *d
 	size_t size = is_src ? sizeof(pipe_source_cfg) : sizeof(pipe_sink_cfg);
 	if (v->type != YAML_SEQUENCE_NODE) {
 		cfg_error(c, cfg_mark_pos(v->start_mark), disp, "expected a list of maps, got %s",
-		          is_null(v) ? "nothing" : cfg_node_kind(v));
+		          cfg_is_null(v) ? "nothing" : cfg_node_kind(v));
 		return -EINVAL;
 	}
 	yaml_node_item_t *it = v->data.sequence.items.start;
@@ -251,7 +267,7 @@ static int walk_list(cfg_ctx *c, const cfg_key *k, yaml_node_t *v, const char *d
 	char norm[CFG_PATH_MAX], path[CFG_PATH_MAX];
 	cfg_pathf(norm, "%s[]", k->path);
 	for (int i = 0; i < n; i++) {
-		yaml_node_t *e = node_at(c, it[i]);
+		yaml_node_t *e = cfg_node_at(c, it[i]);
 		void *elem = (char *)arr + (size_t)i * size;
 		pipe_pos pos = cfg_mark_pos(e->start_mark);
 		cfg_pathf(path, "%s[%d]", k->path, i);
@@ -264,7 +280,7 @@ static int walk_list(cfg_ctx *c, const cfg_key *k, yaml_node_t *v, const char *d
 		else
 			c->sink->pos = pos;
 		if (e->type != YAML_MAPPING_NODE)
-			cfg_error(c, pos, path, "expected a map, got %s", is_null(e) ? "nothing" : cfg_node_kind(e));
+			cfg_error(c, pos, path, "expected a map, got %s", cfg_is_null(e) ? "nothing" : cfg_node_kind(e));
 		else
 			walk_map(c, e, norm, path);
 	}
@@ -285,12 +301,15 @@ static void walk_value(cfg_ctx *c, const cfg_key *k, yaml_node_t *v, const char 
 		break;
 	case CFG_MAP:
 		if (v->type != YAML_MAPPING_NODE) {
-			cfg_error(c, pos, disp, "expected a map, got %s", is_null(v) ? "nothing" : cfg_node_kind(v));
+			cfg_error(c, pos, disp, "expected a map, got %s", cfg_is_null(v) ? "nothing" : cfg_node_kind(v));
 			return;
 		}
 		*(bool *)((char *)base + k->off) = true;
-		/* The only optional section is model:, whose position checks need. */
-		c->cfg->model.pos = pos;
+		/* Checks across keys point at the optional sections. */
+		if (k->off == offsetof(pipe_config, tracker.present))
+			c->cfg->tracker.pos = pos;
+		else
+			c->cfg->model.pos = pos;
 		walk_map(c, v, k->path, disp);
 		r = 0;
 		break;
@@ -302,8 +321,17 @@ static void walk_value(cfg_ctx *c, const cfg_key *k, yaml_node_t *v, const char 
 	case CFG_CLASS_THRESH:
 		r = classes(c, k, v, disp);
 		break;
+	case CFG_FLAGS:
+		r = cfg_parse_flags(c, k, base, v, disp);
+		break;
+	case CFG_ZONES:
+		r = cfg_parse_zones(c, v, disp);
+		break;
+	case CFG_LINES:
+		r = cfg_parse_lines(c, v, disp);
+		break;
 	default:
-		r = scalar_into(c, k, base, v, disp);
+		r = cfg_scalar_into(c, k, base, v, disp);
 		break;
 	}
 	if (r == 0 && k->set_bit)
@@ -329,9 +357,9 @@ static int section_applies(const cfg_ctx *c, const char *norm)
 static yaml_node_t *map_get(cfg_ctx *c, yaml_node_t *map, const char *name)
 {
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *key = node_at(c, p->key);
+		yaml_node_t *key = cfg_node_at(c, p->key);
 		if (key->type == YAML_SCALAR_NODE && strcmp((char *)key->data.scalar.value, name) == 0)
-			return node_at(c, p->value);
+			return cfg_node_at(c, p->value);
 	}
 	return NULL;
 }
@@ -371,7 +399,7 @@ static void unknown_key(cfg_ctx *c, yaml_node_t *key, const char *norm, const ch
 static void walk_pair(cfg_ctx *c, yaml_node_pair_t *p, yaml_node_t *map, const char *norm,
                       const char *disp)
 {
-	yaml_node_t *key = node_at(c, p->key), *val = node_at(c, p->value);
+	yaml_node_t *key = cfg_node_at(c, p->key), *val = cfg_node_at(c, p->value);
 	pipe_pos kpos = cfg_mark_pos(key->start_mark);
 	if (key->type != YAML_SCALAR_NODE) {
 		cfg_error(c, kpos, *disp ? disp : "(top)", "keys must be plain names, got %s", cfg_node_kind(key));
@@ -382,7 +410,7 @@ static void walk_pair(cfg_ctx *c, yaml_node_pair_t *p, yaml_node_t *map, const c
 	cfg_pathf(cnorm, "%s%s%s", norm, *norm ? "." : "", name);
 	cfg_pathf(cdisp, "%s%s%s", disp, *disp ? "." : "", name);
 	for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
-		yaml_node_t *prev = node_at(c, q->key);
+		yaml_node_t *prev = cfg_node_at(c, q->key);
 		if (prev->type == YAML_SCALAR_NODE && strcmp((char *)prev->data.scalar.value, name) == 0) {
 			cfg_error(c, kpos, cdisp, "duplicate key (first at line %d)", (int)prev->start_mark.line + 1);
 			return;
@@ -396,7 +424,7 @@ static void walk_pair(cfg_ctx *c, yaml_node_pair_t *p, yaml_node_t *map, const c
 	} else if (cfg_is_section(cnorm)) {
 		if (val->type != YAML_MAPPING_NODE)
 			cfg_error(c, cfg_mark_pos(val->start_mark), cdisp, "expected a map, got %s",
-			          is_null(val) ? "nothing" : cfg_node_kind(val));
+			          cfg_is_null(val) ? "nothing" : cfg_node_kind(val));
 		else
 			walk_map(c, val, cnorm, cdisp);
 	} else {
@@ -412,7 +440,7 @@ static void walk_map(cfg_ctx *c, yaml_node_t *map, const char *norm, const char 
 		if ((type = map_get(c, map, "type"))) {
 			/* Read early only to pick the sink's keys; reported when its turn comes. */
 			c->quiet = 1;
-			c->sink_typed = scalar_into(c, cfg_find_key("sinks[].type"), c->sink, type, disp) == 0;
+			c->sink_typed = cfg_scalar_into(c, cfg_find_key("sinks[].type"), c->sink, type, disp) == 0;
 			c->quiet = 0;
 		}
 	}
@@ -492,7 +520,7 @@ static void walk_document(cfg_ctx *c)
 		walk_map(c, root, "", "");
 		return;
 	}
-	if (root && !is_null(root))
+	if (root && !cfg_is_null(root))
 		cfg_error(c, cfg_mark_pos(root->start_mark), "(top)", "expected a map of sections, got %s",
 		          cfg_node_kind(root));
 	else
@@ -519,6 +547,8 @@ int pipe_config_load(const char *path, FILE *err, pipe_config **ret_cfg)
 	walk_document(&c);
 	if (!c.oom)
 		cfg_check_all(&c, cfg_pos_of(&c, "sinks", -1, (pipe_pos){ 0, 0 }).line > 0);
+	if (!c.oom)
+		cfg_check_analytics(&c);
 	r = c.oom ? -ENOMEM : c.n_errors ? VP_ECONFIG : 0;
 	if (r < 0)
 		goto fail;
@@ -536,7 +566,7 @@ fail:
 	return r == -ENOMEM ? r : VP_ECONFIG;
 }
 
-static void free_classes(pipe_class_ref *refs, int n)
+void cfg_free_classes(pipe_class_ref *refs, int n)
 {
 	for (int i = 0; refs && i < n; i++)
 		free(refs[i].name);
@@ -548,14 +578,16 @@ void pipe_config_free(pipe_config **cfg)
 	pipe_config *c = *cfg;
 	if (!c)
 		return;
-	for (int i = 0; c->sources && i < c->n_sources; i++)
+	for (int i = 0; c->sources && i < c->n_sources; i++) {
 		cfg_free_strings(CFG_SOURCE, &c->sources[i]);
+		cfg_free_analytics(&c->sources[i]);
+	}
 	for (int i = 0; c->sinks && i < c->n_sinks; i++)
 		cfg_free_strings(CFG_SINK, &c->sinks[i]);
 	free(c->sources);
 	free(c->sinks);
-	free_classes(c->model.classes, c->model.n_classes);
-	free_classes(c->model.class_thresholds, c->model.n_class_thresholds);
+	cfg_free_classes(c->model.classes, c->model.n_classes);
+	cfg_free_classes(c->model.class_thresholds, c->model.n_class_thresholds);
 	cfg_free_strings(CFG_MODEL, &c->model);
 	cfg_free_strings(CFG_ROOT, c);
 	free(c->file);

@@ -22,6 +22,10 @@ enum pipe_placement { PIPE_PLACE_TOP_LEFT = 0, PIPE_PLACE_CENTER };
 enum pipe_channel_order { PIPE_RGB = 0, PIPE_BGR };
 enum pipe_sink_type { PIPE_SINK_STDOUT = 0, PIPE_SINK_FILE, PIPE_SINK_SOCKET, PIPE_SINK_MQTT };
 enum pipe_file_mode { PIPE_FILE_APPEND = 0, PIPE_FILE_TRUNCATE };
+enum pipe_tracker_type { PIPE_TRACKER_BYTETRACK = 0 };
+/* sinks[].messages: which kinds of message a sink takes (bit i = kind i). */
+enum pipe_msg_kind { PIPE_MSG_FRAMES = 0, PIPE_MSG_EVENTS, PIPE_MSG_EOS };
+#define PIPE_MSG_BIT(k) (1u << (k))
 
 typedef struct pipe_queue_cfg {
 	int depth;
@@ -130,12 +134,17 @@ typedef struct pipe_model_cfg {
 	/* Not a key: the CUDA device of the cuda backend, from pipeline.device (as sources[].gpu;
 	 * with cpu the backend was resolved to cpu). */
 	int gpu;
+	/* Not a key: with a tracker, the head also keeps boxes down to this score (the
+	 * tracker's low_threshold) for the tracker; messages still carry only boxes at or above
+	 * the thresholds above. 0: none. */
+	float candidate_threshold;
 } pipe_model_cfg;
 
 /* tracker: (ByteTrack); absent: no tracking, no zones, lines or events. */
 typedef struct pipe_tracker_cfg {
 	bool present;
 	pipe_pos pos;
+	enum pipe_tracker_type type;
 	float high_threshold;         /* first association, and the detections that make tracks */
 	float low_threshold;          /* second association's lower bound */
 	float new_track_threshold;    /* a new track needs this score; default high + 0.1 */
@@ -154,6 +163,7 @@ typedef struct pipe_sink_cfg {
 	pipe_pos pos;
 	enum pipe_sink_type type;
 	pipe_queue_cfg queue;         /* file sinks always block */
+	unsigned messages;            /* PIPE_MSG_BIT()s of the kinds this sink takes */
 	/* file */
 	char *path;
 	enum pipe_file_mode mode;

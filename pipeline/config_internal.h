@@ -22,10 +22,16 @@ enum cfg_type {
 	CFG_CLASS_THRESH, /* {name-or-id: float} -> pipe_class_ref array + count */
 	CFG_LIST,         /* list of maps: sources, sinks */
 	CFG_MAP,          /* optional section; off points to its `present` flag */
+	CFG_FLAGS,        /* [name, ...] of names[] -> unsigned bit mask (bit i = names[i]) */
+	CFG_ZONES,        /* sources[].zones: pipe_zone_cfg array + count (config_analytics.c) */
+	CFG_LINES,        /* sources[].lines: pipe_line_cfg array + count */
+	CFG_POINTS,       /* [[x, y], ...]: documentation rows only */
 };
 
 /* Which struct a key's offset is relative to. */
-enum cfg_base { CFG_ROOT, CFG_MODEL, CFG_SOURCE, CFG_SINK };
+enum cfg_base { CFG_ROOT, CFG_MODEL, CFG_SOURCE, CFG_SINK, CFG_DOC };
+/* CFG_DOC rows only document the keys of list items that a custom parser reads
+ * (sources[].zones[].name): nothing is stored through them. */
 
 enum { CFG_REQUIRED = 1 << 0, CFG_READABLE = 1 << 1 };
 
@@ -95,6 +101,23 @@ void cfg_pathf(char *buf, const char *fmt, ...) __attribute__((format(printf, 2,
 /* Position where key (a table path) was written for element elem; fallback if it was not. */
 pipe_pos cfg_pos_of(const cfg_ctx *c, const char *norm_path, int elem, pipe_pos fallback);
 void *cfg_base_ptr(cfg_ctx *c, enum cfg_base base);
+
+/* config.c, for the parsers of nested lists */
+yaml_node_t *cfg_node_at(cfg_ctx *c, int idx);
+int cfg_is_null(const yaml_node_t *n);
+/* Expands and converts one scalar node into field k of base. */
+int cfg_scalar_into(cfg_ctx *c, const cfg_key *k, void *base, yaml_node_t *v, const char *disp);
+/* A list of class names or ids into *refs (malloc'ed, also on error) and *n. */
+int cfg_class_list(cfg_ctx *c, yaml_node_t *v, const char *disp, pipe_class_ref **refs, int *n);
+void cfg_free_classes(pipe_class_ref *refs, int n);
+
+/* config_analytics.c */
+int cfg_parse_zones(cfg_ctx *c, yaml_node_t *v, const char *disp);
+int cfg_parse_lines(cfg_ctx *c, yaml_node_t *v, const char *disp);
+int cfg_parse_flags(cfg_ctx *c, const cfg_key *k, void *base, yaml_node_t *v, const char *disp);
+/* Tracker defaults derived from other keys, and the keys that need the tracker. */
+void cfg_check_analytics(cfg_ctx *c);
+void cfg_free_analytics(pipe_source_cfg *s);
 
 /* config_value.c */
 /* Expands ${VAR} and ${VAR:-default} in the scalar; *out is malloc'ed. Errors are reported. */

@@ -19,6 +19,9 @@ static const char *const orders[] = { "rgb", "bgr", NULL };
 static const char *const file_modes[] = { "append", "truncate", NULL };
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 const char *const cfg_sink_type_names[] = { "stdout", "file", "socket", "mqtt", NULL };
+static const char *const tracker_types[] = { "bytetrack", NULL };
+/* Same order as enum pipe_msg_kind. */
+static const char *const msg_kinds[] = { "frames", "events", "eos", NULL };
 
 /* Enums are stored through an int pointer. */
 _Static_assert(sizeof(enum pipe_decoder) == sizeof(int), "enum size");
@@ -31,6 +34,8 @@ _Static_assert(offsetof(pipe_model_cfg, input_h) == offsetof(pipe_model_cfg, inp
 #define M(f) offsetof(pipe_model_cfg, f)
 #define S(f) offsetof(pipe_source_cfg, f)
 #define K(f) offsetof(pipe_sink_cfg, f)
+#define TRK(p, t, f, ...) ROOT("tracker." p, t, tracker.f, __VA_ARGS__)
+#define DOC(p, t, ...) { .path = p, .type = t, .base = CFG_DOC, __VA_ARGS__ }
 #define ROOT(p, t, f, ...) { .path = p, .type = t, .base = CFG_ROOT, .off = R(f), __VA_ARGS__ }
 #define MODEL(p, t, f, ...) { .path = "model." p, .type = t, .base = CFG_MODEL, .off = M(f), __VA_ARGS__ }
 #define SRC(p, t, f, ...) { .path = "sources[]." p, .type = t, .base = CFG_SOURCE, .off = S(f), __VA_ARGS__ }
@@ -76,6 +81,23 @@ const cfg_key cfg_keys[] = {
 	    .doc = "NVDEC decode surfaces; 0: the stream's minimum + nvdec.in_flight + 4"),
 	SRC("nvdec.in_flight", CFG_INT, nvdec_in_flight, .def = "2", .min = 0, .max = 16,
 	    .doc = "Pictures NVDEC decodes ahead of the one being output; 0: lowest latency"),
+	SRC("zones", CFG_ZONES, zones, .shown = "none", .min = 0, .max = 64,
+	    .doc = "Polygons counting tracked objects inside them (needs tracker:)"),
+	DOC("sources[].zones[].name", CFG_STR, .flags = CFG_REQUIRED,
+	    .doc = "Zone name, unique in its source; events and counts carry it"),
+	DOC("sources[].zones[].polygon", CFG_POINTS, .flags = CFG_REQUIRED, .min = 3, .max = 256,
+	    .doc = "Corners [[x, y], ...] in source pixels; must not cross itself"),
+	DOC("sources[].zones[].classes", CFG_CLASSES, .shown = "all",
+	    .doc = "Classes (names or ids) the zone counts"),
+	SRC("lines", CFG_LINES, lines, .shown = "none", .min = 0, .max = 64,
+	    .doc = "Lines counting tracked objects crossing them (needs tracker:)"),
+	DOC("sources[].lines[].name", CFG_STR, .flags = CFG_REQUIRED,
+	    .doc = "Line name, unique in its source; events and counts carry it"),
+	DOC("sources[].lines[].points", CFG_POINTS, .flags = CFG_REQUIRED, .min = 2, .max = 2,
+	    .doc = "[[x1, y1], [x2, y2]] in source pixels; crossing from its left to its right "
+	           "(as seen on screen, P1 to P2) is \"in\""),
+	DOC("sources[].lines[].classes", CFG_CLASSES, .shown = "all",
+	    .doc = "Classes (names or ids) the line counts"),
 
 	{ .path = "model", .type = CFG_MAP, .base = CFG_ROOT, .off = R(model.present),
 	  .shown = "none", .doc = "Detection model; when absent frames pass with empty detections" },
@@ -127,10 +149,29 @@ const cfg_key cfg_keys[] = {
 	      .min = -1000, .max = 1000, .set_bit = PIPE_PRE_SCALE,
 	      .doc = "Per-channel scale; value = (pixel - mean) * scale"),
 
+	{ .path = "tracker", .type = CFG_MAP, .base = CFG_ROOT, .off = R(tracker.present),
+	  .shown = "none (no tracking)",
+	  .doc = "Multi-object tracking (ByteTrack): track_id in detections, events, zones and lines" },
+	TRK("type", CFG_ENUM, type, .def = "bytetrack", .names = tracker_types, .doc = "Tracking algorithm"),
+	TRK("high_threshold", CFG_FLOAT, high_threshold, .def = "0.5", .min = 0, .max = 1,
+	    .doc = "Detections scoring above it are matched first and may start tracks"),
+	TRK("low_threshold", CFG_FLOAT, low_threshold, .def = "0.1", .min = 0, .max = 1,
+	    .doc = "Detections between it and high_threshold only keep existing tracks alive"),
+	TRK("new_track_threshold", CFG_FLOAT, new_track_threshold, .shown = "high_threshold + 0.1",
+	    .min = 0, .max = 1, .doc = "Score an unmatched detection needs to start a track"),
+	TRK("match_threshold", CFG_FLOAT, match_threshold, .def = "0.8", .min = 0, .max = 1,
+	    .doc = "Largest matching cost 1 - IoU*score accepted in the first association"),
+	TRK("lost_frames", CFG_INT, lost_frames, .def = "30", .min = 1, .max = 1000000,
+	    .doc = "Frames (at 30 fps; scaled by the stream's fps) a lost track is kept before it ends"),
+	TRK("per_class", CFG_BOOL, per_class, .def = "false",
+	    .doc = "One tracker per class; otherwise a track's class is its majority class"),
+
 	ROOT("sinks", CFG_LIST, sinks, .shown = "one stdout sink", .min = 1, .max = 32,
 	     .doc = "Outputs, each with its own queue and thread"),
 	SINK("type", CFG_ENUM, type, .flags = CFG_REQUIRED, .names = cfg_sink_type_names,
 	     .doc = "Kind of output"),
+	SINK("messages", CFG_FLAGS, messages, .def = "frames, events, eos", .names = msg_kinds,
+	     .doc = "Kinds of message this sink takes: frames, events (tracker), eos"),
 	SINK("queue.depth", CFG_INT, queue.depth, .shown = "8 (socket: 1024)", .min = 1,
 	     .max = 65536, .doc = "Messages waiting for this sink"),
 	SINK("queue.policy", CFG_ENUM, queue.policy, .def = "auto", .names = policies,
@@ -150,7 +191,8 @@ const cfg_key cfg_keys[] = {
 	SINK("broker", CFG_STR, broker, .flags = CFG_REQUIRED, .sinks = CFG_FOR_MQTT,
 	     .check = cfg_check_broker, .doc = "mqtt: mqtt://host[:port] (1883) or mqtts://host[:port] (8883)"),
 	SINK("topic", CFG_STR, topic, .def = "vapd/{stream}/detections", .sinks = CFG_FOR_MQTT,
-	     .check = cfg_check_topic, .doc = "mqtt: topic template; {stream} and {pipeline} are replaced"),
+	     .check = cfg_check_topic,
+	     .doc = "mqtt: topic template; {stream}, {pipeline} and {kind} (frames, events, eos) are replaced"),
 	SINK("qos", CFG_INT, qos, .def = "0", .min = 0, .max = 2, .sinks = CFG_FOR_MQTT,
 	     .doc = "mqtt: quality of service 0, 1 or 2"),
 	SINK("retain", CFG_BOOL, retain, .def = "false", .sinks = CFG_FOR_MQTT,
@@ -218,6 +260,20 @@ static void type_text(const cfg_key *k, char *buf, size_t n)
 	case CFG_CLASS_THRESH: snprintf(buf, n, "map name-or-id: float %.10g..%.10g", k->min, k->max); break;
 	case CFG_LIST: snprintf(buf, n, "list of %.10g..%.10g maps", k->min, k->max); break;
 	case CFG_MAP: snprintf(buf, n, "map"); break;
+	case CFG_FLAGS: {
+		size_t used = (size_t)snprintf(buf, n, "list of ");
+		for (int i = 0; k->names[i] && used < n; i++)
+			used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? "|" : "", k->names[i]);
+		break;
+	}
+	case CFG_ZONES:
+	case CFG_LINES: snprintf(buf, n, "list of 0..%.10g maps", k->max); break;
+	case CFG_POINTS:
+		if (k->min == k->max)
+			snprintf(buf, n, "%.10g points [x, y]", k->min);
+		else
+			snprintf(buf, n, "%.10g..%.10g points [x, y]", k->min, k->max);
+		break;
 	case CFG_ENUM: {
 		size_t used = 0;
 		buf[0] = '\0';

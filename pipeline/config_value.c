@@ -202,6 +202,37 @@ static int set_string(cfg_ctx *c, const cfg_key *k, void *field, const char *tex
 	return 0;
 }
 
+/* A set of names as "a, b": how the table writes a default (a file writes a YAML list). */
+static int set_flags(cfg_ctx *c, const cfg_key *k, void *field, const char *text, pipe_pos pos,
+                     const char *path)
+{
+	unsigned mask = 0;
+	char list[256];
+	for (const char *p = text; *p;) {
+		p += strspn(p, ", ");
+		size_t len = strcspn(p, ", ");
+		if (!len)
+			break;
+		int i = 0;
+		while (k->names[i] && (strlen(k->names[i]) != len || strncmp(k->names[i], p, len) != 0))
+			i++;
+		if (!k->names[i]) {
+			enum_list(k, list, sizeof(list));
+			cfg_error(c, pos, path, "'%.*s' is not one of: %s", (int)len, p, list);
+			return -EINVAL;
+		}
+		mask |= 1u << i;
+		p += len;
+	}
+	if (!mask) {
+		enum_list(k, list, sizeof(list));
+		cfg_error(c, pos, path, "must name at least one of: %s", list);
+		return -EINVAL;
+	}
+	*(unsigned *)field = mask;
+	return 0;
+}
+
 int cfg_set_scalar(cfg_ctx *c, const cfg_key *k, void *base, const char *text, pipe_pos pos,
                    const char *path)
 {
@@ -226,6 +257,8 @@ int cfg_set_scalar(cfg_ctx *c, const cfg_key *k, void *base, const char *text, p
 		enum_list(k, list, sizeof(list));
 		cfg_error(c, pos, path, "'%s' is not one of: %s", text, list);
 		return -EINVAL;
+	case CFG_FLAGS:
+		return set_flags(c, k, field, text, pos, path);
 	default:
 		cfg_error(c, pos, path, "expected %s, got a scalar",
 		          k->type == CFG_CLASS_THRESH || k->type == CFG_MAP ? "a map" : "a list");
