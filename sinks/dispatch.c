@@ -334,8 +334,12 @@ int sink_set_publish(sink_set *s, sink_msg *msg)
 {
 	if (!s || !msg)
 		return -EINVAL;
-	for (int i = 0; i < s->n; i++)
-		publish_one(&s->sinks[i], msg);
+	for (int i = 0; i < s->n; i++) {
+		/* messages: 0 is a config made without the loader: every kind. */
+		unsigned want = s->sinks[i].cfg->messages;
+		if (!want || (want & PIPE_MSG_BIT(msg->kind)))
+			publish_one(&s->sinks[i], msg);
+	}
 	return 0;
 }
 

@@ -189,27 +189,74 @@ static int det_order_cmp(const void *pa, const void *pb)
 	return (a->idx > b->idx) - (a->idx < b->idx);
 }
 
-static void jw_det(jw *w, const vp_det *d, const char *const *labels, int n_labels)
+static void jw_class(jw *w, int class_id, const char *const *labels, int n_labels)
 {
-	jw_lit(w, "{\"class_id\":");
-	jw_int(w, d->class_id);
-	if (labels && d->class_id >= 0 && d->class_id < n_labels && labels[d->class_id]) {
+	jw_lit(w, "\"class_id\":");
+	jw_int(w, class_id);
+	if (labels && class_id >= 0 && class_id < n_labels && labels[class_id]) {
 		jw_lit(w, ",\"label\":");
-		jw_quoted(w, labels[d->class_id]);
+		jw_quoted(w, labels[class_id]);
 	}
-	jw_lit(w, ",\"score\":");
-	jw_fixed(w, d->score, 3);
-	jw_lit(w, ",\"bbox\":[");
+}
+
+static void jw_bbox(jw *w, const float b[4])
+{
+	jw_ch(w, '[');
 	for (int k = 0; k < 4; k++) {
 		if (k)
 			jw_ch(w, ',');
-		jw_fixed(w, d->bbox[k], 1);
+		jw_fixed(w, b[k], 1);
 	}
-	jw_lit(w, "]}");
+	jw_ch(w, ']');
+}
+
+static void jw_det(jw *w, const vp_det *d, int64_t track_id, const char *const *labels, int n_labels)
+{
+	jw_ch(w, '{');
+	jw_class(w, d->class_id, labels, n_labels);
+	jw_lit(w, ",\"score\":");
+	jw_fixed(w, d->score, 3);
+	jw_lit(w, ",\"bbox\":");
+	jw_bbox(w, d->bbox);
+	if (track_id >= 0) {
+		jw_lit(w, ",\"track_id\":");
+		jw_int(w, track_id);
+	}
+	jw_ch(w, '}');
+}
+
+/* "zones":{"lot":3},"lines":{"gate":{"in":4,"out":1}} */
+static void jw_counts(jw *w, const sink_frame_extra *x)
+{
+	if (x->n_zones > 0) {
+		jw_lit(w, ",\"zones\":{");
+		for (int i = 0; i < x->n_zones; i++) {
+			if (i)
+				jw_ch(w, ',');
+			jw_quoted(w, x->zone_names[i]);
+			jw_ch(w, ':');
+			jw_int(w, x->zone_counts[i]);
+		}
+		jw_ch(w, '}');
+	}
+	if (x->n_lines > 0) {
+		jw_lit(w, ",\"lines\":{");
+		for (int i = 0; i < x->n_lines; i++) {
+			if (i)
+				jw_ch(w, ',');
+			jw_quoted(w, x->line_names[i]);
+			jw_lit(w, ":{\"in\":");
+			jw_int(w, x->line_in[i]);
+			jw_lit(w, ",\"out\":");
+			jw_int(w, x->line_out[i]);
+			jw_ch(w, '}');
+		}
+		jw_ch(w, '}');
+	}
 }
 
 static void jw_frame(jw *w, const vp_frame *f, const vp_det *dets, const det_order *order,
-                     int n, const char *const *labels, int n_labels)
+                     int n, const char *const *labels, int n_labels, const sink_frame_extra *x)
 {
 	jw_lit(w, "{\"stream\":");
 	jw_quoted(w, f->stream_id ? f->stream_id : "");
@@ -227,20 +274,24 @@ static void jw_frame(jw *w, const vp_frame *f, const vp_det *dets, const det_ord
 	for (int i = 0; i < n; i++) {
 		if (i)
 			jw_ch(w, ',');
-		jw_det(w, &dets[order[i].idx], labels, n_labels);
+		int k = order[i].idx;
+		jw_det(w, &dets[k], x->track_ids ? x->track_ids[k] : -1, labels, n_labels);
 	}
-	jw_lit(w, "]}\n");
+	jw_ch(w, ']');
+	jw_counts(w, x);
+	jw_lit(w, "}\n");
 }
 
 /* Struct and text in one block; text follows the struct. */
-static int msg_alloc(size_t len, const char *stream, int eos, sink_msg **ret)
+static int msg_alloc(size_t len, const char *stream, enum pipe_msg_kind kind, sink_msg **ret)
 {
 	sink_msg *m = malloc(sizeof(*m) + len + 1);
 	if (!m)
 		return -ENOMEM;
 	m->refcount = 1;
 	m->stream = stream;
-	m->eos = eos;
+	m->kind = kind;
+	m->eos = kind == PIPE_MSG_EOS;
 	m->len = len;
 	m->text = (char *)(m + 1);
 	m->text[len] = '\0';
@@ -254,6 +305,15 @@ static int msg_alloc(size_t len, const char *stream, int eos, sink_msg **ret)
 int sink_msg_frame(const vp_frame *f, const vp_det *dets, int n, const char *const *labels,
                    int n_labels, sink_msg **ret_msg)
 {
+	return sink_msg_frame_ex(f, dets, n, labels, n_labels, NULL, ret_msg);
+}
+
+int sink_msg_frame_ex(const vp_frame *f, const vp_det *dets, int n, const char *const *labels,
+                      int n_labels, const sink_frame_extra *x, sink_msg **ret_msg)
+{
+	static const sink_frame_extra none;
+	if (!x)
+		x = &none;
 	if (!f || n < 0 || (n > 0 && !dets))
 		return -EINVAL;
 	det_order stack[ORDER_STACK];
@@ -265,12 +325,12 @@ int sink_msg_frame(const vp_frame *f, const vp_det *dets, int n, const char *con
 	qsort(order, (size_t)n, sizeof(*order), det_order_cmp);
 
 	jw w = { 0 };
-	jw_frame(&w, f, dets, order, n, labels, n_labels);
+	jw_frame(&w, f, dets, order, n, labels, n_labels, x);
 	sink_msg *m;
-	int ret = msg_alloc(w.len, f->stream_id, 0, &m);
+	int ret = msg_alloc(w.len, f->stream_id, PIPE_MSG_FRAMES, &m);
 	if (ret == 0) {
 		w = (jw){ .buf = m->text };
-		jw_frame(&w, f, dets, order, n, labels, n_labels);
+		jw_frame(&w, f, dets, order, n, labels, n_labels, x);
 		*ret_msg = m;
 	}
 	if (order != stack)
@@ -301,13 +361,106 @@ int sink_msg_eos(const char *stream, int64_t frames, int64_t processed, int64_t 
 	jw w = { 0 };
 	jw_eos(&w, stream, counts);
 	sink_msg *m;
-	int ret = msg_alloc(w.len, stream, 1, &m);
+	int ret = msg_alloc(w.len, stream, PIPE_MSG_EOS, &m);
 	if (ret < 0)
 		return ret;
 	w = (jw){ .buf = m->text };
 	jw_eos(&w, stream, counts);
 	*ret_msg = m;
 	return 0;
+}
+
+static void jw_event_fields(jw *w, const an_event *e, const char *const *labels, int n_labels)
+{
+	switch (e->kind) {
+	case AN_EV_TRACK_START:
+		jw_ch(w, ',');
+		jw_class(w, e->class_id, labels, n_labels);
+		jw_lit(w, ",\"score\":");
+		jw_fixed(w, e->score, 3);
+		jw_lit(w, ",\"bbox\":");
+		jw_bbox(w, e->bbox);
+		break;
+	case AN_EV_TRACK_END:
+		jw_lit(w, ",\"first_frame\":");
+		jw_int(w, e->first_frame);
+		jw_lit(w, ",\"first_pts\":");
+		jw_fixed(w, e->first_pts, 3);
+		jw_lit(w, ",\"duration_s\":");
+		jw_fixed(w, e->duration_s, 3);
+		jw_ch(w, ',');
+		jw_class(w, e->class_id, labels, n_labels);
+		jw_lit(w, ",\"best_score\":");
+		jw_fixed(w, e->score, 3);
+		jw_lit(w, ",\"best_bbox\":");
+		jw_bbox(w, e->bbox);
+		jw_lit(w, ",\"best_frame\":");
+		jw_int(w, e->best_frame);
+		break;
+	case AN_EV_ZONE_ENTER:
+	case AN_EV_ZONE_EXIT:
+		jw_lit(w, ",\"zone\":");
+		jw_quoted(w, e->name ? e->name : "");
+		jw_ch(w, ',');
+		jw_class(w, e->class_id, labels, n_labels);
+		if (e->kind == AN_EV_ZONE_EXIT) {
+			jw_lit(w, ",\"dwell_s\":");
+			jw_fixed(w, e->dwell_s, 3);
+		}
+		break;
+	case AN_EV_LINE_CROSS:
+		jw_lit(w, ",\"line\":");
+		jw_quoted(w, e->name ? e->name : "");
+		jw_lit(w, e->direction > 0 ? ",\"direction\":\"in\"," : ",\"direction\":\"out\",");
+		jw_class(w, e->class_id, labels, n_labels);
+		jw_lit(w, ",\"in\":");
+		jw_int(w, e->in);
+		jw_lit(w, ",\"out\":");
+		jw_int(w, e->out);
+		break;
+	}
+}
+
+static void jw_event(jw *w, const char *stream, const an_event *e, const char *const *labels,
+                     int n_labels)
+{
+	jw_lit(w, "{\"stream\":");
+	jw_quoted(w, stream);
+	jw_lit(w, ",\"event\":");
+	jw_quoted(w, an_event_name(e->kind));
+	jw_lit(w, ",\"track_id\":");
+	jw_int(w, e->track_id);
+	jw_lit(w, ",\"frame\":");
+	jw_int(w, e->frame);
+	jw_lit(w, ",\"pts\":");
+	jw_fixed(w, e->pts, 3);
+	jw_lit(w, ",\"time\":");
+	jw_time(w, e->wall_us);
+	jw_event_fields(w, e, labels, n_labels);
+	jw_lit(w, "}\n");
+}
+
+int sink_msg_event(const char *stream, const an_event *ev, const char *const *labels, int n_labels,
+                   sink_msg **ret_msg)
+{
+	if (!stream || !ev)
+		return -EINVAL;
+	jw w = { 0 };
+	jw_event(&w, stream, ev, labels, n_labels);
+	sink_msg *m;
+	int ret = msg_alloc(w.len, stream, PIPE_MSG_EVENTS, &m);
+	if (ret < 0)
+		return ret;
+	w = (jw){ .buf = m->text };
+	jw_event(&w, stream, ev, labels, n_labels);
+	*ret_msg = m;
+	return 0;
+}
+
+const char *sink_msg_kind_name(enum pipe_msg_kind kind)
+{
+	static const char *const names[] = { "frames", "events", "eos" };
+	return (unsigned)kind < 3 ? names[kind] : "frames";
 }
 
 sink_msg *sink_msg_ref(sink_msg *m)
