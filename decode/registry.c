@@ -1,5 +1,6 @@
 /* The source and decoder registries, the decoder choice, and the libav log bridge. */
 #include "dec_priv.h"
+#include "../pipeline/vp_time.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -157,9 +158,4 @@ int dec_uri_is_live(const pipe_source_cfg *cfg)
 	return !cfg->is_file && strstr(cfg->uri, "://") && strncmp(cfg->uri, "file:", 5) != 0;
 }
 
-int64_t dec_wall_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
+int64_t dec_wall_us(void) { return vp_wall_us(); }

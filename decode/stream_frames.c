@@ -65,6 +65,7 @@ static void stamp(dec_stream *s, vp_frame *f, int64_t ts)
 	f->stream_id = s->cfg->id;
 	f->index = s->next_index++;
 	f->pts = frame_pts(s, ts);
+	f->frame_dur = s->frame_dur;
 	s->last_pts = f->pts;
 	s->frames_this_pass++;
 	f->wall_us = dec_wall_us();

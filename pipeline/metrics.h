@@ -103,6 +103,12 @@ typedef struct pipe_core_metrics {
 int pipe_metrics_add_core(pipe_metrics *m, const char *pipeline, pipe_core_metrics *out);
 int pipe_metrics_add_stream(pipe_metrics *m, const char *stream, pipe_stream_metrics *out);
 int pipe_metrics_add_sink(pipe_metrics *m, const char *sink, pipe_sink_metrics *out);
+/* With a tracker: vapd_stream_active_tracks{stream}, vapd_zone_occupancy{stream,zone},
+ * vapd_line_crossings_total{stream,line,direction=in|out}. */
+int pipe_metrics_add_tracks(pipe_metrics *m, const char *stream, pipe_gauge **ret);
+int pipe_metrics_add_zone(pipe_metrics *m, const char *stream, const char *zone, pipe_gauge **ret);
+int pipe_metrics_add_line(pipe_metrics *m, const char *stream, const char *line, pipe_counter **ret_in,
+                          pipe_counter **ret_out);
 
 /* ---- HTTP endpoint ---- */
 

@@ -145,3 +145,37 @@ int pipe_metrics_add_core(pipe_metrics *m, const char *pipeline, pipe_core_metri
 	                            "Reloads rejected because the new configuration was invalid.",
 	                            NULL, 0, &out->reload_failures);
 }
+
+int pipe_metrics_add_tracks(pipe_metrics *m, const char *stream, pipe_gauge **ret)
+{
+	*ret = NULL;
+	if (!m)
+		return 0;
+	pipe_label l = { "stream", stream };
+	return pipe_metrics_gauge(m, "vapd_stream_active_tracks",
+	                          "Confirmed tracks that took a detection in the stream's last frame.",
+	                          &l, 1, ret);
+}
+
+int pipe_metrics_add_zone(pipe_metrics *m, const char *stream, const char *zone, pipe_gauge **ret)
+{
+	*ret = NULL;
+	if (!m)
+		return 0;
+	pipe_label l[2] = { { "stream", stream }, { "zone", zone } };
+	return pipe_metrics_gauge(m, "vapd_zone_occupancy", "Tracked objects inside the zone now.", l, 2,
+	                          ret);
+}
+
+int pipe_metrics_add_line(pipe_metrics *m, const char *stream, const char *line, pipe_counter **ret_in,
+                          pipe_counter **ret_out)
+{
+	*ret_in = *ret_out = NULL;
+	if (!m)
+		return 0;
+	static const char *const help = "Tracked objects that crossed the line (in: from its left to its right).";
+	pipe_label l[3] = { { "stream", stream }, { "line", line }, { "direction", "in" } };
+	int err = pipe_metrics_counter(m, "vapd_line_crossings_total", help, l, 3, ret_in);
+	l[2].value = "out";
+	return err < 0 ? err : pipe_metrics_counter(m, "vapd_line_crossings_total", help, l, 3, ret_out);
+}

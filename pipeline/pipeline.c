@@ -68,8 +68,7 @@ static void *source_main(void *arg)
 
 /* ---- engine thread ---- */
 
-/* Hands m (consumed) to every sink; returns when that finished, on the monotonic clock. */
-static int64_t publish(pipe_pipeline *p, sink_msg *m)
+int64_t pipe_publish(pipe_pipeline *p, sink_msg *m)
 {
 	int64_t t0 = vp_mono_ns();
 	sink_set_publish(p->sinks, m);
@@ -89,14 +88,20 @@ static void publish_frames(pipe_pipeline *p, pipe_batch *b)
 		pipe_stream *s = &p->streams[b->streams[i]];
 		sink_msg *m = NULL;
 		const vp_det *d = p->dets + (size_t)i * p->max_dets;
-		if (sink_msg_frame(f, d, p->counts[i], labels, n_labels, &m) == 0) {
-			int64_t t1 = publish(p, m);
+		int n = p->counts[i], rc;
+		int64_t t1 = 0;
+		if (s->an) {
+			rc = pipe_analytics_publish(p, s, f, d, n, &n, &t1);
+		} else if ((rc = sink_msg_frame(f, d, n, labels, n_labels, &m)) == 0) {
+			t1 = pipe_publish(p, m);
+		}
+		if (rc == 0) {
 			pipe_latency_add(&s->latency, t1 - f->mono_ns);
 			atomic_fetch_add(&s->processed, 1);
-			atomic_fetch_add(&s->detections, p->counts[i]);
+			atomic_fetch_add(&s->detections, n);
 			pipe_histogram_observe(s->m.latency, (t1 - f->mono_ns) / 1e9);
 			pipe_counter_inc(s->m.frames_processed);
-			pipe_counter_add(s->m.detections, (uint64_t)p->counts[i]);
+			pipe_counter_add(s->m.detections, (uint64_t)n);
 		}
 		vp_frame_unref(&b->frames[i]);
 	}
@@ -111,9 +116,11 @@ static void publish_eos(pipe_pipeline *p, int i)
 		dec_stream_get_stats(s->dec, &ds);
 	sink_msg *m = NULL;
 	int64_t errors = ds.errors + atomic_load(&s->failed);
+	/* Tracks end (and leave their zones) before the stream's end is told. */
+	pipe_analytics_end(p, s);
 	if (sink_msg_eos(s->cfg->id, atomic_load(&s->decoded), atomic_load(&s->processed),
 	                 pipe_mq_dropped(p->mq, i), errors, &m) == 0)
-		publish(p, m);
+		pipe_publish(p, m);
 	vp_info("source", s->cfg->id, "ended: %lld frames, %lld processed, %lld dropped, %lld errors",
 	        (long long)atomic_load(&s->decoded), (long long)atomic_load(&s->processed),
 	        (long long)pipe_mq_dropped(p->mq, i), (long long)errors);
@@ -227,8 +234,11 @@ static int alloc_scratch(pipe_pipeline *p)
 	}
 	p->counts = calloc(b, sizeof(int));
 	p->ended = calloc((size_t)p->cap, sizeof(int));
-	p->dets = calloc(b * (size_t)(p->max_dets > 0 ? p->max_dets : 1), sizeof(vp_det));
-	return p->counts && p->ended && p->dets ? 0 : -ENOMEM;
+	size_t per = (size_t)(p->max_dets > 0 ? p->max_dets : 1);
+	p->dets = calloc(b * per, sizeof(vp_det));
+	p->pub_dets = calloc(per, sizeof(vp_det));
+	p->pub_ids = calloc(per, sizeof(int64_t));
+	return p->counts && p->ended && p->dets && p->pub_dets && p->pub_ids ? 0 : -ENOMEM;
 }
 
 /* Creates a thread that never takes SIGINT/SIGTERM/SIGHUP: the main thread waits for them. */
@@ -266,6 +276,7 @@ int pipe_stream_start(pipe_pipeline *p, int i, const pipe_source_cfg *cfg, bool 
 	if (s->started)
 		pthread_join(s->thread, NULL);
 	dec_stream_free(&s->dec);
+	pipe_analytics_free(s);
 	memset(s, 0, sizeof(*s));
 	s->p = p;
 	s->idx = i;
@@ -288,6 +299,13 @@ int pipe_stream_start(pipe_pipeline *p, int i, const pipe_source_cfg *cfg, bool 
 	int rc = pipe_mq_setup(p->mq, i, cfg->queue.depth, pol);
 	if (rc < 0)
 		return rc;
+	if ((rc = pipe_analytics_setup(p, s)) < 0) {
+		vp_err("source", cfg->id, "cannot set up tracking: %s", vp_strerror(rc));
+		pipe_analytics_free(s);
+		atomic_store(&s->failed, 1);
+		pipe_mq_close(p->mq, i);
+		return rc == VP_ECONFIG ? rc : 0;
+	}
 	/* Frames out at once: a full queue, the batches in the engine (with device frames one
 	 * in flight on the GPU and the next one being popped), one being decoded. */
 	int in_engine = p->det && p->device_frames_ok ? INF_DETECTOR_DEPTH : 1;
@@ -466,6 +484,7 @@ int pipe_pipeline_free(pipe_pipeline **pp)
 	for (int i = 0; p->streams && i < p->n; i++) {
 		failed |= atomic_load(&p->streams[i].failed);
 		dec_stream_free(&p->streams[i].dec);
+		pipe_analytics_free(&p->streams[i]);
 	}
 	pipe_mq_free(&p->mq);
 	inf_detector_free(&p->det);
@@ -476,6 +495,8 @@ int pipe_pipeline_free(pipe_pipeline **pp)
 	free(p->counts);
 	free(p->ended);
 	free(p->dets);
+	free(p->pub_dets);
+	free(p->pub_ids);
 	free(p->sink_m);
 	free(p->sink_synced);
 	free(p->streams);

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "../analytics/analytics.h"
 #include "../decode/source.h"
 #include "../infer/detector.h"
 #include "../sinks/sink.h"
@@ -14,6 +15,19 @@
 #include "metrics.h"
 #include "mqueue.h"
 #include "pipeline.h"
+
+/* A stream's analytics (with a tracker): engine thread only, set up with the stream. */
+typedef struct pipe_stream_an {
+	an_stream *an;
+	const char **zone_names, **line_names;
+	int *zone_counts;
+	int64_t *line_in, *line_out;
+	pipe_gauge *tracks;
+	pipe_gauge **zone_m;
+	pipe_counter **line_in_m, **line_out_m;
+	int64_t last_frame;       /* of the last frame tracked, for the events at its end */
+	double last_pts;
+} pipe_stream_an;
 
 typedef struct pipe_stream {
 	pipe_pipeline *p;
@@ -31,6 +45,7 @@ typedef struct pipe_stream {
 	atomic_int ended;
 	pipe_latency latency;
 	pipe_stream_metrics m;
+	pipe_stream_an *an;       /* NULL without a tracker */
 	/* main thread: values already copied into the metrics */
 	int64_t synced_errors, synced_reconnects, synced_dropped;
 } pipe_stream;
@@ -67,10 +82,29 @@ struct pipe_pipeline {
 	pipe_batch batches[2];
 	int *ended, *counts;
 	vp_det *dets;
+	/* with a tracker: one frame's published detections and their track ids */
+	vp_det *pub_dets;
+	int64_t *pub_ids;
+	int64_t next_track_id;    /* ids of every stream's tracks; never reused */
 };
 
 /* Sets up slot i for source cfg (borrowed) and, when run, starts its thread. */
 int pipe_stream_start(pipe_pipeline *p, int i, const pipe_source_cfg *cfg, bool run);
+/* Hands m (consumed) to every sink; returns when that finished, on the monotonic clock. */
+int64_t pipe_publish(pipe_pipeline *p, sink_msg *m);
+
+/* pipeline_analytics.c. Sets up s's tracker, zones, lines and their metrics (resolving
+ * their classes against the model's labels); no-op without a tracker. */
+int pipe_analytics_setup(pipe_pipeline *p, pipe_stream *s);
+void pipe_analytics_free(pipe_stream *s);
+/* Tracks f's detections (all candidates) and publishes its frame message (the detections
+ * at or above the model's thresholds, with track ids and counts), then its events.
+ * *n_pub: detections in the message; *t_pub: when the frame message was handed over. */
+int pipe_analytics_publish(pipe_pipeline *p, pipe_stream *s, vp_frame *f, const vp_det *dets, int n,
+                           int *n_pub, int64_t *t_pub);
+/* The stream ended: its tracks end and leave their zones (events published before EOS). */
+void pipe_analytics_end(pipe_pipeline *p, pipe_stream *s);
+
 /* Registers the core and per-sink metrics (no-op without a registry). */
 int pipe_pipeline_setup_metrics(pipe_pipeline *p);
 

@@ -10,8 +10,41 @@ static bool str_eq(const char *a, const char *b)
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+static bool classes_same(const pipe_class_ref *a, int na, const pipe_class_ref *b, int nb)
+{
+	if (na != nb)
+		return false;
+	for (int i = 0; i < na; i++)
+		if (!str_eq(a[i].name, b[i].name) || (!a[i].name && a[i].id != b[i].id))
+			return false;
+	return true;
+}
+
+/* Zones and lines: a source whose geometry changed restarts (its counts start over). */
+static bool analytics_same(const pipe_source_cfg *a, const pipe_source_cfg *b)
+{
+	if (a->n_zones != b->n_zones || a->n_lines != b->n_lines)
+		return false;
+	for (int i = 0; i < a->n_zones; i++) {
+		const pipe_zone_cfg *x = &a->zones[i], *y = &b->zones[i];
+		if (!str_eq(x->name, y->name) || x->n_points != y->n_points ||
+		    memcmp(x->points, y->points, (size_t)x->n_points * sizeof(*x->points)) != 0 ||
+		    !classes_same(x->classes, x->n_classes, y->classes, y->n_classes))
+			return false;
+	}
+	for (int i = 0; i < a->n_lines; i++) {
+		const pipe_line_cfg *x = &a->lines[i], *y = &b->lines[i];
+		if (!str_eq(x->name, y->name) || memcmp(x->points, y->points, sizeof(x->points)) != 0 ||
+		    !classes_same(x->classes, x->n_classes, y->classes, y->n_classes))
+			return false;
+	}
+	return true;
+}
+
 static bool source_same(const pipe_source_cfg *a, const pipe_source_cfg *b)
 {
+	if (!analytics_same(a, b))
+		return false;
 	return str_eq(a->uri, b->uri) && a->decoder == b->decoder && a->realtime == b->realtime &&
 	       a->loop == b->loop && a->interval == b->interval &&
 	       a->queue.depth == b->queue.depth && a->queue.policy == b->queue.policy &&
@@ -34,6 +67,12 @@ static void warn_restart_only(const pipe_config *old, const pipe_config *new)
 	if (a->present != b->present || (a->present && (!str_eq(a->path, b->path) ||
 	    a->family != b->family || a->threshold != b->threshold || a->batch_max_size != b->batch_max_size)))
 		vp_warn("reload", NULL, "model changes take effect at the next restart");
+	const pipe_tracker_cfg *t = &old->tracker, *u = &new->tracker;
+	if (t->present != u->present || (t->present && (t->high_threshold != u->high_threshold ||
+	    t->low_threshold != u->low_threshold || t->new_track_threshold != u->new_track_threshold ||
+	    t->match_threshold != u->match_threshold || t->lost_frames != u->lost_frames ||
+	    t->per_class != u->per_class)))
+		vp_warn("reload", NULL, "tracker changes take effect at the next restart");
 	bool sinks_same = old->n_sinks == new->n_sinks;
 	for (int i = 0; sinks_same && i < old->n_sinks; i++)
 		sinks_same = old->sinks[i].type == new->sinks[i].type &&

@@ -23,6 +23,7 @@ typedef struct vp_frame {
 	const char *stream_id;   /* borrowed from the config; lives as long as the pipeline */
 	int64_t index;           /* 0-based decoded frame number within the stream */
 	double pts;              /* seconds from the stream's start */
+	double frame_dur;        /* the stream's nominal frame period in seconds (guessed: 0.04) */
 	int64_t wall_us;         /* CLOCK_REALTIME microseconds when decoded (the message "time") */
 	int64_t mono_ns;         /* CLOCK_MONOTONIC when decoded, for latency */
 	int skip;                /* set by the pipeline: counted but not run through the detector (interval) */
