@@ -162,14 +162,15 @@ int pipe_analytics_publish(pipe_pipeline *p, pipe_stream *s, vp_frame *f, const 
 		.line_names = a->line_names, .line_in = a->line_in, .line_out = a->line_out,
 		.n_lines = s->cfg->n_lines,
 	};
+	/* Events first: a frame message never names a track whose start was not told yet. */
+	if (rc == 0)
+		publish_events(p, s, &r);
 	sink_msg *m = NULL;
 	int mrc = sink_msg_frame_ex(f, p->pub_dets, npub, labels, n_labels, &x, &m);
 	if (mrc < 0)
 		return mrc;
 	*t_pub = pipe_publish(p, m);
 	*n_pub = npub;
-	if (rc == 0)
-		publish_events(p, s, &r);
 	return 0;
 }
 

@@ -97,8 +97,8 @@ int64_t pipe_publish(pipe_pipeline *p, sink_msg *m);
  * their classes against the model's labels); no-op without a tracker. */
 int pipe_analytics_setup(pipe_pipeline *p, pipe_stream *s);
 void pipe_analytics_free(pipe_stream *s);
-/* Tracks f's detections (all candidates) and publishes its frame message (the detections
- * at or above the model's thresholds, with track ids and counts), then its events.
+/* Tracks f's detections (all candidates) and publishes its events, then its frame message
+ * (the detections at or above the model's thresholds, with track ids and counts).
  * *n_pub: detections in the message; *t_pub: when the frame message was handed over. */
 int pipe_analytics_publish(pipe_pipeline *p, pipe_stream *s, vp_frame *f, const vp_det *dets, int n,
                            int *n_pub, int64_t *t_pub);
