@@ -33,10 +33,10 @@ static void test_config_rejects_unknown_key_and_lists_valid_keys(void **state)
 	expect_error_in("pipeline:\n  nmae: x\n",
 	                "5:3: pipeline.nmae: unknown key; valid keys: name, device\n");
 	expect_error_in("sinks:\n  - type: file\n    path: /tmp/x\n    rotate: 5\n",
-	                "7:5: sinks[0].rotate: unknown key; valid keys for file sinks: type, queue, path, mode, "
+	                "7:5: sinks[0].rotate: unknown key; valid keys for file sinks: type, messages, queue, path, mode, "
 	                "rotate_mb, flush_ms\n");
 	expect_error("source:\n  - id: a\n", "1:1: source: unknown key; valid keys: pipeline, log, metrics, "
-	                                     "sources, model, sinks\n");
+	                                     "sources, model, tracker, sinks\n");
 }
 
 static void test_config_rejects_wrong_types(void **state)
@@ -225,13 +225,14 @@ static void test_config_checks_mqtt_broker_topic_and_tls_pairs(void **state)
 	assert_int_equal(sink_value("mqtt\n    topic: t", "broker", "mqtt://"), VP_ECONFIG);
 	const char *mqtt = "sinks:\n  - type: mqtt\n    broker: mqtt://h\n    topic: ";
 	char *yaml = fmt("%s\"vapd/+/x\"\n", mqtt);
-	expect_error_in(yaml, "7:12: sinks[0].topic: 'vapd/+/x': wildcards '+' and '#' are not allowed");
+	expect_error_in(yaml, "7:12: sinks[0].topic: topic 'vapd/+/x': wildcard '+' is not allowed when publishing");
 	free(yaml);
 	yaml = fmt("%svapd/#\n", mqtt);
-	expect_error_in(yaml, "7:12: sinks[0].topic: 'vapd/#': wildcards");
+	expect_error_in(yaml, "7:12: sinks[0].topic: topic 'vapd/#': wildcard '#'");
 	free(yaml);
 	yaml = fmt("%svapd/{camera}\n", mqtt);
-	expect_error_in(yaml, "7:12: sinks[0].topic: 'vapd/{camera}': only {stream} and {pipeline}");
+	expect_error_in(yaml, "7:12: sinks[0].topic: topic 'vapd/{camera}': unknown placeholder '{camera}' (known: {stream}, "
+	                "{pipeline}, {kind})");
 	free(yaml);
 	yaml = fmt("%s\"\"\n", mqtt);
 	expect_error_in(yaml, "7:12: sinks[0].topic: must not be empty");
@@ -604,9 +605,12 @@ static void test_config_table_rows_are_consistent(void **state)
 		const cfg_key *k = &cfg_keys[i];
 		assert_non_null(k->doc);
 		assert_true(strlen(k->doc) > 10);
-		assert_true(k->type != CFG_ENUM || (k->names && k->names[0]));
+		assert_true((k->type != CFG_ENUM && k->type != CFG_FLAGS) || (k->names && k->names[0]));
 		assert_true(k->type == CFG_STR || k->type == CFG_PATH || k->type == CFG_BOOL || k->type == CFG_ENUM ||
-		            k->max > k->min || k->type == CFG_CLASSES || k->type == CFG_MAP);
+		            k->max > k->min || k->type == CFG_CLASSES || k->type == CFG_MAP || k->type == CFG_FLAGS ||
+		            (k->type == CFG_POINTS && k->min >= 2 && k->max == k->min));
+		/* Documentation rows store nothing, so a default of theirs would never be applied. */
+		assert_true(k->base != CFG_DOC || !k->def);
 		for (int j = 0; j < i; j++)
 			assert_string_not_equal(cfg_keys[j].path, k->path);
 		if (!k->def)
