@@ -122,15 +122,29 @@ static int item_classes(cfg_ctx *c, yaml_node_t *v, const char *disp, pipe_class
 	return v ? cfg_class_list(c, v, path, refs, n) : 0;
 }
 
-/* Names are the keys of counts in messages and metrics: unique within their source. */
-static int unique_name(cfg_ctx *c, const char *name, const char *prev, pipe_pos pos, pipe_pos prev_pos,
+/* Where entry i of a zones: or lines: list wrote its name (first "name" key, as item_map). */
+static pipe_pos name_pos(cfg_ctx *c, yaml_node_t *list, int i)
+{
+	yaml_node_t *e = cfg_node_at(c, list->data.sequence.items.start[i]);
+	for (yaml_node_pair_t *p = e->data.mapping.pairs.start; p < e->data.mapping.pairs.top; p++) {
+		yaml_node_t *key = cfg_node_at(c, p->key);
+		if (key->type == YAML_SCALAR_NODE && strcmp((const char *)key->data.scalar.value, "name") == 0)
+			return cfg_mark_pos(cfg_node_at(c, p->value)->start_mark);
+	}
+	return cfg_mark_pos(e->start_mark);
+}
+
+/* Names are the keys of counts in messages and metrics: unique within their source. Entry i
+ * named name, entry j < i prev; both are maps of list when named. */
+static int unique_name(cfg_ctx *c, yaml_node_t *list, int i, int j, const char *name, const char *prev,
                        const char *disp)
 {
 	if (!name || !prev || strcmp(name, prev) != 0)
 		return 0;
 	char path[CFG_PATH_MAX];
 	cfg_pathf(path, "%s.name", disp);
-	cfg_error(c, pos, path, "'%s' is used twice (first at line %d)", name, prev_pos.line);
+	cfg_error(c, name_pos(c, list, i), path, "'%s' is used twice (first at line %d)", name,
+	          name_pos(c, list, j).line);
 	return -EINVAL;
 }
 
@@ -193,7 +207,7 @@ int cfg_parse_zones(cfg_ctx *c, yaml_node_t *v, const char *disp)
 		    item_classes(c, k.classes, path, &z->classes, &z->n_classes) < 0)
 			r = -EINVAL;
 		for (int j = 0; j < i; j++)
-			if (unique_name(c, z->name, s->zones[j].name, z->pos, s->zones[j].pos, path) < 0)
+			if (unique_name(c, v, i, j, z->name, s->zones[j].name, path) < 0)
 				r = -EINVAL;
 	}
 	return r;
@@ -229,7 +243,7 @@ int cfg_parse_lines(cfg_ctx *c, yaml_node_t *v, const char *disp)
 			r = -EINVAL;
 		}
 		for (int j = 0; j < i; j++)
-			if (unique_name(c, l->name, s->lines[j].name, l->pos, s->lines[j].pos, path) < 0)
+			if (unique_name(c, v, i, j, l->name, s->lines[j].name, path) < 0)
 				r = -EINVAL;
 	}
 	return r;
