@@ -27,21 +27,26 @@ static pipe_config *load_tracked(loaded *l, const char *src_tail, const char *tr
 	return l->cfg;
 }
 
+static void assert_tracker(const pipe_tracker_cfg *t, float high, float low, float new_track, float match,
+                           int lost_frames, bool per_class)
+{
+	assert_true(t->present);
+	assert_int_equal(t->type, PIPE_TRACKER_BYTETRACK);
+	assert_float_equal(t->high_threshold, high, 1e-6);
+	assert_float_equal(t->low_threshold, low, 1e-6);
+	assert_float_equal(t->new_track_threshold, new_track, 1e-6);
+	assert_float_equal(t->match_threshold, match, 1e-6);
+	assert_int_equal(t->lost_frames, lost_frames);
+	assert_int_equal(t->per_class, per_class);
+}
+
 static void test_tracker_applies_documented_defaults(void **state)
 {
 	(void)state;
 	loaded l;
 	pipe_config *c = load_tracked(&l, "", " {}");
-	const pipe_tracker_cfg *t = &c->tracker;
-	assert_true(t->present);
-	assert_int_equal(t->pos.line, 6);
-	assert_int_equal(t->type, PIPE_TRACKER_BYTETRACK);
-	assert_float_equal(t->high_threshold, 0.5f, 1e-6);
-	assert_float_equal(t->low_threshold, 0.1f, 1e-6);
-	assert_float_equal(t->new_track_threshold, 0.6f, 1e-6);
-	assert_float_equal(t->match_threshold, 0.8f, 1e-6);
-	assert_int_equal(t->lost_frames, 30);
-	assert_false(t->per_class);
+	assert_tracker(&c->tracker, 0.5f, 0.1f, 0.6f, 0.8f, 30, false);
+	assert_int_equal(c->tracker.pos.line, 6);
 	assert_int_equal(c->sources[0].n_zones, 0);
 	assert_null(c->sources[0].zones);
 	assert_int_equal(c->sources[0].n_lines, 0);
@@ -55,34 +60,28 @@ static void test_tracker_reads_back_every_key(void **state)
 	pipe_config *c = load_tracked(&l, "", "\n  type: bytetrack\n  high_threshold: 0.6\n  low_threshold: 0.2\n"
 	                                      "  new_track_threshold: 0.65\n  match_threshold: 0.7\n"
 	                                      "  lost_frames: 90\n  per_class: true");
-	const pipe_tracker_cfg *t = &c->tracker;
-	assert_float_equal(t->high_threshold, 0.6f, 1e-6);
-	assert_float_equal(t->low_threshold, 0.2f, 1e-6);
-	assert_float_equal(t->new_track_threshold, 0.65f, 1e-6);
-	assert_float_equal(t->match_threshold, 0.7f, 1e-6);
-	assert_int_equal(t->lost_frames, 90);
-	assert_true(t->per_class);
+	assert_tracker(&c->tracker, 0.6f, 0.2f, 0.65f, 0.7f, 90, true);
 	unload(&l);
+}
+
+/* tracker.new_track_threshold as loaded from "tracker:" + tracker. */
+static float new_track_threshold(const char *tracker)
+{
+	loaded l;
+	float v = load_tracked(&l, "", tracker)->tracker.new_track_threshold;
+	unload(&l);
+	return v;
 }
 
 static void test_tracker_derives_new_track_threshold_from_high_unless_written(void **state)
 {
 	(void)state;
-	loaded l;
-	load_tracked(&l, "", " { high_threshold: 0.7 }");
-	assert_float_equal(l.cfg->tracker.new_track_threshold, 0.8f, 1e-6);
-	unload(&l);
+	assert_float_equal(new_track_threshold(" { high_threshold: 0.7 }"), 0.8f, 1e-6);
 	/* A score is at most 1, so the derived threshold is too. */
-	load_tracked(&l, "", " { high_threshold: 0.95 }");
-	assert_float_equal(l.cfg->tracker.new_track_threshold, 1.0f, 1e-6);
-	unload(&l);
-	/* Written: kept, even below high_threshold + 0.1 and even when equal to the derived value. */
-	load_tracked(&l, "", " { high_threshold: 0.7, new_track_threshold: 0.5 }");
-	assert_float_equal(l.cfg->tracker.new_track_threshold, 0.5f, 1e-6);
-	unload(&l);
-	load_tracked(&l, "", " { new_track_threshold: 0 }");
-	assert_float_equal(l.cfg->tracker.new_track_threshold, 0.0f, 1e-6);
-	unload(&l);
+	assert_float_equal(new_track_threshold(" { high_threshold: 0.95 }"), 1.0f, 1e-6);
+	/* Written: kept, even below high_threshold + 0.1, and even 0. */
+	assert_float_equal(new_track_threshold(" { high_threshold: 0.7, new_track_threshold: 0.5 }"), 0.5f, 1e-6);
+	assert_float_equal(new_track_threshold(" { new_track_threshold: 0 }"), 0.0f, 1e-6);
 }
 
 static void test_tracker_sets_candidate_threshold_only_with_a_tracker(void **state)
@@ -300,21 +299,19 @@ static void test_line_needs_two_distinct_points(void **state)
 static void test_zone_and_line_errors_are_all_reported(void **state)
 {
 	(void)state;
-	loaded l;
 	char *yaml = tracked(ZONES "      - { name: 'a b', polygon: [[0, 0], [9, 0]], classes: car }\n"
 	                     LINES "      - { name: 'x y', points: [[0, 0]] }\n      - { points: [[0, 0], [0, 0]] }\n",
 	                     " {}");
-	load(&l, yaml);
-	assert_int_equal(l.r, VP_ECONFIG);
-	assert_int_equal(count_lines(l.errs), 7);
-	assert_non_null(strstr(l.errs, ":5:17: sources[0].zones[0].name: 'a b' must"));
-	assert_non_null(strstr(l.errs, ":5:33: sources[0].zones[0].polygon: needs 3 to 256 points, got 2\n"));
-	assert_non_null(strstr(l.errs, ":5:60: sources[0].zones[0].classes: expected a list"));
-	assert_non_null(strstr(l.errs, ":7:17: sources[0].lines[0].name: 'x y' must"));
-	assert_non_null(strstr(l.errs, ":7:32: sources[0].lines[0].points: needs exactly 2 points, got 1\n"));
-	assert_non_null(strstr(l.errs, ":8:9: sources[0].lines[1].name: missing required key\n"));
-	assert_non_null(strstr(l.errs, ":8:19: sources[0].lines[1].points: the two points must differ\n"));
-	unload(&l);
+	const char *want[] = {
+		":5:17: sources[0].zones[0].name: 'a b' must",
+		":5:33: sources[0].zones[0].polygon: needs 3 to 256 points, got 2\n",
+		":5:60: sources[0].zones[0].classes: expected a list",
+		":7:17: sources[0].lines[0].name: 'x y' must",
+		":7:32: sources[0].lines[0].points: needs exactly 2 points, got 1\n",
+		":8:9: sources[0].lines[1].name: missing required key\n",
+		":8:19: sources[0].lines[1].points: the two points must differ\n",
+	};
+	expect_errors(yaml, 7, want);
 	free(yaml);
 }
 

@@ -79,6 +79,14 @@ static inline pipe_config *load_ok(loaded *l, const char *yaml)
 	return l->cfg;
 }
 
+static inline int count_lines(const char *s)
+{
+	int n = 0;
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
 /* Asserts that loading fails and one line starts with FILE:expect (expect = "L:C: key: msg..."). */
 static inline void expect_error(const char *yaml, const char *expect)
 {
@@ -104,12 +112,21 @@ static inline void expect_error_in(const char *yaml_tail, const char *expect)
 	free(yaml);
 }
 
-static inline int count_lines(const char *s)
+/* Asserts that loading fails with exactly n error lines, each holding one of want[0..n-1]. */
+static inline void expect_errors(const char *yaml, int n, const char *const *want)
 {
-	int n = 0;
-	for (; *s; s++)
-		n += *s == '\n';
-	return n;
+	loaded l;
+	load(&l, yaml);
+	if (count_lines(l.errs) != n)
+		fprintf(stderr, "expected %d error lines, got:\n%s", n, l.errs);
+	assert_int_equal(l.r, VP_ECONFIG);
+	assert_int_equal(count_lines(l.errs), n);
+	for (int i = 0; i < n; i++) {
+		if (!strstr(l.errs, want[i]))
+			fprintf(stderr, "expected a line holding\n  %s\ngot:\n%s", want[i], l.errs);
+		assert_non_null(strstr(l.errs, want[i]));
+	}
+	unload(&l);
 }
 
 #endif
