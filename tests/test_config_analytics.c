@@ -315,7 +315,7 @@ static void test_zone_and_line_errors_are_all_reported(void **state)
 	free(yaml);
 }
 
-/* The sinks: section of a fixture with one sink; the sink starts at line 5. */
+/* A sinks: section with one file sink; after LIVE_SOURCE, sinks: is line 4 and the sink line 5. */
 #define SINK_FILE "sinks:\n  - type: file\n    path: /tmp/vapd-test.jsonl\n"
 
 static void test_sink_messages_default_to_every_kind(void **state)
