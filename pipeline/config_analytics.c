@@ -112,7 +112,7 @@ static int item_name(cfg_ctx *c, yaml_node_t *v, const char *disp, char **ret)
 	char path[CFG_PATH_MAX];
 	cfg_pathf(path, "%s.name", disp);
 	cfg_key k = { .type = CFG_STR, .check = cfg_check_id };
-	return cfg_scalar_into(c, &k, ret, v, path);
+	return v ? cfg_scalar_into(c, &k, ret, v, path) : 0;
 }
 
 static int item_classes(cfg_ctx *c, yaml_node_t *v, const char *disp, pipe_class_ref **refs, int *n)
@@ -122,15 +122,29 @@ static int item_classes(cfg_ctx *c, yaml_node_t *v, const char *disp, pipe_class
 	return v ? cfg_class_list(c, v, path, refs, n) : 0;
 }
 
-/* Names are the keys of counts in messages and metrics: unique within their source. */
-static int unique_name(cfg_ctx *c, const char *name, const char *prev, pipe_pos pos, pipe_pos prev_pos,
+/* Where entry i of a zones: or lines: list wrote its name (first "name" key, as item_map). */
+static pipe_pos name_pos(cfg_ctx *c, yaml_node_t *list, int i)
+{
+	yaml_node_t *e = cfg_node_at(c, list->data.sequence.items.start[i]);
+	for (yaml_node_pair_t *p = e->data.mapping.pairs.start; p < e->data.mapping.pairs.top; p++) {
+		yaml_node_t *key = cfg_node_at(c, p->key);
+		if (key->type == YAML_SCALAR_NODE && strcmp((const char *)key->data.scalar.value, "name") == 0)
+			return cfg_mark_pos(cfg_node_at(c, p->value)->start_mark);
+	}
+	return cfg_mark_pos(e->start_mark);
+}
+
+/* Names are the keys of counts in messages and metrics: unique within their source. Entry i
+ * named name, entry j < i prev; both are maps of list when named. */
+static int unique_name(cfg_ctx *c, yaml_node_t *list, int i, int j, const char *name, const char *prev,
                        const char *disp)
 {
 	if (!name || !prev || strcmp(name, prev) != 0)
 		return 0;
 	char path[CFG_PATH_MAX];
 	cfg_pathf(path, "%s.name", disp);
-	cfg_error(c, pos, path, "'%s' is used twice (first at line %d)", name, prev_pos.line);
+	cfg_error(c, name_pos(c, list, i), path, "'%s' is used twice (first at line %d)", name,
+	          name_pos(c, list, j).line);
 	return -EINVAL;
 }
 
@@ -185,18 +199,34 @@ int cfg_parse_zones(cfg_ctx *c, yaml_node_t *v, const char *disp)
 		pipe_zone_cfg *z = &s->zones[i];
 		item_keys k;
 		z->pos = cfg_mark_pos(e->start_mark);
-		if (item_map(c, e, path, "polygon", &k) < 0 && (!k.name || !k.points)) {
+		/* Every part is checked, so one run reports all of an entry's errors. */
+		if (item_map(c, e, path, "polygon", &k) < 0)
 			r = -EINVAL;
-			continue;
-		}
-		if (item_name(c, k.name, path, &z->name) < 0 || zone_polygon(c, k.points, path, z) < 0 ||
-		    item_classes(c, k.classes, path, &z->classes, &z->n_classes) < 0)
+		if (item_name(c, k.name, path, &z->name) < 0)
+			r = -EINVAL;
+		if (k.points && zone_polygon(c, k.points, path, z) < 0)
+			r = -EINVAL;
+		if (item_classes(c, k.classes, path, &z->classes, &z->n_classes) < 0)
 			r = -EINVAL;
 		for (int j = 0; j < i; j++)
-			if (unique_name(c, z->name, s->zones[j].name, z->pos, s->zones[j].pos, path) < 0)
+			if (unique_name(c, v, i, j, z->name, s->zones[j].name, path) < 0)
 				r = -EINVAL;
 	}
 	return r;
+}
+
+static int line_points(cfg_ctx *c, yaml_node_t *v, const char *disp, pipe_line_cfg *l)
+{
+	char path[CFG_PATH_MAX];
+	int n;
+	cfg_pathf(path, "%s.points", disp);
+	if (points(c, v, path, 2, 2, l->points, &n) < 0)
+		return -EINVAL;
+	if (l->points[0].x == l->points[1].x && l->points[0].y == l->points[1].y) {
+		cfg_error(c, cfg_mark_pos(v->start_mark), path, "the two points must differ");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int cfg_parse_lines(cfg_ctx *c, yaml_node_t *v, const char *disp)
@@ -209,27 +239,23 @@ int cfg_parse_lines(cfg_ctx *c, yaml_node_t *v, const char *disp)
 		return c->oom = 1, -ENOMEM;
 	s->n_lines = n;
 	for (int i = 0; i < n; i++) {
-		char path[CFG_PATH_MAX], ppath[CFG_PATH_MAX];
+		char path[CFG_PATH_MAX];
 		cfg_pathf(path, "%s[%d]", disp, i);
-		cfg_pathf(ppath, "%s.points", path);
 		yaml_node_t *e = cfg_node_at(c, v->data.sequence.items.start[i]);
 		pipe_line_cfg *l = &s->lines[i];
 		item_keys k;
-		int np = 0;
 		l->pos = cfg_mark_pos(e->start_mark);
-		if (item_map(c, e, path, "points", &k) < 0 && (!k.name || !k.points)) {
+		/* Every part is checked, so one run reports all of an entry's errors. */
+		if (item_map(c, e, path, "points", &k) < 0)
 			r = -EINVAL;
-			continue;
-		}
-		if (item_name(c, k.name, path, &l->name) < 0 || points(c, k.points, ppath, 2, 2, l->points, &np) < 0 ||
-		    item_classes(c, k.classes, path, &l->classes, &l->n_classes) < 0) {
+		if (item_name(c, k.name, path, &l->name) < 0)
 			r = -EINVAL;
-		} else if (l->points[0].x == l->points[1].x && l->points[0].y == l->points[1].y) {
-			cfg_error(c, cfg_mark_pos(k.points->start_mark), ppath, "the two points must differ");
+		if (k.points && line_points(c, k.points, path, l) < 0)
 			r = -EINVAL;
-		}
+		if (item_classes(c, k.classes, path, &l->classes, &l->n_classes) < 0)
+			r = -EINVAL;
 		for (int j = 0; j < i; j++)
-			if (unique_name(c, l->name, s->lines[j].name, l->pos, s->lines[j].pos, path) < 0)
+			if (unique_name(c, v, i, j, l->name, s->lines[j].name, path) < 0)
 				r = -EINVAL;
 	}
 	return r;

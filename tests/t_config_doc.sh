@@ -1,7 +1,8 @@
 #!/bin/sh
 # The key reference and the example configs stay in step with the key table:
 # docs/config-reference.md equals pipe_config_print_reference(out, 1), the plain form has one line
-# per key, every configs/*.yaml passes the check, and a broken file fails it with FILE:LINE:COL.
+# per key, every configs/*.yaml passes the check, a broken file fails it with FILE:LINE:COL (also
+# through vapd --check), and the README embeds the same reference.
 BUILD=${BUILD:-build}
 SHARED=${SHARED:-$(cd "$(dirname "$0")/../.." && pwd)/shared}
 cd "$(dirname "$0")/.." || exit 1
@@ -35,6 +36,22 @@ printf 'sources:\n  - id: cam1\n    uri: rtsp://h/1\n    reconnect: { initial_ms
 rc=$?
 [ $rc -eq 2 ] && grep -qx 'lobby.yaml:4:43: sources\[0\].reconnect.max_ms: must be >= initial_ms (500)' "$tmp/err"
 result $? "a broken file exits 2 with FILE:LINE:COL: key: message (rc=$rc: $(cat "$tmp/err"))"
+
+# vapd --check itself: MQTT topics take {kind}; an unknown placeholder exits 2 at the topic.
+mqtt() {
+	printf 'sources:\n  - id: cam1\n    uri: rtsp://h/1\nsinks:\n  - type: mqtt\n    broker: mqtt://h\n'
+	printf '    topic: %s\n    messages: [events, eos]\n' "$1"
+}
+mqtt 'vapd/{stream}/{kind}' >"$tmp/kind.yaml"
+mqtt 'vapd/{nope}' >"$tmp/nope.yaml"
+"$BUILD/vapd" --check -c "$tmp/kind.yaml" >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc -eq 0 ] && [ ! -s "$tmp/err" ]
+result $? "vapd --check takes {kind} in an MQTT topic (rc=$rc: $(cat "$tmp/err"))"
+"$BUILD/vapd" --check -c "$tmp/nope.yaml" >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "^$tmp/nope.yaml:7:12: sinks\[0\].topic: topic 'vapd/{nope}': unknown placeholder" "$tmp/err"
+result $? "vapd --check refuses {nope} in an MQTT topic with exit 2 at 7:12 (rc=$rc: $(cat "$tmp/err"))"
 
 sed -n '/<!-- config-reference:begin -->/,/<!-- config-reference:end -->/p' README.md | sed '1d;$d' >"$tmp/readme.md"
 diff -u "$tmp/ref.md" "$tmp/readme.md" >"$tmp/diff2"

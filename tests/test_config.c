@@ -11,107 +11,13 @@
 #include "pipeline/config_internal.h"
 #include "pipeline/vp_err.h"
 #include "pipeline/vp_log.h"
+#include "test_config_util.h"
 
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* A file source that exists; the base of most fixtures uses a live URI instead. */
-#define LIVE_SOURCE "sources:\n  - id: cam1\n    uri: rtsp://127.0.0.1:8554/cam1\n"
-
-static const char *shared(void)
-{
-	const char *s = getenv("SHARED");
-	return s && *s ? s : "../shared";
-}
-
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...)
-{
-	char *s = NULL;
-	va_list ap;
-	va_start(ap, f);
-	int n = vasprintf(&s, f, ap);
-	va_end(ap);
-	assert_true(n >= 0);
-	return s;
-}
-
-typedef struct loaded {
-	int r;
-	char path[64];
-	char *errs;          /* everything printed to the error stream */
-	pipe_config *cfg;
-} loaded;
-
-static void load(loaded *l, const char *yaml)
-{
-	strcpy(l->path, "/tmp/vapd-cfg-XXXXXX.yaml");
-	int fd = mkstemps(l->path, 5);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
-	close(fd);
-	size_t len;
-	FILE *err = open_memstream(&l->errs, &len);
-	assert_non_null(err);
-	l->cfg = NULL;
-	l->r = pipe_config_load(l->path, err, &l->cfg);
-	fclose(err);
-	unlink(l->path);
-}
-
-static void unload(loaded *l)
-{
-	pipe_config_free(&l->cfg);
-	assert_null(l->cfg);
-	free(l->errs);
-}
-
-static pipe_config *load_ok(loaded *l, const char *yaml)
-{
-	load(l, yaml);
-	if (l->r != 0)
-		fprintf(stderr, "unexpected errors:\n%s", l->errs);
-	assert_int_equal(l->r, 0);
-	assert_string_equal(l->errs, "");
-	assert_non_null(l->cfg);
-	return l->cfg;
-}
-
-/* Asserts that loading fails and one line starts with FILE:expect (expect = "L:C: key: msg..."). */
-static void expect_error(const char *yaml, const char *expect)
-{
-	loaded l;
-	load(&l, yaml);
-	char *line = fmt("%s:%s", l.path, expect);
-	int found = strncmp(l.errs, line, strlen(line)) == 0;
-	for (const char *s = strchr(l.errs, '\n'); !found && s; s = strchr(s + 1, '\n'))
-		found = strncmp(s + 1, line, strlen(line)) == 0;
-	if (!found)
-		fprintf(stderr, "expected a line starting with\n  %s\ngot:\n%s", line, l.errs);
-	assert_true(found);
-	assert_int_equal(l.r, VP_ECONFIG);
-	assert_null(l.cfg);
-	free(line);
-	unload(&l);
-}
-
-static void expect_error_in(const char *yaml_tail, const char *expect)
-{
-	char *yaml = fmt(LIVE_SOURCE "%s", yaml_tail);
-	expect_error(yaml, expect);
-	free(yaml);
-}
-
-static int count_lines(const char *s)
-{
-	int n = 0;
-	for (; *s; s++)
-		n += *s == '\n';
-	return n;
-}
 
 static void test_config_reports_yaml_syntax_error_with_libyaml_position(void **state)
 {
@@ -127,10 +33,10 @@ static void test_config_rejects_unknown_key_and_lists_valid_keys(void **state)
 	expect_error_in("pipeline:\n  nmae: x\n",
 	                "5:3: pipeline.nmae: unknown key; valid keys: name, device\n");
 	expect_error_in("sinks:\n  - type: file\n    path: /tmp/x\n    rotate: 5\n",
-	                "7:5: sinks[0].rotate: unknown key; valid keys for file sinks: type, queue, path, mode, "
+	                "7:5: sinks[0].rotate: unknown key; valid keys for file sinks: type, messages, queue, path, mode, "
 	                "rotate_mb, flush_ms\n");
 	expect_error("source:\n  - id: a\n", "1:1: source: unknown key; valid keys: pipeline, log, metrics, "
-	                                     "sources, model, sinks\n");
+	                                     "sources, model, tracker, sinks\n");
 }
 
 static void test_config_rejects_wrong_types(void **state)
@@ -319,13 +225,14 @@ static void test_config_checks_mqtt_broker_topic_and_tls_pairs(void **state)
 	assert_int_equal(sink_value("mqtt\n    topic: t", "broker", "mqtt://"), VP_ECONFIG);
 	const char *mqtt = "sinks:\n  - type: mqtt\n    broker: mqtt://h\n    topic: ";
 	char *yaml = fmt("%s\"vapd/+/x\"\n", mqtt);
-	expect_error_in(yaml, "7:12: sinks[0].topic: 'vapd/+/x': wildcards '+' and '#' are not allowed");
+	expect_error_in(yaml, "7:12: sinks[0].topic: topic 'vapd/+/x': wildcard '+' is not allowed when publishing");
 	free(yaml);
 	yaml = fmt("%svapd/#\n", mqtt);
-	expect_error_in(yaml, "7:12: sinks[0].topic: 'vapd/#': wildcards");
+	expect_error_in(yaml, "7:12: sinks[0].topic: topic 'vapd/#': wildcard '#'");
 	free(yaml);
 	yaml = fmt("%svapd/{camera}\n", mqtt);
-	expect_error_in(yaml, "7:12: sinks[0].topic: 'vapd/{camera}': only {stream} and {pipeline}");
+	expect_error_in(yaml, "7:12: sinks[0].topic: topic 'vapd/{camera}': unknown placeholder '{camera}' (known: {stream}, "
+	                "{pipeline}, {kind})");
 	free(yaml);
 	yaml = fmt("%s\"\"\n", mqtt);
 	expect_error_in(yaml, "7:12: sinks[0].topic: must not be empty");
@@ -383,18 +290,11 @@ static void test_config_rejects_drop_policy_on_file_sinks(void **state)
 static void test_config_collects_every_error_not_just_the_first(void **state)
 {
 	(void)state;
-	loaded l;
-	load(&l, "pipeline: { device: gpu }\nlog: { level: loud }\nsources:\n  - id: a\n    uri: ftp://x\n"
-	         "    interval: -1\n  - id: a\n    uri: rtsp://h/1\nsinks:\n  - type: socket\n    address: tcp://h\n");
-	assert_int_equal(l.r, VP_ECONFIG);
-	assert_int_equal(count_lines(l.errs), 6);
-	assert_non_null(strstr(l.errs, "pipeline.device"));
-	assert_non_null(strstr(l.errs, "log.level"));
-	assert_non_null(strstr(l.errs, "sources[0].uri"));
-	assert_non_null(strstr(l.errs, "sources[0].interval"));
-	assert_non_null(strstr(l.errs, "sources[1].id: duplicate"));
-	assert_non_null(strstr(l.errs, "sinks[0].address"));
-	unload(&l);
+	const char *want[] = { "pipeline.device", "log.level", "sources[0].uri", "sources[0].interval",
+	                       "sources[1].id: duplicate", "sinks[0].address" };
+	expect_errors("pipeline: { device: gpu }\nlog: { level: loud }\nsources:\n  - id: a\n    uri: ftp://x\n"
+	              "    interval: -1\n  - id: a\n    uri: rtsp://h/1\nsinks:\n  - type: socket\n    address: tcp://h\n",
+	              6, want);
 }
 
 static void test_config_expands_environment_variables(void **state)
@@ -698,9 +598,12 @@ static void test_config_table_rows_are_consistent(void **state)
 		const cfg_key *k = &cfg_keys[i];
 		assert_non_null(k->doc);
 		assert_true(strlen(k->doc) > 10);
-		assert_true(k->type != CFG_ENUM || (k->names && k->names[0]));
+		assert_true((k->type != CFG_ENUM && k->type != CFG_FLAGS) || (k->names && k->names[0]));
 		assert_true(k->type == CFG_STR || k->type == CFG_PATH || k->type == CFG_BOOL || k->type == CFG_ENUM ||
-		            k->max > k->min || k->type == CFG_CLASSES || k->type == CFG_MAP);
+		            k->max > k->min || k->type == CFG_CLASSES || k->type == CFG_MAP || k->type == CFG_FLAGS ||
+		            (k->type == CFG_POINTS && k->min >= 2 && k->max == k->min));
+		/* Documentation rows store nothing, so a default of theirs would never be applied. */
+		assert_true(k->base != CFG_DOC || !k->def);
 		for (int j = 0; j < i; j++)
 			assert_string_not_equal(cfg_keys[j].path, k->path);
 		if (!k->def)
