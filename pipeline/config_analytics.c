@@ -318,7 +318,9 @@ static void check_tracker(cfg_ctx *c)
 	if (!c->cfg->model.present)
 		cfg_error(c, t->pos, "tracker", "needs a model: section (it tracks the model's detections)");
 	/* The second association needs the weak boxes the messages leave out. */
-	c->cfg->model.candidate_threshold = t->low_threshold;
+	/* 0 would read as "no candidates": low_threshold 0 means every box, as near 0 as a float
+	 * usefully gets. */
+	c->cfg->model.candidate_threshold = t->low_threshold > 0 ? t->low_threshold : 1e-6f;
 }
 
 void cfg_check_analytics(cfg_ctx *c)

@@ -99,6 +99,10 @@ static void test_tracker_sets_candidate_threshold_only_with_a_tracker(void **sta
 	assert_float_equal(l.cfg->model.candidate_threshold, 0.05f, 1e-6);
 	assert_float_equal(l.cfg->model.threshold, 0.3f, 1e-6);
 	unload(&l);
+	/* low_threshold 0 keeps every box for the tracker, not none (0 means "no candidates"). */
+	load_tracked(&l, "", " { low_threshold: 0 }");
+	assert_true(l.cfg->model.candidate_threshold > 0 && l.cfg->model.candidate_threshold < 1e-5);
+	unload(&l);
 }
 
 static void test_tracker_rejects_out_of_range_values_with_position(void **state)
