@@ -1,8 +1,7 @@
 /* Zones and lines of one stream.
  *
  * Per-track state lives in dense record arrays (index 0..n_live-1, removal moves the last
- * record into the hole) found through an open-addressing hash of the track id (linear
- * probing, backward-shift deletion, so no tombstones build up). Both grow to the peak
+ * record into the hole) found through the stage's id map (idmap.h). Both grow to the peak
  * number of live tracks and are then reused: an update allocates only when a frame brings
  * more tracks than ever before, or more events than the buffer has ever held. Everything
  * an update could need is reserved before any state changes, so a failed update (-ENOMEM)
@@ -17,6 +16,7 @@
  *   only a label), and a crossing counts when the class at the crossing frame matches. */
 #include "counting.h"
 #include "geometry.h"
+#include "idmap.h"
 
 #include <limits.h>
 #include <stdbool.h>
@@ -38,11 +38,6 @@ typedef struct zone_mem {
 	bool inside;
 } zone_mem;
 
-typedef struct slot {
-	int64_t id;
-	int rec;                   /* -1: empty */
-} slot;
-
 struct an_counting {
 	const pipe_zone_cfg *zones;
 	const pipe_line_cfg *lines;
@@ -58,8 +53,7 @@ struct an_counting {
 	line_mem *lmem;            /* cap * n_lines */
 	zone_mem *zmem;            /* cap * n_zones */
 
-	slot *slots;               /* n_slots, a power of two >= 2 * cap */
-	int n_slots;
+	an_idmap by_id;            /* track id -> record */
 
 	an_event *ev;
 	int n_ev, ev_cap;
@@ -77,30 +71,9 @@ static bool class_listed(const pipe_class_ref *classes, int n, int class_id)
 
 /* ---- the track table ---- */
 
-static uint32_t hash_id(int64_t id)
-{
-	/* splitmix64's finaliser: track ids are sequential, so spread them */
-	uint64_t z = (uint64_t)id + 0x9e3779b97f4a7c15ull;
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return (uint32_t)(z ^ (z >> 31));
-}
-
-/* The slot holding id, or the empty slot where it would go. */
-static int find_slot(const an_counting *c, int64_t id)
-{
-	int mask = c->n_slots - 1;
-	int s = (int)(hash_id(id) & (uint32_t)mask);
-	while (c->slots[s].rec >= 0 && c->slots[s].id != id)
-		s = (s + 1) & mask;
-	return s;
-}
-
 static int lookup(const an_counting *c, int64_t id)
 {
-	if (c->n_slots == 0)
-		return -1;
-	return c->slots[find_slot(c, id)].rec;
+	return an_idmap_get(&c->by_id, (uint64_t)id);
 }
 
 static int grow_array(void **p, size_t n, size_t size)
@@ -130,21 +103,9 @@ static int reserve_tracks(an_counting *c, int need)
 	    grow_array((void **)&c->lmem, (size_t)cap * (size_t)c->n_lines, sizeof(*c->lmem)) ||
 	    grow_array((void **)&c->zmem, (size_t)cap * (size_t)c->n_zones, sizeof(*c->zmem)))
 		return -ENOMEM;
-	/* A load factor of at most 1/2 keeps linear probes short. */
-	int n_slots = 2 * cap;
-	slot *slots = malloc((size_t)n_slots * sizeof(*slots));
-	if (!slots)
+	if (an_idmap_reserve(&c->by_id, cap) < 0)
 		return -ENOMEM;
-	for (int s = 0; s < n_slots; s++)
-		slots[s].rec = -1;
-	free(c->slots);
-	c->slots = slots;
-	c->n_slots = n_slots;
 	c->cap = cap;
-	for (int r = 0; r < c->n_live; r++) {
-		int s = find_slot(c, c->rec_id[r]);
-		c->slots[s] = (slot){ c->rec_id[r], r };
-	}
 	return 0;
 }
 
@@ -152,8 +113,7 @@ static int reserve_tracks(an_counting *c, int need)
 static int add_track(an_counting *c, int64_t id)
 {
 	int r = c->n_live++;
-	int s = find_slot(c, id);
-	c->slots[s] = (slot){ id, r };
+	(void)an_idmap_put(&c->by_id, (uint64_t)id, r);  /* reserved: cannot fail */
 	c->rec_id[r] = id;
 	c->rec_class[r] = -1;
 	for (int l = 0; l < c->n_lines; l++)
@@ -163,28 +123,10 @@ static int add_track(an_counting *c, int64_t id)
 	return r;
 }
 
-/* Empties slot s, then moves back the entries of its probe run that would no longer be
- * found past the hole (backward-shift deletion). */
-static void clear_slot(an_counting *c, int s)
-{
-	int mask = c->n_slots - 1;
-	for (int t = (s + 1) & mask; c->slots[t].rec >= 0; t = (t + 1) & mask) {
-		int home = (int)(hash_id(c->slots[t].id) & (uint32_t)mask);
-		/* t's entry may fill the hole at s unless its home lies cyclically in (s, t] */
-		bool stays = s <= t ? (home > s && home <= t) : (home > s || home <= t);
-		if (!stays) {
-			c->slots[s] = c->slots[t];
-			s = t;
-		}
-	}
-	c->slots[s].rec = -1;
-}
-
 static void remove_track(an_counting *c, int64_t id)
 {
-	int s = find_slot(c, id);
-	int r = c->slots[s].rec, last = c->n_live - 1;
-	clear_slot(c, s);
+	int r = lookup(c, id), last = c->n_live - 1;
+	an_idmap_del(&c->by_id, (uint64_t)id);
 	if (r != last) {
 		c->rec_id[r] = c->rec_id[last];
 		c->rec_class[r] = c->rec_class[last];
@@ -194,7 +136,7 @@ static void remove_track(an_counting *c, int64_t id)
 		if (c->n_zones)
 			memcpy(&c->zmem[(size_t)r * c->n_zones], &c->zmem[(size_t)last * c->n_zones],
 			       (size_t)c->n_zones * sizeof(*c->zmem));
-		c->slots[find_slot(c, c->rec_id[r])].rec = r;
+		(void)an_idmap_put(&c->by_id, (uint64_t)c->rec_id[r], r);  /* present: no growth */
 	}
 	c->n_live--;
 }
@@ -233,7 +175,7 @@ void an_counting_free(an_counting **pc)
 	if (!c)
 		return;
 	free(c->ev);
-	free(c->slots);
+	an_idmap_free(&c->by_id);
 	free(c->zmem);
 	free(c->lmem);
 	free(c->rec_class);

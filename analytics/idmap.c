@@ -50,9 +50,11 @@ static void insert(an_idmap *m, uint64_t key, int val)
 }
 
 /* Load kept at most 1/2, so probes stay short. */
-static int grow(an_idmap *m)
+static int grow(an_idmap *m, int n)
 {
 	int cap = m->cap ? m->cap * 2 : 64;
+	while (2 * n > cap)
+		cap *= 2;
 	an_idmap g = { .cap = cap };
 	g.keys = malloc((size_t)cap * sizeof(*g.keys));
 	g.vals = malloc((size_t)cap * sizeof(*g.vals));
@@ -69,9 +71,14 @@ static int grow(an_idmap *m)
 	return 0;
 }
 
+int an_idmap_reserve(an_idmap *m, int n)
+{
+	return 2 * n > m->cap ? grow(m, n) : 0;
+}
+
 int an_idmap_put(an_idmap *m, uint64_t key, int val)
 {
-	if (2 * (m->n + 1) > m->cap && grow(m) < 0)
+	if (an_idmap_reserve(m, m->n + 1) < 0)
 		return -ENOMEM;
 	insert(m, key, val);
 	return 0;

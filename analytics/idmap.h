@@ -19,6 +19,8 @@ void an_idmap_clear(an_idmap *m);
 void an_idmap_free(an_idmap *m);
 /* The value of key, or -1. */
 int an_idmap_get(const an_idmap *m, uint64_t key);
+/* Room for n keys: puts up to n then cannot fail. -ENOMEM leaves the map as it was. */
+int an_idmap_reserve(an_idmap *m, int n);
 /* Sets key to val (>= 0); -ENOMEM leaves the map as it was. */
 int an_idmap_put(an_idmap *m, uint64_t key, int val);
 void an_idmap_del(an_idmap *m, uint64_t key);

@@ -215,6 +215,30 @@ static void test_idmap_put_get_delete_across_growth(void **state)
 	an_idmap_free(&m);
 }
 
+/* Keys whose probe runs wrap past the end of the table: deleting the first must leave the
+ * others findable (backward shift across the wrap). */
+static void test_idmap_delete_across_the_wrap(void **state)
+{
+	(void)state;
+	an_idmap m = { 0 };
+	assert_int_equal(an_idmap_reserve(&m, 8), 0);
+	assert_int_equal(m.cap, 64);
+	uint64_t keys[4];
+	int n = 0;
+	for (uint64_t k = 1; n < 4; k++)
+		if ((uint32_t)((k * 0x9e3779b97f4a7c15ull) >> 32 & 63) >= 62)
+			keys[n++] = k;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(an_idmap_put(&m, keys[i], i), 0);
+	for (int d = 0; d < 4; d++) {
+		an_idmap_del(&m, keys[d]);
+		for (int i = 0; i < 4; i++)
+			assert_int_equal(an_idmap_get(&m, keys[i]), i > d ? i : -1);
+	}
+	assert_int_equal(m.n, 0);
+	an_idmap_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -225,6 +249,7 @@ int main(void)
 		cmocka_unit_test(test_per_class_keeps_classes_apart),
 		cmocka_unit_test(test_end_of_stream_ends_every_track_oldest_first),
 		cmocka_unit_test(test_idmap_put_get_delete_across_growth),
+		cmocka_unit_test(test_idmap_delete_across_the_wrap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
