@@ -32,7 +32,9 @@ typedef struct an_bt_track {
 typedef struct an_bt_result {
 	const an_bt_track *tracks; /* confirmed tracks updated this frame */
 	int n_tracks;
-	const uint64_t *ended;     /* keys of confirmed tracks dropped by this update */
+	const uint64_t *ended;     /* keys of confirmed tracks dropped by this update (a lost
+	                            * track past max_lost leaves one update after it times out,
+	                            * as in the official list arithmetic) */
 	int n_ended;
 } an_bt_result;
 
