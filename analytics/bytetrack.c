@@ -105,7 +105,7 @@ static int reserve(an_bytetrack *t, int n)
 {
 	const int held = t->n[L_TRACKED] + t->n[L_LOST];
 	const size_t need = (size_t)held + (size_t)n;
-	if (need > (size_t)t->cap) {
+	if (need > (size_t)t->cap || !t->cap) { /* never NULL lists, even for empty updates */
 		size_t cap = t->cap ? (size_t)t->cap : 16;
 		while (cap < need)
 			cap *= 2;

@@ -32,7 +32,9 @@ typedef struct an_bt_track {
 typedef struct an_bt_result {
 	const an_bt_track *tracks; /* confirmed tracks updated this frame */
 	int n_tracks;
-	const uint64_t *ended;     /* keys of confirmed tracks dropped by this update */
+	const uint64_t *ended;     /* keys of confirmed tracks dropped by this update (a lost
+	                            * track past max_lost leaves one update after it times out,
+	                            * as in the official list arithmetic) */
 	int n_ended;
 } an_bt_result;
 
@@ -45,7 +47,8 @@ void an_bt_free(an_bytetrack **t);
  * frame: the stream's frame number, increasing (lost tracks age by it, so skipped frames
  * count); dt: time since the previous update in frame periods (1 for consecutive frames;
  * the Kalman prediction advances by it; ignored on the first update, whose tracks are
- * confirmed at once). Returns 0 or -ENOMEM (the tracker is then unchanged). */
+ * confirmed at once). Returns 0, -EINVAL (n < 0, dets NULL with n > 0, dt not > 0 after
+ * the first update) or -ENOMEM (the tracker is then unchanged). */
 int an_bt_update(an_bytetrack *t, const vp_det *dets, int n, int64_t frame, double dt,
                  an_bt_result *ret);
 

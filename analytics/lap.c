@@ -1,7 +1,9 @@
-/* Shortest-augmenting-path assignment (Hungarian method with potentials, as Jonker and
- * Volgenant's augmentation phase) on lap's extended matrix. Any optimal solver gives one
- * of the optimal assignments lapjv could give; they differ only between assignments of
- * exactly equal total cost. */
+/* Jonker-Volgenant on lap's extended matrix, in the variant lap.lapjv runs (gatagat/lap,
+ * lapjv.cpp): column reduction with reduction transfer, two passes of augmenting row
+ * reduction, then shortest augmenting paths (Dijkstra over columns). Any exact solver
+ * finds an assignment of optimal total cost; following lap's steps and comparisons also
+ * makes it pick the same one where several tie (e.g. identical boxes from an NMS-free
+ * detector), which is what the official tracker then does. */
 #include "lap.h"
 
 #include <errno.h>
@@ -9,13 +11,17 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+/* lap's LARGE: the start of every minimum search. Costs are capped to it so that
+ * infinities and NaN stay comparable; a limit below it keeps them unmatched. */
+#define LAP_LARGE 1000000.0
+
 struct an_lap {
-	int cap;        /* largest square size the scratch holds */
-	double *a;      /* cap x cap extended costs */
-	double *u, *v;  /* row and column potentials, 1-based (index 0 is the virtual column) */
-	double *minv;
-	int *p, *way;   /* p[j]: row of column j (1-based, 0 = free) */
-	bool *used;
+	int cap;      /* largest square size the scratch holds */
+	double *a;    /* cap x cap extended costs, row-major with stride s */
+	double *v, *d;
+	int *x, *y;   /* row -> column, column -> row */
+	int *free_rows, *cols, *pred;
+	bool *unique;
 };
 
 int an_lap_new(an_lap **ret)
@@ -30,12 +36,14 @@ int an_lap_new(an_lap **ret)
 static void scratch_free(an_lap *l)
 {
 	free(l->a);
-	free(l->u);
 	free(l->v);
-	free(l->minv);
-	free(l->p);
-	free(l->way);
-	free(l->used);
+	free(l->d);
+	free(l->x);
+	free(l->y);
+	free(l->free_rows);
+	free(l->cols);
+	free(l->pred);
+	free(l->unique);
 }
 
 void an_lap_free(an_lap **l)
@@ -57,13 +65,15 @@ int an_lap_reserve(an_lap *l, int n, int m)
 		cap *= 2;
 	an_lap t = { .cap = (int)cap };
 	t.a = malloc(cap * cap * sizeof(double));
-	t.u = malloc((cap + 1) * sizeof(double));
-	t.v = malloc((cap + 1) * sizeof(double));
-	t.minv = malloc((cap + 1) * sizeof(double));
-	t.p = malloc((cap + 1) * sizeof(int));
-	t.way = malloc((cap + 1) * sizeof(int));
-	t.used = malloc((cap + 1) * sizeof(bool));
-	if (!t.a || !t.u || !t.v || !t.minv || !t.p || !t.way || !t.used) {
+	t.v = malloc(cap * sizeof(double));
+	t.d = malloc(cap * sizeof(double));
+	t.x = malloc(cap * sizeof(int));
+	t.y = malloc(cap * sizeof(int));
+	t.free_rows = malloc(cap * sizeof(int));
+	t.cols = malloc(cap * sizeof(int));
+	t.pred = malloc(cap * sizeof(int));
+	t.unique = malloc(cap * sizeof(bool));
+	if (!t.a || !t.v || !t.d || !t.x || !t.y || !t.free_rows || !t.cols || !t.pred || !t.unique) {
 		scratch_free(&t);
 		return -ENOMEM;
 	}
@@ -72,77 +82,221 @@ int an_lap_reserve(an_lap *l, int n, int m)
 	return 0;
 }
 
-/* lap's extension. Costs above the limit become one finite value above it: they are never
- * part of an optimal assignment either way, and finite values keep the potentials finite. */
+/* lap's extension: real rows to dummy columns and dummy rows to real columns at limit/2,
+ * dummy to dummy 0. */
 static void extend(an_lap *l, const double *cost, int n, int m, double limit)
 {
 	const int s = n + m;
-	const double over = limit + 1 + fabs(limit);
 	for (int i = 0; i < s; i++)
 		for (int j = 0; j < s; j++) {
 			double c;
 			if (i < n && j < m) {
 				c = cost[(size_t)i * m + j];
-				if (!(c <= limit))
-					c = over;
+				if (!(c <= LAP_LARGE))
+					c = LAP_LARGE;
 			} else if (i >= n && j >= m) {
 				c = 0;
 			} else {
-				c = limit / 2;
+				c = limit / 2.;
 			}
 			l->a[(size_t)i * s + j] = c;
 		}
 }
 
-/* Adds row i (1-based) to the assignment along a shortest augmenting path. */
-static void augment(an_lap *l, int s, int i)
+#define A(i, j) (l->a[(size_t)(i) * s + (j)])
+
+/* Each column to its cheapest row (the last such column wins a row taken twice), then the
+ * reduction transfer for rows that got exactly one column. Returns the free rows' count. */
+static int column_reduction(an_lap *l, int s)
 {
-	double *a = l->a, *u = l->u, *v = l->v, *minv = l->minv;
-	int *p = l->p, *way = l->way;
-	int j0 = 0;
-	p[0] = i;
-	for (int j = 0; j <= s; j++) {
-		minv[j] = INFINITY;
-		l->used[j] = false;
+	int *x = l->x, *y = l->y;
+	double *v = l->v;
+	for (int k = 0; k < s; k++) {
+		x[k] = -1;
+		v[k] = LAP_LARGE;
+		y[k] = 0;
+		l->unique[k] = true;
 	}
-	do {
-		l->used[j0] = true;
-		int i0 = p[j0], j1 = 0;
-		double delta = INFINITY;
-		for (int j = 1; j <= s; j++) {
-			if (l->used[j])
-				continue;
-			double cur = a[(size_t)(i0 - 1) * s + (j - 1)] - u[i0] - v[j];
-			if (cur < minv[j]) {
-				minv[j] = cur;
-				way[j] = j0;
+	for (int i = 0; i < s; i++)
+		for (int j = 0; j < s; j++)
+			if (A(i, j) < v[j]) {
+				v[j] = A(i, j);
+				y[j] = i;
 			}
-			if (minv[j] < delta) {
-				delta = minv[j];
-				j1 = j;
+	for (int j = s - 1; j >= 0; j--) {
+		int i = y[j];
+		if (x[i] < 0) {
+			x[i] = j;
+		} else {
+			l->unique[i] = false;
+			y[j] = -1;
+		}
+	}
+	int n_free = 0;
+	for (int i = 0; i < s; i++) {
+		if (x[i] < 0) {
+			l->free_rows[n_free++] = i;
+		} else if (l->unique[i]) {
+			double min = LAP_LARGE;
+			for (int j = 0; j < s; j++)
+				if (j != x[i] && A(i, j) - v[j] < min)
+					min = A(i, j) - v[j];
+			v[x[i]] -= min;
+		}
+	}
+	return n_free;
+}
+
+/* One pass of augmenting row reduction over the free rows; returns those still free. */
+static int row_reduction(an_lap *l, int s, int n_free)
+{
+	int *x = l->x, *y = l->y, *fr = l->free_rows;
+	double *v = l->v;
+	unsigned current = 0, rounds = 0;
+	int n_new = 0;
+	while (current < (unsigned)n_free) {
+		rounds++;
+		const int fi = fr[current++];
+		int j1 = 0, j2 = -1;
+		double u1 = A(fi, 0) - v[0], u2 = LAP_LARGE;
+		for (int j = 1; j < s; j++) {
+			double c = A(fi, j) - v[j];
+			if (c < u2) {
+				if (c >= u1) {
+					u2 = c;
+					j2 = j;
+				} else {
+					u2 = u1;
+					u1 = c;
+					j2 = j1;
+					j1 = j;
+				}
 			}
 		}
-		for (int j = 0; j <= s; j++) {
-			if (l->used[j]) {
-				u[p[j]] += delta;
-				v[j] -= delta;
-			} else {
-				minv[j] -= delta;
+		int i0 = y[j1];
+		const double v1_new = v[j1] - (u2 - u1);
+		const bool lowers = v1_new < v[j1];
+		if (rounds < current * (unsigned)s) {
+			if (lowers) {
+				v[j1] = v1_new;
+			} else if (i0 >= 0 && j2 >= 0) {
+				j1 = j2;
+				i0 = y[j2];
+			}
+			if (i0 >= 0) {
+				if (lowers)
+					fr[--current] = i0;
+				else
+					fr[n_new++] = i0;
+			}
+		} else if (i0 >= 0) {
+			fr[n_new++] = i0;
+		}
+		x[fi] = j1;
+		y[j1] = fi;
+	}
+	return n_new;
+}
+
+/* Moves the columns of minimum d from cols[lo..] to the front of the todo part; returns
+ * the end of that group. */
+static int find_min(an_lap *l, int s, int lo)
+{
+	int *cols = l->cols, hi = lo + 1;
+	double mind = l->d[cols[lo]];
+	for (int k = hi; k < s; k++) {
+		int j = cols[k];
+		if (l->d[j] <= mind) {
+			if (l->d[j] < mind) {
+				hi = lo;
+				mind = l->d[j];
+			}
+			cols[k] = cols[hi];
+			cols[hi++] = j;
+		}
+	}
+	return hi;
+}
+
+/* Relaxes the todo columns through the rows of the scan columns cols[*lo..*hi). Returns a
+ * free column reached at the minimum distance, or -1 (then *lo, *hi advance). */
+static int scan(an_lap *l, int s, int *plo, int *phi)
+{
+	int *cols = l->cols, lo = *plo, hi = *phi;
+	double *d = l->d, *v = l->v;
+	while (lo != hi) {
+		int j = cols[lo++];
+		const int i = l->y[j];
+		const double mind = d[j];
+		const double h = A(i, j) - v[j] - mind;
+		for (int k = hi; k < s; k++) {
+			j = cols[k];
+			const double red = A(i, j) - v[j] - h;
+			if (red < d[j]) {
+				d[j] = red;
+				l->pred[j] = i;
+				if (red == mind) {
+					if (l->y[j] < 0)
+						return j;
+					cols[k] = cols[hi];
+					cols[hi++] = j;
+				}
 			}
 		}
-		j0 = j1;
-	} while (p[j0] != 0);
-	do {
-		int j1 = way[j0];
-		p[j0] = p[j1];
-		j0 = j1;
-	} while (j0);
+	}
+	*plo = lo;
+	*phi = hi;
+	return -1;
+}
+
+/* Shortest alternating path from free row start to a free column; updates the column
+ * potentials of the columns settled before the last group. */
+static int find_path(an_lap *l, int s, int start)
+{
+	int lo = 0, hi = 0, ready = 0, end = -1;
+	for (int j = 0; j < s; j++) {
+		l->cols[j] = j;
+		l->pred[j] = start;
+		l->d[j] = A(start, j) - l->v[j];
+	}
+	while (end < 0) {
+		if (lo == hi) {
+			ready = lo;
+			hi = find_min(l, s, lo);
+			for (int k = lo; k < hi; k++)
+				if (l->y[l->cols[k]] < 0)
+					end = l->cols[k];
+		}
+		if (end < 0)
+			end = scan(l, s, &lo, &hi);
+	}
+	const double mind = l->d[l->cols[lo]];
+	for (int k = 0; k < ready; k++) {
+		int j = l->cols[k];
+		l->v[j] += l->d[j] - mind;
+	}
+	return end;
+}
+
+static void augment(an_lap *l, int s, int n_free)
+{
+	for (int f = 0; f < n_free; f++) {
+		const int fi = l->free_rows[f];
+		int j = find_path(l, s, fi), i = -1;
+		while (i != fi) {
+			i = l->pred[j];
+			l->y[j] = i;
+			int t = l->x[i];
+			l->x[i] = j;
+			j = t;
+		}
+	}
 }
 
 int an_lap_solve(an_lap *l, const double *cost, int n, int m, double limit, int *row_col,
                  int *col_row)
 {
-	if (n < 0 || m < 0 || (n && m && !cost) || !isfinite(limit))
+	if (n < 0 || m < 0 || (n && m && !cost) || !(fabs(limit) < LAP_LARGE / 2))
 		return -EINVAL;
 	for (int i = 0; i < n && row_col; i++)
 		row_col[i] = -1;
@@ -156,23 +310,22 @@ int an_lap_solve(an_lap *l, const double *cost, int n, int m, double limit, int 
 
 	const int s = n + m;
 	extend(l, cost, n, m, limit);
-	for (int j = 0; j <= s; j++) {
-		l->u[j] = l->v[j] = 0;
-		l->p[j] = 0;
-	}
-	for (int i = 1; i <= s; i++)
-		augment(l, s, i);
+	int n_free = column_reduction(l, s);
+	for (int pass = 0; pass < 2 && n_free > 0; pass++)
+		n_free = row_reduction(l, s, n_free);
+	if (n_free > 0)
+		augment(l, s, n_free);
 
 	int matched = 0;
-	for (int j = 1; j <= m; j++) {
-		int i = l->p[j] - 1;
-		if (i >= n)
+	for (int i = 0; i < n; i++) {
+		int j = l->x[i];
+		if (j >= m)
 			continue;
 		matched++;
 		if (row_col)
-			row_col[i] = j - 1;
+			row_col[i] = j;
 		if (col_row)
-			col_row[j - 1] = i;
+			col_row[j] = i;
 	}
 	return matched;
 }
