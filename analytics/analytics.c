@@ -293,7 +293,8 @@ static int finish_frame(an_stream *s, int64_t frame, double pts, int64_t wall_us
 	                            wall_us, &ev, &n_ev);
 	if (rc < 0 || buf_fit(&s->events, s->n_events + n_ev + s->n_ended, sizeof(an_event)) < 0)
 		return rc < 0 ? rc : -ENOMEM;
-	memcpy((an_event *)s->events.p + s->n_events, ev, (size_t)n_ev * sizeof(*ev));
+	if (n_ev > 0)
+		memcpy((an_event *)s->events.p + s->n_events, ev, (size_t)n_ev * sizeof(*ev));
 	s->n_events += n_ev;
 	for (int k = 0; k < s->n_ended; k++) {
 		an_record *r = &s->recs[ended[k]];

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The end-to-end run under AddressSanitizer + UndefinedBehaviorSanitizer (LeakSanitizer
 # included): a sanitizer build in $BUILD-asan, then a clip through decode, the detector,
-# the file and stdout sinks, and a SIGTERM drain. Any report fails the test.
+# the file and stdout sinks, a SIGTERM drain, and the tracking stage (its unit tests and a
+# clip with a zone and a line). Any report fails the test.
 BUILD=${BUILD:-build}
 SHARED=${SHARED:-../shared}
 ASAN_BUILD=$BUILD-asan
@@ -11,7 +12,9 @@ n=0; fails=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 nok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
 
-if ! make -s -j"$(nproc)" BUILD="$ASAN_BUILD" SANITIZE=1 "$ASAN_BUILD/vapd" >"$tmp/build.log" 2>&1; then
+ANALYTICS_TESTS="test_tracker test_counting test_analytics"
+if ! make -s -j"$(nproc)" BUILD="$ASAN_BUILD" SANITIZE=1 "$ASAN_BUILD/vapd" \
+	$(for t in $ANALYTICS_TESTS; do echo "$ASAN_BUILD/tests/$t"; done) >"$tmp/build.log" 2>&1; then
 	nok "sanitizer build: $(tail -5 "$tmp/build.log")"
 	exit 1
 fi
@@ -47,5 +50,21 @@ if [ $rc = 0 ] && ! grep -q "Sanitizer\|runtime error" "$tmp/err" && [ "$(grep -
 	ok "truncated clip + SIGTERM drain under ASan+UBSan"
 else
 	nok "truncated + SIGTERM (rc=$rc): $(grep -m6 -A3 'Sanitizer\|runtime error' "$tmp/err")"
+fi
+# The tracking stage: the unit tests, then tracks, a zone and a line through a whole clip.
+for t in $ANALYTICS_TESTS; do
+	if "$ASAN_BUILD/tests/$t" >"$tmp/err" 2>&1 && ! grep -q "Sanitizer\|runtime error" "$tmp/err"; then
+		ok "$t under ASan+UBSan"
+	else
+		nok "$t under ASan+UBSan: $(grep -m6 -A3 'Sanitizer\|runtime error\|FAILED' "$tmp/err")"
+	fi
+done
+printf 'sources:\n  - id: hw\n    uri: %s\n    interval: 2\n    zones: [{name: z, polygon: [[0, 40], [80, 40], [80, 90], [0, 90]]}]\n    lines: [{name: l, points: [[40, 90], [40, 30]]}]\nmodel:\n  path: %s/models/yolox_nano.onnx\n  labels: %s/models/coco.names\ntracker: { low_threshold: 0.05 }\nsinks:\n  - type: file\n    path: %s/trk.jsonl\n    mode: truncate\n' \
+	"$SHARED/data/videos/highway-160x90.mp4" "$SHARED" "$SHARED" "$tmp" >"$tmp/trk.yaml"
+"$ASAN_BUILD/vapd" -q -c "$tmp/trk.yaml" >/dev/null 2>"$tmp/err"; rc=$?
+if [ $rc = 0 ] && ! grep -q "Sanitizer\|runtime error" "$tmp/err" && grep -q '"event":"track_end"' "$tmp/trk.jsonl"; then
+	ok "tracking, zone and line on highway-160x90 under ASan+UBSan: $(grep -c '"event"' "$tmp/trk.jsonl") events"
+else
+	nok "tracking under ASan+UBSan (rc=$rc): $(grep -m6 -A3 'Sanitizer\|runtime error\|error' "$tmp/err")"
 fi
 [ $fails = 0 ]
