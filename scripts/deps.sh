@@ -1,6 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages that building, testing and the demo need, only when some
-# are missing (idempotent; silent when everything is present).
+# are missing (idempotent; silent when everything is present). Every program a test would
+# otherwise skip for is here (curl, man from man-db, systemd-analyze from systemd, the
+# GStreamer RTSP server, mosquitto): under CI=true such a skip fails the suite.
 set -e
 PKGS="build-essential pkg-config ca-certificates curl
 libavformat-dev libavcodec-dev libavutil-dev libavdevice-dev libswscale-dev libffmpeg-nvenc-dev ffmpeg
@@ -8,7 +10,8 @@ libyaml-dev libcmocka-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev libo
 libopenblas-dev python3 python3-onnx python3-numpy python3-scipy
 libmosquitto-dev mosquitto mosquitto-clients openssl libsystemd-dev libmicrohttpd-dev
 python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-gstreamer1.0-plugins-bad"
+gstreamer1.0-plugins-bad
+man-db systemd"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -20,7 +20,7 @@ now_ms() { date +%s%3N; }
 frames() { cat "$tmp/out.jsonl" 2>/dev/null | grep -c '"stream":"cam","frame"'; }
 
 if ! $PY -c 'import gi; gi.require_version("GstRtspServer", "1.0")' 2>/dev/null; then
-	ok "# SKIP RTSP: GStreamer's RTSP server (gir1.2-gst-rtsp-server-1.0) is not installed"
+	ok "RTSP # SKIP deps: GStreamer's RTSP server (python3-gi, gir1.2-gst-rtsp-server-1.0) is not installed"
 	exit 0
 fi
 port=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

@@ -51,7 +51,7 @@ if command -v man >/dev/null 2>&1; then
 		check "man -l renders $p without warnings" '[ -z "$w" ] && grep -q "^NAME" "$tmp/page.txt"'
 	done
 else
-	ok "# SKIP man pages: man not installed"; ok "# SKIP man pages: man not installed"
+	ok "man pages # SKIP deps: man (man-db) not installed"; ok "man pages # SKIP deps: man (man-db) not installed"
 fi
 
 # Installed to a real PREFIX, the units verify with their binary and man pages found.
@@ -65,7 +65,7 @@ if command -v systemd-analyze >/dev/null 2>&1 && command -v man >/dev/null 2>&1;
 		check "installed ${u##*/} verifies with Documentation= pages found" '[ $rc -eq 0 ] && [ -z "$out" ]'
 	done
 else
-	ok "# SKIP verify installed units: systemd-analyze or man missing"
-	ok "# SKIP verify installed units: systemd-analyze or man missing"
+	ok "verify installed units # SKIP deps: systemd-analyze (systemd) or man (man-db) missing"
+	ok "verify installed units # SKIP deps: systemd-analyze (systemd) or man (man-db) missing"
 fi
 [ $failed -eq 0 ]

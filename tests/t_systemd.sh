@@ -41,7 +41,7 @@ check "vapd@.service reads /etc/vapd/%i.yaml, vapd.service /etc/vapd/vapd.yaml" 
 
 if ! command -v systemd-analyze >/dev/null 2>&1; then
 	for t in "verify vapd.service" "verify vapd@lobby.service" "security exposure" "verify flags a bad unit"; do
-		ok "# SKIP $t: systemd-analyze not installed"
+		ok "$t # SKIP deps: systemd-analyze (systemd) not installed"
 	done
 	exit 0
 fi

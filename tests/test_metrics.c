@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include "test_skip.h"
 
 #include "pipeline/metrics.h"
 #include "pipeline/vp_err.h"
@@ -413,7 +414,7 @@ static void test_metrics_server_wildcard_and_ipv6_reached_by_curl(void **state)
 	pipe_metrics_server *srv = NULL;
 	char url[96];
 	if (system("command -v curl >/dev/null 2>&1") != 0)
-		skip();
+		skip_because("deps", "curl is not installed (make deps installs it)");
 	assert_int_equal(pipe_metrics_new(&m), 0);
 	/* ":port" listens on every interface, IPv4 included. */
 	assert_int_equal(pipe_metrics_server_new(m, ":0", &srv), 0);

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -18,6 +19,61 @@ static int g_dropped_items;
 static void count_drop(void *item) { (void)item; __atomic_fetch_add(&g_dropped_items, 1, __ATOMIC_RELAXED); }
 
 #define ITEM(s, k) ((void *)(intptr_t)((s) * 1000 + (k) + 1))
+
+/* How long a thread the test waits on may take before the test calls it hung: far above
+ * the few milliseconds these waits take, so a loaded machine does not fail them. */
+#define HANG_MS 5000
+
+static double ms_since(const struct timespec *a)
+{
+	struct timespec b;
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (b.tv_sec - a->tv_sec) * 1e3 + (b.tv_nsec - a->tv_nsec) / 1e6;
+}
+
+/* Joins th, failing the test (instead of hanging the suite) when it does not end within
+ * HANG_MS. A hung thread is left behind, and so is its queue: freeing it under a waiter
+ * would be undefined. */
+static void join_within(pthread_t th, const char *what)
+{
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += HANG_MS / 1000;
+	if (pthread_timedjoin_np(th, NULL, &deadline) != 0)
+		fail_msg("%s: still blocked after %d ms", what, HANG_MS);
+}
+
+/* A consumer thread blocked in pipe_mq_pop_batch, and what the call returned. */
+typedef struct popper {
+	pipe_mq *q;
+	int max, timeout_ms;
+	void *items[8];
+	int streams[8], ended[4], n_ended, n;
+	volatile int started;
+	double ms;   /* how long the pop took */
+} popper;
+
+static void *pop(void *arg)
+{
+	popper *p = arg;
+	struct timespec a;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	__atomic_store_n(&p->started, 1, __ATOMIC_RELEASE);
+	p->n = pipe_mq_pop_batch(p->q, p->max, p->timeout_ms, p->items, p->streams, p->ended,
+	                         &p->n_ended);
+	p->ms = ms_since(&a);
+	return NULL;
+}
+
+/* Starts pop() and gives it time to block (nothing to take yet). */
+static void start_popper(popper *p, pthread_t *th)
+{
+	assert_int_equal(pthread_create(th, NULL, pop, p), 0);
+	while (!__atomic_load_n(&p->started, __ATOMIC_ACQUIRE))
+		sched_yield();
+	struct timespec ms30 = { 0, 30000000L };
+	nanosleep(&ms30, NULL);
+}
 
 static void test_batch_takes_streams_round_robin(void **state)
 {
@@ -104,14 +160,16 @@ static void test_end_reported_once_after_items(void **state)
 	pipe_mq_free(&q);
 }
 
-typedef struct producer { pipe_mq *q; int stream, count; } producer;
+typedef struct producer { pipe_mq *q; int stream, count, pushed, rc; } producer;
 
 static void *produce(void *arg)
 {
 	producer *p = arg;
-	for (int k = 0; k < p->count; k++)
-		if (pipe_mq_push(p->q, p->stream, ITEM(p->stream, k)) < 0)
+	for (int k = 0; k < p->count; k++) {
+		if ((p->rc = pipe_mq_push(p->q, p->stream, ITEM(p->stream, k))) < 0)
 			break;
+		p->pushed++;
+	}
 	pipe_mq_close(p->q, p->stream);
 	return NULL;
 }
@@ -126,7 +184,7 @@ static void test_block_policy_loses_nothing_under_load(void **state)
 	pthread_t th[STREAMS];
 	for (int i = 0; i < STREAMS; i++) {
 		pipe_mq_setup(q, i, 2, PIPE_MQ_BLOCK);
-		pr[i] = (producer){ q, i, PER };
+		pr[i] = (producer){ .q = q, .stream = i, .count = PER };
 		pthread_create(&th[i], NULL, produce, &pr[i]);
 	}
 	int next[STREAMS] = { 0 }, ends = 0;
@@ -158,16 +216,15 @@ static void test_partial_batch_after_timeout(void **state)
 	assert_int_equal(pipe_mq_new(1, NULL, &q), 0);
 	pipe_mq_setup(q, 0, 8, PIPE_MQ_BLOCK);
 	pipe_mq_push(q, 0, ITEM(0, 0));
-	void *items[8];
-	int streams[8], ended[1], n_ended;
-	struct timespec a, b;
-	clock_gettime(CLOCK_MONOTONIC, &a);
-	int n = pipe_mq_pop_batch(q, 8, 50, items, streams, ended, &n_ended);
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	double ms = (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6;
+	popper p = { .q = q, .max = 8, .timeout_ms = 50 };
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, pop, &p), 0);
+	join_within(th, "pop_batch with one item and a 50 ms deadline");
 	/* A lone frame waits for company at most timeout_ms, then goes alone. */
-	assert_int_equal(n, 1);
-	assert_true(ms >= 45.0);
+	assert_int_equal(p.n, 1);
+	assert_ptr_equal(p.items[0], ITEM(0, 0));
+	assert_true(p.ms >= 45.0);
+	assert_true(p.ms < 2000.0);
 	pipe_mq_free(&q);
 }
 
@@ -177,13 +234,61 @@ static void test_shutdown_releases_blocked_producer(void **state)
 	pipe_mq *q;
 	assert_int_equal(pipe_mq_new(1, NULL, &q), 0);
 	pipe_mq_setup(q, 0, 1, PIPE_MQ_BLOCK);
-	producer pr = { q, 0, 3 };
+	producer pr = { .q = q, .stream = 0, .count = 3 };
 	pthread_t th;
 	pthread_create(&th, NULL, produce, &pr);
 	struct timespec ms20 = { 0, 20000000L };
 	nanosleep(&ms20, NULL);
 	pipe_mq_shutdown(q);
-	pthread_join(th, NULL);
+	join_within(th, "producer blocked on a full queue after shutdown");
+	/* The first item fit; the second waited for room and was refused by the shutdown. */
+	assert_int_equal(pr.pushed, 1);
+	assert_int_equal(pr.rc, VP_ECLOSED);
+	pipe_mq_free(&q);
+}
+
+static void test_close_wakes_a_consumer_waiting_for_work(void **state)
+{
+	(void)state;
+	pipe_mq *q;
+	assert_int_equal(pipe_mq_new(2, NULL, &q), 0);
+	assert_int_equal(pipe_mq_setup(q, 0, 4, PIPE_MQ_BLOCK), 0);
+	assert_int_equal(pipe_mq_setup(q, 1, 4, PIPE_MQ_BLOCK), 0);
+	popper p = { .q = q, .max = 4, .timeout_ms = 10 };
+	pthread_t th;
+	start_popper(&p, &th);
+	/* An empty queue: the consumer waits without a deadline until something happens. */
+	pipe_mq_close(q, 1);
+	join_within(th, "pop_batch waiting on an empty queue when stream 1 was closed");
+	assert_int_equal(p.n, 0);
+	assert_int_equal(p.n_ended, 1);
+	assert_int_equal(p.ended[0], 1);
+	pipe_mq_close(q, 0);
+	pipe_mq_free(&q);
+}
+
+static void test_push_wakes_a_consumer_and_the_batch_ends_by_its_deadline(void **state)
+{
+	(void)state;
+	pipe_mq *q;
+	assert_int_equal(pipe_mq_new(2, NULL, &q), 0);
+	assert_int_equal(pipe_mq_setup(q, 0, 4, PIPE_MQ_BLOCK), 0);
+	assert_int_equal(pipe_mq_setup(q, 1, 4, PIPE_MQ_BLOCK), 0);
+	popper p = { .q = q, .max = 4, .timeout_ms = 50 };
+	pthread_t th;
+	start_popper(&p, &th);
+	struct timespec a;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	assert_int_equal(pipe_mq_push(q, 1, ITEM(1, 0)), 0);
+	/* Woken by the item, it waits at most 50 ms for a fuller batch, then returns it. */
+	join_within(th, "pop_batch after one push with a 50 ms deadline");
+	double ms = ms_since(&a);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.streams[0], 1);
+	assert_ptr_equal(p.items[0], ITEM(1, 0));
+	assert_int_equal(p.n_ended, 0);
+	assert_true(ms >= 45.0);
+	assert_true(ms < 2000.0);
 	pipe_mq_free(&q);
 }
 
@@ -218,6 +323,8 @@ int main(void)
 		cmocka_unit_test(test_block_policy_loses_nothing_under_load),
 		cmocka_unit_test(test_partial_batch_after_timeout),
 		cmocka_unit_test(test_shutdown_releases_blocked_producer),
+		cmocka_unit_test(test_close_wakes_a_consumer_waiting_for_work),
+		cmocka_unit_test(test_push_wakes_a_consumer_and_the_batch_ends_by_its_deadline),
 		cmocka_unit_test(test_slot_reopens_after_its_end_was_reported),
 	};
 	return cmocka_run_group_tests_name("mqueue", tests, NULL, NULL);

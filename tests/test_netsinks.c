@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include "test_skip.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -188,7 +189,7 @@ static void test_tcp_listen_on_ipv6_loopback(void **state)
 	if (probe < 0 || bind(probe, (struct sockaddr *)&a6, sizeof(a6)) < 0) {
 		if (probe >= 0)
 			close(probe);
-		skip();   /* no IPv6 loopback on this machine */
+		skip_because("net", "no IPv6 loopback on this machine (::1 cannot be bound)");
 	}
 	socklen_t len = sizeof(a6);
 	getsockname(probe, (struct sockaddr *)&a6, &len);

@@ -84,6 +84,9 @@ static void test_nvdec_decodes_on_device_or_fails_clearly(void **state)
 		return;
 	}
 	print_message("NVDEC unavailable here: %s", log);
+	const char *must = getenv("VAPD_REQUIRE_GPU");
+	if (must && *must)
+		fail_msg("decoder: nvdec refused but VAPD_REQUIRE_GPU is set");
 	assert_int_equal(r, VP_ENODEV);
 	assert_int_equal(count(log, "decoder: nvdec is not available for"), 1);
 	assert_true(strstr(log, clip) != NULL);
