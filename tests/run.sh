@@ -12,7 +12,7 @@
 # that runs longer fails with "timed out after N s".
 #
 # The last line is what CI reads; keep its shape, alone on its line:
-#   vapd tests: N passed, N failed, N skipped
+#   summary: N passed, N failed, N skipped
 BUILD=${BUILD:-build}
 SHARED=${SHARED:-$(cd "$(dirname "$0")/../.." && pwd)/shared}
 export BUILD SHARED
@@ -135,5 +135,5 @@ fi
 [ -s "$failing" ] && echo "failing: $(sed 's/$/;/' "$failing" | tr '\n' ' ' | sed 's/; $//')"
 [ -s "$others" ] && echo "skipped for a missing dependency (failures under CI=true): $(sed 's/$/;/' "$others" | tr '\n' ' ' | sed 's/; $//')"
 echo "skipped: gpu ($skip_gpu), sanitizer ($skip_san)$([ $skip_other -gt 0 ] && echo ", other ($skip_other)")"
-echo "vapd tests: $passed passed, $failed failed, $skipped skipped"
+echo "summary: $passed passed, $failed failed, $skipped skipped"
 [ $failed -eq 0 ]
