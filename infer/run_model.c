@@ -13,6 +13,7 @@
 #include "pipeline/vp_err.h"
 #include "pipeline/vp_log.h"
 #include "pipeline/vp_omp.h"
+#include "pipeline/vp_stdio.h"
 #include "pipeline/vp_time.h"
 
 #define MAX_INPUTS 16
@@ -182,6 +183,9 @@ static int open_engine(const args *a, const inf_blob *blobs, inf_engine **e)
 
 int main(int argc, char **argv)
 {
+	/* The output files must not become stdout or stderr when a caller closed them. */
+	if (vp_stdio_reserve() < 0)
+		return 1;
 	vp_omp_tune(argv);
 	args a;
 	inf_blob blobs[MAX_INPUTS] = { 0 };

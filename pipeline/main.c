@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "vp_log.h"
 #include "vp_omp.h"
+#include "vp_stdio.h"
 
 enum { EXIT_USAGE = 2 };
 
@@ -67,6 +68,9 @@ static int parse_args(int argc, char **argv, pipe_daemon_opts *o, int *check)
 
 int main(int argc, char **argv)
 {
+	/* Before anything opens a file: supervisors may start us with stdout or stderr closed. */
+	if (vp_stdio_reserve() < 0)
+		return 1;
 	vp_omp_tune(argv);
 	pipe_daemon_opts o = { 0 };
 	int check = 0;
