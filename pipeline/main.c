@@ -1,5 +1,6 @@
 /* vapd: the command line. The daemon loop lives in daemon.c, the rest in modules. */
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,26 @@
 #include "vp_stdio.h"
 
 enum { EXIT_USAGE = 2 };
+
+/* Blocks the signals the daemon waits for (daemon.c) before any library constructor
+ * runs: OpenBLAS starts its worker threads in one, and a thread that does not block
+ * SIGTERM takes it with the default action (exit 143) whenever the main thread is not in
+ * sigtimedwait, e.g. while the model loads. Threads inherit the mask, execve keeps it and
+ * any signal that arrived meanwhile (vp_omp_tune's re-exec), so a stop is never lost. */
+static void block_stop_signals(int argc, char **argv, char **envp)
+{
+	(void)argc, (void)argv, (void)envp;
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+}
+
+/* .preinit_array: run by the dynamic loader before the shared libraries' constructors. */
+__attribute__((section(".preinit_array"), used))
+static void (*const preinit_block_stop_signals)(int, char **, char **) = block_stop_signals;
 
 static void usage(FILE *out)
 {
@@ -28,7 +49,8 @@ static void usage(FILE *out)
 	      "  -h, --help         this text\n"
 	      "  -V, --version      print the version\n"
 	      "\n"
-	      "Signals: SIGINT/SIGTERM stop reading, drain queues, flush sinks and exit 0;\n"
+	      "Signals: SIGINT/SIGTERM stop reading, drain queues, flush sinks and exit 0 (a\n"
+	      "repeat within 1 s is the same stop; a later one exits at once without draining);\n"
 	      "SIGHUP re-reads FILE (sources added/removed; an invalid file is rejected).\n"
 	      "Exit codes: 0 done, 1 a source or the pipeline failed, 2 usage or config error.\n",
 	      out);
