@@ -11,12 +11,23 @@
 
 #include "engine.h"
 #include "pipeline/vp_err.h"
+#include "pipeline/vp_fpu.h"
 #include "pipeline/vp_log.h"
 #include "pipeline/vp_omp.h"
 #include "pipeline/vp_stdio.h"
 #include "pipeline/vp_time.h"
 
 #define MAX_INPUTS 16
+
+/* Denormals flush to zero as in vapd (pipeline/main.c), from before the library
+ * constructors: OpenBLAS's worker threads, started in one, inherit the FPU mode. */
+static void flush_denormals_at_start(int argc, char **argv, char **envp)
+{
+	(void)argc, (void)argv, (void)envp;
+	vp_fpu_flush_denormals();
+}
+__attribute__((section(".preinit_array"), used))
+static void (*const preinit_flush_denormals)(int, char **, char **) = flush_denormals_at_start;
 
 typedef struct args {
 	const char *model, *backend, *out_dir;

@@ -10,19 +10,24 @@
 #include "config.h"
 #include "daemon.h"
 #include "vp_log.h"
+#include "vp_fpu.h"
 #include "vp_omp.h"
 #include "vp_stdio.h"
 
 enum { EXIT_USAGE = 2 };
 
-/* Blocks the signals the daemon waits for (daemon.c) before any library constructor
- * runs: OpenBLAS starts its worker threads in one, and a thread that does not block
- * SIGTERM takes it with the default action (exit 143) whenever the main thread is not in
- * sigtimedwait, e.g. while the model loads. Threads inherit the mask, execve keeps it and
- * any signal that arrived meanwhile (vp_omp_tune's re-exec), so a stop is never lost. */
-static void block_stop_signals(int argc, char **argv, char **envp)
+/* Runs before any library constructor. OpenBLAS starts its worker threads in one, and
+ * threads inherit the signal mask and the FPU mode of their creator:
+ * - the signals the daemon waits for (daemon.c) are blocked: a thread that does not block
+ *   SIGTERM takes it with the default action (exit 143) whenever the main thread is not
+ *   in sigtimedwait, e.g. while the model loads. execve keeps the mask and any signal that
+ *   arrived meanwhile (vp_omp_tune's re-exec), so a stop is never lost;
+ * - denormals flush to zero (vp_fpu.h), in OpenBLAS's threads too, which no later call
+ *   of ours reaches. */
+static void process_start(int argc, char **argv, char **envp)
 {
 	(void)argc, (void)argv, (void)envp;
+	vp_fpu_flush_denormals();
 	sigset_t sigs;
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
@@ -33,7 +38,7 @@ static void block_stop_signals(int argc, char **argv, char **envp)
 
 /* .preinit_array: run by the dynamic loader before the shared libraries' constructors. */
 __attribute__((section(".preinit_array"), used))
-static void (*const preinit_block_stop_signals)(int, char **, char **) = block_stop_signals;
+static void (*const preinit_process_start)(int, char **, char **) = process_start;
 
 static void usage(FILE *out)
 {
