@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "pipeline/vp_err.h"
+#include "pipeline/vp_fpu.h"
 #include "pipeline/vp_log.h"
 #include "backend.h"
 #include "taskpool.h"
@@ -42,6 +43,21 @@ static void apply_threads(const cpu_state *s)
 		openblas_set_num_threads(s->cx.threads);
 	if (omp_get_max_threads() != s->cx.threads)
 		omp_set_num_threads(s->cx.threads);
+}
+
+/* FTZ/DAZ on the calling thread, whichever it is (the pipeline's engine thread, a tool's
+ * main, an item thread of engine.c), and once per calling thread on its OpenMP team:
+ * libgomp keeps a team per thread that starts a region, so setting it when the engine is
+ * created (on another thread) would miss it. The task pool's workers set their own. */
+static void flush_denormals(int threads)
+{
+	static _Thread_local int team;   /* size of this thread's team that flushes */
+	vp_fpu_flush_denormals();
+	if (team >= threads)
+		return;
+#pragma omp parallel num_threads(threads)
+	vp_fpu_flush_denormals();
+	team = threads;
 }
 
 static size_t count_const_bytes(const inf_graph *g)
@@ -152,6 +168,7 @@ static int cpu_run(void *state, int batch)
 	cpu_state *s = state;
 	(void)batch;  /* the plan is static: the whole max batch runs */
 	apply_threads(s);
+	flush_denormals(s->cx.threads);
 	for (int i = 0; i < s->g->n_nodes; i++) {
 		inf_node *n = s->g->nodes[i];
 		double t0 = s->node_ms ? (vp_mono_ns() / 1e6) : 0;

@@ -11,11 +11,23 @@
 
 #include "engine.h"
 #include "pipeline/vp_err.h"
+#include "pipeline/vp_fpu.h"
 #include "pipeline/vp_log.h"
 #include "pipeline/vp_omp.h"
+#include "pipeline/vp_stdio.h"
 #include "pipeline/vp_time.h"
 
 #define MAX_INPUTS 16
+
+/* Denormals flush to zero as in vapd (pipeline/main.c), from before the library
+ * constructors: OpenBLAS's worker threads, started in one, inherit the FPU mode. */
+static void flush_denormals_at_start(int argc, char **argv, char **envp)
+{
+	(void)argc, (void)argv, (void)envp;
+	vp_fpu_flush_denormals();
+}
+__attribute__((section(".preinit_array"), used))
+static void (*const preinit_flush_denormals)(int, char **, char **) = flush_denormals_at_start;
 
 typedef struct args {
 	const char *model, *backend, *out_dir;
@@ -182,6 +194,9 @@ static int open_engine(const args *a, const inf_blob *blobs, inf_engine **e)
 
 int main(int argc, char **argv)
 {
+	/* The output files must not become stdout or stderr when a caller closed them. */
+	if (vp_stdio_reserve() < 0)
+		return 1;
 	vp_omp_tune(argv);
 	args a;
 	inf_blob blobs[MAX_INPUTS] = { 0 };

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "pipeline/vp_err.h"
+#include "pipeline/vp_fpu.h"
 #include "pipeline/vp_log.h"
 #include "taskpool.h"
 
@@ -102,6 +103,7 @@ static void *worker_main(void *arg)
 	tp_pool *p = wk->pool;
 	uint32_t seen = 0;
 
+	vp_fpu_flush_denormals();
 	for (;;) {
 		uint32_t g = atomic_load_explicit(&p->gen, memory_order_acquire);
 

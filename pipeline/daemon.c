@@ -18,6 +18,12 @@
 /* Per-stream latency percentiles go to the log this often (and at exit). */
 enum { STATS_LOG_INTERVAL_S = 60, TICK_MS = 250 };
 
+/* timeout(1) and some supervisors send SIGTERM to the child and then to its process
+ * group, milliseconds apart: a stop signal this soon after the first is the same request.
+ * Long enough for a loaded machine to deliver both, short enough that an operator's
+ * second Ctrl-C, a second or more later, still means "exit now without draining". */
+#define STOP_REPEAT_NS 1000000000LL
+
 typedef struct pipe_daemon {
 	const pipe_daemon_opts *o;
 	pipe_config **cfgs;       /* every config loaded; streams keep pointing into old ones */
@@ -133,18 +139,23 @@ static void reload(pipe_daemon *d)
 static void main_loop(pipe_daemon *d, const sigset_t *sigs)
 {
 	struct timespec ts = { 0, TICK_MS * 1000000L };
-	int stops = 0;
+	int64_t stop_ns = 0;              /* when the first stop signal came; 0: none yet */
 	while (!pipe_pipeline_finished(d->p)) {
 		int sig = sigtimedwait(sigs, NULL, &ts);
-		if (sig == SIGINT || sig == SIGTERM) {
-			if (++stops > 1) {
+		if ((sig == SIGINT || sig == SIGTERM) && stop_ns) {
+			if (vp_mono_ns() - stop_ns < STOP_REPEAT_NS) {
+				vp_info("main", NULL, "signal %d again within %lld ms: same stop, still draining",
+				        sig, STOP_REPEAT_NS / 1000000);
+			} else {
 				vp_warn("main", NULL, "second signal: exiting without draining");
 				_exit(1);
 			}
+		} else if (sig == SIGINT || sig == SIGTERM) {
+			stop_ns = vp_mono_ns();
 			vp_info("main", NULL, "signal %d: stopping, draining queues", sig);
 			pipe_notify_stopping();
 			pipe_pipeline_stop(d->p);
-		} else if (sig == SIGHUP && !stops) {
+		} else if (sig == SIGHUP && !stop_ns) {
 			reload(d);
 		}
 		tick(d);
@@ -199,6 +210,21 @@ static int finish(pipe_daemon *d)
 	return failed;
 }
 
+/* A stop that came before the pipeline started (the signals were blocked from the
+ * first instruction on, see main.c): nothing was read, so exit cleanly with no output.
+ * One that comes while the pipeline starts (the model loads) drains it in main_loop. */
+static bool stop_pending(const sigset_t *sigs)
+{
+	sigset_t pending;
+	if (sigpending(&pending) < 0 || !(sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM)))
+		return false;
+	struct timespec now = { 0, 0 };
+	int sig = sigtimedwait(sigs, NULL, &now);
+	vp_info("main", NULL, "signal %d before the start: exiting, nothing was read", sig);
+	pipe_notify_stopping();
+	return true;
+}
+
 int pipe_daemon_run(const pipe_daemon_opts *o, pipe_config *cfg)
 {
 	pipe_daemon d = { .o = o };
@@ -214,6 +240,10 @@ int pipe_daemon_run(const pipe_daemon_opts *o, pipe_config *cfg)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	if (stop_pending(&sigs)) {
+		finish(&d);
+		return 0;
+	}
 	int rc = start_metrics(&d, cfg);
 	if (rc == 0)
 		rc = start_progress(&d, cfg);

@@ -1,5 +1,6 @@
 /* vapd: the command line. The daemon loop lives in daemon.c, the rest in modules. */
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,9 +10,35 @@
 #include "config.h"
 #include "daemon.h"
 #include "vp_log.h"
+#include "vp_fpu.h"
 #include "vp_omp.h"
+#include "vp_stdio.h"
 
 enum { EXIT_USAGE = 2 };
+
+/* Runs before any library constructor. OpenBLAS starts its worker threads in one, and
+ * threads inherit the signal mask and the FPU mode of their creator:
+ * - the signals the daemon waits for (daemon.c) are blocked: a thread that does not block
+ *   SIGTERM takes it with the default action (exit 143) whenever the main thread is not
+ *   in sigtimedwait, e.g. while the model loads. execve keeps the mask and any signal that
+ *   arrived meanwhile (vp_omp_tune's re-exec), so a stop is never lost;
+ * - denormals flush to zero (vp_fpu.h), in OpenBLAS's threads too, which no later call
+ *   of ours reaches. */
+static void process_start(int argc, char **argv, char **envp)
+{
+	(void)argc, (void)argv, (void)envp;
+	vp_fpu_flush_denormals();
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+}
+
+/* .preinit_array: run by the dynamic loader before the shared libraries' constructors. */
+__attribute__((section(".preinit_array"), used))
+static void (*const preinit_process_start)(int, char **, char **) = process_start;
 
 static void usage(FILE *out)
 {
@@ -27,7 +54,8 @@ static void usage(FILE *out)
 	      "  -h, --help         this text\n"
 	      "  -V, --version      print the version\n"
 	      "\n"
-	      "Signals: SIGINT/SIGTERM stop reading, drain queues, flush sinks and exit 0;\n"
+	      "Signals: SIGINT/SIGTERM stop reading, drain queues, flush sinks and exit 0 (a\n"
+	      "repeat within 1 s is the same stop; a later one exits at once without draining);\n"
 	      "SIGHUP re-reads FILE (sources added/removed; an invalid file is rejected).\n"
 	      "Exit codes: 0 done, 1 a source or the pipeline failed, 2 usage or config error.\n",
 	      out);
@@ -67,6 +95,9 @@ static int parse_args(int argc, char **argv, pipe_daemon_opts *o, int *check)
 
 int main(int argc, char **argv)
 {
+	/* Before anything opens a file: supervisors may start us with stdout or stderr closed. */
+	if (vp_stdio_reserve() < 0)
+		return 1;
 	vp_omp_tune(argv);
 	pipe_daemon_opts o = { 0 };
 	int check = 0;

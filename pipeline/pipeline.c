@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "vp_err.h"
+#include "vp_fpu.h"
 #include "vp_log.h"
 
 
@@ -187,6 +188,7 @@ static void *engine_main(void *arg)
 {
 	pipe_pipeline *p = arg;
 	pipe_batch *pending = NULL;
+	vp_fpu_flush_denormals();  /* the CPU kernels, the heads and NMS run here */
 	for (int cur = 0;; cur ^= 1) {
 		if (pending && !pipe_mq_has_work(p->mq)) {
 			finish_batch(p, pending);

@@ -1,7 +1,10 @@
 /* Engine: the shared models against onnxruntime's reference outputs at batch 1 and
  * batch N (every item equal to the batch-1 result), input-size override, peak bytes,
- * and clear load-time errors for bad models built by the test. */
+ * clear load-time errors for bad models built by the test, and denormals flushed to zero
+ * on the threads that run the CPU kernels. */
 #include <dlfcn.h>
+#include <omp.h>
+#include <pthread.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +18,7 @@
 
 #include "infer/engine.h"
 #include "pipeline/vp_err.h"
+#include "pipeline/vp_fpu.h"
 
 /* Allocation counter: this binary's malloc family wraps glibc's, so allocations by the
  * engine, its kernels and OpenMP are all seen while counting is on. OpenBLAS's own
@@ -532,6 +536,53 @@ static void test_engine_refuses_batch_it_cannot_identify(void **state)
 	assert_true(open_rc(flat, 4) < 0);
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <pmmintrin.h>
+#include <xmmintrin.h>
+
+/* On a thread of its own that starts with FTZ/DAZ clear (as a caller's thread would), runs
+ * a 2-thread engine; then this thread and its OpenMP team must flush denormals. */
+static void *run_on_fresh_thread(void *arg)
+{
+	int *flushes = arg;
+	_mm_setcsr(_mm_getcsr() & ~(unsigned)(_MM_FLUSH_ZERO_ON | _MM_DENORMALS_ZERO_ON));
+	char path[1024];
+	inf_engine *e = NULL;
+	inf_engine_opts o = { .max_batch = 1, .threads = 2, .input_w = 160, .input_h = 128 };
+	if (inf_engine_open(shared("models/yolox_nano.onnx", path, sizeof(path)), &o, &e) < 0)
+		return NULL;
+	inf_tensor_info ii;
+	inf_engine_input_info(e, 0, &ii);
+	memset(inf_engine_input(e, 0), 0, numel(&ii) * sizeof(float));
+	if (inf_engine_run(e, 1) == 0) {
+		flushes[0] = vp_fpu_flushes_denormals();
+		flushes[1] = flushes[2] = 1;
+#pragma omp parallel num_threads(2)
+		if (!vp_fpu_flushes_denormals())
+			flushes[1 + omp_get_thread_num()] = 0;
+	}
+	inf_engine_free(&e);
+	return NULL;
+}
+#endif
+
+static void test_engine_run_flushes_denormals_on_its_threads(void **state)
+{
+	(void)state;
+#if defined(__x86_64__) || defined(__i386__)
+	int flushes[3] = { -1, -1, -1 };
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, run_on_fresh_thread, flushes), 0);
+	pthread_join(th, NULL);
+	assert_int_not_equal(flushes[0], -1);  /* the engine ran */
+	assert_int_equal(flushes[0], 1);       /* the calling thread */
+	assert_int_equal(flushes[1], 1);       /* its OpenMP team */
+	assert_int_equal(flushes[2], 1);
+#else
+	skip();
+#endif
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -558,6 +609,7 @@ int main(void)
 		cmocka_unit_test(test_engine_partial_batch_matches_full_batch),
 		cmocka_unit_test(test_engine_runs_without_allocating),
 		cmocka_unit_test(test_engine_input_size_override_reinfers_shapes),
+		cmocka_unit_test(test_engine_run_flushes_denormals_on_its_threads),
 		cmocka_unit_test(test_engine_rejects_unknown_operators),
 		cmocka_unit_test(test_engine_lists_every_unsupported_node_in_one_message),
 		cmocka_unit_test(test_engine_rejects_malformed_graphs),

@@ -1,7 +1,8 @@
 /* Task pool (infer/taskpool.c): every task runs exactly once with a valid slot, the
  * caller finishes a job alone while every worker is held off its core (here: stuck in
  * a signal handler, as a preempted thread would be), nested and concurrent calls run
- * inline, many jobs in a row lose no wake-up, and the pool shuts down cleanly. */
+ * inline, many jobs in a row lose no wake-up, the pool shuts down cleanly, and every
+ * worker flushes denormal floats to zero (FTZ/DAZ), whatever its creator's FPU mode. */
 #include <dirent.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -17,6 +18,7 @@
 #include <cmocka.h>
 
 #include "infer/taskpool.h"
+#include "pipeline/vp_fpu.h"
 
 #define MANY 20000
 
@@ -297,6 +299,56 @@ static void test_new_free_cycles_and_null(void **state)
 	counts_free(c);
 }
 
+/* Each participant records its own FPU mode. tasks = participants and each task waits
+ * (up to a deadline) until every slot has taken one, so every worker runs exactly one. */
+typedef struct fpu_seen {
+	_Atomic int taken[8], flushes[8], zero[8];
+	int threads;
+} fpu_seen;
+
+static int slots_taken(fpu_seen *f)
+{
+	int n = 0;
+	for (int i = 0; i < f->threads; i++)
+		n += atomic_load(&f->taken[i]) > 0;
+	return n;
+}
+
+static void fpu_task(void *arg, int64_t t, int slot)
+{
+	fpu_seen *f = arg;
+	(void)t;
+	/* volatile: computed here at run time, on this thread, not folded by the compiler */
+	volatile float small = 1e-20f, denormal = 1e-40f, one = 1.0f;
+	float product = small * small;    /* 1e-40: a denormal result unless flushed (FTZ) */
+	float operand = denormal * one;   /* a denormal operand unless read as 0 (DAZ) */
+	atomic_store(&f->flushes[slot], vp_fpu_flushes_denormals());
+	atomic_store(&f->zero[slot], product == 0.0f && operand == 0.0f);
+	atomic_fetch_add(&f->taken[slot], 1);
+	for (int i = 0; i < 100000 && slots_taken(f) < f->threads; i++)
+		usleep(100);  /* 10 s at most */
+}
+
+static void test_workers_flush_denormals_to_zero(void **state)
+{
+	(void)state;
+#if !defined(__x86_64__) && !defined(__i386__)
+	skip();
+#endif
+	tp_pool *p = NULL;
+	fpu_seen f = { .threads = 3 };
+	assert_int_equal(tp_new(&p, f.threads), 0);
+	tp_run(p, f.threads, f.threads, fpu_task, &f);
+	tp_free(&p);
+	assert_int_equal(slots_taken(&f), f.threads);
+	for (int slot = 1; slot < f.threads; slot++) {  /* slot 0 is this thread: not the pool's */
+		if (!atomic_load(&f.flushes[slot]))
+			fail_msg("worker %d: MXCSR FTZ|DAZ not set", slot);
+		if (!atomic_load(&f.zero[slot]))
+			fail_msg("worker %d: a denormal product or operand was not flushed to 0", slot);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -307,6 +359,7 @@ int main(void)
 		cmocka_unit_test(test_concurrent_callers),
 		cmocka_unit_test(test_caller_finishes_alone_while_workers_are_held),
 		cmocka_unit_test(test_new_free_cycles_and_null),
+		cmocka_unit_test(test_workers_flush_denormals_to_zero),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
