@@ -1,7 +1,12 @@
 /* mqtt sink: one MQTT message per output message (frames and end-of-stream), published
  * through libmosquitto's own network thread. write() only hands the message to the
  * library; messages the library holds (QoS 1: until the broker acknowledges them) are
- * bounded by the sink's queue depth, so a dead broker costs counted drops, not time. */
+ * bounded by the sink's queue depth, so a dead broker costs counted drops, not time.
+ *
+ * Accounting (settle): a message counts as sent when the library reports it published
+ * (QoS 0: written to the socket; QoS 1: acknowledged by the broker). QoS 0 messages the
+ * library held when the connection dropped fail; so does whatever is still unacknowledged
+ * at close. A full library queue drops (-ENOBUFS). */
 #include "sink.h"
 #include "net_topic.h"
 #include "net_util.h"
@@ -41,6 +46,8 @@ typedef struct mqtt_sink {
 	atomic_int last_refusal;      /* CONNACK code of the last refused attempt, 0 after success */
 	atomic_uint last_log_hash;    /* of the last library error logged */
 	atomic_llong acked;
+	atomic_llong lost;            /* QoS 0 messages gone with a connection */
+	int64_t acked_settled;        /* sink thread: acked already reported by settle */
 	int64_t dropped, failed;
 	char topic_buf[MQTT_TOPIC_MAX];
 } mqtt_sink;
@@ -74,7 +81,7 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
 	/* QoS 0 messages still in the library's packet queue are gone with the connection;
 	 * QoS 1 messages stay queued and are sent again after the reconnect. */
 	if (s->qos == 0)
-		atomic_store(&s->queued, 0);
+		atomic_fetch_add(&s->lost, atomic_exchange(&s->queued, 0));
 	if (was && rc != 0)
 		vp_warn("sink", s->name, "lost broker %s:%d (%s); reconnecting", s->host, s->port,
 		        mosquitto_strerror(rc));
@@ -327,6 +334,23 @@ static void mqtt_close(void *priv)
 	s->mosq = NULL;
 }
 
+static int mqtt_settle(void *priv, sink_counters *ret)
+{
+	mqtt_sink *s = priv;
+	int64_t acked = atomic_load(&s->acked);
+	int64_t lost = atomic_exchange(&s->lost, 0);
+	ret->sent += acked - s->acked_settled;
+	ret->failed += lost;
+	s->acked_settled = acked;
+	return lost ? -ECONNRESET : 0;
+}
+
+static int mqtt_connected(void *priv)
+{
+	mqtt_sink *s = priv;
+	return atomic_load(&s->connected);
+}
+
 const sink_ops sink_mqtt_ops = {
 	.type = "mqtt",
 	.priv_size = sizeof(mqtt_sink),
@@ -335,6 +359,8 @@ const sink_ops sink_mqtt_ops = {
 	.flush = NULL,
 	.close = mqtt_close,
 	.tick = NULL,
+	.settle = mqtt_settle,
+	.connected = mqtt_connected,
 	/* A peer that is down or slow must cost drops, never stall the pipeline. */
 	.auto_policy = PIPE_QP_DROP_OLDEST,
 };
