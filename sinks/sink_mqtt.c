@@ -41,6 +41,11 @@ typedef struct mqtt_sink {
 	int max_queued;
 	struct mosquitto *mosq;
 	int loop_started;
+	/* The first connect failed: libmosquitto (2.0.11) never retries one that failed
+	 * before its network thread ran, so the sink's tick does, and starts that thread
+	 * once an attempt is under way. */
+	int connect_pending;
+	net_backoff backoff;
 	atomic_int queued;            /* handed to the library, not yet sent (QoS 0) / acked (QoS 1) */
 	atomic_int connected;
 	atomic_int last_refusal;      /* CONNACK code of the last refused attempt, 0 after success */
@@ -225,6 +230,18 @@ static int check_cfg(mqtt_sink *s, const pipe_sink_cfg *cfg, int *use_tls)
 	return 0;
 }
 
+static int start_loop(mqtt_sink *s)
+{
+	int rc = mosquitto_loop_start(s->mosq);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		vp_err("sink", s->name, "cannot start the MQTT network thread: %s",
+		       mosquitto_strerror(rc));
+		return -EAGAIN;
+	}
+	s->loop_started = 1;
+	return 0;
+}
+
 static int mqtt_open(void *priv, const pipe_sink_cfg *cfg, const char *name)
 {
 	mqtt_sink *s = priv;
@@ -248,18 +265,29 @@ static int mqtt_open(void *priv, const pipe_sink_cfg *cfg, const char *name)
 	if (rc < 0)
 		return rc;
 	rc = mosquitto_connect_async(s->mosq, s->host, s->port, cfg->keepalive_s);
-	/* A broker that is down now is retried by the network thread with backoff. */
-	if (rc != MOSQ_ERR_SUCCESS)
+	if (rc != MOSQ_ERR_SUCCESS) {
+		/* A broker that is down now is retried on tick with backoff. */
 		vp_warn("sink", s->name, "broker %s:%d: %s (will keep retrying)", s->host, s->port,
 		        rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
-	rc = mosquitto_loop_start(s->mosq);
-	if (rc != MOSQ_ERR_SUCCESS) {
-		vp_err("sink", s->name, "cannot start the MQTT network thread: %s",
-		       mosquitto_strerror(rc));
-		return -EAGAIN;
+		net_backoff_init(&s->backoff, cfg->reconnect_initial_ms, cfg->reconnect_max_ms);
+		net_backoff_fail(&s->backoff);
+		s->connect_pending = 1;
+		return 0;
 	}
-	s->loop_started = 1;
-	return 0;
+	return start_loop(s);
+}
+
+static void mqtt_tick(void *priv)
+{
+	mqtt_sink *s = priv;
+	if (!s->connect_pending || !net_backoff_due(&s->backoff))
+		return;
+	if (mosquitto_reconnect_async(s->mosq) != MOSQ_ERR_SUCCESS) {
+		net_backoff_fail(&s->backoff);
+		return;
+	}
+	s->connect_pending = 0;
+	start_loop(s);
 }
 
 static int mqtt_err(int rc)
@@ -358,7 +386,7 @@ const sink_ops sink_mqtt_ops = {
 	.write = mqtt_write,
 	.flush = NULL,
 	.close = mqtt_close,
-	.tick = NULL,
+	.tick = mqtt_tick,
 	.settle = mqtt_settle,
 	.connected = mqtt_connected,
 	/* A peer that is down or slow must cost drops, never stall the pipeline. */
