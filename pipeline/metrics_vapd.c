@@ -74,8 +74,8 @@ int pipe_metrics_add_stream(pipe_metrics *m, const char *stream, pipe_stream_met
 
 #define KD(field, name, help) { offsetof(pipe_sink_metrics, field), name, help }
 static const counter_def sink_counters[] = {
-	KD(sent, "vapd_sink_messages_sent_total", "Messages written to the peer or file."),
-	KD(dropped, "vapd_sink_messages_dropped_total", "Messages dropped because the sink queue was full."),
+	KD(sent, "vapd_sink_messages_sent_total", "Messages the kernel (or the MQTT broker) took in full."),
+	KD(dropped, "vapd_sink_messages_dropped_total", "Messages given up on purpose (queue full, slow peer, no subscriber)."),
 	KD(failed, "vapd_sink_messages_failed_total", "Messages lost to write errors."),
 };
 #undef KD

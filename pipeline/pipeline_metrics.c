@@ -23,7 +23,7 @@ int pipe_pipeline_setup_metrics(pipe_pipeline *p)
 		snprintf(name, sizeof(name), "%s%d", sink_type_name(p->cfg->sinks[i].type), i);
 		if ((rc = pipe_metrics_add_sink(p->metrics, name, &p->sink_m[i])) < 0)
 			return rc;
-		pipe_gauge_set(p->sink_m[i].connected, 1);
+		pipe_gauge_set(p->sink_m[i].connected, sink_set_connected(p->sinks, i));
 	}
 	return 0;
 }
@@ -68,5 +68,6 @@ void pipe_pipeline_sync_metrics(pipe_pipeline *p)
 		sync_counter(p->sink_m[i].sent, c.sent, &p->sink_synced[i].sent);
 		sync_counter(p->sink_m[i].dropped, c.dropped, &p->sink_synced[i].dropped);
 		sync_counter(p->sink_m[i].failed, c.failed, &p->sink_synced[i].failed);
+		pipe_gauge_set(p->sink_m[i].connected, sink_set_connected(p->sinks, i));
 	}
 }

@@ -17,6 +17,10 @@
 #define TICK_NS   100000000LL   /* sink_ops.tick period */
 #define BATCH_MAX 64            /* messages taken from the ring per lock round trip */
 
+/* While a sink keeps failing, one warning at the start of the outage, then at most one
+ * every FAIL_LOG_NS with the running count, so a dead disk cannot flood the log. */
+#define FAIL_LOG_NS 10000000000LL
+
 typedef struct sink_inst {
 	const sink_ops *ops;
 	const pipe_sink_cfg *cfg;
@@ -32,9 +36,11 @@ typedef struct sink_inst {
 	int cap, head, count;
 	bool closing;
 
-	atomic_int_least64_t sent, dropped, failed;
-	int64_t failed_in_row;   /* sink thread only: one log line per run of failures */
-	bool flush_failing;      /* sink thread only, likewise */
+	atomic_int_least64_t accepted, sent, dropped, failed;
+	atomic_int connected;
+	int64_t pending;         /* sink thread only: taken by write, outcome not yet settled */
+	int64_t failed_in_row;   /* sink thread only: failures since the last success */
+	int64_t fail_logged_ns;  /* sink thread only: when the outage was last reported */
 } sink_inst;
 
 struct sink_set {
@@ -47,33 +53,74 @@ static struct timespec ns_to_ts(int64_t ns)
 	return (struct timespec){ .tv_sec = ns / 1000000000LL, .tv_nsec = ns % 1000000000LL };
 }
 
+static void note_sent(sink_inst *k, int64_t n)
+{
+	if (n <= 0)
+		return;
+	atomic_fetch_add(&k->sent, n);
+	if (k->failed_in_row)
+		vp_info("sink", k->name, "writing again after %" PRId64 " failed messages",
+		        k->failed_in_row);
+	k->failed_in_row = 0;
+}
+
+static void note_failed(sink_inst *k, int64_t n, int err)
+{
+	if (n <= 0)
+		return;
+	atomic_fetch_add(&k->failed, n);
+	bool first = k->failed_in_row == 0;
+	k->failed_in_row += n;
+	int64_t now = vp_mono_ns();
+	if (!first && now - k->fail_logged_ns < FAIL_LOG_NS)
+		return;
+	k->fail_logged_ns = now;
+	if (first)
+		vp_warn("sink", k->name, "write failed: %s (failures are counted until it recovers)",
+		        vp_strerror(err < 0 ? err : -EIO));
+	else
+		vp_warn("sink", k->name, "still failing: %s (%" PRId64 " messages lost so far)",
+		        vp_strerror(err < 0 ? err : -EIO), k->failed_in_row);
+}
+
+/* Collects outcomes of buffered messages; never more than are pending, so a sink that
+ * miscounts cannot break accepted == sent + dropped + failed. */
+static void settle(sink_inst *k, int flush_err)
+{
+	if (k->ops->settle) {
+		sink_counters c = { 0 };
+		int err = k->ops->settle(k->priv, &c);
+		c.sent = c.sent < k->pending ? c.sent : k->pending;
+		k->pending -= c.sent;
+		c.failed = c.failed < k->pending ? c.failed : k->pending;
+		k->pending -= c.failed;
+		c.dropped = c.dropped < k->pending ? c.dropped : k->pending;
+		k->pending -= c.dropped;
+		atomic_fetch_add(&k->dropped, c.dropped);
+		note_sent(k, c.sent);
+		note_failed(k, c.failed, err < 0 ? err : flush_err);
+	}
+	if (k->ops->connected)
+		atomic_store(&k->connected, k->ops->connected(k->priv) ? 1 : 0);
+}
+
 static void write_one(sink_inst *k, sink_msg *m)
 {
 	int ret = k->ops->write(k->priv, m);
-	if (ret >= 0) {
-		atomic_fetch_add(&k->sent, 1);
-		if (k->failed_in_row)
-			vp_info("sink", k->name, "writing again after %" PRId64 " failed messages",
-			        k->failed_in_row);
-		k->failed_in_row = 0;
-		return;
-	}
-	atomic_fetch_add(&k->failed, 1);
-	if (k->failed_in_row++ == 0)
-		vp_warn("sink", k->name, "write failed: %s (failures are counted until it recovers)",
-		        vp_strerror(ret));
+	if (ret >= 0 && k->ops->settle)
+		k->pending++;
+	else if (ret >= 0)
+		note_sent(k, 1);
+	else if (ret == -ENOBUFS)
+		atomic_fetch_add(&k->dropped, 1);   /* the sink logs its own slow-peer drops */
+	else
+		note_failed(k, 1, ret);
 }
 
-/* A failed flush loses no count (the lines stay buffered in the sink or were counted at
- * write), but it is the first sign of a dead output, so it is logged once per outage. */
 static void flush_sink(sink_inst *k)
 {
-	if (!k->ops->flush)
-		return;
-	int ret = k->ops->flush(k->priv);
-	if (ret < 0 && !k->flush_failing)
-		vp_warn("sink", k->name, "flush failed: %s", vp_strerror(ret));
-	k->flush_failing = ret < 0;
+	int ret = k->ops->flush ? k->ops->flush(k->priv) : 0;
+	settle(k, ret);
 }
 
 /* Takes up to BATCH_MAX messages; called with the lock held. */
@@ -111,11 +158,11 @@ static void *sink_thread(void *arg)
 		int64_t now = vp_mono_ns();
 		if (now >= next_tick) {
 			next_tick = now + TICK_NS;
-			if (k->ops->tick) {
-				pthread_mutex_unlock(&k->lock);
+			pthread_mutex_unlock(&k->lock);
+			if (k->ops->tick)
 				k->ops->tick(k->priv);
-				pthread_mutex_lock(&k->lock);
-			}
+			settle(k, 0);
+			pthread_mutex_lock(&k->lock);
 		}
 		if (k->count == 0) {
 			if (k->closing)
@@ -131,6 +178,8 @@ static void *sink_thread(void *arg)
 		}
 		if (emptied)
 			flush_sink(k);
+		else
+			settle(k, 0);
 		pthread_mutex_lock(&k->lock);
 	}
 	pthread_mutex_unlock(&k->lock);
@@ -218,15 +267,21 @@ static void inst_destroy(sink_inst *k)
 {
 	if (!k->inited)
 		return;
-	if (k->opened)
+	if (k->opened) {
 		close_sink(k);
-	if (k->open_ok)
-		vp_info("sink", k->name, "closed: %" PRId64 " sent, %" PRId64 " dropped, %" PRId64
-		        " failed", (int64_t)atomic_load(&k->sent), (int64_t)atomic_load(&k->dropped),
-		        (int64_t)atomic_load(&k->failed));
+		settle(k, 0);
+	}
 	/* Only left over when the thread never ran. */
 	for (int i = 0; i < k->count; i++)
 		sink_msg_unref(&k->ring[(k->head + i) % k->cap]);
+	/* What close could not deliver (or never got to write) is lost. */
+	note_failed(k, k->pending + k->count, -EIO);
+	k->pending = k->count = 0;
+	int64_t failed = atomic_load(&k->failed);
+	if (k->open_ok)
+		vp_log(failed ? VP_LOG_WARN : VP_LOG_INFO, "sink", k->name, "closed: %" PRId64
+		       " sent, %" PRId64 " dropped, %" PRId64 " failed", (int64_t)atomic_load(&k->sent),
+		       (int64_t)atomic_load(&k->dropped), failed);
 	pthread_mutex_destroy(&k->lock);
 	pthread_cond_destroy(&k->not_empty);
 	pthread_cond_destroy(&k->not_full);
@@ -235,7 +290,7 @@ static void inst_destroy(sink_inst *k)
 	k->inited = false;
 }
 
-void sink_set_close(sink_set **ps)
+void sink_set_close_counted(sink_set **ps, sink_counters *final)
 {
 	sink_set *s = *ps;
 	if (!s)
@@ -246,11 +301,15 @@ void sink_set_close(sink_set **ps)
 	for (int i = 0; i < s->n; i++) {
 		inst_join(&s->sinks[i]);
 		inst_destroy(&s->sinks[i]);
+		if (final)
+			sink_set_counters(s, i, NULL, &final[i]);
 	}
 	free(s->sinks);
 	free(s);
 	*ps = NULL;
 }
+
+void sink_set_close(sink_set **ps) { sink_set_close_counted(ps, NULL); }
 
 int sink_set_open_with(const sink_spec *specs, int n, sink_set **ret)
 {
@@ -272,6 +331,7 @@ int sink_set_open_with(const sink_spec *specs, int n, sink_set **ret)
 		if ((err = k->ops->open(k->priv, k->cfg, k->name)) < 0)
 			goto fail;
 		k->open_ok = true;
+		atomic_store(&k->connected, k->ops->connected ? k->ops->connected(k->priv) != 0 : 1);
 	}
 	for (int i = 0; i < n; i++) {
 		sink_inst *k = &s->sinks[i];
@@ -325,6 +385,7 @@ static void publish_one(sink_inst *k, sink_msg *msg)
 	if (!k->closing) {
 		k->ring[(k->head + k->count) % k->cap] = sink_msg_ref(msg);
 		k->count++;
+		atomic_fetch_add(&k->accepted, 1);
 		pthread_cond_signal(&k->not_empty);
 	}
 	pthread_mutex_unlock(&k->lock);
@@ -352,5 +413,7 @@ void sink_set_counters(const sink_set *s, int i, const char **name, sink_counter
 		*name = k->name;
 	if (ret)
 		*ret = (sink_counters){ atomic_load(&k->sent), atomic_load(&k->dropped),
-		                        atomic_load(&k->failed) };
+		                        atomic_load(&k->failed), atomic_load(&k->accepted) };
 }
+
+int sink_set_connected(const sink_set *s, int i) { return atomic_load(&s->sinks[i].connected); }

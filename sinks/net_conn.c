@@ -37,7 +37,6 @@ static int reserve(net_conn *c, size_t n)
 	return 0;
 }
 
-/* Sends as much of p as the socket takes right now; returns bytes sent or -errno. */
 static ssize_t send_some(int fd, const char *p, size_t n)
 {
 	size_t done = 0;
@@ -51,16 +50,43 @@ static ssize_t send_some(int fd, const char *p, size_t n)
 			continue;
 		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
+		/* What went out is reported (and counted); a broken connection fails the
+		 * next call again. */
+		if (done > 0)
+			break;
 		return k < 0 ? -errno : -EPIPE;
 	}
 	return (ssize_t)done;
+}
+
+static int64_t count_lines(const char *p, size_t n)
+{
+	int64_t k = 0;
+	for (const char *e = p + n; (p = memchr(p, '\n', (size_t)(e - p))) != NULL; p++)
+		k++;
+	return k;
+}
+
+int64_t net_conn_pending_lines(const net_conn *c)
+{
+	return c->len ? count_lines(c->buf + c->off, c->len) : 0;
+}
+
+/* send_some() that counts every '\n' it got out: the kernel now has all of that
+ * message's bytes. */
+static ssize_t send_counted(net_conn *c, const char *p, size_t n)
+{
+	ssize_t k = send_some(c->fd, p, n);
+	if (k > 0)
+		c->sent_lines += count_lines(p, (size_t)k);
+	return k;
 }
 
 int net_conn_flush(net_conn *c)
 {
 	if (c->len == 0)
 		return 0;
-	ssize_t k = send_some(c->fd, c->buf + c->off, c->len);
+	ssize_t k = send_counted(c, c->buf + c->off, c->len);
 	if (k < 0)
 		return (int)k;
 	c->off += (size_t)k;
@@ -79,7 +105,7 @@ int net_conn_write(net_conn *c, const char *p, size_t n)
 		return rc;
 	if (c->len == 0) {
 		/* Nothing pending: hand the message to the kernel directly, keep only the tail. */
-		ssize_t k = send_some(c->fd, p, n);
+		ssize_t k = send_counted(c, p, n);
 		if (k < 0)
 			return (int)k;
 		p += k;

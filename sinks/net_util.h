@@ -61,6 +61,7 @@ typedef struct net_conn {
 	char *buf;
 	size_t cap, off, len;         /* pending bytes are buf[off, off + len) */
 	size_t alloc;                 /* bytes allocated so far; grows up to cap when needed */
+	int64_t sent_lines;           /* '\n'-terminated messages the kernel took in full */
 } net_conn;
 
 /* No memory is taken until the peer falls behind: a subscriber that keeps up never
@@ -77,6 +78,8 @@ int net_conn_flush(net_conn *c);
 /* Waits up to timeout_ms for pending bytes to leave (on close, so the last messages such
  * as end-of-stream get out); negative errno when they could not. */
 int net_conn_drain(net_conn *c, int timeout_ms);
+/* Messages (lines) still pending in the buffer, in full or in part. */
+int64_t net_conn_pending_lines(const net_conn *c);
 /* Closes the socket and frees the buffer; safe on a zeroed or closed conn. */
 void net_conn_close(net_conn *c);
 

@@ -10,9 +10,19 @@
 #include "../pipeline/config.h"
 #include "msg.h"
 
+typedef struct sink_counters { int64_t sent, dropped, failed, accepted; } sink_counters;
+
 /* One output type. Called only from the sink's own thread (open/close from the thread
  * that creates/frees the set). A write that fails is counted; the sink decides whether
- * to reconnect. */
+ * to reconnect.
+ *
+ * Accounting: every message handed to write ends as exactly one of sent (the kernel, or
+ * the MQTT library's acknowledgement, took all of its bytes), dropped (given up on purpose
+ * because the peer is too slow: write returns -ENOBUFS) or failed (any other error). A
+ * write that returns 0 has taken the message; without a settle op it counts as sent at
+ * once, with one it is pending until settle reports its outcome. Messages are JSON Lines
+ * (sink_msg ends every message with its only '\n'), so buffered outcomes are counted in
+ * lines. */
 typedef struct sink_ops {
 	const char *type;                 /* "stdout", "file", "socket", "mqtt" */
 	size_t priv_size;
@@ -30,6 +40,13 @@ typedef struct sink_ops {
 	void (*tick)(void *priv);
 	/* Queue policy when the config says auto (PIPE_QP_AUTO here means block). */
 	enum pipe_queue_policy auto_policy;
+	/* May be NULL (write returning 0 means sent). Adds to *ret the outcomes (sent,
+	 * failed) of messages taken by write since the last call; returns the error behind
+	 * the last failure it adds, or 0. Called after writes, flushes, ticks and close. */
+	int (*settle)(void *priv, sink_counters *ret);
+	/* May be NULL (always up). 1 while the sink has a working peer or open file whose
+	 * last write succeeded, 0 while it is down; read after each batch and tick. */
+	int (*connected)(void *priv);
 	/* Never drops: the queue blocks whatever the config says (file). */
 	bool lossless;
 } sink_ops;
@@ -38,8 +55,6 @@ typedef struct sink_ops {
 const sink_ops *sink_ops_find(const char *type);
 /* The registry name of a config sink type ("stdout", "file", ...); NULL when out of range. */
 const char *sink_type_name(enum pipe_sink_type type);
-
-typedef struct sink_counters { int64_t sent, dropped, failed; } sink_counters;
 
 typedef struct sink_set sink_set;
 
@@ -56,9 +71,13 @@ int sink_set_open(const pipe_config *cfg, sink_set **ret);
 int sink_set_publish(sink_set *s, sink_msg *msg);
 int sink_set_count(const sink_set *s);
 /* Name ("file[1]": type and index in the config; valid while the set lives) and counters
- * of sink i: sent = accepted by the sink, dropped = evicted by drop_oldest, failed = write
- * returned an error. Either out-pointer may be NULL. */
+ * of sink i: accepted = queued by sink_set_publish; sent = delivered (see sink_ops);
+ * dropped = evicted by drop_oldest or given up on a slow peer; failed = lost to an error
+ * (or still undelivered when the sink closed). accepted - sent - dropped - failed is what
+ * is queued or in flight; sink_set_close settles it to 0 (its last log line). Either out-pointer may be NULL. */
 void sink_set_counters(const sink_set *s, int i, const char **name, sink_counters *ret);
+/* 1 while sink i has a working peer or open file (sink_ops.connected), else 0. */
+int sink_set_connected(const sink_set *s, int i);
 /* Drains every queue, flushes and closes the sinks, joins threads, logs the counters. */
 void sink_set_close(sink_set **s);
 

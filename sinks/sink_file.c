@@ -7,6 +7,11 @@
  * - flush_ms: lines are buffered and written out at most flush_ms after they arrived
  *   (checked on the ~100 ms tick, so the granularity is that tick); 0 writes every batch.
  * - close writes out the buffer and fsyncs the file.
+ *
+ * A line counts as sent once write(2) took all of it. A write that fails (disk full,
+ * EFBIG, EIO) loses what was buffered: those lines count as failed, and a line the kernel
+ * took only in part is cut off again, so the file always ends with a whole line and holds
+ * exactly the lines counted sent.
  */
 #include "outbuf_internal.h"
 #include "sink.h"
@@ -46,6 +51,8 @@ static int file_reopen(file_priv *p, int flags)
 	struct stat st;
 	p->size = fstat(fd, &st) == 0 ? (int64_t)st.st_size : 0;
 	p->out.fd = fd;
+	p->out.untear = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	p->out.last_err = 0;
 	return 0;
 }
 
@@ -75,11 +82,20 @@ static int file_open(void *priv, const pipe_sink_cfg *cfg, const char *name)
 	return err;
 }
 
+/* After a failed write the lost lines were counted in size: take the file's own. */
+static void file_resync_size(file_priv *p)
+{
+	struct stat st;
+	if (fstat(p->out.fd, &st) == 0)
+		p->size = (int64_t)st.st_size;
+}
+
 static int file_flush_now(file_priv *p)
 {
 	int err = sink_outbuf_flush(&p->out);
-	if (p->out.len == 0)
-		p->pending_since = 0;
+	p->pending_since = 0;
+	if (err < 0)
+		file_resync_size(p);
 	return err;
 }
 
@@ -142,8 +158,10 @@ static int file_write(void *priv, const sink_msg *msg)
 		if ((err = file_rotate(p)) < 0)
 			return err;
 	}
-	if ((err = sink_outbuf_put(&p->out, msg->text, msg->len)) < 0)
+	if ((err = sink_outbuf_put(&p->out, msg->text, msg->len)) < 0) {
+		file_resync_size(p);
 		return err;
+	}
 	p->size += (int64_t)msg->len;
 	if (p->out.len > 0 && p->pending_since == 0)
 		p->pending_since = vp_mono_ns();
@@ -161,12 +179,19 @@ static int file_flush_due(file_priv *p)
 
 static int file_flush(void *priv) { return file_flush_due(priv); }
 
-static void file_tick(void *priv)
+/* A failure is reported by the dispatcher from the failed lines (rate-limited). */
+static void file_tick(void *priv) { file_flush_due(priv); }
+
+static int file_settle(void *priv, sink_counters *ret)
 {
 	file_priv *p = priv;
-	int err = file_flush_due(p);
-	if (err < 0)
-		vp_warn("sink", p->name, "write to %s: %s", p->path, vp_strerror(err));
+	return sink_outbuf_settle(&p->out, ret);
+}
+
+static int file_connected(void *priv)
+{
+	file_priv *p = priv;
+	return p->out.fd >= 0 && p->out.last_err == 0;
 }
 
 static void file_close(void *priv)
@@ -175,8 +200,7 @@ static void file_close(void *priv)
 	if (p->out.fd >= 0) {
 		int err = file_flush_now(p);
 		if (err < 0)
-			vp_err("sink", p->name, "write to %s: %s (%zu bytes lost)", p->path,
-			       vp_strerror(err), p->out.len);
+			vp_err("sink", p->name, "write to %s at close: %s", p->path, vp_strerror(err));
 		/* EINVAL/EROFS: a pipe or device such as /dev/null has nothing to make durable. */
 		if (fsync(p->out.fd) < 0 && errno != EINVAL && errno != EROFS)
 			vp_err("sink", p->name, "fsync %s: %s", p->path, strerror(errno));
@@ -196,5 +220,7 @@ const sink_ops sink_file_ops = {
 	.flush = file_flush,
 	.close = file_close,
 	.tick = file_tick,
+	.settle = file_settle,
+	.connected = file_connected,
 	.lossless = true,
 };

@@ -1,7 +1,12 @@
 /* mqtt sink: one MQTT message per output message (frames and end-of-stream), published
  * through libmosquitto's own network thread. write() only hands the message to the
  * library; messages the library holds (QoS 1: until the broker acknowledges them) are
- * bounded by the sink's queue depth, so a dead broker costs counted drops, not time. */
+ * bounded by the sink's queue depth, so a dead broker costs counted drops, not time.
+ *
+ * Accounting (settle): a message counts as sent when the library reports it published
+ * (QoS 0: written to the socket; QoS 1: acknowledged by the broker). QoS 0 messages the
+ * library held when the connection dropped fail; so does whatever is still unacknowledged
+ * at close. A full library queue drops (-ENOBUFS). */
 #include "sink.h"
 #include "net_topic.h"
 #include "net_util.h"
@@ -36,11 +41,18 @@ typedef struct mqtt_sink {
 	int max_queued;
 	struct mosquitto *mosq;
 	int loop_started;
+	/* The first connect failed: libmosquitto (2.0.11) never retries one that failed
+	 * before its network thread ran, so the sink's tick does, and starts that thread
+	 * once an attempt is under way. */
+	int connect_pending;
+	net_backoff backoff;
 	atomic_int queued;            /* handed to the library, not yet sent (QoS 0) / acked (QoS 1) */
 	atomic_int connected;
 	atomic_int last_refusal;      /* CONNACK code of the last refused attempt, 0 after success */
 	atomic_uint last_log_hash;    /* of the last library error logged */
 	atomic_llong acked;
+	atomic_llong lost;            /* QoS 0 messages gone with a connection */
+	int64_t acked_settled;        /* sink thread: acked already reported by settle */
 	int64_t dropped, failed;
 	char topic_buf[MQTT_TOPIC_MAX];
 } mqtt_sink;
@@ -74,7 +86,7 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
 	/* QoS 0 messages still in the library's packet queue are gone with the connection;
 	 * QoS 1 messages stay queued and are sent again after the reconnect. */
 	if (s->qos == 0)
-		atomic_store(&s->queued, 0);
+		atomic_fetch_add(&s->lost, atomic_exchange(&s->queued, 0));
 	if (was && rc != 0)
 		vp_warn("sink", s->name, "lost broker %s:%d (%s); reconnecting", s->host, s->port,
 		        mosquitto_strerror(rc));
@@ -218,6 +230,18 @@ static int check_cfg(mqtt_sink *s, const pipe_sink_cfg *cfg, int *use_tls)
 	return 0;
 }
 
+static int start_loop(mqtt_sink *s)
+{
+	int rc = mosquitto_loop_start(s->mosq);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		vp_err("sink", s->name, "cannot start the MQTT network thread: %s",
+		       mosquitto_strerror(rc));
+		return -EAGAIN;
+	}
+	s->loop_started = 1;
+	return 0;
+}
+
 static int mqtt_open(void *priv, const pipe_sink_cfg *cfg, const char *name)
 {
 	mqtt_sink *s = priv;
@@ -241,18 +265,29 @@ static int mqtt_open(void *priv, const pipe_sink_cfg *cfg, const char *name)
 	if (rc < 0)
 		return rc;
 	rc = mosquitto_connect_async(s->mosq, s->host, s->port, cfg->keepalive_s);
-	/* A broker that is down now is retried by the network thread with backoff. */
-	if (rc != MOSQ_ERR_SUCCESS)
+	if (rc != MOSQ_ERR_SUCCESS) {
+		/* A broker that is down now is retried on tick with backoff. */
 		vp_warn("sink", s->name, "broker %s:%d: %s (will keep retrying)", s->host, s->port,
 		        rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
-	rc = mosquitto_loop_start(s->mosq);
-	if (rc != MOSQ_ERR_SUCCESS) {
-		vp_err("sink", s->name, "cannot start the MQTT network thread: %s",
-		       mosquitto_strerror(rc));
-		return -EAGAIN;
+		net_backoff_init(&s->backoff, cfg->reconnect_initial_ms, cfg->reconnect_max_ms);
+		net_backoff_fail(&s->backoff);
+		s->connect_pending = 1;
+		return 0;
 	}
-	s->loop_started = 1;
-	return 0;
+	return start_loop(s);
+}
+
+static void mqtt_tick(void *priv)
+{
+	mqtt_sink *s = priv;
+	if (!s->connect_pending || !net_backoff_due(&s->backoff))
+		return;
+	if (mosquitto_reconnect_async(s->mosq) != MOSQ_ERR_SUCCESS) {
+		net_backoff_fail(&s->backoff);
+		return;
+	}
+	s->connect_pending = 0;
+	start_loop(s);
 }
 
 static int mqtt_err(int rc)
@@ -327,6 +362,23 @@ static void mqtt_close(void *priv)
 	s->mosq = NULL;
 }
 
+static int mqtt_settle(void *priv, sink_counters *ret)
+{
+	mqtt_sink *s = priv;
+	int64_t acked = atomic_load(&s->acked);
+	int64_t lost = atomic_exchange(&s->lost, 0);
+	ret->sent += acked - s->acked_settled;
+	ret->failed += lost;
+	s->acked_settled = acked;
+	return lost ? -ECONNRESET : 0;
+}
+
+static int mqtt_connected(void *priv)
+{
+	mqtt_sink *s = priv;
+	return atomic_load(&s->connected);
+}
+
 const sink_ops sink_mqtt_ops = {
 	.type = "mqtt",
 	.priv_size = sizeof(mqtt_sink),
@@ -334,7 +386,9 @@ const sink_ops sink_mqtt_ops = {
 	.write = mqtt_write,
 	.flush = NULL,
 	.close = mqtt_close,
-	.tick = NULL,
+	.tick = mqtt_tick,
+	.settle = mqtt_settle,
+	.connected = mqtt_connected,
 	/* A peer that is down or slow must cost drops, never stall the pipeline. */
 	.auto_policy = PIPE_QP_DROP_OLDEST,
 };

@@ -1,7 +1,13 @@
 /* socket sink: JSON lines over TCP or Unix stream sockets (as a client that reconnects
  * with exponential backoff, or as a server for any number of subscribers), or one
  * message per UDP datagram. Every socket is non-blocking and every buffer bounded, so a
- * dead or slow peer costs counted drops, never time on the sink thread. */
+ * dead or slow peer costs counted drops, never time on the sink thread.
+ *
+ * Accounting (settle): a client's message is sent once the kernel took its last byte;
+ * while the peer is down it fails at once; buffered ones lost with a connection (or
+ * still unsent at close) fail; one that finds the buffer full is dropped (-ENOBUFS). UDP:
+ * sent when the datagram went out whole. A server counts a message sent when at least
+ * one subscriber got it (or has it queued), dropped when nobody is connected. */
 #include "sink.h"
 #include "net_util.h"
 
@@ -36,15 +42,31 @@ typedef struct sock_sink {
 	net_listen *srv;              /* servers */
 	int64_t dropped, oversize, refused, connects;
 	int down_reported;            /* one warning per outage, not one per message */
+	int64_t sent, lost, unheard;  /* for settle: sent, failed, dropped (server: nobody on) */
+	int last_err;                 /* behind the latest loss */
 } sock_sink;
 
 static int is_client(const sock_sink *s) { return s->addr.kind == NET_TCP || s->addr.kind == NET_UNIX; }
 
+/* Takes the connection's sent lines and fails what it still buffers. */
+static void settle_conn(sock_sink *s, int err)
+{
+	s->sent += s->conn.sent_lines;
+	s->conn.sent_lines = 0;
+	int64_t lost = net_conn_pending_lines(&s->conn);
+	if (lost > 0) {
+		s->lost += lost;
+		s->last_err = err;
+	}
+}
+
 static void go_down(sock_sink *s, int err)
 {
-	if (s->conn.len > 0)
+	/* Once per outage: the dispatcher keeps counting (and reporting) the failures. */
+	if (s->conn.len > 0 && !s->down_reported)
 		vp_warn("sink", s->name, "%s: %zu buffered bytes lost with the connection",
 		        s->addr.text, s->conn.len);
+	settle_conn(s, err);
 	if (s->conn.fd >= 0) {
 		close(s->conn.fd);
 		s->conn.fd = -1;
@@ -160,7 +182,7 @@ static int udp_write(sock_sink *s, const sink_msg *m)
 		return 0;
 	int rc = k < 0 ? -errno : -EMSGSIZE;
 	if (rc == -EAGAIN || rc == -ENOBUFS)
-		return count_drop(s, -EAGAIN);
+		return count_drop(s, -ENOBUFS);
 	if (rc != -ECONNREFUSED)
 		vp_warn("sink", s->name, "udp %s: %s", s->addr.text, vp_strerror(rc));
 	return rc;
@@ -204,11 +226,17 @@ static int sock_write(void *priv, const sink_msg *m)
 {
 	sock_sink *s = priv;
 	if (s->srv) {
-		net_listen_write(s->srv, m->text, m->len);
+		if (net_listen_write(s->srv, m->text, m->len) > 0)
+			s->sent++;
+		else
+			s->unheard++;
 		return 0;
 	}
-	if (s->addr.kind == NET_UDP)
-		return udp_write(s, m);
+	if (s->addr.kind == NET_UDP) {
+		int rc = udp_write(s, m);
+		s->sent += rc == 0;
+		return rc;
+	}
 	return client_write(s, m);
 }
 
@@ -227,6 +255,25 @@ static int sock_flush(void *priv)
 	return 0;
 }
 
+static int sock_settle(void *priv, sink_counters *ret)
+{
+	sock_sink *s = priv;
+	s->sent += s->conn.sent_lines;
+	s->conn.sent_lines = 0;
+	ret->sent += s->sent;
+	ret->failed += s->lost;
+	ret->dropped += s->unheard;
+	s->sent = s->lost = s->unheard = 0;
+	return s->last_err;
+}
+
+/* A client is up once connected; servers and UDP have no peer to lose. */
+static int sock_connected(void *priv)
+{
+	sock_sink *s = priv;
+	return !is_client(s) || s->state == SOCK_UP;
+}
+
 static void sock_close(void *priv)
 {
 	sock_sink *s = priv;
@@ -240,6 +287,7 @@ static void sock_close(void *priv)
 	    net_conn_drain(&s->conn, SOCK_CLOSE_DRAIN_MS) < 0)
 		vp_warn("sink", s->name, "%zu bytes still unsent to %s at close", s->conn.len,
 		        s->addr.text);
+	settle_conn(s, -ETIMEDOUT);
 	if (s->dropped || s->oversize || s->refused)
 		vp_info("sink", s->name, "%lld messages dropped (peer too slow), %lld oversize, "
 		        "%lld port-unreachable reports", (long long)s->dropped, (long long)s->oversize,
@@ -255,6 +303,8 @@ const sink_ops sink_socket_ops = {
 	.flush = sock_flush,
 	.close = sock_close,
 	.tick = sock_tick,
+	.settle = sock_settle,
+	.connected = sock_connected,
 	/* A peer that is down or slow must cost drops, never stall the pipeline. */
 	.auto_policy = PIPE_QP_DROP_OLDEST,
 };

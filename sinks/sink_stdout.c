@@ -1,5 +1,7 @@
 /* stdout sink: whole lines to fd 1, pushed out after every batch (and on tick), so a
- * pipe into jq sees messages promptly without one write(2) per message. */
+ * pipe into jq sees messages promptly without one write(2) per message. A line counts
+ * as sent once write(2) took it; a failed write (closed pipe, /dev/full) fails what was
+ * buffered. stdout is never truncated: it may be shared with other writers. */
 #include "outbuf_internal.h"
 #include "sink.h"
 
@@ -33,6 +35,18 @@ static int stdout_flush(void *priv)
 
 static void stdout_tick(void *priv) { stdout_flush(priv); }
 
+static int stdout_settle(void *priv, sink_counters *ret)
+{
+	stdout_priv *p = priv;
+	return sink_outbuf_settle(&p->out, ret);
+}
+
+static int stdout_connected(void *priv)
+{
+	stdout_priv *p = priv;
+	return p->out.last_err == 0;
+}
+
 static void stdout_close(void *priv)
 {
 	stdout_priv *p = priv;
@@ -49,5 +63,7 @@ const sink_ops sink_stdout_ops = {
 	.flush = stdout_flush,
 	.close = stdout_close,
 	.tick = stdout_tick,
+	.settle = stdout_settle,
+	.connected = stdout_connected,
 	.auto_policy = PIPE_QP_BLOCK,
 };

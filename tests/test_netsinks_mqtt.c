@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "sinks/dispatch_internal.h"
 #include "test_netsinks_util.h"
 
 #define MOSQUITTO_BIN "/usr/sbin/mosquitto"
@@ -539,6 +540,46 @@ static void test_mqtt_rejects_bad_settings_with_clear_errors(void **state)
 	}
 }
 
+/* The connected state (the vapd_sink_connected gauge) through the real dispatcher: 0
+ * while no broker runs, 1 once one is up; messages count as sent only when acknowledged. */
+static void test_mqtt_sink_is_connected_only_while_a_broker_is_up(void **state)
+{
+	(void)state;
+	broker b;
+	broker_setup(&b, NULL);
+	broker_kill(&b);
+	char addr[64];
+	pipe_sink_cfg cfg = mqtt_cfg(b.port, addr, sizeof(addr));
+	pipe_config pc = { .sinks = &cfg, .n_sinks = 1 };
+	sink_set *set = NULL;
+	assert_int_equal(sink_set_open(&pc, &set), 0);
+	tn_sleep_ms(300);
+	assert_int_equal(sink_set_connected(set, 0), 0);
+
+	broker_start(&b);
+	for (int64_t end = tn_now_ms() + 6000; tn_now_ms() < end && !sink_set_connected(set, 0);)
+		tn_sleep_ms(20);
+	assert_int_equal(sink_set_connected(set, 0), 1);
+	sub s;
+	sub_start(&s, b.port, "vapd/#", NULL, NULL);
+	vp_frame f = { .stream_id = "cam1", .width = 64, .height = 48 };
+	for (int i = 0; i < 5; i++) {
+		f.index = i;
+		sink_msg *m = NULL;
+		assert_int_equal(sink_msg_frame(&f, NULL, 0, NULL, 0, &m), 0);
+		assert_int_equal(sink_set_publish(set, m), 0);
+		sink_msg_unref(&m);
+	}
+	assert_true(sub_wait_count(&s, 5, 3000));
+	sink_counters c;
+	sink_set_close_counted(&set, &c);
+	assert_int_equal(c.accepted, 5);
+	assert_int_equal(c.sent, 5);   /* QoS 1: acknowledged by the broker */
+	assert_int_equal(c.dropped + c.failed, 0);
+	sub_stop(&s);
+	broker_teardown(&b);
+}
+
 int main(void)
 {
 	if (access(MOSQUITTO_BIN, X_OK) != 0) {
@@ -552,6 +593,7 @@ int main(void)
 		cmocka_unit_test(test_mqtt_retained_message_reaches_a_late_subscriber),
 		cmocka_unit_test(test_mqtt_qos1_survives_broker_restart_without_stalling),
 		cmocka_unit_test(test_mqtt_dead_broker_never_stalls_and_bounds_its_queue),
+		cmocka_unit_test(test_mqtt_sink_is_connected_only_while_a_broker_is_up),
 		cmocka_unit_test(test_mqtt_authenticates_with_a_password_file),
 		cmocka_unit_test(test_mqtt_tls_with_ca_and_client_certificate),
 		cmocka_unit_test(test_mqtt_rejects_bad_settings_with_clear_errors),
