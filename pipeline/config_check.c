@@ -49,16 +49,18 @@ int cfg_check_device(const char *v, char *msg, size_t n)
 	return -1;
 }
 
-static int parse_port(const char *s)
+static int parse_port(const char *s, int min)
 {
 	long port;
-	if (!isdigit((unsigned char)*s) || cfg_parse_int(s, &port) < 0 || port < 1 || port > 65535)
+	if (!isdigit((unsigned char)*s) || cfg_parse_int(s, &port) < 0 || port < min || port > 65535)
 		return -1;
 	return (int)port;
 }
 
-/* "host:port", "[v6addr]:port", or with need_port == 0 also a bare host. */
-static int check_host_port(const char *v, int need_port, char *msg, size_t n, const char *what)
+/* "host:port", "[v6addr]:port", or with need_port == 0 also a bare host. min_port is 0 for
+ * servers (the kernel picks a free port, the sink logs it), else 1. */
+static int check_host_port(const char *v, int need_port, int min_port, char *msg, size_t n,
+                           const char *what)
 {
 	const char *colon;
 	size_t hlen;
@@ -74,8 +76,8 @@ static int check_host_port(const char *v, int need_port, char *msg, size_t n, co
 		if (memchr(v, '/', hlen) || (colon && memchr(v, ':', hlen)))
 			hlen = 0;
 	}
-	if (hlen == 0 || (need_port && !colon) || (colon && parse_port(colon + 1) < 0)) {
-		snprintf(msg, n, "'%s' is not %s (port 1..65535)", v, what);
+	if (hlen == 0 || (need_port && !colon) || (colon && parse_port(colon + 1, min_port) < 0)) {
+		snprintf(msg, n, "'%s' is not %s (port %d..65535)", v, what, min_port);
 		return -1;
 	}
 	return 0;
@@ -83,7 +85,7 @@ static int check_host_port(const char *v, int need_port, char *msg, size_t n, co
 
 int cfg_check_listen(const char *v, char *msg, size_t n)
 {
-	return check_host_port(v, 1, msg, n, "host:port");
+	return check_host_port(v, 1, 1, msg, n, "host:port");
 }
 
 int cfg_check_uri(const char *v, char *msg, size_t n)
@@ -120,7 +122,8 @@ int cfg_check_address(const char *v, char *msg, size_t n)
 	static const char *const local[] = { "unix://", "unix-listen://" };
 	for (int i = 0; i < 3; i++)
 		if (strncmp(v, inet[i], strlen(inet[i])) == 0)
-			return check_host_port(v + strlen(inet[i]), 1, msg, n, "a host:port");
+			return check_host_port(v + strlen(inet[i]), 1, i == 1 ? 0 : 1, msg, n,
+			                       "a host:port");
 	for (int i = 0; i < 2; i++) {
 		const char *path = v + strlen(local[i]);
 		if (strncmp(v, local[i], strlen(local[i])) != 0)
@@ -140,9 +143,9 @@ int cfg_check_address(const char *v, char *msg, size_t n)
 int cfg_check_broker(const char *v, char *msg, size_t n)
 {
 	if (strncmp(v, "mqtt://", 7) == 0)
-		return check_host_port(v + 7, 0, msg, n, "a host[:port]");
+		return check_host_port(v + 7, 0, 1, msg, n, "a host[:port]");
 	if (strncmp(v, "mqtts://", 8) == 0)
-		return check_host_port(v + 8, 0, msg, n, "a host[:port]");
+		return check_host_port(v + 8, 0, 1, msg, n, "a host[:port]");
 	snprintf(msg, n, "'%s' is not mqtt://host[:port] or mqtts://host[:port]", v);
 	return -1;
 }

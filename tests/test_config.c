@@ -214,6 +214,18 @@ static void test_config_checks_socket_address_syntax(void **state)
 	                "6:14: sinks[0].address: 'ws://h:1' is not tcp://host:port, tcp-listen://addr:port");
 }
 
+/* Port 0 asks the kernel for a free port: only a server can do that (the sink logs it). */
+static void test_config_accepts_port_0_only_for_tcp_listen(void **state)
+{
+	(void)state;
+	assert_int_equal(sink_value("socket", "address", "tcp-listen://127.0.0.1:0"), 0);
+	assert_int_equal(sink_value("socket", "address", "tcp-listen://[::1]:0"), 0);
+	assert_int_equal(sink_value("socket", "address", "tcp://127.0.0.1:0"), VP_ECONFIG);
+	assert_int_equal(sink_value("socket", "address", "udp://127.0.0.1:0"), VP_ECONFIG);
+	expect_error_in("sinks:\n  - type: socket\n    address: tcp-listen://h:65536\n",
+	                "6:14: sinks[0].address: 'h:65536' is not a host:port (port 0..65535)\n");
+}
+
 static void test_config_checks_mqtt_broker_topic_and_tls_pairs(void **state)
 {
 	(void)state;
@@ -654,6 +666,7 @@ int main(void)
 		cmocka_unit_test(test_config_reports_unopenable_config_file),
 		cmocka_unit_test(test_config_requires_reconnect_max_not_below_initial),
 		cmocka_unit_test(test_config_checks_socket_address_syntax),
+		cmocka_unit_test(test_config_accepts_port_0_only_for_tcp_listen),
 		cmocka_unit_test(test_config_checks_mqtt_broker_topic_and_tls_pairs),
 		cmocka_unit_test(test_config_checks_source_uri_schemes),
 		cmocka_unit_test(test_config_checks_device_log_level_and_metrics_listen),
