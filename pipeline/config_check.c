@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -208,6 +209,51 @@ static void resolve_sink_queue(cfg_ctx *c, int i)
 	}
 }
 
+/* What the file sink's open(path, O_WRONLY | O_CREAT) needs at start: a writable file (or a
+ * device such as /dev/null), or a writable directory to create it in. Checked with the
+ * effective ids, as open() does; the file itself is not created by a check. */
+static int file_path_problem(const char *path, char *msg, size_t n)
+{
+	struct stat st;
+	if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			snprintf(msg, n, "'%s' is a directory", path);
+		else if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) < 0)
+			snprintf(msg, n, "cannot write '%s': %s", path, strerror(errno));
+		else
+			return 0;
+		return -1;
+	}
+	if (errno != ENOENT) {
+		snprintf(msg, n, "cannot write '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	char dir[CFG_PATH_MAX * 4];
+	const char *slash = strrchr(path, '/');
+	size_t len = !slash ? 0 : slash == path ? 1 : (size_t)(slash - path);
+	if (len >= sizeof(dir))
+		len = sizeof(dir) - 1;
+	memcpy(dir, len ? path : ".", len ? len : 1);
+	dir[len ? len : 1] = '\0';
+	int err = stat(dir, &st) < 0 ? errno : !S_ISDIR(st.st_mode) ? ENOTDIR
+	        : faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0 ? errno : 0;
+	if (err) {
+		snprintf(msg, n, "cannot create '%s': directory '%s': %s", path, dir, strerror(err));
+		return -1;
+	}
+	return 0;
+}
+
+static void check_file(cfg_ctx *c, int i)
+{
+	pipe_sink_cfg *k = &c->cfg->sinks[i];
+	char path[CFG_PATH_MAX], msg[CFG_PATH_MAX * 8];
+	if (!k->path || file_path_problem(k->path, msg, sizeof(msg)) == 0)
+		return;
+	cfg_pathf(path, "sinks[%d].path", i);
+	cfg_error(c, cfg_pos_of(c, "sinks[].path", i, k->pos), path, "%s", msg);
+}
+
 static void check_mqtt(cfg_ctx *c, int i)
 {
 	pipe_sink_cfg *k = &c->cfg->sinks[i];
@@ -241,6 +287,8 @@ static void check_sinks(cfg_ctx *c, int have_sinks)
 		resolve_sink_queue(c, i);
 		if (c->cfg->sinks[i].type == PIPE_SINK_MQTT)
 			check_mqtt(c, i);
+		else if (c->cfg->sinks[i].type == PIPE_SINK_FILE)
+			check_file(c, i);
 	}
 }
 
