@@ -331,4 +331,5 @@ void cfg_check_all(cfg_ctx *c, int have_sinks)
 	resolve_device(c);
 	check_sources(c);
 	check_sinks(c, have_sinks);
+	cfg_check_classes(c);
 }

@@ -236,8 +236,10 @@ static int load_fails_as_nobody(const char *yaml, const char *want)
 		int r = pipe_config_load(path, err, &cfg);
 		fclose(err);
 		unlink(path);
-		fprintf(stderr, "%s", errs);
-		_exit(r == VP_ECONFIG && strstr(errs, want) ? 0 : 1);
+		int found = r == VP_ECONFIG && strstr(errs, want);
+		if (!found)
+			fprintf(stderr, "expected a line holding\n  %s\ngot:\n%s", want, errs);
+		_exit(found ? 0 : 1);
 	}
 	int st;
 	assert_int_equal(waitpid(pid, &st, 0), pid);
@@ -288,6 +290,42 @@ static void test_config_checks_file_sink_path_is_writable(void **state)
 	char *cmd = fmt("rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
 	free(cmd), free(sub), free(file), free(fresh);
+}
+
+/* The detector resolves class names through model.labels at start; --check reads the same
+ * file so that a name the start would refuse is refused here, at the name. */
+static void test_config_checks_class_names_against_the_labels_file(void **state)
+{
+	(void)state;
+	char *model = fmt("model:\n  path: %s/models/yolox_nano.onnx\n  labels: %s/models/coco.names\n", shared(),
+	                  shared());
+	char *yaml = fmt(LIVE_SOURCE "%s  classes: [person, 79, 'traffic light']\n  class_thresholds: { car: 0.5, 0: 0.2 }\n",
+	                 model);
+	loaded l;
+	load_ok(&l, yaml);
+	unload(&l);
+	free(yaml);
+	yaml = fmt(LIVE_SOURCE "%s  classes: [person, nosuchclass]\n", model);
+	expect_error(yaml, "7:21: model.classes[1]: unknown class 'nosuchclass' (not in the labels file)\n");
+	free(yaml);
+	yaml = fmt(LIVE_SOURCE "%s  class_thresholds: { person: 0.4, nosuchclass: 0.5 }\n", model);
+	expect_error(yaml, "7:36: model.class_thresholds.nosuchclass: unknown class 'nosuchclass' (not in the labels "
+	                   "file)\n");
+	free(yaml);
+	yaml = fmt(LIVE_SOURCE "%s  classes: [80]\n  class_thresholds: { 95: 0.5 }\n", model);
+	const char *ids[] = { "7:13: model.classes[0]: class id 80 is not in the labels file (80 names)\n",
+	                      "8:23: model.class_thresholds.95: class id 95 is not in the labels file (80 names)\n" };
+	expect_errors(yaml, 2, ids);
+	free(yaml);
+	/* Without labels, names cannot be resolved (as at start); ids are checked by the model. */
+	yaml = fmt(LIVE_SOURCE "model:\n  path: %s/models/yolox_nano.onnx\n  classes: [person, 2]\n", shared());
+	expect_error(yaml, "6:13: model.classes[0]: unknown class 'person' (names need model.labels)\n");
+	free(yaml);
+	yaml = fmt(LIVE_SOURCE "model:\n  path: %s/models/yolox_nano.onnx\n  classes: [0, 2, 500]\n", shared());
+	load_ok(&l, yaml);
+	unload(&l);
+	free(yaml);
+	free(model);
 }
 
 /* Port 0 asks the kernel for a free port: only a server can do that (the sink logs it). */
@@ -744,6 +782,7 @@ int main(void)
 		cmocka_unit_test(test_config_checks_socket_address_syntax),
 		cmocka_unit_test(test_config_accepts_port_0_only_for_tcp_listen),
 		cmocka_unit_test(test_config_checks_file_sink_path_is_writable),
+		cmocka_unit_test(test_config_checks_class_names_against_the_labels_file),
 		cmocka_unit_test(test_config_checks_mqtt_broker_topic_and_tls_pairs),
 		cmocka_unit_test(test_config_checks_source_uri_schemes),
 		cmocka_unit_test(test_config_checks_device_log_level_and_metrics_listen),
