@@ -3,6 +3,7 @@
  * whether its boxes may need stride-grid decoding; everything else is shared. */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +47,7 @@ struct inf_head {
 	int box_format;          /* enum inf_box_format, AUTO until the first decode */
 	float *grid;             /* raw yolox: per anchor gx, gy, stride */
 	vp_det *cand;            /* n candidates, allocated once */
+	int64_t dropped;         /* candidates with an invalid score or box (inf_head_dropped) */
 };
 
 int inf_family_parse(const char *name)
@@ -215,6 +217,11 @@ int inf_head_num_classes(const inf_head *h)
 	return h->nc;
 }
 
+int64_t inf_head_dropped(const inf_head *h)
+{
+	return h->dropped;
+}
+
 void inf_head_free(inf_head **hp)
 {
 	inf_head *h = *hp;
@@ -241,7 +248,8 @@ static void decide_box_format(inf_head *h, const float *o)
 	        h->box_format == INF_BOX_RAW ? "raw (grid decoding on)" : "decoded", mean);
 }
 
-/* Best class of anchor row a and its final score; -1 when filtered out. */
+/* Best class of anchor row a and its final score; -1 when filtered out, -2 when the score
+ * is not a probability (NaN, or outside [0, 1]: sigmoid outputs never are). */
 static int score_anchor(const inf_head *h, const float *a, float *score)
 {
 	const size_t sf = h->s_field;
@@ -256,6 +264,8 @@ static int score_anchor(const inf_head *h, const float *a, float *score)
 		}
 	}
 	float s = h->fam->has_obj ? a[4 * sf] * bv : bv;
+	if (!(s >= 0.0f && s <= 1.0f))
+		return -2;
 	float thr = h->class_thr ? h->class_thr[best] : h->cfg.threshold;
 	if (!(s >= thr) || (h->allow && !h->allow[best]))
 		return -1;
@@ -282,6 +292,24 @@ static void box_anchor(const inf_head *h, const float *a, int i, const krn_xform
 	b[3] = (cy + 0.5f * ht - xf->pad_y) / xf->scale_y;
 }
 
+static int box_finite(const float b[4])
+{
+	return isfinite(b[0]) && isfinite(b[1]) && isfinite(b[2]) && isfinite(b[3]);
+}
+
+/* Invalid candidates come from a wrong family or a broken model, image after image: one
+ * warning per head, then only the count. */
+static void count_dropped(inf_head *h, int n)
+{
+	if (n == 0)
+		return;
+	if (h->dropped == 0)
+		vp_warn("head", h->fam->name, "dropped %d candidates of one image with a score outside "
+		        "[0, 1] or a non-finite box: the output does not look like %s's (check "
+		        "model.family and the model); further ones are only counted", n, h->fam->name);
+	h->dropped += n;
+}
+
 static float clampf(float v, float hi)
 {
 	return v < 0.0f ? 0.0f : (v > hi ? hi : v);
@@ -295,18 +323,25 @@ int inf_head_decode(inf_head *h, const float *output, int b, const krn_xform *xf
 	const float *o = output + (size_t)b * h->item;
 	if (h->box_format == INF_BOX_AUTO)
 		decide_box_format(h, o);
-	int n = 0;
+	int n = 0, invalid = 0;
 	for (int i = 0; i < h->n; i++) {
 		const float *a = o + (size_t)i * h->s_anchor;
 		float score;
 		int cls = score_anchor(h, a, &score);
-		if (cls < 0)
+		if (cls < 0) {
+			invalid += cls == -2;
 			continue;
+		}
 		h->cand[n].class_id = cls;
 		h->cand[n].score = score;
 		box_anchor(h, a, i, xf, h->cand[n].bbox);
+		if (!box_finite(h->cand[n].bbox)) {
+			invalid++;
+			continue;
+		}
 		n++;
 	}
+	count_dropped(h, invalid);
 	int keep = h->cfg.max_detections > 0 && h->cfg.max_detections < cap ? h->cfg.max_detections
 	                                                                    : cap;
 	n = inf_nms(h->cand, n, h->cfg.nms_iou, keep);

@@ -3,6 +3,7 @@
 #ifndef INF_HEADS_H
 #define INF_HEADS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../kernels/preprocess.h"
@@ -42,9 +43,14 @@ const char *inf_family_name(int family);
 int inf_head_new(const inf_head_cfg *cfg, const inf_tensor_info *out, inf_head **ret);
 int inf_head_num_classes(const inf_head *h);
 /* Decodes item b of the batch output. xf maps model-input pixels back to the source frame.
- * Writes at most cap detections sorted by descending score; returns their count or < 0. */
+ * Writes at most cap detections sorted by descending score; returns their count or < 0.
+ * Candidates with a score outside [0, 1] (or NaN) or a non-finite box are dropped and
+ * counted (inf_head_dropped), with one warning per head: they mean a wrong family or a
+ * broken model, never a detection. */
 int inf_head_decode(inf_head *h, const float *output, int b, const krn_xform *xf,
                     vp_det *dets, int cap);
+/* Candidates dropped so far for an invalid score or box. */
+int64_t inf_head_dropped(const inf_head *h);
 void inf_head_free(inf_head **h);
 
 /* The family's preprocessing preset (YOLOX: BGR 0-255, letterbox top-left, pad 114;

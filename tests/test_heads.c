@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -435,6 +436,90 @@ static void test_rejects_bad_shapes_and_config(void **state)
 	assert_null(h);
 }
 
+/* ---- wrong families and invalid values ------------------------------------------ */
+
+/* What f(arg) logs to stderr, in a malloc'ed string. */
+static char *stderr_of(int (*f)(void *), void *arg, int *ret)
+{
+	char path[] = "/tmp/vapd-heads-log-XXXXXX";
+	int fd = mkstemp(path), saved = dup(2);
+	assert_true(fd >= 0 && saved >= 0);
+	fflush(stderr);
+	dup2(fd, 2);
+	*ret = f(arg);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	off_t len = lseek(fd, 0, SEEK_END);
+	char *text = calloc(1, (size_t)len + 1);
+	assert_non_null(text);
+	assert_int_equal(pread(fd, text, (size_t)len, 0), len);
+	close(fd);
+	unlink(path);
+	return text;
+}
+
+static void assert_dets_valid(const vp_det *d, int n, int nc)
+{
+	for (int i = 0; i < n; i++) {
+		assert_true(d[i].score >= 0.0f && d[i].score <= 1.0f);
+		assert_true(d[i].class_id >= 0 && d[i].class_id < nc);
+		for (int c = 0; c < 4; c++)
+			assert_true(isfinite(d[i].bbox[c]));
+	}
+}
+
+typedef struct decode_args {
+	inf_head *h;
+	const float *out;
+	vp_det *d;
+} decode_args;
+
+static int decode_one(void *p)
+{
+	decode_args *a = p;
+	return inf_head_decode(a->h, a->out, 0, &identity, a->d, 8);
+}
+
+/* Scores outside [0, 1], NaN anywhere and boxes that overflow are dropped and counted, with
+ * one warning per head; the valid candidate among them still comes out. */
+static void test_nan_and_huge_values_never_become_detections(void **state)
+{
+	(void)state;
+	float o[8 * FIELDS];
+	vp_det d[8];
+	put(o, 0, 100, 100, 20, 20, 1.0f, 0, 0.9f);          /* the one valid box */
+	put(o, 1, 300, 100, 20, 20, 38006.0f, 1, 0.9f);      /* score far above 1 */
+	put(o, 2, NAN, 100, 20, 20, 1.0f, 2, 0.9f);          /* NaN box */
+	put(o, 3, 500, 500, INFINITY, 20, 1.0f, 3, 0.9f);    /* infinite box */
+	put(o, 4, 700, 100, 20, 20, NAN, 0, 0.9f);           /* NaN objectness */
+	put(o, 5, 700, 700, 20, 20, 1.0f, 1, NAN);           /* NaN class score */
+	put(o, 6, -INFINITY, 900, 20, 20, 1.0f, 2, 0.8f);    /* -inf box */
+	put(o, 7, 800, 800, 20, 20, -1.0f, 3, 0.9f);         /* negative score */
+	o[5 * FIELDS + 5 + 2] = 0.0f;                        /* NaN must be the best class */
+	inf_head_cfg cfg = { .family = INF_FAM_YOLOV5, .input_w = 640, .input_h = 640,
+	                     .threshold = 0.25f, .nms_iou = 0.45f };
+	inf_tensor_info info = info3(1, 8, FIELDS);
+	inf_head *h = NULL;
+	assert_int_equal(inf_head_new(&cfg, &info, &h), 0);
+	decode_args a = { h, o, d };
+	int n;
+	char *log = stderr_of(decode_one, &a, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(d[0].class_id, 0);
+	assert_dets_valid(d, n, NC);
+	assert_int_equal(inf_head_dropped(h), 6);   /* all but 0 and 5 (NaN never wins the class max) */
+	assert_non_null(strstr(log, "score outside [0, 1] or a non-finite box"));
+	free(log);
+	int64_t before = inf_head_dropped(h);
+	log = stderr_of(decode_one, &a, &n);                 /* counted again, not logged again */
+	assert_int_equal(n, 1);
+	assert_int_equal(inf_head_dropped(h), 2 * before);
+	assert_string_equal(log, "");
+	free(log);
+	inf_head_free(&h);
+}
+
 static void test_family_names_and_presets(void **state)
 {
 	(void)state;
@@ -469,6 +554,7 @@ int main(void)
 		cmocka_unit_test(test_decodes_the_requested_batch_item),
 		cmocka_unit_test(test_rejects_bad_shapes_and_config),
 		cmocka_unit_test(test_family_names_and_presets),
+		cmocka_unit_test(test_nan_and_huge_values_never_become_detections),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
