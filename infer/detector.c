@@ -13,6 +13,10 @@
 #include "heads.h"
 #include "../pipeline/vp_time.h"
 
+_Static_assert((int)PIPE_FAM_YOLOX == (int)INF_FAM_YOLOX && (int)PIPE_FAM_YOLOV8 == (int)INF_FAM_YOLOV8 &&
+               (int)PIPE_FAM_YOLOV5 == (int)INF_FAM_YOLOV5 && (int)PIPE_FAM_AUTO == (int)INF_FAM_AUTO,
+               "enum pipe_family and enum inf_family in the same order");
+
 /* A submitted batch until it is collected. */
 typedef struct det_batch {
 	int n, n_dev, rc;
@@ -29,6 +33,7 @@ struct inf_detector {
 	inf_head *head;
 	krn_pre_params pre;
 	int max_batch, max_dets, num_classes;
+	int family;               /* enum inf_family, never AUTO */
 	char **labels;
 	int n_labels;
 	float *class_threshold;   /* what messages carry, per class */
@@ -133,7 +138,7 @@ static void setup_preprocess(inf_detector *d, const pipe_model_cfg *cfg, int in_
 {
 	const pipe_preprocess_cfg *p = &cfg->preprocess;
 	krn_pre_params *k = &d->pre;
-	inf_family_preset((int)cfg->family, k);
+	inf_family_preset(d->family, k);
 	k->dst_w = in_w;
 	k->dst_h = in_h;
 	if (p->set & PIPE_PRE_RESIZE)
@@ -176,7 +181,7 @@ static int open_engine(inf_detector *d, const pipe_model_cfg *cfg)
 static inf_head_cfg head_cfg(const inf_detector *d, const pipe_model_cfg *cfg, int in_w, int in_h)
 {
 	return (inf_head_cfg){
-		.family = (int)cfg->family,
+		.family = d->family,
 		.box_format = (int)cfg->box_format,
 		.input_w = in_w,
 		.input_h = in_h,
@@ -187,6 +192,30 @@ static inf_head_cfg head_cfg(const inf_detector *d, const pipe_model_cfg *cfg, i
 		.nms_iou = cfg->nms_iou,
 		.max_detections = cfg->max_detections,
 	};
+}
+
+/* family: auto takes the family the output shape gives, once, with one info line. */
+static int resolve_family(inf_detector *d, const pipe_model_cfg *cfg, int in_w, int in_h)
+{
+	inf_tensor_info out;
+	char why[256];
+	int rc = inf_engine_output_info(d->engine, 0, &out);
+	if (rc < 0)
+		return rc;
+	d->family = (int)cfg->family;
+	int shape_family = inf_family_of_shape(&out, in_w, in_h, why, sizeof(why));
+	if (d->family == INF_FAM_YOLOV8 && shape_family == INF_FAM_YOLOX)
+		vp_info("model", NULL, "%s: %s: read as a transposed YOLOv8 export (a YOLOX output has "
+		        "this shape too)", cfg->path, why);
+	if (d->family != INF_FAM_AUTO)
+		return 0;
+	if ((d->family = shape_family) < 0) {
+		vp_err("model", NULL, "%s: family auto: output '%s' is not [batch, a, b]", cfg->path,
+		       out.name ? out.name : "?");
+		return VP_EMODEL;
+	}
+	vp_info("model", NULL, "%s: family auto: %s (%s)", cfg->path, inf_family_name(d->family), why);
+	return 0;
 }
 
 /* Per-class settings need the class count, which only the head knows: a first head
@@ -263,11 +292,11 @@ int inf_detector_new(const pipe_model_cfg *cfg, const char *cfg_file, inf_detect
 		goto fail;
 	}
 	int in_h = (int)in.dims[2], in_w = (int)in.dims[3];
-	if ((rc = setup_head(d, cfg, in_w, in_h)) < 0)
+	if ((rc = resolve_family(d, cfg, in_w, in_h)) < 0 || (rc = setup_head(d, cfg, in_w, in_h)) < 0)
 		goto fail;
 	if (d->labels && d->n_labels < d->num_classes) {
-		vp_err("model", NULL, "labels file %s has %d labels but the model has %d classes",
-		       cfg->labels, d->n_labels, d->num_classes);
+		vp_err("model", NULL, "labels file %s has %d labels but the model has %d classes (read "
+		       "as family %s)", cfg->labels, d->n_labels, d->num_classes, inf_family_name(d->family));
 		rc = VP_ECONFIG;
 		goto fail;
 	}
@@ -500,5 +529,6 @@ void inf_detector_free(inf_detector **pd)
 }
 
 int inf_detector_num_classes(const inf_detector *d) { return d->num_classes; }
+int inf_detector_family(const inf_detector *d) { return d->family; }
 
 const float *inf_detector_class_thresholds(const inf_detector *d) { return d->class_threshold; }

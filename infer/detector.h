@@ -57,6 +57,9 @@ const char *inf_detector_backend(const inf_detector *d);
 int inf_detector_resolve_class(const inf_detector *d, const pipe_class_ref *c, const char *file,
                                const char *key);
 int inf_detector_num_classes(const inf_detector *d);
+/* The head's family (enum inf_family): model.family, or with auto the one the output shape
+ * gave. */
+int inf_detector_family(const inf_detector *d);
 /* The score each class needs to appear in messages (num_classes entries). With
  * cfg->candidate_threshold the detections also hold weaker boxes, for the tracker. */
 const float *inf_detector_class_thresholds(const inf_detector *d);

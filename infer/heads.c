@@ -2,7 +2,9 @@
  * output layout (anchors along rows or columns), whether it has an objectness column and
  * whether its boxes may need stride-grid decoding; everything else is shared. */
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +48,8 @@ struct inf_head {
 	int box_format;          /* enum inf_box_format, AUTO until the first decode */
 	float *grid;             /* raw yolox: per anchor gx, gy, stride */
 	vp_det *cand;            /* n candidates, allocated once */
+	int64_t dropped;         /* candidates with an invalid score or box (inf_head_dropped) */
+	int looked;              /* decide_box_format has seen a first output */
 };
 
 int inf_family_parse(const char *name)
@@ -54,11 +58,13 @@ int inf_family_parse(const char *name)
 		if (!strcmp(name, families[i].name) ||
 		    (families[i].alias && !strcmp(name, families[i].alias)))
 			return i;
-	return -1;
+	return name && !strcmp(name, "auto") ? INF_FAM_AUTO : -1;
 }
 
 const char *inf_family_name(int family)
 {
+	if (family == INF_FAM_AUTO)
+		return "auto";
 	return family >= 0 && family < N_FAMILIES ? families[family].name : "unknown";
 }
 
@@ -90,6 +96,75 @@ static void grid_fill(float *g, int w, int h)
 			}
 		}
 	}
+}
+
+static void shape_text(const inf_tensor_info *out, char *buf, size_t n)
+{
+	size_t used = (size_t)snprintf(buf, n, "[");
+	for (int i = 0; i < out->ndim && i < INF_MAX_DIMS && used < n; i++)
+		used += (size_t)snprintf(buf + used, n - used, "%s%" PRId64, i ? ", " : "", out->dims[i]);
+	if (used < n)
+		snprintf(buf + used, n - used, "]");
+}
+
+/* Every family has one row per anchor of the stride 8/16/32 grid (yolov5: three per cell),
+ * and far fewer fields (4 box values, objectness, classes) than anchors: which dimension
+ * is the longer one tells where the anchors are. */
+int inf_family_of_shape(const inf_tensor_info *out, int input_w, int input_h, char *why, size_t n)
+{
+	char shape[96];
+	if (out->ndim != 3 || out->dims[1] < 1 || out->dims[2] < 1)
+		return -1;
+	shape_text(out, shape, sizeof(shape));
+	int64_t d1 = out->dims[1], d2 = out->dims[2], grid = grid_count(input_w, input_h);
+	if (d2 > d1) {
+		snprintf(why, n, "output %s has its %" PRId64 " anchors last, after %" PRId64 " fields",
+		         shape, d2, d1);
+		return INF_FAM_YOLOV8;
+	}
+	if (d1 == 3 * grid) {
+		snprintf(why, n, "output %s has 3 anchors per stride 8/16/32 cell of the %dx%d input",
+		         shape, input_w, input_h);
+		return INF_FAM_YOLOV5;
+	}
+	snprintf(why, n, "output %s has its %" PRId64 " anchors first%s", shape, d1,
+	         d1 == grid ? ", one per stride 8/16/32 cell" : "");
+	return INF_FAM_YOLOX;
+}
+
+/* Shapes that cannot be the family's own (see inf_family_of_shape). Anchors first with one
+ * anchor per cell fits yolox and a transposed yolov8 export alike: accepted as yolov8 (the
+ * detector says so, and decide_box_format warns when the boxes are not in pixels). */
+static int check_family_shape(const inf_head *h, const inf_tensor_info *out)
+{
+	int family = (int)(h->fam - families);
+	int64_t d1 = out->dims[1], d2 = out->dims[2];
+	int64_t grid = grid_count(h->cfg.input_w, h->cfg.input_h);
+	const char *other = NULL, *reason = NULL;
+	char shape[96];
+	shape_text(out, shape, sizeof(shape));
+	if (family != INF_FAM_YOLOV8 && d2 > d1 && d2 >= grid) {
+		other = "yolov8";
+		reason = "its last dimension holds the anchors (as many as the grid's cells or more), "
+		         "so the fields come first";
+	} else if (family == INF_FAM_YOLOX && d1 == 3 * grid) {
+		other = "yolov5";
+		reason = "3 anchors per stride 8/16/32 cell, not 1";
+	} else if (family == INF_FAM_YOLOV8 && d1 > d2 && d1 == 3 * grid) {
+		other = "yolov5";
+		reason = "anchors first, 3 per stride 8/16/32 cell";
+	} else if (family == INF_FAM_YOLOV5 && d1 == grid) {
+		other = "yolox";
+		reason = "one anchor per stride 8/16/32 cell (anchor-free), not 3";
+	}
+	if (other) {
+		vp_err("head", h->fam->name, "output '%s' %s does not fit family %s for a %dx%d input: "
+		       "%s; it looks like %s (set model.family: %s or auto)",
+		       out->name ? out->name : "?", shape, h->fam->name, h->cfg.input_w,
+		       h->cfg.input_h, reason, other, other);
+		return VP_EMODEL;
+	}
+	return 0;
 }
 
 static int check_cfg(const inf_head_cfg *c, const char *fam)
@@ -135,7 +210,7 @@ static int parse_shape(inf_head *h, const inf_tensor_info *out)
 		       out->name ? out->name : "?", fields, fam, 4 + h->fam->has_obj);
 		return VP_EMODEL;
 	}
-	return 0;
+	return check_family_shape(h, out);
 }
 
 static int setup_grid(inf_head *h)
@@ -184,18 +259,29 @@ static int copy_class_tables(inf_head *h)
 int inf_head_new(const inf_head_cfg *cfg, const inf_tensor_info *out, inf_head **ret)
 {
 	*ret = NULL;
-	if (cfg->family < 0 || cfg->family >= N_FAMILIES) {
-		vp_err("head", NULL, "unknown model family %d", cfg->family);
+	int family = cfg->family;
+	if (family == INF_FAM_AUTO) {
+		char why[256];
+		if ((family = inf_family_of_shape(out, cfg->input_w, cfg->input_h, why, sizeof(why))) < 0) {
+			vp_err("head", NULL, "family auto: output '%s' is not [batch, a, b]",
+			       out->name ? out->name : "?");
+			return VP_EMODEL;
+		}
+		vp_info("head", NULL, "family auto: %s (%s)", families[family].name, why);
+	}
+	if (family < 0 || family >= N_FAMILIES) {
+		vp_err("head", NULL, "unknown model family %d", family);
 		return VP_ECONFIG;
 	}
-	int err = check_cfg(cfg, families[cfg->family].name);
+	int err = check_cfg(cfg, families[family].name);
 	if (err < 0)
 		return err;
 	inf_head *h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
-	h->fam = &families[cfg->family];
+	h->fam = &families[family];
 	h->cfg = *cfg;
+	h->cfg.family = family;
 	if ((err = parse_shape(h, out)) < 0 || (err = setup_grid(h)) < 0 ||
 	    (err = copy_class_tables(h)) < 0)
 		goto fail;
@@ -215,6 +301,11 @@ int inf_head_num_classes(const inf_head *h)
 	return h->nc;
 }
 
+int64_t inf_head_dropped(const inf_head *h)
+{
+	return h->dropped;
+}
+
 void inf_head_free(inf_head **hp)
 {
 	inf_head *h = *hp;
@@ -229,19 +320,29 @@ void inf_head_free(inf_head **hp)
 }
 
 /* See enum inf_box_format: raw offsets average about half a cell, decoded centres about
- * half the input width. */
+ * half the input width. Families without grid decoding only get a warning when their boxes
+ * do not look like pixels (a raw YOLOX output read as a transposed YOLOv8 one). */
 static void decide_box_format(inf_head *h, const float *o)
 {
 	double sum = 0;
 	for (int i = 0; i < h->n; i++)
 		sum += o[(size_t)i * h->s_anchor];
 	double mean = sum / h->n;
+	if (!h->fam->grid) {
+		h->box_format = INF_BOX_DECODED;
+		if (!(mean > 8.0))
+			vp_warn("head", h->fam->name, "box centres average x %.2f over %d anchors, not about "
+			        "half the %d-pixel input: the output does not look like %s's (a raw YOLOX "
+			        "export? set model.family: yolox)", mean, h->n, h->cfg.input_w, h->fam->name);
+		return;
+	}
 	h->box_format = mean > 8.0 ? INF_BOX_DECODED : INF_BOX_RAW;
 	vp_info("head", h->fam->name, "boxes look %s (mean x %.2f); set box_format to override",
 	        h->box_format == INF_BOX_RAW ? "raw (grid decoding on)" : "decoded", mean);
 }
 
-/* Best class of anchor row a and its final score; -1 when filtered out. */
+/* Best class of anchor row a and its final score; -1 when filtered out, -2 when the score
+ * is not a probability (NaN, or outside [0, 1]: sigmoid outputs never are). */
 static int score_anchor(const inf_head *h, const float *a, float *score)
 {
 	const size_t sf = h->s_field;
@@ -256,6 +357,8 @@ static int score_anchor(const inf_head *h, const float *a, float *score)
 		}
 	}
 	float s = h->fam->has_obj ? a[4 * sf] * bv : bv;
+	if (!(s >= 0.0f && s <= 1.0f))
+		return -2;
 	float thr = h->class_thr ? h->class_thr[best] : h->cfg.threshold;
 	if (!(s >= thr) || (h->allow && !h->allow[best]))
 		return -1;
@@ -282,6 +385,24 @@ static void box_anchor(const inf_head *h, const float *a, int i, const krn_xform
 	b[3] = (cy + 0.5f * ht - xf->pad_y) / xf->scale_y;
 }
 
+static int box_finite(const float b[4])
+{
+	return isfinite(b[0]) && isfinite(b[1]) && isfinite(b[2]) && isfinite(b[3]);
+}
+
+/* Invalid candidates come from a wrong family or a broken model, image after image: one
+ * warning per head, then only the count. */
+static void count_dropped(inf_head *h, int n)
+{
+	if (n == 0)
+		return;
+	if (h->dropped == 0)
+		vp_warn("head", h->fam->name, "dropped %d candidates of one image with a score outside "
+		        "[0, 1] or a non-finite box: the output does not look like %s's (check "
+		        "model.family and the model); further ones are only counted", n, h->fam->name);
+	h->dropped += n;
+}
+
 static float clampf(float v, float hi)
 {
 	return v < 0.0f ? 0.0f : (v > hi ? hi : v);
@@ -293,20 +414,28 @@ int inf_head_decode(inf_head *h, const float *output, int b, const krn_xform *xf
 	if (b < 0 || !output || !xf || !(xf->scale_x > 0.0f) || !(xf->scale_y > 0.0f) || cap < 0)
 		return -EINVAL;
 	const float *o = output + (size_t)b * h->item;
-	if (h->box_format == INF_BOX_AUTO)
+	if (h->box_format == INF_BOX_AUTO || (!h->fam->grid && !h->looked))
 		decide_box_format(h, o);
-	int n = 0;
+	h->looked = 1;
+	int n = 0, invalid = 0;
 	for (int i = 0; i < h->n; i++) {
 		const float *a = o + (size_t)i * h->s_anchor;
 		float score;
 		int cls = score_anchor(h, a, &score);
-		if (cls < 0)
+		if (cls < 0) {
+			invalid += cls == -2;
 			continue;
+		}
 		h->cand[n].class_id = cls;
 		h->cand[n].score = score;
 		box_anchor(h, a, i, xf, h->cand[n].bbox);
+		if (!box_finite(h->cand[n].bbox)) {
+			invalid++;
+			continue;
+		}
 		n++;
 	}
+	count_dropped(h, invalid);
 	int keep = h->cfg.max_detections > 0 && h->cfg.max_detections < cap ? h->cfg.max_detections
 	                                                                    : cap;
 	n = inf_nms(h->cand, n, h->cfg.nms_iou, keep);

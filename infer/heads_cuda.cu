@@ -80,6 +80,10 @@ __global__ void score_anchors(const float *out, head_dev h, const krn_xform *xfs
 		}
 	}
 	float s = h.has_obj ? __fmul_rn(a[4 * sf], bv) : bv;
+	// As heads.c: a score that is no probability or a non-finite box is never a detection
+	// (dropped here without the CPU head's count and warning).
+	if (!(s >= 0.0f && s <= 1.0f))
+		return;
 	float thr = h.cls_thr ? h.cls_thr[best] : h.thr;
 	if (!(s >= thr) || (h.allow && !h.allow[best]))
 		return;
@@ -99,6 +103,8 @@ __global__ void score_anchors(const float *out, head_dev h, const krn_xform *xfs
 	d.bbox[1] = unmap(cy, ht, xf.pad_y, xf.scale_y);
 	d.bbox[2] = unmap_end(cx, w, xf.pad_x, xf.scale_x);
 	d.bbox[3] = unmap_end(cy, ht, xf.pad_y, xf.scale_y);
+	if (!isfinite(d.bbox[0]) || !isfinite(d.bbox[1]) || !isfinite(d.bbox[2]) || !isfinite(d.bbox[3]))
+		return;
 	int slot = atomicAdd(&count[b], 1);
 	cand[(long long)b * h.n + slot] = d;
 }

@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -49,16 +50,18 @@ int cfg_check_device(const char *v, char *msg, size_t n)
 	return -1;
 }
 
-static int parse_port(const char *s)
+static int parse_port(const char *s, int min)
 {
 	long port;
-	if (!isdigit((unsigned char)*s) || cfg_parse_int(s, &port) < 0 || port < 1 || port > 65535)
+	if (!isdigit((unsigned char)*s) || cfg_parse_int(s, &port) < 0 || port < min || port > 65535)
 		return -1;
 	return (int)port;
 }
 
-/* "host:port", "[v6addr]:port", or with need_port == 0 also a bare host. */
-static int check_host_port(const char *v, int need_port, char *msg, size_t n, const char *what)
+/* "host:port", "[v6addr]:port", or with need_port == 0 also a bare host. min_port is 0 for
+ * servers (the kernel picks a free port, the sink logs it), else 1. */
+static int check_host_port(const char *v, int need_port, int min_port, char *msg, size_t n,
+                           const char *what)
 {
 	const char *colon;
 	size_t hlen;
@@ -74,8 +77,8 @@ static int check_host_port(const char *v, int need_port, char *msg, size_t n, co
 		if (memchr(v, '/', hlen) || (colon && memchr(v, ':', hlen)))
 			hlen = 0;
 	}
-	if (hlen == 0 || (need_port && !colon) || (colon && parse_port(colon + 1) < 0)) {
-		snprintf(msg, n, "'%s' is not %s (port 1..65535)", v, what);
+	if (hlen == 0 || (need_port && !colon) || (colon && parse_port(colon + 1, min_port) < 0)) {
+		snprintf(msg, n, "'%s' is not %s (port %d..65535)", v, what, min_port);
 		return -1;
 	}
 	return 0;
@@ -83,7 +86,7 @@ static int check_host_port(const char *v, int need_port, char *msg, size_t n, co
 
 int cfg_check_listen(const char *v, char *msg, size_t n)
 {
-	return check_host_port(v, 1, msg, n, "host:port");
+	return check_host_port(v, 1, 1, msg, n, "host:port");
 }
 
 int cfg_check_uri(const char *v, char *msg, size_t n)
@@ -120,7 +123,8 @@ int cfg_check_address(const char *v, char *msg, size_t n)
 	static const char *const local[] = { "unix://", "unix-listen://" };
 	for (int i = 0; i < 3; i++)
 		if (strncmp(v, inet[i], strlen(inet[i])) == 0)
-			return check_host_port(v + strlen(inet[i]), 1, msg, n, "a host:port");
+			return check_host_port(v + strlen(inet[i]), 1, i == 1 ? 0 : 1, msg, n,
+			                       "a host:port");
 	for (int i = 0; i < 2; i++) {
 		const char *path = v + strlen(local[i]);
 		if (strncmp(v, local[i], strlen(local[i])) != 0)
@@ -140,9 +144,9 @@ int cfg_check_address(const char *v, char *msg, size_t n)
 int cfg_check_broker(const char *v, char *msg, size_t n)
 {
 	if (strncmp(v, "mqtt://", 7) == 0)
-		return check_host_port(v + 7, 0, msg, n, "a host[:port]");
+		return check_host_port(v + 7, 0, 1, msg, n, "a host[:port]");
 	if (strncmp(v, "mqtts://", 8) == 0)
-		return check_host_port(v + 8, 0, msg, n, "a host[:port]");
+		return check_host_port(v + 8, 0, 1, msg, n, "a host[:port]");
 	snprintf(msg, n, "'%s' is not mqtt://host[:port] or mqtts://host[:port]", v);
 	return -1;
 }
@@ -205,6 +209,51 @@ static void resolve_sink_queue(cfg_ctx *c, int i)
 	}
 }
 
+/* What the file sink's open(path, O_WRONLY | O_CREAT) needs at start: a writable file (or a
+ * device such as /dev/null), or a writable directory to create it in. Checked with the
+ * effective ids, as open() does; the file itself is not created by a check. */
+static int file_path_problem(const char *path, char *msg, size_t n)
+{
+	struct stat st;
+	if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			snprintf(msg, n, "'%s' is a directory", path);
+		else if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) < 0)
+			snprintf(msg, n, "cannot write '%s': %s", path, strerror(errno));
+		else
+			return 0;
+		return -1;
+	}
+	if (errno != ENOENT) {
+		snprintf(msg, n, "cannot write '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	char dir[CFG_PATH_MAX * 4];
+	const char *slash = strrchr(path, '/');
+	size_t len = !slash ? 0 : slash == path ? 1 : (size_t)(slash - path);
+	if (len >= sizeof(dir))
+		len = sizeof(dir) - 1;
+	memcpy(dir, len ? path : ".", len ? len : 1);
+	dir[len ? len : 1] = '\0';
+	int err = stat(dir, &st) < 0 ? errno : !S_ISDIR(st.st_mode) ? ENOTDIR
+	        : faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0 ? errno : 0;
+	if (err) {
+		snprintf(msg, n, "cannot create '%s': directory '%s': %s", path, dir, strerror(err));
+		return -1;
+	}
+	return 0;
+}
+
+static void check_file(cfg_ctx *c, int i)
+{
+	pipe_sink_cfg *k = &c->cfg->sinks[i];
+	char path[CFG_PATH_MAX], msg[CFG_PATH_MAX * 8];
+	if (!k->path || file_path_problem(k->path, msg, sizeof(msg)) == 0)
+		return;
+	cfg_pathf(path, "sinks[%d].path", i);
+	cfg_error(c, cfg_pos_of(c, "sinks[].path", i, k->pos), path, "%s", msg);
+}
+
 static void check_mqtt(cfg_ctx *c, int i)
 {
 	pipe_sink_cfg *k = &c->cfg->sinks[i];
@@ -238,6 +287,8 @@ static void check_sinks(cfg_ctx *c, int have_sinks)
 		resolve_sink_queue(c, i);
 		if (c->cfg->sinks[i].type == PIPE_SINK_MQTT)
 			check_mqtt(c, i);
+		else if (c->cfg->sinks[i].type == PIPE_SINK_FILE)
+			check_file(c, i);
 	}
 }
 
@@ -280,4 +331,5 @@ void cfg_check_all(cfg_ctx *c, int have_sinks)
 	resolve_device(c);
 	check_sources(c);
 	check_sinks(c, have_sinks);
+	cfg_check_classes(c);
 }

@@ -9,7 +9,7 @@
 static const char *const decoders[] = { "auto", "nvdec", "software", NULL };
 static const char *const policies[] = { "auto", "block", "drop_oldest", NULL };
 static const char *const transports[] = { "tcp", "udp", NULL };
-static const char *const families[] = { "yolox", "yolov8", "yolov5", NULL };
+static const char *const families[] = { "yolox", "yolov8", "yolov5", "auto", NULL };
 static const char *const box_formats[] = { "auto", "raw", "decoded", NULL };
 static const char *const backends[] = { "auto", "cpu", "cuda", NULL };
 static const char *const precisions[] = { "fp16", "fp32", NULL };
@@ -104,7 +104,7 @@ const cfg_key cfg_keys[] = {
 	MODEL("path", CFG_PATH, path, .flags = CFG_REQUIRED | CFG_READABLE,
 	      .doc = "ONNX model file"),
 	MODEL("family", CFG_ENUM, family, .def = "yolox", .names = families,
-	      .doc = "Output head and preprocess preset; yolov8 also covers YOLO11"),
+	      .doc = "Output head and preprocess preset; yolov8 also covers YOLO11; auto: chosen from the output shape"),
 	MODEL("box_format", CFG_ENUM, box_format, .def = "auto", .names = box_formats,
 	      .doc = "yolox: raw grid outputs or boxes already decoded by the export; auto tells them apart"),
 	MODEL("input", CFG_SIZE2, input_w, .shown = "from model", .min = 32, .max = 4096,

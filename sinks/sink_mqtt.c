@@ -1,12 +1,15 @@
 /* mqtt sink: one MQTT message per output message (frames and end-of-stream), published
  * through libmosquitto's own network thread. write() only hands the message to the
- * library; messages the library holds (QoS 1: until the broker acknowledges them) are
- * bounded by the sink's queue depth, so a dead broker costs counted drops, not time.
+ * library; messages the library holds (QoS 1 and 2: until the broker acknowledges them,
+ * PUBACK or PUBCOMP) are bounded by MQTT_MAX_QUEUED, so a dead broker costs counted drops,
+ * not time. QoS 2 adds the exactly-once handshake (PUBREC/PUBREL/PUBCOMP) within a
+ * connection; the session is clean, so a message in flight when the connection drops is sent
+ * again and may arrive twice, as with QoS 1.
  *
  * Accounting (settle): a message counts as sent when the library reports it published
- * (QoS 0: written to the socket; QoS 1: acknowledged by the broker). QoS 0 messages the
- * library held when the connection dropped fail; so does whatever is still unacknowledged
- * at close. A full library queue drops (-ENOBUFS). */
+ * (QoS 0: written to the socket; QoS 1 and 2: acknowledged by the broker). QoS 0 messages
+ * the library held when the connection dropped fail; so does whatever is still
+ * unacknowledged at close. A full library queue drops (-ENOBUFS). */
 #include "sink.h"
 #include "net_topic.h"
 #include "net_util.h"
@@ -22,11 +25,11 @@
 #include <string.h>
 #include <time.h>
 
-/* Messages libmosquitto may hold (QoS 1: until acknowledged) while the broker is slow or
+/* Messages libmosquitto may hold (QoS 1, 2: until acknowledged) while the broker is slow or
  * away, on top of the dispatcher's queue: about 4 s at 1,000 frames/s, ~5 MB of 1.2 kB
  * messages. Beyond it messages are dropped and counted. */
 #define MQTT_MAX_QUEUED 4096
-/* How long close() waits for QoS 1 messages to be acknowledged (end-of-stream included). */
+/* How long close() waits for QoS 1/2 messages to be acknowledged (end-of-stream included). */
 #define MQTT_CLOSE_DRAIN_MS 3000
 #define MQTT_TOPIC_MAX 1024
 
@@ -46,7 +49,7 @@ typedef struct mqtt_sink {
 	 * once an attempt is under way. */
 	int connect_pending;
 	net_backoff backoff;
-	atomic_int queued;            /* handed to the library, not yet sent (QoS 0) / acked (QoS 1) */
+	atomic_int queued;            /* handed to the library, not yet sent (QoS 0) / acked (QoS 1, 2) */
 	atomic_int connected;
 	atomic_int last_refusal;      /* CONNACK code of the last refused attempt, 0 after success */
 	atomic_uint last_log_hash;    /* of the last library error logged */
@@ -84,7 +87,7 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
 	mqtt_sink *s = obj;
 	int was = atomic_exchange(&s->connected, 0);
 	/* QoS 0 messages still in the library's packet queue are gone with the connection;
-	 * QoS 1 messages stay queued and are sent again after the reconnect. */
+	 * QoS 1 and 2 messages stay queued and are sent again after the reconnect. */
 	if (s->qos == 0)
 		atomic_fetch_add(&s->lost, atomic_exchange(&s->queued, 0));
 	if (was && rc != 0)
@@ -219,8 +222,8 @@ static int check_cfg(mqtt_sink *s, const pipe_sink_cfg *cfg, int *use_tls)
 		vp_err("sink", s->name, "topic: %s", err);
 		return VP_ECONFIG;
 	}
-	if (cfg->qos < 0 || cfg->qos > 1) {
-		vp_err("sink", s->name, "qos: %d is not supported (0 or 1)", cfg->qos);
+	if (cfg->qos < 0 || cfg->qos > 2) {
+		vp_err("sink", s->name, "qos: %d is not 0, 1 or 2", cfg->qos);
 		return VP_ECONFIG;
 	}
 	if (cfg->keepalive_s < 5 || cfg->keepalive_s > 65535) {
@@ -322,8 +325,8 @@ static int mqtt_write(void *priv, const sink_msg *m)
 	int len = (int)(m->len && m->text[m->len - 1] == '\n' ? m->len - 1 : m->len);
 	atomic_fetch_add(&s->queued, 1);
 	rc = mosquitto_publish(s->mosq, NULL, s->topic_buf, len, m->text, s->qos, s->retain);
-	/* With QoS 1, NO_CONN still means the library queued the message: it is sent when
-	 * the connection is back (libmosquitto 2.0 message__release_to_inflight). */
+	/* With QoS 1 and 2, NO_CONN still means the library queued the message: it is sent
+	 * when the connection is back (libmosquitto 2.0 message__release_to_inflight). */
 	if (rc == MOSQ_ERR_SUCCESS || (rc == MOSQ_ERR_NO_CONN && s->qos > 0))
 		return 0;
 	atomic_fetch_sub(&s->queued, 1);

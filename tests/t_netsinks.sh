@@ -2,8 +2,9 @@
 # End to end: build/vapd on a shared clip (no model: every frame passes with empty
 # detections) publishes every frame message and the EOS message to a TCP server, a UDP
 # receiver, a Unix socket server and a real mosquitto broker (topic from the template,
-# with the pipeline name), all started here on free loopback ports; with every peer
-# dead the run still finishes on time and exits 0.
+# with the pipeline name; one sink at QoS 1, one at QoS 2, which --check accepts too), all
+# started here on free loopback ports; with every peer dead the run still finishes on time
+# and exits 0.
 BUILD=${BUILD:-build}
 SHARED=${SHARED:-../shared}
 VAPD=$BUILD/vapd
@@ -63,15 +64,18 @@ printf 'listener %s 127.0.0.1\npersistence false\nallow_anonymous true\nuser %s\
 /usr/sbin/mosquitto -c "$tmp/mosquitto.conf" >"$tmp/broker.log" 2>&1 & broker=$!; pids="$pids $broker"
 wait_port "$MQ"
 stdbuf -oL mosquitto_sub -h 127.0.0.1 -p "$MQ" -q 1 -v -t 'vapd/#' > "$tmp/mqtt.out" 2>/dev/null & pids="$pids $!"
-# Ready when a probe published now comes back through the subscriber.
+stdbuf -oL mosquitto_sub -h 127.0.0.1 -p "$MQ" -q 2 -v -t 'q2/#' > "$tmp/mqtt2.out" 2>/dev/null & pids="$pids $!"
+# Ready when a probe published now comes back through each subscriber.
 i=0
-while ! grep -q '^vapd/probe' "$tmp/mqtt.out" 2>/dev/null && [ $i -lt 60 ]; do
+while ! { grep -q '^vapd/probe' "$tmp/mqtt.out" && grep -q '^q2/probe' "$tmp/mqtt2.out"; } 2>/dev/null &&
+      [ $i -lt 60 ]; do
 	mosquitto_pub -h 127.0.0.1 -p "$MQ" -t vapd/probe -m ready 2>/dev/null
+	mosquitto_pub -h 127.0.0.1 -p "$MQ" -t q2/probe -m ready 2>/dev/null
 	sleep 0.1; i=$((i + 1))
 done
 wait_file "$tmp/tcp.out.ready" && wait_file "$tmp/udp.out.ready" && wait_file "$tmp/unix.out.ready"
 
-cat > "$tmp/c.yaml" <<EOF
+cat > "$tmp/base.yaml" <<EOF
 pipeline: { name: lobby }
 sources:
   - id: cam1
@@ -88,17 +92,27 @@ sinks:
     topic: vapd/{pipeline}/{stream}/detections
     qos: 1
 EOF
+cat "$tmp/base.yaml" - > "$tmp/c.yaml" <<EOF
+  - type: mqtt
+    broker: mqtt://127.0.0.1:$MQ
+    topic: q2/{pipeline}/{stream}/detections
+    qos: 2
+    client_id: vapd-lobby-q2
+EOF
+if "$VAPD" --check -c "$tmp/c.yaml" >/dev/null 2>"$tmp/check.err"; then ok "--check accepts the file (qos: 1 and qos: 2)"
+else nok "--check refuses the file: $(head -3 "$tmp/check.err")"; fi
 want=$(ffprobe -v error -select_streams v:0 -count_frames -show_entries stream=nb_read_frames -of csv=p=0 "$CLIP")
-if "$VAPD" -q -c "$tmp/c.yaml" 2>"$tmp/err"; then ok "vapd ran with four network sinks"; else nok "vapd failed: $(tail -3 "$tmp/err")"; fi
+if "$VAPD" -q -c "$tmp/c.yaml" 2>"$tmp/err"; then ok "vapd ran with five network sinks"; else nok "vapd failed: $(tail -3 "$tmp/err")"; fi
 # The subscriber prints what the broker forwarded, later than vapd exits on a loaded machine.
 i=0
-while ! grep -q '"eos":true' "$tmp/mqtt.out" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+while ! { grep -q '"eos":true' "$tmp/mqtt.out" && grep -q '"eos":true' "$tmp/mqtt2.out"; } 2>/dev/null &&
+      [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 
 # Each output must hold want frame messages (0..want-1 in order) and one EOS, all valid JSON.
-check() { # name file format(lines|udp|mqtt)
-	if $PY - "$2" "$3" "$want" <<'PY'
+check() { # name file format(lines|udp|mqtt) [mqtt topic prefix, default vapd]
+	if $PY - "$2" "$3" "$want" "${4:-vapd}" <<'PY'
 import json, sys
-path, fmt, want = sys.argv[1], sys.argv[2], int(sys.argv[3])
+path, fmt, want, prefix = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 raw = open(path, 'rb').read()
 if fmt == 'udp':
     msgs = [d for d in raw.split(b'D{')[1:]]
@@ -108,8 +122,8 @@ elif fmt == 'mqtt':
     msgs = []
     for line in raw.decode().splitlines():
         topic, _, payload = line.partition(' ')
-        if topic == 'vapd/probe': continue
-        assert topic == 'vapd/lobby/cam1/detections', 'topic ' + topic
+        if topic == prefix + '/probe': continue
+        assert topic == prefix + '/lobby/cam1/detections', 'topic ' + topic
         msgs.append(payload.encode())
 else:
     assert raw.endswith(b'\n'), 'last line cut'
@@ -126,10 +140,12 @@ check "tcp client" "$tmp/tcp.out" lines
 check "udp" "$tmp/udp.out" udp
 check "unix client" "$tmp/unix.out" lines
 check "mqtt qos1 (topic vapd/lobby/cam1/detections)" "$tmp/mqtt.out" mqtt
+check "mqtt qos2 (topic q2/lobby/cam1/detections, each message once)" "$tmp/mqtt2.out" mqtt q2
 
-# Every peer dead: the same run is not held up (the mqtt sink waits <= 3 s for acks).
+# Every peer dead: the same run is not held up (the mqtt sink waits <= 3 s for acks; the
+# sinks close one after the other, so this run has one mqtt sink: base.yaml, without QoS 2).
 kill "$broker" 2>/dev/null
-sed -e "s/:$TCP/:$(free_port tcp)/" -e "s/:$MQ/:$(free_port tcp)/" -e "s#$tmp/u.sock#$tmp/none.sock#" "$tmp/c.yaml" > "$tmp/dead.yaml"
+sed -e "s/:$TCP/:$(free_port tcp)/" -e "s/:$MQ/:$(free_port tcp)/" -e "s#$tmp/u.sock#$tmp/none.sock#" "$tmp/base.yaml" > "$tmp/dead.yaml"
 start=$(date +%s)
 "$VAPD" -q -c "$tmp/dead.yaml" 2>"$tmp/err.dead"; rc=$?
 secs=$(( $(date +%s) - start ))

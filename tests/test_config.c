@@ -15,6 +15,8 @@
 
 #include <glob.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -81,7 +83,7 @@ static void test_config_rejects_bad_enum_values_listing_valid_ones(void **state)
 	             "4:14: sources[0].decoder: 'cuvid' is not one of: auto, nvdec, software\n");
 	expect_error(LIVE_SOURCE "    queue: { policy: drop }\n",
 	             "4:22: sources[0].queue.policy: 'drop' is not one of: auto, block, drop_oldest\n");
-	expect_error_in("model:\n  family: yolov9\n", "5:11: model.family: 'yolov9' is not one of: yolox, yolov8, yolov5\n");
+	expect_error_in("model:\n  family: yolov9\n", "5:11: model.family: 'yolov9' is not one of: yolox, yolov8, yolov5, auto\n");
 	expect_error_in("sinks:\n  - type: kafka\n",
 	                "5:11: sinks[0].type: 'kafka' is not one of: stdout, file, socket, mqtt\n");
 	expect_error_in("log: { level: verbose }\n", "4:15: log.level: 'verbose' is not one of: error, warn, info, debug\n");
@@ -212,6 +214,130 @@ static void test_config_checks_socket_address_syntax(void **state)
 	                "6:14: sinks[0].address: 'host:99999' is not a host:port (port 1..65535)\n");
 	expect_error_in("sinks:\n  - type: socket\n    address: ws://h:1\n",
 	                "6:14: sinks[0].address: 'ws://h:1' is not tcp://host:port, tcp-listen://addr:port");
+}
+
+/* Loads yaml as user nobody in a child (root may write anywhere): 0 when it fails with a
+ * line holding want. The file is written by the child so that it can read it. */
+static int load_fails_as_nobody(const char *yaml, const char *want)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (geteuid() == 0 && (setgid(65534) < 0 || setuid(65534) < 0))
+			_exit(3);
+		char path[] = "/tmp/vapd-cfg-XXXXXX.yaml", *errs = NULL;
+		size_t len;
+		int fd = mkstemps(path, 5);
+		if (fd < 0 || write(fd, yaml, strlen(yaml)) != (ssize_t)strlen(yaml))
+			_exit(4);
+		close(fd);
+		FILE *err = open_memstream(&errs, &len);
+		pipe_config *cfg = NULL;
+		int r = pipe_config_load(path, err, &cfg);
+		fclose(err);
+		unlink(path);
+		int found = r == VP_ECONFIG && strstr(errs, want);
+		if (!found)
+			fprintf(stderr, "expected a line holding\n  %s\ngot:\n%s", want, errs);
+		_exit(found ? 0 : 1);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The file sink opens its path at start (O_CREAT): --check refuses what that open would. */
+static void test_config_checks_file_sink_path_is_writable(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/vapd-cfgdir-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *sub = fmt("%s/ro", dir), *file = fmt("%s/f.jsonl", dir);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	FILE *f = fopen(file, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(sink_value("file", "path", "/dev/null"), 0);
+	assert_int_equal(sink_value("file", "path", file), 0);
+	char *fresh = fmt("%s/new.jsonl", dir);
+	assert_int_equal(sink_value("file", "path", fresh), 0);
+	assert_int_equal(access(fresh, F_OK), -1);   /* a check creates nothing */
+	char *yaml = fmt(LIVE_SOURCE "sinks:\n  - type: file\n    path: %s/no-such-dir/out.jsonl\n", dir);
+	char *want = fmt("6:11: sinks[0].path: cannot create '%s/no-such-dir/out.jsonl': directory "
+	                 "'%s/no-such-dir': No such file or directory\n", dir, dir);
+	expect_error(yaml, want);
+	free(yaml), free(want);
+	yaml = fmt(LIVE_SOURCE "sinks:\n  - type: file\n    path: %s\n", sub);
+	want = fmt("6:11: sinks[0].path: '%s' is a directory\n", sub);
+	expect_error(yaml, want);
+	free(yaml), free(want);
+	yaml = fmt(LIVE_SOURCE "sinks:\n  - type: file\n    path: %s/x/out.jsonl\n", file);
+	want = fmt("6:11: sinks[0].path: cannot write '%s/x/out.jsonl': Not a directory\n", file);
+	expect_error(yaml, want);
+	free(yaml), free(want);
+	/* Not writable for the user vapd runs as: a directory and a file of root's, mode 0555/0444. */
+	assert_int_equal(chmod(dir, 0755), 0);
+	assert_int_equal(chmod(sub, 0555), 0);
+	assert_int_equal(chmod(file, 0444), 0);
+	yaml = fmt(LIVE_SOURCE "sinks:\n  - type: file\n    path: %s/out.jsonl\n  - type: file\n    path: %s\n",
+	           sub, file);
+	want = fmt("6:11: sinks[0].path: cannot create '%s/out.jsonl': directory '%s': Permission denied", sub, sub);
+	assert_int_equal(load_fails_as_nobody(yaml, want), 0);
+	free(want);
+	want = fmt("8:11: sinks[1].path: cannot write '%s': Permission denied", file);
+	assert_int_equal(load_fails_as_nobody(yaml, want), 0);
+	free(yaml), free(want);
+	char *cmd = fmt("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd), free(sub), free(file), free(fresh);
+}
+
+/* The detector resolves class names through model.labels at start; --check reads the same
+ * file so that a name the start would refuse is refused here, at the name. */
+static void test_config_checks_class_names_against_the_labels_file(void **state)
+{
+	(void)state;
+	char *model = fmt("model:\n  path: %s/models/yolox_nano.onnx\n  labels: %s/models/coco.names\n", shared(),
+	                  shared());
+	char *yaml = fmt(LIVE_SOURCE "%s  classes: [person, 79, 'traffic light']\n  class_thresholds: { car: 0.5, 0: 0.2 }\n",
+	                 model);
+	loaded l;
+	load_ok(&l, yaml);
+	unload(&l);
+	free(yaml);
+	yaml = fmt(LIVE_SOURCE "%s  classes: [person, nosuchclass]\n", model);
+	expect_error(yaml, "7:21: model.classes[1]: unknown class 'nosuchclass' (not in the labels file)\n");
+	free(yaml);
+	yaml = fmt(LIVE_SOURCE "%s  class_thresholds: { person: 0.4, nosuchclass: 0.5 }\n", model);
+	expect_error(yaml, "7:36: model.class_thresholds.nosuchclass: unknown class 'nosuchclass' (not in the labels "
+	                   "file)\n");
+	free(yaml);
+	yaml = fmt(LIVE_SOURCE "%s  classes: [80]\n  class_thresholds: { 95: 0.5 }\n", model);
+	const char *ids[] = { "7:13: model.classes[0]: class id 80 is not in the labels file (80 names)\n",
+	                      "8:23: model.class_thresholds.95: class id 95 is not in the labels file (80 names)\n" };
+	expect_errors(yaml, 2, ids);
+	free(yaml);
+	/* Without labels, names cannot be resolved (as at start); ids are checked by the model. */
+	yaml = fmt(LIVE_SOURCE "model:\n  path: %s/models/yolox_nano.onnx\n  classes: [person, 2]\n", shared());
+	expect_error(yaml, "6:13: model.classes[0]: unknown class 'person' (names need model.labels)\n");
+	free(yaml);
+	yaml = fmt(LIVE_SOURCE "model:\n  path: %s/models/yolox_nano.onnx\n  classes: [0, 2, 500]\n", shared());
+	load_ok(&l, yaml);
+	unload(&l);
+	free(yaml);
+	free(model);
+}
+
+/* Port 0 asks the kernel for a free port: only a server can do that (the sink logs it). */
+static void test_config_accepts_port_0_only_for_tcp_listen(void **state)
+{
+	(void)state;
+	assert_int_equal(sink_value("socket", "address", "tcp-listen://127.0.0.1:0"), 0);
+	assert_int_equal(sink_value("socket", "address", "tcp-listen://[::1]:0"), 0);
+	assert_int_equal(sink_value("socket", "address", "tcp://127.0.0.1:0"), VP_ECONFIG);
+	assert_int_equal(sink_value("socket", "address", "udp://127.0.0.1:0"), VP_ECONFIG);
+	expect_error_in("sinks:\n  - type: socket\n    address: tcp-listen://h:65536\n",
+	                "6:14: sinks[0].address: 'h:65536' is not a host:port (port 0..65535)\n");
 }
 
 static void test_config_checks_mqtt_broker_topic_and_tls_pairs(void **state)
@@ -654,6 +780,9 @@ int main(void)
 		cmocka_unit_test(test_config_reports_unopenable_config_file),
 		cmocka_unit_test(test_config_requires_reconnect_max_not_below_initial),
 		cmocka_unit_test(test_config_checks_socket_address_syntax),
+		cmocka_unit_test(test_config_accepts_port_0_only_for_tcp_listen),
+		cmocka_unit_test(test_config_checks_file_sink_path_is_writable),
+		cmocka_unit_test(test_config_checks_class_names_against_the_labels_file),
 		cmocka_unit_test(test_config_checks_mqtt_broker_topic_and_tls_pairs),
 		cmocka_unit_test(test_config_checks_source_uri_schemes),
 		cmocka_unit_test(test_config_checks_device_log_level_and_metrics_listen),

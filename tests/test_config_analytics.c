@@ -12,6 +12,14 @@ static char *tracked(const char *src_tail, const char *tracker)
 	           tracker ? "tracker:" : "", tracker ? tracker : "", tracker ? "\n" : "");
 }
 
+/* The same with model.labels after the model's path: class names need it (lines of the
+ * source unchanged). */
+static char *tracked_labelled(const char *src_tail)
+{
+	return fmt(LIVE_SOURCE "%smodel:\n  path: %s/models/yolox_nano.onnx\n  labels: %s/models/coco.names\n"
+	           "tracker: {}\n", src_tail, shared(), shared());
+}
+
 static void expect_tracked_error(const char *src_tail, const char *tracker, const char *expect)
 {
 	char *yaml = tracked(src_tail, tracker);
@@ -152,14 +160,14 @@ static void test_zones_and_lines_read_back(void **state)
 {
 	(void)state;
 	loaded l;
-	pipe_config *c = load_tracked(
-		&l,
+	char *yaml = tracked_labelled(
 		ZONES "      - name: lot\n        polygon: [[100, 300], [600.5, 300], [600, 540.25], [100, 540]]\n"
 		"        classes: [car, 7]\n"                                                  /* line 6 */
 		"      - { name: door, polygon: [[0, 0], [10, 0], [5, -8.5]] }\n"
 		LINES "      - name: gate\n        points: [[0, 400], [960, 400.5]]\n        classes: [person]\n"
-		"      - { name: exit, points: [[-1e3, 0], [0, 1e3]] }\n",
-		" {}");
+		"      - { name: exit, points: [[-1e3, 0], [0, 1e3]] }\n");
+	pipe_config *c = load_ok(&l, yaml);
+	free(yaml);
 	const pipe_source_cfg *s = &c->sources[0];
 	assert_int_equal(s->n_zones, 2);
 	assert_string_equal(s->zones[0].name, "lot");
@@ -188,6 +196,22 @@ static void test_zones_and_lines_read_back(void **state)
 	assert_string_equal(s->lines[1].name, "exit");
 	assert_true(s->lines[1].points[0].x == -1000.0 && s->lines[1].points[1].y == 1000.0);
 	unload(&l);
+}
+
+/* As the start resolves them through model.labels: a name must be there, at its position. */
+static void test_zone_and_line_classes_are_checked_against_the_labels(void **state)
+{
+	(void)state;
+	char *yaml = tracked_labelled(ZONES "      - { name: z, polygon: [[0, 0], [9, 0], [9, 9]], classes: [car, nosuch] }\n"
+	                              LINES "      - name: l\n        points: [[0, 0], [9, 9]]\n        classes: [80]\n");
+	const char *want[] = {
+		":5:70: sources[0].zones[0].classes[1]: unknown class 'nosuch' (not in the labels file)\n",
+		":9:19: sources[0].lines[0].classes[0]: class id 80 is not in the labels file (80 names)\n",
+	};
+	expect_errors(yaml, 2, want);
+	free(yaml);
+	expect_tracked_error(LINES "      - { name: l, points: [[0, 0], [9, 9]], classes: [person] }\n", " {}",
+	                     "5:56: sources[0].lines[0].classes[0]: unknown class 'person' (names need model.labels)\n");
 }
 
 static void test_zone_and_line_names_are_unique_per_source_only(void **state)
@@ -376,6 +400,7 @@ int main(void)
 		cmocka_unit_test(test_tracker_rejects_low_threshold_above_high),
 		cmocka_unit_test(test_tracker_needs_a_model),
 		cmocka_unit_test(test_zones_and_lines_read_back),
+		cmocka_unit_test(test_zone_and_line_classes_are_checked_against_the_labels),
 		cmocka_unit_test(test_zone_and_line_names_are_unique_per_source_only),
 		cmocka_unit_test(test_zone_polygon_errors_point_at_the_polygon),
 		cmocka_unit_test(test_zone_rejects_unknown_and_missing_keys),

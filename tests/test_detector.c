@@ -12,8 +12,11 @@
 
 #include <cmocka.h>
 
+#include <math.h>
+
 #include "decode/source.h"
 #include "infer/detector.h"
+#include "infer/heads.h"
 #include "pipeline/config.h"
 #include "pipeline/vp_err.h"
 #include "pipeline/vp_log.h"
@@ -190,6 +193,109 @@ static void test_misuse_is_refused(void **state)
 	free(dets);
 }
 
+/* A detector for model with family (and more model keys), its load's stderr in *log. */
+static int open_family(const char *model, const char *family, const char *more, pipe_config **cfg,
+                       inf_detector **det, char **log)
+{
+	char yaml[2048];
+	const char *sh = shared_dir();
+	snprintf(yaml, sizeof(yaml),
+	         "sources:\n  - id: highway\n    uri: %s/data/videos/highway-540p.mp4\n"
+	         "model:\n  path: %s/models/%s\n  family: %s\n  backend: cpu\n  threads: 2\n"
+	         "  batch: { max_size: %d }\n%s",
+	         sh, sh, model, family, BATCH, more);
+	*cfg = load_config(yaml);
+	char path[] = "/tmp/vapd-det-log-XXXXXX";
+	int fd = mkstemp(path), saved = dup(2);
+	assert_true(fd >= 0 && saved >= 0);
+	fflush(stderr);
+	dup2(fd, 2);
+	enum vp_log_level level = vp_log_get_level();
+	vp_log_set_level(VP_LOG_INFO);
+	int rc = inf_detector_new(&(*cfg)->model, (*cfg)->file, det);
+	vp_log_set_level(level);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	off_t len = lseek(fd, 0, SEEK_END);
+	*log = calloc(1, (size_t)len + 1);
+	assert_non_null(*log);
+	assert_int_equal(pread(fd, *log, (size_t)len, 0), len);
+	close(fd);
+	unlink(path);
+	return rc;
+}
+
+static void expect_auto(const char *model, int family, const char *why)
+{
+	pipe_config *cfg;
+	inf_detector *det = NULL;
+	char *log;
+	assert_int_equal(open_family(model, "auto", "", &cfg, &det, &log), 0);
+	assert_int_equal(inf_detector_family(det), family);
+	assert_int_equal(inf_detector_num_classes(det), 80);
+	if (!strstr(log, why))
+		fprintf(stderr, "expected a line holding\n  %s\ngot:\n%s", why, log);
+	assert_non_null(strstr(log, why));
+	char *first = strstr(log, "family auto:");
+	assert_null(strstr(first + 1, "family auto:"));   /* one line */
+	free(log);
+	inf_detector_free(&det);
+	pipe_config_free(&cfg);
+}
+
+static void test_family_auto_picks_yolox_and_yolov8_from_the_output_shape(void **state)
+{
+	(void)state;
+	expect_auto("yolox_nano.onnx", INF_FAM_YOLOX,
+	            "family auto: yolox (output [3, 3549, 85] has its 3549 anchors first, one per stride "
+	            "8/16/32 cell)");
+	expect_auto("yolov8n.onnx", INF_FAM_YOLOV8,
+	            "family auto: yolov8 (output [3, 84, 8400] has its 8400 anchors last, after 84 fields)");
+}
+
+/* The issue's cases: yolov8n as yolov5 gave class_id 8345 and score 38006; now refused at
+ * load naming the shapes. YOLOX as yolov8 fits a transposed YOLOv8 shape: refused where the
+ * labels tell (80 names, 81 classes), else whatever it detects is valid. */
+static void test_wrong_family_is_refused_at_load_or_gives_valid_detections(void **state)
+{
+	fixture *fx = *state;
+	pipe_config *cfg;
+	inf_detector *det = NULL;
+	char *log;
+	assert_int_equal(open_family("yolov8n.onnx", "yolov5", "", &cfg, &det, &log), VP_EMODEL);
+	assert_non_null(strstr(log, "[3, 84, 8400] does not fit family yolov5 for a 640x640 input"));
+	assert_null(det);
+	free(log);
+	pipe_config_free(&cfg);
+	assert_int_equal(open_family("yolox_nano.onnx", "yolov5", "", &cfg, &det, &log), VP_EMODEL);
+	assert_non_null(strstr(log, "[3, 3549, 85] does not fit family yolov5 for a 416x416 input"));
+	free(log);
+	pipe_config_free(&cfg);
+	char labels[1024];
+	snprintf(labels, sizeof(labels), "  labels: %s/models/coco.names\n", shared_dir());
+	assert_int_equal(open_family("yolox_nano.onnx", "yolov8", labels, &cfg, &det, &log), VP_ECONFIG);
+	assert_non_null(strstr(log, "has 80 labels but the model has 81 classes (read as family yolov8)"));
+	free(log);
+	pipe_config_free(&cfg);
+	assert_int_equal(open_family("yolox_nano.onnx", "yolov8", "", &cfg, &det, &log), 0);
+	free(log);
+	int nc = inf_detector_num_classes(det), md = inf_detector_max_dets(det), counts[BATCH];
+	vp_det *dets = calloc((size_t)BATCH * md, sizeof(vp_det));
+	assert_non_null(dets);
+	assert_int_equal(inf_detector_run(det, fx->frames, BATCH, dets, counts), 0);
+	for (int f = 0; f < BATCH; f++)
+		for (int i = 0; i < counts[f]; i++) {
+			const vp_det *d = &dets[(size_t)f * md + i];
+			assert_true(d->score >= 0.0f && d->score <= 1.0f && d->class_id >= 0 && d->class_id < nc);
+			for (int c = 0; c < 4; c++)
+				assert_true(isfinite(d->bbox[c]));
+		}
+	free(dets);
+	inf_detector_free(&det);
+	pipe_config_free(&cfg);
+}
+
 int main(void)
 {
 	vp_log_set_level(VP_LOG_WARN);
@@ -197,6 +303,8 @@ int main(void)
 		cmocka_unit_test(test_batches_come_out_in_submit_order_with_run_results),
 		cmocka_unit_test(test_partial_batches_follow_the_same_order),
 		cmocka_unit_test(test_misuse_is_refused),
+		cmocka_unit_test(test_family_auto_picks_yolox_and_yolov8_from_the_output_shape),
+		cmocka_unit_test(test_wrong_family_is_refused_at_load_or_gives_valid_detections),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -435,6 +436,194 @@ static void test_rejects_bad_shapes_and_config(void **state)
 	assert_null(h);
 }
 
+/* ---- wrong families and invalid values ------------------------------------------ */
+
+/* What f(arg) logs to stderr, in a malloc'ed string. */
+static char *stderr_of(int (*f)(void *), void *arg, int *ret)
+{
+	char path[] = "/tmp/vapd-heads-log-XXXXXX";
+	int fd = mkstemp(path), saved = dup(2);
+	assert_true(fd >= 0 && saved >= 0);
+	fflush(stderr);
+	dup2(fd, 2);
+	*ret = f(arg);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	off_t len = lseek(fd, 0, SEEK_END);
+	char *text = calloc(1, (size_t)len + 1);
+	assert_non_null(text);
+	assert_int_equal(pread(fd, text, (size_t)len, 0), len);
+	close(fd);
+	unlink(path);
+	return text;
+}
+
+typedef struct new_args {
+	inf_head_cfg cfg;
+	inf_tensor_info info;
+} new_args;
+
+static int new_and_free(void *p)
+{
+	new_args *a = p;
+	inf_head *h = NULL;
+	int rc = inf_head_new(&a->cfg, &a->info, &h);
+	inf_head_free(&h);
+	return rc;
+}
+
+/* inf_head_new(family, shape) refused with VP_EMODEL and a line naming the shape. */
+static void expect_refused(int family, int size, inf_tensor_info info, const char *want)
+{
+	new_args a = { ref_cfg(family, size), info };
+	int rc;
+	char *log = stderr_of(new_and_free, &a, &rc);
+	if (rc != VP_EMODEL || !strstr(log, want))
+		fprintf(stderr, "family %s: rc %d, expected a line holding\n  %s\ngot:\n%s",
+		        inf_family_name(family), rc, want, log);
+	assert_int_equal(rc, VP_EMODEL);
+	assert_non_null(strstr(log, want));
+	free(log);
+}
+
+static void test_output_shape_of_another_family_is_refused_naming_it(void **state)
+{
+	(void)state;
+	inf_tensor_info v8 = info3(1, 84, 8400), yx = info3(1, 3549, 85), v5 = info3(1, 25200, 85);
+	/* yolov8n (issue: class_id 8345, score 38006 with family: yolov5) */
+	expect_refused(INF_FAM_YOLOV5, 640, v8, "output 'synthetic' [1, 84, 8400] does not fit family yolov5 "
+	                                        "for a 640x640 input");
+	expect_refused(INF_FAM_YOLOV5, 640, v8, "it looks like yolov8 (set model.family: yolov8 or auto)");
+	expect_refused(INF_FAM_YOLOX, 640, v8, "[1, 84, 8400] does not fit family yolox");
+	expect_refused(INF_FAM_YOLOV5, 416, yx, "[1, 3549, 85] does not fit family yolov5 for a 416x416 input: "
+	                                        "one anchor per stride 8/16/32 cell (anchor-free), not 3; it looks "
+	                                        "like yolox");
+	expect_refused(INF_FAM_YOLOX, 640, v5, "[1, 25200, 85] does not fit family yolox");
+	expect_refused(INF_FAM_YOLOV8, 640, v5, "[1, 25200, 85] does not fit family yolov8");
+	/* Each shape under its own family loads. */
+	new_args ok[] = { { ref_cfg(INF_FAM_YOLOV8, 640), v8 }, { ref_cfg(INF_FAM_YOLOX, 416), yx },
+	                  { ref_cfg(INF_FAM_YOLOV5, 640), v5 } };
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(new_and_free(&ok[i]), 0);
+}
+
+static void test_family_auto_picks_the_family_from_the_shape(void **state)
+{
+	(void)state;
+	char why[256];
+	inf_tensor_info v8 = info3(1, 84, 8400), yx = info3(1, 3549, 85), v5 = info3(1, 25200, 85);
+	assert_int_equal(inf_family_of_shape(&v8, 640, 640, why, sizeof(why)), INF_FAM_YOLOV8);
+	assert_string_equal(why, "output [1, 84, 8400] has its 8400 anchors last, after 84 fields");
+	assert_int_equal(inf_family_of_shape(&yx, 416, 416, why, sizeof(why)), INF_FAM_YOLOX);
+	assert_string_equal(why, "output [1, 3549, 85] has its 3549 anchors first, one per stride 8/16/32 cell");
+	assert_int_equal(inf_family_of_shape(&v5, 640, 640, why, sizeof(why)), INF_FAM_YOLOV5);
+	inf_tensor_info two = { .dtype = INF_DT_FLOAT, .ndim = 2, .dims = { 1, 85 } };
+	assert_int_equal(inf_family_of_shape(&two, 640, 640, why, sizeof(why)), -1);
+	assert_int_equal(inf_family_parse("auto"), INF_FAM_AUTO);
+	/* The head resolves auto too, with one info line naming the family and why. */
+	new_args a = { ref_cfg(INF_FAM_AUTO, 640), v8 };
+	int rc;
+	char *log = stderr_of(new_and_free, &a, &rc);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(log, "family auto: yolov8 (output [1, 84, 8400] has its 8400 anchors last"));
+	free(log);
+	inf_head *h = NULL;
+	a = (new_args){ ref_cfg(INF_FAM_AUTO, 416), yx };
+	assert_int_equal(inf_head_new(&a.cfg, &a.info, &h), 0);
+	assert_int_equal(inf_head_num_classes(h), 80);   /* read as yolox: objectness + 80 */
+	inf_head_free(&h);
+}
+
+static void assert_dets_valid(const vp_det *d, int n, int nc)
+{
+	for (int i = 0; i < n; i++) {
+		assert_true(d[i].score >= 0.0f && d[i].score <= 1.0f);
+		assert_true(d[i].class_id >= 0 && d[i].class_id < nc);
+		for (int c = 0; c < 4; c++)
+			assert_true(isfinite(d[i].bbox[c]));
+	}
+}
+
+typedef struct decode_args {
+	inf_head *h;
+	const float *out;
+	vp_det *d;
+} decode_args;
+
+static int decode_one(void *p)
+{
+	decode_args *a = p;
+	return inf_head_decode(a->h, a->out, 0, &identity, a->d, 8);
+}
+
+/* Scores outside [0, 1], NaN anywhere and boxes that overflow are dropped and counted, with
+ * one warning per head; the valid candidate among them still comes out. */
+static void test_nan_and_huge_values_never_become_detections(void **state)
+{
+	(void)state;
+	float o[8 * FIELDS];
+	vp_det d[8];
+	put(o, 0, 100, 100, 20, 20, 1.0f, 0, 0.9f);          /* the one valid box */
+	put(o, 1, 300, 100, 20, 20, 38006.0f, 1, 0.9f);      /* score far above 1 */
+	put(o, 2, NAN, 100, 20, 20, 1.0f, 2, 0.9f);          /* NaN box */
+	put(o, 3, 500, 500, INFINITY, 20, 1.0f, 3, 0.9f);    /* infinite box */
+	put(o, 4, 700, 100, 20, 20, NAN, 0, 0.9f);           /* NaN objectness */
+	put(o, 5, 700, 700, 20, 20, 1.0f, 1, NAN);           /* NaN class score */
+	put(o, 6, -INFINITY, 900, 20, 20, 1.0f, 2, 0.8f);    /* -inf box */
+	put(o, 7, 800, 800, 20, 20, -1.0f, 3, 0.9f);         /* negative score */
+	o[5 * FIELDS + 5 + 2] = 0.0f;                        /* NaN must be the best class */
+	inf_head_cfg cfg = { .family = INF_FAM_YOLOV5, .input_w = 640, .input_h = 640,
+	                     .threshold = 0.25f, .nms_iou = 0.45f };
+	inf_tensor_info info = info3(1, 8, FIELDS);
+	inf_head *h = NULL;
+	assert_int_equal(inf_head_new(&cfg, &info, &h), 0);
+	decode_args a = { h, o, d };
+	int n;
+	char *log = stderr_of(decode_one, &a, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(d[0].class_id, 0);
+	assert_dets_valid(d, n, NC);
+	assert_int_equal(inf_head_dropped(h), 6);   /* all but 0 and 5 (NaN never wins the class max) */
+	assert_non_null(strstr(log, "score outside [0, 1] or a non-finite box"));
+	free(log);
+	int64_t before = inf_head_dropped(h);
+	log = stderr_of(decode_one, &a, &n);                 /* counted again, not logged again */
+	assert_int_equal(n, 1);
+	assert_int_equal(inf_head_dropped(h), 2 * before);
+	assert_string_equal(log, "");
+	free(log);
+	inf_head_free(&h);
+}
+
+/* A YOLOX output read as a transposed YOLOv8 one (the shapes fit both): a warning that the
+ * boxes are not in pixels, and whatever comes out is a valid detection (the issue: 100 junk
+ * boxes a frame). */
+static void test_yolox_output_read_as_yolov8_gives_only_valid_detections(void **state)
+{
+	(void)state;
+	test_tensor t;
+	krn_xform xf;
+	vp_det d[MAX_DETS];
+	load_output("yolox_nano.io", &t);
+	inf_tensor_info info = info_of(&t);
+	inf_head_cfg cfg = ref_cfg(INF_FAM_YOLOV8, 416);
+	family_xform(INF_FAM_YOLOV8, 416, 768, 432, &xf);
+	inf_head *h = NULL;
+	assert_int_equal(inf_head_new(&cfg, &info, &h), 0);
+	decode_args a = { h, t.data, d };
+	int n;
+	char *log = stderr_of(decode_one, &a, &n);   /* the first decode looks at the boxes */
+	assert_non_null(strstr(log, "not about half the 416-pixel input: the output does not look like "
+	                            "yolov8's (a raw YOLOX export? set model.family: yolox)"));
+	free(log);
+	n = inf_head_decode(h, t.data, 0, &xf, d, MAX_DETS);
+	assert_true(n >= 0);
+	assert_dets_valid(d, n, inf_head_num_classes(h));
+	inf_head_free(&h);
+	free(t.data);
+}
+
 static void test_family_names_and_presets(void **state)
 {
 	(void)state;
@@ -469,6 +658,10 @@ int main(void)
 		cmocka_unit_test(test_decodes_the_requested_batch_item),
 		cmocka_unit_test(test_rejects_bad_shapes_and_config),
 		cmocka_unit_test(test_family_names_and_presets),
+		cmocka_unit_test(test_output_shape_of_another_family_is_refused_naming_it),
+		cmocka_unit_test(test_family_auto_picks_the_family_from_the_shape),
+		cmocka_unit_test(test_nan_and_huge_values_never_become_detections),
+		cmocka_unit_test(test_yolox_output_read_as_yolov8_gives_only_valid_detections),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
