@@ -5,6 +5,7 @@
 #include "vp_err.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,14 @@ void cfg_pathf(char *buf, const char *fmt, ...)
 pipe_pos cfg_mark_pos(yaml_mark_t m)
 {
 	return (pipe_pos){ (int)m.line + 1, (int)m.column + 1 };
+}
+
+/* FNV-1a: the hash of a map's set of key names. */
+static uint32_t hash_bytes(const void *p, size_t n, uint32_t h)
+{
+	for (const unsigned char *b = p; n--; b++)
+		h = (h ^ *b) * 16777619u;
+	return h;
 }
 
 pipe_pos cfg_pos_of(const cfg_ctx *c, const char *norm_path, int elem, pipe_pos fallback)
@@ -396,7 +405,8 @@ static void unknown_key(cfg_ctx *c, yaml_node_t *key, const char *norm, const ch
 	cfg_error(c, cfg_mark_pos(key->start_mark), path, "unknown key; valid keys: %s", valid);
 }
 
-static void walk_pair(cfg_ctx *c, yaml_node_pair_t *p, yaml_node_t *map, const char *norm,
+/* first: the earlier key of the same name in this map, or NULL. */
+static void walk_pair(cfg_ctx *c, yaml_node_pair_t *p, const yaml_node_t *first, const char *norm,
                       const char *disp)
 {
 	yaml_node_t *key = cfg_node_at(c, p->key), *val = cfg_node_at(c, p->value);
@@ -409,12 +419,9 @@ static void walk_pair(cfg_ctx *c, yaml_node_pair_t *p, yaml_node_t *map, const c
 	char cnorm[CFG_PATH_MAX], cdisp[CFG_PATH_MAX];
 	cfg_pathf(cnorm, "%s%s%s", norm, *norm ? "." : "", name);
 	cfg_pathf(cdisp, "%s%s%s", disp, *disp ? "." : "", name);
-	for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
-		yaml_node_t *prev = cfg_node_at(c, q->key);
-		if (prev->type == YAML_SCALAR_NODE && strcmp((char *)prev->data.scalar.value, name) == 0) {
-			cfg_error(c, kpos, cdisp, "duplicate key (first at line %d)", (int)prev->start_mark.line + 1);
-			return;
-		}
+	if (first) {
+		cfg_error(c, kpos, cdisp, "duplicate key (first at line %d)", (int)first->start_mark.line + 1);
+		return;
 	}
 	const cfg_key *k = cfg_find_key(cnorm);
 	if ((k && !applies(c, k)) || (!k && cfg_is_section(cnorm) && !section_applies(c, cnorm))) {
@@ -432,6 +439,42 @@ static void walk_pair(cfg_ctx *c, yaml_node_pair_t *p, yaml_node_t *map, const c
 	}
 }
 
+/* For each pair of map, the index of the earlier pair with the same scalar key, or -1: one pass
+ * through a hash set of key names, so a map of 64k keys is checked in linear time. */
+static int *first_of_name(cfg_ctx *c, yaml_node_t *map)
+{
+	yaml_node_pair_t *pairs = map->data.mapping.pairs.start;
+	size_t n = (size_t)(map->data.mapping.pairs.top - pairs), mask = 7;
+	while (mask + 1 < 2 * n)
+		mask = mask * 2 + 1;
+	int *first = malloc((n ? n : 1) * sizeof(*first)), *set = calloc(mask + 1, sizeof(*set));
+	if (!first || !set) {
+		free(first);
+		free(set);
+		c->oom = 1;
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *key = cfg_node_at(c, pairs[i].key);
+		first[i] = -1;
+		if (key->type != YAML_SCALAR_NODE)
+			continue;
+		const char *name = (const char *)key->data.scalar.value;
+		size_t h = hash_bytes(name, strlen(name), 2166136261u) & mask;
+		for (; set[h]; h = (h + 1) & mask) {
+			yaml_node_t *prev = cfg_node_at(c, pairs[set[h] - 1].key);
+			if (strcmp((const char *)prev->data.scalar.value, name) == 0) {
+				first[i] = set[h] - 1;
+				break;
+			}
+		}
+		if (!set[h])
+			set[h] = (int)i + 1;
+	}
+	free(set);
+	return first;
+}
+
 static void walk_map(cfg_ctx *c, yaml_node_t *map, const char *norm, const char *disp)
 {
 	yaml_node_t *type;
@@ -444,8 +487,14 @@ static void walk_map(cfg_ctx *c, yaml_node_t *map, const char *norm, const char 
 			c->quiet = 0;
 		}
 	}
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++)
-		walk_pair(c, p, map, norm, disp);
+	yaml_node_pair_t *pairs = map->data.mapping.pairs.start;
+	int n = (int)(map->data.mapping.pairs.top - pairs);
+	int *first = first_of_name(c, map);
+	if (!first)
+		return;      /* out of memory: reported by the caller */
+	for (int i = 0; i < n; i++)
+		walk_pair(c, &pairs[i], first[i] >= 0 ? cfg_node_at(c, pairs[first[i]].key) : NULL, norm, disp);
+	free(first);
 	size_t plen = strlen(norm);
 	for (int i = 0; i < cfg_n_keys; i++) {
 		const cfg_key *k = &cfg_keys[i];
