@@ -11,17 +11,20 @@
 
 static void walk_map(cfg_ctx *c, yaml_node_t *map, const char *norm, const char *disp);
 
+/* Only the first CFG_MAX_ERRORS are printed (the rest are counted and summed up at the end), and
+ * each line is cut at CFG_LINE_MAX bytes: a hostile file's output stays short. */
 void cfg_error(cfg_ctx *c, pipe_pos pos, const char *path, const char *fmt, ...)
 {
-	if (!c || c->quiet)
+	if (!c || c->quiet || c->n_errors++ >= CFG_MAX_ERRORS)
 		return;
+	char msg[CFG_LINE_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(c->err, "%s:%d:%d: %s: ", c->file, pos.line, pos.col, path);
-	vfprintf(c->err, fmt, ap);
-	fputc('\n', c->err);
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	c->n_errors++;
+	if (n >= (int)sizeof(msg))
+		memcpy(msg + sizeof(msg) - 4, "...", 4);
+	fprintf(c->err, "%s:%d:%d: %s: %s\n", c->file, pos.line, pos.col, path, msg);
 }
 
 void cfg_pathf(char *buf, const char *fmt, ...)
@@ -598,6 +601,8 @@ int pipe_config_load(const char *path, FILE *err, pipe_config **ret_cfg)
 		cfg_check_all(&c, cfg_pos_of(&c, "sinks", -1, (pipe_pos){ 0, 0 }).line > 0);
 	if (!c.oom)
 		cfg_check_analytics(&c);
+	if (c.n_errors > CFG_MAX_ERRORS)
+		fprintf(err, "%s: ... and %d more errors\n", path, c.n_errors - CFG_MAX_ERRORS);
 	r = c.oom ? -ENOMEM : c.n_errors ? VP_ECONFIG : 0;
 	if (r < 0)
 		goto fail;

@@ -92,6 +92,11 @@ typedef struct cfg_ctx {
 } cfg_ctx;
 
 #define CFG_PATH_MAX 256
+/* Limits on what one check prints: errors shown (then "... and N more errors"), bytes of a
+ * message, bytes of a written value quoted in one (cfg_clip). */
+#define CFG_MAX_ERRORS 50
+#define CFG_LINE_MAX 512
+#define CFG_CLIP_MAX 80
 
 void cfg_error(cfg_ctx *c, pipe_pos pos, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -128,6 +133,9 @@ int cfg_set_scalar(cfg_ctx *c, const cfg_key *k, void *base, const char *text, p
 int cfg_parse_int(const char *s, long *out);
 int cfg_parse_float(const char *s, double *out);
 const char *cfg_node_kind(const yaml_node_t *n);
+/* s as quoted in a message: cut after CFG_CLIP_MAX bytes (at a character boundary) with "...",
+ * control characters as '?'. Returns buf (CFG_CLIP_MAX + 4 bytes). */
+const char *cfg_clip(const char *s, char *buf);
 void cfg_apply_defaults(enum cfg_base base, void *ptr);
 void cfg_free_strings(enum cfg_base base, void *ptr);
 

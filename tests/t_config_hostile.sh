@@ -1,7 +1,8 @@
 #!/bin/sh
 # vapd --check on hostile pipeline files stays fast and its output stays short: each file is
 # generated here, must be refused (exit 2) within LIMIT seconds (generous: the build machine is
-# shared) with FILE:LINE:COL positions. The wall time of each is printed.
+# shared) with FILE:LINE:COL positions, in less than 64 KB of output. The wall time of each is
+# printed.
 BUILD=${BUILD:-build}
 LIMIT=${LIMIT:-5}
 cd "$(dirname "$0")/.." || exit 1
@@ -13,7 +14,7 @@ result() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "n
 src='sources:\n  - id: a\n    uri: rtsp://h/x\n'
 
 # check NAME WANT: runs vapd --check on $tmp/NAME.yaml (killed after 4 x LIMIT), wants exit 2 in
-# LIMIT seconds and a line starting with NAME.yaml:WANT.
+# LIMIT seconds, less than 64 KB of output and a line starting with NAME.yaml:WANT.
 check() {
 	start=$(date +%s%N)
 	(cd "$tmp" && timeout $((LIMIT * 4)) "$vapd" -c "$1.yaml" --check) >"$tmp/$1.out" 2>&1
@@ -22,17 +23,23 @@ check() {
 	bytes=$(wc -c <"$tmp/$1.out")
 	echo "# $1: $(wc -c <"$tmp/$1.yaml") bytes in, exit $rc after $ms ms, $bytes bytes out"
 	sed -n '1,3p;$p' "$tmp/$1.out" | cut -c1-160 | sed 's/^/#   /'
-	[ $rc -eq 2 ] && [ $ms -le $((LIMIT * 1000)) ] && grep -q "^$1.yaml:$2" "$tmp/$1.out"
+	[ $rc -eq 2 ] && [ $ms -le $((LIMIT * 1000)) ] && [ "$bytes" -lt 65536 ] &&
+		grep -q "^$1.yaml:$2" "$tmp/$1.out"
 }
 
 # 64k distinct unknown keys in one map: the duplicate check is linear.
 { printf "$src"; seq -f 'k%05g: 1' 0 65535; } >"$tmp/keys.yaml"
-check keys '4:1: k00000: unknown key'
-result $? "a map of 64k keys is checked in time"
+check keys '4:1: k00000: unknown key' && tail -1 "$tmp/keys.out" | grep -qx 'keys.yaml: ... and 65486 more errors'
+result $? "a map of 64k keys is checked in time, 50 errors shown, then how many more"
 
-# The same, one section down, with a duplicate at the end.
-{ printf "${src}pipeline:\n"; seq -f '  k%05g: 1' 0 65535; echo '  k00000: 2'; } >"$tmp/keys2.yaml"
-check keys2 '65541:3: pipeline.k00000: duplicate key (first at line 5)'
+# The same, one section down, with a duplicate among the first errors.
+{ printf "${src}pipeline:\n"; seq -f '  k%05g: 1' 0 9; echo '  k00003: 2'; seq -f '  k%05g: 1' 10 65535; } \
+	>"$tmp/keys2.yaml"
+check keys2 '15:3: pipeline.k00003: duplicate key (first at line 8)'
 result $? "a duplicate among 64k keys is found, naming the first"
 
+# Long values are quoted cut to 80 bytes.
+{ printf "${src}"; printf '    interval: '; head -c 100000 /dev/zero | tr '\0' 7; echo; } >"$tmp/long.yaml"
+check long "4:15: sources\[0\].interval: expected an integer, got '7\{80\}\.\.\.'$"
+result $? "a 100 KB value is cut in the message"
 [ "$n" -gt 0 ]

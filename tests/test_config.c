@@ -559,6 +559,50 @@ static void test_config_every_example_in_configs_loads(void **state)
 
 /* Every prefix of a real example, and the example with one byte mangled at each offset, is
  * either valid or reported; nothing crashes or leaks (run under SANITIZE=1 or valgrind). */
+static void test_config_prints_50_errors_then_how_many_more(void **state)
+{
+	(void)state;
+	char *yaml = fmt("%s", LIVE_SOURCE);
+	for (int i = 0; i < 70; i++) {
+		char *more = fmt("%sk%d: 1\n", yaml, i);
+		free(yaml);
+		yaml = more;
+	}
+	loaded l;
+	load(&l, yaml);
+	assert_int_equal(l.r, VP_ECONFIG);
+	assert_int_equal(count_lines(l.errs), CFG_MAX_ERRORS + 1);
+	char *last = fmt("%s: ... and 20 more errors\n", l.path);
+	assert_non_null(strstr(l.errs, last));
+	assert_non_null(strstr(l.errs, ":53:1: k49: unknown key"));
+	assert_null(strstr(l.errs, "k50"));
+	free(last);
+	unload(&l);
+	free(yaml);
+}
+
+static void test_config_cuts_long_values_in_messages(void **state)
+{
+	(void)state;
+	char buf[CFG_CLIP_MAX + 4], in[256];
+	memset(in, 'x', 200);
+	in[200] = '\0';
+	char *want = fmt("4:14: sources[0].decoder: '%.80s...' is not one of", in);
+	char *yaml = fmt(LIVE_SOURCE "    decoder: %s\n", in);
+	expect_error(yaml, want);
+	free(want);
+	free(yaml);
+	/* 2-byte characters: cut before the one that would not fit whole; control bytes shown as '?'. */
+	in[0] = '\x1b';
+	for (int i = 0; i < 100; i++)
+		memcpy(in + 1 + 2 * i, "\xc3\xa9", 2);
+	in[201] = '\0';
+	assert_int_equal(strlen(cfg_clip(in, buf)), 79 + 3);
+	assert_int_equal(buf[0], '?');
+	assert_string_equal(buf + 77, "\xc3\xa9...");
+	assert_string_equal(cfg_clip("short", buf), "short");
+}
+
 static void test_config_survives_truncated_and_mangled_files(void **state)
 {
 	(void)state;
@@ -664,6 +708,8 @@ int main(void)
 		cmocka_unit_test(test_config_reads_nvdec_keys),
 		cmocka_unit_test(test_config_reads_back_every_key_of_a_full_file),
 		cmocka_unit_test(test_config_every_example_in_configs_loads),
+		cmocka_unit_test(test_config_prints_50_errors_then_how_many_more),
+		cmocka_unit_test(test_config_cuts_long_values_in_messages),
 		cmocka_unit_test(test_config_survives_truncated_and_mangled_files),
 		cmocka_unit_test(test_config_table_rows_are_consistent),
 		cmocka_unit_test(test_config_reference_lists_every_key_once),
