@@ -107,6 +107,10 @@ void cfg_pathf(char *buf, const char *fmt, ...) __attribute__((format(printf, 2,
 pipe_pos cfg_pos_of(const cfg_ctx *c, const char *norm_path, int elem, pipe_pos fallback);
 void *cfg_base_ptr(cfg_ctx *c, enum cfg_base base);
 
+/* config_yaml.c */
+/* Parses the file at path into doc (to be deleted by the caller on success); errors reported. */
+int cfg_parse_file(cfg_ctx *c, const char *path, yaml_document_t *doc);
+
 /* config.c, for the parsers of nested lists */
 yaml_node_t *cfg_node_at(cfg_ctx *c, int idx);
 int cfg_is_null(const yaml_node_t *n);
