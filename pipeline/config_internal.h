@@ -97,6 +97,8 @@ typedef struct cfg_ctx {
 #define CFG_MAX_ERRORS 50
 #define CFG_LINE_MAX 512
 #define CFG_CLIP_MAX 80
+/* Deepest nesting of lists and maps accepted; the table's deepest value (a polygon point) has 7. */
+#define CFG_MAX_DEPTH 64
 
 void cfg_error(cfg_ctx *c, pipe_pos pos, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -38,6 +38,15 @@ result $? "a map of 64k keys is checked in time, 50 errors shown, then how many 
 check keys2 '15:3: pipeline.k00003: duplicate key (first at line 8)'
 result $? "a duplicate among 64k keys is found, naming the first"
 
+# 100k levels of nesting (libyaml alone takes a time quadratic in it): refused at level 65.
+{ printf 'sources: '; head -c 100000 /dev/zero | tr '\0' '['; head -c 100000 /dev/zero | tr '\0' ']'; echo; } \
+	>"$tmp/deep.yaml"
+check deep '1:73: (syntax): nested deeper than 64 levels$'
+result $? "a file nested 100k deep is refused at the 65th level"
+{ printf 'sources:\n'; for i in $(seq 2000); do printf -- '- '; done; echo x; } >"$tmp/deep2.yaml"
+check deep2 '2:127: (syntax): nested deeper than 64 levels$'
+result $? "block lists nested 2000 deep are refused at the 65th level"
+
 # Long values are quoted cut to 80 bytes.
 { printf "${src}"; printf '    interval: '; head -c 100000 /dev/zero | tr '\0' 7; echo; } >"$tmp/long.yaml"
 check long "4:15: sources\[0\].interval: expected an integer, got '7\{80\}\.\.\.'$"
