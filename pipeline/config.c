@@ -15,7 +15,7 @@ static void walk_map(cfg_ctx *c, yaml_node_t *map, const char *norm, const char 
  * each line is cut at CFG_LINE_MAX bytes: a hostile file's output stays short. */
 void cfg_error(cfg_ctx *c, pipe_pos pos, const char *path, const char *fmt, ...)
 {
-	if (!c || c->quiet || c->n_errors++ >= CFG_MAX_ERRORS)
+	if (!c || c->quiet || c->stopped || c->n_errors++ >= CFG_MAX_ERRORS)
 		return;
 	char msg[CFG_LINE_MAX];
 	va_list ap;
@@ -85,9 +85,25 @@ static void remember(cfg_ctx *c, const cfg_key *k, pipe_pos pos)
 	c->seen[c->n_seen++] = (cfg_seen){ k, k->base == CFG_SOURCE || k->base == CFG_SINK ? c->elem : -1, pos };
 }
 
+/* libyaml keeps an alias as a second reference to its anchor's node, so the walk meets a shared
+ * node once per reference: a few KB of nested aliases stand for millions of values. Past a budget
+ * of visits (far above what any real file needs) the walk reports once and goes on with an empty
+ * node in place of each one, so every loop finishes quickly and nothing more is printed. */
 yaml_node_t *cfg_node_at(cfg_ctx *c, int idx)
 {
-	return yaml_document_get_node(c->doc, idx);
+	yaml_node_t *n = yaml_document_get_node(c->doc, idx);
+	if (c->stopped)
+		return &c->stop_node;
+	if (++c->visits > c->max_visits) {
+		/* Printed past the cap on errors too: it says why the check ended. */
+		pipe_pos pos = cfg_mark_pos(n->start_mark);
+		fprintf(c->err, "%s:%d:%d: (aliases): aliases repeat the file's values more than %ld times; "
+		        "checking stopped here\n", c->file, pos.line, pos.col, c->max_visits);
+		c->n_errors++;
+		c->stopped = 1;
+		return &c->stop_node;
+	}
+	return n;
 }
 
 /* A plain empty scalar, "~" or "null": the key is written without a value. */
@@ -544,6 +560,8 @@ int pipe_config_load(const char *path, FILE *err, pipe_config **ret_cfg)
 		goto fail;
 	have_doc = 1;
 	c.doc = &doc;
+	c.stop_node = (yaml_node_t){ .type = YAML_MAPPING_NODE };
+	c.max_visits = CFG_VISITS_PER_NODE * (long)(doc.nodes.top - doc.nodes.start) + CFG_VISITS_MIN;
 	walk_document(&c);
 	if (!c.oom)
 		cfg_check_all(&c, cfg_pos_of(&c, "sinks", -1, (pipe_pos){ 0, 0 }).line > 0);

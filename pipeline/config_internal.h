@@ -89,6 +89,9 @@ typedef struct cfg_ctx {
 	int quiet;                   /* errors neither printed nor counted */
 	cfg_seen *seen;
 	int n_seen, cap_seen;
+	long visits, max_visits;     /* nodes fetched by the walk, and the budget (cfg_node_at) */
+	int stopped;                 /* budget spent: nodes read as stop_node, errors dropped */
+	yaml_node_t stop_node;       /* an empty map: read as a list too, it has no items */
 } cfg_ctx;
 
 #define CFG_PATH_MAX 256
@@ -99,6 +102,10 @@ typedef struct cfg_ctx {
 #define CFG_CLIP_MAX 80
 /* Deepest nesting of lists and maps accepted; the table's deepest value (a polygon point) has 7. */
 #define CFG_MAX_DEPTH 64
+/* Budget of node visits of the walk: a real file visits each node a few times (the key, its value,
+ * a look-up of the required keys); the rest is aliases repeating nodes. */
+#define CFG_VISITS_PER_NODE 16
+#define CFG_VISITS_MIN (1L << 20)
 
 void cfg_error(cfg_ctx *c, pipe_pos pos, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

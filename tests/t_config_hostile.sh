@@ -47,6 +47,16 @@ result $? "a file nested 100k deep is refused at the 65th level"
 check deep2 '2:127: (syntax): nested deeper than 64 levels$'
 result $? "block lists nested 2000 deep are refused at the 65th level"
 
+# An alias bomb: 256 sources x 64 zones x 512 bad points and classes (8M errors) from 3 KB; the
+# walk stops after a budget of node visits.
+rep() { i=1; while [ $i -lt "$1" ]; do printf ', %s' "$2"; i=$((i + 1)); done; }
+{ echo 'x:'; echo '  - &p [q, q, q]'
+  echo "  - &z {name: z, polygon: [*p$(rep 256 '*p')], classes: [*p$(rep 256 '*p')]}"
+  echo "  - &s {id: a, uri: rtsp://h/x, zones: [*z$(rep 64 '*z')]}"
+  echo "sources: [*s$(rep 256 '*s')]"; } >"$tmp/bomb.yaml"
+check bomb "2:5: (aliases): aliases repeat the file's values more than [0-9]* times; checking stopped here$"
+result $? "an alias bomb stops the check once"
+
 # Long values are quoted cut to 80 bytes.
 { printf "${src}"; printf '    interval: '; head -c 100000 /dev/zero | tr '\0' 7; echo; } >"$tmp/long.yaml"
 check long "4:15: sources\[0\].interval: expected an integer, got '7\{80\}\.\.\.'$"

@@ -603,6 +603,49 @@ static void test_config_cuts_long_values_in_messages(void **state)
 	assert_string_equal(cfg_clip("short", buf), "short");
 }
 
+static void test_config_reads_aliases_and_stops_an_alias_bomb(void **state)
+{
+	(void)state;
+	loaded l;
+	pipe_config *cfg = load_ok(&l, "sources:\n"
+	                               "  - id: a\n    uri: rtsp://h/a\n    reconnect: &rc { initial_ms: 100, max_ms: 200 }\n"
+	                               "  - id: b\n    uri: rtsp://h/b\n    reconnect: *rc\n");
+	assert_int_equal(cfg->sources[1].reconnect_initial_ms, 100);
+	assert_int_equal(cfg->sources[1].reconnect_max_ms, 200);
+	unload(&l);
+	/* 256 sources x 64 zones x 512 bad points and classes: 8M errors from 3 KB. */
+	char *bomb = fmt("x:\n  - &p [q, q, q]\n  - &z {name: z, polygon: [*p");
+	for (int i = 1; i < 512; i++) {
+		char *more = fmt("%s, *p%s", bomb, i == 255 ? "], classes: [*p" : "");
+		free(bomb);
+		bomb = more;
+	}
+	char *more = fmt("%s]}\n  - &s {id: a, uri: rtsp://h/x, zones: [*z", bomb);
+	free(bomb);
+	bomb = more;
+	for (int i = 1; i < 64; i++) {
+		more = fmt("%s, *z", bomb);
+		free(bomb);
+		bomb = more;
+	}
+	more = fmt("%s]}\nsources: [*s", bomb);
+	free(bomb);
+	bomb = more;
+	for (int i = 1; i < 256; i++) {
+		more = fmt("%s, *s", bomb);
+		free(bomb);
+		bomb = more;
+	}
+	more = fmt("%s]\n", bomb);
+	free(bomb);
+	load(&l, more);
+	assert_int_equal(l.r, VP_ECONFIG);
+	assert_non_null(strstr(l.errs, ":2:5: (aliases): aliases repeat the file's values more than"));
+	assert_int_equal(count_lines(l.errs), CFG_MAX_ERRORS + 2);
+	unload(&l);
+	free(more);
+}
+
 static void test_config_survives_truncated_and_mangled_files(void **state)
 {
 	(void)state;
@@ -710,6 +753,7 @@ int main(void)
 		cmocka_unit_test(test_config_every_example_in_configs_loads),
 		cmocka_unit_test(test_config_prints_50_errors_then_how_many_more),
 		cmocka_unit_test(test_config_cuts_long_values_in_messages),
+		cmocka_unit_test(test_config_reads_aliases_and_stops_an_alias_bomb),
 		cmocka_unit_test(test_config_survives_truncated_and_mangled_files),
 		cmocka_unit_test(test_config_table_rows_are_consistent),
 		cmocka_unit_test(test_config_reference_lists_every_key_once),
