@@ -11,8 +11,30 @@
 /* Bigger than any pipeline; a hostile or mistaken file (a video) is refused before parsing. */
 #define CFG_FILE_MAX (16u << 20)
 
-static void syntax_error(cfg_ctx *c, yaml_parser_t *parser)
+/* libyaml's reader (bad UTF-8, control characters) gives a byte offset, not a mark. Lines end at
+ * \n, \r\n or \r as in libyaml; columns count characters. */
+static pipe_pos offset_pos(const unsigned char *text, size_t len, size_t offset)
 {
+	pipe_pos p = { 1, 1 };
+	for (size_t i = 0; i < offset && i < len; i++) {
+		if (text[i] == '\n' || (text[i] == '\r' && (i + 1 >= len || text[i + 1] != '\n')))
+			p.line++, p.col = 1;
+		else if (text[i] != '\r' && (text[i] & 0xc0) != 0x80)
+			p.col++;
+	}
+	return p;
+}
+
+static void syntax_error(cfg_ctx *c, yaml_parser_t *parser, const unsigned char *text, size_t len)
+{
+	if (parser->error == YAML_READER_ERROR) {
+		char value[16] = "";
+		if (parser->problem_value >= 0)
+			snprintf(value, sizeof(value), " (#x%02X)", (unsigned)parser->problem_value);
+		cfg_error(c, offset_pos(text, len, parser->problem_offset), "(syntax)", "%s%s",
+		          parser->problem ? parser->problem : "invalid input", value);
+		return;
+	}
 	char where[64] = "";
 	if (parser->context)
 		snprintf(where, sizeof(where), " at line %d", (int)parser->context_mark.line + 1);
@@ -22,11 +44,12 @@ static void syntax_error(cfg_ctx *c, yaml_parser_t *parser)
 }
 
 /* A second "---" document would be ignored silently: the file is meant to hold one pipeline. */
-static int no_second_document(cfg_ctx *c, yaml_parser_t *parser)
+static int no_second_document(cfg_ctx *c, yaml_parser_t *parser, const unsigned char *text,
+                              size_t len)
 {
 	yaml_document_t next;
 	if (!yaml_parser_load(parser, &next)) {
-		syntax_error(c, parser);
+		syntax_error(c, parser, text, len);
 		return parser->error == YAML_MEMORY_ERROR ? (c->oom = 1, -ENOMEM) : -EINVAL;
 	}
 	yaml_node_t *root = yaml_document_get_root_node(&next);
@@ -103,10 +126,10 @@ static int load(cfg_ctx *c, const unsigned char *text, size_t len, yaml_document
 	yaml_parser_set_input_string(&parser, text, len);
 	int r = 0;
 	if (!yaml_parser_load(&parser, doc)) {
-		syntax_error(c, &parser);
+		syntax_error(c, &parser, text, len);
 		r = parser.error == YAML_MEMORY_ERROR ? (c->oom = 1, -ENOMEM) : -EINVAL;
 	} else {
-		r = no_second_document(c, &parser);
+		r = no_second_document(c, &parser, text, len);
 		if (r < 0)
 			yaml_document_delete(doc);
 	}

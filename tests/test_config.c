@@ -27,6 +27,28 @@ static void test_config_reports_yaml_syntax_error_with_libyaml_position(void **s
 	expect_error(LIVE_SOURCE "---\n" LIVE_SOURCE, "4:1: (syntax): only one YAML document per file\n");
 }
 
+static void test_config_reports_bad_utf8_and_control_characters_at_their_position(void **state)
+{
+	(void)state;
+	expect_error(LIVE_SOURCE "    interval: \xff\n", "4:15: (syntax): invalid leading UTF-8 octet (#xFF)\n");
+	expect_error("sources:\r\n  - id: \"a\x01\"\r\n", "2:11: (syntax): control characters are not allowed (#x01)\n");
+	expect_error("# \xc3\xa9\xc3\xa9\n\n  x: \xe9z\n", "3:7: (syntax): invalid trailing UTF-8 octet (#x7A)\n");
+}
+
+static void test_config_says_a_directory_is_a_directory(void **state)
+{
+	(void)state;
+	char *errs = NULL;
+	size_t len;
+	FILE *err = open_memstream(&errs, &len);
+	pipe_config *cfg = NULL;
+	assert_int_equal(pipe_config_load("/tmp", err, &cfg), VP_ECONFIG);
+	fclose(err);
+	assert_null(cfg);
+	assert_string_equal(errs, "/tmp:1:1: (file): cannot read: Is a directory\n");
+	free(errs);
+}
+
 static void test_config_rejects_unknown_key_and_lists_valid_keys(void **state)
 {
 	(void)state;
@@ -729,6 +751,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config_reports_yaml_syntax_error_with_libyaml_position),
+		cmocka_unit_test(test_config_reports_bad_utf8_and_control_characters_at_their_position),
+		cmocka_unit_test(test_config_says_a_directory_is_a_directory),
 		cmocka_unit_test(test_config_rejects_unknown_key_and_lists_valid_keys),
 		cmocka_unit_test(test_config_rejects_wrong_types),
 		cmocka_unit_test(test_config_rejects_out_of_range_values),
