@@ -5,22 +5,26 @@
 #include "vp_err.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 static void walk_map(cfg_ctx *c, yaml_node_t *map, const char *norm, const char *disp);
 
+/* Only the first CFG_MAX_ERRORS are printed (the rest are counted and summed up at the end), and
+ * each line is cut at CFG_LINE_MAX bytes: a hostile file's output stays short. */
 void cfg_error(cfg_ctx *c, pipe_pos pos, const char *path, const char *fmt, ...)
 {
-	if (!c || c->quiet)
+	if (!c || c->quiet || c->stopped || c->n_errors++ >= CFG_MAX_ERRORS)
 		return;
+	char msg[CFG_LINE_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(c->err, "%s:%d:%d: %s: ", c->file, pos.line, pos.col, path);
-	vfprintf(c->err, fmt, ap);
-	fputc('\n', c->err);
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	c->n_errors++;
+	if (n >= (int)sizeof(msg))
+		memcpy(msg + sizeof(msg) - 4, "...", 4);
+	fprintf(c->err, "%s:%d:%d: %s: %s\n", c->file, pos.line, pos.col, path, msg);
 }
 
 void cfg_pathf(char *buf, const char *fmt, ...)
@@ -36,6 +40,14 @@ void cfg_pathf(char *buf, const char *fmt, ...)
 pipe_pos cfg_mark_pos(yaml_mark_t m)
 {
 	return (pipe_pos){ (int)m.line + 1, (int)m.column + 1 };
+}
+
+/* FNV-1a: the hash of a map's set of key names. */
+static uint32_t hash_bytes(const void *p, size_t n, uint32_t h)
+{
+	for (const unsigned char *b = p; n--; b++)
+		h = (h ^ *b) * 16777619u;
+	return h;
 }
 
 pipe_pos cfg_pos_of(const cfg_ctx *c, const char *norm_path, int elem, pipe_pos fallback)
@@ -73,9 +85,25 @@ static void remember(cfg_ctx *c, const cfg_key *k, pipe_pos pos)
 	c->seen[c->n_seen++] = (cfg_seen){ k, k->base == CFG_SOURCE || k->base == CFG_SINK ? c->elem : -1, pos };
 }
 
+/* libyaml keeps an alias as a second reference to its anchor's node, so the walk meets a shared
+ * node once per reference: a few KB of nested aliases stand for millions of values. Past a budget
+ * of visits (far above what any real file needs) the walk reports once and goes on with an empty
+ * node in place of each one, so every loop finishes quickly and nothing more is printed. */
 yaml_node_t *cfg_node_at(cfg_ctx *c, int idx)
 {
-	return yaml_document_get_node(c->doc, idx);
+	yaml_node_t *n = yaml_document_get_node(c->doc, idx);
+	if (c->stopped)
+		return &c->stop_node;
+	if (++c->visits > c->max_visits) {
+		/* Printed past the cap on errors too: it says why the check ended. */
+		pipe_pos pos = cfg_mark_pos(n->start_mark);
+		fprintf(c->err, "%s:%d:%d: (aliases): aliases repeat the file's values more than %ld times; "
+		        "checking stopped here\n", c->file, pos.line, pos.col, c->max_visits);
+		c->n_errors++;
+		c->stopped = 1;
+		return &c->stop_node;
+	}
+	return n;
 }
 
 /* A plain empty scalar, "~" or "null": the key is written without a value. */
@@ -396,7 +424,8 @@ static void unknown_key(cfg_ctx *c, yaml_node_t *key, const char *norm, const ch
 	cfg_error(c, cfg_mark_pos(key->start_mark), path, "unknown key; valid keys: %s", valid);
 }
 
-static void walk_pair(cfg_ctx *c, yaml_node_pair_t *p, yaml_node_t *map, const char *norm,
+/* first: the earlier key of the same name in this map, or NULL. */
+static void walk_pair(cfg_ctx *c, yaml_node_pair_t *p, const yaml_node_t *first, const char *norm,
                       const char *disp)
 {
 	yaml_node_t *key = cfg_node_at(c, p->key), *val = cfg_node_at(c, p->value);
@@ -409,12 +438,9 @@ static void walk_pair(cfg_ctx *c, yaml_node_pair_t *p, yaml_node_t *map, const c
 	char cnorm[CFG_PATH_MAX], cdisp[CFG_PATH_MAX];
 	cfg_pathf(cnorm, "%s%s%s", norm, *norm ? "." : "", name);
 	cfg_pathf(cdisp, "%s%s%s", disp, *disp ? "." : "", name);
-	for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
-		yaml_node_t *prev = cfg_node_at(c, q->key);
-		if (prev->type == YAML_SCALAR_NODE && strcmp((char *)prev->data.scalar.value, name) == 0) {
-			cfg_error(c, kpos, cdisp, "duplicate key (first at line %d)", (int)prev->start_mark.line + 1);
-			return;
-		}
+	if (first) {
+		cfg_error(c, kpos, cdisp, "duplicate key (first at line %d)", (int)first->start_mark.line + 1);
+		return;
 	}
 	const cfg_key *k = cfg_find_key(cnorm);
 	if ((k && !applies(c, k)) || (!k && cfg_is_section(cnorm) && !section_applies(c, cnorm))) {
@@ -432,6 +458,42 @@ static void walk_pair(cfg_ctx *c, yaml_node_pair_t *p, yaml_node_t *map, const c
 	}
 }
 
+/* For each pair of map, the index of the earlier pair with the same scalar key, or -1: one pass
+ * through a hash set of key names, so a map of 64k keys is checked in linear time. */
+static int *first_of_name(cfg_ctx *c, yaml_node_t *map)
+{
+	yaml_node_pair_t *pairs = map->data.mapping.pairs.start;
+	size_t n = (size_t)(map->data.mapping.pairs.top - pairs), mask = 7;
+	while (mask + 1 < 2 * n)
+		mask = mask * 2 + 1;
+	int *first = malloc((n ? n : 1) * sizeof(*first)), *set = calloc(mask + 1, sizeof(*set));
+	if (!first || !set) {
+		free(first);
+		free(set);
+		c->oom = 1;
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *key = cfg_node_at(c, pairs[i].key);
+		first[i] = -1;
+		if (key->type != YAML_SCALAR_NODE)
+			continue;
+		const char *name = (const char *)key->data.scalar.value;
+		size_t h = hash_bytes(name, strlen(name), 2166136261u) & mask;
+		for (; set[h]; h = (h + 1) & mask) {
+			yaml_node_t *prev = cfg_node_at(c, pairs[set[h] - 1].key);
+			if (strcmp((const char *)prev->data.scalar.value, name) == 0) {
+				first[i] = set[h] - 1;
+				break;
+			}
+		}
+		if (!set[h])
+			set[h] = (int)i + 1;
+	}
+	free(set);
+	return first;
+}
+
 static void walk_map(cfg_ctx *c, yaml_node_t *map, const char *norm, const char *disp)
 {
 	yaml_node_t *type;
@@ -444,8 +506,14 @@ static void walk_map(cfg_ctx *c, yaml_node_t *map, const char *norm, const char 
 			c->quiet = 0;
 		}
 	}
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++)
-		walk_pair(c, p, map, norm, disp);
+	yaml_node_pair_t *pairs = map->data.mapping.pairs.start;
+	int n = (int)(map->data.mapping.pairs.top - pairs);
+	int *first = first_of_name(c, map);
+	if (!first)
+		return;      /* out of memory: reported by the caller */
+	for (int i = 0; i < n; i++)
+		walk_pair(c, &pairs[i], first[i] >= 0 ? cfg_node_at(c, pairs[first[i]].key) : NULL, norm, disp);
+	free(first);
 	size_t plen = strlen(norm);
 	for (int i = 0; i < cfg_n_keys; i++) {
 		const cfg_key *k = &cfg_keys[i];
@@ -459,58 +527,6 @@ static void walk_map(cfg_ctx *c, yaml_node_t *map, const char *norm, const char 
 		cfg_pathf(path, "%s%s%s", disp, *disp ? "." : "", leaf);
 		cfg_error(c, cfg_mark_pos(map->start_mark), path, "missing required key");
 	}
-}
-
-static void syntax_error(cfg_ctx *c, yaml_parser_t *parser)
-{
-	char where[64] = "";
-	if (parser->context)
-		snprintf(where, sizeof(where), " at line %d", (int)parser->context_mark.line + 1);
-	cfg_error(c, cfg_mark_pos(parser->problem_mark), "(syntax)", "%s%s%s%s%s",
-	          parser->problem ? parser->problem : "invalid YAML", parser->context ? " (" : "",
-	          parser->context ? parser->context : "", where, parser->context ? ")" : "");
-}
-
-/* A second "---" document would be ignored silently: the file is meant to hold one pipeline. */
-static int no_second_document(cfg_ctx *c, yaml_parser_t *parser)
-{
-	yaml_document_t next;
-	if (!yaml_parser_load(parser, &next)) {
-		syntax_error(c, parser);
-		return parser->error == YAML_MEMORY_ERROR ? (c->oom = 1, -ENOMEM) : -EINVAL;
-	}
-	yaml_node_t *root = yaml_document_get_root_node(&next);
-	if (root)
-		cfg_error(c, cfg_mark_pos(next.start_mark), "(syntax)", "only one YAML document per file");
-	yaml_document_delete(&next);
-	return root ? -EINVAL : 0;
-}
-
-static int parse_file(cfg_ctx *c, const char *path, yaml_document_t *doc)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		cfg_error(c, (pipe_pos){ 1, 1 }, "(file)", "cannot open: %s", strerror(errno));
-		return -EINVAL;
-	}
-	yaml_parser_t parser;
-	if (!yaml_parser_initialize(&parser)) {
-		fclose(f);
-		return c->oom = 1, -ENOMEM;
-	}
-	yaml_parser_set_input_file(&parser, f);
-	int r = 0;
-	if (!yaml_parser_load(&parser, doc)) {
-		syntax_error(c, &parser);
-		r = parser.error == YAML_MEMORY_ERROR ? (c->oom = 1, -ENOMEM) : -EINVAL;
-	} else {
-		r = no_second_document(c, &parser);
-		if (r < 0)
-			yaml_document_delete(doc);
-	}
-	yaml_parser_delete(&parser);
-	fclose(f);
-	return r;
 }
 
 static void walk_document(cfg_ctx *c)
@@ -539,16 +555,20 @@ int pipe_config_load(const char *path, FILE *err, pipe_config **ret_cfg)
 	}
 	cfg_apply_defaults(CFG_ROOT, c.cfg);
 	cfg_apply_defaults(CFG_MODEL, &c.cfg->model);
-	r = parse_file(&c, path, &doc);
+	r = cfg_parse_file(&c, path, &doc);
 	if (r < 0)
 		goto fail;
 	have_doc = 1;
 	c.doc = &doc;
+	c.stop_node = (yaml_node_t){ .type = YAML_MAPPING_NODE };
+	c.max_visits = CFG_VISITS_PER_NODE * (long)(doc.nodes.top - doc.nodes.start) + CFG_VISITS_MIN;
 	walk_document(&c);
 	if (!c.oom)
 		cfg_check_all(&c, cfg_pos_of(&c, "sinks", -1, (pipe_pos){ 0, 0 }).line > 0);
 	if (!c.oom)
 		cfg_check_analytics(&c);
+	if (c.n_errors > CFG_MAX_ERRORS)
+		fprintf(err, "%s: ... and %d more errors\n", path, c.n_errors - CFG_MAX_ERRORS);
 	r = c.oom ? -ENOMEM : c.n_errors ? VP_ECONFIG : 0;
 	if (r < 0)
 		goto fail;

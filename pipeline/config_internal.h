@@ -89,9 +89,23 @@ typedef struct cfg_ctx {
 	int quiet;                   /* errors neither printed nor counted */
 	cfg_seen *seen;
 	int n_seen, cap_seen;
+	long visits, max_visits;     /* nodes fetched by the walk, and the budget (cfg_node_at) */
+	int stopped;                 /* budget spent: nodes read as stop_node, errors dropped */
+	yaml_node_t stop_node;       /* an empty map: read as a list too, it has no items */
 } cfg_ctx;
 
 #define CFG_PATH_MAX 256
+/* Limits on what one check prints: errors shown (then "... and N more errors"), bytes of a
+ * message, bytes of a written value quoted in one (cfg_clip). */
+#define CFG_MAX_ERRORS 50
+#define CFG_LINE_MAX 512
+#define CFG_CLIP_MAX 80
+/* Deepest nesting of lists and maps accepted; the table's deepest value (a polygon point) has 7. */
+#define CFG_MAX_DEPTH 64
+/* Budget of node visits of the walk: a real file visits each node a few times (the key, its value,
+ * a look-up of the required keys); the rest is aliases repeating nodes. */
+#define CFG_VISITS_PER_NODE 16
+#define CFG_VISITS_MIN (1L << 20)
 
 void cfg_error(cfg_ctx *c, pipe_pos pos, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -101,6 +115,10 @@ void cfg_pathf(char *buf, const char *fmt, ...) __attribute__((format(printf, 2,
 /* Position where key (a table path) was written for element elem; fallback if it was not. */
 pipe_pos cfg_pos_of(const cfg_ctx *c, const char *norm_path, int elem, pipe_pos fallback);
 void *cfg_base_ptr(cfg_ctx *c, enum cfg_base base);
+
+/* config_yaml.c */
+/* Parses the file at path into doc (to be deleted by the caller on success); errors reported. */
+int cfg_parse_file(cfg_ctx *c, const char *path, yaml_document_t *doc);
 
 /* config.c, for the parsers of nested lists */
 yaml_node_t *cfg_node_at(cfg_ctx *c, int idx);
@@ -131,6 +149,9 @@ int cfg_set_scalar(cfg_ctx *c, const cfg_key *k, void *base, const char *text, p
 int cfg_parse_int(const char *s, long *out);
 int cfg_parse_float(const char *s, double *out);
 const char *cfg_node_kind(const yaml_node_t *n);
+/* s as quoted in a message: cut after CFG_CLIP_MAX bytes (at a character boundary) with "...",
+ * control characters as '?'. Returns buf (CFG_CLIP_MAX + 4 bytes). */
+const char *cfg_clip(const char *s, char *buf);
 void cfg_apply_defaults(enum cfg_base base, void *ptr);
 void cfg_free_strings(enum cfg_base base, void *ptr);
 

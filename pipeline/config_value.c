@@ -20,6 +20,17 @@ const char *cfg_node_kind(const yaml_node_t *n)
 	return "a scalar";
 }
 
+const char *cfg_clip(const char *s, char *buf)
+{
+	size_t n = strlen(s), cut = n > CFG_CLIP_MAX ? CFG_CLIP_MAX : n;
+	while (cut < n && cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
+		cut--;     /* not inside a UTF-8 sequence */
+	for (size_t i = 0; i < cut; i++)
+		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	strcpy(buf + cut, cut < n ? "..." : "");
+	return buf;
+}
+
 int cfg_parse_int(const char *s, long *out)
 {
 	char *end;
@@ -160,15 +171,16 @@ static int set_number(cfg_ctx *c, const cfg_key *k, void *field, const char *tex
 {
 	double d;
 	long l = 0;
+	char clip[CFG_CLIP_MAX + 4];
 	if (k->type == CFG_INT ? cfg_parse_int(text, &l) : cfg_parse_float(text, &d)) {
 		cfg_error(c, pos, path, "expected %s, got '%s'", k->type == CFG_INT ? "an integer" : "a number",
-		          text);
+		          cfg_clip(text, clip));
 		return -EINVAL;
 	}
 	if (k->type == CFG_INT)
 		d = (double)l;
 	if (d < k->min || d > k->max) {
-		cfg_error(c, pos, path, "%s is out of range %.10g..%.10g", text, k->min, k->max);
+		cfg_error(c, pos, path, "%s is out of range %.10g..%.10g", cfg_clip(text, clip), k->min, k->max);
 		return -ERANGE;
 	}
 	if (k->type == CFG_INT)
@@ -218,7 +230,8 @@ static int set_flags(cfg_ctx *c, const cfg_key *k, void *field, const char *text
 			i++;
 		if (!k->names[i]) {
 			enum_list(k, list, sizeof(list));
-			cfg_error(c, pos, path, "'%.*s' is not one of: %s", (int)len, p, list);
+			cfg_error(c, pos, path, "'%.*s%s' is not one of: %s", len > CFG_CLIP_MAX ? CFG_CLIP_MAX : (int)len,
+			          p, len > CFG_CLIP_MAX ? "..." : "", list);
 			return -EINVAL;
 		}
 		mask |= 1u << i;
@@ -237,7 +250,7 @@ int cfg_set_scalar(cfg_ctx *c, const cfg_key *k, void *base, const char *text, p
                    const char *path)
 {
 	void *field = (char *)base + k->off;
-	char list[256];
+	char list[256], clip[CFG_CLIP_MAX + 4];
 	switch (k->type) {
 	case CFG_STR:
 	case CFG_PATH:
@@ -248,14 +261,14 @@ int cfg_set_scalar(cfg_ctx *c, const cfg_key *k, void *base, const char *text, p
 	case CFG_BOOL:
 		if (parse_bool(text, (bool *)field) == 0)
 			return 0;
-		cfg_error(c, pos, path, "expected true or false, got '%s'", text);
+		cfg_error(c, pos, path, "expected true or false, got '%s'", cfg_clip(text, clip));
 		return -EINVAL;
 	case CFG_ENUM:
 		for (int i = 0; k->names[i]; i++)
 			if (strcmp(k->names[i], text) == 0)
 				return *(int *)field = i, 0;
 		enum_list(k, list, sizeof(list));
-		cfg_error(c, pos, path, "'%s' is not one of: %s", text, list);
+		cfg_error(c, pos, path, "'%s' is not one of: %s", cfg_clip(text, clip), list);
 		return -EINVAL;
 	case CFG_FLAGS:
 		return set_flags(c, k, field, text, pos, path);

@@ -1,5 +1,13 @@
 /* The metrics endpoint: libmicrohttpd on its own thread, on a socket bound here so that
- * bind errors (address in use, no such address) reach the log with their errno. */
+ * bind errors (address in use, no such address) reach the log with their errno.
+ *
+ * A supervisor's health check must get through idle or slow clients. libmicrohttpd's timeout
+ * only measures inactivity (a client sending a byte a second keeps its connection for ever) and
+ * its per-address limit refuses newcomers. So slots are kept here: a connection waiting for a
+ * request head longer than HTTP_HEAD_S, or the oldest one waiting when its address (or the whole
+ * server) is at its limit, is shut down to make room for the newcomer; both are checked as a
+ * client connects, the only time a slot is wanted. A connection being answered is never cut. Every callback runs on libmicrohttpd's one internal thread, so the
+ * table needs no lock, and an entry's descriptor stays open until its CLOSED notice. */
 #include "metrics.h"
 #include "vp_err.h"
 #include "vp_log.h"
@@ -12,13 +20,38 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+
+enum {
+	HTTP_MAX_CONN = 64,  /* connections in all */
+	HTTP_PER_ADDR = 16,  /* one client address's share: the rest stays for others */
+	HTTP_HEAD_S = 3,     /* a request head must arrive within this after connect or a reply */
+	HTTP_IDLE_S = 5,     /* libmicrohttpd's inactivity timeout, e.g. for a client that stops reading */
+	/* Long-lived responses (a live view's MJPEG streams) are never cut, so they get at most this
+	 * many slots (state CONN_STREAM); the other HTTP_MAX_CONN - HTTP_MAX_STREAMS stay for requests. */
+	HTTP_MAX_STREAMS = 8,
+	/* Connections the kernel completes before they are accepted: a full queue drops the client's
+	 * handshake, which it retries only after a second, so it must hold a burst of clients. */
+	HTTP_BACKLOG = 4 * HTTP_MAX_CONN,
+};
+
+enum conn_state { CONN_FREE, CONN_HEAD, CONN_BUSY, CONN_STREAM, CONN_CUT };
+
+typedef struct http_conn {
+	enum conn_state state;
+	int fd;
+	struct timespec since;       /* CONN_HEAD: when it began waiting for a request */
+	unsigned char addr[16];      /* IPv6, IPv4 as ::ffff:a.b.c.d */
+} http_conn;
 
 struct pipe_metrics_server {
 	pipe_metrics *metrics;
 	struct MHD_Daemon *daemon;
 	int port;
 	atomic_int ready;
+	/* Cut connections hold an entry until libmicrohttpd closes them, hence the spare half. */
+	http_conn conns[2 * HTTP_MAX_CONN];
 };
 
 #define PROM_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -63,7 +96,7 @@ static int listen_on(const struct addrinfo *ai)
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    (ai->ai_family == AF_INET6 &&
 	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0) ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 16) < 0) {
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, HTTP_BACKLOG) < 0) {
 		int err = -errno;
 		close(fd);
 		return err;
@@ -115,6 +148,127 @@ static int bound_port(int fd)
 	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
+static double seconds_since(const struct timespec *t, const struct timespec *now)
+{
+	return (double)(now->tv_sec - t->tv_sec) + (double)(now->tv_nsec - t->tv_nsec) * 1e-9;
+}
+
+static void addr_key(const struct sockaddr *sa, unsigned char key[16])
+{
+	memset(key, 0, 16);
+	if (sa && sa->sa_family == AF_INET6) {
+		memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	} else if (sa && sa->sa_family == AF_INET) {
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	}
+}
+
+/* libmicrohttpd sees end-of-file on its next read and closes the connection. */
+static void cut(http_conn *c)
+{
+	shutdown(c->fd, SHUT_RDWR);
+	c->state = CONN_CUT;
+}
+
+static http_conn *older(http_conn *a, http_conn *b)
+{
+	return !a || (b && seconds_since(&b->since, &a->since) < 0) ? b : a;
+}
+
+/* Cuts the connections waiting too long for a request head and counts the others, in all and of
+ * addr, with the oldest still waiting of each group. */
+typedef struct conn_census {
+	int n_all, n_addr;
+	http_conn *oldest_all, *oldest_addr;
+} conn_census;
+
+static conn_census sweep(pipe_metrics_server *s, const unsigned char *addr)
+{
+	conn_census n = { 0 };
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	for (int i = 0; i < 2 * HTTP_MAX_CONN; i++) {
+		http_conn *c = &s->conns[i];
+		if (c->state == CONN_HEAD && seconds_since(&c->since, &now) > HTTP_HEAD_S)
+			cut(c);
+		if (c->state == CONN_FREE || c->state == CONN_CUT)
+			continue;
+		int same = memcmp(c->addr, addr, 16) == 0;
+		n.n_all++;
+		n.n_addr += same;
+		if (c->state == CONN_HEAD) {
+			n.oldest_all = older(n.oldest_all, c);
+			if (same)
+				n.oldest_addr = older(n.oldest_addr, c);
+		}
+	}
+	return n;
+}
+
+/* Admits every newcomer, cutting the oldest connection still waiting for its request head when
+ * the address or the server is full; refuses it only when all of those are being answered. */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *sa, socklen_t len)
+{
+	(void)len;
+	pipe_metrics_server *s = cls;
+	unsigned char addr[16];
+	addr_key(sa, addr);
+	conn_census n = sweep(s, addr);
+	http_conn *victim = n.n_addr >= HTTP_PER_ADDR ? n.oldest_addr : n.n_all >= HTTP_MAX_CONN ? n.oldest_all : NULL;
+	if ((n.n_addr >= HTTP_PER_ADDR || n.n_all >= HTTP_MAX_CONN) && !victim)
+		return MHD_NO;
+	if (victim)
+		cut(victim);
+	for (int i = 0; i < 2 * HTTP_MAX_CONN; i++)
+		if (s->conns[i].state == CONN_FREE)
+			return MHD_YES;
+	return MHD_NO;
+}
+
+static void notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                              enum MHD_ConnectionNotificationCode code)
+{
+	pipe_metrics_server *s = cls;
+	http_conn *c = *socket_context;
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (c)
+			c->state = CONN_FREE;
+		return;
+	}
+	const union MHD_ConnectionInfo *fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	const union MHD_ConnectionInfo *peer = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	for (int i = 0; fd && i < 2 * HTTP_MAX_CONN; i++) {
+		if (s->conns[i].state != CONN_FREE)
+			continue;
+		c = &s->conns[i];
+		c->state = CONN_HEAD;
+		c->fd = fd->connect_fd;
+		clock_gettime(CLOCK_MONOTONIC, &c->since);
+		addr_key(peer ? peer->client_addr : NULL, c->addr);
+		*socket_context = c;
+		return;
+	}
+}
+
+static http_conn *conn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *i = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return i ? i->socket_context : NULL;
+}
+
+/* A reply was sent: on a kept-alive connection the wait for the next request head begins. */
+static void notify_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                             enum MHD_RequestTerminationCode code)
+{
+	(void)cls, (void)con_cls, (void)code;
+	http_conn *c = conn_of(conn);
+	if (c && c->state == CONN_BUSY) {
+		c->state = CONN_HEAD;
+		clock_gettime(CLOCK_MONOTONIC, &c->since);
+	}
+}
+
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type,
                              char *body, size_t len, enum MHD_ResponseMemoryMode mode)
 {
@@ -157,6 +311,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 {
 	(void)version, (void)upload, (void)upload_size, (void)con_cls;
 	pipe_metrics_server *s = cls;
+	http_conn *c = conn_of(conn);
+	if (c && c->state == CONN_HEAD)
+		c->state = CONN_BUSY;     /* the head is in: this connection is answered, not cut */
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
 	if (strcmp(url, "/metrics") == 0)
@@ -180,10 +337,12 @@ int pipe_metrics_server_new(pipe_metrics *m, const char *addr, pipe_metrics_serv
 		goto fail;
 	s->port = bound_port(fd);
 	/* MHD owns fd from here and closes it when stopped. */
-	s->daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, handle, s,
+	s->daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, accept_policy, s, handle, s,
 	                             MHD_OPTION_LISTEN_SOCKET, fd,
-	                             MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-	                             MHD_OPTION_CONNECTION_LIMIT, 32u, MHD_OPTION_END);
+	                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_S,
+	                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)(2 * HTTP_MAX_CONN),
+	                             MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s,
+	                             MHD_OPTION_NOTIFY_COMPLETED, notify_completed, s, MHD_OPTION_END);
 	if (!s->daemon) {
 		close(fd);
 		vp_err("metrics", NULL, "cannot start the HTTP server on %s", addr);

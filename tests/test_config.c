@@ -29,6 +29,28 @@ static void test_config_reports_yaml_syntax_error_with_libyaml_position(void **s
 	expect_error(LIVE_SOURCE "---\n" LIVE_SOURCE, "4:1: (syntax): only one YAML document per file\n");
 }
 
+static void test_config_reports_bad_utf8_and_control_characters_at_their_position(void **state)
+{
+	(void)state;
+	expect_error(LIVE_SOURCE "    interval: \xff\n", "4:15: (syntax): invalid leading UTF-8 octet (#xFF)\n");
+	expect_error("sources:\r\n  - id: \"a\x01\"\r\n", "2:11: (syntax): control characters are not allowed (#x01)\n");
+	expect_error("# \xc3\xa9\xc3\xa9\n\n  x: \xe9z\n", "3:7: (syntax): invalid trailing UTF-8 octet (#x7A)\n");
+}
+
+static void test_config_says_a_directory_is_a_directory(void **state)
+{
+	(void)state;
+	char *errs = NULL;
+	size_t len;
+	FILE *err = open_memstream(&errs, &len);
+	pipe_config *cfg = NULL;
+	assert_int_equal(pipe_config_load("/tmp", err, &cfg), VP_ECONFIG);
+	fclose(err);
+	assert_null(cfg);
+	assert_string_equal(errs, "/tmp:1:1: (file): cannot read: Is a directory\n");
+	free(errs);
+}
+
 static void test_config_rejects_unknown_key_and_lists_valid_keys(void **state)
 {
 	(void)state;
@@ -685,6 +707,93 @@ static void test_config_every_example_in_configs_loads(void **state)
 
 /* Every prefix of a real example, and the example with one byte mangled at each offset, is
  * either valid or reported; nothing crashes or leaks (run under SANITIZE=1 or valgrind). */
+static void test_config_prints_50_errors_then_how_many_more(void **state)
+{
+	(void)state;
+	char *yaml = fmt("%s", LIVE_SOURCE);
+	for (int i = 0; i < 70; i++) {
+		char *more = fmt("%sk%d: 1\n", yaml, i);
+		free(yaml);
+		yaml = more;
+	}
+	loaded l;
+	load(&l, yaml);
+	assert_int_equal(l.r, VP_ECONFIG);
+	assert_int_equal(count_lines(l.errs), CFG_MAX_ERRORS + 1);
+	char *last = fmt("%s: ... and 20 more errors\n", l.path);
+	assert_non_null(strstr(l.errs, last));
+	assert_non_null(strstr(l.errs, ":53:1: k49: unknown key"));
+	assert_null(strstr(l.errs, "k50"));
+	free(last);
+	unload(&l);
+	free(yaml);
+}
+
+static void test_config_cuts_long_values_in_messages(void **state)
+{
+	(void)state;
+	char buf[CFG_CLIP_MAX + 4], in[256];
+	memset(in, 'x', 200);
+	in[200] = '\0';
+	char *want = fmt("4:14: sources[0].decoder: '%.80s...' is not one of", in);
+	char *yaml = fmt(LIVE_SOURCE "    decoder: %s\n", in);
+	expect_error(yaml, want);
+	free(want);
+	free(yaml);
+	/* 2-byte characters: cut before the one that would not fit whole; control bytes shown as '?'. */
+	in[0] = '\x1b';
+	for (int i = 0; i < 100; i++)
+		memcpy(in + 1 + 2 * i, "\xc3\xa9", 2);
+	in[201] = '\0';
+	assert_int_equal(strlen(cfg_clip(in, buf)), 79 + 3);
+	assert_int_equal(buf[0], '?');
+	assert_string_equal(buf + 77, "\xc3\xa9...");
+	assert_string_equal(cfg_clip("short", buf), "short");
+}
+
+static void test_config_reads_aliases_and_stops_an_alias_bomb(void **state)
+{
+	(void)state;
+	loaded l;
+	pipe_config *cfg = load_ok(&l, "sources:\n"
+	                               "  - id: a\n    uri: rtsp://h/a\n    reconnect: &rc { initial_ms: 100, max_ms: 200 }\n"
+	                               "  - id: b\n    uri: rtsp://h/b\n    reconnect: *rc\n");
+	assert_int_equal(cfg->sources[1].reconnect_initial_ms, 100);
+	assert_int_equal(cfg->sources[1].reconnect_max_ms, 200);
+	unload(&l);
+	/* 256 sources x 64 zones x 512 bad points and classes: 8M errors from 3 KB. */
+	char *bomb = fmt("x:\n  - &p [q, q, q]\n  - &z {name: z, polygon: [*p");
+	for (int i = 1; i < 512; i++) {
+		char *more = fmt("%s, *p%s", bomb, i == 255 ? "], classes: [*p" : "");
+		free(bomb);
+		bomb = more;
+	}
+	char *more = fmt("%s]}\n  - &s {id: a, uri: rtsp://h/x, zones: [*z", bomb);
+	free(bomb);
+	bomb = more;
+	for (int i = 1; i < 64; i++) {
+		more = fmt("%s, *z", bomb);
+		free(bomb);
+		bomb = more;
+	}
+	more = fmt("%s]}\nsources: [*s", bomb);
+	free(bomb);
+	bomb = more;
+	for (int i = 1; i < 256; i++) {
+		more = fmt("%s, *s", bomb);
+		free(bomb);
+		bomb = more;
+	}
+	more = fmt("%s]\n", bomb);
+	free(bomb);
+	load(&l, more);
+	assert_int_equal(l.r, VP_ECONFIG);
+	assert_non_null(strstr(l.errs, ":2:5: (aliases): aliases repeat the file's values more than"));
+	assert_int_equal(count_lines(l.errs), CFG_MAX_ERRORS + 2);
+	unload(&l);
+	free(more);
+}
+
 static void test_config_survives_truncated_and_mangled_files(void **state)
 {
 	(void)state;
@@ -768,6 +877,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config_reports_yaml_syntax_error_with_libyaml_position),
+		cmocka_unit_test(test_config_reports_bad_utf8_and_control_characters_at_their_position),
+		cmocka_unit_test(test_config_says_a_directory_is_a_directory),
 		cmocka_unit_test(test_config_rejects_unknown_key_and_lists_valid_keys),
 		cmocka_unit_test(test_config_rejects_wrong_types),
 		cmocka_unit_test(test_config_rejects_out_of_range_values),
@@ -793,6 +904,9 @@ int main(void)
 		cmocka_unit_test(test_config_reads_nvdec_keys),
 		cmocka_unit_test(test_config_reads_back_every_key_of_a_full_file),
 		cmocka_unit_test(test_config_every_example_in_configs_loads),
+		cmocka_unit_test(test_config_prints_50_errors_then_how_many_more),
+		cmocka_unit_test(test_config_cuts_long_values_in_messages),
+		cmocka_unit_test(test_config_reads_aliases_and_stops_an_alias_bomb),
 		cmocka_unit_test(test_config_survives_truncated_and_mangled_files),
 		cmocka_unit_test(test_config_table_rows_are_consistent),
 		cmocka_unit_test(test_config_reference_lists_every_key_once),

@@ -13,12 +13,14 @@
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static char *render(pipe_metrics *m)
@@ -438,6 +440,117 @@ static void test_metrics_server_wildcard_and_ipv6_reached_by_curl(void **state)
 	pipe_metrics_free(&m);
 }
 
+/* ---- slow and idle clients ---- */
+
+static int64_t now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* A non-blocking connection to 127.0.0.1:port (connect may still be in progress). */
+static int connect_nb(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	assert_true(r == 0 || errno == EINPROGRESS);
+	return fd;
+}
+
+/* Whether the server has closed or cut fd. */
+static int closed_by_peer(int fd)
+{
+	char b;
+	ssize_t n = recv(fd, &b, 1, MSG_DONTWAIT | MSG_PEEK);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINPROGRESS &&
+	                  errno != ENOTCONN);
+}
+
+/* GET path over a fresh connection: the HTTP status, or 0 when no full reply came within
+ * limit_ms (then *ms is limit_ms). */
+static int probe(int port, const char *path, int limit_ms, int *ms)
+{
+	int64_t start = now_ms(), end = start + limit_ms;
+	int fd = connect_nb(port), status = 0;
+	char req[128], buf[8192];
+	size_t off = 0, len = (size_t)snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\n\r\n", path), got = 0;
+	for (int64_t t = start; t < end; t = now_ms()) {
+		struct pollfd p = { fd, off < len ? POLLOUT : POLLIN, 0 };
+		if (poll(&p, 1, (int)(end - t)) <= 0)
+			continue;
+		ssize_t n = off < len ? send(fd, req + off, len - off, MSG_NOSIGNAL)
+		                      : recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
+		if (n < 0 && (errno == EAGAIN || errno == EINPROGRESS))
+			continue;
+		if (n <= 0)
+			break;
+		if (off < len) {
+			off += (size_t)n;
+			continue;
+		}
+		got += (size_t)n;
+		buf[got] = '\0';
+		if (sscanf(buf, "HTTP/1.%*d %d", &status) == 1 && strstr(buf, "\r\n\r\n"))
+			break;
+		status = 0;
+	}
+	close(fd);
+	*ms = status ? (int)(now_ms() - start) : limit_ms;
+	return status;
+}
+
+/* 40 idle clients and 10 that send a request head one byte a second, all from 127.0.0.1 like
+ * the probes: /healthz and /metrics answer within a second from a fresh connection, again and
+ * again while the clients stay, and after the head timeout (3 s) the server has dropped them all. */
+static void test_metrics_server_answers_probes_among_50_idle_and_trickling_clients(void **state)
+{
+	(void)state;
+	enum { IDLE = 40, SLOW = 10, N = IDLE + SLOW, RUN_MS = 5000 };
+	static const char slow_head[] = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: aaaaaaaaaaaaaaaa\r\n";
+	pipe_metrics *m = NULL;
+	pipe_metrics_server *srv = NULL;
+	assert_int_equal(pipe_metrics_new(&m), 0);
+	vp_log_set_level(VP_LOG_WARN);
+	assert_int_equal(pipe_metrics_server_new(m, "127.0.0.1:0", &srv), 0);
+	int port = pipe_metrics_server_port(srv), fd[N], sent[N] = { 0 }, probes = 0, worst = 0;
+	for (int i = 0; i < N; i++)
+		fd[i] = connect_nb(port);
+	usleep(200 * 1000);
+	int64_t start = now_ms(), next_byte = start;
+	while (now_ms() - start < RUN_MS) {
+		if (now_ms() >= next_byte) {
+			for (int i = IDLE; i < N; i++)
+				if (sent[i] < (int)sizeof(slow_head) - 1 && send(fd[i], slow_head + sent[i], 1, MSG_NOSIGNAL) == 1)
+					sent[i]++;
+			next_byte += 1000;
+		}
+		int ms;
+		const char *path = probes % 2 ? "/metrics" : "/healthz";
+		int status = probe(port, path, 1000, &ms);
+		if (status != 200)
+			fprintf(stderr, "probe %d of %s: status %d after %d ms\n", probes, path, status, ms);
+		assert_int_equal(status, 200);
+		worst = ms > worst ? ms : worst;
+		probes++;
+		usleep(100 * 1000);
+	}
+	int dropped = 0;
+	for (int i = 0; i < N; i++) {
+		dropped += closed_by_peer(fd[i]);
+		close(fd[i]);
+	}
+	fprintf(stderr, "%d probes, slowest %d ms; %d of the %d clients dropped by the server\n", probes, worst,
+	        dropped, N);
+	assert_true(probes >= 10);
+	assert_int_equal(dropped, N);
+	pipe_metrics_server_free(&srv);
+	pipe_metrics_free(&m);
+}
+
 int main(void)
 {
 	vp_log_set_level(VP_LOG_WARN);
@@ -452,6 +565,7 @@ int main(void)
 		cmocka_unit_test(test_metrics_server_serves_metrics_health_ready_and_404),
 		cmocka_unit_test(test_metrics_server_rejects_bad_address_and_busy_port),
 		cmocka_unit_test(test_metrics_server_wildcard_and_ipv6_reached_by_curl),
+		cmocka_unit_test(test_metrics_server_answers_probes_among_50_idle_and_trickling_clients),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
