@@ -347,7 +347,7 @@ static int tracking_table(const char *shared, char **clips, int n, int pairs)
 {
 	printf("YOLOX-Nano, CPU backend, batch 8: tracking off (no tracker:) and on (tracker: {}, the "
 	       "defaults; a counting line on the highway clips), %d off/on pairs per clip in alternating "
-	       "order. fps: medians over the runs; Δ: median of the pairs' on/off - 1, then the range over "
+	       "order. fps: whole runs (model load included, as the table above), medians over the runs; Δ: median of the pairs' on/off - 1, then the range over "
 	       "the pairs (the noise). Stage: an_stream_update alone on the clip's %d-pass replay of the "
 	       "candidate detections (score >= low_threshold) the tracker gets; share: stage µs per frame "
 	       "over the end-to-end ms per frame with tracking off. Target: tracking < 2%% of "
