@@ -1,6 +1,7 @@
 #!/bin/sh
 # make bench: prints the benchmark tables (software decode, CPU engine next to onnxruntime,
-# end-to-end pipeline, sinks; GPU tables when a GPU is visible). Benchmarks, not tests.
+# end-to-end pipeline, tracking on vs off and the tracking stage per frame, sinks; GPU tables
+# when a GPU is visible). Benchmarks, not tests.
 #   bench/run.sh [--gpu-only]
 BUILD=${BUILD:-build}
 SHARED=${SHARED:-$(cd "$(dirname "$0")/../.." && pwd)/shared}
@@ -24,6 +25,8 @@ if [ "${1:-}" != "--gpu-only" ]; then
 	echo; echo "## onnxruntime CPU EP (same machine, same run)"
 	SHARED="$SHARED" sh bench/run-ort.sh || rc=1
 	run "End-to-end offline pipeline (CPU backend)" "$BUILD/bench/bench_pipeline" "$SHARED"
+	run "Tracking on vs off, end to end (CPU backend, YOLOX-Nano)" "$BUILD/bench/bench_pipeline" --tracking "$SHARED"
+	run "Tracking stage per frame (synthetic scenes, 10 to 1,000 objects)" "$BUILD/bench/bench_tracker"
 	run "Sinks at 1,000 frames/s" "$BUILD/bench/bench_sinks"
 	run "Live sources in real time (CPU backend)" "$BUILD/bench/bench_live" "$SHARED"
 fi
