@@ -167,12 +167,17 @@ static void det_xyah(const vp_det *d, double z[4])
 
 /* cython_bbox.bbox_overlaps, which the official iou_distance calls: it counts pixels
  * inclusively (+1 on every width and height), so boxes less than a pixel apart overlap. */
+/* Boxes are finite (the heads drop others): plain comparisons, which the compiler inlines
+ * where fmin/fmax stay calls for NaN's sake (a third of the time at 1,000 objects). */
+static inline double dmin(double a, double b) { return a < b ? a : b; }
+static inline double dmax(double a, double b) { return a > b ? a : b; }
+
 static double iou_px1(const double a[4], const double b[4])
 {
-	double iw = fmin(a[2], b[2]) - fmax(a[0], b[0]) + 1;
+	double iw = dmin(a[2], b[2]) - dmax(a[0], b[0]) + 1;
 	if (!(iw > 0))
 		return 0;
-	double ih = fmin(a[3], b[3]) - fmax(a[1], b[1]) + 1;
+	double ih = dmin(a[3], b[3]) - dmax(a[1], b[1]) + 1;
 	if (!(ih > 0))
 		return 0;
 	double area_b = (b[2] - b[0] + 1) * (b[3] - b[1] + 1);
