@@ -23,7 +23,9 @@ seed_config() { # dir
 	# Every section and sink type, with the shared model and clips, so that checks past
 	# the parser (classes against labels, zones, lines, sinks) have something to chew on.
 	cat > "$1/all-sections.yaml" <<EOF
-pipeline: { name: fuzz, metrics: { listen: "127.0.0.1:0" } }
+pipeline: { name: fuzz }
+metrics: { listen: "127.0.0.1:9100" }
+log: { level: warn }
 sources:
   - id: cam1
     uri: $SHARED/data/videos/people-2s.mp4
@@ -32,12 +34,12 @@ sources:
     interval: 2
     queue: { depth: 4, policy: drop_oldest }
     zones:
-      - { name: door, points: [[0, 0], [100, 0], [100, 100], [0, 100]], classes: [person] }
+      - { name: door, polygon: [[0, 0], [100, 0], [100, 100], [0, 100]], classes: [person] }
     lines:
       - { name: gate, points: [[0, 50], [200, 50]], classes: [0, car] }
   - id: cam2
     uri: rtsp://127.0.0.1:8554/cam
-    rtsp_transport: tcp
+    rtsp: { transport: tcp, timeout_ms: 2000 }
     reconnect: { initial_ms: 200, max_ms: 2000 }
 model:
   path: $SHARED/models/yolox_nano.onnx
@@ -55,8 +57,8 @@ sinks:
   - { type: socket, address: "unix:///tmp/vapd-fuzz.sock" }
   - { type: mqtt, broker: "mqtt://127.0.0.1:1883", topic: "vapd/{pipeline}/{stream}", qos: 1 }
 EOF
-	printf 'sources:\n  - id: a\n    uri: ${CLIP:-/dev/null}\nsinks:\n  - &s { type: stdout }\n  - *s\n' \
-		> "$1/anchors-env.yaml"
+	printf 'sources:\n  - id: a\n    uri: ${CLIP:-%s}\nsinks:\n  - &s { type: stdout }\n  - *s\n' \
+		"$SHARED/data/videos/people-2s.mp4" > "$1/anchors-env.yaml"
 	printf 'sources: [ { id: x, uri: "a\\tb\\u00e9" } ]\nmodel: { path: "", input_w: -1 }\n' \
 		> "$1/bad-values.yaml"
 }
