@@ -283,7 +283,11 @@ for name, s, d, fl in closed:
 # Per stream: vapd's exit statistics, reconnects from the last /metrics scrape.
 try: metrics = open(tmp + '/metrics.txt', errors='replace').read()
 except OSError: metrics = ''
+# vapd logs these every minute too: the last line of each stream is the exit summary.
+stats = {}
 for st, fr, pr, dr, er in re.findall(r'\[stats (\S+)\] frames (\d+), processed (\d+), dropped (\d+), errors (\d+)', log):
+    stats[st] = (fr, pr, dr, er)
+for st, (fr, pr, dr, er) in stats.items():
     rec = re.search(r'^vapd_stream_reconnects_total\{stream="%s"\} (\d+)' % re.escape(st), metrics, re.M)
     print('  stream %-9s frames %7s  processed %6s  dropped %5s  errors %3s  reconnects %s' % (
         st, fr, pr, dr, er, rec.group(1) if rec else '?'))
