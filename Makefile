@@ -51,7 +51,8 @@ TOOL_SRCS  := $(wildcard tests/tool_*.c bench/bench_*.c)
 TOOLS      := $(TOOL_SRCS:%.c=$(BUILD)/%)
 PROGS      := $(BUILD)/vapd $(BUILD)/vapd-run-model
 
-.PHONY: all deps demo test test-gpu bench check-accuracy install clean tests-build gpu-carry
+.PHONY: all deps demo test test-gpu bench check-accuracy install clean tests-build gpu-carry \
+        fuzz fuzz-build soak
 all: $(PROGS)
 
 $(BUILD)/gen/onnx.pb-c.c: /usr/include/onnx/onnx.proto
@@ -118,6 +119,35 @@ gpu-carry: deps
 	@$(MAKE) --no-print-directory tests-build $(GPU_TESTS)
 	@BUILD=$(BUILD) SHARED=$(SHARED) CC="$(CC)" LDFLAGS="$(LDFLAGS)" LDLIBS="$(LDLIBS)" \
 		scripts/gpu-carry.sh
+
+# Fuzzing (fuzz/*.c, libFuzzer): the project's sources built again with clang, ASan and
+# UBSan in $(FUZZ_BUILD) (no CUDA; -Wno-pass-failed: at -O1 under ASan clang cannot honour
+# every `omp simd`), one harness per entry point. `make fuzz` runs each for
+# FUZZ_SECONDS on its seeds (generated from $(SHARED), never committed) and on
+# tests/fuzz-cases; FUZZERS picks some. Crashes land in $(FUZZ_BUILD)/crashes/.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 600
+FUZZERS      ?= config onnx decode http
+FUZZ_CC      ?= clang
+
+.PRECIOUS: $(BUILD)/fuzz/%.o
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/fuzz_%.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+fuzz-build: deps
+	@CFLAGS="-O1 -g -fsanitize=fuzzer-no-link -Wno-pass-failed" LDFLAGS="-fsanitize=fuzzer" \
+		$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) NVCC= SANITIZE=1 \
+		$(FUZZERS:%=$(FUZZ_BUILD)/fuzz/fuzz_%)
+
+fuzz: fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) SHARED=$(SHARED) scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZERS)
+
+# A looping multi-source pipeline with every sink type against restarted peers, sampled
+# for growth (scripts/soak.sh).
+MINUTES ?= 30
+soak: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) SHARED=$(SHARED) scripts/soak.sh $(MINUTES)
 
 # DESTDIR stages a package; PREFIX is where it runs (the units' ExecStart points there).
 UNITDIR  ?= $(PREFIX)/lib/systemd/system

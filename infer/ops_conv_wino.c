@@ -116,6 +116,7 @@ void conv_wino_free(conv_wino **pp)
 	*pp = NULL;
 }
 
+#ifdef HAVE_AVX512_SILU
 /* Tiles [l0, l0 + len) of a task lie in tile row ty from tile column tx0 on. */
 typedef struct tseg {
 	int64_t ty, tx0, l0, len;
@@ -139,7 +140,6 @@ static int task_segs(int64_t t0, int64_t cnt, int64_t tw, tseg *sg, int cap)
 	return ns;
 }
 
-#ifdef HAVE_AVX512_SILU
 #define W_TARGET __attribute__((target("avx512f")))
 
 static inline __mmask16 lanes(int64_t n)

@@ -7,7 +7,7 @@ set -e
 PKGS="build-essential pkg-config ca-certificates curl
 libavformat-dev libavcodec-dev libavutil-dev libavdevice-dev libswscale-dev libffmpeg-nvenc-dev ffmpeg
 libyaml-dev libcmocka-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
-libopenblas-dev python3 python3-onnx python3-numpy python3-scipy
+libopenblas-dev python3 python3-onnx python3-numpy python3-scipy clang libclang-rt-dev libomp-dev
 libmosquitto-dev mosquitto mosquitto-clients openssl libsystemd-dev libmicrohttpd-dev
 python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 gstreamer1.0-plugins-bad
