@@ -213,6 +213,14 @@ static int finish(pipe_daemon *d)
 /* A stop that came before the pipeline started (the signals were blocked from the
  * first instruction on, see main.c): nothing was read, so exit cleanly with no output.
  * One that comes while the pipeline starts (the model loads) drains it in main_loop. */
+void pipe_daemon_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+}
+
 static bool stop_pending(const sigset_t *sigs)
 {
 	sigset_t pending;
@@ -235,10 +243,7 @@ int pipe_daemon_run(const pipe_daemon_opts *o, pipe_config *cfg)
 	d.cfgs[d.n_cfgs++] = cfg;
 	pipe_notify_init();
 	sigset_t sigs;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGHUP);
+	pipe_daemon_signals(&sigs);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	if (stop_pending(&sigs)) {
 		finish(&d);

@@ -29,10 +29,7 @@ static void process_start(int argc, char **argv, char **envp)
 	(void)argc, (void)argv, (void)envp;
 	vp_fpu_flush_denormals();
 	sigset_t sigs;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGHUP);
+	pipe_daemon_signals(&sigs);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 }
 

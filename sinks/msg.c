@@ -352,22 +352,42 @@ static void jw_eos(jw *w, const char *stream, const int64_t counts[4])
 	jw_lit(w, "}\n");
 }
 
+/* A message written by fill(w, ctx) in two passes: count, then fill one exact block. */
+typedef void (*jw_fill)(jw *w, const void *ctx);
+
+static int msg_build(jw_fill fill, const void *ctx, const char *stream, enum pipe_msg_kind kind,
+                     sink_msg **ret_msg)
+{
+	jw w = { 0 };
+	fill(&w, ctx);
+	sink_msg *m;
+	int ret = msg_alloc(w.len, stream, kind, &m);
+	if (ret < 0)
+		return ret;
+	w = (jw){ .buf = m->text };
+	fill(&w, ctx);
+	*ret_msg = m;
+	return 0;
+}
+
+typedef struct eos_ctx {
+	const char *stream;
+	int64_t counts[4];
+} eos_ctx;
+
+static void fill_eos(jw *w, const void *ctx)
+{
+	const eos_ctx *c = ctx;
+	jw_eos(w, c->stream, c->counts);
+}
+
 int sink_msg_eos(const char *stream, int64_t frames, int64_t processed, int64_t dropped,
                  int64_t errors, sink_msg **ret_msg)
 {
 	if (!stream)
 		return -EINVAL;
-	const int64_t counts[4] = { frames, processed, dropped, errors };
-	jw w = { 0 };
-	jw_eos(&w, stream, counts);
-	sink_msg *m;
-	int ret = msg_alloc(w.len, stream, PIPE_MSG_EOS, &m);
-	if (ret < 0)
-		return ret;
-	w = (jw){ .buf = m->text };
-	jw_eos(&w, stream, counts);
-	*ret_msg = m;
-	return 0;
+	eos_ctx c = { stream, { frames, processed, dropped, errors } };
+	return msg_build(fill_eos, &c, stream, PIPE_MSG_EOS, ret_msg);
 }
 
 static void jw_event_fields(jw *w, const an_event *e, const char *const *labels, int n_labels)
@@ -440,21 +460,26 @@ static void jw_event(jw *w, const char *stream, const an_event *e, const char *c
 	jw_lit(w, "}\n");
 }
 
+typedef struct event_ctx {
+	const char *stream;
+	const an_event *ev;
+	const char *const *labels;
+	int n_labels;
+} event_ctx;
+
+static void fill_event(jw *w, const void *ctx)
+{
+	const event_ctx *c = ctx;
+	jw_event(w, c->stream, c->ev, c->labels, c->n_labels);
+}
+
 int sink_msg_event(const char *stream, const an_event *ev, const char *const *labels, int n_labels,
                    sink_msg **ret_msg)
 {
 	if (!stream || !ev)
 		return -EINVAL;
-	jw w = { 0 };
-	jw_event(&w, stream, ev, labels, n_labels);
-	sink_msg *m;
-	int ret = msg_alloc(w.len, stream, PIPE_MSG_EVENTS, &m);
-	if (ret < 0)
-		return ret;
-	w = (jw){ .buf = m->text };
-	jw_event(&w, stream, ev, labels, n_labels);
-	*ret_msg = m;
-	return 0;
+	event_ctx c = { stream, ev, labels, n_labels };
+	return msg_build(fill_event, &c, stream, PIPE_MSG_EVENTS, ret_msg);
 }
 
 const char *sink_msg_kind_name(enum pipe_msg_kind kind)
