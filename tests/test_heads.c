@@ -267,6 +267,20 @@ static void test_yolov5_scores_objectness_times_class_and_maps_back(void **state
 	assert_float_equal(d[1].score, 0.27, 1e-6);
 }
 
+/* A candidate is kept when its score is >= the threshold, as the reference takes them
+ * ("best-class score >= 0.25"): 0.5 x 0.5 is exactly 0.25 in float, and one ulp less is not. */
+static void test_score_equal_to_the_threshold_is_kept(void **state)
+{
+	(void)state;
+	float o[2 * FIELDS];
+	vp_det d[4];
+	put(o, 0, 100, 100, 40, 40, 0.5f, 1, 0.5f);                      /* 0.25 */
+	put(o, 1, 400, 400, 40, 40, 0.5f, 2, nextafterf(0.5f, 0.0f));    /* just under */
+	assert_int_equal(decode_v5(o, 2, NULL, NULL, d), 1);
+	assert_int_equal(d[0].class_id, 1);
+	assert_true(d[0].score == 0.25f);
+}
+
 static void test_nms_is_class_aware(void **state)
 {
 	(void)state;
@@ -480,6 +494,7 @@ int main(void)
 		cmocka_unit_test(test_yolov8_transposed_layout_gives_same_detections),
 		cmocka_unit_test(test_yolox_decoded_export_is_detected_and_matches),
 		cmocka_unit_test(test_yolov5_scores_objectness_times_class_and_maps_back),
+		cmocka_unit_test(test_score_equal_to_the_threshold_is_kept),
 		cmocka_unit_test(test_nms_is_class_aware),
 		cmocka_unit_test(test_inf_nms_sorts_and_limits),
 		cmocka_unit_test(test_inf_nms_keeps_a_box_at_exactly_the_threshold),
