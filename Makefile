@@ -52,7 +52,7 @@ TOOLS      := $(TOOL_SRCS:%.c=$(BUILD)/%)
 PROGS      := $(BUILD)/vapd $(BUILD)/vapd-run-model
 
 .PHONY: all deps demo test test-gpu bench check-accuracy install clean tests-build gpu-carry \
-        fuzz fuzz-build soak
+        fuzz fuzz-build soak mutate
 all: $(PROGS)
 
 $(BUILD)/gen/onnx.pb-c.c: /usr/include/onnx/onnx.proto
@@ -108,6 +108,12 @@ test-gpu: deps
 check-accuracy: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) SHARED=$(SHARED) scripts/check-accuracy.sh
+
+# Mutation smoke (not part of test): scripts/mutations.txt, one at a time on a copy of the
+# tree; fails if a mutation survives its tests.
+mutate: deps
+	@$(MAKE) --no-print-directory tests-build
+	@BUILD=$(BUILD) SHARED=$(SHARED) scripts/mutate.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory tests-build

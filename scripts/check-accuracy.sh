@@ -5,6 +5,8 @@
 # nms_iou 0.45, batch 8, one file sink) and scores its output with
 # tools/compare-detections.py. Prints a table; exits 1 if any F1 < 0.97 or any run fails.
 # Clips with several containers (cars-432p.mp4 and .h264) share one reference.
+# Every selected clip is checked with every model in MODELS: a missing model or reference
+# is a failure (exit 1, before anything runs), not a row left out.
 #   --quick           only the short clips (people-2s, highway-160x90), for make test
 #   --only GLOB       only clip files matching GLOB (e.g. 'people-*'); repeatable
 #   --backend NAME    auto | cpu | cuda (default auto)
@@ -14,6 +16,7 @@ BUILD=${BUILD:-build}
 SHARED=${SHARED:-$(cd "$(dirname "$0")/../.." && pwd)/shared}
 PYTHON=${PYTHON:-python3}
 MIN_F1=0.97
+MODELS="yolox_nano yolov8n"
 quick=0; backend=auto; keep=""; only=""
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -72,29 +75,46 @@ sinks:
 YAML
 }
 
+# Prints the selected clip files, one a line.
+selected() {
+	for clip in "$videos"/*; do
+		file=$(basename "$clip")
+		case "$file" in *.md) continue ;; esac
+		if [ $quick -eq 1 ]; then
+			case "${file%.*}" in people-2s|highway-160x90) ;; *) continue ;; esac
+		fi
+		if [ -n "$only" ]; then
+			hit=0
+			set -f
+			for g in $only; do
+				case "$file" in $g) hit=1 ;; esac
+			done
+			set +f
+			[ $hit -eq 1 ] || continue
+		fi
+		echo "$clip"
+	done
+}
+
+missing=0
+for clip in $(selected); do
+	base=$(basename "$clip"); base=${base%.*}
+	for model in $MODELS; do
+		for f in "$models/$model.onnx" "$refs/$base.$model.jsonl"; do
+			[ -f "$f" ] || { echo "check-accuracy: $f missing" >&2; missing=1; }
+		done
+	done
+done
+[ $missing -eq 0 ] || exit 1
+
 failed=0; rows=0
 echo "| clip | model | precision | recall | F1 |"
 echo "| --- | --- | --- | --- | --- |"
-for clip in "$videos"/*; do
+for clip in $(selected); do
 	file=$(basename "$clip")
-	case "$file" in *.md) continue ;; esac
 	base=${file%.*}
-	if [ $quick -eq 1 ]; then
-		case "$base" in people-2s|highway-160x90) ;; *) continue ;; esac
-	fi
-	if [ -n "$only" ]; then
-		hit=0
-		set -f
-		for g in $only; do
-			case "$file" in $g) hit=1 ;; esac
-		done
-		set +f
-		[ $hit -eq 1 ] || continue
-	fi
-	for ref in "$refs/$base".*.jsonl; do
-		[ -f "$ref" ] || continue
-		model=${ref#"$refs/$base".}; model=${model%.jsonl}
-		[ -f "$models/$model.onnx" ] && family_of "$model" >/dev/null || continue
+	for model in $MODELS; do
+		ref=$refs/$base.$model.jsonl
 		tag=$file.$model
 		out=$work/$tag.jsonl; cfg=$work/$tag.yaml; log=$work/$tag.log
 		write_config "$clip" "$model" "$out" "$cfg"

@@ -261,18 +261,23 @@ static void test_rtsp_frozen_server_times_out_into_backoff(void **state)
 	stop_server(srv);
 }
 
-static void test_no_server_backs_off_exponentially(void **state)
+/* An RTSP URI on a port that refuses: bound, then closed. */
+static void refused_uri(char *uri, size_t size)
 {
-	(void)state;
-	/* A port that refuses: bound, then closed. */
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(a);
 	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
 	close(fd);
+	snprintf(uri, size, "rtsp://127.0.0.1:%d/none", ntohs(a.sin_port));
+}
+
+static void test_no_server_backs_off_exponentially(void **state)
+{
+	(void)state;
 	char uri[128];
-	snprintf(uri, sizeof(uri), "rtsp://127.0.0.1:%d/none", ntohs(a.sin_port));
+	refused_uri(uri, sizeof(uri));
 	pipe_source_cfg cfg;
 	live_cfg(&cfg, uri);
 	cfg.reconnect_initial_ms = 100;
@@ -291,6 +296,63 @@ static void test_no_server_backs_off_exponentially(void **state)
 	assert_int_equal(atomic_load(&rd.frames), 0);
 	stop_reader(&rd);
 	dec_stream_free(&s);
+}
+
+static int reconnected(reader *rd, long n)
+{
+	dec_stats st;
+	dec_stream_get_stats(rd->s, &st);
+	return st.reconnects >= n;
+}
+
+/* The delays themselves, read from the "retrying after N ms" lines rather than timed, so a
+ * loaded machine cannot blur them: 50-100, 100-200, 200-400 ms, then every delay stays in
+ * [max_ms / 2, max_ms]. Without the cap the fourth would be 400-800 ms, the fifth 800-1600. */
+static void test_no_server_delays_stop_growing_at_max_ms(void **state)
+{
+	(void)state;
+	char uri[128], log[] = "/tmp/vapd-backoff-XXXXXX";
+	refused_uri(uri, sizeof(uri));
+	pipe_source_cfg cfg;
+	live_cfg(&cfg, uri);
+	cfg.reconnect_initial_ms = 100;
+	cfg.reconnect_max_ms = 400;
+	int lfd = mkstemp(log);
+	assert_true(lfd >= 0);
+	unlink(log);  /* read through lfd; gone whatever the outcome */
+	fflush(stderr);
+	int saved = dup(STDERR_FILENO);
+	dup2(lfd, STDERR_FILENO);
+	enum vp_log_level level = vp_log_get_level();
+	vp_log_set_level(VP_LOG_INFO);
+	dec_stream *s = NULL;
+	assert_int_equal(dec_stream_open(&cfg, 0, 2, &s), 0);
+	reader rd;
+	start_reader(&rd, s);
+	int64_t took = wait_for(reconnected, &rd, 7, 60000);
+	stop_reader(&rd);
+	dec_stream_free(&s);
+	vp_log_set_level(level);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	assert_true(took >= 0);
+	FILE *f = fdopen(lfd, "r");
+	rewind(f);
+	char line[512];
+	int n = 0;
+	while (fgets(line, sizeof(line), f)) {
+		const char *at = strstr(line, "retrying after ");
+		if (!at)
+			continue;
+		int ms = atoi(at + strlen("retrying after "));
+		int hi = n < 3 ? 100 << n : 400;
+		print_message("retry %d after %d ms (allowed %d-%d)\n", n + 1, ms, hi / 2, hi);
+		assert_true(ms >= hi / 2 && ms <= hi);
+		n++;
+	}
+	fclose(f);
+	assert_true(n >= 7);
 }
 
 static void test_missing_v4l2_device_backs_off_without_crashing(void **state)
@@ -396,6 +458,7 @@ int main(void)
 		cmocka_unit_test(test_rtsp_server_killed_then_restarted_stream_recovers),
 		cmocka_unit_test(test_rtsp_frozen_server_times_out_into_backoff),
 		cmocka_unit_test(test_no_server_backs_off_exponentially),
+		cmocka_unit_test(test_no_server_delays_stop_growing_at_max_ms),
 		cmocka_unit_test(test_missing_v4l2_device_backs_off_without_crashing),
 		cmocka_unit_test(test_hls_over_http_delivers_frames_and_replays_at_its_end),
 		cmocka_unit_test(test_realtime_loop_holds_the_clip_fps),

@@ -268,6 +268,20 @@ static void test_yolov5_scores_objectness_times_class_and_maps_back(void **state
 	assert_float_equal(d[1].score, 0.27, 1e-6);
 }
 
+/* A candidate is kept when its score is >= the threshold, as the reference takes them
+ * ("best-class score >= 0.25"): 0.5 x 0.5 is exactly 0.25 in float, and one ulp less is not. */
+static void test_score_equal_to_the_threshold_is_kept(void **state)
+{
+	(void)state;
+	float o[2 * FIELDS];
+	vp_det d[4];
+	put(o, 0, 100, 100, 40, 40, 0.5f, 1, 0.5f);                      /* 0.25 */
+	put(o, 1, 400, 400, 40, 40, 0.5f, 2, nextafterf(0.5f, 0.0f));    /* just under */
+	assert_int_equal(decode_v5(o, 2, NULL, NULL, d), 1);
+	assert_int_equal(d[0].class_id, 1);
+	assert_true(d[0].score == 0.25f);
+}
+
 static void test_nms_is_class_aware(void **state)
 {
 	(void)state;
@@ -302,6 +316,26 @@ static void test_inf_nms_sorts_and_limits(void **state)
 	assert_true(d[0].score == 0.9f && d[1].score == 0.7f && d[2].score == 0.6f);
 	assert_int_equal(inf_nms(d, 3, 0.5f, 1), 1);
 	assert_true(d[0].score == 0.9f);
+}
+
+/* Suppression is IoU > threshold, as in onnxruntime's NonMaxSuppression and torchvision's
+ * nms: a box overlapping a kept one by exactly the threshold stays. IoUs here are exact in
+ * float (areas 100, 200, 50, 60). */
+static void test_inf_nms_keeps_a_box_at_exactly_the_threshold(void **state)
+{
+	(void)state;
+	vp_det d[3] = {
+		{ 0, 0.9f, { 0, 0, 10, 10 } },  /* kept first */
+		{ 0, 0.8f, { 0, 0, 20, 10 } },  /* IoU 100 / 200 = 0.5 with the first */
+		{ 0, 0.7f, { 0, 0, 10, 6 } },   /* IoU 60 / 100 = 0.6 with the first */
+	};
+	assert_true(inf_iou(d[0].bbox, d[1].bbox) == 0.5f);
+	assert_true(inf_iou(d[0].bbox, d[2].bbox) == 0.6f);
+	assert_int_equal(inf_nms(d, 3, 0.5f, 10), 2);
+	assert_true(d[0].score == 0.9f && d[1].score == 0.8f);
+	/* just under the IoU, the same box goes */
+	vp_det e[2] = { { 0, 0.9f, { 0, 0, 10, 10 } }, { 0, 0.8f, { 0, 0, 20, 10 } } };
+	assert_int_equal(inf_nms(e, 2, nextafterf(0.5f, 0.0f), 10), 1);
 }
 
 static void test_per_class_thresholds_and_allow_list(void **state)
@@ -649,8 +683,10 @@ int main(void)
 		cmocka_unit_test(test_yolov8_transposed_layout_gives_same_detections),
 		cmocka_unit_test(test_yolox_decoded_export_is_detected_and_matches),
 		cmocka_unit_test(test_yolov5_scores_objectness_times_class_and_maps_back),
+		cmocka_unit_test(test_score_equal_to_the_threshold_is_kept),
 		cmocka_unit_test(test_nms_is_class_aware),
 		cmocka_unit_test(test_inf_nms_sorts_and_limits),
+		cmocka_unit_test(test_inf_nms_keeps_a_box_at_exactly_the_threshold),
 		cmocka_unit_test(test_per_class_thresholds_and_allow_list),
 		cmocka_unit_test(test_max_detections_keeps_best),
 		cmocka_unit_test(test_boxes_are_clipped_to_the_frame),

@@ -2,6 +2,36 @@
  * rotation, flush interval, close, open errors, dead readers. */
 #include "test_sinks_check.h"
 
+#include <dlfcn.h>
+#include <limits.h>
+#include <pthread.h>
+
+/* fsync as the sink calls it: this definition in the test program wins over libc's for the
+ * statically linked sink code; it records the path and size of the last file synced and
+ * calls the real fsync. */
+static pthread_mutex_t synced_lock = PTHREAD_MUTEX_INITIALIZER;
+static char synced_path[PATH_MAX];
+static off_t synced_size = -1;
+
+int fsync(int fd)
+{
+	static int (*real_fsync)(int);
+	if (!real_fsync)
+		real_fsync = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+	char link[64], target[PATH_MAX];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, target, sizeof(target) - 1);
+	struct stat st;
+	if (n > 0 && fstat(fd, &st) == 0) {
+		target[n] = 0;
+		pthread_mutex_lock(&synced_lock);
+		snprintf(synced_path, sizeof(synced_path), "%s", target);
+		synced_size = st.st_size;
+		pthread_mutex_unlock(&synced_lock);
+	}
+	return real_fsync(fd);
+}
+
 static sink_set *open_one(const pipe_sink_cfg *sc, pipe_config *cfg)
 {
 	*cfg = (pipe_config){ .sinks = (pipe_sink_cfg *)sc, .n_sinks = 1 };
@@ -225,7 +255,16 @@ static void test_file_sink_close_writes_and_syncs_everything(void **state)
 	pipe_config cfg;
 	sink_set *s = open_one(&sc, &cfg);
 	publish_frames(s, 0, 1000);
+	pthread_mutex_lock(&synced_lock);
+	synced_path[0] = 0;
+	synced_size = -1;
+	pthread_mutex_unlock(&synced_lock);
 	sink_set_close(&s);
+	/* Synced after the last byte went out: the file as closed is the file as synced. */
+	char real[PATH_MAX];
+	assert_non_null(realpath(path, real));
+	assert_string_equal(synced_path, real);
+	assert_int_equal(synced_size, file_size(path));
 	int64_t frames[1000];
 	int n = 0;
 	collect_frames(path, frames, &n);

@@ -368,6 +368,40 @@ static void test_low_score_detections_keep_a_track_alive(void **state)
 	an_bt_free(&t);
 }
 
+/* The second association takes a low detection only at IoU > 0.5 with the track (cost
+ * 1 - IoU below 0.5), and only a score strictly above low_threshold is low. */
+static void test_low_detections_need_half_overlap_and_a_score_above_low(void **state)
+{
+	(void)state;
+	/* Same size, 17 px to the right: IoU 23 / 57 = 0.40. */
+	an_bytetrack *t = tracker(30);
+	vp_det d = box(100, 100, 40, 80, 0.9f);
+	uint64_t k = step(t, &d, 1, 0).tracks[0].key;
+	d = box(117, 100, 40, 80, 0.3f);
+	an_bt_result r = step(t, &d, 1, 1);
+	assert_int_equal(r.n_tracks, 0);
+	assert_true(held(t, k)); /* lost, not matched */
+	an_bt_free(&t);
+	/* 6 px to the right: IoU 34 / 46 = 0.74, taken. */
+	t = tracker(30);
+	d = box(100, 100, 40, 80, 0.9f);
+	k = step(t, &d, 1, 0).tracks[0].key;
+	d = box(106, 100, 40, 80, 0.3f);
+	r = step(t, &d, 1, 1);
+	assert_int_equal(r.n_tracks, 1);
+	assert_true(r.tracks[0].key == k);
+	an_bt_free(&t);
+	/* In place, but the score is exactly low_threshold: ignored. */
+	t = tracker(30);
+	d = box(100, 100, 40, 80, 0.9f);
+	k = step(t, &d, 1, 0).tracks[0].key;
+	d = box(100, 100, 40, 80, 0.1f);
+	r = step(t, &d, 1, 1);
+	assert_int_equal(r.n_tracks, 0);
+	assert_true(held(t, k));
+	an_bt_free(&t);
+}
+
 /* An object moving right at 4 px a frame, hidden over frames [gap_from, gap_to). */
 static uint64_t walk(an_bytetrack *t, int frames, int gap_from, int gap_to, int64_t *end_frame)
 {
@@ -525,6 +559,7 @@ int main(void)
 		cmocka_unit_test(test_first_update_confirms_its_tracks_at_once),
 		cmocka_unit_test(test_later_tracks_need_a_second_match_and_die_unreported),
 		cmocka_unit_test(test_low_score_detections_keep_a_track_alive),
+		cmocka_unit_test(test_low_detections_need_half_overlap_and_a_score_above_low),
 		cmocka_unit_test(test_a_short_occlusion_keeps_the_key),
 		cmocka_unit_test(test_a_long_occlusion_ends_the_key_and_starts_a_new_one),
 		cmocka_unit_test(test_an_object_reentering_elsewhere_gets_a_new_key),

@@ -72,9 +72,11 @@ static int dtype_known(const Onnx__ValueInfoProto *vi)
 enum skip_kind { SKIP_NONE = 0, SKIP_OP, SKIP_DTYPE, SKIP_OPSET, SKIP_RANDOM, SKIP_KINDS };
 
 /* Why the case is outside the engine's claims (unclaimed operator, non-tensor or
- * foreign dtype, opset older than 11), or SKIP_NONE when it must pass. */
-static int skip_reason(const char *model, char *why, size_t len, skip_list *ops)
+ * foreign dtype, opset older than 11), or SKIP_NONE when it must pass. used: set to the
+ * case's operator types. */
+static int skip_reason(const char *model, char *why, size_t len, skip_list *ops, skip_list *used)
 {
+	used->n = 0;
 	int kind = SKIP_NONE;
 	uint8_t *buf;
 	size_t n;
@@ -91,6 +93,7 @@ static int skip_reason(const char *model, char *why, size_t len, skip_list *ops)
 	*why = 0;
 	for (size_t i = 0; i < g->n_node; i++) {
 		const Onnx__NodeProto *np = g->node[i];
+		skip_add(used, np->op_type);
 		int foreign = np->domain && *np->domain && strcmp(np->domain, "ai.onnx") != 0;
 		if (foreign || (strcmp(np->op_type, "Constant") != 0 && !inf_op_find(np->op_type))) {
 			snprintf(why, len, "operator %s", np->op_type);
@@ -490,7 +493,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "conformance: cannot list %s\n", data);
 		return 2;
 	}
-	static skip_list ops, claimed_skips[SKIP_KINDS];
+	static skip_list ops, claimed_skips[SKIP_KINDS], case_ops, passed_ops;
 	/* The CPU backend starts fast: a process per case isolates every case. */
 	int one_process = strcmp(ro.backend, "cpu") == 0 && !force_worker;
 	worker w = { 0 };
@@ -503,7 +506,7 @@ int main(int argc, char **argv)
 		snprintf(model, sizeof(model), "%s/model.onnx", dir);
 		if (name[0] == '.' || !matches(name, nf, filters) || access(model, R_OK) != 0)
 			continue;
-		int kind = is_random_case(name) ? SKIP_RANDOM : skip_reason(model, why, sizeof(why), &ops);
+		int kind = is_random_case(name) ? SKIP_RANDOM : skip_reason(model, why, sizeof(why), &ops, &case_ops);
 		if (kind == SKIP_RANDOM)
 			snprintf(why, sizeof(why), "expected output is random (training-mode Dropout)");
 		if (kind != SKIP_NONE) {
@@ -516,6 +519,8 @@ int main(int argc, char **argv)
 		} else if ((rc = one_process ? fork_case(dir, &ro, why, sizeof(why))
 		                             : worker_case(&w, dir, &ro, why, sizeof(why))) == 0) {
 			passed++;
+			for (int k = 0; k < case_ops.n; k++)
+				skip_add(&passed_ops, case_ops.names[k]);
 			if (verbose)
 				printf("PASS %s\n", name);
 		} else if (rc == EXIT_UNSUP) {
@@ -536,6 +541,11 @@ int main(int argc, char **argv)
 	printf("conformance: %d passed, %d failed, %d skipped\n", passed, failed, skipped);
 	if (unsup)
 		printf("cases without %s kernels: %d (counted as skipped)\n", ro.backend, unsup);
+	/* What the cases that passed exercised, for t_conformance.sh to hold against its list. */
+	printf("passed operators (%d):", passed_ops.n);
+	for (int i = 0; i < passed_ops.n; i++)
+		printf(" %s", passed_ops.names[i]);
+	printf("\n");
 	printf("skipped operators (%d):", ops.n);
 	for (int i = 0; i < ops.n; i++)
 		printf(" %s", ops.names[i]);
