@@ -381,6 +381,13 @@ int inf_onnx_import(const char *path, inf_graph **ret)
 		err = VP_EMODEL;
 		goto fail;
 	}
+	/* Nothing to run for: refused here rather than as a bad index by the first caller
+	 * that asks for output 0. */
+	if (m->graph->n_output == 0) {
+		vp_err("infer", NULL, "%s: model has no outputs", path);
+		err = VP_EMODEL;
+		goto fail;
+	}
 	g = inf_graph_new(path);
 	if (!g) {
 		err = -ENOMEM;

@@ -553,6 +553,19 @@ static void test_engine_names_zero_and_negative_input_dims(void **state)
 	}
 }
 
+static void test_engine_refuses_model_without_outputs(void **state)
+{
+	(void)state;
+	char path[1100], msg[4096];
+	make_model("no_outputs.onnx",
+		"x = h.make_tensor_value_info('x', T.FLOAT, [1, 4])\n"
+		"m = h.make_model(h.make_graph([h.make_node('Relu', ['x'], ['y'])], 'g', [x], []),\n"
+		"                 opset_imports=[h.make_opsetid('', 13)])\n"
+		"onnx.save(m, sys.argv[1])\n", path, sizeof(path));
+	assert_int_equal(open_msg(path, 1, msg, sizeof(msg)), VP_EMODEL);
+	assert_non_null(strstr(msg, "model has no outputs"));
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -589,6 +602,7 @@ int main(void)
 		cmocka_unit_test(test_engine_rewrites_constant_batch_shapes),
 		cmocka_unit_test(test_engine_refuses_batch_it_cannot_identify),
 		cmocka_unit_test(test_engine_names_zero_and_negative_input_dims),
+		cmocka_unit_test(test_engine_refuses_model_without_outputs),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
