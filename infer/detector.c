@@ -262,6 +262,13 @@ int inf_detector_new(const pipe_model_cfg *cfg, const char *cfg_file, inf_detect
 		rc = VP_EMODEL;
 		goto fail;
 	}
+	/* Preprocessing writes float32 pixels; any other input type would read them as garbage. */
+	if (in.dtype != INF_DT_FLOAT) {
+		vp_err("model", NULL, "%s: input '%s' is %s; vapd needs a FLOAT (float32) NCHW image input",
+		       cfg->path, in.name, inf_dtype_name(in.dtype));
+		rc = VP_EMODEL;
+		goto fail;
+	}
 	int in_h = (int)in.dims[2], in_w = (int)in.dims[3];
 	if ((rc = setup_head(d, cfg, in_w, in_h)) < 0)
 		goto fail;

@@ -67,7 +67,8 @@ static int set_exact_inputs(inf_graph *g, const inf_engine_opts *o)
 			continue;
 		}
 		if (s->dtype != t->dtype) {
-			vp_err("infer", NULL, "%s: input '%s' is %d, given %d", g->path, t->name, t->dtype, s->dtype);
+			vp_err("infer", NULL, "%s: input '%s' is %s, given %s", g->path, t->name,
+			       inf_dtype_name(t->dtype), inf_dtype_name(s->dtype));
 			return VP_EMODEL;
 		}
 		t->ndim = s->ndim;
