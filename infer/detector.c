@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "../kernels/preprocess.h"
@@ -45,17 +46,94 @@ struct inf_detector {
 	inf_detector_times times;
 };
 
-static int load_labels(inf_detector *d, const char *path)
+/* Class names files are a few KB; anything larger is some other file given by mistake. */
+#define MAX_LABELS_BYTES (1 << 20)
+
+/* Length of the UTF-8 sequence at p (n bytes left); 0 when it is not valid UTF-8
+ * (bad lead or continuation byte, overlong form, surrogate, above U+10FFFF). */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned c = p[0];
+	size_t len = c < 0x80 ? 1 : c < 0xc2 ? 0 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : c < 0xf5 ? 4 : 0;
+	if (!len || len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0) ||
+	    (c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] >= 0x90))
+		return 0;
+	return len;
+}
+
+/* 0 when the text is UTF-8 without control bytes (tab, CR, LF aside); else the line
+ * of the first offending byte. */
+static int labels_bad_line(const unsigned char *p, size_t n)
+{
+	int line = 1;
+	for (size_t i = 0, k; i < n; i += k) {
+		k = utf8_len(p + i, n - i);
+		if (!k || p[i] == 0x7f || (p[i] < 0x20 && p[i] != '\t' && p[i] != '\r' && p[i] != '\n'))
+			return line;
+		line += p[i] == '\n';
+	}
+	return 0;
+}
+
+/* The whole file, NUL-terminated, refused unless it looks like a names file. */
+static int read_labels_text(const char *path, char **ret, size_t *ret_len)
 {
 	FILE *f = fopen(path, "r");
-	if (!f) {
+	struct stat st;
+	if (!f || fstat(fileno(f), &st) < 0) {
+		int rc = -errno;
 		vp_err("model", NULL, "labels file %s: %s", path, strerror(errno));
-		return -errno;
+		if (f)
+			fclose(f);
+		return rc;
 	}
-	char line[512];
-	int cap = 0, rc = 0;
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\r\n")] = '\0';
+	if (!S_ISREG(st.st_mode) || st.st_size > MAX_LABELS_BYTES) {
+		vp_err("model", NULL, "labels file %s is %s: expected a text file of class names, "
+		       "one per line", path, S_ISREG(st.st_mode) ? "over 1 MiB" : "not a regular file");
+		fclose(f);
+		return VP_ECONFIG;
+	}
+	char *buf = malloc((size_t)st.st_size + 1);
+	size_t len = buf ? fread(buf, 1, (size_t)st.st_size, f) : 0;
+	int err = ferror(f);
+	fclose(f);
+	if (!buf || err) {
+		free(buf);
+		vp_err("model", NULL, "labels file %s: %s", path, buf ? "read error" : strerror(ENOMEM));
+		return buf ? -EIO : -ENOMEM;
+	}
+	buf[len] = '\0';
+	int bad = labels_bad_line((const unsigned char *)buf, len);
+	if (bad) {
+		vp_err("model", NULL, "labels file %s: line %d is not UTF-8 text: expected a text file "
+		       "of class names, one per line", path, bad);
+		free(buf);
+		return VP_ECONFIG;
+	}
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+}
+
+static int load_labels(inf_detector *d, const char *path)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc = read_labels_text(path, &text, &len);
+	if (rc < 0)
+		return rc;
+	int cap = 0;
+	for (char *line = text; rc == 0 && line < text + len;) {
+		char *nl = memchr(line, '\n', (size_t)(text + len - line));
+		char *next = nl ? nl + 1 : text + len;
+		if (nl)
+			*nl = '\0';
+		line[strcspn(line, "\r")] = '\0';
 		if (d->n_labels == cap) {
 			cap = cap ? cap * 2 : 128;
 			char **l = realloc(d->labels, (size_t)cap * sizeof(*l));
@@ -65,16 +143,16 @@ static int load_labels(inf_detector *d, const char *path)
 			}
 			d->labels = l;
 		}
-		if (!(d->labels[d->n_labels] = strdup(line))) {
+		if (!(d->labels[d->n_labels] = strdup(line)))
 			rc = -ENOMEM;
-			break;
-		}
-		d->n_labels++;
+		else
+			d->n_labels++;
+		line = next;
 	}
 	/* A trailing empty line is an artefact of the file, not a class. */
 	while (rc == 0 && d->n_labels > 0 && d->labels[d->n_labels - 1][0] == '\0')
 		free(d->labels[--d->n_labels]);
-	fclose(f);
+	free(text);
 	return rc;
 }
 
@@ -272,7 +350,8 @@ int inf_detector_new(const pipe_model_cfg *cfg, const char *cfg_file, inf_detect
 	int in_h = (int)in.dims[2], in_w = (int)in.dims[3];
 	if ((rc = setup_head(d, cfg, in_w, in_h)) < 0)
 		goto fail;
-	if (d->labels && d->n_labels < d->num_classes) {
+	/* Fewer names leave classes unnamed, more say the file belongs to another model. */
+	if (d->labels && d->n_labels != d->num_classes) {
 		vp_err("model", NULL, "labels file %s has %d labels but the model has %d classes",
 		       cfg->labels, d->n_labels, d->num_classes);
 		rc = VP_ECONFIG;

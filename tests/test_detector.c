@@ -1,8 +1,8 @@
 /* The detector's submit/collect API on the CPU backend, with a real model and clip:
  * batches come out in submit order with exactly what inf_detector_run gives for the same
  * frames, at most INF_DETECTOR_DEPTH are in flight, misuse is refused, and each collect
- * reports its own batch's stage times. Models that cannot work are refused at load with a
- * message naming what is wrong. */
+ * reports its own batch's stage times. Models and labels files that cannot work are refused
+ * at load with a message naming what is wrong. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -254,6 +254,44 @@ static void test_int64_input_is_named_with_what_vapd_needs(void **state)
 	assert_non_null(strstr(msg, "needs a FLOAT"));
 }
 
+static void test_labels_with_more_names_than_classes_are_refused(void **state)
+{
+	(void)state;
+	char model[512], names[512], cmd[1400], msg[2048];
+	snprintf(model, sizeof(model), "%s/models/yolox_nano.onnx", shared_dir());
+	snprintf(names, sizeof(names), "%s/81.names", tmp_dir);
+	snprintf(cmd, sizeof(cmd), "{ cat %s/models/coco.names; echo extra; } > %s", shared_dir(), names);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(new_msg(model, names, msg, sizeof(msg)), VP_ECONFIG);
+	assert_non_null(strstr(msg, "has 81 labels but the model has 80 classes"));
+}
+
+static void test_binary_labels_files_are_refused(void **state)
+{
+	(void)state;
+	char model[512], names[512], cmd[1400], msg[2048];
+	snprintf(model, sizeof(model), "%s/models/yolox_nano.onnx", shared_dir());
+	/* The model given as its own labels (too large), a small binary, a NUL byte on line 2. */
+	assert_int_equal(new_msg(model, model, msg, sizeof(msg)), VP_ECONFIG);
+	assert_non_null(strstr(msg, "expected a text file of class names"));
+	snprintf(names, sizeof(names), "%s/head.onnx", tmp_dir);
+	snprintf(cmd, sizeof(cmd), "head -c 4096 %s > %s", model, names);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(new_msg(model, names, msg, sizeof(msg)), VP_ECONFIG);
+	assert_non_null(strstr(msg, "is not UTF-8 text: expected a text file of class names"));
+	snprintf(names, sizeof(names), "%s/nul.names", tmp_dir);
+	write_file(names, "person\nbi\0cycle\n", 16);
+	assert_int_equal(new_msg(model, names, msg, sizeof(msg)), VP_ECONFIG);
+	assert_non_null(strstr(msg, "line 2 is not UTF-8 text"));
+	/* Latin-1 bytes are not UTF-8 either; real UTF-8 names stay accepted by this check. */
+	write_file(names, "caf\xe9\n", 5);
+	assert_int_equal(new_msg(model, names, msg, sizeof(msg)), VP_ECONFIG);
+	assert_non_null(strstr(msg, "line 1 is not UTF-8 text"));
+	write_file(names, "caf\xc3\xa9\n", 6);
+	assert_int_equal(new_msg(model, names, msg, sizeof(msg)), VP_ECONFIG);
+	assert_non_null(strstr(msg, "has 1 labels but the model has 80 classes"));
+}
+
 static int refusals_setup(void **state)
 {
 	(void)state;
@@ -278,6 +316,8 @@ int main(void)
 	};
 	const struct CMUnitTest refusals[] = {
 		cmocka_unit_test(test_int64_input_is_named_with_what_vapd_needs),
+		cmocka_unit_test(test_labels_with_more_names_than_classes_are_refused),
+		cmocka_unit_test(test_binary_labels_files_are_refused),
 	};
 	int failed = cmocka_run_group_tests(tests, setup, teardown);
 	return failed + cmocka_run_group_tests(refusals, refusals_setup, refusals_teardown);
