@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -102,12 +103,33 @@ static void tick(pipe_daemon *d)
 	}
 }
 
+/* pipe_config_load with its FILE:LINE:COL lines sent through the log: while running,
+ * every line on stderr has a time and a level (or the journal's priority prefix). */
+static int load_logged(const char *path, pipe_config **ret)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *err = open_memstream(&text, &len);
+	if (!err)
+		return pipe_config_load(path, stderr, ret);
+	int rc = pipe_config_load(path, err, ret);
+	fclose(err);
+	for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+		if ((nl = strchr(line, '\n')))
+			*nl = '\0';
+		if (*line)
+			vp_err("config", NULL, "%s", line);
+	}
+	free(text);
+	return rc;
+}
+
 static void reload(pipe_daemon *d)
 {
 	pipe_config *next = NULL;
 	pipe_notify_reloading();
 	vp_info("main", NULL, "SIGHUP: reloading %s", d->o->config_path);
-	if (pipe_config_load(d->o->config_path, stderr, &next) < 0) {
+	if (load_logged(d->o->config_path, &next) < 0) {
 		vp_err("main", NULL, "reload rejected: %s is invalid; the running pipeline continues",
 		       d->o->config_path);
 		pipe_counter_inc(d->core.reload_failures);

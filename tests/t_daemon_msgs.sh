@@ -1,0 +1,38 @@
+#!/bin/sh
+# What build/vapd says when something goes wrong while it runs: a rejected reload's
+# FILE:LINE:COL lines carry time and level.
+BUILD=${BUILD:-build}
+SHARED=${SHARED:-../shared}
+VAPD=$BUILD/vapd
+PY=/usr/bin/python3
+V=$SHARED/data/videos
+tmp=$(mktemp -d)
+pid=; srv=
+trap '[ -n "$pid" ] && kill -KILL $pid 2>/dev/null; [ -n "$srv" ] && kill -KILL $srv 2>/dev/null; rm -rf "$tmp"' EXIT
+n=0; fails=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+nok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
+check() { if eval "$2"; then ok "$1"; else nok "$1"; fi; }
+wait_for() { i=0; while ! eval "$1"; do i=$((i + 1)); [ $i -ge "$2" ] && return 1; sleep 0.1; done; }
+file_sink() { printf 'sinks:\n  - type: file\n    path: %s\n    mode: truncate\n    flush_ms: 0\n' "$1"; }
+free_port() { $PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# A log line: "HH:MM:SS.mmm LEVEL [component ...] text".
+LOG='^[0-9][0-9]:[0-9][0-9]:[0-9][0-9]\.[0-9][0-9][0-9] '
+
+# --- SIGHUP: a rejected config ------------------------------------------------------------
+src() { printf 'sources:\n  - id: a\n    uri: %s\n    realtime: true\n    loop: true\n%b' "$V/people-2s.mp4" "$1"; }
+{ src; file_sink "$tmp/hup.jsonl"; } >"$tmp/hup.yaml"
+"$VAPD" -q -c "$tmp/hup.yaml" 2>"$tmp/hup.err" &
+pid=$!
+wait_for 'grep -q "\"stream\":\"a\",\"frame\"" "$tmp/hup.jsonl" 2>/dev/null' 100
+{ src '    interval: 0\n'; file_sink "$tmp/hup.jsonl"; } >"$tmp/hup.new"
+mv "$tmp/hup.new" "$tmp/hup.yaml"
+kill -HUP $pid
+wait_for 'grep -q "reload rejected" "$tmp/hup.err" 2>/dev/null' 50
+kill -TERM $pid; wait $pid; rc=$?; pid=
+grep -a "reload\|hup.yaml" "$tmp/hup.err" | sed 's/^/# /'
+pos=$(grep -c 'hup.yaml:[0-9]*:[0-9]*: ' "$tmp/hup.err")
+logged=$(grep -c "${LOG}error \[config\] .*hup.yaml:[0-9]*:[0-9]*: sources\[0\]\.interval" "$tmp/hup.err")
+check "a rejected reload's FILE:LINE:COL lines carry time and level ($logged of $pos)" \
+	'[ "$pos" -ge 1 ] && [ "$logged" = "$pos" ]'
+[ $fails = 0 ]
