@@ -145,9 +145,20 @@ static void reload(pipe_daemon *d)
 	d->cfgs = v;
 	d->cfgs[d->n_cfgs++] = next;
 	vp_log_set_level(next->log_level);
-	int changes = pipe_pipeline_reload(d->p, next);
+	int not_applied = 0;
+	int changes = pipe_pipeline_reload(d->p, next, &not_applied);
 	pipe_counter_inc(d->core.reloads);
-	vp_info("main", NULL, "reload applied: %d source(s) started or stopped", changes);
+	if (not_applied) {
+		static const char *const names[] = { "model", "tracker", "sinks" };  /* by bit */
+		char parts[40] = "";
+		for (int i = 0; i < 3; i++)
+			if (not_applied & 1 << i)
+				snprintf(parts + strlen(parts), sizeof(parts) - strlen(parts), "%s%s",
+				         parts[0] ? ", " : "", names[i]);
+		vp_warn("main", NULL, "reload partly applied: %d source(s) started or stopped; "
+		        "not applied (they need a restart): %s", changes, parts);
+	} else
+		vp_info("main", NULL, "reload applied: %d source(s) started or stopped", changes);
 	pipe_notify_ready();
 }
 

@@ -359,7 +359,7 @@ int pipe_pipeline_start(const pipe_config *cfg, pipe_metrics *metrics, pipe_pipe
 	pipe_pipeline *p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	p->cfg = cfg;
+	p->cfg = p->start_cfg = cfg;
 	p->metrics = metrics;
 	/* Room for sources that reloads add while others still drain. */
 	p->cap = cfg->n_sources + PIPE_EXTRA_SLOTS;

@@ -1,6 +1,7 @@
 #!/bin/sh
 # What build/vapd says when something goes wrong while it runs: a rejected reload's
-# FILE:LINE:COL lines carry time and level.
+# FILE:LINE:COL lines carry time and level, a reload that changes the model says it is not
+# applied.
 BUILD=${BUILD:-build}
 SHARED=${SHARED:-../shared}
 VAPD=$BUILD/vapd
@@ -19,7 +20,7 @@ free_port() { $PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0
 # A log line: "HH:MM:SS.mmm LEVEL [component ...] text".
 LOG='^[0-9][0-9]:[0-9][0-9]:[0-9][0-9]\.[0-9][0-9][0-9] '
 
-# --- SIGHUP: a rejected config ------------------------------------------------------------
+# --- SIGHUP: a rejected config and a model change ----------------------------------------
 src() { printf 'sources:\n  - id: a\n    uri: %s\n    realtime: true\n    loop: true\n%b' "$V/people-2s.mp4" "$1"; }
 { src; file_sink "$tmp/hup.jsonl"; } >"$tmp/hup.yaml"
 "$VAPD" -q -c "$tmp/hup.yaml" 2>"$tmp/hup.err" &
@@ -29,10 +30,22 @@ wait_for 'grep -q "\"stream\":\"a\",\"frame\"" "$tmp/hup.jsonl" 2>/dev/null' 100
 mv "$tmp/hup.new" "$tmp/hup.yaml"
 kill -HUP $pid
 wait_for 'grep -q "reload rejected" "$tmp/hup.err" 2>/dev/null' 50
+{ src; printf 'model:\n  path: %s/models/yolox_nano.onnx\n  family: yolox\n' "$SHARED"
+  file_sink "$tmp/hup.jsonl"; } >"$tmp/hup.new"
+mv "$tmp/hup.new" "$tmp/hup.yaml"
+kill -HUP $pid
+wait_for 'grep -q "reload.*applied" "$tmp/hup.err"' 50
+# Again, unchanged: the model that runs is still the one of the start.
+kill -HUP $pid
+wait_for '[ "$(grep -c "reload.*applied" "$tmp/hup.err")" = 2 ]' 50
 kill -TERM $pid; wait $pid; rc=$?; pid=
 grep -a "reload\|hup.yaml" "$tmp/hup.err" | sed 's/^/# /'
 pos=$(grep -c 'hup.yaml:[0-9]*:[0-9]*: ' "$tmp/hup.err")
 logged=$(grep -c "${LOG}error \[config\] .*hup.yaml:[0-9]*:[0-9]*: sources\[0\]\.interval" "$tmp/hup.err")
 check "a rejected reload's FILE:LINE:COL lines carry time and level ($logged of $pos)" \
 	'[ "$pos" -ge 1 ] && [ "$logged" = "$pos" ]'
+check "a reload that adds a model says it is not applied, twice when repeated, never \"reload applied\"" \
+	'[ "$(grep -c "${LOG}warn  \[reload\] model changes need a restart: not applied" "$tmp/hup.err")" = 2 ] &&
+	 grep -q "${LOG}warn  \[main\] reload partly applied: .*not applied (they need a restart): model" "$tmp/hup.err" &&
+	 ! grep -q "reload applied" "$tmp/hup.err" && [ $rc = 0 ]'
 [ $fails = 0 ]
