@@ -149,7 +149,8 @@ static int on_source_end(dec_stream *s, int err)
 {
 	if (s->info.live) {
 		disconnect(s);
-		set_state(s, DEC_BACKOFF, err == VP_EOF ? "stream ended by the peer" : vp_strerror(err));
+		set_state(s, DEC_BACKOFF, err == VP_EOF ? "stream ended by the peer" :
+		                          s->io.why[0] ? s->io.why : vp_strerror(err));
 		return 0;
 	}
 	if (err == VP_EOF && s->cfg->loop && s->frames_this_pass > 0 &&

@@ -1,7 +1,7 @@
 #!/bin/sh
 # What build/vapd says when something goes wrong while it runs: a rejected reload's
 # FILE:LINE:COL lines carry time and level, a reload that changes the model says it is not
-# applied.
+# applied, an RTSP peer that accepts and never answers is a timeout with its limit.
 BUILD=${BUILD:-build}
 SHARED=${SHARED:-../shared}
 VAPD=$BUILD/vapd
@@ -48,4 +48,30 @@ check "a reload that adds a model says it is not applied, twice when repeated, n
 	'[ "$(grep -c "${LOG}warn  \[reload\] model changes need a restart: not applied" "$tmp/hup.err")" = 2 ] &&
 	 grep -q "${LOG}warn  \[main\] reload partly applied: .*not applied (they need a restart): model" "$tmp/hup.err" &&
 	 ! grep -q "reload applied" "$tmp/hup.err" && [ $rc = 0 ]'
+
+# --- RTSP: a peer that accepts and never answers ------------------------------------------
+$PY - "$tmp/mute.port" <<'PY' &
+import socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+held = []
+while True:
+    held.append(s.accept()[0])
+PY
+srv=$!
+wait_for '[ -s "$tmp/mute.port" ]' 50
+{ printf 'sources:\n  - id: mute\n    uri: rtsp://127.0.0.1:%s/cam\n' "$(cat "$tmp/mute.port")"
+  printf '    reconnect: { initial_ms: 100, max_ms: 200 }\n    rtsp: { transport: tcp, timeout_ms: 600 }\n'
+  file_sink "$tmp/mute.jsonl"; } >"$tmp/mute.yaml"
+"$VAPD" -q -c "$tmp/mute.yaml" 2>"$tmp/mute.err" &
+pid=$!
+wait_for 'grep -q "connecting → backoff" "$tmp/mute.err" 2>/dev/null' 50
+kill -TERM $pid; wait $pid; pid=
+kill -KILL $srv; wait $srv 2>/dev/null; srv=
+grep -a "backoff" "$tmp/mute.err" | head -2 | sed 's/^/# /'
+check "an RTSP peer that never answers: \"timed out after 600 ms\", not \"Invalid data found\"" \
+	'grep -q "\[decode mute\] connecting → backoff: cannot open rtsp://.*: timed out after 600 ms" "$tmp/mute.err" &&
+	 ! grep -q "Invalid data" "$tmp/mute.err"'
 [ $fails = 0 ]
