@@ -31,8 +31,9 @@ static void set_state(dec_stream *s, enum dec_state st, const char *why)
 	if (st == DEC_ENDED)
 		vp_info("decode", s->cfg->id, "%s → ended: %s (%lld frames, %lld errors)",
 		        state_names[old], why, (long long)stats.frames, (long long)stats.errors);
-	else
-		vp_info("decode", s->cfg->id, "%s → %s: %s", state_names[old], state_names[st], why);
+	else  /* a running source lost is worth an operator's attention; retries are not */
+		vp_log(old == DEC_RUNNING && st == DEC_BACKOFF ? VP_LOG_WARN : VP_LOG_INFO, "decode",
+		       s->cfg->id, "%s → %s: %s", state_names[old], state_names[st], why);
 }
 
 static void disconnect(dec_stream *s)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # What build/vapd says when something goes wrong while it runs: a rejected reload's
 # FILE:LINE:COL lines carry time and level, a reload that changes the model says it is not
-# applied, an RTSP peer that accepts and never answers is a timeout with its limit.
+# applied, an RTSP peer that accepts and never answers is a timeout with its limit, a lost
+# camera is a warning.
 BUILD=${BUILD:-build}
 SHARED=${SHARED:-../shared}
 VAPD=$BUILD/vapd
@@ -74,4 +75,28 @@ grep -a "backoff" "$tmp/mute.err" | head -2 | sed 's/^/# /'
 check "an RTSP peer that never answers: \"timed out after 600 ms\", not \"Invalid data found\"" \
 	'grep -q "\[decode mute\] connecting → backoff: cannot open rtsp://.*: timed out after 600 ms" "$tmp/mute.err" &&
 	 ! grep -q "Invalid data" "$tmp/mute.err"'
+
+# --- a camera lost while running: its server frozen (sockets open, nothing sent) ----------
+if ! $PY -c 'import gi; gi.require_version("GstRtspServer", "1.0")' 2>/dev/null; then
+	ok "# SKIP camera loss: GStreamer's RTSP server (gir1.2-gst-rtsp-server-1.0) is not installed"
+	[ $fails = 0 ]; exit
+fi
+port=$(free_port)
+$PY tests/rtsp_server.py "$port" "$V/highway-540p.mp4" /cam >"$tmp/srv.out" 2>&1 &
+srv=$!
+wait_for 'grep -q "^ready" "$tmp/srv.out" 2>/dev/null' 100
+{ printf 'sources:\n  - id: cam\n    uri: rtsp://127.0.0.1:%s/cam\n' "$port"
+  printf '    reconnect: { initial_ms: 200, max_ms: 1000 }\n    rtsp: { transport: tcp, timeout_ms: 1000 }\n'
+  file_sink "$tmp/cam.jsonl"; } >"$tmp/cam.yaml"
+"$VAPD" -q -c "$tmp/cam.yaml" 2>"$tmp/cam.err" &
+pid=$!
+wait_for 'grep -q "\"stream\":\"cam\",\"frame\"" "$tmp/cam.jsonl" 2>/dev/null' 150
+kill -STOP $srv
+wait_for 'grep -q "running → backoff" "$tmp/cam.err"' 50
+kill -TERM $pid; wait $pid; pid=
+kill -KILL $srv; wait $srv 2>/dev/null; srv=
+grep -a "\[decode cam\]" "$tmp/cam.err" | head -4 | sed 's/^/# /'
+check "a camera lost while running is a warning naming the read timeout; retries stay at info" \
+	'grep -q "${LOG}warn  \[decode cam\] running → backoff: no data for 1000 ms" "$tmp/cam.err" &&
+	 ! grep -q "${LOG}warn  \[decode cam\] backoff → connecting" "$tmp/cam.err"'
 [ $fails = 0 ]
