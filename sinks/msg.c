@@ -338,7 +338,7 @@ int sink_msg_frame_ex(const vp_frame *f, const vp_det *dets, int n, const char *
 	return ret;
 }
 
-static void jw_eos(jw *w, const char *stream, const int64_t counts[4])
+static void jw_eos(jw *w, const char *stream, const int64_t counts[4], const char *error)
 {
 	static const char *const keys[] = { ",\"frames\":", ",\"processed\":", ",\"dropped\":",
 	                                    ",\"errors\":" };
@@ -349,23 +349,27 @@ static void jw_eos(jw *w, const char *stream, const int64_t counts[4])
 		jw_lit(w, keys[i]);
 		jw_int(w, counts[i]);
 	}
+	if (error) {
+		jw_lit(w, ",\"error\":");
+		jw_quoted(w, error);
+	}
 	jw_lit(w, "}\n");
 }
 
 int sink_msg_eos(const char *stream, int64_t frames, int64_t processed, int64_t dropped,
-                 int64_t errors, sink_msg **ret_msg)
+                 int64_t errors, const char *error, sink_msg **ret_msg)
 {
 	if (!stream)
 		return -EINVAL;
 	const int64_t counts[4] = { frames, processed, dropped, errors };
 	jw w = { 0 };
-	jw_eos(&w, stream, counts);
+	jw_eos(&w, stream, counts, error);
 	sink_msg *m;
 	int ret = msg_alloc(w.len, stream, PIPE_MSG_EOS, &m);
 	if (ret < 0)
 		return ret;
 	w = (jw){ .buf = m->text };
-	jw_eos(&w, stream, counts);
+	jw_eos(&w, stream, counts, error);
 	*ret_msg = m;
 	return 0;
 }

@@ -2,7 +2,7 @@
 # What build/vapd says when something goes wrong while it runs: a rejected reload's
 # FILE:LINE:COL lines carry time and level, a reload that changes the model says it is not
 # applied, an RTSP peer that accepts and never answers is a timeout with its limit, a lost
-# camera is a warning.
+# camera is a warning, and a source that yields no frame says so in the log and its EOS.
 BUILD=${BUILD:-build}
 SHARED=${SHARED:-../shared}
 VAPD=$BUILD/vapd
@@ -50,6 +50,8 @@ check "a reload that adds a model says it is not applied, twice when repeated ($
 	'[ "$warned" = 2 ] &&
 	 grep -q "${LOG}warn  \[main\] reload partly applied: .*not applied (they need a restart): model" "$tmp/hup.err" &&
 	 ! grep -q "reload applied" "$tmp/hup.err" && [ $rc = 0 ]'
+check "a stream with frames ends with an EOS without \"error\"" \
+	'grep -q "\"stream\":\"a\",\"eos\":true" "$tmp/hup.jsonl" && ! grep -q "\"error\"" "$tmp/hup.jsonl"'
 
 # --- RTSP: a peer that accepts and never answers ------------------------------------------
 $PY - "$tmp/mute.port" <<'PY' &
@@ -76,6 +78,25 @@ grep -a "backoff" "$tmp/mute.err" | head -2 | sed 's/^/# /'
 check "an RTSP peer that never answers: \"timed out after 600 ms\", not \"Invalid data found\"" \
 	'grep -q "\[decode mute\] connecting → backoff: cannot open rtsp://.*: timed out after 600 ms" "$tmp/mute.err" &&
 	 ! grep -q "Invalid data" "$tmp/mute.err"'
+check "a camera never reached ends with \"no frame decoded\" (warn) and the EOS's \"error\"" \
+	'grep -q "${LOG}warn  \[source mute\] no frame decoded" "$tmp/mute.err" &&
+	 grep -q "\"stream\":\"mute\",\"eos\":true,.*\"error\":\"no frames decoded\"}" "$tmp/mute.jsonl"'
+
+# --- a file whose header lists no samples ---------------------------------------------------
+$PY - "$V/people-2s.mp4" "$tmp/nosamples.mp4" <<'PY'
+import sys
+d = bytearray(open(sys.argv[1], "rb").read())
+k = d.find(b"stsz")
+d[k + 12:k + 16] = bytes(4)    # stsz sample_count: no samples
+open(sys.argv[2], "wb").write(d)
+PY
+{ printf 'sources:\n  - id: bad\n    uri: %s\n' "$tmp/nosamples.mp4"; file_sink "$tmp/bad.jsonl"; } >"$tmp/bad.yaml"
+"$VAPD" -q -c "$tmp/bad.yaml" 2>"$tmp/bad.err"; rc=$?
+sed 's/^/# /' "$tmp/bad.err"; sed 's/^/# /' "$tmp/bad.jsonl"
+check "an mp4 that yields no frame: \"no frame decoded\" at warn level (exit $rc)" \
+	'grep -q "${LOG}warn  \[source bad\] no frame decoded from .*nosamples.mp4" "$tmp/bad.err"'
+check "... and its EOS carries \"error\":\"no frames decoded\"" \
+	'grep -qx "{\"stream\":\"bad\",\"eos\":true,\"frames\":0,\"processed\":0,\"dropped\":0,\"errors\":0,\"error\":\"no frames decoded\"}" "$tmp/bad.jsonl"'
 
 # --- a camera lost while running: its server frozen (sockets open, nothing sent) ----------
 if ! $PY -c 'import gi; gi.require_version("GstRtspServer", "1.0")' 2>/dev/null; then
