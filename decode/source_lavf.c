@@ -24,6 +24,7 @@ typedef struct lavf_src {
 	const AVInputFormat *ifmt;  /* forced demuxer (v4l2), NULL to probe */
 	dec_io_ctl *io;
 	int timeout_ms;         /* live only: bound on each blocking call */
+	char err_buf[64];
 } lavf_src;
 
 static int lavf_match(const pipe_source_cfg *cfg)
@@ -52,12 +53,22 @@ static void arm_deadline(lavf_src *s)
 	             s->timeout_ms > 0 ? vp_mono_ns() + (int64_t)s->timeout_ms * 1000000 : 0);
 }
 
+/* Whether a failed call ran out of time. A peer that accepts and never answers makes the
+ * RTSP demuxer report AVERROR_INVALIDDATA (an empty reply), so the armed deadline decides:
+ * the socket's own timeout starts after it, so it has passed whenever that one fired. */
+static int timed_out(lavf_src *s, int averr)
+{
+	int64_t deadline = atomic_load(&s->io->deadline_ns);
+	return averr == AVERROR_EXIT || averr == AVERROR(ETIMEDOUT) ||
+	       (deadline && vp_mono_ns() >= deadline);
+}
+
 /* libav error → project code; interrupts and timeouts told apart by what tripped the callback. */
 static int map_err(lavf_src *s, int averr)
 {
 	if (atomic_load(&s->io->stop))
 		return VP_EOF;
-	if (averr == AVERROR_EXIT || averr == AVERROR(ETIMEDOUT))
+	if (timed_out(s, averr))
 		return -ETIMEDOUT;
 	if (averr == AVERROR_EOF)
 		return VP_EOF;
@@ -112,6 +123,16 @@ static void open_failed(lavf_src *s, const char *fmt, ...)
 		vp_err("decode", s->cfg->id, "%s", s->io->why);
 }
 
+/* What went wrong, in words: a timeout with its limit, else libav's own text. */
+static const char *err_text(lavf_src *s, int code, int averr)
+{
+	if (code != -ETIMEDOUT)
+		av_strerror(averr, s->err_buf, sizeof(s->err_buf));
+	else
+		snprintf(s->err_buf, sizeof(s->err_buf), "timed out after %d ms", s->timeout_ms);
+	return s->err_buf;
+}
+
 static int open_input(lavf_src *s)
 {
 	const pipe_source_cfg *cfg = s->cfg;
@@ -131,7 +152,7 @@ static int open_input(lavf_src *s)
 	if (r < 0) {
 		int code = map_err(s, r);
 		if (code != VP_EOF)
-			open_failed(s, "cannot open %s: %s", cfg->uri, av_err2str(r));
+			open_failed(s, "cannot open %s: %s", cfg->uri, err_text(s, code, r));
 		return code == VP_EOF ? VP_EOF : code == VP_EDECODE ? VP_EUNSUP : code;
 	}
 	arm_deadline(s);
@@ -139,7 +160,7 @@ static int open_input(lavf_src *s)
 	if (r < 0) {
 		int code = map_err(s, r);
 		if (code != VP_EOF)
-			open_failed(s, "cannot read stream info of %s: %s", cfg->uri, av_err2str(r));
+			open_failed(s, "cannot read stream info of %s: %s", cfg->uri, err_text(s, code, r));
 		return code;
 	}
 	/* libavformat renders text files as ANSI-art "video"; nobody means that. */
@@ -240,8 +261,12 @@ static int lavf_read(void *priv, AVPacket *pkt)
 	for (;;) {
 		arm_deadline(s);
 		int r = av_read_frame(s->fmt, pkt);
-		if (r < 0)
-			return map_err(s, r);
+		if (r < 0) {
+			int code = map_err(s, r);
+			if (code == -ETIMEDOUT)
+				snprintf(s->io->why, sizeof(s->io->why), "no data for %d ms", s->timeout_ms);
+			return code;
+		}
 		if (pkt->stream_index == s->index)
 			return 0;
 		av_packet_unref(pkt);

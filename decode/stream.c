@@ -31,8 +31,9 @@ static void set_state(dec_stream *s, enum dec_state st, const char *why)
 	if (st == DEC_ENDED)
 		vp_info("decode", s->cfg->id, "%s → ended: %s (%lld frames, %lld errors)",
 		        state_names[old], why, (long long)stats.frames, (long long)stats.errors);
-	else
-		vp_info("decode", s->cfg->id, "%s → %s: %s", state_names[old], state_names[st], why);
+	else  /* a running source lost is worth an operator's attention; retries are not */
+		vp_log(old == DEC_RUNNING && st == DEC_BACKOFF ? VP_LOG_WARN : VP_LOG_INFO, "decode",
+		       s->cfg->id, "%s → %s: %s", state_names[old], state_names[st], why);
 }
 
 static void disconnect(dec_stream *s)
@@ -149,7 +150,8 @@ static int on_source_end(dec_stream *s, int err)
 {
 	if (s->info.live) {
 		disconnect(s);
-		set_state(s, DEC_BACKOFF, err == VP_EOF ? "stream ended by the peer" : vp_strerror(err));
+		set_state(s, DEC_BACKOFF, err == VP_EOF ? "stream ended by the peer" :
+		                          s->io.why[0] ? s->io.why : vp_strerror(err));
 		return 0;
 	}
 	if (err == VP_EOF && s->cfg->loop && s->frames_this_pass > 0 &&

@@ -11,6 +11,7 @@
 #include "detector_gpu.h"
 #include "engine.h"
 #include "heads.h"
+#include "labels.h"
 #include "../pipeline/vp_time.h"
 
 _Static_assert((int)PIPE_FAM_YOLOX == (int)INF_FAM_YOLOX && (int)PIPE_FAM_YOLOV8 == (int)INF_FAM_YOLOV8 &&
@@ -49,39 +50,6 @@ struct inf_detector {
 	int q_head, q_len;
 	inf_detector_times times;
 };
-
-static int load_labels(inf_detector *d, const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		vp_err("model", NULL, "labels file %s: %s", path, strerror(errno));
-		return -errno;
-	}
-	char line[512];
-	int cap = 0, rc = 0;
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\r\n")] = '\0';
-		if (d->n_labels == cap) {
-			cap = cap ? cap * 2 : 128;
-			char **l = realloc(d->labels, (size_t)cap * sizeof(*l));
-			if (!l) {
-				rc = -ENOMEM;
-				break;
-			}
-			d->labels = l;
-		}
-		if (!(d->labels[d->n_labels] = strdup(line))) {
-			rc = -ENOMEM;
-			break;
-		}
-		d->n_labels++;
-	}
-	/* A trailing empty line is an artefact of the file, not a class. */
-	while (rc == 0 && d->n_labels > 0 && d->labels[d->n_labels - 1][0] == '\0')
-		free(d->labels[--d->n_labels]);
-	fclose(f);
-	return rc;
-}
 
 int inf_detector_resolve_class(const inf_detector *d, const pipe_class_ref *c, const char *file,
                                const char *key)
@@ -277,7 +245,7 @@ int inf_detector_new(const pipe_model_cfg *cfg, const char *cfg_file, inf_detect
 	d->max_batch = cfg->batch_max_size;
 	d->max_dets = cfg->max_detections;
 	int rc = -ENOMEM;
-	if (cfg->labels && (rc = load_labels(d, cfg->labels)) < 0)
+	if (cfg->labels && (rc = inf_labels_load(cfg->labels, &d->labels, &d->n_labels)) < 0)
 		goto fail;
 	if ((rc = open_engine(d, cfg)) < 0) {
 		vp_err("model", NULL, "%s: cannot load (%s)", cfg->path, vp_strerror(rc));
@@ -291,10 +259,18 @@ int inf_detector_new(const pipe_model_cfg *cfg, const char *cfg_file, inf_detect
 		rc = VP_EMODEL;
 		goto fail;
 	}
+	/* Preprocessing writes float32 pixels; any other input type would read them as garbage. */
+	if (in.dtype != INF_DT_FLOAT) {
+		vp_err("model", NULL, "%s: input '%s' is %s; vapd needs a FLOAT (float32) NCHW image input",
+		       cfg->path, in.name, inf_dtype_name(in.dtype));
+		rc = VP_EMODEL;
+		goto fail;
+	}
 	int in_h = (int)in.dims[2], in_w = (int)in.dims[3];
 	if ((rc = resolve_family(d, cfg, in_w, in_h)) < 0 || (rc = setup_head(d, cfg, in_w, in_h)) < 0)
 		goto fail;
-	if (d->labels && d->n_labels < d->num_classes) {
+	/* Fewer names leave classes unnamed, more say the file belongs to another model. */
+	if (d->labels && d->n_labels != d->num_classes) {
 		vp_err("model", NULL, "labels file %s has %d labels but the model has %d classes (read "
 		       "as family %s)", cfg->labels, d->n_labels, d->num_classes, inf_family_name(d->family));
 		rc = VP_ECONFIG;
@@ -509,9 +485,7 @@ void inf_detector_free(inf_detector **pd)
 	inf_detector_gpu_free(&d->gpu);
 	inf_head_free(&d->head);
 	inf_engine_free(&d->engine);
-	for (int i = 0; i < d->n_labels; i++)
-		free(d->labels[i]);
-	free(d->labels);
+	inf_labels_free(&d->labels, d->n_labels);
 	free(d->class_threshold);
 	free(d->head_threshold);
 	free(d->class_allow);

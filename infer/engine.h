@@ -15,6 +15,9 @@ enum inf_dtype {
 	INF_DT_BOOL = 9, INF_DT_FLOAT16 = 10, INF_DT_DOUBLE = 11,
 };
 
+/* ONNX dtype name for messages ("FLOAT", "INT64", ...). */
+const char *inf_dtype_name(int dtype);
+
 typedef struct inf_tensor_info {
 	const char *name;
 	int dtype;               /* enum inf_dtype */

@@ -162,11 +162,20 @@ static int import_value_info(inf_tensor *t, const Onnx__ValueInfoProto *vi, char
 		snprintf(why, whylen, "input '%s' has too many dims", vi->name);
 		return VP_EUNSUP;
 	}
-	/* -1 marks a symbolic or missing dimension. */
+	/* -1 marks a symbolic or missing dimension; a stated size below 0 is a broken model,
+	 * one of 0 an empty tensor (refused later where an image is needed, shape.c). */
 	for (int i = 0; i < t->ndim; i++) {
 		const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[i];
-		t->dims[i] = d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
-		             d->dim_value > 0 ? d->dim_value : -1;
+		if (d->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) {
+			t->dims[i] = -1;
+			continue;
+		}
+		if (d->dim_value < 0) {
+			snprintf(why, whylen, "input '%s' dimension %d is %lld", vi->name, i,
+			         (long long)d->dim_value);
+			return VP_EMODEL;
+		}
+		t->dims[i] = d->dim_value;
 	}
 	return 0;
 }
@@ -369,6 +378,13 @@ int inf_onnx_import(const char *path, inf_graph **ret)
 		vp_err("infer", NULL, "%s: not a valid ONNX model (%s)", path,
 		       !m ? "protobuf parse failed: truncated or not a protobuf" :
 		       !m->graph ? "no graph" : "no ir_version");
+		err = VP_EMODEL;
+		goto fail;
+	}
+	/* Nothing to run for: refused here rather than as a bad index by the first caller
+	 * that asks for output 0. */
+	if (m->graph->n_output == 0) {
+		vp_err("infer", NULL, "%s: model has no outputs", path);
 		err = VP_EMODEL;
 		goto fail;
 	}

@@ -67,7 +67,8 @@ static int set_exact_inputs(inf_graph *g, const inf_engine_opts *o)
 			continue;
 		}
 		if (s->dtype != t->dtype) {
-			vp_err("infer", NULL, "%s: input '%s' is %d, given %d", g->path, t->name, t->dtype, s->dtype);
+			vp_err("infer", NULL, "%s: input '%s' is %s, given %s", g->path, t->name,
+			       inf_dtype_name(t->dtype), inf_dtype_name(s->dtype));
 			return VP_EMODEL;
 		}
 		t->ndim = s->ndim;
@@ -84,6 +85,13 @@ static int set_exact_inputs(inf_graph *g, const inf_engine_opts *o)
 	return 0;
 }
 
+/* An input stated with a size of 0 holds nothing to run on. */
+static int zero_dim(const inf_graph *g, const inf_tensor *t, int d)
+{
+	vp_err("infer", NULL, "%s: input '%s' dimension %d is 0", g->path, t->name, d);
+	return VP_EMODEL;
+}
+
 static int set_batch_inputs(inf_graph *g, const inf_engine_opts *o, int batch)
 {
 	for (int i = 0; i < g->n_inputs; i++) {
@@ -96,12 +104,16 @@ static int set_batch_inputs(inf_graph *g, const inf_engine_opts *o, int batch)
 			       t->ndim ? (long long)t->dims[0] : 0LL, batch);
 			return VP_EUNSUP;
 		}
+		if (t->dims[0] == 0)
+			return zero_dim(g, t, 0);
 		t->dims[0] = batch;
 		if (t->ndim == 4 && o->input_h > 0 && o->input_w > 0) {
 			t->dims[2] = o->input_h;
 			t->dims[3] = o->input_w;
 		}
 		for (int d = 1; d < t->ndim; d++) {
+			if (t->dims[d] == 0)
+				return zero_dim(g, t, d);
 			if (t->dims[d] < 0) {
 				vp_err("infer", NULL, "%s: input '%s' dim %d is symbolic; give the input size",
 				       g->path, t->name, d);

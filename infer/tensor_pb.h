@@ -13,9 +13,6 @@
  * disagree; err gets the reason. */
 int inf_tensor_from_proto(const Onnx__TensorProto *tp, inf_tensor *t, char *err, size_t errlen);
 
-/* ONNX dtype name for messages ("FLOAT", "STRING", ...). */
-const char *inf_dtype_name(int dtype);
-
 /* Reads a whole file into a malloc'd buffer; -errno on failure. */
 int inf_read_file(const char *path, uint8_t **buf, size_t *len);
 

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -108,12 +109,33 @@ static void tick(pipe_daemon *d)
 	}
 }
 
+/* pipe_config_load with its FILE:LINE:COL lines sent through the log: while running,
+ * every line on stderr has a time and a level (or the journal's priority prefix). */
+static int load_logged(const char *path, pipe_config **ret)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *err = open_memstream(&text, &len);
+	if (!err)
+		return pipe_config_load(path, stderr, ret);
+	int rc = pipe_config_load(path, err, ret);
+	fclose(err);
+	for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+		if ((nl = strchr(line, '\n')))
+			*nl = '\0';
+		if (*line)
+			vp_err("config", NULL, "%s", line);
+	}
+	free(text);
+	return rc;
+}
+
 static void reload(pipe_daemon *d)
 {
 	pipe_config *next = NULL;
 	pipe_notify_reloading();
 	vp_info("main", NULL, "SIGHUP: reloading %s", d->o->config_path);
-	if (pipe_config_load(d->o->config_path, stderr, &next) < 0) {
+	if (load_logged(d->o->config_path, &next) < 0) {
 		vp_err("main", NULL, "reload rejected: %s is invalid; the running pipeline continues",
 		       d->o->config_path);
 		pipe_counter_inc(d->core.reload_failures);
@@ -129,9 +151,20 @@ static void reload(pipe_daemon *d)
 	d->cfgs = v;
 	d->cfgs[d->n_cfgs++] = next;
 	vp_log_set_level(next->log_level);
-	int changes = pipe_pipeline_reload(d->p, next);
+	int not_applied = 0;
+	int changes = pipe_pipeline_reload(d->p, next, &not_applied);
 	pipe_counter_inc(d->core.reloads);
-	vp_info("main", NULL, "reload applied: %d source(s) started or stopped", changes);
+	if (not_applied) {
+		static const char *const names[] = { "model", "tracker", "sinks" };  /* by bit */
+		char parts[40] = "";
+		for (int i = 0; i < 3; i++)
+			if (not_applied & 1 << i)
+				snprintf(parts + strlen(parts), sizeof(parts) - strlen(parts), "%s%s",
+				         parts[0] ? ", " : "", names[i]);
+		vp_warn("main", NULL, "reload partly applied: %d source(s) started or stopped; "
+		        "not applied (they need a restart): %s", changes, parts);
+	} else
+		vp_info("main", NULL, "reload applied: %d source(s) started or stopped", changes);
 	pipe_notify_ready();
 }
 

@@ -117,10 +117,16 @@ static void publish_eos(pipe_pipeline *p, int i)
 		dec_stream_get_stats(s->dec, &ds);
 	sink_msg *m = NULL;
 	int64_t errors = ds.errors + atomic_load(&s->failed);
+	/* A source that gave nothing (a file whose header lists no samples, a camera never
+	 * reached) must not look like an empty scene. */
+	const char *error = atomic_load(&s->decoded) == 0 ? "no frames decoded" : NULL;
+	if (error)
+		vp_warn("source", s->cfg->id, "no frame decoded from %s before its end (%lld errors)",
+		        s->cfg->uri, (long long)errors);
 	/* Tracks end (and leave their zones) before the stream's end is told. */
 	pipe_analytics_end(p, s);
 	if (sink_msg_eos(s->cfg->id, atomic_load(&s->decoded), atomic_load(&s->processed),
-	                 pipe_mq_dropped(p->mq, i), errors, &m) == 0)
+	                 pipe_mq_dropped(p->mq, i), errors, error, &m) == 0)
 		pipe_publish(p, m);
 	vp_info("source", s->cfg->id, "ended: %lld frames, %lld processed, %lld dropped, %lld errors",
 	        (long long)atomic_load(&s->decoded), (long long)atomic_load(&s->processed),
@@ -361,7 +367,7 @@ int pipe_pipeline_start(const pipe_config *cfg, pipe_metrics *metrics, pipe_pipe
 	pipe_pipeline *p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	p->cfg = cfg;
+	p->cfg = p->start_cfg = cfg;
 	p->metrics = metrics;
 	/* Room for sources that reloads add while others still drain. */
 	p->cap = cfg->n_sources + PIPE_EXTRA_SLOTS;

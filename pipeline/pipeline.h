@@ -34,12 +34,15 @@ int pipe_pipeline_start(const pipe_config *cfg, pipe_metrics *metrics, pipe_pipe
 void pipe_pipeline_sync_metrics(pipe_pipeline *p);
 /* Asks the sources to stop reading; queues drain and every stream gets its EOS. */
 void pipe_pipeline_stop(pipe_pipeline *p);
+/* Parts of a config that a reload does not apply (they need a restart). */
+enum { PIPE_RELOAD_MODEL = 1, PIPE_RELOAD_TRACKER = 2, PIPE_RELOAD_SINKS = 4 };
 /* Applies a new config (SIGHUP): sources with a new id start, sources whose id is gone
  * or whose settings changed stop (they drain and get their EOS) and restart if still
- * present; the others are not touched. Model and sink changes need a restart and are
- * reported, not applied. newcfg is borrowed and must outlive the pipeline. Returns the
- * number of sources started + stopped, or < 0. */
-int pipe_pipeline_reload(pipe_pipeline *p, const pipe_config *newcfg);
+ * present; the others are not touched. Model, tracker and sink changes need a restart:
+ * each is logged as not applied and set in *ret_not_applied (PIPE_RELOAD_* bits). newcfg
+ * is borrowed and must outlive the pipeline. Returns the number of sources started +
+ * stopped, or < 0. */
+int pipe_pipeline_reload(pipe_pipeline *p, const pipe_config *newcfg, int *ret_not_applied);
 /* How long the engine has been inside its current batch (0 when waiting for frames):
  * the watchdog is only fed while this stays short, so a hung GPU gets us restarted. */
 int64_t pipe_pipeline_engine_busy_ns(pipe_pipeline *p);

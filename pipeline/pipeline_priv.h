@@ -60,6 +60,7 @@ typedef struct pipe_batch {
 
 struct pipe_pipeline {
 	const pipe_config *cfg;
+	const pipe_config *start_cfg; /* the model, tracker and sinks in use came from it */
 	pipe_stream *streams;
 	int n, cap;          /* slots ever used, slots allocated */
 	pipe_mq *mq;

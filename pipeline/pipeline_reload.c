@@ -61,26 +61,36 @@ static const pipe_source_cfg *find_source(const pipe_config *cfg, const char *id
 	return NULL;
 }
 
-static void warn_restart_only(const pipe_config *old, const pipe_config *new)
+/* Parts that only a restart changes: compared with the config the pipeline started from
+ * (what runs), so a second reload does not take an ignored change for the running one. */
+static int warn_restart_only(const pipe_config *old, const pipe_config *new)
 {
+	int parts = 0;
 	const pipe_model_cfg *a = &old->model, *b = &new->model;
 	if (a->present != b->present || (a->present && (!str_eq(a->path, b->path) ||
-	    a->family != b->family || a->threshold != b->threshold || a->batch_max_size != b->batch_max_size)))
-		vp_warn("reload", NULL, "model changes take effect at the next restart");
+	    a->family != b->family || a->threshold != b->threshold || a->batch_max_size != b->batch_max_size))) {
+		vp_warn("reload", NULL, "model changes need a restart: not applied");
+		parts |= PIPE_RELOAD_MODEL;
+	}
 	const pipe_tracker_cfg *t = &old->tracker, *u = &new->tracker;
 	if (t->present != u->present || (t->present && (t->high_threshold != u->high_threshold ||
 	    t->low_threshold != u->low_threshold || t->new_track_threshold != u->new_track_threshold ||
 	    t->match_threshold != u->match_threshold || t->lost_frames != u->lost_frames ||
-	    t->per_class != u->per_class)))
-		vp_warn("reload", NULL, "tracker changes take effect at the next restart");
+	    t->per_class != u->per_class))) {
+		vp_warn("reload", NULL, "tracker changes need a restart: not applied");
+		parts |= PIPE_RELOAD_TRACKER;
+	}
 	bool sinks_same = old->n_sinks == new->n_sinks;
 	for (int i = 0; sinks_same && i < old->n_sinks; i++)
 		sinks_same = old->sinks[i].type == new->sinks[i].type &&
 		             str_eq(old->sinks[i].path, new->sinks[i].path) &&
 		             str_eq(old->sinks[i].address, new->sinks[i].address) &&
 		             str_eq(old->sinks[i].broker, new->sinks[i].broker);
-	if (!sinks_same)
-		vp_warn("reload", NULL, "sink changes take effect at the next restart");
+	if (!sinks_same) {
+		vp_warn("reload", NULL, "sink changes need a restart: not applied");
+		parts |= PIPE_RELOAD_SINKS;
+	}
+	return parts;
 }
 
 static int free_slot(pipe_pipeline *p)
@@ -93,10 +103,10 @@ static int free_slot(pipe_pipeline *p)
 	return -1;
 }
 
-int pipe_pipeline_reload(pipe_pipeline *p, const pipe_config *newcfg)
+int pipe_pipeline_reload(pipe_pipeline *p, const pipe_config *newcfg, int *ret_not_applied)
 {
 	int changes = 0;
-	warn_restart_only(p->cfg, newcfg);
+	*ret_not_applied = warn_restart_only(p->start_cfg, newcfg);
 	for (int i = 0; i < p->n; i++) {
 		pipe_stream *s = &p->streams[i];
 		if (!s->in_use)

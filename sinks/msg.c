@@ -338,7 +338,7 @@ int sink_msg_frame_ex(const vp_frame *f, const vp_det *dets, int n, const char *
 	return ret;
 }
 
-static void jw_eos(jw *w, const char *stream, const int64_t counts[4])
+static void jw_eos(jw *w, const char *stream, const int64_t counts[4], const char *error)
 {
 	static const char *const keys[] = { ",\"frames\":", ",\"processed\":", ",\"dropped\":",
 	                                    ",\"errors\":" };
@@ -348,6 +348,10 @@ static void jw_eos(jw *w, const char *stream, const int64_t counts[4])
 	for (int i = 0; i < 4; i++) {
 		jw_lit(w, keys[i]);
 		jw_int(w, counts[i]);
+	}
+	if (error) {
+		jw_lit(w, ",\"error\":");
+		jw_quoted(w, error);
 	}
 	jw_lit(w, "}\n");
 }
@@ -373,20 +377,21 @@ static int msg_build(jw_fill fill, const void *ctx, const char *stream, enum pip
 typedef struct eos_ctx {
 	const char *stream;
 	int64_t counts[4];
+	const char *error;
 } eos_ctx;
 
 static void fill_eos(jw *w, const void *ctx)
 {
 	const eos_ctx *c = ctx;
-	jw_eos(w, c->stream, c->counts);
+	jw_eos(w, c->stream, c->counts, c->error);
 }
 
 int sink_msg_eos(const char *stream, int64_t frames, int64_t processed, int64_t dropped,
-                 int64_t errors, sink_msg **ret_msg)
+                 int64_t errors, const char *error, sink_msg **ret_msg)
 {
 	if (!stream)
 		return -EINVAL;
-	eos_ctx c = { stream, { frames, processed, dropped, errors } };
+	eos_ctx c = { stream, { frames, processed, dropped, errors }, error };
 	return msg_build(fill_eos, &c, stream, PIPE_MSG_EOS, ret_msg);
 }
 

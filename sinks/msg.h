@@ -43,8 +43,10 @@ int sink_msg_frame_ex(const vp_frame *f, const vp_det *dets, int n, const char *
 /* Event message (output-schema.md "Event messages") of stream. */
 int sink_msg_event(const char *stream, const an_event *ev, const char *const *labels, int n_labels,
                    sink_msg **ret_msg);
+/* End-of-stream message; error (NULL: none) says why the stream gave nothing usable
+ * ("no frames decoded"), as an "error" key. */
 int sink_msg_eos(const char *stream, int64_t frames, int64_t processed, int64_t dropped,
-                 int64_t errors, sink_msg **ret_msg);
+                 int64_t errors, const char *error, sink_msg **ret_msg);
 sink_msg *sink_msg_ref(sink_msg *m);
 void sink_msg_unref(sink_msg **m);
 

@@ -83,6 +83,17 @@ onnx.save(h.make_model(h.make_graph(n, 'g', [x], [y]), opset_imports=[h.make_ops
 PYEOF
 expect_model_error "absurd pooling window" "$tmp/hugepool.onnx" "pool.*AveragePool.*invalid kernel"
 
+# An int64 input given the float reference tensor: named with both types, not their codes.
+$PY - "$tmp/int64.onnx" <<'PYEOF'
+import sys, onnx
+from onnx import helper as h, TensorProto as T
+x = h.make_tensor_value_info('images', T.INT64, [1, 3, 416, 416])
+y = h.make_tensor_value_info('y', T.INT64, [1, 3, 416, 416])
+n = [h.make_node('Identity', ['images'], ['y'], name='id')]
+onnx.save(h.make_model(h.make_graph(n, 'g', [x], [y]), opset_imports=[h.make_opsetid('', 13)]), sys.argv[1])
+PYEOF
+expect_model_error "int64 input given a float tensor" "$tmp/int64.onnx" "input .images. is INT64, given FLOAT"
+
 "$RUN" --bogus >/dev/null 2>&1
 rc=$?
 check "usage error exits 1" "[ $rc -eq 1 ]"

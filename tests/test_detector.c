@@ -1,7 +1,8 @@
 /* The detector's submit/collect API on the CPU backend, with a real model and clip:
  * batches come out in submit order with exactly what inf_detector_run gives for the same
  * frames, at most INF_DETECTOR_DEPTH are in flight, misuse is refused, and each collect
- * reports its own batch's stage times. */
+ * reports its own batch's stage times. Models and labels files that cannot work are refused
+ * at load with a message naming what is wrong. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -296,6 +297,121 @@ static void test_wrong_family_is_refused_at_load_or_gives_valid_detections(void 
 	pipe_config_free(&cfg);
 }
 
+/* ---- load refusals: no clip, each case builds its own model or labels file ---- */
+
+static char tmp_dir[] = "/tmp/vapd-test-det-XXXXXX";
+
+/* inf_detector_new for a model and labels file; its log (stderr) goes into msg. */
+static int new_msg(const char *model, const char *labels, char *msg, size_t len)
+{
+	char yaml[4096], log[256];
+	snprintf(yaml, sizeof(yaml),
+	         "sources:\n  - id: cam\n    uri: %s/data/videos/highway-540p.mp4\n"
+	         "model:\n  path: %s\n  family: yolox\n  backend: cpu\n  threads: 1\n%s%s%s",
+	         shared_dir(), model, labels ? "  labels: " : "", labels ? labels : "", labels ? "\n" : "");
+	pipe_config *cfg = load_config(yaml);
+	inf_detector *det = NULL;
+	snprintf(log, sizeof(log), "%s/stderr.log", tmp_dir);
+	fflush(stderr);
+	int saved = dup(2);
+	FILE *f = fopen(log, "w+");
+	assert_non_null(f);
+	dup2(fileno(f), 2);
+	int rc = inf_detector_new(&cfg->model, cfg->file, &det);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(f);
+	size_t n = fread(msg, 1, len - 1, f);
+	msg[n] = 0;
+	fclose(f);
+	fprintf(stderr, "%s", msg);
+	inf_detector_free(&det);
+	pipe_config_free(&cfg);
+	return rc;
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	fclose(f);
+}
+
+static void test_int64_input_is_named_with_what_vapd_needs(void **state)
+{
+	(void)state;
+	char py[512], model[512], cmd[1200], msg[2048];
+	snprintf(py, sizeof(py), "%s/int64.py", tmp_dir);
+	snprintf(model, sizeof(model), "%s/int64.onnx", tmp_dir);
+	static const char script[] =
+		"import sys, onnx\nfrom onnx import helper as h, TensorProto as T\n"
+		"x = h.make_tensor_value_info('images', T.INT64, [1, 3, 64, 64])\n"
+		"y = h.make_tensor_value_info('y', T.INT64, [1, 3, 64, 64])\n"
+		"m = h.make_model(h.make_graph([h.make_node('Identity', ['images'], ['y'])], 'g', [x], [y]),\n"
+		"                 opset_imports=[h.make_opsetid('', 13)])\n"
+		"onnx.save(m, sys.argv[1])\n";
+	write_file(py, script, strlen(script));
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s %s", py, model);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(new_msg(model, NULL, msg, sizeof(msg)), VP_EMODEL);
+	assert_non_null(strstr(msg, "input 'images' is INT64"));
+	assert_non_null(strstr(msg, "needs a FLOAT"));
+}
+
+static void test_labels_with_more_names_than_classes_are_refused(void **state)
+{
+	(void)state;
+	char model[512], names[512], cmd[1400], msg[2048];
+	snprintf(model, sizeof(model), "%s/models/yolox_nano.onnx", shared_dir());
+	snprintf(names, sizeof(names), "%s/81.names", tmp_dir);
+	snprintf(cmd, sizeof(cmd), "{ cat %s/models/coco.names; echo extra; } > %s", shared_dir(), names);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(new_msg(model, names, msg, sizeof(msg)), VP_ECONFIG);
+	assert_non_null(strstr(msg, "has 81 labels but the model has 80 classes"));
+}
+
+static void test_binary_labels_files_are_refused(void **state)
+{
+	(void)state;
+	char model[512], names[512], cmd[1400], msg[2048];
+	snprintf(model, sizeof(model), "%s/models/yolox_nano.onnx", shared_dir());
+	/* The model given as its own labels (too large), a small binary, a NUL byte on line 2. */
+	assert_int_equal(new_msg(model, model, msg, sizeof(msg)), VP_ECONFIG);
+	assert_non_null(strstr(msg, "expected a text file of class names"));
+	snprintf(names, sizeof(names), "%s/head.onnx", tmp_dir);
+	snprintf(cmd, sizeof(cmd), "head -c 4096 %s > %s", model, names);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(new_msg(model, names, msg, sizeof(msg)), VP_ECONFIG);
+	assert_non_null(strstr(msg, "is not UTF-8 text: expected a text file of class names"));
+	snprintf(names, sizeof(names), "%s/nul.names", tmp_dir);
+	write_file(names, "person\nbi\0cycle\n", 16);
+	assert_int_equal(new_msg(model, names, msg, sizeof(msg)), VP_ECONFIG);
+	assert_non_null(strstr(msg, "line 2 is not UTF-8 text"));
+	/* Latin-1 bytes are not UTF-8 either; real UTF-8 names stay accepted by this check. */
+	write_file(names, "caf\xe9\n", 5);
+	assert_int_equal(new_msg(model, names, msg, sizeof(msg)), VP_ECONFIG);
+	assert_non_null(strstr(msg, "line 1 is not UTF-8 text"));
+	write_file(names, "caf\xc3\xa9\n", 6);
+	assert_int_equal(new_msg(model, names, msg, sizeof(msg)), VP_ECONFIG);
+	assert_non_null(strstr(msg, "has 1 labels but the model has 80 classes"));
+}
+
+static int refusals_setup(void **state)
+{
+	(void)state;
+	return mkdtemp(tmp_dir) ? 0 : -1;
+}
+
+static int refusals_teardown(void **state)
+{
+	(void)state;
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp_dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
 int main(void)
 {
 	vp_log_set_level(VP_LOG_WARN);
@@ -306,5 +422,11 @@ int main(void)
 		cmocka_unit_test(test_family_auto_picks_yolox_and_yolov8_from_the_output_shape),
 		cmocka_unit_test(test_wrong_family_is_refused_at_load_or_gives_valid_detections),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	const struct CMUnitTest refusals[] = {
+		cmocka_unit_test(test_int64_input_is_named_with_what_vapd_needs),
+		cmocka_unit_test(test_labels_with_more_names_than_classes_are_refused),
+		cmocka_unit_test(test_binary_labels_files_are_refused),
+	};
+	int failed = cmocka_run_group_tests(tests, setup, teardown);
+	return failed + cmocka_run_group_tests(refusals, refusals_setup, refusals_teardown);
 }

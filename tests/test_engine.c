@@ -583,6 +583,41 @@ static void test_engine_run_flushes_denormals_on_its_threads(void **state)
 #endif
 }
 
+/* A stated size of 0 or below is named as such, not taken for a symbolic dimension. */
+static void test_engine_names_zero_and_negative_input_dims(void **state)
+{
+	(void)state;
+	static const char *const dims[] = { "0", "-3" };
+	for (int i = 0; i < 2; i++) {
+		char path[1100], script[700], msg[4096], name[32], want[64];
+		snprintf(name, sizeof(name), "dim%s.onnx", dims[i]);
+		snprintf(script, sizeof(script),
+			"x = h.make_tensor_value_info('x', T.FLOAT, [1, 3, %s, 4])\n"
+			"y = h.make_tensor_value_info('y', T.FLOAT, None)\n"
+			"m = h.make_model(h.make_graph([h.make_node('Relu', ['x'], ['y'])], 'g', [x], [y]),\n"
+			"                 opset_imports=[h.make_opsetid('', 13)])\n"
+			"onnx.save(m, sys.argv[1])\n", dims[i]);
+		make_model(name, script, path, sizeof(path));
+		assert_int_equal(open_msg(path, 1, msg, sizeof(msg)), VP_EMODEL);
+		snprintf(want, sizeof(want), "input 'x' dimension 2 is %s", dims[i]);
+		assert_non_null(strstr(msg, want));
+		assert_null(strstr(msg, "symbolic"));
+	}
+}
+
+static void test_engine_refuses_model_without_outputs(void **state)
+{
+	(void)state;
+	char path[1100], msg[4096];
+	make_model("no_outputs.onnx",
+		"x = h.make_tensor_value_info('x', T.FLOAT, [1, 4])\n"
+		"m = h.make_model(h.make_graph([h.make_node('Relu', ['x'], ['y'])], 'g', [x], []),\n"
+		"                 opset_imports=[h.make_opsetid('', 13)])\n"
+		"onnx.save(m, sys.argv[1])\n", path, sizeof(path));
+	assert_int_equal(open_msg(path, 1, msg, sizeof(msg)), VP_EMODEL);
+	assert_non_null(strstr(msg, "model has no outputs"));
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -619,6 +654,8 @@ int main(void)
 		cmocka_unit_test(test_engine_fuses_bn_and_activations_exactly),
 		cmocka_unit_test(test_engine_rewrites_constant_batch_shapes),
 		cmocka_unit_test(test_engine_refuses_batch_it_cannot_identify),
+		cmocka_unit_test(test_engine_names_zero_and_negative_input_dims),
+		cmocka_unit_test(test_engine_refuses_model_without_outputs),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -111,7 +111,7 @@ static void test_msg_escapes_odd_stream_ids_and_labels(void **state)
 		vp_frame f = test_frame(odd[i], i);
 		const char *labels[1] = { odd[N - 1 - i] };
 		assert_int_equal(sink_msg_frame(&f, &d, 1, labels, 1, &msgs[i]), 0);
-		assert_int_equal(sink_msg_eos(odd[i], i, i, 0, 0, &msgs[N + i]), 0);
+		assert_int_equal(sink_msg_eos(odd[i], i, i, 0, 0, NULL, &msgs[N + i]), 0);
 	}
 	char **lines = check_msgs(msgs, 2 * N);
 	for (int i = 0; i < N; i++) {
@@ -137,7 +137,7 @@ static void test_msg_invalid_utf8_becomes_replacement_character(void **state)
 	const char *want = "a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd" "c\xef\xbf\xbd\xef\xbf\xbd"
 	                   "\xef\xbf\xbd" "d\xef\xbf\xbd\xef\xbf\xbd";
 	sink_msg *m;
-	assert_int_equal(sink_msg_eos(bad, 1, 1, 0, 0, &m), 0);
+	assert_int_equal(sink_msg_eos(bad, 1, 1, 0, 0, NULL, &m), 0);
 	char **lines = check_msgs(&m, 1);
 	char hex[256], line[300];
 	hex_of(want, hex);
@@ -178,7 +178,7 @@ static void test_msg_eos_carries_all_counters(void **state)
 {
 	(void)state;
 	sink_msg *m;
-	assert_int_equal(sink_msg_eos("cam1", 9000, 8990, 10, 1LL << 40, &m), 0);
+	assert_int_equal(sink_msg_eos("cam1", 9000, 8990, 10, 1LL << 40, NULL, &m), 0);
 	assert_int_equal(m->eos, 1);
 	assert_string_equal(m->stream, "cam1");
 	sink_msg *r = sink_msg_ref(m);
@@ -188,6 +188,23 @@ static void test_msg_eos_carries_all_counters(void **state)
 	char hex[16], want[96];
 	hex_of("cam1", hex);
 	snprintf(want, sizeof(want), "E %s 9000 8990 10 %lld", hex, 1LL << 40);
+	assert_string_equal(lines[0], want);
+	free_lines(lines);
+	sink_msg_unref(&m);
+}
+
+static void test_msg_eos_says_why_a_stream_gave_nothing(void **state)
+{
+	(void)state;
+	sink_msg *m;
+	assert_int_equal(sink_msg_eos("cam1", 0, 0, 0, 3, "no frames decoded", &m), 0);
+	assert_string_equal(m->text, "{\"stream\":\"cam1\",\"eos\":true,\"frames\":0,\"processed\":0,"
+	                    "\"dropped\":0,\"errors\":3,\"error\":\"no frames decoded\"}\n");
+	char **lines = check_msgs(&m, 1);
+	char hex[16], err[64], want[128];
+	hex_of("cam1", hex);
+	hex_of("no frames decoded", err);
+	snprintf(want, sizeof(want), "E %s 0 0 0 3 %s", hex, err);
 	assert_string_equal(lines[0], want);
 	free_lines(lines);
 	sink_msg_unref(&m);
@@ -220,6 +237,7 @@ int main(void)
 		cmocka_unit_test(test_msg_invalid_utf8_becomes_replacement_character),
 		cmocka_unit_test(test_msg_sorts_by_descending_score_keeping_ties_in_order),
 		cmocka_unit_test(test_msg_eos_carries_all_counters),
+		cmocka_unit_test(test_msg_eos_says_why_a_stream_gave_nothing),
 		cmocka_unit_test(test_msg_rounds_to_the_schema_decimals),
 	};
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);

@@ -27,7 +27,7 @@
  * decimals of pts/score/bbox as written, time format, descending scores, strict UTF-8) and
  * prints one token line per message for the C side to compare with what went in:
  *   F <stream hex> <frame> <pts> <time ms> <w> <h> <n> {<class> <label hex|-> <score> <bbox x4>}
- *   E <stream hex> <frames> <processed> <dropped> <errors>                                   */
+ *   E <stream hex> <frames> <processed> <dropped> <errors> [<error hex>]                     */
 static const char checker_py[] =
 	"import sys, json, re, datetime\n"
 	"def fail(n, m):\n"
@@ -44,9 +44,10 @@ static const char checker_py[] =
 	"    line = raw.decode('utf-8')\n"
 	"    o = json.loads(line)\n"
 	"    if 'eos' in o:\n"
-	"        if list(o) != EK or o['eos'] is not True: fail(n, 'eos keys')\n"
+	"        if list(o) not in (EK, EK + ['error']) or o['eos'] is not True: fail(n, 'eos keys')\n"
 	"        if not all(isint(o[k]) for k in EK[2:]): fail(n, 'eos counts')\n"
-	"        print('E', hx(o['stream']), *[o[k] for k in EK[2:]])\n"
+	"        if type(o.get('error', '')) is not str: fail(n, 'eos error')\n"
+	"        print('E', hx(o['stream']), *[o[k] for k in EK[2:]], *([hx(o['error'])] if 'error' in o else []))\n"
 	"        continue\n"
 	"    if list(o) != FK: fail(n, 'frame keys %s' % list(o))\n"
 	"    if not (type(o['stream']) is str and isint(o['frame']) and isint(o['width'])\n"

@@ -327,7 +327,7 @@ static void test_stdout_sink_writes_complete_lines(void **state)
 	sink_set *s = open_one(&sc, &cfg);
 	publish_frames(s, 0, 500);
 	sink_msg *m;
-	assert_int_equal(sink_msg_eos("cam-file", 500, 500, 0, 0, &m), 0);
+	assert_int_equal(sink_msg_eos("cam-file", 500, 500, 0, 0, NULL, &m), 0);
 	sink_set_publish(s, m);
 	sink_msg_unref(&m);
 	const char *name;
