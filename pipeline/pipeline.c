@@ -374,6 +374,7 @@ int pipe_pipeline_start(const pipe_config *cfg, pipe_metrics *metrics, pipe_pipe
 	p->max_batch = cfg->model.present ? cfg->model.batch_max_size : 8;
 	p->timeout_ms = cfg->model.present ? cfg->model.batch_timeout_ms : 10;
 	p->gpu = cfg->gpu;
+	p->tracker = cfg->tracker;
 	int rc = check_device(cfg);
 	if (rc < 0)
 		goto fail;

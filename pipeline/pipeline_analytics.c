@@ -47,7 +47,7 @@ static int setup_metrics(pipe_pipeline *p, pipe_stream_an *a, const pipe_source_
 int pipe_analytics_setup(pipe_pipeline *p, pipe_stream *s)
 {
 	const pipe_source_cfg *src = s->cfg;
-	if (!p->cfg->tracker.present || !p->det)
+	if (!p->tracker.present || !p->det)
 		return 0;
 	int rc = resolve_classes(p, src);
 	if (rc < 0)
@@ -73,7 +73,7 @@ int pipe_analytics_setup(pipe_pipeline *p, pipe_stream *s)
 		a->line_names[i] = src->lines[i].name;
 	if ((rc = setup_metrics(p, a, src)) < 0)
 		return rc;
-	return an_stream_new(&p->cfg->tracker, src, inf_detector_num_classes(p->det), &p->next_track_id,
+	return an_stream_new(&p->tracker, src, inf_detector_num_classes(p->det), &p->next_track_id,
 	                     &a->an);
 }
 

@@ -87,6 +87,9 @@ struct pipe_pipeline {
 	vp_det *pub_dets;
 	int64_t *pub_ids;
 	int64_t next_track_id;    /* ids of every stream's tracks; never reused */
+	/* The tracker settings of the start: the detector's candidates were chosen for them, so
+	 * streams a reload adds are tracked the same way (a changed tracker: needs a restart). */
+	pipe_tracker_cfg tracker;
 };
 
 /* Sets up slot i for source cfg (borrowed) and, when run, starts its thread. */
