@@ -236,6 +236,8 @@ static int nv_send(void *priv, const AVPacket *pkt)
 		return VP_EAGAIN;
 	if (d->closed || d->eos)
 		return 0;
+	if (d->fatal)  /* the next receive reports it */
+		return 0;
 	int r = push(d);
 	if (r < 0)
 		return r;
@@ -250,6 +252,8 @@ static int nv_send(void *priv, const AVPacket *pkt)
 		r = er < 0 ? er : r;
 	}
 	pop(d);
+	if (d->fatal)
+		return 0;
 	return r < 0 ? VP_EDECODE : 0;
 }
 
@@ -258,6 +262,8 @@ static int nv_receive(void *priv, vp_frame **ret, int64_t *ret_ts, int *corrupt)
 	nvdec_dec *d = priv;
 	if (d->closed)
 		return VP_ECLOSED;
+	if (d->fatal)
+		return d->fatal;
 	if (d->q_n == 0)
 		return d->eos ? VP_EOF : VP_EAGAIN;
 	vp_frame *f = vp_frame_pool_get(d->pool);

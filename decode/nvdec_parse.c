@@ -10,10 +10,6 @@
 #include "../pipeline/vp_err.h"
 #include "../pipeline/vp_log.h"
 
-/* Surfaces kept beyond the stream's minimum and the display delay, so the parser, which
- * cycles through them, never decodes into a picture still waiting in the queue. */
-#define SURFACE_HEADROOM 4
-#define MAX_SURFACES 64
 #define MAPPED_SURFACES 2
 
 void nvdec_note_error(nvdec_dec *d, const char *fmt, ...)
@@ -25,13 +21,29 @@ void nvdec_note_error(nvdec_dec *d, const char *fmt, ...)
 	d->errors++;
 }
 
-static int surfaces_for(const nvdec_dec *d, const CUVIDEOFORMAT *fmt)
+int nvdec_surfaces(int min, int cfg, int in_flight, int *wanted)
 {
-	int min = fmt->min_num_decode_surfaces;
-	int n = d->surfaces_cfg ? d->surfaces_cfg : min + d->in_flight + SURFACE_HEADROOM;
+	int n = cfg > 0 ? cfg : min + in_flight + NVDEC_SURFACE_HEADROOM;
 	if (n < min)
 		n = min;
-	return n > MAX_SURFACES ? MAX_SURFACES : n;
+	*wanted = n;
+	return n > NVDEC_MAX_SURFACES ? NVDEC_MAX_SURFACES : n;
+}
+
+/* The clamp is said once per stream: the sequence callback runs again after every
+ * flush (a looped file) and at every new sequence header. */
+static int surfaces_for(nvdec_dec *d, const CUVIDEOFORMAT *fmt)
+{
+	int wanted;
+	int n = nvdec_surfaces(fmt->min_num_decode_surfaces, d->surfaces_cfg, d->in_flight, &wanted);
+	if (wanted > n && !d->clamp_warned) {
+		d->clamp_warned = 1;
+		vp_warn("nvdec", d->stream_id, "%d decode surfaces wanted (%s, minimum %d), NVDEC "
+		        "takes at most %d: using %d", wanted,
+		        d->surfaces_cfg ? "nvdec.surfaces" : "minimum + nvdec.in_flight + 4",
+		        (int)fmt->min_num_decode_surfaces, NVDEC_MAX_SURFACES, n);
+	}
+	return n;
 }
 
 /* Output surfaces at the coded size with no display area set: NVDEC then neither crops
@@ -114,7 +126,11 @@ static int CUDAAPI on_sequence(void *user, CUVIDEOFORMAT *fmt)
 {
 	nvdec_dec *d = user;
 	cudaVideoSurfaceFormat out;
-	if (check_format(d, fmt, &out) < 0)
+	if (d->fatal)
+		return 0;
+	/* A refused sequence must not be decoded by the decoder of the previous one. */
+	d->seq_refused = check_format(d, fmt, &out) < 0;
+	if (d->seq_refused)
 		return 0;
 	set_color(d, fmt);
 	int surfaces = surfaces_for(d, fmt);
@@ -128,9 +144,14 @@ static int CUDAAPI on_sequence(void *user, CUVIDEOFORMAT *fmt)
 	}
 	CUresult r = d->rt->cuvid->cuvidCreateDecoder(&d->decoder, &ci);
 	if (r != CUDA_SUCCESS) {
+		/* Without a decoder every later picture is lost: the stream ends here, with
+		 * the reason, instead of counting errors for ever. */
 		d->decoder = NULL;
-		nvdec_note_error(d, "cuvidCreateDecoder (%ux%u, %d surfaces): %s", fmt->coded_width,
-		                 fmt->coded_height, surfaces, nvdec_cu_err(d->rt, r));
+		d->fatal = VP_EUNSUP;
+		vp_err("nvdec", d->stream_id, "cannot create the NVDEC decoder (%ux%u coded, %d bit, "
+		       "%d surfaces): cuvidCreateDecoder: %s; the stream stops", fmt->coded_width,
+		       fmt->coded_height, fmt->bit_depth_luma_minus8 + 8, surfaces,
+		       nvdec_cu_err(d->rt, r));
 		return 0;
 	}
 	d->info = ci;
@@ -143,7 +164,11 @@ static int CUDAAPI on_sequence(void *user, CUVIDEOFORMAT *fmt)
 static int CUDAAPI on_decode(void *user, CUVIDPICPARAMS *pic)
 {
 	nvdec_dec *d = user;
-	if (!d->decoder)
+	if (d->seq_refused) {
+		nvdec_note_error(d, "picture dropped: its sequence header was refused");
+		return 0;
+	}
+	if (!d->decoder || d->fatal)
 		return 0;
 	CUresult r = d->rt->cuvid->cuvidDecodePicture(d->decoder, pic);
 	if (r != CUDA_SUCCESS)  /* the picture is lost, the stream goes on */
@@ -200,6 +225,8 @@ int nvdec_parse(nvdec_dec *d, const uint8_t *data, int size, int64_t pts, unsign
 		d->ts_seen = 1;
 	}
 	CUresult r = d->rt->cuvid->cuvidParseVideoData(d->parser, &p);
+	if (d->fatal)  /* said once by the sequence callback */
+		return d->fatal;
 	if (r != CUDA_SUCCESS) {
 		if (!d->errors)  /* a callback's own message says more */
 			nvdec_note_error(d, "cuvidParseVideoData: %s", nvdec_cu_err(d->rt, r));

@@ -58,8 +58,22 @@ int nvdec_pool_new(const nvdec_rt *rt, CUdevice dev, int n, int max_w, int max_h
  * releases it with cuDevicePrimaryCtxRelease. */
 int nvdec_ctx_retain(const nvdec_rt *rt, CUdevice dev, CUcontext *ret);
 
-/* Pictures the parser has handed out for display and receive() has not copied yet. The
- * decoder has more surfaces than this holds, so none is overwritten before its copy. */
+/* cuvidCreateDecoder refuses more decode surfaces than this (a limit of the NVDEC
+ * hardware interface; FFmpeg's nvdec.c warns about the same). */
+#define NVDEC_MAX_SURFACES 32
+/* Surfaces kept beyond the stream's minimum and the display delay, so the parser, which
+ * cycles through them, never decodes into a picture still waiting in the queue. */
+#define NVDEC_SURFACE_HEADROOM 4
+
+/* Decode surfaces for a sequence whose parser asks for at least min:
+ * cfg (sources[].nvdec.surfaces) when not 0, else min + in_flight + headroom; never below
+ * min, never above NVDEC_MAX_SURFACES. *wanted: the count before that clamp (above
+ * NVDEC_MAX_SURFACES when the clamp cut it). Pure arithmetic, no driver call. */
+int nvdec_surfaces(int min, int cfg, int in_flight, int *wanted);
+
+/* Pictures the parser has handed out for display and receive() has not copied yet: more
+ * than a decoder has surfaces, so one parse call (send() waits until the queue is empty)
+ * cannot overflow it, and no queued picture is decoded over before its copy. */
 #define NVDEC_QUEUE 64
 
 /* One NVDEC stream (nvdec.c: the decoder_ops row; nvdec_parse.c: parser callbacks). */
@@ -75,6 +89,7 @@ typedef struct nvdec_dec {
 	CUVIDDECODECREATEINFO info;   /* what decoder was made with */
 	cudaVideoCodec codec;
 	int surfaces_cfg, in_flight;
+	int clamp_warned;             /* the surface clamp was reported (once per stream) */
 	int max_w, max_h;             /* size of the pooled frames */
 	vp_pixfmt pix;
 	int out_w, out_h;             /* picture size of the current sequence */
@@ -92,6 +107,10 @@ typedef struct nvdec_dec {
 	int eos, closed, ts_seen;
 	int errors;
 	char last_err[160];
+	/* A sequence NVDEC could not make a decoder for: every later send and receive
+	 * returns it (VP_EUNSUP, which ends the stream), after one error line. */
+	int fatal;
+	int seq_refused;              /* the last sequence header was refused (check_format) */
 } nvdec_dec;
 
 /* Counts one decode error with its message (reported through take_errors). */

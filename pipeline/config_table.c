@@ -77,8 +77,9 @@ const cfg_key cfg_keys[] = {
 	    .doc = "RTSP transport for rtsp:// and rtsps:// sources"),
 	SRC("rtsp.timeout_ms", CFG_INT, rtsp_timeout_ms, .def = "5000", .min = 100, .max = 600000,
 	    .doc = "RTSP socket timeout; a silent camera counts as disconnected after it"),
-	SRC("nvdec.surfaces", CFG_INT, nvdec_surfaces, .def = "0", .min = 0, .max = 64,
-	    .doc = "NVDEC decode surfaces; 0: the stream's minimum + nvdec.in_flight + 4"),
+	SRC("nvdec.surfaces", CFG_INT, nvdec_surfaces, .def = "0", .min = 0, .max = 32,
+	    .doc = "NVDEC decode surfaces; 0: the stream's minimum + nvdec.in_flight + 4; at most "
+	           "32 (NVDEC's limit)"),
 	SRC("nvdec.in_flight", CFG_INT, nvdec_in_flight, .def = "2", .min = 0, .max = 16,
 	    .doc = "Pictures NVDEC decodes ahead of the one being output; 0: lowest latency"),
 	SRC("zones", CFG_ZONES, zones, .shown = "none", .min = 0, .max = 64,

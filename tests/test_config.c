@@ -85,8 +85,8 @@ static void test_config_rejects_out_of_range_values(void **state)
 	(void)state;
 	expect_error(LIVE_SOURCE "    queue: { depth: 0 }\n", "4:21: sources[0].queue.depth: 0 is out of range 1..4096");
 	expect_error(LIVE_SOURCE "    interval: 0\n", "4:15: sources[0].interval: 0 is out of range 1..1000");
-	expect_error(LIVE_SOURCE "    nvdec: { surfaces: 65 }\n",
-	             "4:24: sources[0].nvdec.surfaces: 65 is out of range 0..64");
+	expect_error(LIVE_SOURCE "    nvdec: { surfaces: 33 }\n",
+	             "4:24: sources[0].nvdec.surfaces: 33 is out of range 0..32");
 	expect_error(LIVE_SOURCE "    nvdec: { in_flight: -1 }\n",
 	             "4:25: sources[0].nvdec.in_flight: -1 is out of range 0..16");
 	expect_error_in("model:\n  nms_iou: 1.5\n", "5:12: model.nms_iou: 1.5 is out of range 0..1");
