@@ -68,6 +68,7 @@ typedef struct dec_decoder_args {
 	int nvdec_surfaces;     /* NVDEC decode surfaces, 0: automatic (sources[].nvdec.surfaces) */
 	int nvdec_in_flight;    /* NVDEC pictures decoded ahead of output (sources[].nvdec.in_flight) */
 	int gpu;                /* CUDA device index for hardware decoders */
+	AVRational time_base;   /* of the packets' timestamps (dec_source_info.time_base) */
 } dec_decoder_args;
 
 /* A decoder in the send-packet / receive-frame shape of libavcodec, so that hardware

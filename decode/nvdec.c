@@ -174,6 +174,7 @@ static int nv_open(const AVCodecParameters *par, const dec_decoder_args *args, v
 	d->stream_id = args->stream_id;
 	d->surfaces_cfg = args->nvdec_surfaces;
 	d->in_flight = args->nvdec_in_flight;
+	d->time_base = args->time_base;
 	d->par_csp = par->color_space;
 	d->par_full_range = par->color_range == AVCOL_RANGE_JPEG;
 	/* The codec is needed before the parser exists. */
@@ -200,6 +201,25 @@ static int feed_header(nvdec_dec *d)
 	return d->hdr_len > 0 ? nvdec_parse(d, d->hdr, d->hdr_len, AV_NOPTS_VALUE, 0) : 0;
 }
 
+/* Every packet goes to the parser with CUVID_PKT_ENDOFPICTURE ("the packet contains
+ * exactly one frame or one field", nvcuvid.h), so a picture is decoded in the call that
+ * brought it, not when the next one starts (one frame less latency). That holds for what
+ * libavformat hands us:
+ * - H.264/HEVC: mp4/mkv samples are whole access units, and TS, raw and RTSP input goes
+ *   through libavformat's parser, which cuts whole access units too. Field-coded (PAFF)
+ *   H.264 may come one field per packet (TS; the second field often has no timestamp and
+ *   the frame keeps the first one's): the "one field" case. Where a sample holds both
+ *   fields, the parser finds the second one at its first slice header as it does without
+ *   the flag; the flag only says that the packet ends with that field, which it does.
+ * - AV1: a packet is a temporal unit, which shows exactly one frame but may carry hidden
+ *   frames before it (alt-refs, shown later by show_existing_frame). OBU headers delimit
+ *   every frame, so the parser needs no hint to split them; the flag again only says that
+ *   the data ends on a frame boundary, which a temporal unit always does. (Which
+ *   timestamp the later display of a hidden frame gets is the parser's: gpu_nvdec
+ *   compares every pts with the software decoder's.)
+ * FFmpeg's cuviddec leaves the flag off and pays the frame of latency; NVIDIA's low-latency
+ * sample sets it per demuxed packet as here. Parameter sets fed alone (feed_header) carry
+ * no picture and no flag. A source that split pictures across packets would need it off. */
 static int feed_filtered(nvdec_dec *d, const AVPacket *pkt)
 {
 	if (!d->bsf)
@@ -283,7 +303,7 @@ static int nv_receive(void *priv, vp_frame **ret, int64_t *ret_ts, int *corrupt)
 		vp_frame_unref(&f);
 		return VP_EDECODE;
 	}
-	*ret_ts = d->ts_seen ? disp.timestamp : AV_NOPTS_VALUE;
+	*ret_ts = d->ts_seen ? nvdec_ts_from_parser(disp.timestamp, d->time_base) : AV_NOPTS_VALUE;
 	*ret = f;
 	return 0;
 }

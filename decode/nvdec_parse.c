@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <libavutil/mathematics.h>
+
 #include "../pipeline/vp_err.h"
 #include "../pipeline/vp_log.h"
 
@@ -28,6 +30,23 @@ int nvdec_surfaces(int min, int cfg, int in_flight, int *wanted)
 		n = min;
 	*wanted = n;
 	return n > NVDEC_MAX_SURFACES ? NVDEC_MAX_SURFACES : n;
+}
+
+static const AVRational parser_clock = { 1, NVDEC_CLOCK_HZ };
+
+int64_t nvdec_ts_to_parser(int64_t ts, AVRational tb)
+{
+	if (ts == AV_NOPTS_VALUE || tb.num <= 0 || tb.den <= 0)
+		return ts;
+	/* av_rescale_q_rnd gives INT64_MIN (AV_NOPTS_VALUE) for a result that does not fit. */
+	return av_rescale_q_rnd(ts, tb, parser_clock, AV_ROUND_NEAR_INF);
+}
+
+int64_t nvdec_ts_from_parser(int64_t ts, AVRational tb)
+{
+	if (ts == AV_NOPTS_VALUE || tb.num <= 0 || tb.den <= 0)
+		return ts;
+	return av_rescale_q_rnd(ts, parser_clock, tb, AV_ROUND_NEAR_INF);
 }
 
 /* The clamp is said once per stream: the sequence callback runs again after every
@@ -199,6 +218,8 @@ int nvdec_parser_create(nvdec_dec *d)
 	 * decoder outputs them, so a stream keeps its frame count past damage. */
 	pp.ulErrorThreshold = 100;
 	pp.ulMaxDisplayDelay = (unsigned)d->in_flight;
+	/* Said, not left to the default: the timestamps nvdec_parse() hands over are in it. */
+	pp.ulClockRate = NVDEC_CLOCK_HZ;
 	pp.pUserData = d;
 	pp.pfnSequenceCallback = on_sequence;
 	pp.pfnDecodePicture = on_decode;
@@ -219,9 +240,10 @@ int nvdec_parse(nvdec_dec *d, const uint8_t *data, int size, int64_t pts, unsign
 	p.payload = data;
 	p.payload_size = (tcu_ulong)size;
 	p.flags = flags;
-	if (pts != AV_NOPTS_VALUE) {
+	int64_t ts = nvdec_ts_to_parser(pts, d->time_base);
+	if (ts != AV_NOPTS_VALUE) {
 		p.flags |= CUVID_PKT_TIMESTAMP;
-		p.timestamp = pts;
+		p.timestamp = ts;
 		d->ts_seen = 1;
 	}
 	CUresult r = d->rt->cuvid->cuvidParseVideoData(d->parser, &p);

@@ -71,6 +71,17 @@ int nvdec_ctx_retain(const nvdec_rt *rt, CUdevice dev, CUcontext *ret);
  * NVDEC_MAX_SURFACES when the clamp cut it). Pure arithmetic, no driver call. */
 int nvdec_surfaces(int min, int cfg, int in_flight, int *wanted);
 
+/* The parser's timestamp clock, told to it in CUVIDPARSERPARAMS.ulClockRate: 10 MHz, the
+ * SDK's default, as FFmpeg's cuviddec uses it. Packets carry the source's time base, so
+ * timestamps are rescaled on the way in and back on the way out; the round trip is exact
+ * for every time base of 100 ns or coarser (1/90000, 1/1000, 1001/30000, ...). */
+#define NVDEC_CLOCK_HZ 10000000
+/* tb -> parser clock and back (nearest); AV_NOPTS_VALUE stays AV_NOPTS_VALUE, and so
+ * becomes a timestamp whose rescaled value does not fit 64 bits. A time base that is not
+ * positive passes the value through. Pure arithmetic. */
+int64_t nvdec_ts_to_parser(int64_t ts, AVRational tb);
+int64_t nvdec_ts_from_parser(int64_t ts, AVRational tb);
+
 /* Pictures the parser has handed out for display and receive() has not copied yet: more
  * than a decoder has surfaces, so one parse call (send() waits until the queue is empty)
  * cannot overflow it, and no queued picture is decoded over before its copy. */
@@ -90,6 +101,7 @@ typedef struct nvdec_dec {
 	cudaVideoCodec codec;
 	int surfaces_cfg, in_flight;
 	int clamp_warned;             /* the surface clamp was reported (once per stream) */
+	AVRational time_base;         /* of packet timestamps, and of those receive() returns */
 	int max_w, max_h;             /* size of the pooled frames */
 	vp_pixfmt pix;
 	int out_w, out_h;             /* picture size of the current sequence */
@@ -117,7 +129,8 @@ typedef struct nvdec_dec {
 void nvdec_note_error(nvdec_dec *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Creates d->parser for d->codec with the callbacks of nvdec_parse.c. */
 int nvdec_parser_create(nvdec_dec *d);
-/* Hands data to the parser (ctx pushed by the caller). flags: CUVID_PKT_*. */
+/* Hands data to the parser (ctx pushed by the caller). pts in d->time_base (handed over in
+ * the parser's clock), AV_NOPTS_VALUE for none. flags: CUVID_PKT_*. */
 int nvdec_parse(nvdec_dec *d, const uint8_t *data, int size, int64_t pts, unsigned flags);
 /* Copies displayed picture disp into pool frame f (ctx pushed by the caller); *corrupt
  * set when NVDEC reports a decode error for it. */

@@ -77,7 +77,7 @@ static int connect_source(dec_stream *s, int *fatal)
 	                          .low_delay = s->info.live,
 	                          .nvdec_surfaces = s->cfg->nvdec_surfaces,
 	                          .nvdec_in_flight = s->cfg->nvdec_in_flight,
-	                          .gpu = s->cfg->gpu };
+	                          .gpu = s->cfg->gpu, .time_base = s->info.time_base };
 	void *dec = NULL;
 	r = s->dec_ops->open(s->info.par, &args, &dec);
 	if (r < 0)

@@ -182,6 +182,15 @@ static const gen_clip gen_clips[] = {
 	{ "hevc-odd.mp4", "334x206", "-c:v libx265 -pix_fmt yuv420p -x265-params log-level=error" },
 	{ "av1.mkv", "352x288", "-c:v libsvtav1 -preset 12" },
 	{ "h264-10bit.mp4", "320x240", "-c:v libx264 -pix_fmt yuv420p10le" },
+	/* Timestamps: MPEG-TS (1/90000, not starting at 0) with B-frames reordered, and AV1 with
+	 * hidden alt-ref frames (libaom: lag-in-frames + auto-alt-ref) in IVF (1/10) and mkv. */
+	{ "h264-bframes.ts", "320x240", "-c:v libx264 -bf 3 -g 12 -frames:v 30" },
+	{ "hevc-bframes.ts", "320x240", "-c:v libx265 -x265-params log-level=error:bframes=4 "
+	                                "-frames:v 30" },
+	{ "av1-altref.ivf", "352x288", "-c:v libaom-av1 -cpu-used 8 -lag-in-frames 16 "
+	                               "-auto-alt-ref 1 -frames:v 30" },
+	{ "av1-altref.mkv", "352x288", "-c:v libaom-av1 -cpu-used 8 -lag-in-frames 16 "
+	                               "-auto-alt-ref 1 -frames:v 30" },
 };
 
 static inline int encode_clip(const gen_clip *c, const char *out)

@@ -1,5 +1,5 @@
-/* The NVDEC parser side on the CPU: the decode surface count (a pure function), and the
- * sequence callback driven by a fake driver (the CudaFunctions / CuvidFunctions tables
+/* The NVDEC parser side on the CPU: the decode surface count and the timestamp clock
+ * (pure functions), and the parser and its sequence callback driven by a fake driver (the CudaFunctions / CuvidFunctions tables
  * nvdec_parse.c calls through), so the clamp warning and a failed cuvidCreateDecoder are
  * checked on machines without a GPU. */
 #include <setjmp.h>
@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include <libavutil/mathematics.h>
 
 #include "decode/dec_priv.h"
 #include "decode/nvdec_priv.h"
@@ -268,6 +270,85 @@ static void test_failed_decoder_creation_ends_stream_naming_it_and_the_status(vo
 	free(d);
 }
 
+/* ---- timestamps ---- */
+
+static const AVRational common_tbs[] = {
+	{ 1, 90000 }, { 1, 1000 }, { 1, 12800 }, { 1001, 30000 }, { 1001, 60000 }, { 1, 25 },
+	{ 1, 10 }, { 1, 15360 }, { 1, 30000 }, { 1, 1200000 }, { 1, 10000000 },
+};
+
+static void test_timestamps_round_trip_exactly_for_common_time_bases(void **state)
+{
+	(void)state;
+	const int64_t vals[] = { 0, 1, -1, 2, 3, 7, 1001, 12345, -2002, 90000 * 3600LL,
+	                         1LL << 33, (1LL << 33) + 1, 5LL << 33, 1LL << 40, 123456789012LL };
+	for (size_t t = 0; t < sizeof(common_tbs) / sizeof(common_tbs[0]); t++) {
+		AVRational tb = common_tbs[t];
+		for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+			int64_t in = nvdec_ts_to_parser(vals[i], tb);
+			assert_true(in != AV_NOPTS_VALUE);
+			if (nvdec_ts_from_parser(in, tb) != vals[i])
+				fail_msg("%lld in %d/%d: %lld in the parser clock comes back as %lld",
+				         (long long)vals[i], tb.num, tb.den, (long long)in,
+				         (long long)nvdec_ts_from_parser(in, tb));
+		}
+		for (int64_t v = -3000; v <= 3000; v++)
+			assert_true(nvdec_ts_from_parser(nvdec_ts_to_parser(v, tb), tb) == v);
+	}
+}
+
+static void test_timestamps_are_in_the_parser_clock_of_10_mhz(void **state)
+{
+	(void)state;
+	assert_int_equal(NVDEC_CLOCK_HZ, 10000000);
+	assert_true(nvdec_ts_to_parser(90000, (AVRational){ 1, 90000 }) == 10000000);
+	assert_true(nvdec_ts_to_parser(40, (AVRational){ 1, 1000 }) == 400000);
+	assert_true(nvdec_ts_to_parser(1, (AVRational){ 1001, 30000 }) == 333667);
+	assert_true(nvdec_ts_to_parser(-512, (AVRational){ 1, 12800 }) == -400000);
+	assert_true(nvdec_ts_from_parser(10000000, (AVRational){ 1, 90000 }) == 90000);
+}
+
+static void test_timestamps_keep_nopts_and_never_wrap(void **state)
+{
+	(void)state;
+	for (size_t t = 0; t < sizeof(common_tbs) / sizeof(common_tbs[0]); t++) {
+		assert_true(nvdec_ts_to_parser(AV_NOPTS_VALUE, common_tbs[t]) == AV_NOPTS_VALUE);
+		assert_true(nvdec_ts_from_parser(AV_NOPTS_VALUE, common_tbs[t]) == AV_NOPTS_VALUE);
+	}
+	/* Large but real: 10 years of 90 kHz ticks, a ms clock since 1970. */
+	int64_t ten_years = 90000LL * 3600 * 24 * 3653;
+	AVRational ts90 = { 1, 90000 }, ms = { 1, 1000 };
+	assert_true(nvdec_ts_from_parser(nvdec_ts_to_parser(ten_years, ts90), ts90) == ten_years);
+	assert_true(nvdec_ts_from_parser(nvdec_ts_to_parser(1700000000000LL, ms), ms) ==
+	            1700000000000LL);
+	/* Beyond 64 bits in the parser clock: unknown, never a wrapped value. */
+	assert_true(nvdec_ts_to_parser(INT64_MAX / 2, ms) == AV_NOPTS_VALUE);
+	assert_true(nvdec_ts_to_parser(INT64_MIN / 2, ms) == AV_NOPTS_VALUE);
+	int64_t near = nvdec_ts_to_parser(INT64_MAX / 20000, ms);
+	assert_true(near > 0 && nvdec_ts_from_parser(near, ms) == INT64_MAX / 20000);
+	/* No time base known: passed through as before. */
+	assert_true(nvdec_ts_to_parser(1234, (AVRational){ 0, 1 }) == 1234);
+	assert_true(nvdec_ts_from_parser(1234, (AVRational){ 0, 1 }) == 1234);
+}
+
+static void test_parser_is_told_its_clock_and_gets_rescaled_timestamps(void **state)
+{
+	(void)state;
+	nvdec_dec *d = fake_stream(9, 0, 2);
+	d->time_base = (AVRational){ 1, 90000 };
+	assert_int_equal(nvdec_parser_create(d), 0);
+	assert_int_equal(fake.parser.ulClockRate, NVDEC_CLOCK_HZ);
+	assert_int_equal(nvdec_parse(d, some_bytes, sizeof(some_bytes), 126000,
+	                             CUVID_PKT_ENDOFPICTURE), 0);
+	assert_true(fake.last_pkt.flags & CUVID_PKT_TIMESTAMP);
+	assert_true(fake.last_pkt.flags & CUVID_PKT_ENDOFPICTURE);
+	assert_true(fake.last_pkt.timestamp == 14000000);  /* 1.4 s */
+	assert_int_equal(nvdec_parse(d, some_bytes, sizeof(some_bytes), AV_NOPTS_VALUE,
+	                             CUVID_PKT_ENDOFPICTURE), 0);
+	assert_false(fake.last_pkt.flags & CUVID_PKT_TIMESTAMP);
+	free(d);
+}
+
 int main(void)
 {
 	vp_log_set_level(VP_LOG_ERROR);
@@ -278,6 +359,10 @@ int main(void)
 		cmocka_unit_test(test_sequence_creates_decoder_with_the_computed_surfaces),
 		cmocka_unit_test(test_clamped_surfaces_warn_once_per_stream),
 		cmocka_unit_test(test_failed_decoder_creation_ends_stream_naming_it_and_the_status),
+		cmocka_unit_test(test_timestamps_round_trip_exactly_for_common_time_bases),
+		cmocka_unit_test(test_timestamps_are_in_the_parser_clock_of_10_mhz),
+		cmocka_unit_test(test_timestamps_keep_nopts_and_never_wrap),
+		cmocka_unit_test(test_parser_is_told_its_clock_and_gets_rescaled_timestamps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
