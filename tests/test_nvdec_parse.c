@@ -1,7 +1,8 @@
 /* The NVDEC parser side on the CPU: the decode surface count and the timestamp clock
- * (pure functions), and the parser and its sequence callback driven by a fake driver (the CudaFunctions / CuvidFunctions tables
- * nvdec_parse.c calls through), so the clamp warning and a failed cuvidCreateDecoder are
- * checked on machines without a GPU. */
+ * (pure functions), and the parser and its sequence callback driven by a fake driver
+ * (the CudaFunctions / CuvidFunctions tables nvdec_parse.c calls through), so the clamp
+ * warning, a failed cuvidCreateDecoder and the parser's clock are checked on machines
+ * without a GPU. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
