@@ -121,8 +121,10 @@ bench: deps
 
 # Everything test-gpu and the GPU benchmarks need, packed for a GPU machine without our
 # build dependencies (docs/gpu.md: "Running on a GPU machine").
+# The objects are goals too: the script relinks from them, and as mere intermediates make
+# would delete them (or not remake them) in a fresh build.
 gpu-carry: deps
-	@$(MAKE) --no-print-directory tests-build $(GPU_TESTS)
+	@$(MAKE) --no-print-directory tests-build $(GPU_TESTS) $(GPU_TESTS:%=%.o) $(TOOLS:%=%.o)
 	@BUILD=$(BUILD) SHARED=$(SHARED) CC="$(CC)" LDFLAGS="$(LDFLAGS)" LDLIBS="$(LDLIBS)" \
 		scripts/gpu-carry.sh
 
