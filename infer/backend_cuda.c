@@ -340,16 +340,20 @@ static void cuda_free(void **ps)
 	*ps = NULL;
 }
 
-/* No device, driver or library: VP_ENODEV with one line saying which. */
-static int probe(const cuda_dl **ret)
+/* No device, driver or usable library: VP_ENODEV with one line saying which. gpu (-1: the
+ * current device) is selected first: the library check creates a cuDNN and a cuBLAS
+ * handle on it, so a broken install fails here, not at the first convolution. */
+static int probe(int gpu, const cuda_dl **ret)
 {
 	const char *why = NULL;
 	if (krn_cuda_devices(&why) < 0) {
 		vp_info("infer", "cuda", "no usable GPU: %s", why);
 		return VP_ENODEV;
 	}
+	if (gpu >= 0 && CU_RT(cudaSetDevice(gpu)) < 0)
+		return VP_ENODEV;
 	if (!(*ret = cuda_dl_get(&why))) {
-		vp_info("infer", "cuda", "GPU libraries missing: %s", why);
+		vp_info("infer", "cuda", "GPU libraries not usable: %s", why);
 		return VP_ENODEV;
 	}
 	return 0;
@@ -411,7 +415,7 @@ static int finish_workspace(cuda_state *s)
 static int cuda_probe(void)
 {
 	const cuda_dl *dl = NULL;
-	return probe(&dl);
+	return probe(-1, &dl);
 }
 
 /* One attempt at the whole prepare with NHWC activations allowed or not; *retry is set
@@ -461,8 +465,8 @@ static int cuda_prepare(inf_graph *g, const inf_engine_opts *o, void *share, voi
 	(void)share;
 	const cuda_dl *dl = NULL;
 	cuda_state *s = NULL;
-	int retry = 0, rc = probe(&dl);
-	if (rc < 0 || (rc = CU_RT(cudaSetDevice(o->gpu))) < 0)
+	int retry = 0, rc = probe(o->gpu, &dl);
+	if (rc < 0)
 		return rc;
 	/* NHWC is the tensor-core layout: FP16 only, unless the caller forces NCHW */
 	rc = prepare_layout(g, o, dl, o->fp16 && !o->gpu_nchw, &retry, &s);
