@@ -438,10 +438,10 @@ static int finish_workspace(cuda_state *s)
 	return rc;
 }
 
-static int cuda_probe(void)
+static int cuda_probe(int gpu)
 {
 	const cuda_dl *dl = NULL;
-	return probe(-1, &dl);
+	return probe(gpu, &dl);
 }
 
 /* One attempt at the whole prepare with NHWC activations allowed or not; *retry is set
