@@ -28,9 +28,10 @@ typedef struct inf_backend_ops {
 	/* With opts.profile: milliseconds spent in each node (graph order) so far, else NULL. */
 	const double *(*node_ms)(const void *state);
 	void (*free)(void **state);
-	/* Optional (NULL on cpu): whether the backend can run here at all, checked before the
+	/* Optional (NULL on cpu): whether the backend can run here at all, on device gpu (opts.gpu,
+	 * made current: cuda checks its libraries by creating handles there), checked before the
 	 * model is imported; VP_ENODEV with one log line saying why. */
-	int (*probe)(void);
+	int (*probe)(int gpu);
 	/* Optional device-side access (NULL on cpu): run with enum inf_run_flags, device
 	 * buffers of input/output i in the model's dtype, the cudaStream_t the backend runs on. */
 	int (*run_flags)(void *state, int batch, int flags);

@@ -3,11 +3,13 @@
  * plan has room), constants are uploaded once in the storage type, and every node has a
  * cu_op row (cuda_conv.c: cuDNN/cuBLAS, cuda_ops.c: own kernels). A run copies the inputs
  * from pinned host memory (or takes them on the device), replays the CUDA graph captured
- * for that batch size (warmed up eagerly once, captured on the second run), and copies
+ * for that batch size (warmed up eagerly once, captured on the second run, a failed
+ * capture retried a few times: cuda_graph_policy.h), and copies
  * the outputs back to pinned host memory. In FP16 the layout pass (cuda_layout_pass.c)
  * stores the activations between layout-aware operators NHWC; a graph that cuDNN
  * rejects that way is prepared again all NCHW. */
 #ifdef VP_HAVE_CUDA
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 #include "pipeline/vp_log.h"
 #include "backend.h"
 #include "cuda_check.h"
+#include "cuda_graph_policy.h"
 #include "cuda_kernels.h"
 #include "cuda_layout_pass.h"
 #include "cuda_ops.h"
@@ -45,8 +48,8 @@ typedef struct cuda_state {
 	cu_node *nodes;
 	io_buf *in, *out;
 	cudaGraphExec_t *exec; /* per batch size 1..max_batch */
-	uint8_t *warm;         /* batch size ran eagerly once */
-	int no_graphs;         /* capture failed once: run eagerly from then on */
+	cu_graph_slot *graph;  /* per batch size: eager, capture or replay (cuda_graph_policy.h) */
+	atomic_uint_fast64_t capture_failures;   /* read by the metrics thread (cuda_stats) */
 } cuda_state;
 
 static int tensor_index(const inf_graph *g, const inf_tensor *t)
@@ -230,6 +233,14 @@ static int run_body(cuda_state *s, int batch)
 	return rc;
 }
 
+/* Relaxed mode: a capture in Global mode (the default) makes every other thread's
+ * "unsafe" call (cudaMalloc, cuMemAllocPitch, cuvidCreateDecoder: an NVDEC stream opening
+ * or meeting a new sequence header) fail and invalidate the capture. Relaxed, like
+ * ThreadLocal, leaves other threads alone, and also lets cuDNN/cuBLAS make a lazy
+ * allocation in this thread (kept, not captured) instead of failing the capture. The
+ * window holds only run_body: no copies, no allocation of ours (all made at load), and
+ * the engine stream is non-blocking, so legacy-stream work of other threads does not join
+ * it. */
 static int capture(cuda_state *s, int batch)
 {
 	cudaGraph_t graph = NULL;
@@ -238,12 +249,27 @@ static int capture(cuda_state *s, int batch)
 		return rc;
 	int body = run_body(s, batch);
 	rc = CU_RT(cudaStreamEndCapture(s->c.stream, &graph));
-	if (body == 0 && rc == 0)
-		rc = CU_RT(cudaGraphInstantiate(&s->exec[batch], graph, 0));
+	if (body == 0 && rc == 0 && (rc = CU_RT(cudaGraphInstantiate(&s->exec[batch], graph, 0))) < 0)
+		s->exec[batch] = NULL;
 	if (graph)
 		cudaGraphDestroy(graph);
 	cudaGetLastError();
 	return body < 0 ? body : rc;
+}
+
+/* Counted, retried at the size's next run, given up (once, with a warning) after
+ * CU_GRAPH_MAX_FAILURES: a capture invalidated by something passing does not turn graphs
+ * off for the run, and one size giving up leaves the others alone. */
+static void capture_failed(cuda_state *s, int batch)
+{
+	uint64_t n = atomic_fetch_add(&s->capture_failures, 1) + 1;
+	if (cu_graph_done(&s->graph[batch], CU_GRAPH_CAPTURE, 0))
+		vp_warn("infer", "cuda", "batch %d: CUDA graph capture failed %d times: this batch size runs node by "
+		        "node from now on", batch, CU_GRAPH_MAX_FAILURES);
+	else
+		vp_info("infer", "cuda", "batch %d: CUDA graph capture failed (%u of %d, %llu in all): running node by "
+		        "node, capturing again at its next run", batch, (unsigned)s->graph[batch].failures,
+		        CU_GRAPH_MAX_FAILURES, (unsigned long long)n);
 }
 
 static int cuda_run_flags(void *state, int batch, int flags)
@@ -262,15 +288,15 @@ static int cuda_run_flags(void *state, int batch, int flags)
 				                           cudaMemcpyHostToDevice, st));
 	if (rc < 0)
 		return rc;
-	if (!s->no_graphs && s->warm[batch] && !s->exec[batch] && capture(s, batch) < 0) {
-		vp_warn("infer", "cuda", "CUDA graph capture failed: running the nodes one by one");
-		s->no_graphs = 1;
-	}
+	enum cu_graph_step step = cu_graph_next(&s->graph[batch]);
+	if (step == CU_GRAPH_CAPTURE && capture(s, batch) < 0)
+		capture_failed(s, batch);
+	else
+		cu_graph_done(&s->graph[batch], step, 1);
 	if (s->exec[batch])
 		rc = CU_RT(cudaGraphLaunch(s->exec[batch], st));
 	else
 		rc = run_body(s, batch);
-	s->warm[batch] = 1;
 	if (rc < 0 || (flags & INF_RUN_DEVICE_OUTPUT))
 		return rc;
 	for (int i = 0; i < s->g->n_outputs && rc == 0; i++)
@@ -332,7 +358,7 @@ static void cuda_free(void **ps)
 	if (s->c.stream)
 		cudaStreamDestroy(s->c.stream);
 	free(s->exec);
-	free(s->warm);
+	free(s->graph);
 	free(s->tdev);
 	free(s->nhwc);
 	free(s->nodes);
@@ -340,16 +366,20 @@ static void cuda_free(void **ps)
 	*ps = NULL;
 }
 
-/* No device, driver or library: VP_ENODEV with one line saying which. */
-static int probe(const cuda_dl **ret)
+/* No device, driver or usable library: VP_ENODEV with one line saying which. gpu (-1: the
+ * current device) is selected first: the library check creates a cuDNN and a cuBLAS
+ * handle on it, so a broken install fails here, not at the first convolution. */
+static int probe(int gpu, const cuda_dl **ret)
 {
 	const char *why = NULL;
 	if (krn_cuda_devices(&why) < 0) {
 		vp_info("infer", "cuda", "no usable GPU: %s", why);
 		return VP_ENODEV;
 	}
+	if (gpu >= 0 && CU_RT(cudaSetDevice(gpu)) < 0)
+		return VP_ENODEV;
 	if (!(*ret = cuda_dl_get(&why))) {
-		vp_info("infer", "cuda", "GPU libraries missing: %s", why);
+		vp_info("infer", "cuda", "GPU libraries not usable: %s", why);
 		return VP_ENODEV;
 	}
 	return 0;
@@ -382,8 +412,8 @@ static int alloc_state(cuda_state *s, inf_graph *g)
 	s->nhwc = calloc((size_t)g->n_tensors + 1, 1);
 	s->nodes = calloc((size_t)g->n_nodes + 1, sizeof(cu_node));
 	s->exec = calloc((size_t)s->max_batch + 1, sizeof(cudaGraphExec_t));
-	s->warm = calloc((size_t)s->max_batch + 1, 1);
-	if (!s->tdev || !s->nhwc || !s->nodes || !s->exec || !s->warm)
+	s->graph = calloc((size_t)s->max_batch + 1, sizeof(cu_graph_slot));
+	if (!s->tdev || !s->nhwc || !s->nodes || !s->exec || !s->graph)
 		return -ENOMEM;
 	if ((rc = CU_RT(cudaMalloc((void **)&s->arena, s->arena_bytes + 256))) < 0)
 		return rc;
@@ -408,10 +438,10 @@ static int finish_workspace(cuda_state *s)
 	return rc;
 }
 
-static int cuda_probe(void)
+static int cuda_probe(int gpu)
 {
 	const cuda_dl *dl = NULL;
-	return probe(&dl);
+	return probe(gpu, &dl);
 }
 
 /* One attempt at the whole prepare with NHWC activations allowed or not; *retry is set
@@ -461,8 +491,8 @@ static int cuda_prepare(inf_graph *g, const inf_engine_opts *o, void *share, voi
 	(void)share;
 	const cuda_dl *dl = NULL;
 	cuda_state *s = NULL;
-	int retry = 0, rc = probe(&dl);
-	if (rc < 0 || (rc = CU_RT(cudaSetDevice(o->gpu))) < 0)
+	int retry = 0, rc = probe(o->gpu, &dl);
+	if (rc < 0)
 		return rc;
 	/* NHWC is the tensor-core layout: FP16 only, unless the caller forces NCHW */
 	rc = prepare_layout(g, o, dl, o->fp16 && !o->gpu_nchw, &retry, &s);
@@ -513,6 +543,7 @@ static void cuda_stats(const void *state, inf_engine_stats *r)
 	r->workspace_bytes = s->c.work_bytes;
 	r->weight_bytes = s->const_bytes;
 	r->nhwc_tensors = s->n_nhwc;
+	r->graph_capture_failures = atomic_load(&((cuda_state *)state)->capture_failures);
 }
 
 /* Nodes run inside one CUDA graph: no per-node host timing. */

@@ -1,54 +1,29 @@
-/* Internal to the cuda backend: cuDNN 9 and cuBLAS 13 loaded at run time (dlopen), so the
- * binary starts on machines without them. The table holds the few entry points the backend
- * uses; its types come from the installed headers. */
+/* Internal to the cuda backend: cuDNN 9 and cuBLAS (13, or 12) loaded at run time (dlopen),
+ * so the binary starts on machines without them. The table holds the few entry points the
+ * backend uses (the list is cuda_dl_syms.h); its types come from the installed headers.
+ * Where the libraries are looked for is cuda_libs.c. */
 #ifndef INF_CUDA_DL_H
 #define INF_CUDA_DL_H
 
 #include <cublas_api.h>
 #include <cudnn.h>
 
+#include "cuda_dl_syms.h"
+
 #define CUDA_DL_FN(f) __typeof__(&f) f
 
 typedef struct cuda_dl {
 	void *cudnn_lib, *cublas_lib;
-	CUDA_DL_FN(cudnnGetVersion);
-	CUDA_DL_FN(cudnnGetErrorString);
-	CUDA_DL_FN(cudnnCreate);
-	CUDA_DL_FN(cudnnDestroy);
-	CUDA_DL_FN(cudnnSetStream);
-	CUDA_DL_FN(cudnnCreateTensorDescriptor);
-	CUDA_DL_FN(cudnnDestroyTensorDescriptor);
-	CUDA_DL_FN(cudnnSetTensor4dDescriptor);
-	CUDA_DL_FN(cudnnSetTensorNdDescriptor);
-	CUDA_DL_FN(cudnnCreateFilterDescriptor);
-	CUDA_DL_FN(cudnnDestroyFilterDescriptor);
-	CUDA_DL_FN(cudnnSetFilterNdDescriptor);
-	CUDA_DL_FN(cudnnCreateConvolutionDescriptor);
-	CUDA_DL_FN(cudnnDestroyConvolutionDescriptor);
-	CUDA_DL_FN(cudnnSetConvolutionNdDescriptor);
-	CUDA_DL_FN(cudnnSetConvolutionGroupCount);
-	CUDA_DL_FN(cudnnSetConvolutionMathType);
-	CUDA_DL_FN(cudnnCreateActivationDescriptor);
-	CUDA_DL_FN(cudnnDestroyActivationDescriptor);
-	CUDA_DL_FN(cudnnSetActivationDescriptor);
-	CUDA_DL_FN(cudnnFindConvolutionForwardAlgorithmEx);
-	CUDA_DL_FN(cudnnGetConvolutionForwardWorkspaceSize);
-	CUDA_DL_FN(cudnnConvolutionForward);
-	CUDA_DL_FN(cudnnConvolutionBiasActivationForward);
-	CUDA_DL_FN(cudnnFindConvolutionBackwardDataAlgorithmEx);   /* ConvTranspose (cuda_more.c) */
-	CUDA_DL_FN(cudnnGetConvolutionBackwardDataWorkspaceSize);
-	CUDA_DL_FN(cudnnConvolutionBackwardData);
-	CUDA_DL_FN(cublasCreate_v2);
-	CUDA_DL_FN(cublasDestroy_v2);
-	CUDA_DL_FN(cublasSetStream_v2);
-	CUDA_DL_FN(cublasSetWorkspace_v2);
-	CUDA_DL_FN(cublasSetMathMode);
-	CUDA_DL_FN(cublasGemmEx);
-	CUDA_DL_FN(cublasGemmStridedBatchedEx);
+#define CUDA_DL_FIELD(lib, f) CUDA_DL_FN(f);
+	CUDA_DL_CUDNN_SYMS(CUDA_DL_FIELD)
+	CUDA_DL_CUBLAS_SYMS(CUDA_DL_FIELD)
+#undef CUDA_DL_FIELD
 } cuda_dl;
 
-/* The process-wide table, loaded once (thread-safe); NULL with *why set when cuDNN or
- * cuBLAS (or one of their symbols) is missing. The libraries stay loaded. */
+/* The process-wide table, loaded once (thread-safe); NULL with *why set when no usable cuDNN
+ * or cuBLAS was found (cuda_lib_find: every symbol, cuDNN's engine libraries, a handle of
+ * each created and destroyed). Call it with the device chosen (cudaSetDevice): the handles
+ * are made there. The libraries stay loaded. */
 const cuda_dl *cuda_dl_get(const char **why);
 
 /* "what: <cudnn message>" logged once; VP_ENODEV-free: returns -EIO on failure, 0 otherwise. */

@@ -304,6 +304,8 @@ int inf_detector_max_batch(const inf_detector *d) { return d->max_batch; }
 int inf_detector_max_dets(const inf_detector *d) { return d->max_dets; }
 const char *inf_detector_backend(const inf_detector *d) { return inf_engine_backend_name(d->engine); }
 
+void inf_detector_engine_stats(const inf_detector *d, inf_engine_stats *ret) { inf_engine_stats_get(d->engine, ret); }
+
 int inf_detector_takes_device_frames(const inf_detector *d) { return d->gpu != NULL; }
 
 const char *const *inf_detector_labels(const inf_detector *d, int *ret_n)

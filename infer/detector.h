@@ -9,6 +9,7 @@
 #include "../pipeline/config.h"
 #include "../pipeline/vp_det.h"
 #include "../pipeline/vp_frame.h"
+#include "engine.h"
 
 typedef struct inf_detector inf_detector;
 
@@ -52,6 +53,9 @@ int inf_detector_pending(const inf_detector *d);
 const char *const *inf_detector_labels(const inf_detector *d, int *ret_n);
 void inf_detector_get_times(const inf_detector *d, inf_detector_times *ret);
 const char *inf_detector_backend(const inf_detector *d);
+/* The engine's statistics (inf_engine_stats_get); callable from any thread while the
+ * engine thread runs (the pipeline's metrics read graph_capture_failures). */
+void inf_detector_engine_stats(const inf_detector *d, inf_engine_stats *ret);
 /* Resolves a class given by name or id to an id; an unknown one is reported at its config
  * position as "FILE:LINE:COL: key: ..." and returns VP_ECONFIG. */
 int inf_detector_resolve_class(const inf_detector *d, const pipe_class_ref *c, const char *file,

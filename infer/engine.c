@@ -109,7 +109,7 @@ int inf_engine_open(const char *path, const inf_engine_opts *opts, inf_engine **
 		return strcmp(bname, "cuda") == 0 ? VP_ENODEV : VP_ECONFIG;
 	}
 	if (be->probe) {
-		int rc = be->probe();
+		int rc = be->probe(o.gpu);
 		if (rc < 0)
 			return rc;
 	}

@@ -74,6 +74,9 @@ typedef struct inf_engine_stats {
 	size_t workspace_bytes;    /* shared scratch: the largest any node needs */
 	size_t weight_bytes;       /* constants: weights and folded tensors */
 	int nhwc_tensors;          /* cuda: activations stored NHWC (0: all NCHW) */
+	uint64_t graph_capture_failures;   /* cuda: failed CUDA graph captures so far (each size retries
+	                                    * up to 3 times, then runs node by node); safe to read
+	                                    * while another thread runs the engine */
 } inf_engine_stats;
 
 void inf_engine_stats_get(const inf_engine *e, inf_engine_stats *ret);

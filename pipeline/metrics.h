@@ -96,6 +96,7 @@ typedef struct pipe_core_metrics {
 	pipe_gauge *gpu_memory_bytes;     /* vapd_gpu_memory_used_bytes (0 without GPU) */
 	pipe_counter *reloads;            /* vapd_config_reloads_total */
 	pipe_counter *reload_failures;    /* vapd_config_reload_failures_total */
+	pipe_counter *graph_capture_failures; /* vapd_cuda_graph_capture_failures_total (engine's count) */
 	pipe_gauge *start_time;           /* vapd_start_time_seconds (set here) */
 } pipe_core_metrics;
 

@@ -141,9 +141,14 @@ int pipe_metrics_add_core(pipe_metrics *m, const char *pipeline, pipe_core_metri
 	                                "Configuration reloads applied (SIGHUP).", NULL, 0,
 	                                &out->reloads)) < 0)
 		return err;
-	return pipe_metrics_counter(m, "vapd_config_reload_failures_total",
-	                            "Reloads rejected because the new configuration was invalid.",
-	                            NULL, 0, &out->reload_failures);
+	if ((err = pipe_metrics_counter(m, "vapd_config_reload_failures_total",
+	                                "Reloads rejected because the new configuration was invalid.",
+	                                NULL, 0, &out->reload_failures)) < 0)
+		return err;
+	return pipe_metrics_counter(m, "vapd_cuda_graph_capture_failures_total",
+	                            "CUDA graph captures of the engine that failed (each batch size retries "
+	                            "up to 3 times, then runs node by node).",
+	                            NULL, 0, &out->graph_capture_failures);
 }
 
 int pipe_metrics_add_tracks(pipe_metrics *m, const char *stream, pipe_gauge **ret)

@@ -70,4 +70,9 @@ void pipe_pipeline_sync_metrics(pipe_pipeline *p)
 		sync_counter(p->sink_m[i].failed, c.failed, &p->sink_synced[i].failed);
 		pipe_gauge_set(p->sink_m[i].connected, sink_set_connected(p->sinks, i));
 	}
+	if (p->det) {
+		inf_engine_stats es;
+		inf_detector_engine_stats(p->det, &es);
+		sync_counter(p->core.graph_capture_failures, (int64_t)es.graph_capture_failures, &p->synced_capture_failures);
+	}
 }

@@ -76,6 +76,7 @@ struct pipe_pipeline {
 	pipe_core_metrics core;
 	pipe_sink_metrics *sink_m;
 	sink_counters *sink_synced;
+	int64_t synced_capture_failures;   /* the engine's CUDA graph capture failures copied so far */
 	int max_batch, max_dets, timeout_ms;
 	bool device_frames_ok;    /* the engine takes frames in GPU memory (NVDEC) */
 	int gpu;                  /* pipeline.device: CUDA device index, -1 for cpu */

@@ -3,11 +3,14 @@
  * through tools/onnx_conformance --backend cuda, the shared models at FP32, FP16 NHWC and
  * FP16 forced NCHW on their reference input (relative L2 against the CPU backend), every
  * batch size 1..N on one engine without reload (CUDA graph replays included), the
- * device-side input/output path, and the strided pooling / Resize / Pad / conversion
+ * device-side input/output path, CUDA graph captures while another thread allocates
+ * device memory (none may fail), and the strided pooling / Resize / Pad / conversion
  * kernels against their CPU references on random inputs in both layouts. Skips cleanly
  * without a GPU. */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -123,6 +126,8 @@ static void check_model(const char *model, int fp16, int nchw)
 		}
 	}
 	printf("# %s %s: peak %.1f MB\n", model, what, inf_engine_peak_bytes(e) / 1048576.0);
+	inf_engine_stats_get(e, &st);
+	assert_int_equal(st.graph_capture_failures, 0);   /* every size captured at its first try */
 	inf_engine_free(&e);
 	free(ref);
 	inf_blob_clear(&in);
@@ -382,6 +387,69 @@ static void test_conformance_fp32(void **state)
 	run_conformance("");
 }
 
+#ifdef VP_HAVE_CUDA
+/* What NVDEC streams do while the engine captures: allocate and free device memory and
+ * create streams, from another thread, as fast as it can. */
+typedef struct churn {
+	atomic_int stop;
+	long rounds;
+} churn;
+
+static void *churn_thread(void *arg)
+{
+	churn *c = arg;
+	cudaSetDevice(0);
+	while (!atomic_load(&c->stop)) {
+		void *p = NULL;
+		cudaStream_t st = NULL;
+		if (cudaMalloc(&p, (size_t)4 << 20) == cudaSuccess)
+			cudaFree(p);
+		if (cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking) == cudaSuccess)
+			cudaStreamDestroy(st);
+		c->rounds++;
+	}
+	return NULL;
+}
+
+/* The capture mode must leave other threads' allocations alone (a Global-mode capture
+ * is invalidated by them): every batch size runs eager, captures, then replays, while
+ * another thread churns, with no failed capture and the outputs of the CPU backend. */
+static void test_captures_survive_allocations_in_other_threads(void **state)
+{
+	(void)state;
+	char path[1024];
+	inf_blob in;
+	inf_engine *e = NULL;
+	size_t item;
+	read_input("yolox_nano", &in);
+	float *ref = cpu_outputs("yolox_nano", &in, &item);
+	model_path("yolox_nano", path, sizeof(path));
+	inf_engine_opts o = { .backend = "cuda", .max_batch = MAX_BATCH, .fp16 = 1 };
+	assert_int_equal(inf_engine_open(path, &o, &e), 0);
+	churn c = { .rounds = 0 };
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, churn_thread, &c), 0);
+	for (int round = 0; round < 3; round++)
+		for (int batch = 1; batch <= MAX_BATCH; batch++) {
+			fill_items(inf_engine_input(e, 0), &in, batch);
+			assert_int_equal(inf_engine_run(e, batch), 0);
+			const float *out = inf_engine_output(e, 0);
+			for (int b = 0; b < batch; b++)
+				assert_true(rel_l2(out + (size_t)b * item, ref + (size_t)b * item, item) <= 1e-2);
+		}
+	atomic_store(&c.stop, 1);
+	pthread_join(t, NULL);
+	inf_engine_stats st;
+	inf_engine_stats_get(e, &st);
+	printf("# captures beside %ld allocation rounds of another thread: %llu failed\n", c.rounds,
+	       (unsigned long long)st.graph_capture_failures);
+	assert_int_equal(st.graph_capture_failures, 0);
+	inf_engine_free(&e);
+	free(ref);
+	inf_blob_clear(&in);
+}
+#endif
+
 static void test_conformance_fp16(void **state)
 {
 	(void)state;
@@ -400,6 +468,7 @@ int main(void)
 		cmocka_unit_test(test_device_input_and_output),
 		cmocka_unit_test(test_kernels_match_references_in_both_layouts),
 		cmocka_unit_test(test_input_conversion_transposes_to_nhwc),
+		cmocka_unit_test(test_captures_survive_allocations_in_other_threads),
 #endif
 		cmocka_unit_test(test_conformance_fp32),
 		cmocka_unit_test(test_conformance_fp16),

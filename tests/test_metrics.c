@@ -258,6 +258,7 @@ static void test_metrics_vapd_set_names_and_null_registry(void **state)
 	pipe_counter_add(sk.sent, 7);
 	pipe_histogram_observe(core.batch_size, 4);
 	pipe_histogram_observe(core.stage_latency[PIPE_STAGE_INFER], 0.02);
+	pipe_counter_add(core.graph_capture_failures, 2);
 	char *text = render(m);
 	const char *expect[] = {
 		"vapd_build_info{version=\"" VP_VERSION "\",pipeline=\"lobby\"} 1\n",
@@ -272,6 +273,8 @@ static void test_metrics_vapd_set_names_and_null_registry(void **state)
 		"vapd_stream_latency_seconds_count{stream=\"cam2\"} 0\n",
 		"vapd_gpu_memory_used_bytes 0\n",
 		"# TYPE vapd_config_reloads_total counter\n",
+		"# TYPE vapd_cuda_graph_capture_failures_total counter\n",
+		"vapd_cuda_graph_capture_failures_total 2\n",
 	};
 	for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++)
 		if (!strstr(text, expect[i]))
