@@ -462,7 +462,9 @@ static int cuda_prepare(inf_graph *g, const inf_engine_opts *o, void *share, voi
 	const cuda_dl *dl = NULL;
 	cuda_state *s = NULL;
 	int retry = 0, rc = probe(&dl);
-	if (rc < 0 || (rc = CU_RT(cudaSetDevice(o->gpu))) < 0)
+	/* before the handles: the waits of this engine (and of NVDEC on the same primary
+	 * context) block instead of spinning a core */
+	if (rc < 0 || (rc = krn_cuda_use_device(o->gpu)) < 0)
 		return rc;
 	/* NHWC is the tensor-core layout: FP16 only, unless the caller forces NCHW */
 	rc = prepare_layout(g, o, dl, o->fp16 && !o->gpu_nchw, &retry, &s);

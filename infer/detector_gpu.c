@@ -33,7 +33,7 @@ int inf_detector_gpu_new(inf_engine *e, const inf_head_cfg *hc, int max_batch, i
 	int rc = inf_engine_output_info(e, 0, &out);
 	if (rc < 0)
 		return rc;
-	if ((rc = KRN_CUDA_CHECK(cudaSetDevice(gpu))) < 0)
+	if ((rc = krn_cuda_use_device(gpu)) < 0)   /* blocking waits: collect sleeps, not spins */
 		return rc;
 	inf_detector_gpu *g = calloc(1, sizeof(*g));
 	if (!g)

@@ -11,6 +11,7 @@ extern "C" {
 #include "pipeline/vp_log.h"
 }
 #include "heads_cuda.h"
+#include "kernels/cuda_util.h"
 
 namespace {
 
@@ -260,7 +261,8 @@ static int alloc_slot(head_slot *sl, size_t mb, size_t cap)
 	if (!rc) rc = rt(cudaHostAlloc(&sl->h_out, mb * cap * sizeof(vp_det), cudaHostAllocDefault), "pinned");
 	if (!rc) rc = rt(cudaHostAlloc(&sl->h_nout, mb * sizeof(int), cudaHostAllocDefault), "pinned");
 	if (!rc) rc = rt(cudaEventCreateWithFlags(&sl->decoded, cudaEventDisableTiming), "event");
-	if (!rc) rc = rt(cudaEventCreateWithFlags(&sl->done, cudaEventDisableTiming), "event");
+	// the host waits on done once per batch (the engine thread's collect): blocking, not spinning
+	if (!rc) rc = rt(cudaEventCreateWithFlags(&sl->done, KRN_EVENT_WAIT_FLAGS), "event");
 	return rc;
 }
 

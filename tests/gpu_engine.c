@@ -165,7 +165,8 @@ static void test_models_fp16_nchw_match_cpu_at_every_batch(void **state)
 }
 
 #ifdef VP_HAVE_CUDA
-/* The zero-copy path: input written on the device, output read from the device. */
+/* The zero-copy path: input written on the device, output read from the device; the
+ * context blocks in its waits. */
 static void test_device_input_and_output(void **state)
 {
 	(void)state;
@@ -177,6 +178,12 @@ static void test_device_input_and_output(void **state)
 	model_path("yolov8n", path, sizeof(path));
 	inf_engine_opts o = { .backend = "cuda", .max_batch = 2, .fp16 = 1 };
 	assert_int_equal(inf_engine_open(path, &o, &e), 0);
+	/* the engine's load made the primary context block-synchronising: the waits for the
+	 * GPU sleep instead of spinning a core (issue 16) */
+	unsigned int flags = 0;
+	assert_int_equal(cudaGetDeviceFlags(&flags), cudaSuccess);
+	printf("# device flags after engine load: 0x%x\n", flags);
+	assert_int_equal(flags & cudaDeviceScheduleMask, cudaDeviceScheduleBlockingSync);
 	assert_int_equal(inf_engine_output_info(e, 0, &oi), 0);
 	size_t n = numel(&oi);
 	float *host = malloc(n * sizeof(float)), *dev_out = malloc(n * sizeof(float));
