@@ -44,8 +44,8 @@ typedef struct cuda_state {
 	int n_nhwc;
 	cu_node *nodes;
 	io_buf *in, *out;
-	cudaGraphExec_t *exec; /* per batch size 1..max_batch */
-	uint8_t *warm;         /* batch size ran eagerly once */
+	cudaGraphExec_t *exec; /* per batch size 1..max_batch, then the same with stored inputs */
+	uint8_t *warm;         /* that batch size and input form ran eagerly once */
 	int no_graphs;         /* capture failed once: run eagerly from then on */
 } cuda_state;
 
@@ -204,11 +204,12 @@ static int64_t io_count(const cuda_state *s, const io_buf *b, int batch)
 }
 
 /* Everything between the input and output copies: conversions and nodes. This is
- * what one CUDA graph holds. */
-static int run_body(cuda_state *s, int batch)
+ * what one CUDA graph holds. stored: the producer wrote the inputs in their stored form
+ * (cuda_device_input_stored), so they need no conversion. */
+static int run_body(cuda_state *s, int batch, int stored)
 {
 	int rc = 0;
-	for (int i = 0; i < s->g->n_inputs && rc == 0; i++) {
+	for (int i = 0; i < s->g->n_inputs && rc == 0 && !stored; i++) {
 		io_buf *b = &s->in[i];
 		cuk_geom g = b->geom;
 		if (b->nhwc && b->per_item)
@@ -230,16 +231,22 @@ static int run_body(cuda_state *s, int batch)
 	return rc;
 }
 
-static int capture(cuda_state *s, int batch)
+/* The graph / warm slot of a batch size and input form. */
+static int graph_slot(const cuda_state *s, int batch, int stored)
+{
+	return batch + (stored ? s->max_batch + 1 : 0);
+}
+
+static int capture(cuda_state *s, int batch, int stored)
 {
 	cudaGraph_t graph = NULL;
 	int rc = CU_RT(cudaStreamBeginCapture(s->c.stream, cudaStreamCaptureModeRelaxed));
 	if (rc < 0)
 		return rc;
-	int body = run_body(s, batch);
+	int body = run_body(s, batch, stored);
 	rc = CU_RT(cudaStreamEndCapture(s->c.stream, &graph));
 	if (body == 0 && rc == 0)
-		rc = CU_RT(cudaGraphInstantiate(&s->exec[batch], graph, 0));
+		rc = CU_RT(cudaGraphInstantiate(&s->exec[graph_slot(s, batch, stored)], graph, 0));
 	if (graph)
 		cudaGraphDestroy(graph);
 	cudaGetLastError();
@@ -254,6 +261,9 @@ static int cuda_run_flags(void *state, int batch, int flags)
 	int rc = CU_RT(cudaSetDevice(s->gpu));
 	if (batch > s->max_batch)   /* exact input shapes: the planned tensors run whole */
 		batch = s->max_batch;
+	int stored = (flags & INF_RUN_DEVICE_INPUT_STORED) != 0, k = graph_slot(s, batch, stored);
+	if (stored)
+		flags |= INF_RUN_DEVICE_INPUT;
 	if (!(flags & INF_RUN_DEVICE_INPUT))
 		for (int i = 0; i < s->g->n_inputs && rc == 0; i++)
 			if (s->in[i].dev)
@@ -262,15 +272,15 @@ static int cuda_run_flags(void *state, int batch, int flags)
 				                           cudaMemcpyHostToDevice, st));
 	if (rc < 0)
 		return rc;
-	if (!s->no_graphs && s->warm[batch] && !s->exec[batch] && capture(s, batch) < 0) {
+	if (!s->no_graphs && s->warm[k] && !s->exec[k] && capture(s, batch, stored) < 0) {
 		vp_warn("infer", "cuda", "CUDA graph capture failed: running the nodes one by one");
 		s->no_graphs = 1;
 	}
-	if (s->exec[batch])
-		rc = CU_RT(cudaGraphLaunch(s->exec[batch], st));
+	if (s->exec[k])
+		rc = CU_RT(cudaGraphLaunch(s->exec[k], st));
 	else
-		rc = run_body(s, batch);
-	s->warm[batch] = 1;
+		rc = run_body(s, batch, stored);
+	s->warm[k] = 1;
 	if (rc < 0 || (flags & INF_RUN_DEVICE_OUTPUT))
 		return rc;
 	for (int i = 0; i < s->g->n_outputs && rc == 0; i++)
@@ -307,7 +317,7 @@ static void cuda_free(void **ps)
 		return;
 	if (s->c.stream)
 		cudaStreamSynchronize(s->c.stream);
-	for (int b = 0; s->exec && b <= s->max_batch; b++)
+	for (int b = 0; s->exec && b < 2 * (s->max_batch + 1); b++)
 		if (s->exec[b])
 			cudaGraphExecDestroy(s->exec[b]);
 	for (int i = 0; s->nodes && i < s->g->n_nodes; i++) {
@@ -381,8 +391,8 @@ static int alloc_state(cuda_state *s, inf_graph *g)
 	s->tdev = calloc((size_t)g->n_tensors + 1, sizeof(void *));
 	s->nhwc = calloc((size_t)g->n_tensors + 1, 1);
 	s->nodes = calloc((size_t)g->n_nodes + 1, sizeof(cu_node));
-	s->exec = calloc((size_t)s->max_batch + 1, sizeof(cudaGraphExec_t));
-	s->warm = calloc((size_t)s->max_batch + 1, 1);
+	s->exec = calloc(2 * ((size_t)s->max_batch + 1), sizeof(cudaGraphExec_t));   /* graph_slot */
+	s->warm = calloc(2 * ((size_t)s->max_batch + 1), 1);
 	if (!s->tdev || !s->nhwc || !s->nodes || !s->exec || !s->warm)
 		return -ENOMEM;
 	if ((rc = CU_RT(cudaMalloc((void **)&s->arena, s->arena_bytes + 256))) < 0)
@@ -496,6 +506,16 @@ static void *cuda_device_input(void *state, int i)
 	return s->in[i].dev;
 }
 
+/* Where the producer writes input i in its stored form: the arena tensor itself. */
+static void *cuda_device_input_stored(void *state, int i, int *fp16, int *nhwc)
+{
+	cuda_state *s = state;
+	const io_buf *b = &s->in[i];
+	*fp16 = b->convert;
+	*nhwc = b->nhwc;
+	return b->t->is_const ? NULL : s->arena + b->t->offset;
+}
+
 static const void *cuda_device_output(void *state, int i)
 {
 	cuda_state *s = state;
@@ -544,6 +564,7 @@ const inf_backend_ops inf_backend_cuda = {
 	.partial_batches = 1,
 	.run_flags = cuda_run_flags,
 	.device_input = cuda_device_input,
+	.device_input_stored = cuda_device_input_stored,
 	.device_output = cuda_device_output,
 	.stream = cuda_stream,
 };

@@ -22,6 +22,7 @@
 #include "infer/cuda_kernels_math.h"
 #include "infer/cuda_layout_pass.h"
 #include "infer/engine.h"
+#include "kernels/preprocess_math.h"
 #include "pipeline/vp_err.h"
 
 #define MAX_BATCH 32   /* the largest batch the benchmarks run */
@@ -208,6 +209,37 @@ static void test_device_input_and_output(void **state)
 	double err = rel_l2(dev_out, host, n);
 	printf("# device path vs host path: relative L2 %.3g\n", err);
 	assert_true(err <= 1e-6);
+
+	/* The input written in the engine's stored form (half, NHWC where the layout pass chose
+	 * it), as the CUDA preprocessing does for the detector: the same output without the
+	 * engine's conversion pass (the halves are the ones that pass would round to). */
+	inf_input_form form;
+	void *stored = inf_engine_device_input_stored(e, 0, &form);
+	assert_non_null(stored);
+	printf("# stored input form: %s %s\n", form.fp16 ? "fp16" : "fp32", form.nhwc ? "NHWC" : "NCHW");
+	assert_true(form.fp16);
+	const int64_t ch = in.info.dims[1], hh = in.info.dims[2], ww = in.info.dims[3];
+	const float *src = inf_engine_input(e, 0);
+	uint16_t *half = malloc(in.bytes);   /* two items of halves: the bytes of one float item */
+	assert_non_null(half);
+	for (int64_t b = 0; b < 2; b++)
+		for (int64_t c = 0; c < ch; c++)
+			for (int64_t y = 0; y < hh; y++)
+				for (int64_t x = 0; x < ww; x++) {
+					int64_t at = form.nhwc ? ((b * hh + y) * ww + x) * ch + c : ((b * ch + c) * hh + y) * ww + x;
+					half[at] = krn_f32_to_f16(src[((b * ch + c) * hh + y) * ww + x]);
+				}
+	for (int r = 0; r < 3; r++) {   /* eager, capture, replay */
+		assert_int_equal(cudaMemcpyAsync(stored, half, in.bytes, cudaMemcpyHostToDevice, st), cudaSuccess);
+		assert_int_equal(inf_engine_run_flags(e, 2, INF_RUN_DEVICE_INPUT_STORED | INF_RUN_DEVICE_OUTPUT), 0);
+		assert_int_equal(cudaMemcpyAsync(dev_out, inf_engine_device_output(e, 0), n * sizeof(float),
+		                                 cudaMemcpyDeviceToHost, st), cudaSuccess);
+		assert_int_equal(cudaStreamSynchronize(st), cudaSuccess);
+		err = rel_l2(dev_out, host, n);
+		printf("# stored-form input vs host path, run %d: relative L2 %.3g\n", r, err);
+		assert_true(err <= 1e-6);
+	}
+	free(half);
 	free(host);
 	free(dev_out);
 	inf_engine_free(&e);
