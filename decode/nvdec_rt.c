@@ -63,6 +63,10 @@ const char *nvdec_cu_err(const nvdec_rt *rt, CUresult r)
 
 int nvdec_ctx_retain(const nvdec_rt *rt, CUdevice dev, CUcontext *ret)
 {
+	/* The decoder thread waits for its copies once per picture (cuStreamSynchronize): block
+	 * instead of spinning a core. Refused while the context is active, which then has the
+	 * flags the engine set (krn_cuda_use_device) or an earlier stream's. */
+	(void)rt->cu->cuDevicePrimaryCtxSetFlags(dev, CU_CTX_SCHED_BLOCKING_SYNC);
 	CUresult r = rt->cu->cuDevicePrimaryCtxRetain(ret, dev);
 	if (r != CUDA_SUCCESS) {
 		vp_err("nvdec", NULL, "cannot retain the primary context of device %d: %s", (int)dev,

@@ -36,6 +36,7 @@ typedef struct inf_backend_ops {
 	 * buffers of input/output i in the model's dtype, the cudaStream_t the backend runs on. */
 	int (*run_flags)(void *state, int batch, int flags);
 	void *(*device_input)(void *state, int i);
+	void *(*device_input_stored)(void *state, int i, int *fp16, int *nhwc);
 	const void *(*device_output)(void *state, int i);
 	void *(*stream)(void *state);
 	/* Set when run() handles batch < max_batch at a cost proportional to the batch, so the

@@ -47,8 +47,8 @@ typedef struct cuda_state {
 	int n_nhwc;
 	cu_node *nodes;
 	io_buf *in, *out;
-	cudaGraphExec_t *exec; /* per batch size 1..max_batch */
-	cu_graph_slot *graph;  /* per batch size: eager, capture or replay (cuda_graph_policy.h) */
+	cudaGraphExec_t *exec; /* per graph slot: batch size 1..max_batch, then with stored inputs */
+	cu_graph_slot *graph;  /* per graph slot: eager, capture or replay (cuda_graph_policy.h) */
 	atomic_uint_fast64_t capture_failures;   /* read by the metrics thread (cuda_stats) */
 } cuda_state;
 
@@ -207,11 +207,12 @@ static int64_t io_count(const cuda_state *s, const io_buf *b, int batch)
 }
 
 /* Everything between the input and output copies: conversions and nodes. This is
- * what one CUDA graph holds. */
-static int run_body(cuda_state *s, int batch)
+ * what one CUDA graph holds. stored: the producer wrote the inputs in their stored form
+ * (cuda_device_input_stored), so they need no conversion. */
+static int run_body(cuda_state *s, int batch, int stored)
 {
 	int rc = 0;
-	for (int i = 0; i < s->g->n_inputs && rc == 0; i++) {
+	for (int i = 0; i < s->g->n_inputs && rc == 0 && !stored; i++) {
 		io_buf *b = &s->in[i];
 		cuk_geom g = b->geom;
 		if (b->nhwc && b->per_item)
@@ -233,6 +234,12 @@ static int run_body(cuda_state *s, int batch)
 	return rc;
 }
 
+/* The graph slot of a batch size and input form. */
+static int graph_slot(const cuda_state *s, int batch, int stored)
+{
+	return batch + (stored ? s->max_batch + 1 : 0);
+}
+
 /* Relaxed mode: a capture in Global mode (the default) makes every other thread's
  * "unsafe" call (cudaMalloc, cuMemAllocPitch, cuvidCreateDecoder: an NVDEC stream opening
  * or meeting a new sequence header) fail and invalidate the capture. Relaxed, like
@@ -241,16 +248,17 @@ static int run_body(cuda_state *s, int batch)
  * window holds only run_body: no copies, no allocation of ours (all made at load), and
  * the engine stream is non-blocking, so legacy-stream work of other threads does not join
  * it. */
-static int capture(cuda_state *s, int batch)
+static int capture(cuda_state *s, int batch, int stored)
 {
 	cudaGraph_t graph = NULL;
 	int rc = CU_RT(cudaStreamBeginCapture(s->c.stream, cudaStreamCaptureModeRelaxed));
 	if (rc < 0)
 		return rc;
-	int body = run_body(s, batch);
+	int body = run_body(s, batch, stored);
 	rc = CU_RT(cudaStreamEndCapture(s->c.stream, &graph));
-	if (body == 0 && rc == 0 && (rc = CU_RT(cudaGraphInstantiate(&s->exec[batch], graph, 0))) < 0)
-		s->exec[batch] = NULL;
+	int k = graph_slot(s, batch, stored);
+	if (body == 0 && rc == 0 && (rc = CU_RT(cudaGraphInstantiate(&s->exec[k], graph, 0))) < 0)
+		s->exec[k] = NULL;
 	if (graph)
 		cudaGraphDestroy(graph);
 	cudaGetLastError();
@@ -260,15 +268,15 @@ static int capture(cuda_state *s, int batch)
 /* Counted, retried at the size's next run, given up (once, with a warning) after
  * CU_GRAPH_MAX_FAILURES: a capture invalidated by something passing does not turn graphs
  * off for the run, and one size giving up leaves the others alone. */
-static void capture_failed(cuda_state *s, int batch)
+static void capture_failed(cuda_state *s, int batch, int k)
 {
 	uint64_t n = atomic_fetch_add(&s->capture_failures, 1) + 1;
-	if (cu_graph_done(&s->graph[batch], CU_GRAPH_CAPTURE, 0))
+	if (cu_graph_done(&s->graph[k], CU_GRAPH_CAPTURE, 0))
 		vp_warn("infer", "cuda", "batch %d: CUDA graph capture failed %d times: this batch size runs node by "
 		        "node from now on", batch, CU_GRAPH_MAX_FAILURES);
 	else
 		vp_info("infer", "cuda", "batch %d: CUDA graph capture failed (%u of %d, %llu in all): running node by "
-		        "node, capturing again at its next run", batch, (unsigned)s->graph[batch].failures,
+		        "node, capturing again at its next run", batch, (unsigned)s->graph[k].failures,
 		        CU_GRAPH_MAX_FAILURES, (unsigned long long)n);
 }
 
@@ -280,6 +288,9 @@ static int cuda_run_flags(void *state, int batch, int flags)
 	int rc = CU_RT(cudaSetDevice(s->gpu));
 	if (batch > s->max_batch)   /* exact input shapes: the planned tensors run whole */
 		batch = s->max_batch;
+	int stored = (flags & INF_RUN_DEVICE_INPUT_STORED) != 0, k = graph_slot(s, batch, stored);
+	if (stored)
+		flags |= INF_RUN_DEVICE_INPUT;
 	if (!(flags & INF_RUN_DEVICE_INPUT))
 		for (int i = 0; i < s->g->n_inputs && rc == 0; i++)
 			if (s->in[i].dev)
@@ -288,15 +299,15 @@ static int cuda_run_flags(void *state, int batch, int flags)
 				                           cudaMemcpyHostToDevice, st));
 	if (rc < 0)
 		return rc;
-	enum cu_graph_step step = cu_graph_next(&s->graph[batch]);
-	if (step == CU_GRAPH_CAPTURE && capture(s, batch) < 0)
-		capture_failed(s, batch);
+	enum cu_graph_step step = cu_graph_next(&s->graph[k]);
+	if (step == CU_GRAPH_CAPTURE && capture(s, batch, stored) < 0)
+		capture_failed(s, batch, k);
 	else
-		cu_graph_done(&s->graph[batch], step, 1);
-	if (s->exec[batch])
-		rc = CU_RT(cudaGraphLaunch(s->exec[batch], st));
+		cu_graph_done(&s->graph[k], step, 1);
+	if (s->exec[k])
+		rc = CU_RT(cudaGraphLaunch(s->exec[k], st));
 	else
-		rc = run_body(s, batch);
+		rc = run_body(s, batch, stored);
 	if (rc < 0 || (flags & INF_RUN_DEVICE_OUTPUT))
 		return rc;
 	for (int i = 0; i < s->g->n_outputs && rc == 0; i++)
@@ -333,7 +344,7 @@ static void cuda_free(void **ps)
 		return;
 	if (s->c.stream)
 		cudaStreamSynchronize(s->c.stream);
-	for (int b = 0; s->exec && b <= s->max_batch; b++)
+	for (int b = 0; s->exec && b < 2 * (s->max_batch + 1); b++)
 		if (s->exec[b])
 			cudaGraphExecDestroy(s->exec[b]);
 	for (int i = 0; s->nodes && i < s->g->n_nodes; i++) {
@@ -411,8 +422,8 @@ static int alloc_state(cuda_state *s, inf_graph *g)
 	s->tdev = calloc((size_t)g->n_tensors + 1, sizeof(void *));
 	s->nhwc = calloc((size_t)g->n_tensors + 1, 1);
 	s->nodes = calloc((size_t)g->n_nodes + 1, sizeof(cu_node));
-	s->exec = calloc((size_t)s->max_batch + 1, sizeof(cudaGraphExec_t));
-	s->graph = calloc((size_t)s->max_batch + 1, sizeof(cu_graph_slot));
+	s->exec = calloc(2 * ((size_t)s->max_batch + 1), sizeof(cudaGraphExec_t));   /* graph_slot */
+	s->graph = calloc(2 * ((size_t)s->max_batch + 1), sizeof(cu_graph_slot));
 	if (!s->tdev || !s->nhwc || !s->nodes || !s->exec || !s->graph)
 		return -ENOMEM;
 	if ((rc = CU_RT(cudaMalloc((void **)&s->arena, s->arena_bytes + 256))) < 0)
@@ -492,7 +503,9 @@ static int cuda_prepare(inf_graph *g, const inf_engine_opts *o, void *share, voi
 	const cuda_dl *dl = NULL;
 	cuda_state *s = NULL;
 	int retry = 0, rc = probe(o->gpu, &dl);
-	if (rc < 0)
+	/* before the handles: the waits of this engine (and of NVDEC on the same primary
+	 * context) block instead of spinning a core */
+	if (rc < 0 || (rc = krn_cuda_use_device(o->gpu)) < 0)
 		return rc;
 	/* NHWC is the tensor-core layout: FP16 only, unless the caller forces NCHW */
 	rc = prepare_layout(g, o, dl, o->fp16 && !o->gpu_nchw, &retry, &s);
@@ -522,6 +535,16 @@ static void *cuda_device_input(void *state, int i)
 {
 	cuda_state *s = state;
 	return s->in[i].dev;
+}
+
+/* Where the producer writes input i in its stored form: the arena tensor itself. */
+static void *cuda_device_input_stored(void *state, int i, int *fp16, int *nhwc)
+{
+	cuda_state *s = state;
+	const io_buf *b = &s->in[i];
+	*fp16 = b->convert;
+	*nhwc = b->nhwc;
+	return b->t->is_const ? NULL : s->arena + b->t->offset;
 }
 
 static const void *cuda_device_output(void *state, int i)
@@ -573,6 +596,7 @@ const inf_backend_ops inf_backend_cuda = {
 	.partial_batches = 1,
 	.run_flags = cuda_run_flags,
 	.device_input = cuda_device_input,
+	.device_input_stored = cuda_device_input_stored,
 	.device_output = cuda_device_output,
 	.stream = cuda_stream,
 };

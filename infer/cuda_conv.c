@@ -1,13 +1,15 @@
-/* The cuda backend's cuDNN and cuBLAS operators: Conv (1-D and 2-D, grouped, dilated)
- * with the algorithm measured once at load (cudnnFindConvolutionForwardAlgorithmEx) and
- * bias + ReLU fused by cudnnConvolutionBiasActivationForward; other activations run as
- * one epilogue kernel. A 2-D convolution whose input is stored NHWC runs NHWC and keeps
- * its own copy of the weights in KRSC order (O, kh, kw, I/group); when its output is
- * stored in the other layout (a head convolution feeding a Reshape), it computes into the
- * context's scratch buffer and one strided copy converts. One that cuDNN refuses in NHWC
- * runs NCHW between such copies (input in, output out) instead. MatMul and Gemm go
- * through cublasGemmEx with float accumulation.
- * FP32 uses plain FMA math (no TF32) so results stay within the CPU tolerance. */
+/* The cuda backend's cuDNN convolution: Conv (1-D and 2-D, grouped, dilated) with the
+ * algorithm measured once at load (cudnnFindConvolutionForwardAlgorithmEx) and bias + ReLU
+ * fused by cudnnConvolutionBiasActivationForward; other activations run as one epilogue
+ * kernel. A 2-D convolution whose input is stored NHWC runs NHWC and keeps its own copy of
+ * the weights in KRSC order (O, kh, kw, I/group); when its output is stored in the other
+ * layout (a head convolution feeding a Reshape), it computes into the context's scratch
+ * buffer and one strided copy converts. One that cuDNN refuses in NHWC runs NCHW between
+ * such copies (input in, output out) instead.
+ * Which measured algorithms may run is cu_conv_pick's rule (cuda_conv_pick.h): FP32 keeps
+ * only FMA math (no TF32) so results stay within the CPU tolerance. The candidates are kept
+ * best first; a smaller batch that cuDNN refuses the first for takes the next, then a
+ * search at that batch, then runs the whole planned batch. MatMul and Gemm: cuda_gemm.c. */
 #ifdef VP_HAVE_CUDA
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include "pipeline/vp_err.h"
 #include "pipeline/vp_log.h"
 #include "cuda_check.h"
+#include "cuda_conv_pick.h"
 #include "cuda_kernels.h"
 #include "cuda_layout_pass.h"
 #include "cuda_ops.h"
@@ -23,13 +26,39 @@
 
 #define DNN(call, what) cuda_dnn_check(c->dl, (call), what)
 
+_Static_assert(CU_MATH_DEFAULT == (int)CUDNN_DEFAULT_MATH && CU_MATH_TENSOR_OP == (int)CUDNN_TENSOR_OP_MATH &&
+                       CU_MATH_TENSOR_OP_CONVERT == (int)CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION &&
+                       CU_MATH_FMA == (int)CUDNN_FMA_MATH,
+               "cuda_conv_pick.h mirrors cudnnMathType_t");
+
+#define CONV_CANDS CUDNN_CONVOLUTION_FWD_ALGO_COUNT
+
+/* An algorithm with the math type it was measured with and its workspace. */
+typedef struct conv_cand {
+	cudnnConvolutionFwdAlgo_t algo;
+	cudnnMathType_t math;
+	size_t ws;
+} conv_cand;
+
+/* What one batch size runs, decided on its first (eager) run: a candidate at that batch,
+ * or the planned batch's choice over the whole planned batch (batch == n). */
+typedef struct conv_choice {
+	conv_cand c;
+	int batch;          /* the descriptors' batch */
+	int next;           /* the candidate to try when this one is refused */
+	int refound;        /* a Find at this batch already ran */
+	int decided;
+} conv_choice;
+
 typedef struct conv_priv {
 	cudnnTensorDescriptor_t x, y, bias;
 	cudnnFilterDescriptor_t w;
 	cudnnConvolutionDescriptor_t conv;
 	cudnnActivationDescriptor_t relu;
-	cudnnConvolutionFwdAlgo_t algo;
-	size_t ws, ws_full;                 /* workspace of the current / the planned batch */
+	conv_cand cand[CONV_CANDS];         /* from Find at the planned batch, best first */
+	int ncand;
+	conv_choice *per_batch;             /* [0..n]: each batch size's choice */
+	conv_cand cur;                      /* what the descriptors run now */
 	int fused;                          /* bias + ReLU inside cuDNN */
 	int nhwc;                           /* computed NHWC, weights KRSC in wt */
 	int mixed;                          /* the output is stored in the other layout */
@@ -146,29 +175,87 @@ static const void *conv_src(const cu_ctx *c, const cu_node *cn, const conv_priv 
 	return p->in_convert ? (const void *)((const char *)c->scratch + p->x_off) : cn->din[0];
 }
 
-/* Measured search: cuDNN times every algorithm on the real buffers and returns them
- * fastest first; the first that ran wins, with the math type it ran with. */
-static int conv_search(cu_ctx *c, cu_node *cn, conv_priv *p)
+/* Whether a cuDNN status says "not supported" (cuDNN 9 reports sub-codes of the category). */
+static int dnn_refused(cudnnStatus_t st)
 {
-	cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-	int got = 0;
-	cudnnStatus_t st = c->dl->cudnnFindConvolutionForwardAlgorithmEx(
-		c->dnn, p->x, conv_src(c, cn, p), p->w, conv_weights(cn, p), p->conv, p->y, conv_dst(c, cn, p),
-		CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, perf, c->search, c->search_bytes);
-	/* an NHWC configuration cuDNN refuses is unsupported (the load retries in NCHW) */
-	if (st != CUDNN_STATUS_SUCCESS && (p->nhwc || p->mixed || p->in_convert))
-		return VP_EUNSUP;
-	int rc = DNN(st, "convolution algorithm search");
+	return (int)st / 1000 * 1000 == (int)CUDNN_STATUS_NOT_SUPPORTED;
+}
+
+/* The descriptor's math type while cuDNN measures: FMA in FP32 (no TF32), tensor ops in FP16. */
+static cudnnMathType_t search_math(const cu_ctx *c)
+{
+	return c->half ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
+}
+
+static void perf_rows(const cudnnConvolutionFwdAlgoPerf_t *perf, int got, cu_algo_perf *rows, int fp32_default_as_fma)
+{
+	for (int i = 0; i < got; i++) {
+		int math = (int)perf[i].mathType;
+		if (fp32_default_as_fma && math == CU_MATH_DEFAULT)
+			math = CU_MATH_FMA;
+		rows[i] = (cu_algo_perf){ (int)perf[i].algo, (int)perf[i].status, perf[i].time, perf[i].memory, math,
+		                          perf[i].determinism == CUDNN_DETERMINISTIC };
+	}
+}
+
+/* Measured search at the descriptors' batch on the real buffers, with ws as scratch: the
+ * usable algorithms best first (cu_conv_pick) into out[]. quiet: a failed search is
+ * VP_EUNSUP without a log line (the caller has another way). */
+static int conv_find(cu_ctx *c, cu_node *cn, conv_priv *p, void *ws, size_t ws_bytes, int quiet, conv_cand *out,
+                     int *nout)
+{
+	cudnnConvolutionFwdAlgoPerf_t perf[CONV_CANDS];
+	cu_algo_perf rows[CONV_CANDS];
+	int got = 0, order[CONV_CANDS];
+	*nout = 0;
+	int rc = DNN(c->dl->cudnnSetConvolutionMathType(p->conv, search_math(c)), "math type");
 	if (rc < 0)
 		return rc;
-	for (int i = 0; i < got; i++) {
-		if (perf[i].status != CUDNN_STATUS_SUCCESS)
-			continue;
-		p->algo = perf[i].algo;
-		p->ws = perf[i].memory;
-		return DNN(c->dl->cudnnSetConvolutionMathType(p->conv, perf[i].mathType), "math type");
+	cudnnStatus_t st = c->dl->cudnnFindConvolutionForwardAlgorithmEx(
+		c->dnn, p->x, conv_src(c, cn, p), p->w, conv_weights(cn, p), p->conv, p->y, conv_dst(c, cn, p), CONV_CANDS,
+		&got, perf, ws, ws_bytes);
+	if (st != CUDNN_STATUS_SUCCESS && quiet)
+		return VP_EUNSUP;
+	if ((rc = DNN(st, "convolution algorithm search")) < 0)
+		return rc;
+	perf_rows(perf, got, rows, 0);
+	int k = cu_conv_pick(rows, got, c->half, ws_bytes, order, CONV_CANDS);
+	if (k == 0 && !c->half) {
+		/* The descriptor was FMA while cuDNN measured, so what it labels default math ran
+		 * without TF32; the FP32 runs keep the descriptor at FMA (conv_use). */
+		perf_rows(perf, got, rows, 1);
+		if ((k = cu_conv_pick(rows, got, 0, ws_bytes, order, CONV_CANDS)) > 0)
+			vp_warn("infer", "cuda", "node '%s': cuDNN labels no FP32 algorithm FMA math; runs default-labelled "
+			        "ones with the descriptor at FMA math", cn->n->name);
 	}
-	return VP_EUNSUP;
+	for (int i = 0; i < k; i++)
+		out[i] = (conv_cand){ perf[order[i]].algo, c->half ? perf[order[i]].mathType : CUDNN_FMA_MATH,
+		                      perf[order[i]].memory };
+	*nout = k;
+	return 0;
+}
+
+/* At load, at the planned batch: the candidates, the first of them in use. */
+static int conv_search(cu_ctx *c, cu_node *cn, conv_priv *p)
+{
+	/* an NHWC configuration cuDNN refuses is unsupported (the load retries in NCHW) */
+	int rc = conv_find(c, cn, p, c->search, c->search_bytes, p->nhwc || p->mixed || p->in_convert, p->cand,
+	                   &p->ncand);
+	if (rc < 0)
+		return rc;
+	if (p->ncand == 0)
+		return VP_EUNSUP;
+	p->cur = p->cand[0];
+	return DNN(c->dl->cudnnSetConvolutionMathType(p->conv, p->cur.math), "math type");
+}
+
+/* cuDNN's status of the convolution itself, for the caller to judge (a refusal at a
+ * smaller batch moves on to the next candidate). */
+static cudnnStatus_t conv_forward(cu_ctx *c, cu_node *cn, conv_priv *p, void *dst)
+{
+	const float one = 1.0f, zero = 0.0f;
+	return c->dl->cudnnConvolutionForward(c->dnn, &one, p->x, conv_src(c, cn, p), p->w, conv_weights(cn, p), p->conv,
+	                                      p->cur.algo, c->work, p->cur.ws, &zero, p->y, dst);
 }
 
 static int conv_compute(cu_ctx *c, cu_node *cn, conv_priv *p, void *dst)
@@ -177,12 +264,13 @@ static int conv_compute(cu_ctx *c, cu_node *cn, conv_priv *p, void *dst)
 	const inf_node *n = cn->n;
 	/* fused bias + ReLU; a batch size cuDNN does not fuse falls back to the epilogue */
 	if (p->fused && c->dl->cudnnConvolutionBiasActivationForward(
-		                c->dnn, &one, p->x, conv_src(c, cn, p), p->w, conv_weights(cn, p), p->conv, p->algo, c->work, p->ws,
-		                &zero, p->y, dst, p->bias, cn->din[2], p->relu, p->y, dst) == CUDNN_STATUS_SUCCESS)
+		                c->dnn, &one, p->x, conv_src(c, cn, p), p->w, conv_weights(cn, p), p->conv, p->cur.algo, c->work,
+		                p->cur.ws, &zero, p->y, dst, p->bias, cn->din[2], p->relu, p->y, dst) == CUDNN_STATUS_SUCCESS)
 		return 0;
-	int rc = DNN(c->dl->cudnnConvolutionForward(c->dnn, &one, p->x, conv_src(c, cn, p), p->w, conv_weights(cn, p), p->conv,
-	                                            p->algo, c->work, p->ws, &zero, p->y, dst),
-	             "convolution");
+	cudnnStatus_t st = conv_forward(c, cn, p, dst);
+	if (dnn_refused(st) && p->cur_batch != p->n)
+		return VP_EUNSUP;   /* not logged: conv_run tries the next candidate */
+	int rc = DNN(st, "convolution");
 	if (rc < 0)
 		return rc;
 	const void *bias = n->n_in > 2 && n->in[2] ? cn->din[2] : NULL;
@@ -223,6 +311,7 @@ static void conv_release(cu_ctx *c, cu_node *cn)
 	if (p->relu)
 		c->dl->cudnnDestroyActivationDescriptor(p->relu);
 	cudaFree(p->wt);
+	free(p->per_batch);
 	free(p);
 	cn->priv = NULL;
 }
@@ -309,167 +398,123 @@ static int conv_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
 		rc = conv_fallback_nchw(c, cn, p, err, errlen);
 	if (rc < 0)
 		return ops_fail(err, errlen, rc, "no cuDNN algorithm runs this convolution");
-	if (p->ws > c->search_bytes)
-		return ops_fail(err, errlen, VP_EUNSUP, "the convolution needs %zu workspace bytes", p->ws);
-	if (p->ws > c->work_bytes)
-		c->work_bytes = p->ws;
-	p->ws_full = p->ws;
+	if (p->cur.ws > c->work_bytes)
+		c->work_bytes = p->cur.ws;
+	if (!(p->per_batch = calloc((size_t)p->n + 1, sizeof(*p->per_batch))))
+		return -ENOMEM;
+	p->per_batch[p->n] = (conv_choice){ .c = p->cand[0], .batch = (int)p->n, .next = p->ncand, .decided = 1 };
 	/* Try the fused call once on the real buffers (search scratch as workspace): cuDNN
 	 * supports it for some algorithm/type combinations only. */
 	const cuda_dl *dl = c->dl;
 	if (cn->n->act == INF_ACT_RELU && cn->n->n_in > 2 && cn->n->in[2]) {
 		const float one = 1.0f, zero = 0.0f;
 		cudnnStatus_t st = dl->cudnnConvolutionBiasActivationForward(
-			c->dnn, &one, p->x, conv_src(c, cn, p), p->w, conv_weights(cn, p), p->conv, p->algo, c->search, p->ws, &zero, p->y,
+			c->dnn, &one, p->x, conv_src(c, cn, p), p->w, conv_weights(cn, p), p->conv, p->cur.algo, c->search, p->cur.ws, &zero, p->y,
 			conv_dst(c, cn, p), p->bias, cn->din[2], p->relu, p->y, conv_dst(c, cn, p));
 		p->fused = st == CUDNN_STATUS_SUCCESS;
 	}
 	return 0;
 }
 
-/* A smaller batch gets its own descriptors when the chosen algorithm runs it within the
- * workspace; otherwise the node runs the whole planned batch (the extra items are unused). */
+/* Descriptors for `batch` items running candidate k (FP32 keeps the FMA math type). */
+static int conv_use(cu_ctx *c, conv_priv *p, int batch, const conv_cand *k)
+{
+	int rc = set_xy(c, p, batch);
+	if (rc == 0)
+		rc = DNN(c->dl->cudnnSetConvolutionMathType(p->conv, k->math), "math type");
+	if (rc == 0)
+		p->cur = *k;
+	return rc;
+}
+
+/* Candidate k at `batch` items, if cuDNN takes it there within the shared workspace. */
+static int conv_fits(cu_ctx *c, conv_priv *p, int batch, conv_cand *k)
+{
+	size_t ws = 0;
+	if (conv_use(c, p, batch, k) < 0 ||
+	    c->dl->cudnnGetConvolutionForwardWorkspaceSize(c->dnn, p->x, p->w, p->conv, p->y, k->algo, &ws) !=
+	            CUDNN_STATUS_SUCCESS ||
+	    ws > c->work_bytes)
+		return 0;
+	k->ws = ws;
+	return 1;
+}
+
+/* A Find at `batch` items with the shared workspace as scratch: only on an eager run (it
+ * synchronises, which a graph capture would not survive). */
+static int conv_refind(cu_ctx *c, cu_node *cn, conv_priv *p, int batch, conv_cand *ret)
+{
+	enum cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
+	conv_cand found[CONV_CANDS];
+	int nfound = 0;
+	if (cudaStreamIsCapturing(c->stream, &cs) != cudaSuccess || cs != cudaStreamCaptureStatusNone ||
+	    set_xy(c, p, batch) < 0 || conv_find(c, cn, p, c->work, c->work_bytes, 1, found, &nfound) < 0)
+		return 0;
+	for (int i = 0; i < nfound; i++)
+		if (conv_fits(c, p, batch, &found[i])) {
+			*ret = found[i];
+			return 1;
+		}
+	return 0;
+}
+
+/* What `batch` items run, from candidate `from` on: the first candidate cuDNN takes at
+ * that batch, else the best of a Find at that batch, else the planned batch's choice
+ * over the whole planned batch (the extra items are unused). */
+static void conv_decide(cu_ctx *c, cu_node *cn, conv_priv *p, int batch, int from)
+{
+	conv_choice *ch = &p->per_batch[batch];
+	ch->decided = 1;
+	for (int i = from; i < p->ncand; i++) {
+		conv_cand k = p->cand[i];
+		if (conv_fits(c, p, batch, &k)) {
+			*ch = (conv_choice){ .c = k, .batch = batch, .next = i + 1, .refound = ch->refound, .decided = 1 };
+			return;
+		}
+	}
+	if (!ch->refound) {
+		ch->refound = 1;
+		if (conv_refind(c, cn, p, batch, &ch->c)) {
+			vp_info("infer", "cuda", "node '%s': cuDNN takes none of the planned batch's algorithms at batch %d; "
+			        "algorithm %d from a search at that batch", cn->n->name, batch, (int)ch->c.algo);
+			ch->batch = batch;
+			ch->next = p->ncand;
+			return;
+		}
+	}
+	vp_info("infer", "cuda", "node '%s': no cuDNN algorithm at batch %d, runs the planned batch of %d",
+	        cn->n->name, batch, (int)p->n);
+	ch->c = p->cand[0];
+	ch->batch = (int)p->n;
+	ch->next = p->ncand;
+}
+
+/* Each batch size keeps what its first run decided; a candidate that cuDNN refuses when it
+ * runs (after accepting its workspace query) passes to the next. */
 static int conv_run(cu_ctx *c, cu_node *cn, int batch)
 {
 	conv_priv *p = cn->priv;
 	int want = cn->bscale ? batch : (int)p->n;
-	if (want != p->cur_batch) {
-		size_t ws = 0;
-		int rc = set_xy(c, p, want);
-		if (rc == 0 && c->dl->cudnnGetConvolutionForwardWorkspaceSize(c->dnn, p->x, p->w, p->conv, p->y, p->algo,
-		                                                              &ws) == CUDNN_STATUS_SUCCESS &&
-		    ws <= c->work_bytes) {
-			p->ws = ws;
-		} else if ((rc = set_xy(c, p, (int)p->n)) < 0) {
+	conv_choice *ch = &p->per_batch[want];
+	if (!ch->decided)
+		conv_decide(c, cn, p, want, 0);
+	for (;;) {
+		int rc = 0;
+		if (ch->batch != p->cur_batch || ch->c.algo != p->cur.algo || ch->c.math != p->cur.math ||
+		    ch->c.ws != p->cur.ws)
+			rc = conv_use(c, p, ch->batch, &ch->c);
+		if (rc == 0)
+			rc = conv_exec(c, cn, p);
+		if (rc != VP_EUNSUP || ch->batch == (int)p->n)
 			return rc;
-		} else {
-			p->ws = p->ws_full;
-		}
+		vp_info("infer", "cuda", "node '%s': cuDNN refuses algorithm %d at batch %d, trying the next",
+		        cn->n->name, (int)ch->c.algo, want);
+		conv_decide(c, cn, p, want, ch->next);
 	}
-	return conv_exec(c, cn, p);
-}
-
-/* ---- MatMul / Gemm ---- */
-
-typedef struct gemm_priv {
-	int ta, tb;
-	int64_t m, n, k, batch;           /* batch of independent products (strided) */
-	int64_t sa, sb;                   /* strides between the products' A and B; 0 = shared */
-	float alpha, beta;
-	int has_c;
-	cuk_geom cgeom;                   /* C broadcast into Y before the product */
-} gemm_priv;
-
-static int matmul_geom(const inf_node *n, gemm_priv *p, char *err, size_t errlen)
-{
-	const inf_tensor *a = n->in[0], *b = n->in[1];
-	if (a->ndim < 2 || b->ndim < 2)
-		return ops_fail(err, errlen, VP_EUNSUP, "1-D MatMul operands do not run on the GPU");
-	p->m = a->dims[a->ndim - 2];
-	p->k = a->dims[a->ndim - 1];
-	p->n = b->dims[b->ndim - 1];
-	int64_t ab = inf_tensor_numel(a) / (p->m * p->k), bb = inf_tensor_numel(b) / (p->k * p->n);
-	p->alpha = 1.0f;
-	if (bb == 1) {
-		/* B shared: every row of A's batch is one tall product */
-		p->m *= ab;
-		p->batch = 1;
-		return 0;
-	}
-	if (a->ndim != b->ndim || ab != bb)
-		return ops_fail(err, errlen, VP_EUNSUP, "MatMul broadcasting between batched operands does not run on the GPU");
-	for (int i = 0; i < a->ndim - 2; i++)
-		if (a->dims[i] != b->dims[i])
-			return ops_fail(err, errlen, VP_EUNSUP, "MatMul batch dims differ");
-	p->batch = ab;
-	p->sa = p->m * p->k;
-	p->sb = p->k * p->n;
-	return 0;
-}
-
-static int gemm_geom(const inf_node *n, gemm_priv *p, char *err, size_t errlen)
-{
-	const inf_tensor *a = n->in[0], *b = n->in[1], *cc = ops_in(n, 2), *y = n->out[0];
-	p->ta = (int)inf_attr_int(n, "transA", 0);
-	p->tb = (int)inf_attr_int(n, "transB", 0);
-	p->alpha = inf_attr_float(n, "alpha", 1.0f);
-	p->beta = inf_attr_float(n, "beta", 1.0f);
-	p->m = p->ta ? a->dims[1] : a->dims[0];
-	p->k = p->ta ? a->dims[0] : a->dims[1];
-	p->n = p->tb ? b->dims[0] : b->dims[1];
-	p->batch = 1;
-	if (!cc)
-		return 0;
-	if (cc->ndim > 2)
-		return ops_fail(err, errlen, VP_EMODEL, "C has rank %d", cc->ndim);
-	p->has_c = 1;
-	p->cgeom.nd = 2;
-	p->cgeom.dims[0] = y->dims[0];
-	p->cgeom.dims[1] = y->dims[1];
-	ops_bcast_strides(cc, 2, y->dims, p->cgeom.sa);
-	p->cgeom.sy[0] = y->dims[1];
-	p->cgeom.sy[1] = 1;
-	return 0;
-}
-
-static int gemm_prepare(cu_ctx *c, cu_node *cn, char *err, size_t errlen)
-{
-	const inf_node *n = cn->n;
-	(void)c;
-	for (int k = 0; k < n->n_in && k < 3; k++)
-		if (n->in[k] && !ops_dtype_is_float(n->in[k]->dtype))
-			return ops_fail(err, errlen, VP_EUNSUP, "only float products run on the GPU");
-	gemm_priv *p = calloc(1, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	cn->priv = p;
-	return !strcmp(n->op_type, "Gemm") ? gemm_geom(n, p, err, errlen) : matmul_geom(n, p, err, errlen);
-}
-
-/* Row-major Y = op(A) op(B) is column-major Y^T = op(B)^T op(A)^T: B goes first. */
-static int gemm_run(cu_ctx *c, cu_node *cn, int batch)
-{
-	const gemm_priv *p = cn->priv;
-	const inf_node *n = cn->n;
-	cudaDataType_t dt = c->half ? CUDA_R_16F : CUDA_R_32F;
-	size_t es = c->half ? 2 : 4;
-	float beta = 0.0f;
-	int rc;
-	(void)batch;
-	if (p->has_c && p->beta != 0.0f) {
-		if ((rc = cuk_copy_nd(cn->din[2], cn->dout[0], es, &p->cgeom, c->stream)) < 0)
-			return rc;
-		beta = p->beta;
-	}
-	int lda = (int)(p->ta ? p->m : p->k), ldb = (int)(p->tb ? p->k : p->n);
-	cublasOperation_t opa = p->ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = p->tb ? CUBLAS_OP_T : CUBLAS_OP_N;
-	cublasStatus_t st;
-	if (p->batch == 1)
-		st = c->dl->cublasGemmEx(c->blas, opb, opa, (int)p->n, (int)p->m, (int)p->k, &p->alpha, cn->din[1], dt, ldb,
-		                         cn->din[0], dt, lda, &beta, cn->dout[0], dt, (int)p->n, CUBLAS_COMPUTE_32F,
-		                         CUBLAS_GEMM_DEFAULT);
-	else
-		st = c->dl->cublasGemmStridedBatchedEx(c->blas, opb, opa, (int)p->n, (int)p->m, (int)p->k, &p->alpha,
-		                                       cn->din[1], dt, ldb, p->sb, cn->din[0], dt, lda, p->sa, &beta,
-		                                       cn->dout[0], dt, (int)p->n, p->m * p->n, (int)p->batch,
-		                                       CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-	if ((rc = cuda_blas_check(st, n->op_type)) < 0 || n->act == INF_ACT_NONE)
-		return rc;
-	return cuk_bias_act(c->half, cn->dout[0], cn->dout[0], NULL, 1, 1, inf_tensor_numel(n->out[0]), n->act,
-	                    n->act_alpha, n->act_beta, c->stream);
-}
-
-static void gemm_release(cu_ctx *c, cu_node *cn)
-{
-	(void)c;
-	free(cn->priv);
-	cn->priv = NULL;
 }
 
 const cu_op cu_ops_dnn[] = {
 	{ "Conv", conv_prepare, conv_run, conv_release },
-	{ "MatMul", gemm_prepare, gemm_run, gemm_release },
-	{ "Gemm", gemm_prepare, gemm_run, gemm_release },
 	{ NULL, NULL, NULL, NULL },
 };
 #endif

@@ -13,6 +13,7 @@
 
 #include "pipeline/vp_err.h"
 #include "cuda_check.h"
+#include "cuda_conv_pick.h"
 #include "cuda_kernels.h"
 #include "cuda_more.h"
 #include "cuda_ops.h"
@@ -331,26 +332,37 @@ static void *convt_grid(cu_node *cn, convt_priv *p)
 	return p->scratch ? p->scratch : cn->dout[0];
 }
 
-/* Measured search on the real buffers, fastest first; the first that ran wins, with the
- * math type it ran with. Not logged here: the caller may retry with the cropped grid. */
+/* Measured search on the real buffers; the best row cu_conv_pick allows wins (FP32: FMA
+ * math only, as for Conv), and FP32 keeps the descriptor at FMA math. Not logged here: the
+ * caller may retry with the cropped grid. */
 static int convt_search(cu_ctx *c, cu_node *cn, convt_priv *p, char *err, size_t errlen)
 {
 	cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-	int got = 0;
+	cu_algo_perf rows[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+	int got = 0, best = -1;
 	cudnnStatus_t st = c->dl->cudnnFindConvolutionBackwardDataAlgorithmEx(
 		c->dnn, p->w, cn->din[1], p->x, cn->din[0], p->conv, p->y, convt_grid(cn, p),
 		CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got, perf, c->search, c->search_bytes);
 	if (st != CUDNN_STATUS_SUCCESS)
 		return ops_fail(err, errlen, VP_EUNSUP, "cuDNN's algorithm search refuses this ConvTranspose: %s",
 		                c->dl->cudnnGetErrorString(st));
-	for (int i = 0; i < got; i++) {
-		if (perf[i].status != CUDNN_STATUS_SUCCESS)
-			continue;
-		p->algo = perf[i].algo;
-		p->ws = perf[i].memory;
-		return DNN(c->dl->cudnnSetConvolutionMathType(p->conv, perf[i].mathType), "math type");
+	/* the descriptor was FMA while cuDNN measured FP32: a row labelled default math ran as FMA */
+	for (int relabel = 0; relabel < 2 && best < 0; relabel++) {
+		for (int i = 0; i < got; i++) {
+			int math = (int)perf[i].mathType;
+			rows[i] = (cu_algo_perf){ (int)perf[i].algo, (int)perf[i].status, perf[i].time, perf[i].memory,
+			                          relabel && !c->half && math == CU_MATH_DEFAULT ? CU_MATH_FMA : math,
+			                          perf[i].determinism == CUDNN_DETERMINISTIC };
+		}
+		if (cu_conv_pick(rows, got, c->half, c->search_bytes, &best, 1) < 1)
+			best = -1;
 	}
-	return ops_fail(err, errlen, VP_EUNSUP, "no cuDNN algorithm runs this ConvTranspose");
+	if (best < 0)
+		return ops_fail(err, errlen, VP_EUNSUP, "no cuDNN algorithm runs this ConvTranspose");
+	p->algo = perf[best].algo;
+	p->ws = perf[best].memory;
+	return DNN(c->dl->cudnnSetConvolutionMathType(p->conv, c->half ? perf[best].mathType : CUDNN_FMA_MATH),
+	           "math type");
 }
 
 /* Descriptors and scratch destroyed, the record zeroed: ready for another geometry. */

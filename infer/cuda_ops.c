@@ -459,7 +459,7 @@ static const cu_op cu_ops_own[] = {
 
 const cu_op *cu_op_find(const char *op_type)
 {
-	const cu_op *const tables[] = { cu_ops_dnn, cu_ops_own, cu_ops_layout, cu_ops_more };
+	const cu_op *const tables[] = { cu_ops_dnn, cu_ops_gemm, cu_ops_own, cu_ops_layout, cu_ops_more };
 	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
 		for (const cu_op *op = tables[t]; op->op_type; op++)
 			if (!strcmp(op->op_type, op_type))

@@ -46,9 +46,10 @@ typedef struct cu_op {
 	void (*release)(cu_ctx *c, cu_node *cn);
 } cu_op;
 
-/* The cuda rows of the operator table (cuda_ops.c, cuda_conv.c); NULL when the op has no GPU kernel. */
+/* The cuda rows of the operator table (cuda_ops.c, cuda_conv.c, cuda_gemm.c); NULL when the op has no GPU kernel. */
 const cu_op *cu_op_find(const char *op_type);
-extern const cu_op cu_ops_dnn[];    /* Conv, MatMul, Gemm (cuda_conv.c), ended by a NULL row */
+extern const cu_op cu_ops_dnn[];    /* Conv (cuda_conv.c), ended by a NULL row */
+extern const cu_op cu_ops_gemm[];   /* MatMul, Gemm (cuda_gemm.c) */
 extern const cu_op cu_ops_layout[]; /* reshapes and strided copies (cuda_layout.c) */
 extern const cu_op cu_ops_more[];   /* Cast, Reduce*, BatchNormalization, ConvTranspose (cuda_more.c) */
 

@@ -22,6 +22,12 @@ struct inf_detector_gpu {
 	krn_pre_cuda *pre[PRE_CTX];
 	inf_head_cuda *head;
 	int gpu, next_pre;
+	/* Where and how preprocessing writes: the engine's input in the form it stores it
+	 * (FP16 engines: half, NHWC when the layout pass chose it), so the engine runs with
+	 * INF_RUN_DEVICE_INPUT_STORED and no conversion/transpose pass. */
+	void *input;
+	inf_input_form form;
+	int run_flags;
 };
 
 int inf_detector_gpu_new(inf_engine *e, const inf_head_cfg *hc, int max_batch, int max_dets, int gpu,
@@ -33,13 +39,22 @@ int inf_detector_gpu_new(inf_engine *e, const inf_head_cfg *hc, int max_batch, i
 	int rc = inf_engine_output_info(e, 0, &out);
 	if (rc < 0)
 		return rc;
-	if ((rc = KRN_CUDA_CHECK(cudaSetDevice(gpu))) < 0)
+	if ((rc = krn_cuda_use_device(gpu)) < 0)   /* blocking waits: collect sleeps, not spins */
 		return rc;
 	inf_detector_gpu *g = calloc(1, sizeof(*g));
 	if (!g)
 		return -ENOMEM;
 	g->engine = e;
 	g->gpu = gpu;
+	g->input = inf_engine_device_input_stored(e, 0, &g->form);
+	g->run_flags = INF_RUN_DEVICE_INPUT | INF_RUN_DEVICE_OUTPUT | INF_RUN_DEVICE_INPUT_STORED;
+	if (!g->input) {
+		g->input = inf_engine_device_input(e, 0);
+		g->form = (inf_input_form){ 0, 0 };
+		g->run_flags = INF_RUN_DEVICE_INPUT | INF_RUN_DEVICE_OUTPUT;
+	}
+	vp_info("model", "cuda", "preprocessing writes the engine input as %s %s", g->form.fp16 ? "FP16" : "FP32",
+	        g->form.nhwc ? "NHWC" : "NCHW");
 	for (int i = 0; i < PRE_CTX && rc == 0; i++)
 		rc = krn_pre_cuda_new(max_batch, &g->pre[i]);
 	if (rc < 0 || (rc = inf_head_cuda_new(hc, &out, max_batch, max_dets, &g->head)) < 0) {
@@ -64,12 +79,14 @@ int inf_detector_gpu_submit(inf_detector_gpu *g, vp_frame *const *frames, int n,
 	 * before batch k's inference has read it. */
 	krn_pre_cuda *ctx = g->pre[g->next_pre];
 	g->next_pre = (g->next_pre + 1) % PRE_CTX;
-	rc = krn_preprocess_cuda(ctx, (const vp_frame *const *)frames, n, pre,
-	                         inf_engine_device_input(g->engine, 0), xf, stream);
+	krn_pre_params p = *pre;
+	p.fp16 = g->form.fp16;
+	p.nhwc = g->form.nhwc;
+	rc = krn_preprocess_cuda(ctx, (const vp_frame *const *)frames, n, &p, g->input, xf, stream);
 	if (rc < 0)
 		return rc;
 	int64_t t1 = vp_mono_ns();
-	rc = inf_engine_run_flags(g->engine, n, INF_RUN_DEVICE_INPUT | INF_RUN_DEVICE_OUTPUT);
+	rc = inf_engine_run_flags(g->engine, n, g->run_flags);
 	if (rc < 0)
 		return rc;
 	int64_t t2 = vp_mono_ns();

@@ -327,6 +327,14 @@ void *inf_engine_device_input(inf_engine *e, int i)
 	return e->be->device_input && i >= 0 && i < e->full.g->n_inputs ? e->be->device_input(e->full.state, i) : NULL;
 }
 
+void *inf_engine_device_input_stored(inf_engine *e, int i, inf_input_form *form)
+{
+	*form = (inf_input_form){ 0, 0 };
+	if (!e->be->device_input_stored || i < 0 || i >= e->full.g->n_inputs)
+		return NULL;
+	return e->be->device_input_stored(e->full.state, i, &form->fp16, &form->nhwc);
+}
+
 const void *inf_engine_device_output(inf_engine *e, int i)
 {
 	return e->be->device_output && i >= 0 && i < e->full.g->n_outputs ? e->be->device_output(e->full.state, i)

@@ -102,9 +102,24 @@ void *inf_engine_device_input(inf_engine *e, int i);
 const void *inf_engine_device_output(inf_engine *e, int i);
 void *inf_engine_stream(inf_engine *e);
 
+/* How the engine stores input i on the device: IEEE half (fp16 engines) and/or NHWC
+ * (what the cuda layout pass chose), with room for max_batch items. */
+typedef struct inf_input_form {
+	int fp16;
+	int nhwc;
+} inf_input_form;
+/* The device buffer of input i in the form the engine stores it (*form says which), for a
+ * producer that writes it directly (the CUDA preprocessing in FP16 NHWC): run with
+ * INF_RUN_DEVICE_INPUT_STORED, and the engine skips its float -> half conversion and
+ * transpose. The same buffer as inf_engine_device_input (form all 0) when the engine
+ * stores the input as given; NULL on cpu. */
+void *inf_engine_device_input_stored(inf_engine *e, int i, inf_input_form *form);
+
 enum inf_run_flags {
 	INF_RUN_DEVICE_INPUT = 1,    /* inputs are already in the device buffers: no host copy */
 	INF_RUN_DEVICE_OUTPUT = 2,   /* leave outputs on the device and return once enqueued */
+	INF_RUN_DEVICE_INPUT_STORED = 4, /* every input is in inf_engine_device_input_stored's buffer,
+	                                  * in its stored form (implies INF_RUN_DEVICE_INPUT) */
 };
 /* inf_engine_run with flags (enum inf_run_flags). With INF_RUN_DEVICE_OUTPUT the call only
  * enqueues: synchronize inf_engine_stream (or record an event on it) before reading the

@@ -11,11 +11,16 @@ extern "C" {
 #include "pipeline/vp_log.h"
 }
 #include "heads_cuda.h"
+#include "kernels/cuda_util.h"
+#include "nms_order.h"
 
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kNmsThreads = 1024;
+constexpr int kSortThreads = 1024;
+constexpr int kScanThreads = 128;
+// Suppression masks of at most this many bytes at once; larger batches go in chunks of items.
+constexpr size_t kMaskBudget = (size_t)256 << 20;
 
 struct head_dev {
 	int n, nc, has_obj, raw, keep, cap;
@@ -25,18 +30,6 @@ struct head_dev {
 	const float *cls_thr;        // per class or NULL
 	const unsigned char *allow;  // per class or NULL
 };
-
-__device__ bool before(const vp_det &x, const vp_det &y)
-{
-	if (x.score != y.score)
-		return x.score > y.score;
-	if (x.class_id != y.class_id)
-		return x.class_id < y.class_id;
-	for (int k = 0; k < 4; k++)
-		if (x.bbox[k] != y.bbox[k])
-			return x.bbox[k] < y.bbox[k];
-	return false;
-}
 
 __device__ float iou(const float *a, const float *b)
 {
@@ -109,22 +102,61 @@ __global__ void score_anchors(const float *out, head_dev h, const krn_xform *xfs
 	cand[(long long)b * h.n + slot] = d;
 }
 
-// Rank of each candidate in the CPU order; exact duplicates keep their slot order.
-__global__ void rank_candidates(const vp_det *cand, vp_det *sorted, const int *count, int n)
+// One block per item: bitonic sort of the candidate slots in the CPU order (nms_order.h,
+// the network of heads_cuda_ref.c), over the next power of two above the item's own count,
+// in shared memory when it fits (scratch == NULL), else in scratch (pow2 slots per item).
+__global__ void sort_candidates(const vp_det *cand, vp_det *sorted, const int *count, int n, int pow2n, int *scratch)
 {
-	int i = blockIdx.x * blockDim.x + threadIdx.x, b = blockIdx.y;
-	int m = count[b];
-	if (i >= m)
-		return;
+	extern __shared__ int sidx[];
+	int b = blockIdx.x, m = count[b];
 	const vp_det *c = cand + (long long)b * n;
-	vp_det me = c[i];
-	int rank = 0;
-	for (int j = 0; j < m; j++) {
-		vp_det o = c[j];
-		if (before(o, me) || (j < i && !before(me, o)))
-			rank++;
+	int *idx = scratch ? scratch + (long long)b * pow2n : sidx;
+	int p = nms_pow2(m);
+	for (int i = threadIdx.x; i < p; i += blockDim.x)
+		idx[i] = i;
+	__syncthreads();
+	for (int k = 2; k <= p; k <<= 1)
+		for (int j = k >> 1; j > 0; j >>= 1) {
+			for (int i = threadIdx.x; i < p; i += blockDim.x)
+				nms_bitonic_step(c, m, idx, i, j, k);
+			__syncthreads();
+		}
+	for (int i = threadIdx.x; i < m; i += blockDim.x)
+		sorted[(long long)b * n + i] = c[idx[i]];
+}
+
+// Suppression mask of item item0 + blockIdx.y: block x owns the column block of sorted
+// boxes x*64.. and fills, for every earlier-or-same row block, one word per row: bit k set
+// when the row's box suppresses box x*64+k (same class, later, IoU > thr).
+__global__ void nms_mask(const vp_det *sorted, const int *count, int n, int words, float thr, int item0,
+                         unsigned long long *mask)
+{
+	__shared__ float box[NMS_WORD][4];
+	__shared__ int cls[NMS_WORD];
+	int b = item0 + blockIdx.y, m = count[b], cb = blockIdx.x, t = threadIdx.x;
+	if (cb * NMS_WORD >= m)
+		return;
+	const vp_det *s = sorted + (long long)b * n;
+	int cn = min(NMS_WORD, m - cb * NMS_WORD);
+	if (t < cn) {
+		const vp_det d = s[cb * NMS_WORD + t];
+		for (int k = 0; k < 4; k++)
+			box[t][k] = d.bbox[k];
+		cls[t] = d.class_id;
 	}
-	sorted[(long long)b * n + rank] = me;
+	__syncthreads();
+	unsigned long long *mk = mask + (long long)blockIdx.y * n * words;
+	for (int rb = 0; rb <= cb; rb++) {
+		int row = rb * NMS_WORD + t;
+		if (row >= m)
+			break;
+		const vp_det r = s[row];
+		unsigned long long bits = 0;
+		for (int k = rb == cb ? t + 1 : 0; k < cn; k++)
+			if (cls[k] == r.class_id && iou(r.bbox, box[k]) > thr)
+				bits |= 1ull << k;
+		mk[(long long)row * words + cb] = bits;
+	}
 }
 
 __device__ float clampf(float v, float hi)
@@ -132,37 +164,38 @@ __device__ float clampf(float v, float hi)
 	return v < 0.0f ? 0.0f : (v > hi ? hi : v);
 }
 
-// One block per item: greedy NMS in score order; a kept box suppresses later boxes of its class.
-__global__ void nms(const vp_det *sorted, const int *count, unsigned char *supp, int n, float thr, int keep, int cap,
-                    const krn_xform *xfs, vp_det *out, int *nout)
+// One block per item: the greedy scan in score order. A box is kept unless an earlier kept
+// box's mask row marks it; keeping one ORs its row into the removed set (words from its own
+// block on). Every thread reads the same removed bit, so the branch is uniform.
+__global__ void nms_scan(const vp_det *sorted, const int *count, const unsigned long long *mask, int n, int words,
+                         int keep, int cap, int item0, const krn_xform *xfs, vp_det *out, int *nout)
 {
-	int b = blockIdx.x, m = count[b], kept = 0;
+	extern __shared__ unsigned long long removed[];
+	int bz = blockIdx.x, b = item0 + bz, m = count[b], kept = 0;
+	int mw = (m + NMS_WORD - 1) / NMS_WORD;
 	const vp_det *s = sorted + (long long)b * n;
-	unsigned char *sp = supp + (long long)b * n;
-	for (int j = threadIdx.x; j < m; j += blockDim.x)
-		sp[j] = 0;
+	const unsigned long long *mk = mask + (long long)bz * n * words;
+	for (int w = threadIdx.x; w < mw; w += blockDim.x)
+		removed[w] = 0;
 	__syncthreads();
 	for (int i = 0; i < m && kept < keep; i++) {
-		if (!sp[i]) {
-			const vp_det d = s[i];
-			// Clip a copy: like the CPU, suppression compares the unclipped boxes (thread 0
-			// too, or its share of the later boxes would see the clipped one).
-			if (threadIdx.x == 0) {
-				vp_det o = d;
-				if (xfs) {
-					float w = (float)xfs[b].src_w, h = (float)xfs[b].src_h;
-					o.bbox[0] = clampf(o.bbox[0], w);
-					o.bbox[1] = clampf(o.bbox[1], h);
-					o.bbox[2] = clampf(o.bbox[2], w);
-					o.bbox[3] = clampf(o.bbox[3], h);
-				}
-				out[(long long)b * cap + kept] = o;
+		if (removed[i / NMS_WORD] >> (i % NMS_WORD) & 1)
+			continue;
+		// Clip a copy: like the CPU, suppression compared the unclipped boxes.
+		if (threadIdx.x == 0) {
+			vp_det o = s[i];
+			if (xfs) {
+				float w = (float)xfs[b].src_w, h = (float)xfs[b].src_h;
+				o.bbox[0] = clampf(o.bbox[0], w);
+				o.bbox[1] = clampf(o.bbox[1], h);
+				o.bbox[2] = clampf(o.bbox[2], w);
+				o.bbox[3] = clampf(o.bbox[3], h);
 			}
-			for (int j = i + 1 + threadIdx.x; j < m; j += blockDim.x)
-				if (s[j].class_id == d.class_id && iou(d.bbox, s[j].bbox) > thr)
-					sp[j] = 1;
-			kept++;
+			out[(long long)b * cap + kept] = o;
 		}
+		for (int w = i / NMS_WORD + threadIdx.x; w < mw; w += blockDim.x)
+			removed[w] |= mk[(long long)i * words + w];
+		kept++;
 		__syncthreads();
 	}
 	if (threadIdx.x == 0)
@@ -203,7 +236,11 @@ struct inf_head_cuda {
 	unsigned char *allow;
 	vp_det *cand, *sorted;
 	int *count;
-	unsigned char *supp;
+	int pow2n;                     // sorting network size for n candidates
+	size_t sort_smem;              // dynamic shared memory of sort_candidates; 0: sort_idx
+	int *sort_idx;                 // global sort scratch when the network does not fit in shared memory
+	int words, mask_items;         // mask words per row; items per mask chunk
+	unsigned long long *mask;      // suppression masks of mask_items items
 	head_slot slot[kSlots];
 	float *h_col;                  // first column of item 0, for the AUTO box format
 	cudaStream_t stream;           // the caller's decode stream (the engine's)
@@ -260,8 +297,28 @@ static int alloc_slot(head_slot *sl, size_t mb, size_t cap)
 	if (!rc) rc = rt(cudaHostAlloc(&sl->h_out, mb * cap * sizeof(vp_det), cudaHostAllocDefault), "pinned");
 	if (!rc) rc = rt(cudaHostAlloc(&sl->h_nout, mb * sizeof(int), cudaHostAllocDefault), "pinned");
 	if (!rc) rc = rt(cudaEventCreateWithFlags(&sl->decoded, cudaEventDisableTiming), "event");
-	if (!rc) rc = rt(cudaEventCreateWithFlags(&sl->done, cudaEventDisableTiming), "event");
+	// the host waits on done once per batch (the engine thread's collect): blocking, not spinning
+	if (!rc) rc = rt(cudaEventCreateWithFlags(&sl->done, KRN_EVENT_WAIT_FLAGS), "event");
 	return rc;
+}
+
+/* The sorting network in shared memory when the device allows that much per block (an
+ * opt-in above 48 KB), else in a global scratch of pow2 slots per item. */
+static int sort_setup(inf_head_cuda *g)
+{
+	int dev = 0, optin = 0;
+	g->pow2n = nms_pow2(g->h.n);
+	size_t bytes = (size_t)g->pow2n * sizeof(int);
+	if (cudaGetDevice(&dev) == cudaSuccess &&
+	    cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) == cudaSuccess &&
+	    bytes <= (size_t)optin &&
+	    cudaFuncSetAttribute(sort_candidates, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes) == cudaSuccess) {
+		g->sort_smem = bytes;
+		return 0;
+	}
+	cudaGetLastError();
+	g->sort_smem = 0;
+	return rt(cudaMalloc(&g->sort_idx, (size_t)g->max_batch * bytes), "sort scratch");
 }
 
 static int alloc_dev(inf_head_cuda *g)
@@ -270,7 +327,11 @@ static int alloc_dev(inf_head_cuda *g)
 	int rc = 0;
 	if (!rc) rc = rt(cudaMalloc(&g->cand, mb * n * sizeof(vp_det)), "candidates");
 	if (!rc) rc = rt(cudaMalloc(&g->sorted, mb * n * sizeof(vp_det)), "candidates");
-	if (!rc) rc = rt(cudaMalloc(&g->supp, mb * n), "suppression flags");
+	if (!rc) rc = sort_setup(g);
+	g->words = (int)((n + NMS_WORD - 1) / NMS_WORD);
+	size_t per_item = n * (size_t)g->words * sizeof(unsigned long long);
+	g->mask_items = (int)(per_item * mb <= kMaskBudget ? mb : (kMaskBudget / per_item > 0 ? kMaskBudget / per_item : 1));
+	if (!rc) rc = rt(cudaMalloc(&g->mask, per_item * (size_t)g->mask_items), "suppression masks");
 	if (!rc) rc = rt(cudaMalloc(&g->count, mb * sizeof(int)), "counts");
 	for (int s = 0; s < kSlots && !rc; s++)
 		rc = alloc_slot(&g->slot[s], mb, cap);
@@ -368,12 +429,20 @@ static int decide_format(inf_head_cuda *g, const float *d_output)
 	return 0;
 }
 
+/* Ranking (one bitonic sort per item), then per chunk of items the suppression masks and
+ * the scan. Grids are sized for n candidates; blocks past an item's count return at once. */
 static int run_nms(inf_head_cuda *g, head_slot *sl, int batch, const krn_xform *d_xf)
 {
-	dim3 grid((g->h.n + kThreads - 1) / kThreads, batch);
-	rank_candidates<<<grid, kThreads, 0, g->stream>>>(g->cand, g->sorted, g->count, g->h.n);
-	nms<<<batch, kNmsThreads, 0, g->stream>>>(g->sorted, g->count, g->supp, g->h.n, g->h.iou, g->h.keep, g->h.cap,
-	                                          d_xf, sl->out, sl->nout);
+	int n = g->h.n;
+	sort_candidates<<<batch, kSortThreads, g->sort_smem, g->stream>>>(g->cand, g->sorted, g->count, n, g->pow2n,
+	                                                                  g->sort_smem ? NULL : g->sort_idx);
+	for (int i0 = 0; i0 < batch; i0 += g->mask_items) {
+		int items = batch - i0 < g->mask_items ? batch - i0 : g->mask_items;
+		nms_mask<<<dim3(g->words, items), NMS_WORD, 0, g->stream>>>(g->sorted, g->count, n, g->words, g->h.iou, i0,
+		                                                            g->mask);
+		nms_scan<<<items, kScanThreads, g->words * sizeof(unsigned long long), g->stream>>>(
+			g->sorted, g->count, g->mask, n, g->words, g->h.keep, g->h.cap, i0, d_xf, sl->out, sl->nout);
+	}
 	return rt(cudaGetLastError(), "NMS kernels");
 }
 
@@ -474,7 +543,8 @@ extern "C" void inf_head_cuda_free(inf_head_cuda **pg)
 	cudaFree(g->allow);
 	cudaFree(g->cand);
 	cudaFree(g->sorted);
-	cudaFree(g->supp);
+	cudaFree(g->sort_idx);
+	cudaFree(g->mask);
 	cudaFree(g->count);
 	cudaFreeHost(g->h_col);
 	free(g);

@@ -1,7 +1,8 @@
 /* Detector heads on the GPU: the twin of heads.h's decoder for a model output that is
  * already in device memory. Per batch item one pass scores every anchor (best class,
  * objectness, thresholds, class filter) and decodes the boxes of the candidates, the
- * candidates are ranked in the CPU order (score, class, box), and class-aware greedy NMS
+ * candidates are ranked in the CPU order (score, class, box) by a block-wide bitonic sort,
+ * and class-aware greedy NMS (a 64-bit suppression mask per pair block, then a scan)
  * keeps at most cap boxes, clipped to the frame. Only the survivors (cap slots per item)
  * and their counts are copied to pinned host memory, asynchronously, on a stream of the
  * head's own. Results equal inf_head_decode's on the same output (bit for bit for decoded
@@ -37,8 +38,12 @@ int inf_head_cuda_decode(inf_head_cuda *h, const float *d_output, int batch, con
 int inf_head_cuda_result(inf_head_cuda *h, int slot, int b, const vp_det **dets);
 void inf_head_cuda_free(inf_head_cuda **h);
 
-/* The GPU NMS on host candidates (for tests: same contract as inf_nms). */
+/* The GPU ranking and NMS on host candidates (for tests and the bench: same contract as
+ * inf_nms). */
 int inf_nms_cuda(vp_det *dets, int n, float iou, int max_keep);
+/* Its CPU reference, the same algorithm (heads_cuda_ref.c, built everywhere): bitonic sort
+ * in the CPU order, 64-bit suppression mask words, sequential scan; equal to inf_nms. */
+int inf_nms_bitmask_ref(vp_det *dets, int n, float iou, int max_keep);
 
 #ifdef __cplusplus
 }

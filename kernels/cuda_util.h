@@ -49,6 +49,37 @@ static inline int krn_cuda_check_at(cudaError_t e, const char *call, const char 
  *     if ((r = KRN_CUDA_CHECK(cudaMalloc(&p, n))) < 0) goto fail; */
 #define KRN_CUDA_CHECK(call) krn_cuda_check_at((call), #call, __FILE__, __LINE__)
 
+/* Flags of the events the host waits on (cudaEventSynchronize): block on a primitive
+ * instead of spinning, whatever the context's scheduling flags are. The default,
+ * cudaDeviceScheduleAuto, spins while there are fewer CUDA contexts than cores, so engine
+ * and decoder threads would each keep a core busy waiting for the GPU. */
+#define KRN_EVENT_WAIT_FLAGS (cudaEventDisableTiming | cudaEventBlockingSync)
+
+/* Makes gpu the calling thread's device and its primary context (shared by the runtime,
+ * cuDNN, cuBLAS and NVDEC) block-synchronising: cudaStreamSynchronize and the driver's
+ * cuStreamSynchronize then sleep instead of spinning. Called where a device is set up
+ * (engine load, detector), before the hot paths run. The runtime overwrites the flags of a
+ * context that is already active; one that refuses is a warning (the waits on
+ * KRN_EVENT_WAIT_FLAGS events still block), not an error. */
+static inline int krn_cuda_use_device(int gpu)
+{
+	int rc = KRN_CUDA_CHECK(cudaSetDevice(gpu));
+	unsigned int flags = 0;
+	if (rc < 0 || cudaGetDeviceFlags(&flags) != cudaSuccess) {
+		(void)cudaGetLastError();
+		return rc;
+	}
+	if ((flags & cudaDeviceScheduleMask) == cudaDeviceScheduleBlockingSync)
+		return 0;
+	cudaError_t e = cudaSetDeviceFlags((flags & ~(unsigned int)cudaDeviceScheduleMask) | cudaDeviceScheduleBlockingSync);
+	if (e != cudaSuccess) {
+		vp_warn("cuda", NULL, "device %d: blocking synchronisation refused (%s); waits on streams may spin", gpu,
+		        cudaGetErrorName(e));
+		(void)cudaGetLastError();
+	}
+	return 0;
+}
+
 /* Number of visible devices, or a negative code with *why saying why there is none
  * (no driver, no device); never logs, so callers decide how loud a fallback is. */
 static inline int krn_cuda_devices(const char **why)

@@ -58,7 +58,7 @@ extern "C" int krn_pre_cuda_new(int max_batch, krn_pre_cuda **ret)
 	int r;
 	if ((r = KRN_CUDA_CHECK(cudaMallocHost((void **)&c->host, bytes))) < 0 ||
 	    (r = KRN_CUDA_CHECK(cudaMalloc((void **)&c->dev, bytes))) < 0 ||
-	    (r = KRN_CUDA_CHECK(cudaEventCreateWithFlags(&c->copied, cudaEventDisableTiming))) < 0) {
+	    (r = KRN_CUDA_CHECK(cudaEventCreateWithFlags(&c->copied, KRN_EVENT_WAIT_FLAGS))) < 0) {
 		krn_pre_cuda_free(&c);
 		return r;
 	}

@@ -2,7 +2,9 @@
  * candidate sets (clusters, ties, exact duplicates, several classes, both IoU thresholds,
  * with and without a keep limit), and inf_head_cuda decodes the reference outputs of the
  * shared models ($SHARED/data/reference/<model>.io) into the detections inf_head_decode gives,
- * per batch item, with class filters and per-class thresholds. Skips without a GPU. */
+ * per batch item, with class filters and per-class thresholds and at threshold 0.001
+ * (thousands of candidates); inf_nms_bitmask_ref (the kernels' CPU twin) agrees too.
+ * Skips without a GPU. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -53,7 +55,8 @@ static void make_candidates(vp_det *d, int n, unsigned seed)
 static void test_gpu_nms_equals_cpu_nms(void **state)
 {
 	(void)state;
-	static const int sizes[] = { 1, 2, 50, 777, 4000 };
+	/* up to every anchor of a 640x640 YOLO output; past 4096 and 8192 (sorting network sizes) */
+	static const int sizes[] = { 1, 2, 50, 64, 65, 777, 4000, 4097, 8400 };
 	static const float ious[] = { 0.45f, 0.7f };
 	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
 		for (size_t k = 0; k < 2; k++)
@@ -66,6 +69,12 @@ static void test_gpu_nms_equals_cpu_nms(void **state)
 				memcpy(b, a, (size_t)n * sizeof(*a));
 				int nc = inf_nms(a, n, ious[k], keep);
 				int ng = inf_nms_cuda(b, n, ious[k], keep);
+				vp_det *r = malloc((size_t)n * sizeof(*r));
+				assert_non_null(r);
+				make_candidates(r, n, (unsigned)(s * 31 + k * 7 + (size_t)limit));
+				assert_int_equal(inf_nms_bitmask_ref(r, n, ious[k], keep), nc);   /* the CUDA kernels' twin */
+				assert_memory_equal(a, r, (size_t)nc * sizeof(*a));
+				free(r);
 				printf("# nms n=%d iou=%.2f keep=%d: cpu %d, gpu %d survivors\n", n, ious[k], keep, nc, ng);
 				assert_int_equal(ng, nc);
 				assert_memory_equal(a, b, (size_t)nc * sizeof(*a));
@@ -112,7 +121,8 @@ static void check_slot(inf_head *h, inf_head_cuda *g, int slot, const float *out
 /* Two items: the reference output and a copy with every score field scaled by 0.8, with
  * different letterbox transforms; both heads must agree item by item, with decodes in
  * flight in both result slots. */
-static void check_head(const char *io, int family, int size, const float *class_thr, const uint8_t *allow)
+static void check_head_at(const char *io, int family, int size, float threshold, const float *class_thr,
+                          const uint8_t *allow)
 {
 	inf_tensor_info info;
 	float *one = load_output(io, &info);
@@ -126,8 +136,8 @@ static void check_head(const char *io, int family, int size, const float *class_
 		two[item + i] = one[i] * (i % 3 ? 1.0f : 0.8f);
 	inf_tensor_info info2 = info;
 	info2.dims[0] = 2;
-	inf_head_cfg cfg = { .family = family, .input_w = size, .input_h = size, .threshold = 0.25f, .nms_iou = 0.45f,
-	                     .max_detections = 100, .class_threshold = class_thr, .class_allow = allow };
+	inf_head_cfg cfg = { .family = family, .input_w = size, .input_h = size, .threshold = threshold, .nms_iou = 0.45f,
+	                     .max_detections = threshold < 0.01f ? CAP : 100, .class_threshold = class_thr, .class_allow = allow };
 	/* the third: a frame much smaller than the boxes, so most survivors are clipped (NMS
 	 * must still compare the unclipped boxes, as the CPU does) */
 	krn_xform xf[3] = { { 0.6f, 0.6f, 0.0f, 52.0f, 1280, 720 }, { 0.5f, 0.5f, 8.0f, 0.0f, 1000, 1400 },
@@ -162,6 +172,11 @@ static void check_head(const char *io, int family, int size, const float *class_
 	free(two);
 }
 
+static void check_head(const char *io, int family, int size, const float *class_thr, const uint8_t *allow)
+{
+	check_head_at(io, family, size, 0.25f, class_thr, allow);
+}
+
 static void test_yolox_head_equals_cpu(void **state)
 {
 	(void)state;
@@ -172,6 +187,15 @@ static void test_yolov8_head_equals_cpu(void **state)
 {
 	(void)state;
 	check_head("yolov8n.io", INF_FAM_YOLOV8, 640, NULL, NULL);
+}
+
+/* At threshold 0.001 nearly every one of the 8,400 anchors is a candidate: the parallel
+ * sort and the bitmask NMS must still give the CPU's detections. */
+static void test_low_threshold_equals_cpu(void **state)
+{
+	(void)state;
+	check_head_at("yolov8n.io", INF_FAM_YOLOV8, 640, 0.001f, NULL, NULL);
+	check_head_at("yolox_nano.io", INF_FAM_YOLOX, 416, 0.001f, NULL, NULL);
 }
 
 static void test_class_filter_and_thresholds_equal_cpu(void **state)
@@ -198,6 +222,7 @@ int main(void)
 		cmocka_unit_test(test_yolox_head_equals_cpu),
 		cmocka_unit_test(test_yolov8_head_equals_cpu),
 		cmocka_unit_test(test_class_filter_and_thresholds_equal_cpu),
+		cmocka_unit_test(test_low_threshold_equals_cpu),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 #else

@@ -512,6 +512,43 @@ static void test_fp16_and_nhwc_layouts(void **state)
 	synth_free(&s);
 }
 
+/* The layout the detector feeds an FP16 NHWC engine with: FP16 NHWC is the FP16 NCHW
+ * output transposed, bit for bit, for every item of a batch of different sizes and
+ * formats (the CUDA kernel is compared with this reference in tests/gpu_preprocess.c). */
+static void test_fp16_nhwc_is_fp16_nchw_transposed(void **state)
+{
+	(void)state;
+	enum { W = 37, H = 29, N = 2 };
+	synth s[N];
+	synth_new(&s[0], VP_PIX_NV12, 64, 48, synth_yuv);
+	synth_new(&s[1], VP_PIX_YUV420P, 23, 51, synth_yuv);
+	const vp_frame *b[N] = { &s[0].f, &s[1].f };
+	krn_pre_params p;
+	yolov8_preset(&p);
+	p.dst_w = W;
+	p.dst_h = H;
+	p.mean[1] = 3.0f;
+	p.scale[2] = 0.5f;
+	p.fp16 = 1;
+	uint16_t *nchw = malloc((size_t)N * 3 * W * H * sizeof(uint16_t));
+	uint16_t *nhwc = malloc((size_t)N * 3 * W * H * sizeof(uint16_t));
+	assert_non_null(nchw);
+	assert_non_null(nhwc);
+	assert_int_equal(krn_preprocess_ref(b, N, &p, nchw, NULL), 0);
+	p.nhwc = 1;
+	assert_int_equal(krn_preprocess_ref(b, N, &p, nhwc, NULL), 0);
+	for (int i = 0; i < N; i++)
+		for (int c = 0; c < 3; c++)
+			for (int y = 0; y < H; y++)
+				for (int x = 0; x < W; x++)
+					assert_int_equal(nhwc[(((size_t)i * H + y) * W + x) * 3 + c],
+					                 nchw[(((size_t)i * 3 + c) * H + y) * W + x]);
+	free(nchw);
+	free(nhwc);
+	for (int i = 0; i < N; i++)
+		synth_free(&s[i]);
+}
+
 static void test_rejects_bad_frames_and_params(void **state)
 {
 	(void)state;
@@ -556,6 +593,7 @@ int main(void)
 		cmocka_unit_test(test_bt709_and_bt601_matrices),
 		cmocka_unit_test(test_batch_of_different_sizes_equals_single_calls),
 		cmocka_unit_test(test_fp16_and_nhwc_layouts),
+		cmocka_unit_test(test_fp16_nhwc_is_fp16_nchw_transposed),
 		cmocka_unit_test(test_rejects_bad_frames_and_params),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
