@@ -152,6 +152,13 @@ static int in_state(reader *rd, long state)
 	return st.state == state;
 }
 
+static int reconnected(reader *rd, long n)
+{
+	dec_stats st;
+	dec_stream_get_stats(rd->s, &st);
+	return st.reconnects >= n;
+}
+
 static void stop_reader(reader *rd)
 {
 	int64_t t0 = now_ms();
@@ -214,8 +221,13 @@ static void test_rtsp_server_killed_then_restarted_stream_recovers(void **state)
 	int64_t lost = wait_for(in_state, &rd, DEC_BACKOFF, cfg.rtsp_timeout_ms + 1000);
 	print_message("server killed: backoff after %lld ms\n", (long long)lost);
 	assert_true(lost >= 0);
-	/* Let the backoff grow to its cap while the port is closed. */
-	usleep(2000 * 1000);
+	/* Let the backoff grow to its cap while the port is closed: three refused retries
+	 * (delays up to 200, 400, 800 ms) leave the next delay at reconnect_max_ms. */
+	dec_stats st;
+	dec_stream_get_stats(s, &st);
+	int64_t capped = wait_for(reconnected, &rd, (long)st.reconnects + 3, 10000);
+	print_message("backoff at its cap after %lld ms\n", (long long)capped);
+	assert_true(capped >= 0);
 	long before = atomic_load(&rd.frames);
 
 	srv = start_server(&port);
@@ -224,7 +236,6 @@ static void test_rtsp_server_killed_then_restarted_stream_recovers(void **state)
 	print_message("server restarted: frames again after %lld ms\n", (long long)back);
 	assert_true(back >= 0);
 	assert_true(atomic_load(&rd.last_ms) - restarted <= cfg.reconnect_max_ms + 1000);
-	dec_stats st;
 	dec_stream_get_stats(s, &st);
 	assert_true(st.reconnects >= 1);
 	assert_int_equal(st.state, DEC_RUNNING);
@@ -296,13 +307,6 @@ static void test_no_server_backs_off_exponentially(void **state)
 	assert_int_equal(atomic_load(&rd.frames), 0);
 	stop_reader(&rd);
 	dec_stream_free(&s);
-}
-
-static int reconnected(reader *rd, long n)
-{
-	dec_stats st;
-	dec_stream_get_stats(rd->s, &st);
-	return st.reconnects >= n;
 }
 
 /* The delays themselves, read from the "retrying after N ms" lines rather than timed, so a

@@ -122,6 +122,7 @@ static void test_tcp_listen_disconnects_slow_subscriber_and_serves_the_other(voi
 	pthread_join(th, NULL);
 	assert_int_equal(fast.lines.count, n);
 	assert_int_equal(fast.lines.bad, 0);
+	print_message("slowest write with a slow peer: %lld ms\n", (long long)worst_ms);
 	assert_true(worst_ms < 100);
 
 	tn_lines slow_lines;
