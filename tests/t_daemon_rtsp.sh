@@ -46,19 +46,23 @@ scenario() { # label vapd-binary
 	kill -KILL $srv; wait $srv 2>/dev/null; srv=
 	check "$label: frames flowed from the RTSP server ($before before the kill)" '[ "$before" -ge 25 ]'
 	lost=0; wait_for 'grep -q "\[decode cam\] running → backoff" "$tmp/err"' 50 && lost=1
-	# Dead server: a few refused connects, each followed by a longer backoff.
-	sleep 2
+	# Dead server: three refused connects, each followed by a longer backoff (delays up to
+	# 200, 400, 800 ms): the next delay is at reconnect.max_ms when the server comes back.
+	wait_for '[ "$(grep -c "\[decode cam\] connecting → backoff" "$tmp/err")" -ge 3 ]' 150
 	backoffs=$(grep -c "\[decode cam\] connecting → backoff" "$tmp/err")
 	check "$label: the loss is logged and vapd backs off ($backoffs refused reconnects)" \
-		'[ $lost = 1 ] && [ "$backoffs" -ge 1 ] && kill -0 $pid 2>/dev/null'
+		'[ $lost = 1 ] && [ "$backoffs" -ge 3 ] && kill -0 $pid 2>/dev/null'
 	mid=$(frames)
 	t0=$(now_ms)
 	start_server
+	t1=$(now_ms)
 	wait_for '[ "$(frames)" -gt "$mid" ]' 100
-	dt=$(($(now_ms) - t0))
-	check "$label: frames flow again ${dt} ms after the restart (limit reconnect.max_ms + 1 s = $((MAX_MS + 1000)) ms)" \
+	t2=$(now_ms)
+	dt=$((t2 - t0))
+	check "$label: frames flow again ${dt} ms after the restart ($((t1 - t0)) ms server start + $((t2 - t1)) ms; limit reconnect.max_ms + 1 s = $((MAX_MS + 1000)) ms)" \
 		'[ "$(frames)" -gt "$mid" ] && [ $dt -le $((MAX_MS + 1000)) ]'
-	sleep 1
+	# Flowing, not one frame: ten more before the stop.
+	wait_for '[ "$(frames)" -ge $((mid + 10)) ]' 100
 	kill -TERM $pid; wait $pid; rc=$?; pid=
 	kill -KILL $srv 2>/dev/null; wait $srv 2>/dev/null; srv=
 	check "$label: no crash, clean exit with the stream's EOS (rc=$rc)" \
