@@ -1,7 +1,8 @@
 #!/bin/sh
 # RTSP end to end through build/vapd: tests/rtsp_server.py (GStreamer) streams a shared
 # clip; the test kills it mid-stream (vapd must log the loss and back off, not crash),
-# restarts it on the same port, and frames must flow again within reconnect.max_ms + 1 s.
+# restarts it on the same port, and frames must flow again within reconnect.max_ms + 1.5 s
+# of the server being ready.
 # Repeated under the ASan+UBSan build of t_sanitize.sh.
 BUILD=${BUILD:-build}
 SHARED=${SHARED:-../shared}
@@ -58,9 +59,15 @@ scenario() { # label vapd-binary
 	t1=$(now_ms)
 	wait_for '[ "$(frames)" -gt "$mid" ]' 100
 	t2=$(now_ms)
-	dt=$((t2 - t0))
-	check "$label: frames flow again ${dt} ms after the restart ($((t1 - t0)) ms server start + $((t2 - t1)) ms; limit reconnect.max_ms + 1 s = $((MAX_MS + 1000)) ms)" \
-		'[ "$(frames)" -gt "$mid" ] && [ $dt -le $((MAX_MS + 1000)) ]'
+	# Timed from the server's "ready": its own start (Python + GStreamer) is not vapd's.
+	# The backoff is at its cap, so the next try comes within max_ms; then the RTSP
+	# handshake and the first decodable frame. Measured under load on the 2-core machine
+	# (2 busy loops, 20 runs): server start 8-873 ms (median 305); ready to frames
+	# 558-1863 ms (median 931) with max_ms 1000, 771-1756 ms (median 1218) under ASan with
+	# max_ms 2000; the old limit, max_ms + 1 s from before the server start, failed 1 of 20.
+	dt=$((t2 - t1))
+	check "$label: frames flow again ${dt} ms after the restarted server is ready ($((t1 - t0)) ms to start it; limit reconnect.max_ms + 1.5 s = $((MAX_MS + 1500)) ms)" \
+		'[ "$(frames)" -gt "$mid" ] && [ $dt -le $((MAX_MS + 1500)) ]'
 	# Flowing, not one frame: ten more before the stop.
 	wait_for '[ "$(frames)" -ge $((mid + 10)) ]' 100
 	kill -TERM $pid; wait $pid; rc=$?; pid=

@@ -133,7 +133,10 @@ static void test_dead_and_stuck_peers_never_delay_the_pipeline_or_other_sinks(vo
 
 	print_message("slowest publish: %lld ms; %ld publishes in %lld ms\n", (long long)worst, n,
 	              (long long)publish_ms);
-	assert_true(worst < 100);
+	/* The slowest of 3000 publishes, measured under load on the 2-core machine (2 busy
+	 * loops, 20 runs): 1 to 54 ms, median 4.5; all 3000 took 54 to 162 ms. A publish that
+	 * waited on the stuck peer or a connect to the dead ones would take seconds. */
+	assert_true(worst < 300);
 	assert_true(publish_ms < 10000);
 	assert_int_equal(r.lines.count, n);
 	assert_int_equal(r.lines.bad, 0);
