@@ -233,6 +233,8 @@ static void test_rtsp_server_killed_then_restarted_stream_recovers(void **state)
 	srv = start_server(&port);
 	int64_t restarted = now_ms();
 	int64_t back = wait_for(has_frames, &rd, before + 1, cfg.reconnect_max_ms + 1000);
+	/* Measured under load on the 2-core machine (2 busy loops, 20 runs): 514-1046 ms,
+	 * median 902, against max_ms + 1 s = 2000 ms from the server's ready line. */
 	print_message("server restarted: frames again after %lld ms\n", (long long)back);
 	assert_true(back >= 0);
 	assert_true(atomic_load(&rd.last_ms) - restarted <= cfg.reconnect_max_ms + 1000);
@@ -265,6 +267,7 @@ static void test_rtsp_frozen_server_times_out_into_backoff(void **state)
 	int64_t t = wait_for(in_state, &rd, DEC_BACKOFF, 3000);
 	print_message("frozen server: backoff after %lld ms (timeout %d ms)\n", (long long)t,
 	              cfg.rtsp_timeout_ms);
+	/* Measured under load (2 busy loops, 20 runs): 1601-1663 ms, median 1623. */
 	assert_true(t >= 0 && t < cfg.rtsp_timeout_ms + 1500);
 	kill(srv, SIGCONT);
 	stop_reader(&rd);
@@ -303,6 +306,7 @@ static void test_no_server_backs_off_exponentially(void **state)
 	print_message("2 s without a server: %lld reconnects\n", (long long)st.reconnects);
 	/* Delays 50-100, 100-200, 200-400, then 200-400 ms: 6 to 10 tries in 2 s. A fixed
 	 * initial delay would make 20 or more; no cap would make 5 or fewer. */
+	/* Measured under load (2 busy loops, 20 runs): 7 to 9 tries. */
 	assert_true(st.reconnects >= 4 && st.reconnects <= 12);
 	assert_int_equal(atomic_load(&rd.frames), 0);
 	stop_reader(&rd);
@@ -439,6 +443,8 @@ static void test_realtime_loop_holds_the_clip_fps(void **state)
 	}
 	double fps = (N - 1) / ((double)(last - first) / 1e9);
 	print_message("realtime loop: %.3f fps (clip 10 fps)\n", fps);
+	/* Measured under load (2 busy loops, 20 runs): 9.989-10.000 fps (frame times are the
+	 * pacer's release times, which a busy machine delays but does not spread). */
 	assert_true(fabs(fps - 10.0) <= 0.2);
 	dec_stream_free(&s);
 }
