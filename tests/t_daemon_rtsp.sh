@@ -1,7 +1,8 @@
 #!/bin/sh
 # RTSP end to end through build/vapd: tests/rtsp_server.py (GStreamer) streams a shared
 # clip; the test kills it mid-stream (vapd must log the loss and back off, not crash),
-# restarts it on the same port, and frames must flow again within reconnect.max_ms + 1 s.
+# restarts it on the same port, and frames must flow again within reconnect.max_ms + 1.5 s
+# of the server being ready.
 # Repeated under the ASan+UBSan build of t_sanitize.sh.
 BUILD=${BUILD:-build}
 SHARED=${SHARED:-../shared}
@@ -46,19 +47,29 @@ scenario() { # label vapd-binary
 	kill -KILL $srv; wait $srv 2>/dev/null; srv=
 	check "$label: frames flowed from the RTSP server ($before before the kill)" '[ "$before" -ge 25 ]'
 	lost=0; wait_for 'grep -q "\[decode cam\] running → backoff" "$tmp/err"' 50 && lost=1
-	# Dead server: a few refused connects, each followed by a longer backoff.
-	sleep 2
+	# Dead server: three refused connects, each followed by a longer backoff (delays up to
+	# 200, 400, 800 ms): the next delay is at reconnect.max_ms when the server comes back.
+	wait_for '[ "$(grep -c "\[decode cam\] connecting → backoff" "$tmp/err")" -ge 3 ]' 150
 	backoffs=$(grep -c "\[decode cam\] connecting → backoff" "$tmp/err")
 	check "$label: the loss is logged and vapd backs off ($backoffs refused reconnects)" \
-		'[ $lost = 1 ] && [ "$backoffs" -ge 1 ] && kill -0 $pid 2>/dev/null'
+		'[ $lost = 1 ] && [ "$backoffs" -ge 3 ] && kill -0 $pid 2>/dev/null'
 	mid=$(frames)
 	t0=$(now_ms)
 	start_server
+	t1=$(now_ms)
 	wait_for '[ "$(frames)" -gt "$mid" ]' 100
-	dt=$(($(now_ms) - t0))
-	check "$label: frames flow again ${dt} ms after the restart (limit reconnect.max_ms + 1 s = $((MAX_MS + 1000)) ms)" \
-		'[ "$(frames)" -gt "$mid" ] && [ $dt -le $((MAX_MS + 1000)) ]'
-	sleep 1
+	t2=$(now_ms)
+	# Timed from the server's "ready": its own start (Python + GStreamer) is not vapd's.
+	# The backoff is at its cap, so the next try comes within max_ms; then the RTSP
+	# handshake and the first decodable frame. Measured under load on the 2-core machine
+	# (2 busy loops, 20 runs): server start 8-873 ms (median 305); ready to frames
+	# 558-1863 ms (median 931) with max_ms 1000, 771-1756 ms (median 1218) under ASan with
+	# max_ms 2000; the old limit, max_ms + 1 s from before the server start, failed 1 of 20.
+	dt=$((t2 - t1))
+	check "$label: frames flow again ${dt} ms after the restarted server is ready ($((t1 - t0)) ms to start it; limit reconnect.max_ms + 1.5 s = $((MAX_MS + 1500)) ms)" \
+		'[ "$(frames)" -gt "$mid" ] && [ $dt -le $((MAX_MS + 1500)) ]'
+	# Flowing, not one frame: ten more before the stop.
+	wait_for '[ "$(frames)" -ge $((mid + 10)) ]' 100
 	kill -TERM $pid; wait $pid; rc=$?; pid=
 	kill -KILL $srv 2>/dev/null; wait $srv 2>/dev/null; srv=
 	check "$label: no crash, clean exit with the stream's EOS (rc=$rc)" \

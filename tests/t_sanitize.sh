@@ -11,6 +11,8 @@ trap 'rm -rf "$tmp"' EXIT
 n=0; fails=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 nok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
+# Waits up to $2 tenths of a second for the shell condition $1.
+wait_for() { i=0; while ! eval "$1"; do i=$((i + 1)); [ $i -ge "$2" ] && return 1; sleep 0.1; done; }
 
 ANALYTICS_TESTS="test_tracker test_counting test_analytics"
 if ! make -s -j"$(nproc)" BUILD="$ASAN_BUILD" SANITIZE=1 "$ASAN_BUILD/vapd" \
@@ -43,7 +45,8 @@ printf 'sources:\n  - id: cut\n    uri: %s\n  - id: live\n    uri: %s\n    realt
 	"$tmp/cut.mp4" "$SHARED/data/videos/people-432p.mp4" "$tmp" > "$tmp/t.yaml"
 "$ASAN_BUILD/vapd" -q -c "$tmp/t.yaml" 2>"$tmp/err" &
 pid=$!
-sleep 2
+# In the middle of the run: the truncated clip has ended and the live one is running.
+wait_for 'grep -q "\[source cut\] ended" "$tmp/err" && grep -q "\[decode live\] connecting → running" "$tmp/err"' 300
 kill -TERM $pid
 wait $pid; rc=$?
 if [ $rc = 0 ] && ! grep -q "Sanitizer\|runtime error" "$tmp/err" && [ "$(grep -c '"eos":true' "$tmp/t.jsonl")" = 2 ]; then

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "test_damage.h"
+#include "test_wait.h"
 
 #include "decode/source.h"
 #include "pipeline/vp_err.h"
@@ -458,11 +459,13 @@ typedef struct reader {
 	vp_frame *f;
 	int rc;
 	int64_t done_ms;
+	volatile pid_t tid;   /* the reading thread, for tw_wait_thread_sleeping */
 } reader;
 
 static void *read_one(void *arg)
 {
 	reader *rd = arg;
+	__atomic_store_n(&rd->tid, tw_gettid(), __ATOMIC_RELEASE);
 	rd->rc = dec_stream_read(rd->s, &rd->f);
 	rd->done_ms = now_ms();
 	return NULL;
@@ -485,24 +488,28 @@ static void test_pool_backpressure_blocks_until_a_frame_is_released(void **state
 	reader rd = { .s = s, .done_ms = 0 };
 	pthread_t t;
 	assert_int_equal(pthread_create(&t, NULL, read_one, &rd), 0);
-	usleep(300 * 1000);
+	assert_true(tw_wait_thread_sleeping(&rd.tid, TW_DEADLINE_MS));
+	usleep(300 * 1000);   /* the window in which it must stay blocked */
 	assert_int_equal(__atomic_load_n(&rd.done_ms, __ATOMIC_SEQ_CST), 0);  /* still blocked */
 	int64_t released = now_ms();
 	vp_frame_unref(&held[0]);
 	pthread_join(t, NULL);
 	assert_int_equal(rd.rc, 0);
 	assert_int_equal(rd.f->index, POOL);
+	print_message("reader woke %lld ms after the release\n", (long long)(rd.done_ms - released));
 	assert_true(rd.done_ms - released < 1000);
 	vp_frame_unref(&rd.f);
 
 	/* Blocked again on a full pool: an interrupt frees the reader with VP_EOF. */
 	assert_int_equal(dec_stream_read(s, &held[0]), 0);
+	rd.tid = 0;
 	assert_int_equal(pthread_create(&t, NULL, read_one, &rd), 0);
-	usleep(200 * 1000);
+	assert_true(tw_wait_thread_sleeping(&rd.tid, TW_DEADLINE_MS));
 	int64_t interrupted = now_ms();
 	dec_stream_interrupt(s);
 	pthread_join(t, NULL);
 	assert_int_equal(rd.rc, VP_EOF);
+	print_message("reader woke %lld ms after the interrupt\n", (long long)(rd.done_ms - interrupted));
 	assert_true(rd.done_ms - interrupted < 500);
 	assert_int_equal(dec_stream_read(s, &rd.f), VP_EOF);
 	dec_stream_free(&s);

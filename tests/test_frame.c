@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "pipeline/vp_frame.h"
+#include "test_wait.h"
 
 static int g_released, g_destroyed;
 static void on_release(void *ctx, vp_frame *f) { (void)ctx; (void)f; g_released++; }
@@ -31,12 +32,18 @@ static void test_last_unref_returns_frame_to_pool(void **state)
 	assert_int_equal(g_destroyed, 2);
 }
 
+typedef struct releaser {
+	vp_frame *f;
+	volatile pid_t waiter;   /* the thread blocked in vp_frame_pool_get */
+	int waited;              /* it was seen asleep before the release */
+} releaser;
+
+/* Returns the frame once the waiter is blocked, so the wake-up is what is tested. */
 static void *release_later(void *arg)
 {
-	struct timespec ms30 = { 0, 30000000L };
-	nanosleep(&ms30, NULL);
-	vp_frame *f = arg;
-	vp_frame_unref(&f);
+	releaser *r = arg;
+	r->waited = tw_wait_thread_sleeping(&r->waiter, TW_DEADLINE_MS);
+	vp_frame_unref(&r->f);
 	return NULL;
 }
 
@@ -46,11 +53,13 @@ static void test_empty_pool_blocks_until_a_frame_returns(void **state)
 	vp_frame_pool *p;
 	assert_int_equal(vp_frame_pool_new(1, NULL, NULL, NULL, &p), 0);
 	vp_frame *a = vp_frame_pool_get(p);
+	releaser r = { .f = a, .waiter = tw_gettid() };
 	pthread_t th;
-	pthread_create(&th, NULL, release_later, a);
+	pthread_create(&th, NULL, release_later, &r);
 	vp_frame *b = vp_frame_pool_get(p); /* waits for the other thread's unref */
 	assert_ptr_equal(a, b);
 	pthread_join(th, NULL);
+	assert_true(r.waited);
 	vp_frame_unref(&b);
 	vp_frame_pool_free(&p);
 }

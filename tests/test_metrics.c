@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include "test_skip.h"
+#include "test_wait.h"
 
 #include "pipeline/metrics.h"
 #include "pipeline/vp_err.h"
@@ -464,6 +465,21 @@ static int connect_nb(int port)
 	return fd;
 }
 
+/* The idle clients are in place: every connect has completed and the server has taken
+ * them all from its accept queue. */
+typedef struct clients { const int *fd; int n, port; } clients;
+
+static int clients_accepted(void *arg)
+{
+	const clients *c = arg;
+	for (int i = 0; i < c->n; i++) {
+		struct pollfd p = { c->fd[i], POLLOUT, 0 };
+		if (poll(&p, 1, 0) != 1 || !(p.revents & POLLOUT))
+			return 0;
+	}
+	return tw_listen_queue(c->port) == 0;
+}
+
 /* Whether the server has closed or cut fd. */
 static int closed_by_peer(int fd)
 {
@@ -522,7 +538,9 @@ static void test_metrics_server_answers_probes_among_50_idle_and_trickling_clien
 	int port = pipe_metrics_server_port(srv), fd[N], sent[N] = { 0 }, probes = 0, worst = 0;
 	for (int i = 0; i < N; i++)
 		fd[i] = connect_nb(port);
-	usleep(200 * 1000);
+	clients cl = { fd, N, port };
+	if (!tw_wait(clients_accepted, &cl, TW_DEADLINE_MS))
+		fail_msg("the %d clients were not all connected and accepted within %d ms", N, TW_DEADLINE_MS);
 	int64_t start = now_ms(), next_byte = start;
 	while (now_ms() - start < RUN_MS) {
 		if (now_ms() >= next_byte) {

@@ -6,12 +6,12 @@
 #include <cmocka.h>
 
 #include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "pipeline/mqueue.h"
 #include "pipeline/vp_err.h"
+#include "test_wait.h"
 
 #include <errno.h>
 
@@ -50,6 +50,7 @@ typedef struct popper {
 	void *items[8];
 	int streams[8], ended[4], n_ended, n;
 	volatile int started;
+	volatile pid_t tid;   /* the popping thread, for tw_wait_thread_sleeping */
 	double ms;   /* how long the pop took */
 } popper;
 
@@ -58,6 +59,7 @@ static void *pop(void *arg)
 	popper *p = arg;
 	struct timespec a;
 	clock_gettime(CLOCK_MONOTONIC, &a);
+	__atomic_store_n(&p->tid, tw_gettid(), __ATOMIC_RELEASE);
 	__atomic_store_n(&p->started, 1, __ATOMIC_RELEASE);
 	p->n = pipe_mq_pop_batch(p->q, p->max, p->timeout_ms, p->items, p->streams, p->ended,
 	                         &p->n_ended);
@@ -65,14 +67,12 @@ static void *pop(void *arg)
 	return NULL;
 }
 
-/* Starts pop() and gives it time to block (nothing to take yet). */
+/* Starts pop() and returns once it is blocked (nothing to take yet): its thread asleep. */
 static void start_popper(popper *p, pthread_t *th)
 {
 	assert_int_equal(pthread_create(th, NULL, pop, p), 0);
-	while (!__atomic_load_n(&p->started, __ATOMIC_ACQUIRE))
-		sched_yield();
-	struct timespec ms30 = { 0, 30000000L };
-	nanosleep(&ms30, NULL);
+	if (!tw_wait_thread_sleeping(&p->tid, TW_DEADLINE_MS))
+		fail_msg("pop_batch on an empty queue did not block within %d ms", TW_DEADLINE_MS);
 }
 
 static void test_batch_takes_streams_round_robin(void **state)
@@ -160,15 +160,16 @@ static void test_end_reported_once_after_items(void **state)
 	pipe_mq_free(&q);
 }
 
-typedef struct producer { pipe_mq *q; int stream, count, pushed, rc; } producer;
+typedef struct producer { pipe_mq *q; int stream, count, pushed, rc; volatile pid_t tid; } producer;
 
 static void *produce(void *arg)
 {
 	producer *p = arg;
+	__atomic_store_n(&p->tid, tw_gettid(), __ATOMIC_RELEASE);
 	for (int k = 0; k < p->count; k++) {
 		if ((p->rc = pipe_mq_push(p->q, p->stream, ITEM(p->stream, k))) < 0)
 			break;
-		p->pushed++;
+		__atomic_store_n(&p->pushed, p->pushed + 1, __ATOMIC_RELEASE);
 	}
 	pipe_mq_close(p->q, p->stream);
 	return NULL;
@@ -223,9 +224,18 @@ static void test_partial_batch_after_timeout(void **state)
 	/* A lone frame waits for company at most timeout_ms, then goes alone. */
 	assert_int_equal(p.n, 1);
 	assert_ptr_equal(p.items[0], ITEM(0, 0));
+	print_message("pop waited %.1f ms\n", p.ms);
 	assert_true(p.ms >= 45.0);
 	assert_true(p.ms < 2000.0);
 	pipe_mq_free(&q);
+}
+
+/* The first item is in and the producer sleeps: blocked waiting for room for the second. */
+static int producer_blocked(void *arg)
+{
+	producer *p = arg;
+	pid_t tid = __atomic_load_n(&p->tid, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&p->pushed, __ATOMIC_ACQUIRE) == 1 && tid && tw_thread_sleeping(tid);
 }
 
 static void test_shutdown_releases_blocked_producer(void **state)
@@ -237,8 +247,9 @@ static void test_shutdown_releases_blocked_producer(void **state)
 	producer pr = { .q = q, .stream = 0, .count = 3 };
 	pthread_t th;
 	pthread_create(&th, NULL, produce, &pr);
-	struct timespec ms20 = { 0, 20000000L };
-	nanosleep(&ms20, NULL);
+	/* Shut down once the first item is in and the producer is blocked on the second. */
+	if (!tw_wait(producer_blocked, &pr, TW_DEADLINE_MS))
+		fail_msg("the producer did not block on a full queue within %d ms", TW_DEADLINE_MS);
 	pipe_mq_shutdown(q);
 	join_within(th, "producer blocked on a full queue after shutdown");
 	/* The first item fit; the second waited for room and was refused by the shutdown. */
@@ -287,6 +298,7 @@ static void test_push_wakes_a_consumer_and_the_batch_ends_by_its_deadline(void *
 	assert_int_equal(p.streams[0], 1);
 	assert_ptr_equal(p.items[0], ITEM(1, 0));
 	assert_int_equal(p.n_ended, 0);
+	print_message("waited %.1f ms\n", ms);
 	assert_true(ms >= 45.0);
 	assert_true(ms < 2000.0);
 	pipe_mq_free(&q);

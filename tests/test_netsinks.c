@@ -122,7 +122,11 @@ static void test_tcp_listen_disconnects_slow_subscriber_and_serves_the_other(voi
 	pthread_join(th, NULL);
 	assert_int_equal(fast.lines.count, n);
 	assert_int_equal(fast.lines.bad, 0);
-	assert_true(worst_ms < 100);
+	/* The slowest of 12000 writes, measured under load on the 2-core machine (2 busy
+	 * loops, 20 runs): 5 to 84 ms, median 21 (a preempted writer, not a wait). A write
+	 * that waited for the slow peer would wait until the end of the test. */
+	print_message("slowest write with a slow peer: %lld ms\n", (long long)worst_ms);
+	assert_true(worst_ms < 300);
 
 	tn_lines slow_lines;
 	tn_lines_init(&slow_lines);

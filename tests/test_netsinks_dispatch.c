@@ -5,6 +5,7 @@
 
 #include "sinks/dispatch_internal.h"
 #include "test_netsinks_util.h"
+#include "test_wait.h"
 #include "test_sinks_check.h"
 
 /* A subscriber that keeps every byte it receives, for the JSON schema checker. */
@@ -84,7 +85,11 @@ static void test_dead_and_stuck_peers_never_delay_the_pipeline_or_other_sinks(vo
 	assert_true(r.fd >= 0);
 	assert_non_null(r.raw);
 	tn_lines_init(&r.lines);
-	tn_sleep_ms(150);   /* one tick: the listening sink accepts its subscriber */
+	/* The listening sink accepts its subscriber on a tick: every message goes to it after. */
+	for (int64_t end = tn_now_ms() + TW_DEADLINE_MS; tw_listen_queue(listen_port) != 0;
+	     tn_sleep_ms(1))
+		if (tn_now_ms() > end)
+			fail_msg("the tcp-listen sink did not accept its subscriber within %d ms", TW_DEADLINE_MS);
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, reader_main, &r), 0);
 
@@ -126,7 +131,12 @@ static void test_dead_and_stuck_peers_never_delay_the_pipeline_or_other_sinks(vo
 	sink_set_close_counted(&set, final);
 	pthread_join(th, NULL);
 
-	assert_true(worst < 100);
+	print_message("slowest publish: %lld ms; %ld publishes in %lld ms\n", (long long)worst, n,
+	              (long long)publish_ms);
+	/* The slowest of 3000 publishes, measured under load on the 2-core machine (2 busy
+	 * loops, 20 runs): 1 to 54 ms, median 4.5; all 3000 took 54 to 162 ms. A publish that
+	 * waited on the stuck peer or a connect to the dead ones would take seconds. */
+	assert_true(worst < 300);
 	assert_true(publish_ms < 10000);
 	assert_int_equal(r.lines.count, n);
 	assert_int_equal(r.lines.bad, 0);

@@ -391,6 +391,10 @@ static void survives_broker_restart(int qos)
 	for (long i = first_after; i < seq; i++)
 		missing += !s.seen[i];
 	assert_int_equal(missing, 0);
+	/* The slowest of 500 writes, measured under load on the 2-core machine (2 busy loops,
+	 * 20 runs of each QoS): 0 to 10 ms, median 1; 50 ms keeps a 5x margin and still fails
+	 * a write that waits for the dead broker (a connect attempt, a full socket). */
+	print_message("qos %d: slowest write across the broker restart: %lld ms\n", qos, (long long)worst);
 	assert_true(worst < 50);
 	assert_int_equal(s.bad_payload, 0);
 	sub_stop(&s);
@@ -553,7 +557,12 @@ static void test_mqtt_tls_with_ca_and_client_certificate(void **state)
 		accepted += k.ops->write(k.priv, &m.m) == 0;
 	}
 	tn_sink_close(&k);
-	assert_true(accepted <= 1);   /* at most one handed over while the handshake ran */
+	/* QoS 0 messages are handed to the library only while the (failing) handshake runs,
+	 * one per 20 ms. Measured under load on the 2-core machine (2 busy loops, 20 runs):
+	 * 0 accepted in 11 runs, 1 in 8, 2 in 1 (which failed the old bound of 1); a sink
+	 * that queued them regardless would take all 20. */
+	print_message("untrusted broker: %d of 20 messages accepted during the handshake\n", accepted);
+	assert_true(accepted <= 4);
 	assert_int_equal(sub_count(&s), 0);
 
 	cfg.tls.ca_file = ca;
