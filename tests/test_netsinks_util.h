@@ -17,18 +17,11 @@
 #include "pipeline/vp_err.h"
 #include "sinks/sink.h"
 
-static inline int64_t tn_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "test_wait.h"
 
-static inline void tn_sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
+/* The clock and sleep of test_wait.h, under the names these tests use. */
+#define tn_now_ms tw_now_ms
+#define tn_sleep_ms tw_sleep_ms
 
 /* A loopback port nobody uses right now (the kernel's pick for an ephemeral bind). */
 static inline int tn_free_port(int type)
