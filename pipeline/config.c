@@ -438,6 +438,12 @@ static void walk_pair(cfg_ctx *c, yaml_node_pair_t *p, const yaml_node_t *first,
 	char cnorm[CFG_PATH_MAX], cdisp[CFG_PATH_MAX];
 	cfg_pathf(cnorm, "%s%s%s", norm, *norm ? "." : "", name);
 	cfg_pathf(cdisp, "%s%s%s", disp, *disp ? "." : "", name);
+	/* "sinks[].path" or "model.path" written as one key would match a table path whose
+	 * struct is not being walked (found by the config fuzzer: a write through NULL). */
+	if (name[strcspn(name, ".[]")]) {
+		unknown_key(c, key, norm, cdisp);
+		return;
+	}
 	if (first) {
 		cfg_error(c, kpos, cdisp, "duplicate key (first at line %d)", (int)first->start_mark.line + 1);
 		return;

@@ -61,6 +61,11 @@ static void test_config_rejects_unknown_key_and_lists_valid_keys(void **state)
 	                "rotate_mb, flush_ms\n");
 	expect_error("source:\n  - id: a\n", "1:1: source: unknown key; valid keys: pipeline, log, metrics, "
 	                                     "sources, model, tracker, sinks\n");
+	/* A table path written as one key is a key of no section (the config fuzzer's find:
+	 * "sinks[].flush_ms" at the top wrote through a NULL sink). */
+	expect_error("sinks[].flush_ms: 5\n", "1:1: sinks[].flush_ms: unknown key; valid keys: pipeline");
+	expect_error_in("model.path: /tmp/m.onnx\n", "4:1: model.path: unknown key; valid keys: pipeline");
+	expect_error_in("sinks:\n  - type: stdout\n    queue.depth: 3\n", "6:5: sinks[0].queue.depth: unknown key");
 }
 
 static void test_config_rejects_wrong_types(void **state)
