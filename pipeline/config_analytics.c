@@ -267,10 +267,7 @@ static int flag_bit(cfg_ctx *c, const cfg_key *k, const char *name, pipe_pos pos
 		if (strcmp(k->names[i], name) == 0)
 			return i;
 	char list[128];
-	size_t used = 0;
-	list[0] = '\0';
-	for (int i = 0; k->names[i] && used < sizeof(list); i++)
-		used += snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", k->names[i]);
+	cfg_enum_list(k, list, sizeof(list));
 	cfg_error(c, pos, disp, "'%s' is not one of: %s", name, list);
 	return -EINVAL;
 }

@@ -149,6 +149,8 @@ int cfg_set_scalar(cfg_ctx *c, const cfg_key *k, void *base, const char *text, p
 int cfg_parse_int(const char *s, long *out);
 int cfg_parse_float(const char *s, double *out);
 const char *cfg_node_kind(const yaml_node_t *n);
+/* k->names as "a, b, c" for messages. */
+void cfg_enum_list(const cfg_key *k, char *buf, size_t n);
 /* s as quoted in a message: cut after CFG_CLIP_MAX bytes (at a character boundary) with "...",
  * control characters as '?'. Returns buf (CFG_CLIP_MAX + 4 bytes). */
 const char *cfg_clip(const char *s, char *buf);

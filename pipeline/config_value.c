@@ -158,7 +158,7 @@ static int parse_bool(const char *s, bool *out)
 	return -1;
 }
 
-static void enum_list(const cfg_key *k, char *buf, size_t n)
+void cfg_enum_list(const cfg_key *k, char *buf, size_t n)
 {
 	size_t used = 0;
 	buf[0] = '\0';
@@ -229,7 +229,7 @@ static int set_flags(cfg_ctx *c, const cfg_key *k, void *field, const char *text
 		while (k->names[i] && (strlen(k->names[i]) != len || strncmp(k->names[i], p, len) != 0))
 			i++;
 		if (!k->names[i]) {
-			enum_list(k, list, sizeof(list));
+			cfg_enum_list(k, list, sizeof(list));
 			cfg_error(c, pos, path, "'%.*s%s' is not one of: %s", len > CFG_CLIP_MAX ? CFG_CLIP_MAX : (int)len,
 			          p, len > CFG_CLIP_MAX ? "..." : "", list);
 			return -EINVAL;
@@ -238,7 +238,7 @@ static int set_flags(cfg_ctx *c, const cfg_key *k, void *field, const char *text
 		p += len;
 	}
 	if (!mask) {
-		enum_list(k, list, sizeof(list));
+		cfg_enum_list(k, list, sizeof(list));
 		cfg_error(c, pos, path, "must name at least one of: %s", list);
 		return -EINVAL;
 	}
@@ -267,7 +267,7 @@ int cfg_set_scalar(cfg_ctx *c, const cfg_key *k, void *base, const char *text, p
 		for (int i = 0; k->names[i]; i++)
 			if (strcmp(k->names[i], text) == 0)
 				return *(int *)field = i, 0;
-		enum_list(k, list, sizeof(list));
+		cfg_enum_list(k, list, sizeof(list));
 		cfg_error(c, pos, path, "'%s' is not one of: %s", cfg_clip(text, clip), list);
 		return -EINVAL;
 	case CFG_FLAGS:
