@@ -334,9 +334,11 @@ static void walk_value(cfg_ctx *c, const cfg_key *k, yaml_node_t *v, const char 
 		}
 		*(bool *)((char *)base + k->off) = true;
 		/* Checks across keys point at the optional sections. */
-		if (k->off == offsetof(pipe_config, tracker.present))
+		if (k->base == CFG_ROOT && k->off == offsetof(pipe_config, tracker.present))
 			c->cfg->tracker.pos = pos;
-		else
+		else if (k->base == CFG_ROOT && k->off == offsetof(pipe_config, snapshots.present))
+			c->cfg->snapshots.pos = pos;
+		else if (k->base == CFG_ROOT)
 			c->cfg->model.pos = pos;
 		walk_map(c, v, k->path, disp);
 		r = 0;

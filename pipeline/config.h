@@ -24,6 +24,7 @@ enum pipe_channel_order { PIPE_RGB = 0, PIPE_BGR };
 enum pipe_sink_type { PIPE_SINK_STDOUT = 0, PIPE_SINK_FILE, PIPE_SINK_SOCKET, PIPE_SINK_MQTT };
 enum pipe_file_mode { PIPE_FILE_APPEND = 0, PIPE_FILE_TRUNCATE };
 enum pipe_tracker_type { PIPE_TRACKER_BYTETRACK = 0 };
+enum pipe_record_codec { PIPE_CODEC_AUTO = 0, PIPE_CODEC_LIBX264, PIPE_CODEC_NVENC };
 /* sinks[].messages: which kinds of message a sink takes (bit i = kind i). */
 enum pipe_msg_kind { PIPE_MSG_FRAMES = 0, PIPE_MSG_EVENTS, PIPE_MSG_EOS };
 #define PIPE_MSG_BIT(k) (1u << (k))
@@ -58,6 +59,17 @@ typedef struct pipe_line_cfg {
 	int n_classes;
 } pipe_line_cfg;
 
+/* sources[].record: the annotated picture as H.264 in fragmented MP4 segments. */
+typedef struct pipe_record_cfg {
+	bool present;
+	char *dir;                    /* segments go to dir/<stream>/ */
+	int segment_s;                /* length of one file */
+	int max_mb;                   /* total size of the stream's segments; oldest deleted first */
+	int width;                    /* picture width (height keeps the aspect); 0: the source's */
+	int fps;                      /* 0: every decoded frame */
+	enum pipe_record_codec codec; /* auto: h264_nvenc where the GPU has NVENC, else libx264 */
+} pipe_record_cfg;
+
 typedef struct pipe_source_cfg {
 	pipe_pos pos;
 	char *id;
@@ -77,6 +89,7 @@ typedef struct pipe_source_cfg {
 	int n_zones;
 	pipe_line_cfg *lines;
 	int n_lines;
+	pipe_record_cfg record;       /* annotated recording; record.present: on */
 	bool is_file;                 /* derived from uri: plain path or file:// */
 	/* Not a key: set by the pipeline when its detector takes device frames (CUDA
 	 * backend). Without it decoder: auto stays on the software decoder (host frames). */
@@ -187,6 +200,35 @@ typedef struct pipe_sink_cfg {
 	const char *pipeline;         /* borrowed pipeline.name for topic templates ({pipeline}) */
 } pipe_sink_cfg;
 
+/* http: the one HTTP server (metrics, health, live view, API, snapshots). */
+typedef struct pipe_http_cfg {
+	char *token_file;             /* "Authorization: Bearer T" or ?token=T; T: the file's first line */
+	char *password_file;          /* basic auth as user with the file's first line */
+	char *user;
+	bool allow_unauthenticated;   /* off-host listening without a token or password */
+	int max_viewers;              /* live MJPEG streams at once */
+} pipe_http_cfg;
+
+/* view: the live annotated pictures. */
+typedef struct pipe_view_cfg {
+	int fps;
+	int width;
+	int quality;                  /* JPEG quality 1..100 */
+} pipe_view_cfg;
+
+/* Bits of pipe_snapshot_cfg.events: 1 << enum an_event_kind. */
+typedef struct pipe_snapshot_cfg {
+	bool present;
+	pipe_pos pos;
+	char *dir;
+	unsigned events;
+	bool frame;                   /* the annotated frame */
+	bool crop;                    /* the object alone */
+	int width;                    /* of the annotated frame; 0: the source's */
+	int keep;                     /* newest files kept per folder; 0: no count limit */
+	double keep_days;             /* 0: no age limit */
+} pipe_snapshot_cfg;
+
 typedef struct pipe_config {
 	char *file;                   /* path the config was read from */
 	char *name;                   /* pipeline.name */
@@ -194,7 +236,11 @@ typedef struct pipe_config {
 	int gpu;                      /* derived from device: N for cuda:N, 0 for auto, -1 for cpu */
 	pipe_pos device_pos;          /* where device was written (line 0: the default) */
 	int log_level;                /* enum vp_log_level */
-	char *metrics_listen;         /* NULL: off */
+	char *metrics_listen;         /* http.listen or metrics.listen; NULL: off */
+	char *http_listen;            /* as written; merged into metrics_listen */
+	pipe_http_cfg http;
+	pipe_view_cfg view;
+	pipe_snapshot_cfg snapshots;
 	pipe_source_cfg *sources;
 	int n_sources;
 	pipe_model_cfg model;

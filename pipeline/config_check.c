@@ -332,4 +332,5 @@ void cfg_check_all(cfg_ctx *c, int have_sinks)
 	check_sources(c);
 	check_sinks(c, have_sinks);
 	cfg_check_classes(c);
+	cfg_check_view(c);
 }

@@ -140,6 +140,10 @@ void cfg_free_analytics(pipe_source_cfg *s);
 /* config_classes.c: class names and ids against model.labels, as the detector resolves them. */
 void cfg_check_classes(cfg_ctx *c);
 
+/* config_view.c: http.listen against metrics.listen, authentication of off-host listeners,
+ * what snapshots need. */
+void cfg_check_view(cfg_ctx *c);
+
 /* config_value.c */
 /* Expands ${VAR} and ${VAR:-default} in the scalar; *out is malloc'ed. Errors are reported. */
 int cfg_expand(cfg_ctx *c, const yaml_node_t *node, const char *path, char **out);

@@ -1,0 +1,128 @@
+/* The view stage: what people look at. It takes copies of processed frames from the
+ * engine thread (never the frame the pipeline uses: its own scaled copy), draws the
+ * detections, tracks, zones and lines over them (Cairo), and turns them into
+ *   - live pictures: one JPEG per stream per view frame (view.fps), shared by every
+ *     viewer of /streams/{id}/live.mjpeg and latest.jpg (live.c);
+ *   - snapshots: JPEGs of chosen events written off the engine thread (snapshot.c);
+ *   - recordings: H.264 in fragmented MP4 segments per source (record.c);
+ * and serves them with the page, the API and the recent events over the daemon's one HTTP
+ * server (http_view.c). Engine-thread calls never block and never allocate: work that
+ * cannot be taken at once is skipped (live pictures) or dropped and counted. */
+#ifndef VIEW_VIEW_H
+#define VIEW_VIEW_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../analytics/events.h"
+#include "../pipeline/config.h"
+#include "../pipeline/vp_det.h"
+#include "../pipeline/vp_frame.h"
+
+/* What is drawn over one frame, in source-frame pixels; borrowed for the call. */
+typedef struct view_scene {
+	const char *stream;
+	int64_t frame;
+	double pts;
+	int64_t wall_us;
+	const vp_det *dets;             /* the published detections (at or above thresholds) */
+	const int64_t *track_ids;       /* per detection, < 0: none; NULL without a tracker */
+	int n_dets;
+	const char *const *labels;      /* NULL: class ids are drawn */
+	int n_labels;
+	const pipe_zone_cfg *zones;     /* with their current occupancy */
+	const int *zone_counts;
+	int n_zones;
+	const pipe_line_cfg *lines;     /* with their running totals */
+	const int64_t *line_in, *line_out;
+	int n_lines;
+	int active_tracks;              /* -1 without a tracker */
+} view_scene;
+
+/* An encoded JPEG, shared by reference between its readers. */
+typedef struct view_jpeg {
+	atomic_int refs;
+	int width, height;
+	uint64_t gen;                   /* 1, 2, ... per stream */
+	int64_t wall_us;                /* of the frame it shows */
+	size_t len;
+	uint8_t data[];
+} view_jpeg;
+
+view_jpeg *view_jpeg_ref(view_jpeg *j);
+void view_jpeg_unref(view_jpeg **j);
+
+/* ---- live pictures (live.c) ---- */
+typedef struct view_live view_live;
+
+/* Starts the render thread. max_dets, max_zones, max_lines: the most a scene carries
+ * (the copies are sized once here). cfg borrowed; must outlive the object. */
+int view_live_new(const pipe_view_cfg *cfg, int max_dets, view_live **ret);
+/* Stops the render thread, wakes every waiter (they get NULL), frees once no reader holds it. */
+void view_live_free(view_live **l);
+/* The slot of stream id, made on first use and kept for the process's life (a stream that
+ * a reload removes and adds again keeps its slot). Not on a hot path: may allocate. */
+int view_live_stream(view_live *l, const char *id, int *ret_slot);
+/* Engine thread, after every processed frame: when the slot's next picture is due and its
+ * renderer is idle, takes a reference to f and copies the scene; otherwise returns at once. */
+void view_live_offer(view_live *l, int slot, vp_frame *f, const view_scene *sc);
+/* Any thread: the slot's newest picture if its gen > after, else waits up to timeout_ms for
+ * one; NULL on timeout or shutdown. The caller unrefs it. */
+view_jpeg *view_live_wait(view_live *l, int slot, uint64_t after, int timeout_ms);
+/* Slot of id, or -1. */
+int view_live_find(view_live *l, const char *id);
+int view_live_n_streams(view_live *l);
+/* What the page shows of a stream besides its picture: its last scene's counts. */
+typedef struct view_counts {
+	int active_tracks;              /* -1: no tracker */
+	int n_zones, n_lines;
+	const char *zone_names[64];
+	int zone_counts[64];
+	const char *line_names[64];
+	int64_t line_in[64], line_out[64];
+} view_counts;
+/* Copies slot's id and counts; returns -1 for an unknown slot. */
+int view_live_counts(view_live *l, int slot, char *id, size_t id_size, view_counts *ret);
+
+/* ---- snapshots (snapshot.c) ---- */
+typedef struct view_snaps view_snaps;
+enum { VIEW_SNAP_NAME_MAX = 256 };
+
+/* Creates cfg->dir (and a folder per stream as needed) and starts the writer thread. */
+int view_snaps_new(const pipe_snapshot_cfg *cfg, int quality, view_snaps **ret);
+/* Writes what is queued, then stops. */
+void view_snaps_free(view_snaps **s);
+/* Engine thread, before the events of frame f are published: for each event whose kind is
+ * in snapshots.events, names its file(s) and queues the work. names[i] gets the path
+ * relative to snapshots.dir of event i's snapshot, or "" when it has none (kind not chosen,
+ * or the queue is full: counted as dropped). */
+void view_snaps_events(view_snaps *s, vp_frame *f, const view_scene *sc, const an_event *evs, int n,
+                       char (*names)[VIEW_SNAP_NAME_MAX]);
+/* Engine thread: det (of sc) became the best detection of track_id; its frame is kept
+ * (scaled) for the track's track_end snapshot. Skipped when the queue is full. */
+void view_snaps_best(view_snaps *s, vp_frame *f, const view_scene *sc, int64_t track_id, int det);
+typedef struct view_snaps_stats { int64_t written, dropped, failed, pruned; } view_snaps_stats;
+void view_snaps_get_stats(view_snaps *s, view_snaps_stats *ret);
+
+/* ---- recordings (record.c) ---- */
+typedef struct view_rec view_rec;
+
+/* One source's recorder: segments under cfg->dir/<stream>/. Starts its encoder thread. */
+int view_rec_new(const char *stream, const pipe_record_cfg *cfg, int gpu, view_rec **ret);
+/* Finishes the open segment (a playable file) and stops. */
+void view_rec_free(view_rec **r);
+/* Engine thread, every frame of the stream (skipped ones with the last detections): queued
+ * when the recording wants it (record.fps) and the queue has room, else counted dropped. */
+void view_rec_offer(view_rec *r, vp_frame *f, const view_scene *sc);
+typedef struct view_rec_stats { int64_t frames, dropped, segments, deleted, errors; } view_rec_stats;
+void view_rec_get_stats(view_rec *r, view_rec_stats *ret);
+
+/* ---- recent events (events_ring.c), for /api/events and the page ---- */
+typedef struct view_events view_events;
+int view_events_new(int capacity, view_events **ret);
+void view_events_free(view_events **e);
+/* Any thread: keeps a copy of one event message (a JSON object, one line). */
+void view_events_push(view_events *e, const char *json, size_t len);
+
+#endif
