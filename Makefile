@@ -12,7 +12,7 @@ CC       ?= gcc
 CUDA_HOME ?= /usr/local/cuda
 NVCC     ?= $(firstword $(wildcard $(CUDA_HOME)/bin/nvcc) $(shell command -v nvcc 2>/dev/null))
 
-PKGS     := libavformat libavcodec libavutil libavdevice libswscale yaml-0.1 libprotobuf-c openblas
+PKGS     := libavformat libavcodec libavutil libavdevice libswscale yaml-0.1 libprotobuf-c openblas cairo
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -28,7 +28,7 @@ endif
 # Host sources: every .c under the module folders, except the programs' mains.
 MAINS    := pipeline/main.c infer/run_model.c
 SRCS     := $(filter-out $(MAINS),$(wildcard pipeline/*.c decode/*.c infer/*.c kernels/*.c sinks/*.c \
-                                          analytics/*.c))
+                                          analytics/*.c view/*.c))
 OBJS     := $(SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/onnx.pb-c.o
 
 ifneq ($(NVCC),)

@@ -11,7 +11,8 @@ libopenblas-dev python3 python3-onnx python3-numpy python3-scipy clang libclang-
 libmosquitto-dev mosquitto mosquitto-clients openssl libsystemd-dev libmicrohttpd-dev
 python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 gstreamer1.0-plugins-bad
-man-db systemd"
+man-db systemd
+libcairo2-dev fonts-dejavu-core chromium"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
