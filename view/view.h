@@ -125,4 +125,31 @@ void view_events_free(view_events **e);
 /* Any thread: keeps a copy of one event message (a JSON object, one line). */
 void view_events_push(view_events *e, const char *json, size_t len);
 
+/* ---- what the page shows of each stream (board.c) ---- */
+typedef struct view_stream_info {
+	char id[64];
+	char state[16];                 /* connecting | running | reconnecting | ended */
+	double fps;                     /* processed frames per second, recent */
+	double lat_p50_ms, lat_p99_ms;  /* decode -> publish */
+	int64_t decoded, processed, dropped, errors, detections;
+} view_stream_info;
+typedef struct view_board view_board;
+int view_board_new(view_board **ret);
+void view_board_free(view_board **b);
+/* Main thread (the daemon's tick): replaces the board's rows. */
+int view_board_set(view_board *b, const view_stream_info *rows, int n);
+/* Any thread: copies up to max rows; returns how many. */
+int view_board_get(view_board *b, view_stream_info *rows, int max);
+
+/* ---- HTTP (http_view.c): /, /streams/{id}/live.mjpeg, /streams/{id}/latest.jpg,
+ * /api/streams, /api/events?since=, /snapshots/... on the daemon's HTTP server ---- */
+#include "../pipeline/metrics.h"
+typedef struct view_http_args {
+	const pipe_config *cfg;         /* http, view, snapshots (borrowed, outlives the server) */
+	view_live *live;
+	view_events *events;
+	view_board *board;
+} view_http_args;
+int view_http_attach(pipe_metrics_server *srv, const view_http_args *a);
+
 #endif
