@@ -49,7 +49,7 @@ struct an_stream {
 	int n_free;
 	an_idmap by_key;
 	/* per-frame scratch */
-	an_buf ids, events, obs, ended, ended_ids, live, sub_dets, sub_idx;
+	an_buf ids, best, events, obs, ended, ended_ids, live, sub_dets, sub_idx;
 	int n_events, n_obs, n_ended;
 };
 
@@ -111,7 +111,7 @@ void an_stream_free(an_stream **ps)
 	free(s->recs);
 	free(s->free_list);
 	an_idmap_free(&s->by_key);
-	an_buf *bufs[] = { &s->ids, &s->events, &s->obs, &s->ended, &s->ended_ids, &s->live,
+	an_buf *bufs[] = { &s->ids, &s->best, &s->events, &s->obs, &s->ended, &s->ended_ids, &s->live,
 	                   &s->sub_dets, &s->sub_idx };
 	for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
 		free(bufs[i]->p);
@@ -201,8 +201,10 @@ static an_event *push_event(an_stream *s, enum an_event_kind kind, const an_reco
 	return e;
 }
 
-static void observe(an_stream *s, an_record *r, const vp_det *d, int64_t frame, double pts)
+/* Returns whether d became the track's best detection. */
+static bool observe(an_stream *s, an_record *r, const vp_det *d, int64_t frame, double pts)
 {
+	bool best = false;
 	int c = d->class_id >= 0 && d->class_id < s->num_classes ? d->class_id : 0;
 	if (++r->votes[c] > r->votes[r->cls])
 		r->cls = c;
@@ -210,9 +212,11 @@ static void observe(an_stream *s, an_record *r, const vp_det *d, int64_t frame, 
 		r->best_score = d->score;
 		memcpy(r->best_bbox, d->bbox, sizeof(r->best_bbox));
 		r->best_frame = frame;
+		best = true;
 	}
 	r->last_frame = frame;
 	r->last_pts = pts;
+	return best;
 }
 
 static void track_end_event(an_stream *s, const an_record *r, int64_t frame, double pts, int64_t wall_us)
@@ -248,14 +252,14 @@ static int take_tracks(an_stream *s, int t, const an_bt_result *res, const vp_de
 				return -ENOMEM;
 			r->first_frame = frame;
 			r->first_pts = pts;
-			observe(s, r, d, frame, pts);
+			((unsigned char *)s->best.p)[di] = observe(s, r, d, frame, pts);
 			an_event *e = push_event(s, AN_EV_TRACK_START, r, frame, pts, wall_us);
 			if (e) {
 				e->score = d->score;
 				memcpy(e->bbox, d->bbox, sizeof(e->bbox));
 			}
 		} else {
-			observe(s, r, d, frame, pts);
+			((unsigned char *)s->best.p)[di] = observe(s, r, d, frame, pts);
 		}
 		ids[di] = r->id;
 		/* The anchor: bottom-centre of the filtered box, steadier than the detection's. */
@@ -302,6 +306,7 @@ static int finish_frame(an_stream *s, int64_t frame, double pts, int64_t wall_us
 		drop_record(s, r);
 	}
 	ret->track_ids = s->ids.p;
+	ret->best = s->best.p;
 	ret->events = s->events.p;
 	ret->n_events = s->n_events;
 	return 0;
@@ -355,10 +360,12 @@ int an_stream_update(an_stream *s, int64_t frame, double pts, double frame_dur, 
                      const vp_det *dets, int n, an_result *ret)
 {
 	s->n_events = s->n_obs = s->n_ended = s->active = 0;
-	if (buf_fit(&s->ids, n, sizeof(int64_t)) < 0)
+	if (buf_fit(&s->ids, n, sizeof(int64_t)) < 0 || buf_fit(&s->best, n, 1) < 0)
 		return -ENOMEM;
 	for (int i = 0; i < n; i++)
 		((int64_t *)s->ids.p)[i] = -1;
+	if (n > 0)
+		memset(s->best.p, 0, (size_t)n);
 	double dt = elapsed(s, frame, pts, frame_dur);
 	int rc = 0;
 	if (!s->cfg->per_class) {

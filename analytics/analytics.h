@@ -18,6 +18,8 @@ typedef struct an_stream an_stream;
  * update, end or free. */
 typedef struct an_result {
 	const int64_t *track_ids;   /* per input detection: its confirmed track's id, or -1 */
+	const unsigned char *best;  /* per input detection: 1 when it became its track's best
+	                             * (highest score so far: the track_end event's best_*) */
 	const an_event *events;     /* in order: track starts, zone and line events, track ends */
 	int n_events;
 } an_result;

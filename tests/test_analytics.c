@@ -78,6 +78,8 @@ static void test_track_end_carries_majority_class_and_best_detection(void **stat
 		vp_det d = box(f == 0 || f == 4 ? 7 : 2, f == 3 ? 0.95f : 0.7f, 100 + f, 100, 80, 60);
 		step(s, f, &d, 1, &r);
 		assert_int_equal(r.track_ids[0], 1);
+		/* The view keeps the best frame for the track_end snapshot: told on 0 and 3 only. */
+		assert_int_equal(r.best[0], f == 0 || f == 3);
 	}
 	assert_int_equal(an_stream_end(s, 4, 0.16, 99, &r), 0);
 	assert_int_equal(r.n_events, 1);
