@@ -447,7 +447,7 @@ static void jw_event_fields(jw *w, const an_event *e, const char *const *labels,
 }
 
 static void jw_event(jw *w, const char *stream, const an_event *e, const char *const *labels,
-                     int n_labels)
+                     int n_labels, const char *snapshot)
 {
 	jw_lit(w, "{\"stream\":");
 	jw_quoted(w, stream);
@@ -462,6 +462,10 @@ static void jw_event(jw *w, const char *stream, const an_event *e, const char *c
 	jw_lit(w, ",\"time\":");
 	jw_time(w, e->wall_us);
 	jw_event_fields(w, e, labels, n_labels);
+	if (snapshot && *snapshot) {
+		jw_lit(w, ",\"snapshot\":");
+		jw_quoted(w, snapshot);
+	}
 	jw_lit(w, "}\n");
 }
 
@@ -470,20 +474,21 @@ typedef struct event_ctx {
 	const an_event *ev;
 	const char *const *labels;
 	int n_labels;
+	const char *snapshot;
 } event_ctx;
 
 static void fill_event(jw *w, const void *ctx)
 {
 	const event_ctx *c = ctx;
-	jw_event(w, c->stream, c->ev, c->labels, c->n_labels);
+	jw_event(w, c->stream, c->ev, c->labels, c->n_labels, c->snapshot);
 }
 
 int sink_msg_event(const char *stream, const an_event *ev, const char *const *labels, int n_labels,
-                   sink_msg **ret_msg)
+                   const char *snapshot, sink_msg **ret_msg)
 {
 	if (!stream || !ev)
 		return -EINVAL;
-	event_ctx c = { stream, ev, labels, n_labels };
+	event_ctx c = { stream, ev, labels, n_labels, snapshot };
 	return msg_build(fill_event, &c, stream, PIPE_MSG_EVENTS, ret_msg);
 }
 

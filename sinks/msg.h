@@ -40,9 +40,10 @@ typedef struct sink_frame_extra {
 /* sink_msg_frame with tracking fields: "track_id" per detection, "zones" and "lines". */
 int sink_msg_frame_ex(const vp_frame *f, const vp_det *dets, int n, const char *const *labels,
                       int n_labels, const sink_frame_extra *x, sink_msg **ret_msg);
-/* Event message (output-schema.md "Event messages") of stream. */
+/* Event message (output-schema.md "Event messages") of stream; snapshot (NULL or "": none)
+ * is its snapshot's path relative to snapshots.dir. */
 int sink_msg_event(const char *stream, const an_event *ev, const char *const *labels, int n_labels,
-                   sink_msg **ret_msg);
+                   const char *snapshot, sink_msg **ret_msg);
 /* End-of-stream message; error (NULL: none) says why the stream gave nothing usable
  * ("no frames decoded"), as an "error" key. */
 int sink_msg_eos(const char *stream, int64_t frames, int64_t processed, int64_t dropped,
