@@ -95,6 +95,9 @@ static void publish_frames(pipe_pipeline *p, pipe_batch *b)
 			rc = pipe_analytics_publish(p, s, f, d, n, &n, &t1);
 		} else if ((rc = sink_msg_frame(f, d, n, labels, n_labels, &m)) == 0) {
 			t1 = pipe_publish(p, m);
+			view_scene sc;
+			pipe_view_scene(p, s, f, d, n, NULL, &sc);
+			pipe_view_frame(p, s, f, &sc);
 		}
 		if (rc == 0) {
 			pipe_latency_add(&s->latency, t1 - f->mono_ns);
@@ -125,6 +128,7 @@ static void publish_eos(pipe_pipeline *p, int i)
 		        s->cfg->uri, (long long)errors);
 	/* Tracks end (and leave their zones) before the stream's end is told. */
 	pipe_analytics_end(p, s);
+	pipe_view_stream_end(s);
 	if (sink_msg_eos(s->cfg->id, atomic_load(&s->decoded), atomic_load(&s->processed),
 	                 pipe_mq_dropped(p->mq, i), errors, error, &m) == 0)
 		pipe_publish(p, m);
@@ -285,6 +289,7 @@ int pipe_stream_start(pipe_pipeline *p, int i, const pipe_source_cfg *cfg, bool 
 		pthread_join(s->thread, NULL);
 	dec_stream_free(&s->dec);
 	pipe_analytics_free(s);
+	pipe_view_stream_end(s);
 	memset(s, 0, sizeof(*s));
 	s->p = p;
 	s->idx = i;
@@ -314,6 +319,8 @@ int pipe_stream_start(pipe_pipeline *p, int i, const pipe_source_cfg *cfg, bool 
 		pipe_mq_close(p->mq, i);
 		return rc == VP_ECONFIG ? rc : 0;
 	}
+	if ((rc = pipe_view_stream_setup(p, s)) < 0)
+		return rc;
 	/* Frames out at once: a full queue, the batches in the engine (with device frames one
 	 * in flight on the GPU and the next one being popped), one being decoded. */
 	int in_engine = p->det && p->device_frames_ok ? INF_DETECTOR_DEPTH : 1;
@@ -364,9 +371,17 @@ static int check_device(const pipe_config *cfg)
 
 int pipe_pipeline_start(const pipe_config *cfg, pipe_metrics *metrics, pipe_pipeline **ret)
 {
+	return pipe_pipeline_start_view(cfg, metrics, NULL, ret);
+}
+
+int pipe_pipeline_start_view(const pipe_config *cfg, pipe_metrics *metrics, const pipe_view_hooks *view,
+                             pipe_pipeline **ret)
+{
 	pipe_pipeline *p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
+	if (view)
+		p->view = *view;
 	p->cfg = p->start_cfg = cfg;
 	p->metrics = metrics;
 	/* Room for sources that reloads add while others still drain. */
@@ -494,7 +509,9 @@ int pipe_pipeline_free(pipe_pipeline **pp)
 		failed |= atomic_load(&p->streams[i].failed);
 		dec_stream_free(&p->streams[i].dec);
 		pipe_analytics_free(&p->streams[i]);
+		pipe_view_stream_end(&p->streams[i]);
 	}
+	free(p->snap_names);
 	pipe_mq_free(&p->mq);
 	inf_detector_free(&p->det);
 	for (int i = 0; i < 2; i++) {

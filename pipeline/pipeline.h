@@ -29,6 +29,16 @@ typedef struct pipe_stream_stats {
  * must outlive the pipeline; so must metrics (NULL: no metrics). Returns < 0 (reason
  * logged) when it cannot start. */
 int pipe_pipeline_start(const pipe_config *cfg, pipe_metrics *metrics, pipe_pipeline **ret);
+/* The view stage's objects a pipeline feeds (view/view.h); NULL members: off. Created and
+ * freed by the caller, after the pipeline is freed. */
+typedef struct pipe_view_hooks {
+	struct view_live *live;
+	struct view_snaps *snaps;
+	struct view_events *events;
+} pipe_view_hooks;
+/* pipe_pipeline_start feeding the view stage too. */
+int pipe_pipeline_start_view(const pipe_config *cfg, pipe_metrics *metrics, const pipe_view_hooks *view,
+                             pipe_pipeline **ret);
 /* Copies counters kept elsewhere (decoder errors, reconnects, state, queue drops, sink
  * counters) into the metrics; called from the main loop's tick. */
 void pipe_pipeline_sync_metrics(pipe_pipeline *p);

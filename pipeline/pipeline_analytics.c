@@ -95,7 +95,7 @@ void pipe_analytics_free(pipe_stream *s)
 	s->an = NULL;
 }
 
-static void publish_events(pipe_pipeline *p, pipe_stream *s, const an_result *r)
+static void publish_events(pipe_pipeline *p, pipe_stream *s, const an_result *r, const char *snaps)
 {
 	pipe_stream_an *a = s->an;
 	int n_labels = 0;
@@ -108,8 +108,11 @@ static void publish_events(pipe_pipeline *p, pipe_stream *s, const an_result *r)
 					pipe_counter_inc(e->direction > 0 ? a->line_in_m[k] : a->line_out_m[k]);
 		}
 		sink_msg *m = NULL;
-		if (sink_msg_event(s->cfg->id, e, labels, n_labels, &m) == 0)
+		const char *snap = snaps ? snaps + (size_t)i * VIEW_SNAP_NAME_MAX : NULL;
+		if (sink_msg_event(s->cfg->id, e, labels, n_labels, snap, &m) == 0) {
+			pipe_view_event_message(p, m);
 			pipe_publish(p, m);
+		}
 	}
 }
 
@@ -162,15 +165,20 @@ int pipe_analytics_publish(pipe_pipeline *p, pipe_stream *s, vp_frame *f, const 
 		.line_names = a->line_names, .line_in = a->line_in, .line_out = a->line_out,
 		.n_lines = s->cfg->n_lines,
 	};
+	view_scene sc;
+	pipe_view_scene(p, s, f, p->pub_dets, npub, p->pub_ids, &sc);
 	/* Events first: a frame message never names a track whose start was not told yet. */
-	if (rc == 0)
-		publish_events(p, s, &r);
+	if (rc == 0) {
+		pipe_view_best(p, f, &sc, dets, r.track_ids, r.best, n);
+		publish_events(p, s, &r, pipe_view_snapshots(p, f, &sc, r.events, r.n_events));
+	}
 	sink_msg *m = NULL;
 	int mrc = sink_msg_frame_ex(f, p->pub_dets, npub, labels, n_labels, &x, &m);
 	if (mrc < 0)
 		return mrc;
 	*t_pub = pipe_publish(p, m);
 	*n_pub = npub;
+	pipe_view_frame(p, s, f, &sc);
 	return 0;
 }
 
@@ -186,5 +194,10 @@ void pipe_analytics_end(pipe_pipeline *p, pipe_stream *s)
 		return;
 	}
 	sync_counts(s);
-	publish_events(p, s, &r);
+	/* The stream's last frame is gone: these track_end snapshots use the kept best frames. */
+	view_scene sc;
+	vp_frame none = { .stream_idx = s->idx, .stream_id = s->cfg->id, .index = a->last_frame,
+	                  .pts = a->last_pts, .wall_us = vp_wall_us() };
+	pipe_view_scene(p, s, &none, NULL, 0, NULL, &sc);
+	publish_events(p, s, &r, pipe_view_snapshots(p, NULL, &sc, r.events, r.n_events));
 }

@@ -11,6 +11,7 @@
 #include "../decode/source.h"
 #include "../infer/detector.h"
 #include "../sinks/sink.h"
+#include "../view/view.h"
 #include "latency.h"
 #include "metrics.h"
 #include "mqueue.h"
@@ -46,6 +47,8 @@ typedef struct pipe_stream {
 	pipe_latency latency;
 	pipe_stream_metrics m;
 	pipe_stream_an *an;       /* NULL without a tracker */
+	int view_slot;            /* live picture slot, -1: no live view */
+	view_rec *rec;            /* NULL: not recording */
 	/* main thread: values already copied into the metrics */
 	int64_t synced_errors, synced_reconnects, synced_dropped;
 } pipe_stream;
@@ -91,6 +94,9 @@ struct pipe_pipeline {
 	/* The tracker settings of the start: the detector's candidates were chosen for them, so
 	 * streams a reload adds are tracked the same way (a changed tracker: needs a restart). */
 	pipe_tracker_cfg tracker;
+	pipe_view_hooks view;
+	char (*snap_names)[VIEW_SNAP_NAME_MAX];   /* one frame's snapshot names, engine thread */
+	int snap_cap;
 };
 
 /* Sets up slot i for source cfg (borrowed) and, when run, starts its thread. */
@@ -109,6 +115,25 @@ int pipe_analytics_publish(pipe_pipeline *p, pipe_stream *s, vp_frame *f, const 
                            int *n_pub, int64_t *t_pub);
 /* The stream ended: its tracks end and leave their zones (events published before EOS). */
 void pipe_analytics_end(pipe_pipeline *p, pipe_stream *s);
+
+/* pipeline_view.c: the view stage's share of each frame (view/view.h). */
+int pipe_view_stream_setup(pipe_pipeline *p, pipe_stream *s);
+/* The stream ended: its recording's last segment is finished. */
+void pipe_view_stream_end(pipe_stream *s);
+/* What the view draws over f: the published detections and ids, the stream's counts. */
+void pipe_view_scene(pipe_pipeline *p, const pipe_stream *s, const vp_frame *f, const vp_det *dets,
+                     int n, const int64_t *ids, view_scene *sc);
+/* After f's frame message: its live picture and recording, when due. */
+void pipe_view_frame(pipe_pipeline *p, pipe_stream *s, vp_frame *f, const view_scene *sc);
+/* Before f's n events are published: their snapshot names (VIEW_SNAP_NAME_MAX apart, ""
+ * for none), or NULL when no snapshots are taken. */
+const char *pipe_view_snapshots(pipe_pipeline *p, vp_frame *f, const view_scene *sc,
+                                const an_event *evs, int n);
+/* Detections that became their track's best: their frames are kept for track_end. */
+void pipe_view_best(pipe_pipeline *p, vp_frame *f, const view_scene *sc, const vp_det *cands,
+                    const int64_t *ids, const unsigned char *best, int n);
+/* An event message as published, for the recent-events list. */
+void pipe_view_event_message(pipe_pipeline *p, const sink_msg *m);
 
 /* Registers the core and per-sink metrics (no-op without a registry). */
 int pipe_pipeline_setup_metrics(pipe_pipeline *p);

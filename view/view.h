@@ -99,9 +99,11 @@ void view_snaps_free(view_snaps **s);
  * or the queue is full: counted as dropped). */
 void view_snaps_events(view_snaps *s, vp_frame *f, const view_scene *sc, const an_event *evs, int n,
                        char (*names)[VIEW_SNAP_NAME_MAX]);
-/* Engine thread: det (of sc) became the best detection of track_id; its frame is kept
- * (scaled) for the track's track_end snapshot. Skipped when the queue is full. */
-void view_snaps_best(view_snaps *s, vp_frame *f, const view_scene *sc, int64_t track_id, int det);
+/* Engine thread: det became the best detection of track_id (it may be below the published
+ * thresholds, so not in sc); its frame is kept (scaled) for the track's track_end snapshot.
+ * Skipped when the queue is full. */
+void view_snaps_best(view_snaps *s, vp_frame *f, const view_scene *sc, int64_t track_id,
+                     const vp_det *det);
 typedef struct view_snaps_stats { int64_t written, dropped, failed, pruned; } view_snaps_stats;
 void view_snaps_get_stats(view_snaps *s, view_snaps_stats *ret);
 
