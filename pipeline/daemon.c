@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon_view.h"
 #include "metrics.h"
 #include "notify.h"
 #include "pipeline.h"
@@ -32,6 +33,7 @@ typedef struct pipe_daemon {
 	pipe_pipeline *p;
 	pipe_metrics *metrics;
 	pipe_metrics_server *server;
+	pipe_daemon_view view;
 	pipe_core_metrics core;
 	pipe_progress *progress;
 	pipe_progress_stream *snap;
@@ -90,6 +92,7 @@ static void tick(pipe_daemon *d)
 		return;
 	pipe_progress_update(d->progress, &snap);
 	pipe_pipeline_sync_metrics(d->p);
+	pipe_daemon_view_tick(&d->view, d->p);
 	/* Fed only while the engine makes progress: a batch stuck on a hung GPU starves it. */
 	uint64_t wd = pipe_notify_watchdog_usec();
 	if (wd && pipe_pipeline_engine_busy_ns(d->p) < (int64_t)wd * 500)
@@ -133,6 +136,10 @@ static int load_logged(const char *path, pipe_config **ret)
 static void reload(pipe_daemon *d)
 {
 	pipe_config *next = NULL;
+	if (!d->o->config_path) {
+		vp_warn("main", NULL, "SIGHUP ignored: the pipeline came from the command line, not a file");
+		return;
+	}
 	pipe_notify_reloading();
 	vp_info("main", NULL, "SIGHUP: reloading %s", d->o->config_path);
 	if (load_logged(d->o->config_path, &next) < 0) {
@@ -207,7 +214,7 @@ static int start_metrics(pipe_daemon *d, const pipe_config *cfg)
 		vp_err("metrics", NULL, "cannot serve on %s: %s", cfg->metrics_listen, vp_strerror(rc));
 		return rc;
 	}
-	vp_info("metrics", NULL, "serving /metrics, /healthz, /readyz on %s",
+	vp_info("http", NULL, "serving the live view on http://%s/ (and /metrics, /healthz, /readyz, /api)",
 	        cfg->metrics_listen);
 	return pipe_metrics_add_core(d->metrics, cfg->name ? cfg->name : "vapd", &d->core);
 }
@@ -235,6 +242,7 @@ static int finish(pipe_daemon *d)
 	int failed = pipe_pipeline_free(&d->p);
 	pipe_progress_free(&d->progress);
 	pipe_metrics_server_free(&d->server);
+	pipe_daemon_view_free(&d->view);
 	pipe_metrics_free(&d->metrics);
 	for (int i = 0; i < d->n_cfgs; i++)
 		pipe_config_free(&d->cfgs[i]);
@@ -282,10 +290,13 @@ int pipe_daemon_run(const pipe_daemon_opts *o, pipe_config *cfg)
 		finish(&d);
 		return 0;
 	}
+	pipe_view_hooks hooks;
 	int rc = start_metrics(&d, cfg);
 	if (rc == 0)
 		rc = start_progress(&d, cfg);
-	if (rc == 0 && (rc = pipe_pipeline_start(cfg, d.metrics, &d.p)) < 0)
+	if (rc == 0)
+		rc = pipe_daemon_view_start(&d.view, cfg, d.server, &hooks);
+	if (rc == 0 && (rc = pipe_pipeline_start_view(cfg, d.metrics, &hooks, &d.p)) < 0)
 		vp_err("main", NULL, "pipeline did not start: %s", vp_strerror(rc));
 	if (rc < 0) {
 		finish(&d);
