@@ -551,9 +551,9 @@ static void walk_document(cfg_ctx *c)
 		cfg_error(c, (pipe_pos){ 1, 1 }, "sources", "missing required key (the file is empty)");
 }
 
-int pipe_config_load(const char *path, FILE *err, pipe_config **ret_cfg)
+static int load_config(const char *path, const char *text, FILE *err, pipe_config **ret_cfg)
 {
-	cfg_ctx c = { .file = path, .err = err, .elem = -1 };
+	cfg_ctx c = { .file = path, .text = text, .err = err, .elem = -1 };
 	yaml_document_t doc;
 	int have_doc = 0, r;
 	c.cfg = calloc(1, sizeof(*c.cfg));
@@ -621,4 +621,14 @@ void pipe_config_free(pipe_config **cfg)
 	free(c->file);
 	free(c);
 	*cfg = NULL;
+}
+
+int pipe_config_load(const char *path, FILE *err, pipe_config **ret_cfg)
+{
+	return load_config(path, NULL, err, ret_cfg);
+}
+
+int pipe_config_load_text(const char *name, const char *text, FILE *err, pipe_config **ret_cfg)
+{
+	return load_config(name, text, err, ret_cfg);
 }

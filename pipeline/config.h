@@ -254,6 +254,9 @@ typedef struct pipe_config {
  * source URIs lose a file:// prefix. On any error prints every problem found as
  * "FILE:LINE:COL: key.path: message" to err and returns VP_ECONFIG (-ENOMEM when out of memory). */
 int pipe_config_load(const char *path, FILE *err, pipe_config **ret_cfg);
+/* pipe_config_load of YAML text; name stands for the file in messages (and cfg->file, against
+ * which nothing relative is resolved: give absolute or working-directory paths). */
+int pipe_config_load_text(const char *name, const char *text, FILE *err, pipe_config **ret_cfg);
 void pipe_config_free(pipe_config **cfg);
 /* Prints the reference of every key (path, type, default, meaning). markdown: as a table. */
 void pipe_config_print_reference(FILE *out, int markdown);

@@ -77,6 +77,7 @@ typedef struct cfg_seen {
 
 typedef struct cfg_ctx {
 	const char *file;
+	const char *text;            /* pipe_config_load_text: parsed instead of reading file */
 	FILE *err;
 	int n_errors;
 	int oom;

@@ -139,7 +139,7 @@ static int load(cfg_ctx *c, const unsigned char *text, size_t len, yaml_document
 
 int cfg_parse_file(cfg_ctx *c, const char *path, yaml_document_t *doc)
 {
-	FILE *f = fopen(path, "rb");
+	FILE *f = c->text ? fmemopen((void *)c->text, strlen(c->text), "rb") : fopen(path, "rb");
 	if (!f) {
 		cfg_error(c, (pipe_pos){ 1, 1 }, "(file)", "cannot open: %s", strerror(errno));
 		return -EINVAL;

@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "quick.h"
 #include "vp_log.h"
 #include "vp_fpu.h"
 #include "vp_omp.h"
@@ -40,11 +42,18 @@ static void (*const preinit_process_start)(int, char **, char **) = process_star
 static void usage(FILE *out)
 {
 	fputs("usage: vapd -c FILE [--check] [--quiet]\n"
+	      "       vapd --source URI --model PATH [--labels FILE] [--http HOST:PORT]\n"
 	      "\n"
 	      "Real-time video analytics pipeline daemon: decodes video sources, runs an ONNX\n"
 	      "object detector and publishes per-frame detections (JSON Lines) to sinks.\n"
 	      "\n"
 	      "  -c, --config FILE  pipeline file (YAML) to run\n"
+	      "      --source URI   without a file: look at one file or camera (files play at\n"
+	      "                     their own speed), tracked, JSON on stdout, live view on\n"
+	      "                     http://127.0.0.1:9464/\n"
+	      "      --model PATH   its ONNX detector (family chosen from the outputs)\n"
+	      "      --labels FILE  class names (default: coco.names beside the model)\n"
+	      "      --http ADDR    where the live view listens (default 127.0.0.1:9464)\n"
 	      "      --check        validate the pipeline file and exit (0 valid, 2 invalid)\n"
 	      "  -q, --quiet        no progress line and no summary table\n"
 	      "      --help-config  print every config key with its type, default and meaning\n"
@@ -58,9 +67,11 @@ static void usage(FILE *out)
 	      out);
 }
 
-static int parse_args(int argc, char **argv, pipe_daemon_opts *o, int *check)
+static int parse_args(int argc, char **argv, pipe_daemon_opts *o, pipe_quick_opts *q, int *check)
 {
 	static const struct option longopts[] = {
+		{ "source", required_argument, NULL, 's' }, { "model", required_argument, NULL, 'm' },
+		{ "labels", required_argument, NULL, 'l' }, { "http", required_argument, NULL, 't' },
 		{ "config", required_argument, NULL, 'c' }, { "check", no_argument, NULL, 'k' },
 		{ "quiet", no_argument, NULL, 'q' },        { "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },      { "help-config", no_argument, NULL, 'H' },
@@ -70,6 +81,10 @@ static int parse_args(int argc, char **argv, pipe_daemon_opts *o, int *check)
 	while ((c = getopt_long(argc, argv, "c:qhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->config_path = optarg; break;
+		case 's': q->source = optarg; break;
+		case 'm': q->model = optarg; break;
+		case 'l': q->labels = optarg; break;
+		case 't': q->http = optarg; break;
 		case 'k': *check = 1; break;
 		case 'q': o->quiet = 1; break;
 		case 'h': usage(stdout); exit(0);
@@ -82,8 +97,17 @@ static int parse_args(int argc, char **argv, pipe_daemon_opts *o, int *check)
 		fprintf(stderr, "vapd: unexpected argument '%s'\n", argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (!o->config_path) {
-		fprintf(stderr, "vapd: no pipeline file given (-c FILE)\n");
+	bool quick = q->source || q->model || q->labels || q->http;
+	if (quick && o->config_path) {
+		fprintf(stderr, "vapd: give either -c FILE or --source/--model, not both\n");
+		return EXIT_USAGE;
+	}
+	if (quick && (!q->source || !q->model)) {
+		fprintf(stderr, "vapd: --source and --model go together\n");
+		return EXIT_USAGE;
+	}
+	if (!o->config_path && !quick) {
+		fprintf(stderr, "vapd: no pipeline file given (-c FILE, or --source URI --model PATH)\n");
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -97,15 +121,17 @@ int main(int argc, char **argv)
 		return 1;
 	vp_omp_tune(argv);
 	pipe_daemon_opts o = { 0 };
+	pipe_quick_opts q = { 0 };
 	int check = 0;
-	int rc = parse_args(argc, argv, &o, &check);
+	int rc = parse_args(argc, argv, &o, &q, &check);
 	if (rc)
 		return rc;
 	pipe_config *cfg = NULL;
-	if (pipe_config_load(o.config_path, stderr, &cfg) < 0)
+	rc = o.config_path ? pipe_config_load(o.config_path, stderr, &cfg) : pipe_quick_config(&q, stderr, &cfg);
+	if (rc < 0)
 		return EXIT_USAGE;
 	if (check) {
-		printf("%s: ok\n", o.config_path);
+		printf("%s: ok\n", o.config_path ? o.config_path : "command line");
 		pipe_config_free(&cfg);
 		return 0;
 	}
