@@ -29,6 +29,8 @@ if [ "${1:-}" != "--gpu-only" ]; then
 	run "Tracking stage per frame (synthetic scenes, 10 to 1,000 objects)" "$BUILD/bench/bench_tracker"
 	run "Sinks at 1,000 frames/s" "$BUILD/bench/bench_sinks"
 	run "Live sources in real time (CPU backend)" "$BUILD/bench/bench_live" "$SHARED"
+	echo; echo "## The view stage: live view, snapshots, recording vs everything off (end to end)"
+	sh bench/bench_view.sh || rc=1
 fi
 for b in "$BUILD"/bench/bench_gpu_*; do
 	case "$b" in *.o|*.d) continue ;; esac
