@@ -226,7 +226,7 @@ typedef struct pipe_snapshot_cfg {
 	bool crop;                    /* the object alone */
 	int width;                    /* of the annotated frame; 0: the source's */
 	int keep;                     /* newest files kept per folder; 0: no count limit */
-	double keep_days;             /* 0: no age limit */
+	float keep_days;              /* 0: no age limit */
 } pipe_snapshot_cfg;
 
 typedef struct pipe_config {
