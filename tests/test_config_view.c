@@ -113,7 +113,7 @@ static void test_record_reads_back_with_its_ranges(void **state)
 	expect_error_in("    record: { dir: /tmp/r, segment_s: 0 }\n",
 	                "4:39: sources[0].record.segment_s: 0 is out of range 1..3600");
 	expect_error_in("    record: { segment_s: 3 }\n", "4:13: sources[0].record.dir: missing required key");
-	expect_error_in("    record: { dir: /tmp/r, codec: vp9 }\n", "4:36: sources[0].record.codec: 'vp9'");
+	expect_error_in("    record: { dir: /tmp/r, codec: vp9 }\n", "4:35: sources[0].record.codec: 'vp9' is not one of: auto, libx264, h264_nvenc");
 }
 
 static void test_command_line_pipeline_goes_through_the_same_checks(void **state)
