@@ -35,7 +35,7 @@ struct view_canvas {
 	view_rect src;
 	cairo_surface_t *surf;
 	struct SwsContext *sws;
-	int sws_csp, sws_full;       /* the colour details set on sws */
+	int sws_key[7];              /* what sws was last set up for (source, size, colour) */
 	canvas_gpu g;
 };
 
@@ -126,13 +126,15 @@ static void out_size(const view_canvas *c, const view_rect *s, int width, int *w
 {
 	int ow = width > 0 ? width : s->w;
 	ow = ow > c->max_w ? c->max_w : ow;
-	int oh = (int)(((int64_t)s->h * ow + s->w / 2) / s->w);
+	ow &= ~1;
+	/* the nearest even height */
+	int oh = (int)(((int64_t)s->h * ow + s->w) / (2 * (int64_t)s->w)) * 2;
 	if (oh > c->max_h) {
-		oh = c->max_h;
-		ow = (int)(((int64_t)s->w * oh + s->h / 2) / s->h);
+		oh = c->max_h & ~1;
+		ow = (int)(((int64_t)s->w * oh + s->h) / (2 * (int64_t)s->h)) * 2;
 	}
-	*w = ow & ~1 ? ow & ~1 : 2;
-	*h = oh & ~1 ? oh & ~1 : 2;
+	*w = ow < 2 ? 2 : ow;
+	*h = oh < 2 ? 2 : oh;
 }
 
 static int av_format(vp_pixfmt fmt)
@@ -155,7 +157,6 @@ static int sws_into(view_canvas *c, const vp_frame *f, const view_rect *s, int w
 		vp_err("view", f->stream_id, "scale: unsupported or incomplete frame (format %d)", f->fmt);
 		return -EINVAL;
 	}
-	struct SwsContext *prev = c->sws;
 	c->sws = sws_getCachedContext(c->sws, s->w, s->h, fmt, w, h, AV_PIX_FMT_BGRA, SWS_BILINEAR, NULL,
 	                              NULL, NULL);
 	if (!c->sws) {
@@ -163,12 +164,14 @@ static int sws_into(view_canvas *c, const vp_frame *f, const view_rect *s, int w
 		return -ENOMEM;
 	}
 	int csp = f->csp == VP_CSP_BT709 ? SWS_CS_ITU709 : SWS_CS_ITU601, full = !!f->full_range;
-	if (c->sws != prev || csp != c->sws_csp || full != c->sws_full) {
+	/* A context remade by sws_getCachedContext may reuse the old address: compare what it
+	 * was made for, not the pointer. */
+	int key[7] = { s->w, s->h, fmt, w, h, csp, full };
+	if (memcmp(key, c->sws_key, sizeof(key)) != 0) {
 		const int *coefs = sws_getCoefficients(csp);
 		/* Setting details fails only for formats without them; the defaults then stand. */
 		(void)sws_setColorspaceDetails(c->sws, coefs, full, coefs, 1, 0, 1 << 16, 1 << 16);
-		c->sws_csp = csp;
-		c->sws_full = full;
+		memcpy(c->sws_key, key, sizeof(key));
 	}
 	int bps = f->fmt == VP_PIX_P016 || f->fmt == VP_PIX_YUV420P10 ? 2 : 1;
 	int semi = f->fmt == VP_PIX_NV12 || f->fmt == VP_PIX_P016;

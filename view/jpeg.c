@@ -18,6 +18,7 @@ struct view_jpeg_enc {
 	AVCodecContext *ctx;         /* open for w x h */
 	int w, h;
 	struct SwsContext *sws;
+	int sws_w, sws_h;
 	AVFrame *frame;
 	AVPacket *pkt;
 	int64_t pts;
@@ -115,11 +116,15 @@ static int open_for(view_jpeg_enc *e, int w, int h)
 static int convert(view_jpeg_enc *e, view_canvas *c, const view_rect *r)
 {
 	struct SwsContext *prev = e->sws;
+	int remade = !prev || r->w != e->sws_w || r->h != e->sws_h;
 	e->sws = sws_getCachedContext(e->sws, r->w, r->h, AV_PIX_FMT_BGRA, r->w, r->h, AV_PIX_FMT_YUV420P,
 	                              SWS_BILINEAR, NULL, NULL, NULL);
 	if (!e->sws)
 		return -ENOMEM;
-	if (e->sws != prev) {
+	/* A remade context may reuse the old address: the size says whether it was remade. */
+	if (remade || e->sws != prev) {
+		e->sws_w = r->w;
+		e->sws_h = r->h;
 		const int *coefs = sws_getCoefficients(SWS_CS_ITU601);
 		(void)sws_setColorspaceDetails(e->sws, coefs, 1, coefs, 1, 0, 1 << 16, 1 << 16);
 	}
