@@ -17,7 +17,7 @@ int pipe_daemon_view_start(pipe_daemon_view *v, const pipe_config *cfg, pipe_met
 {
 	int rc;
 	memset(hooks, 0, sizeof(*hooks));
-	if (cfg->snapshots.present && (rc = view_snaps_new(&cfg->snapshots, cfg->view.quality, &v->snaps)) < 0) {
+	if (cfg->snapshots.present && (rc = view_snaps_new(&cfg->snapshots, cfg->view.quality, VIEW_MAX_DETS, &v->snaps)) < 0) {
 		vp_err("snapshots", NULL, "cannot write to %s: %s", cfg->snapshots.dir, vp_strerror(rc));
 		return rc;
 	}

@@ -324,7 +324,7 @@ int pipe_stream_start(pipe_pipeline *p, int i, const pipe_source_cfg *cfg, bool 
 	/* Frames out at once: a full queue, the batches in the engine (with device frames one
 	 * in flight on the GPU and the next one being popped), one being decoded. */
 	int in_engine = p->det && p->device_frames_ok ? INF_DETECTOR_DEPTH : 1;
-	int pool = cfg->queue.depth + in_engine * p->max_batch + 2;
+	int pool = cfg->queue.depth + in_engine * p->max_batch + 2 + pipe_view_frames_held(p, cfg);
 	rc = dec_stream_open(cfg, i, pool, &s->dec);
 	if (rc < 0) {
 		vp_err("source", cfg->id, "cannot open %s: %s", cfg->uri, vp_strerror(rc));

@@ -118,6 +118,9 @@ void pipe_analytics_end(pipe_pipeline *p, pipe_stream *s);
 
 /* pipeline_view.c: the view stage's share of each frame (view/view.h). */
 int pipe_view_stream_setup(pipe_pipeline *p, pipe_stream *s);
+/* Frames of a stream the view may hold at once (each until its thread scaled it): the
+ * decoder's pool gets that much more room so the view never makes it wait. */
+int pipe_view_frames_held(const pipe_pipeline *p, const pipe_source_cfg *src);
 /* The stream ended: its recording's last segment is finished. */
 void pipe_view_stream_end(pipe_stream *s);
 /* What the view draws over f: the published detections and ids, the stream's counts. */

@@ -22,6 +22,12 @@ int pipe_view_stream_setup(pipe_pipeline *p, pipe_stream *s)
 	return 0;
 }
 
+int pipe_view_frames_held(const pipe_pipeline *p, const pipe_source_cfg *src)
+{
+	return (p->view.live ? 1 : 0) + (p->view.snaps ? VIEW_SNAP_JOBS : 0) +
+	       (src->record.present ? VIEW_REC_QUEUE : 0);
+}
+
 void pipe_view_stream_end(pipe_stream *s)
 {
 	view_rec_free(&s->rec);
@@ -58,6 +64,16 @@ void pipe_view_frame(pipe_pipeline *p, pipe_stream *s, vp_frame *f, const view_s
 		view_rec_offer(s->rec, f, sc);
 }
 
+/* A stream whose queue blocks (files, by default) waits for the snapshot writer rather than
+ * lose a snapshot: its reading waits for the pipeline anyway. A live one never waits. */
+static bool waits(const pipe_pipeline *p, const view_scene *sc)
+{
+	for (int i = 0; i < p->n; i++)
+		if (p->streams[i].in_use && p->streams[i].cfg->id == sc->stream)
+			return p->streams[i].cfg->queue.policy == PIPE_QP_BLOCK;
+	return false;
+}
+
 const char *pipe_view_snapshots(pipe_pipeline *p, vp_frame *f, const view_scene *sc,
                                 const an_event *evs, int n)
 {
@@ -73,7 +89,7 @@ const char *pipe_view_snapshots(pipe_pipeline *p, vp_frame *f, const view_scene 
 		p->snap_names = v;
 		p->snap_cap = n;
 	}
-	view_snaps_events(p->view.snaps, f, sc, evs, n, p->snap_names);
+	view_snaps_events(p->view.snaps, f, sc, evs, n, waits(p, sc), p->snap_names);
 	return p->snap_names[0];
 }
 
@@ -84,7 +100,7 @@ void pipe_view_best(pipe_pipeline *p, vp_frame *f, const view_scene *sc, const v
 		return;
 	for (int i = 0; i < n; i++)
 		if (best[i] && ids[i] >= 0)
-			view_snaps_best(p->view.snaps, f, sc, ids[i], &cands[i]);
+			view_snaps_best(p->view.snaps, f, sc, ids[i], &cands[i], waits(p, sc));
 }
 
 void pipe_view_event_message(pipe_pipeline *p, const sink_msg *m)

@@ -4,6 +4,8 @@
  * object's counters with generous deadlines. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdatomic.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -144,7 +146,7 @@ static void test_events_get_names_and_their_files_appear_whole(void **state)
 	                    event(AN_EV_TRACK_START, 7, NULL, box_a.bbox),  /* not chosen */
 	                    event(AN_EV_LINE_CROSS, 7, "north gate/../x", box_a.bbox) };
 	char names[3][VIEW_SNAP_NAME_MAX];
-	view_snaps_events(x->s, x->a, &sc, evs, 3, names);
+	view_snaps_events(x->s, x->a, &sc, evs, 3, false, names);
 	assert_string_equal(names[0], "cam1/20251205T160000.123Z-zone_enter-7-door.jpg");
 	assert_string_equal(names[1], "");
 	assert_string_equal(names[2], "cam1/20251205T160000.123Z-line_cross-7-north_gate_.._x.jpg");
@@ -175,7 +177,7 @@ static void test_crop_only_names_the_crop(void **state)
 	view_scene sc = scene_of(x->a, &box_a, NULL);
 	an_event ev = event(AN_EV_ZONE_ENTER, 3, "door", box_a.bbox);
 	char names[1][VIEW_SNAP_NAME_MAX];
-	view_snaps_events(x->s, x->a, &sc, &ev, 1, names);
+	view_snaps_events(x->s, x->a, &sc, &ev, 1, false, names);
 	assert_string_equal(names[0], "cam1/20251205T160000.123Z-zone_enter-3-door-crop.jpg");
 	wait_written(x, 1);
 	tv_rgb cr;
@@ -193,7 +195,7 @@ static void test_track_end_uses_the_best_frame(void **state)
 	start(x);
 	int64_t tid = 11;
 	view_scene sa = scene_of(x->a, &box_a, &tid);
-	view_snaps_best(x->s, x->a, &sa, 11, 0);
+	view_snaps_best(x->s, x->a, &sa, 11, &sa.dets[0], false);
 	const float other[4] = { 10, 10, 110, 60 };
 	vp_det db = { .class_id = 2, .score = 0.5f, .bbox = { 10, 10, 110, 60 } };
 	view_scene sb = scene_of(x->b, &db, &tid);
@@ -201,7 +203,7 @@ static void test_track_end_uses_the_best_frame(void **state)
 	an_event ev = event(AN_EV_TRACK_END, 11, NULL, other);
 	ev.wall_us = sb.wall_us;
 	char names[1][VIEW_SNAP_NAME_MAX];
-	view_snaps_events(x->s, x->b, &sb, &ev, 1, names);
+	view_snaps_events(x->s, x->b, &sb, &ev, 1, false, names);
 	assert_string_equal(names[0], "cam1/20251205T160005.123Z-track_end-11.jpg");
 	wait_written(x, 2);
 	tv_rgb fr, cr;
@@ -213,7 +215,7 @@ static void test_track_end_uses_the_best_frame(void **state)
 	free(fr.px);
 	free(cr.px);
 	/* the best was used up: a second end of the same track falls back on its own frame */
-	view_snaps_events(x->s, x->b, &sb, &ev, 1, names);
+	view_snaps_events(x->s, x->b, &sb, &ev, 1, false, names);
 	wait_written(x, 4);
 	decode(x, names[0], &fr);
 	assert_int_equal(fr.w, 768);
@@ -235,12 +237,12 @@ static void test_a_full_queue_drops_and_names_nothing(void **state)
 	view_scene sc = scene_of(x->a, &box_a, NULL);
 	an_event first = event(AN_EV_ZONE_ENTER, 100, "door", box_a.bbox);
 	char names[9][VIEW_SNAP_NAME_MAX];
-	view_snaps_events(x->s, x->a, &sc, &first, 1, names);
+	view_snaps_events(x->s, x->a, &sc, &first, 1, false, names);
 	assert_string_equal(names[0], "cam1/20251205T160000.123Z-zone_enter-100-door.jpg");
 	an_event more[8];
 	for (int i = 0; i < 8; i++)
 		more[i] = event(AN_EV_ZONE_ENTER, 101 + i, "door", box_a.bbox);
-	view_snaps_events(x->s, x->a, &sc, more, 8, names);
+	view_snaps_events(x->s, x->a, &sc, more, 8, false, names);
 	for (int i = 0; i < 7; i++)
 		assert_true(strlen(names[i]) > 0);
 	assert_string_equal(names[7], "");
@@ -265,6 +267,60 @@ static void test_a_full_queue_drops_and_names_nothing(void **state)
 	assert_int_equal(st.dropped, 1);
 }
 
+typedef struct waiter {
+	fixture *x;
+	view_scene sc;
+	an_event ev;
+	char name[1][VIEW_SNAP_NAME_MAX];
+	atomic_int done;
+} waiter;
+
+static void *wait_for_room(void *arg)
+{
+	waiter *w = arg;
+	view_snaps_events(w->x->s, w->x->a, &w->sc, &w->ev, 1, true, w->name);
+	atomic_store(&w->done, 1);
+	return NULL;
+}
+
+/* A file source waits for the writer instead of losing the snapshot. */
+static void test_a_waiting_caller_gets_room_instead_of_a_drop(void **state)
+{
+	fixture *x = *state;
+	x->cfg.crop = false;
+	char folder[300], fifo[600];
+	snprintf(folder, sizeof(folder), "%s/cam1", x->dir);
+	assert_int_equal(mkdir(folder, 0755), 0);
+	snprintf(fifo, sizeof(fifo), "%s/.20251205T160000.123Z-zone_enter-100-door.jpg.tmp", folder);
+	assert_int_equal(mkfifo(fifo, 0644), 0);
+	start(x);
+	view_scene sc = scene_of(x->a, &box_a, NULL);
+	an_event evs[8];
+	char names[8][VIEW_SNAP_NAME_MAX];
+	for (int i = 0; i < 8; i++)
+		evs[i] = event(AN_EV_ZONE_ENTER, 100 + i, "door", box_a.bbox);
+	view_snaps_events(x->s, x->a, &sc, evs, 8, false, names);
+	assert_true(strlen(names[7]) > 0);     /* the 8 jobs are taken, the writer stalls on the FIFO */
+	waiter w = { .x = x, .sc = sc, .ev = event(AN_EV_ZONE_ENTER, 200, "door", box_a.bbox) };
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, wait_for_room, &w), 0);
+	/* A caller that does not wait returns at once; this one cannot until the writer moves. */
+	usleep(200000);
+	assert_int_equal(atomic_load(&w.done), 0);
+	int fd = open(fifo, O_RDONLY);
+	assert_true(fd >= 0);
+	static uint8_t buf[1 << 20];
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	close(fd);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_true(strlen(w.name[0]) > 0);
+	wait_written(x, 9);
+	view_snaps_stats st;
+	view_snaps_get_stats(x->s, &st);
+	assert_int_equal(st.dropped, 0);
+}
+
 static void test_pruning_keeps_the_newest_by_count(void **state)
 {
 	fixture *x = *state;
@@ -276,7 +332,7 @@ static void test_pruning_keeps_the_newest_by_count(void **state)
 	for (int i = 0; i < 6; i++) {
 		an_event ev = event(AN_EV_ZONE_ENTER, i, "door", box_a.bbox);
 		ev.wall_us = WALL_A + i * 1000000LL;
-		view_snaps_events(x->s, x->a, &sc, &ev, 1, &names[i]);
+		view_snaps_events(x->s, x->a, &sc, &ev, 1, false, &names[i]);
 		wait_written(x, i + 1);  /* one at a time, so the files' ages are in order */
 	}
 	char folder[300], path[800];
@@ -313,7 +369,7 @@ static void test_pruning_by_age(void **state)
 	view_scene sc = scene_of(x->a, &box_a, NULL);
 	an_event ev = event(AN_EV_ZONE_ENTER, 2, "door", box_a.bbox);
 	char names[1][VIEW_SNAP_NAME_MAX];
-	view_snaps_events(x->s, x->a, &sc, &ev, 1, names);
+	view_snaps_events(x->s, x->a, &sc, &ev, 1, false, names);
 	wait_written(x, 1);
 	assert_int_equal(access(old, F_OK), -1);
 	assert_int_equal(count_files(folder, ".jpg"), 1);
@@ -329,6 +385,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_events_get_names_and_their_files_appear_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crop_only_names_the_crop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_track_end_uses_the_best_frame, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_waiting_caller_gets_room_instead_of_a_drop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_full_queue_drops_and_names_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pruning_keeps_the_newest_by_count, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pruning_by_age, setup, teardown),

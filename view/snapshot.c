@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@
 #include "render.h"
 #include "snap_files.h"
 
-enum { SNAP_JOBS = 8, SNAP_MAX_BEST = 1024 };
+enum { SNAP_JOBS = VIEW_SNAP_JOBS, SNAP_MAX_BEST = 1024 };
 enum { JOB_EVENT = 0, JOB_BEST };
 
 typedef struct snap_job {
@@ -43,6 +44,7 @@ struct view_snaps {
 	snap_job jobs[SNAP_JOBS];
 	pthread_mutex_t lock;         /* the two lists below, stop */
 	pthread_cond_t work;
+	pthread_cond_t freed;        /* a job went back to the pool (waiting callers) */
 	int free_ids[SNAP_JOBS], n_free;
 	int queue[SNAP_JOBS], q_head, q_len;
 	int stop;
@@ -185,7 +187,8 @@ static void run_event(view_snaps *s, snap_job *j)
 		b->frame = b->crop = NULL;
 		best_remove(s, b);
 		vp_frame_unref(&j->frame);
-	} else if (render(s, j, &fr, &cr) < 0) {
+	} else if (!j->frame || render(s, j, &fr, &cr) < 0) {
+		/* No frame: a track_end at the stream's end whose best was never kept. */
 		atomic_fetch_add(&s->failed, 1);
 		return;
 	}
@@ -215,6 +218,7 @@ static void *writer_main(void *arg)
 			run_event(s, j);
 		pthread_mutex_lock(&s->lock);
 		s->free_ids[s->n_free++] = id;
+		pthread_cond_signal(&s->freed);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return NULL;
@@ -222,10 +226,13 @@ static void *writer_main(void *arg)
 
 /* ---- the engine thread ---- */
 
-/* A free job, or NULL when all SNAP_JOBS are queued or being written. */
-static snap_job *job_take(view_snaps *s)
+/* A free job, or NULL when all SNAP_JOBS are queued or being written and the caller does
+ * not wait (a live source: the pipeline must not slow down for pictures). */
+static snap_job *job_take(view_snaps *s, bool wait)
 {
 	pthread_mutex_lock(&s->lock);
+	while (wait && s->n_free == 0 && !s->stop)
+		pthread_cond_wait(&s->freed, &s->lock);
 	snap_job *j = s->n_free > 0 && !s->stop ? &s->jobs[s->free_ids[--s->n_free]] : NULL;
 	pthread_mutex_unlock(&s->lock);
 	return j;
@@ -242,9 +249,9 @@ static void job_queue(view_snaps *s, snap_job *j)
 static void job_fill(snap_job *j, int kind, vp_frame *f, const view_scene *sc, const an_event *ev)
 {
 	j->kind = kind;
-	j->frame = vp_frame_ref(f);
+	j->frame = f ? vp_frame_ref(f) : NULL;
 	view_scene_copy_set(&j->scene, sc);
-	if (!sc->stream && f->stream_id)  /* the files' folder is named after the stream */
+	if (!sc->stream && f && f->stream_id)  /* the files' folder is named after the stream */
 		snprintf(j->scene.stream, sizeof(j->scene.stream), "%s", f->stream_id);
 	j->ev = *ev;
 	snprintf(j->name, sizeof(j->name), "%s", ev->name ? ev->name : "");
@@ -254,13 +261,16 @@ static void job_fill(snap_job *j, int kind, vp_frame *f, const view_scene *sc, c
 }
 
 void view_snaps_events(view_snaps *s, vp_frame *f, const view_scene *sc, const an_event *evs, int n,
-                       char (*names)[VIEW_SNAP_NAME_MAX])
+                       bool wait, char (*names)[VIEW_SNAP_NAME_MAX])
 {
 	for (int i = 0; i < n; i++) {
 		names[i][0] = '\0';
 		if (!(s->cfg->events & (1u << evs[i].kind)) || (!s->cfg->frame && !s->cfg->crop))
 			continue;
-		snap_job *j = job_take(s);
+		/* Without a frame (the stream ended) only a track's kept best can be written. */
+		if (!f && evs[i].kind != AN_EV_TRACK_END)
+			continue;
+		snap_job *j = job_take(s, wait);
 		if (!j) {
 			atomic_fetch_add(&s->dropped, 1);
 			continue;
@@ -275,17 +285,17 @@ void view_snaps_events(view_snaps *s, vp_frame *f, const view_scene *sc, const a
 	}
 }
 
-void view_snaps_best(view_snaps *s, vp_frame *f, const view_scene *sc, int64_t track_id, int det)
+void view_snaps_best(view_snaps *s, vp_frame *f, const view_scene *sc, int64_t track_id,
+                     const vp_det *det, bool wait)
 {
-	if (!(s->cfg->events & (1u << AN_EV_TRACK_END)) || (!s->cfg->frame && !s->cfg->crop) || det < 0 ||
-	    det >= sc->n_dets || !sc->dets)
+	if (!(s->cfg->events & (1u << AN_EV_TRACK_END)) || (!s->cfg->frame && !s->cfg->crop) || !det)
 		return;
-	snap_job *j = job_take(s);
+	snap_job *j = job_take(s, wait);
 	if (!j)
 		return;  /* the track_end falls back on its own frame */
 	an_event ev = { .kind = AN_EV_TRACK_END, .track_id = track_id, .frame = f->index, .pts = f->pts,
-	                .wall_us = f->wall_us, .class_id = sc->dets[det].class_id, .score = sc->dets[det].score };
-	memcpy(ev.bbox, sc->dets[det].bbox, sizeof(ev.bbox));
+	                .wall_us = f->wall_us, .class_id = det->class_id, .score = det->score };
+	memcpy(ev.bbox, det->bbox, sizeof(ev.bbox));
 	job_fill(j, JOB_BEST, f, sc, &ev);
 	job_queue(s, j);
 }
@@ -352,6 +362,10 @@ int view_snaps_new(const pipe_snapshot_cfg *cfg, int quality, int max_dets, view
 		goto fail;
 	if ((r = -pthread_cond_init(&s->work, NULL)) < 0)
 		goto fail_lock;
+	if ((r = -pthread_cond_init(&s->freed, NULL)) < 0) {
+		pthread_cond_destroy(&s->work);
+		goto fail_lock;
+	}
 	if ((r = -pthread_create(&s->thread, NULL, writer_main, s)) < 0) {
 		vp_err("snapshot", NULL, "cannot start the writer thread: %s", vp_strerror(r));
 		goto fail_cond;
@@ -359,6 +373,7 @@ int view_snaps_new(const pipe_snapshot_cfg *cfg, int quality, int max_dets, view
 	*ret = s;
 	return 0;
 fail_cond:
+	pthread_cond_destroy(&s->freed);
 	pthread_cond_destroy(&s->work);
 fail_lock:
 	pthread_mutex_destroy(&s->lock);
@@ -376,8 +391,10 @@ void view_snaps_free(view_snaps **ps)
 	pthread_mutex_lock(&s->lock);
 	s->stop = 1;
 	pthread_cond_signal(&s->work);
+	pthread_cond_broadcast(&s->freed);
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->thread, NULL);
+	pthread_cond_destroy(&s->freed);
 	pthread_cond_destroy(&s->work);
 	pthread_mutex_destroy(&s->lock);
 	snaps_destroy(s);

@@ -12,6 +12,7 @@
 #define VIEW_VIEW_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -87,7 +88,9 @@ int view_live_counts(view_live *l, int slot, char *id, size_t id_size, view_coun
 
 /* ---- snapshots (snapshot.c) ---- */
 typedef struct view_snaps view_snaps;
-enum { VIEW_SNAP_NAME_MAX = 256 };
+/* VIEW_SNAP_JOBS: snapshot jobs queued or being written at once (each holds its frame until
+ * scaled); VIEW_REC_QUEUE: a recorder's queue of frames. */
+enum { VIEW_SNAP_NAME_MAX = 256, VIEW_SNAP_JOBS = 8, VIEW_REC_QUEUE = 8 };
 
 /* Creates cfg->dir (and a folder per stream as needed) and starts the writer thread.
  * max_dets: the most detections a scene carries (each queued job's copy is sized once).
@@ -100,14 +103,16 @@ void view_snaps_free(view_snaps **s);
 /* Engine thread, before the events of frame f are published: for each event whose kind is
  * in snapshots.events, names its file(s) and queues the work. names[i] gets the path
  * relative to snapshots.dir of event i's snapshot, or "" when it has none (kind not chosen,
- * or the queue is full: counted as dropped). */
+ * or the queue is full: counted as dropped). wait: wait for room instead (a file source,
+ * whose reading waits for the pipeline anyway). f NULL (the stream ended): only track_end
+ * events get one, from the track's kept best frame. */
 void view_snaps_events(view_snaps *s, vp_frame *f, const view_scene *sc, const an_event *evs, int n,
-                       char (*names)[VIEW_SNAP_NAME_MAX]);
+                       bool wait, char (*names)[VIEW_SNAP_NAME_MAX]);
 /* Engine thread: det became the best detection of track_id (it may be below the published
  * thresholds, so not in sc); its frame is kept (scaled) for the track's track_end snapshot.
- * Skipped when the queue is full. */
+ * Skipped when the queue is full, unless wait. */
 void view_snaps_best(view_snaps *s, vp_frame *f, const view_scene *sc, int64_t track_id,
-                     const vp_det *det);
+                     const vp_det *det, bool wait);
 typedef struct view_snaps_stats { int64_t written, dropped, failed, pruned; } view_snaps_stats;
 void view_snaps_get_stats(view_snaps *s, view_snaps_stats *ret);
 
