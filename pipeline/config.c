@@ -268,6 +268,35 @@ static int classes(cfg_ctx *c, const cfg_key *k, yaml_node_t *v, const char *dis
 	return class_refs(c, NULL, v, disp, &m->classes, &m->n_classes);
 }
 
+void cfg_free_strlist(pipe_strlist *l)
+{
+	for (int i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	*l = (pipe_strlist){ 0 };
+}
+
+/* A written list replaces the default; each item goes through cfg_set_scalar (which appends). */
+static int strlist(cfg_ctx *c, const cfg_key *k, void *base, yaml_node_t *v, const char *disp)
+{
+	cfg_free_strlist((pipe_strlist *)((char *)base + k->off));
+	if (v->type != YAML_SEQUENCE_NODE)
+		return cfg_scalar_into(c, k, base, v, disp);
+	yaml_node_item_t *it = v->data.sequence.items.start;
+	int n = (int)(v->data.sequence.items.top - it), r = 0;
+	if (n < 1) {
+		cfg_error(c, cfg_mark_pos(v->start_mark), disp, "must have at least one entry");
+		return -EINVAL;
+	}
+	for (int i = 0; i < n; i++) {
+		char path[CFG_PATH_MAX];
+		cfg_pathf(path, "%s[%d]", disp, i);
+		if (cfg_scalar_into(c, k, base, cfg_node_at(c, it[i]), path) < 0)
+			r = -EINVAL;
+	}
+	return r;
+}
+
 /* sources: and sinks: lists of maps; each element starts from the table's defaults. */
 static int walk_list(cfg_ctx *c, const cfg_key *k, yaml_node_t *v, const char *disp)
 {
@@ -280,29 +309,35 @@ static int walk_list(cfg_ctx *c, const cfg_key *k, yaml_node_t *v, const char *d
 	}
 	yaml_node_item_t *it = v->data.sequence.items.start;
 	int n = (int)(v->data.sequence.items.top - it);
-	if (n < k->min || n > k->max) {
+	/* Extra sources (the fleet's) come after the file's; the count limits apply to both. */
+	int first = is_src && c->extra ? c->cfg->n_sources : 0;
+	/* No sources at all is fine with fleet:, which may come later in the file: that case is
+	 * checked once the whole file is walked (cfg_check_fleet). */
+	if ((n < k->min && !(is_src && n == 0)) || first + n > k->max) {
 		cfg_error(c, cfg_mark_pos(v->start_mark), disp, "must have %.0f to %.0f entries, got %d", k->min,
-		          k->max, n);
+		          k->max, first + n);
 		return -EINVAL;
 	}
-	void *arr = calloc((size_t)n, size);
+	void *arr = first ? realloc(c->cfg->sources, (size_t)(first + n) * size) : calloc((size_t)(n ? n : 1), size);
 	if (!arr)
 		return c->oom = 1, -ENOMEM;
+	if (first)
+		memset((char *)arr + (size_t)first * size, 0, (size_t)n * size);
 	if (is_src)
-		c->cfg->sources = arr, c->cfg->n_sources = n;
+		c->cfg->sources = arr, c->cfg->n_sources = first + n;
 	else
 		c->cfg->sinks = arr, c->cfg->n_sinks = n;
 	char norm[CFG_PATH_MAX], path[CFG_PATH_MAX];
 	cfg_pathf(norm, "%s[]", k->path);
 	for (int i = 0; i < n; i++) {
 		yaml_node_t *e = cfg_node_at(c, it[i]);
-		void *elem = (char *)arr + (size_t)i * size;
+		void *elem = (char *)arr + (size_t)(first + i) * size;
 		pipe_pos pos = cfg_mark_pos(e->start_mark);
-		cfg_pathf(path, "%s[%d]", k->path, i);
+		cfg_pathf(path, "%s[%d]", k->path, first + i);
 		cfg_apply_defaults(is_src ? CFG_SOURCE : CFG_SINK, elem);
 		c->src = is_src ? elem : NULL;
 		c->sink = is_src ? NULL : elem;
-		c->elem = i;
+		c->elem = first + i;
 		if (is_src)
 			c->src->pos = pos;
 		else
@@ -338,6 +373,8 @@ static void walk_value(cfg_ctx *c, const cfg_key *k, yaml_node_t *v, const char 
 			c->cfg->tracker.pos = pos;
 		else if (k->base == CFG_ROOT && k->off == offsetof(pipe_config, snapshots.present))
 			c->cfg->snapshots.pos = pos;
+		else if (k->base == CFG_ROOT && k->off == offsetof(pipe_config, fleet.present))
+			c->cfg->fleet.pos = pos;
 		else if (k->base == CFG_ROOT)
 			c->cfg->model.pos = pos;
 		walk_map(c, v, k->path, disp);
@@ -359,6 +396,9 @@ static void walk_value(cfg_ctx *c, const cfg_key *k, yaml_node_t *v, const char 
 		break;
 	case CFG_LINES:
 		r = cfg_parse_lines(c, v, disp);
+		break;
+	case CFG_STRLIST:
+		r = strlist(c, k, base, v, disp);
 		break;
 	default:
 		r = cfg_scalar_into(c, k, base, v, disp);
@@ -551,7 +591,34 @@ static void walk_document(cfg_ctx *c)
 		cfg_error(c, (pipe_pos){ 1, 1 }, "sources", "missing required key (the file is empty)");
 }
 
-static int load_config(const char *path, const char *text, FILE *err, pipe_config **ret_cfg)
+int cfg_walk_extra_sources(cfg_ctx *c, const char *name, const char *text)
+{
+	cfg_ctx x = *c;
+	yaml_document_t doc;
+	x.file = name;
+	x.text = text;
+	x.extra = 1;
+	int r = cfg_parse_file(&x, name, &doc);
+	if (r == 0) {
+		x.doc = &doc;
+		x.max_visits += CFG_VISITS_PER_NODE * (long)(doc.nodes.top - doc.nodes.start);
+		yaml_node_t *root = yaml_document_get_root_node(&doc);
+		if (root && !cfg_is_null(root))
+			walk_value(&x, cfg_find_key("sources"), root, "sources");
+		yaml_document_delete(&doc);
+	}
+	/* What the walk learned (errors, positions, the grown lists) goes back; the document
+	 * and the name do not. */
+	x.file = c->file;
+	x.text = c->text;
+	x.doc = c->doc;
+	x.extra = 0;
+	*c = x;
+	return r;
+}
+
+static int load_config(const char *path, const char *text, const char *extra_name,
+                       const char *extra, FILE *err, pipe_config **ret_cfg)
 {
 	cfg_ctx c = { .file = path, .text = text, .err = err, .elem = -1 };
 	yaml_document_t doc;
@@ -571,6 +638,10 @@ static int load_config(const char *path, const char *text, FILE *err, pipe_confi
 	c.stop_node = (yaml_node_t){ .type = YAML_MAPPING_NODE };
 	c.max_visits = CFG_VISITS_PER_NODE * (long)(doc.nodes.top - doc.nodes.start) + CFG_VISITS_MIN;
 	walk_document(&c);
+	if (extra && !c.oom && !c.stopped)
+		cfg_walk_extra_sources(&c, extra_name ? extra_name : "(extra sources)", extra);
+	if (!c.oom)
+		cfg_check_fleet(&c);
 	if (!c.oom)
 		cfg_check_all(&c, cfg_pos_of(&c, "sinks", -1, (pipe_pos){ 0, 0 }).line > 0);
 	if (!c.oom)
@@ -625,10 +696,16 @@ void pipe_config_free(pipe_config **cfg)
 
 int pipe_config_load(const char *path, FILE *err, pipe_config **ret_cfg)
 {
-	return load_config(path, NULL, err, ret_cfg);
+	return load_config(path, NULL, NULL, NULL, err, ret_cfg);
+}
+
+int pipe_config_load_extra(const char *path, const char *extra_name, const char *extra_sources,
+                           FILE *err, pipe_config **ret_cfg)
+{
+	return load_config(path, NULL, extra_name, extra_sources, err, ret_cfg);
 }
 
 int pipe_config_load_text(const char *name, const char *text, FILE *err, pipe_config **ret_cfg)
 {
-	return load_config(name, text, err, ret_cfg);
+	return load_config(name, text, NULL, NULL, err, ret_cfg);
 }

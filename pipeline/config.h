@@ -94,6 +94,9 @@ typedef struct pipe_source_cfg {
 	/* Not a key: set by the pipeline when its detector takes device frames (CUDA
 	 * backend). Without it decoder: auto stays on the software decoder (host frames). */
 	bool device_frames_ok;
+	/* Not a key: in fleet mode, the camera's claim revision in etcd (its fencing epoch),
+	 * written as "epoch" in every message of the stream; 0: not a fleet camera. */
+	long long epoch;
 	/* Not a key: the CUDA device NVDEC decodes on, from pipeline.device (cuda:N: N;
 	 * auto: 0; cpu: -1, which keeps every source on the software decoder). */
 	int gpu;
@@ -229,6 +232,26 @@ typedef struct pipe_snapshot_cfg {
 	float keep_days;              /* 0: no age limit */
 } pipe_snapshot_cfg;
 
+/* A list of strings (fleet.etcd); a single scalar counts as a list of one. */
+typedef struct pipe_strlist {
+	char **v;
+	int n;
+} pipe_strlist;
+
+enum pipe_coord_loss { PIPE_COORD_STOP = 0, PIPE_COORD_KEEP };
+
+/* fleet: nodes sharing one camera list through etcd (fleet/fleet.h); absent: off. */
+typedef struct pipe_fleet_cfg {
+	bool present;
+	pipe_pos pos;
+	pipe_strlist etcd;            /* http://host:port of the etcd members (v3 JSON gateway) */
+	char *node_id;                /* NULL until checked; then the host name when not written */
+	int capacity;                 /* most cameras this node runs */
+	int lease_ttl_s;
+	char *prefix;                 /* keys live under it: nodes/, cameras/, claims/ */
+	enum pipe_coord_loss on_coordinator_loss;
+} pipe_fleet_cfg;
+
 typedef struct pipe_config {
 	char *file;                   /* path the config was read from */
 	char *name;                   /* pipeline.name */
@@ -247,6 +270,7 @@ typedef struct pipe_config {
 	pipe_tracker_cfg tracker;
 	pipe_sink_cfg *sinks;
 	int n_sinks;
+	pipe_fleet_cfg fleet;
 } pipe_config;
 
 /* Parses and validates path. ${VAR} and ${VAR:-default} are expanded in values (quote them
@@ -257,6 +281,11 @@ int pipe_config_load(const char *path, FILE *err, pipe_config **ret_cfg);
 /* pipe_config_load of YAML text; name stands for the file in messages (and cfg->file, against
  * which nothing relative is resolved: give absolute or working-directory paths). */
 int pipe_config_load_text(const char *name, const char *text, FILE *err, pipe_config **ret_cfg);
+/* pipe_config_load with more sources: extra_sources (NULL: none) is YAML text of a list of
+ * sources[] maps (the fleet's cameras), appended to the file's own and checked with them;
+ * extra_name stands for it in messages. */
+int pipe_config_load_extra(const char *path, const char *extra_name, const char *extra_sources,
+                           FILE *err, pipe_config **ret_cfg);
 void pipe_config_free(pipe_config **cfg);
 /* Prints the reference of every key (path, type, default, meaning). markdown: as a table. */
 void pipe_config_print_reference(FILE *out, int markdown);

@@ -26,6 +26,7 @@ enum cfg_type {
 	CFG_ZONES,        /* sources[].zones: pipe_zone_cfg array + count (config_analytics.c) */
 	CFG_LINES,        /* sources[].lines: pipe_line_cfg array + count */
 	CFG_POINTS,       /* [[x, y], ...]: documentation rows only */
+	CFG_STRLIST,      /* [string, ...] or one string -> pipe_strlist (each item checked) */
 };
 
 /* Which struct a key's offset is relative to. */
@@ -91,6 +92,7 @@ typedef struct cfg_ctx {
 	cfg_seen *seen;
 	int n_seen, cap_seen;
 	long visits, max_visits;     /* nodes fetched by the walk, and the budget (cfg_node_at) */
+	int extra;                   /* walking extra sources: append to the list */
 	int stopped;                 /* budget spent: nodes read as stop_node, errors dropped */
 	yaml_node_t stop_node;       /* an empty map: read as a list too, it has no items */
 } cfg_ctx;
@@ -129,6 +131,7 @@ int cfg_scalar_into(cfg_ctx *c, const cfg_key *k, void *base, yaml_node_t *v, co
 /* A list of class names or ids into *refs (malloc'ed, also on error) and *n. */
 int cfg_class_list(cfg_ctx *c, yaml_node_t *v, const char *disp, pipe_class_ref **refs, int *n);
 void cfg_free_classes(pipe_class_ref *refs, int n);
+void cfg_free_strlist(pipe_strlist *l);
 
 /* config_analytics.c */
 int cfg_parse_zones(cfg_ctx *c, yaml_node_t *v, const char *disp);
@@ -144,6 +147,11 @@ void cfg_check_classes(cfg_ctx *c);
 /* config_view.c: http.listen against metrics.listen, authentication of off-host listeners,
  * what snapshots need. */
 void cfg_check_view(cfg_ctx *c);
+
+/* config_fleet.c: sources may be empty only with fleet:; the node id's default. */
+void cfg_check_fleet(cfg_ctx *c);
+/* Appends the list of source maps in text (another YAML document) to cfg->sources. */
+int cfg_walk_extra_sources(cfg_ctx *c, const char *name, const char *text);
 
 /* config_value.c */
 /* Expands ${VAR} and ${VAR:-default} in the scalar; *out is malloc'ed. Errors are reported. */
@@ -171,6 +179,9 @@ int cfg_check_address(const char *v, char *msg, size_t n);
 int cfg_check_broker(const char *v, char *msg, size_t n);
 int cfg_check_topic(const char *v, char *msg, size_t n);
 int cfg_check_readable(const char *path, char *msg, size_t n);
+/* config_fleet.c */
+int cfg_check_etcd(const char *v, char *msg, size_t n);
+int cfg_check_prefix(const char *v, char *msg, size_t n);
 /* Checks across keys and fills derived fields once the whole file is walked. */
 void cfg_check_all(cfg_ctx *c, int have_sinks);
 

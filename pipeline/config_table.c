@@ -26,6 +26,7 @@ static const char *const msg_kinds[] = { "frames", "events", "eos", NULL };
 static const char *const event_kinds[] = { "track_start", "track_end", "zone_enter", "zone_exit",
                                            "line_cross", NULL };
 static const char *const codecs[] = { "auto", "libx264", "h264_nvenc", NULL };
+static const char *const coord_loss[] = { "stop", "keep", NULL };
 
 /* Enums are stored through an int pointer. */
 _Static_assert(sizeof(enum pipe_decoder) == sizeof(int), "enum size");
@@ -90,8 +91,8 @@ const cfg_key cfg_keys[] = {
 	ROOT("snapshots.keep_days", CFG_FLOAT, snapshots.keep_days, .def = "0", .min = 0, .max = 36500,
 	     .doc = "Snapshots older than this are deleted; 0: no age limit"),
 
-	ROOT("sources", CFG_LIST, sources, .flags = CFG_REQUIRED, .min = 1, .max = 256,
-	     .doc = "Video inputs, one or more"),
+	ROOT("sources", CFG_LIST, sources, .shown = "required (fleet: may be empty)", .min = 1, .max = 256,
+	     .doc = "Video inputs, one or more; with fleet: the node's own, the fleet adds its cameras"),
 	SRC("id", CFG_STR, id, .flags = CFG_REQUIRED, .check = cfg_check_id,
 	    .doc = "Unique stream name; appears in every message as \"stream\""),
 	SRC("uri", CFG_STR, uri, .flags = CFG_REQUIRED, .check = cfg_check_uri,
@@ -219,6 +220,23 @@ const cfg_key cfg_keys[] = {
 	TRK("per_class", CFG_BOOL, per_class, .def = "false",
 	    .doc = "One tracker per class; otherwise a track's class is its majority class"),
 
+	{ .path = "fleet", .type = CFG_MAP, .base = CFG_ROOT, .off = R(fleet.present),
+	  .shown = "none (one node)",
+	  .doc = "Fleet mode: nodes share one camera list in etcd, each camera run by one node" },
+	ROOT("fleet.etcd", CFG_STRLIST, fleet.etcd, .def = "http://127.0.0.1:2379", .check = cfg_check_etcd,
+	     .doc = "etcd members' client URLs (http://host:port, v3 JSON gateway), tried in turn"),
+	ROOT("fleet.node_id", CFG_STR, fleet.node_id, .shown = "host name", .check = cfg_check_id,
+	     .doc = "This node's name, unique in the fleet"),
+	ROOT("fleet.capacity", CFG_INT, fleet.capacity, .def = "16", .min = 1, .max = 1024,
+	     .doc = "Most cameras this node runs; also its weight when cameras are shared out"),
+	ROOT("fleet.lease_ttl_s", CFG_INT, fleet.lease_ttl_s, .def = "10", .min = 2, .max = 600,
+	     .doc = "Life of the node's etcd lease: a crashed node's cameras move after it"),
+	ROOT("fleet.prefix", CFG_STR, fleet.prefix, .def = "/vapd", .check = cfg_check_prefix,
+	     .doc = "Key prefix in etcd (nodes/, cameras/ and claims/ below it)"),
+	ROOT("fleet.on_coordinator_loss", CFG_ENUM, fleet.on_coordinator_loss, .def = "stop",
+	     .names = coord_loss,
+	     .doc = "When the lease cannot be renewed: stop the cameras before it expires, or keep them"),
+
 	ROOT("sinks", CFG_LIST, sinks, .shown = "one stdout sink", .min = 1, .max = 32,
 	     .doc = "Outputs, each with its own queue and thread"),
 	SINK("type", CFG_ENUM, type, .flags = CFG_REQUIRED, .names = cfg_sink_type_names,
@@ -309,6 +327,7 @@ static void type_text(const cfg_key *k, char *buf, size_t n)
 	case CFG_BOOL: snprintf(buf, n, "bool"); break;
 	case CFG_SIZE2: snprintf(buf, n, "[int, int] %.10g..%.10g", k->min, k->max); break;
 	case CFG_FLOAT3: snprintf(buf, n, "[float, float, float]"); break;
+	case CFG_STRLIST: snprintf(buf, n, "list of strings"); break;
 	case CFG_CLASSES: snprintf(buf, n, "list of names or ids"); break;
 	case CFG_CLASS_THRESH: snprintf(buf, n, "map name-or-id: float %.10g..%.10g", k->min, k->max); break;
 	case CFG_LIST: snprintf(buf, n, "list of %.10g..%.10g maps", k->min, k->max); break;

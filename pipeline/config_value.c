@@ -214,6 +214,24 @@ static int set_string(cfg_ctx *c, const cfg_key *k, void *field, const char *tex
 	return 0;
 }
 
+static int append_string(cfg_ctx *c, const cfg_key *k, void *field, const char *text, pipe_pos pos,
+                         const char *path)
+{
+	pipe_strlist *l = field;
+	char **v = realloc(l->v, (size_t)(l->n + 1) * sizeof(*v));
+	if (!v) {
+		if (c)
+			c->oom = 1;
+		return -ENOMEM;
+	}
+	l->v = v;
+	v[l->n] = NULL;
+	int r = set_string(c, k, &v[l->n], text, pos, path);
+	if (r == 0)
+		l->n++;
+	return r;
+}
+
 /* A set of names as "a, b": how the table writes a default (a file writes a YAML list). */
 static int set_flags(cfg_ctx *c, const cfg_key *k, void *field, const char *text, pipe_pos pos,
                      const char *path)
@@ -272,6 +290,8 @@ int cfg_set_scalar(cfg_ctx *c, const cfg_key *k, void *base, const char *text, p
 		return -EINVAL;
 	case CFG_FLAGS:
 		return set_flags(c, k, field, text, pos, path);
+	case CFG_STRLIST:
+		return append_string(c, k, field, text, pos, path);
 	default:
 		cfg_error(c, pos, path, "expected %s, got a scalar",
 		          k->type == CFG_CLASS_THRESH || k->type == CFG_MAP ? "a map" : "a list");
@@ -300,5 +320,7 @@ void cfg_free_strings(enum cfg_base base, void *ptr)
 			free(*field);
 			*field = NULL;
 		}
+		if (k->type == CFG_STRLIST)
+			cfg_free_strlist((pipe_strlist *)field);
 	}
 }

@@ -841,6 +841,7 @@ static void test_config_table_rows_are_consistent(void **state)
 		assert_true((k->type != CFG_ENUM && k->type != CFG_FLAGS) || (k->names && k->names[0]));
 		assert_true(k->type == CFG_STR || k->type == CFG_PATH || k->type == CFG_BOOL || k->type == CFG_ENUM ||
 		            k->max > k->min || k->type == CFG_CLASSES || k->type == CFG_MAP || k->type == CFG_FLAGS ||
+		            k->type == CFG_STRLIST ||
 		            (k->type == CFG_POINTS && k->min >= 2 && k->max == k->min));
 		/* Documentation rows store nothing, so a default of theirs would never be applied. */
 		assert_true(k->base != CFG_DOC || !k->def);
@@ -854,6 +855,8 @@ static void test_config_table_rows_are_consistent(void **state)
 		assert_int_equal(cfg_set_scalar(NULL, k, &u, k->def, (pipe_pos){ 0, 0 }, k->path), 0);
 		if (k->type == CFG_STR || k->type == CFG_PATH)
 			free(*(char **)((char *)&u + k->off));
+		if (k->type == CFG_STRLIST)
+			cfg_free_strlist((pipe_strlist *)((char *)&u + k->off));
 	}
 }
 
