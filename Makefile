@@ -19,7 +19,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -fopenmp -MMD -MP \
             -DVP_VERSION='"$(VERSION)"' -I. -I$(BUILD)/gen $(PKG_CFLAGS)
-LDLIBS   += -fopenmp $(PKG_LIBS) -lmosquitto -lsystemd -lmicrohttpd -lpthread -ldl -lm
+LDLIBS   += -fopenmp $(PKG_LIBS) -lmosquitto -lsystemd -lmicrohttpd -lcurl -ljansson -lpthread -ldl -lm
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
@@ -28,7 +28,7 @@ endif
 # Host sources: every .c under the module folders, except the programs' mains.
 MAINS    := pipeline/main.c infer/run_model.c
 SRCS     := $(filter-out $(MAINS),$(wildcard pipeline/*.c decode/*.c infer/*.c kernels/*.c sinks/*.c \
-                                          analytics/*.c view/*.c))
+                                          analytics/*.c view/*.c fleet/*.c))
 OBJS     := $(SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/onnx.pb-c.o
 
 ifneq ($(NVCC),)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "daemon_view.h"
+#include "../fleet/fleet.h"
 #include "metrics.h"
 #include "notify.h"
 #include "pipeline.h"
@@ -39,6 +40,7 @@ typedef struct pipe_daemon {
 	pipe_progress_stream *snap;
 	int snap_cap;
 	int64_t last_stats_ns, last_frames, last_status_ns;
+	fleet_node *fleet;        /* fleet mode (fleet/fleet.h); NULL: off */
 } pipe_daemon;
 
 static void log_latency(pipe_daemon *d)
@@ -93,6 +95,8 @@ static void tick(pipe_daemon *d)
 	pipe_progress_update(d->progress, &snap);
 	pipe_pipeline_sync_metrics(d->p);
 	pipe_daemon_view_tick(&d->view, d->p);
+	if (d->fleet)
+		fleet_node_tick(d->fleet, d->p);
 	/* Fed only while the engine makes progress: a batch stuck on a hung GPU starves it. */
 	uint64_t wd = pipe_notify_watchdog_usec();
 	if (wd && pipe_pipeline_engine_busy_ns(d->p) < (int64_t)wd * 500)
@@ -138,6 +142,12 @@ static void reload(pipe_daemon *d)
 	pipe_config *next = NULL;
 	if (!d->o->config_path) {
 		vp_warn("main", NULL, "SIGHUP ignored: the pipeline came from the command line, not a file");
+		return;
+	}
+	if (d->fleet) {
+		/* The fleet re-reads the file with the cameras it owns, on the next tick. */
+		vp_info("main", NULL, "SIGHUP: reloading %s with the fleet's cameras", d->o->config_path);
+		fleet_node_reload(d->fleet);
 		return;
 	}
 	pipe_notify_reloading();
@@ -194,6 +204,8 @@ static void main_loop(pipe_daemon *d, const sigset_t *sigs)
 			stop_ns = vp_mono_ns();
 			vp_info("main", NULL, "signal %d: stopping, draining queues", sig);
 			pipe_notify_stopping();
+			if (d->fleet)
+				fleet_node_leave(d->fleet);
 			pipe_pipeline_stop(d->p);
 		} else if (sig == SIGHUP && !stop_ns) {
 			reload(d);
@@ -240,6 +252,7 @@ static int finish(pipe_daemon *d)
 		log_latency(d);
 	}
 	int failed = pipe_pipeline_free(&d->p);
+	fleet_node_free(&d->fleet);   /* after the streams ended and the sinks flushed */
 	pipe_progress_free(&d->progress);
 	pipe_metrics_server_free(&d->server);
 	pipe_daemon_view_free(&d->view);
@@ -301,6 +314,10 @@ int pipe_daemon_run(const pipe_daemon_opts *o, pipe_config *cfg)
 	if (rc < 0) {
 		finish(&d);
 		return rc == VP_ECONFIG ? 2 : 1;
+	}
+	if (cfg->fleet.present && (rc = fleet_node_start(cfg, o->config_path, d.metrics, &d.fleet)) < 0) {
+		finish(&d);
+		return 1;
 	}
 	pipe_metrics_server_set_ready(d.server, 1);
 	pipe_notify_ready();

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "../fleet/fleet.h"
 #include "quick.h"
 #include "vp_log.h"
 #include "vp_fpu.h"
@@ -43,6 +44,7 @@ static void usage(FILE *out)
 {
 	fputs("usage: vapd -c FILE [--check] [--quiet]\n"
 	      "       vapd --source URI --model PATH [--labels FILE] [--http HOST:PORT]\n"
+	      "       vapd fleet [--etcd URL] [--prefix P] add|remove|list|import|status ...\n"
 	      "\n"
 	      "Real-time video analytics pipeline daemon: decodes video sources, runs an ONNX\n"
 	      "object detector and publishes per-frame detections (JSON Lines) to sinks.\n"
@@ -119,6 +121,8 @@ int main(int argc, char **argv)
 	/* Before anything opens a file: supervisors may start us with stdout or stderr closed. */
 	if (vp_stdio_reserve() < 0)
 		return 1;
+	if (argc > 1 && strcmp(argv[1], "fleet") == 0)
+		return fleet_cli(argc - 1, argv + 1);
 	vp_omp_tune(argv);
 	pipe_daemon_opts o = { 0 };
 	pipe_quick_opts q = { 0 };

@@ -19,8 +19,9 @@ struct pipe_mq {
 	pthread_mutex_t lock;
 	pthread_cond_t not_empty;
 	ring *rings;
-	int n, cursor, n_open;   /* n slots; n_open in use and not yet reported ended */
+	int n, cursor, n_open;   /* n slots; n_open in use and not yet reported ended (+1 held) */
 	bool shutdown;
+	bool held;
 	pipe_mq_drop_fn drop;
 };
 
@@ -187,6 +188,19 @@ int pipe_mq_pop_batch(pipe_mq *q, int max, int timeout_ms, void **items, int *st
 	}
 	pthread_mutex_unlock(&q->lock);
 	return got;
+}
+
+void pipe_mq_hold(pipe_mq *q, int on)
+{
+	pthread_mutex_lock(&q->lock);
+	/* The hold counts as one more open stream, so "every open stream ended" waits for it. */
+	if (on && !q->held)
+		q->n_open++;
+	else if (!on && q->held)
+		q->n_open--;
+	q->held = on != 0;
+	pthread_cond_broadcast(&q->not_empty);
+	pthread_mutex_unlock(&q->lock);
 }
 
 int pipe_mq_has_work(pipe_mq *q)

@@ -28,6 +28,9 @@ void pipe_mq_close(pipe_mq *q, int i);
  * (*n_ended). Returns the item count; 0 with *n_ended == 0 means every open stream ended. */
 int pipe_mq_pop_batch(pipe_mq *q, int max, int timeout_ms, void **items, int *streams,
                       int *ended, int *n_ended);
+/* on: the consumer keeps waiting while no stream is open (a fleet node between cameras);
+ * off again: it sees the end once every stream ended. */
+void pipe_mq_hold(pipe_mq *q, int on);
 /* Whether pipe_mq_pop_batch would find an item or an end now, without waiting for one. */
 int pipe_mq_has_work(pipe_mq *q);
 /* Items discarded by drop_oldest for stream i so far. */

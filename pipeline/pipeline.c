@@ -93,7 +93,8 @@ static void publish_frames(pipe_pipeline *p, pipe_batch *b)
 		int64_t t1 = 0;
 		if (s->an) {
 			rc = pipe_analytics_publish(p, s, f, d, n, &n, &t1);
-		} else if ((rc = sink_msg_frame(f, d, n, labels, n_labels, &m)) == 0) {
+		} else if ((rc = sink_msg_frame_ex(f, d, n, labels, n_labels,
+		                                   &(sink_frame_extra){ .epoch = s->cfg->epoch }, &m)) == 0) {
 			t1 = pipe_publish(p, m);
 			view_scene sc;
 			pipe_view_scene(p, s, f, d, n, NULL, &sc);
@@ -129,7 +130,7 @@ static void publish_eos(pipe_pipeline *p, int i)
 	/* Tracks end (and leave their zones) before the stream's end is told. */
 	pipe_analytics_end(p, s);
 	pipe_view_stream_end(s);
-	if (sink_msg_eos(s->cfg->id, atomic_load(&s->decoded), atomic_load(&s->processed),
+	if (sink_msg_eos_ex(s->cfg->id, s->cfg->epoch, atomic_load(&s->decoded), atomic_load(&s->processed),
 	                 pipe_mq_dropped(p->mq, i), errors, error, &m) == 0)
 		pipe_publish(p, m);
 	vp_info("source", s->cfg->id, "ended: %lld frames, %lld processed, %lld dropped, %lld errors",
@@ -386,6 +387,9 @@ int pipe_pipeline_start_view(const pipe_config *cfg, pipe_metrics *metrics, cons
 	p->metrics = metrics;
 	/* Room for sources that reloads add while others still drain. */
 	p->cap = cfg->n_sources + PIPE_EXTRA_SLOTS;
+	/* A fleet node runs up to its capacity of cameras besides its own sources. */
+	if (cfg->fleet.present)
+		p->cap += cfg->fleet.capacity;
 	p->max_batch = cfg->model.present ? cfg->model.batch_max_size : 8;
 	p->timeout_ms = cfg->model.present ? cfg->model.batch_timeout_ms : 10;
 	p->gpu = cfg->gpu;
@@ -408,6 +412,9 @@ int pipe_pipeline_start_view(const pipe_config *cfg, pipe_metrics *metrics, cons
 		goto fail;
 	if ((rc = pipe_mq_new(p->cap, drop_frame, &p->mq)) < 0)
 		goto fail;
+	/* A fleet node with no camera yet (or none left) waits for the fleet, not for its end. */
+	if (cfg->fleet.present)
+		pipe_mq_hold(p->mq, 1);
 	if ((rc = sink_set_open(cfg, &p->sinks)) < 0)
 		goto fail;
 	if ((rc = pipe_pipeline_setup_metrics(p)) < 0)
@@ -439,6 +446,8 @@ fail:
 void pipe_pipeline_stop(pipe_pipeline *p)
 {
 	atomic_store(&p->stopping, 1);
+	if (p->mq)
+		pipe_mq_hold(p->mq, 0);
 	for (int i = 0; i < p->n; i++)
 		if (p->streams[i].dec)
 			dec_stream_interrupt(p->streams[i].dec);

@@ -53,6 +53,9 @@ enum { PIPE_RELOAD_MODEL = 1, PIPE_RELOAD_TRACKER = 2, PIPE_RELOAD_SINKS = 4 };
  * is borrowed and must outlive the pipeline. Returns the number of sources started +
  * stopped, or < 0. */
 int pipe_pipeline_reload(pipe_pipeline *p, const pipe_config *newcfg, int *ret_not_applied);
+/* 1 while a stream of source id runs or drains (its end not yet handed to the sinks), 0
+ * once every stream of it ended: a fleet node deletes its claim on a camera only then. */
+int pipe_pipeline_source_active(pipe_pipeline *p, const char *id);
 /* How long the engine has been inside its current batch (0 when waiting for frames):
  * the watchdog is only fed while this stays short, so a hung GPU gets us restarted. */
 int64_t pipe_pipeline_engine_busy_ns(pipe_pipeline *p);

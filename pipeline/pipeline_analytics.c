@@ -109,7 +109,7 @@ static void publish_events(pipe_pipeline *p, pipe_stream *s, const an_result *r,
 		}
 		sink_msg *m = NULL;
 		const char *snap = snaps ? snaps + (size_t)i * VIEW_SNAP_NAME_MAX : NULL;
-		if (sink_msg_event(s->cfg->id, e, labels, n_labels, snap, &m) == 0) {
+		if (sink_msg_event_ex(s->cfg->id, s->cfg->epoch, e, labels, n_labels, snap, &m) == 0) {
 			pipe_view_event_message(p, m);
 			pipe_publish(p, m);
 		}
@@ -163,7 +163,7 @@ int pipe_analytics_publish(pipe_pipeline *p, pipe_stream *s, vp_frame *f, const 
 		.track_ids = p->pub_ids,
 		.zone_names = a->zone_names, .zone_counts = a->zone_counts, .n_zones = s->cfg->n_zones,
 		.line_names = a->line_names, .line_in = a->line_in, .line_out = a->line_out,
-		.n_lines = s->cfg->n_lines,
+		.n_lines = s->cfg->n_lines, .epoch = s->cfg->epoch,
 	};
 	view_scene sc;
 	pipe_view_scene(p, s, f, p->pub_dets, npub, p->pub_ids, &sc);

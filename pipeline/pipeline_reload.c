@@ -50,7 +50,8 @@ static bool source_same(const pipe_source_cfg *a, const pipe_source_cfg *b)
 	       a->queue.depth == b->queue.depth && a->queue.policy == b->queue.policy &&
 	       a->reconnect_initial_ms == b->reconnect_initial_ms &&
 	       a->reconnect_max_ms == b->reconnect_max_ms &&
-	       a->rtsp_transport == b->rtsp_transport && a->rtsp_timeout_ms == b->rtsp_timeout_ms;
+	       a->rtsp_transport == b->rtsp_transport && a->rtsp_timeout_ms == b->rtsp_timeout_ms &&
+	       a->epoch == b->epoch;
 }
 
 static const pipe_source_cfg *find_source(const pipe_config *cfg, const char *id)
@@ -141,4 +142,15 @@ int pipe_pipeline_reload(pipe_pipeline *p, const pipe_config *newcfg, int *ret_n
 	}
 	p->cfg = newcfg;
 	return changes;
+}
+
+int pipe_pipeline_source_active(pipe_pipeline *p, const char *id)
+{
+	/* A slot keeps its last source's config after it ended, so "ended" is what tells. */
+	for (int i = 0; i < p->n; i++) {
+		const pipe_stream *s = &p->streams[i];
+		if (s->cfg && strcmp(s->cfg->id, id) == 0 && !atomic_load(&s->ended))
+			return 1;
+	}
+	return 0;
 }

@@ -12,7 +12,8 @@ libmosquitto-dev mosquitto mosquitto-clients openssl libsystemd-dev libmicrohttp
 python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 gstreamer1.0-plugins-bad
 man-db systemd
-libcairo2-dev fonts-dejavu-core chromium"
+libcairo2-dev fonts-dejavu-core chromium
+etcd-server etcd-client libcurl4-openssl-dev libjansson-dev"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

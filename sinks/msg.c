@@ -255,11 +255,22 @@ static void jw_counts(jw *w, const sink_frame_extra *x)
 	}
 }
 
+/* Every message opens with its stream and, in fleet mode, the stream's fencing epoch: a
+ * consumer drops what an owner with a lower epoch still sends for the same stream. */
+static void jw_head(jw *w, const char *stream, long long epoch)
+{
+	jw_lit(w, "{\"stream\":");
+	jw_quoted(w, stream);
+	if (epoch > 0) {
+		jw_lit(w, ",\"epoch\":");
+		jw_int(w, epoch);
+	}
+}
+
 static void jw_frame(jw *w, const vp_frame *f, const vp_det *dets, const det_order *order,
                      int n, const char *const *labels, int n_labels, const sink_frame_extra *x)
 {
-	jw_lit(w, "{\"stream\":");
-	jw_quoted(w, f->stream_id ? f->stream_id : "");
+	jw_head(w, f->stream_id ? f->stream_id : "", x->epoch);
 	jw_lit(w, ",\"frame\":");
 	jw_int(w, f->index);
 	jw_lit(w, ",\"pts\":");
@@ -338,12 +349,11 @@ int sink_msg_frame_ex(const vp_frame *f, const vp_det *dets, int n, const char *
 	return ret;
 }
 
-static void jw_eos(jw *w, const char *stream, const int64_t counts[4], const char *error)
+static void jw_eos(jw *w, const char *stream, long long epoch, const int64_t counts[4], const char *error)
 {
 	static const char *const keys[] = { ",\"frames\":", ",\"processed\":", ",\"dropped\":",
 	                                    ",\"errors\":" };
-	jw_lit(w, "{\"stream\":");
-	jw_quoted(w, stream);
+	jw_head(w, stream, epoch);
 	jw_lit(w, ",\"eos\":true");
 	for (int i = 0; i < 4; i++) {
 		jw_lit(w, keys[i]);
@@ -376,6 +386,7 @@ static int msg_build(jw_fill fill, const void *ctx, const char *stream, enum pip
 
 typedef struct eos_ctx {
 	const char *stream;
+	long long epoch;
 	int64_t counts[4];
 	const char *error;
 } eos_ctx;
@@ -383,15 +394,21 @@ typedef struct eos_ctx {
 static void fill_eos(jw *w, const void *ctx)
 {
 	const eos_ctx *c = ctx;
-	jw_eos(w, c->stream, c->counts, c->error);
+	jw_eos(w, c->stream, c->epoch, c->counts, c->error);
 }
 
 int sink_msg_eos(const char *stream, int64_t frames, int64_t processed, int64_t dropped,
                  int64_t errors, const char *error, sink_msg **ret_msg)
 {
+	return sink_msg_eos_ex(stream, 0, frames, processed, dropped, errors, error, ret_msg);
+}
+
+int sink_msg_eos_ex(const char *stream, long long epoch, int64_t frames, int64_t processed,
+                    int64_t dropped, int64_t errors, const char *error, sink_msg **ret_msg)
+{
 	if (!stream)
 		return -EINVAL;
-	eos_ctx c = { stream, { frames, processed, dropped, errors }, error };
+	eos_ctx c = { stream, epoch, { frames, processed, dropped, errors }, error };
 	return msg_build(fill_eos, &c, stream, PIPE_MSG_EOS, ret_msg);
 }
 
@@ -446,11 +463,10 @@ static void jw_event_fields(jw *w, const an_event *e, const char *const *labels,
 	}
 }
 
-static void jw_event(jw *w, const char *stream, const an_event *e, const char *const *labels,
-                     int n_labels, const char *snapshot)
+static void jw_event(jw *w, const char *stream, long long epoch, const an_event *e,
+                     const char *const *labels, int n_labels, const char *snapshot)
 {
-	jw_lit(w, "{\"stream\":");
-	jw_quoted(w, stream);
+	jw_head(w, stream, epoch);
 	jw_lit(w, ",\"event\":");
 	jw_quoted(w, an_event_name(e->kind));
 	jw_lit(w, ",\"track_id\":");
@@ -471,6 +487,7 @@ static void jw_event(jw *w, const char *stream, const an_event *e, const char *c
 
 typedef struct event_ctx {
 	const char *stream;
+	long long epoch;
 	const an_event *ev;
 	const char *const *labels;
 	int n_labels;
@@ -480,15 +497,22 @@ typedef struct event_ctx {
 static void fill_event(jw *w, const void *ctx)
 {
 	const event_ctx *c = ctx;
-	jw_event(w, c->stream, c->ev, c->labels, c->n_labels, c->snapshot);
+	jw_event(w, c->stream, c->epoch, c->ev, c->labels, c->n_labels, c->snapshot);
 }
 
 int sink_msg_event(const char *stream, const an_event *ev, const char *const *labels, int n_labels,
                    const char *snapshot, sink_msg **ret_msg)
 {
+	return sink_msg_event_ex(stream, 0, ev, labels, n_labels, snapshot, ret_msg);
+}
+
+int sink_msg_event_ex(const char *stream, long long epoch, const an_event *ev,
+                      const char *const *labels, int n_labels, const char *snapshot,
+                      sink_msg **ret_msg)
+{
 	if (!stream || !ev)
 		return -EINVAL;
-	event_ctx c = { stream, ev, labels, n_labels, snapshot };
+	event_ctx c = { stream, epoch, ev, labels, n_labels, snapshot };
 	return msg_build(fill_event, &c, stream, PIPE_MSG_EVENTS, ret_msg);
 }
 

@@ -35,6 +35,7 @@ typedef struct sink_frame_extra {
 	const char *const *line_names;       /* running totals of each line */
 	const int64_t *line_in, *line_out;
 	int n_lines;
+	long long epoch;                     /* fleet fencing epoch, "epoch" after "stream"; 0: none */
 } sink_frame_extra;
 
 /* sink_msg_frame with tracking fields: "track_id" per detection, "zones" and "lines". */
@@ -48,6 +49,13 @@ int sink_msg_event(const char *stream, const an_event *ev, const char *const *la
  * ("no frames decoded"), as an "error" key. */
 int sink_msg_eos(const char *stream, int64_t frames, int64_t processed, int64_t dropped,
                  int64_t errors, const char *error, sink_msg **ret_msg);
+/* sink_msg_event and sink_msg_eos of a fleet camera: "epoch" (its claim's etcd revision,
+ * > 0) follows "stream", so consumers can drop what a fenced-off owner still sent. */
+int sink_msg_event_ex(const char *stream, long long epoch, const an_event *ev,
+                      const char *const *labels, int n_labels, const char *snapshot,
+                      sink_msg **ret_msg);
+int sink_msg_eos_ex(const char *stream, long long epoch, int64_t frames, int64_t processed,
+                    int64_t dropped, int64_t errors, const char *error, sink_msg **ret_msg);
 sink_msg *sink_msg_ref(sink_msg *m);
 void sink_msg_unref(sink_msg **m);
 

@@ -1,0 +1,279 @@
+/* vapd fleet: edits and shows the fleet's desired state in etcd (cameras) and what the
+ * nodes report (nodes, claims). Entries are checked as sources[] maps before they are stored. */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "../pipeline/vp_err.h"
+#include "fleet_priv.h"
+
+enum { EXIT_USAGE = 2 };
+
+static void usage(FILE *out)
+{
+	fputs("usage: vapd fleet [--etcd URL] [--prefix PREFIX] COMMAND\n"
+	      "\n"
+	      "  add ENTRY     add or replace a camera; ENTRY is a sources[] map in YAML or JSON,\n"
+	      "                e.g. '{id: gate1, uri: rtsp://10.0.0.5/stream1}'\n"
+	      "  remove ID...  remove cameras (their nodes stop them)\n"
+	      "  list          the cameras and their entries\n"
+	      "  import FILE   add every entry of FILE's sources: list (a pipeline file or a list)\n"
+	      "  status        nodes (capacity, cameras run) and every camera's owner and epoch\n"
+	      "\n"
+	      "  --etcd URL    an etcd client URL (default $VAPD_ETCD or http://127.0.0.1:2379)\n"
+	      "  --prefix P    the fleet's key prefix (default /vapd)\n",
+	      out);
+}
+
+/* Checks entry as one sources[] map; *ret_id: its id (malloc'ed). */
+static int entry_id(const char *entry, char **ret_id)
+{
+	char *item = fl_list_item(entry), *text = NULL;
+	pipe_config *cfg = NULL;
+	int rc = -ENOMEM;
+	if (item && asprintf(&text, "sources:\n%s", item) >= 0)
+		rc = pipe_config_load_text("entry", text, stderr, &cfg);
+	if (rc == 0 && cfg->n_sources != 1)
+		rc = VP_ECONFIG;
+	if (rc == 0 && !(*ret_id = strdup(cfg->sources[0].id)))
+		rc = -ENOMEM;
+	pipe_config_free(&cfg);
+	free(item);
+	free(text);
+	return rc;
+}
+
+static int put_entry(etcd *e, const char *prefix, const char *entry)
+{
+	char *id = NULL, *key = NULL;
+	int rc = entry_id(entry, &id);
+	if (rc < 0)
+		return rc;
+	if (!(key = fl_key(prefix, "cameras", id)))
+		rc = -ENOMEM;
+	else if ((rc = etcd_put(e, key, entry, 0)) == 0)
+		printf("added %s\n", id);
+	free(id);
+	free(key);
+	return rc;
+}
+
+/* The text of one node of buf, its continuation lines moved left by the node's column. */
+static char *node_text(const char *buf, const yaml_node_t *node)
+{
+	size_t a = node->start_mark.index, b = node->end_mark.index, col = node->start_mark.column;
+	char *out = malloc(b - a + 1), *o = out;
+	if (!out)
+		return NULL;
+	for (size_t i = a; i < b; i++) {
+		*o++ = buf[i];
+		if (buf[i] != '\n')
+			continue;
+		for (size_t k = 0; k < col && i + 1 < b && buf[i + 1] == ' '; k++)
+			i++;
+	}
+	while (o > out && (o[-1] == '\n' || o[-1] == ' '))
+		o--;
+	*o = '\0';
+	return out;
+}
+
+static yaml_node_t *sources_list(yaml_document_t *doc)
+{
+	yaml_node_t *root = yaml_document_get_root_node(doc);
+	if (root && root->type == YAML_SEQUENCE_NODE)
+		return root;
+	if (!root || root->type != YAML_MAPPING_NODE)
+		return NULL;
+	for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(doc, p->key);
+		if (k->type == YAML_SCALAR_NODE && strcmp((char *)k->data.scalar.value, "sources") == 0)
+			return yaml_document_get_node(doc, p->value);
+	}
+	return NULL;
+}
+
+static int import_file(etcd *e, const char *prefix, const char *path)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "vapd fleet: cannot open %s\n", path);
+		return -ENOENT;
+	}
+	FILE *m = open_memstream(&buf, &len);
+	int c;
+	while (m && (c = getc(f)) != EOF)
+		putc(c, m);
+	fclose(f);
+	if (!m)
+		return -ENOMEM;
+	fclose(m);
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	int rc = VP_ECONFIG, added = 0;
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		fprintf(stderr, "%s:%zu: %s\n", path, parser.problem_mark.line + 1, parser.problem);
+		goto done_parser;
+	}
+	yaml_node_t *list = sources_list(&doc);
+	if (!list || list->type != YAML_SEQUENCE_NODE) {
+		fprintf(stderr, "%s: no sources: list\n", path);
+		goto done;
+	}
+	rc = 0;
+	for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top; it++) {
+		char *entry = node_text(buf, yaml_document_get_node(&doc, *it));
+		int r = entry ? put_entry(e, prefix, entry) : -ENOMEM;
+		free(entry);
+		if (r < 0)
+			rc = r;
+		else
+			added++;
+	}
+	printf("imported %d camera(s) from %s\n", added, path);
+done:
+	yaml_document_delete(&doc);
+done_parser:
+	yaml_parser_delete(&parser);
+	free(buf);
+	return rc;
+}
+
+static int list_cameras(etcd *e, const char *prefix)
+{
+	etcd_kvs kvs = { 0 };
+	char *folder = fl_key(prefix, "cameras", NULL);
+	int rc = folder ? etcd_range_prefix(e, folder, &kvs) : -ENOMEM;
+	for (int i = 0; rc == 0 && i < kvs.n; i++)
+		printf("%s\t%s\n", kvs.v[i].key + strlen(folder), kvs.v[i].value);
+	etcd_kvs_clear(&kvs);
+	free(folder);
+	return rc;
+}
+
+static const etcd_kv *find(const etcd_kvs *kvs, const char *prefix, const char *kind, const char *id)
+{
+	for (int i = 0; i < kvs->n; i++) {
+		const char *k = fl_key_id(kvs->v[i].key, prefix, kind);
+		if (k && strcmp(k, id) == 0)
+			return &kvs->v[i];
+	}
+	return NULL;
+}
+
+static int status(etcd *e, const char *prefix)
+{
+	etcd_kvs kvs = { 0 };
+	char *folder = fl_key(prefix, "", NULL);
+	int rc = folder ? etcd_range_prefix(e, folder, &kvs) : -ENOMEM;
+	free(folder);
+	if (rc < 0)
+		return rc;
+	int n_nodes = 0, n_cams = 0, n_claimed = 0;
+	for (int i = 0; i < kvs.n; i++) {
+		n_nodes += fl_key_id(kvs.v[i].key, prefix, "nodes") != NULL;
+		n_cams += fl_key_id(kvs.v[i].key, prefix, "cameras") != NULL;
+	}
+	printf("nodes: %d\n", n_nodes);
+	for (int i = 0; i < kvs.n; i++) {
+		const char *id = fl_key_id(kvs.v[i].key, prefix, "nodes");
+		if (!id)
+			continue;
+		int owns = 0;
+		for (int k = 0; k < kvs.n; k++)
+			owns += fl_key_id(kvs.v[k].key, prefix, "claims") && strcmp(kvs.v[k].value, id) == 0;
+		printf("  %-20s owns %3d  %s\n", id, owns, kvs.v[i].value);
+	}
+	for (int i = 0; i < kvs.n; i++)
+		n_claimed += fl_key_id(kvs.v[i].key, prefix, "claims") != NULL;
+	printf("cameras: %d (%d claimed)\n", n_cams, n_claimed);
+	for (int i = 0; i < kvs.n; i++) {
+		const char *id = fl_key_id(kvs.v[i].key, prefix, "cameras");
+		if (!id)
+			continue;
+		const etcd_kv *claim = find(&kvs, prefix, "claims", id);
+		if (claim)
+			printf("  %-20s %-20s epoch %lld\n", id, claim->value, (long long)claim->create_rev);
+		else
+			printf("  %-20s %-20s\n", id, "-");
+	}
+	etcd_kvs_clear(&kvs);
+	return 0;
+}
+
+static int run(etcd *e, const char *prefix, int argc, char **argv)
+{
+	const char *cmd = argv[0];
+	if (strcmp(cmd, "add") == 0 && argc == 2)
+		return put_entry(e, prefix, argv[1]);
+	if (strcmp(cmd, "import") == 0 && argc == 2)
+		return import_file(e, prefix, argv[1]);
+	if (strcmp(cmd, "list") == 0 && argc == 1)
+		return list_cameras(e, prefix);
+	if (strcmp(cmd, "status") == 0 && argc == 1)
+		return status(e, prefix);
+	if (strcmp(cmd, "remove") == 0 && argc >= 2) {
+		int rc = 0;
+		for (int i = 1; i < argc && rc >= 0; i++) {
+			char *key = fl_key(prefix, "cameras", argv[i]);
+			rc = key ? etcd_delete(e, key, 0) : -ENOMEM;
+			free(key);
+			if (rc == 0)
+				fprintf(stderr, "vapd fleet: no camera %s\n", argv[i]);
+			else if (rc > 0)
+				printf("removed %s\n", argv[i]);
+		}
+		return rc < 0 ? rc : 0;
+	}
+	return EXIT_USAGE;
+}
+
+int fleet_cli(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "etcd", required_argument, NULL, 'e' }, { "prefix", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 },
+	};
+	const char *url = getenv("VAPD_ETCD"), *prefix = "/vapd";
+	int c;
+	if (!url || !*url)
+		url = "http://127.0.0.1:2379";
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'e': url = optarg; break;
+		case 'p': prefix = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	size_t plen = strlen(prefix);
+	/* As fleet.prefix: keys are prefix + "/nodes/" + id. */
+	if (prefix[0] != '/' || plen < 2 || prefix[plen - 1] == '/') {
+		fprintf(stderr, "vapd fleet: --prefix must start with '/' and not end with one\n");
+		return EXIT_USAGE;
+	}
+	etcd *e = NULL;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || etcd_new(&url, 1, 5000, &e) < 0)
+		return 1;
+	int rc = run(e, prefix, argc - optind, argv + optind);
+	etcd_free(&e);
+	if (rc == EXIT_USAGE) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (rc < 0 && rc != VP_ECONFIG)
+		fprintf(stderr, "vapd fleet: %s: %s\n", url, vp_strerror(rc));
+	return rc == VP_ECONFIG ? EXIT_USAGE : rc < 0 ? 1 : 0;
+}

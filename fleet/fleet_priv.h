@@ -1,0 +1,99 @@
+/* Internal to fleet/: the node's state shared by the agent thread (agent.c), the watch
+ * thread (watch.c) and the daemon's main thread (node.c). */
+#ifndef FLEET_PRIV_H
+#define FLEET_PRIV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "etcd.h"
+#include "fleet.h"
+
+/* A camera this node holds a claim on. Guarded by fleet_node.lock. */
+typedef struct fl_cam {
+	char *id;
+	char *value;              /* its sources[] entry as stored */
+	int64_t epoch;            /* the claim's create revision */
+	bool run;                 /* agent: keep it running; false: stop it */
+	bool release;             /* with !run: delete the claim once stopped (else just forget) */
+	uint64_t off_version;     /* the version that stopped it */
+	bool stopped;             /* main thread: its stream ended after off_version was applied */
+} fl_cam;
+
+typedef struct fl_metrics {
+	pipe_gauge *owned;        /* vapd_fleet_owned_cameras */
+	pipe_gauge *capacity;     /* vapd_fleet_capacity */
+	pipe_gauge *nodes;        /* vapd_fleet_nodes */
+	pipe_gauge *cameras;      /* vapd_fleet_cameras */
+	pipe_counter *claims;     /* vapd_fleet_claims_total */
+	pipe_counter *releases;   /* vapd_fleet_releases_total */
+	pipe_counter *drops;      /* vapd_fleet_drops_total (claim lost or taken) */
+	pipe_counter *fencing;    /* vapd_fleet_fencing_stops_total */
+	pipe_counter *lease_lost; /* vapd_fleet_lease_lost_total */
+	pipe_counter *requests;   /* vapd_fleet_etcd_requests_total */
+	pipe_histogram *renew;    /* vapd_fleet_lease_renew_seconds */
+	pipe_gauge *connected;    /* vapd_fleet_coordinator_connected (1/0) */
+} fl_metrics;
+
+struct fleet_node {
+	/* settings, copied at start */
+	char *path, *node_id, *prefix, *address;
+	char **urls;
+	int n_urls, capacity, ttl_s;
+	bool keep_on_loss;
+	etcd *api, *watch_api;
+	fl_metrics m;
+	pthread_t agent, watcher;
+	bool agent_started, watcher_started;
+	atomic_int stop;
+
+	pthread_mutex_t lock;
+	pthread_cond_t wake;      /* agent: something to do (watch event, a stream ended) */
+	bool dirty;               /* etcd changed since the last read */
+	int64_t read_rev;         /* revision of the last read; the watch goes on from it */
+	fl_cam *cams;
+	int n_cams, cap_cams;
+	uint64_t version;         /* bumped when the set to run (or an epoch) changes */
+	int n_nodes, n_cameras;   /* as last read, for /api/fleet */
+	bool connected, fenced;
+	bool leaving;             /* SIGTERM: the agent only renews the lease */
+	int64_t lease;            /* 0: none held */
+
+	/* agent thread only */
+	struct fl_valid *valid;   /* cameras checked against the node's file, by mod revision */
+	int n_valid;
+	int64_t next_release_ns;
+
+	/* main thread only */
+	uint64_t applied;         /* version last applied to the pipeline */
+	bool reload_asked;
+	pipe_config **cfgs;       /* every config built; streams point into them */
+	int n_cfgs;
+};
+
+typedef struct fl_valid {
+	char *id;
+	int64_t mod_rev;
+	bool ok;
+} fl_valid;
+
+/* agent.c */
+void *fl_agent_main(void *arg);
+/* Caller holds the lock. Bumps the version and wakes the agent. */
+void fl_bump(fleet_node *n);
+/* watch.c */
+void *fl_watch_main(void *arg);
+
+/* prefix + "/" + kind + "/" + id (id NULL: the folder, with its '/'; kind "" too: prefix + "/");
+ * NULL when out of memory. */
+char *fl_key(const char *prefix, const char *kind, const char *id);
+/* The id in key when it is prefix/kind/<id>, else NULL. */
+const char *fl_key_id(const char *key, const char *prefix, const char *kind);
+/* "- " + value indented as one item of a YAML list (value: a map in block or flow style). */
+char *fl_list_item(const char *value);
+/* Checks value as a sources[] entry of the node's file: 1 when valid and its id is id. */
+int fl_camera_valid(const char *path, const char *id, const char *value);
+
+#endif

@@ -1,0 +1,46 @@
+#include "plan.h"
+
+int fl_plan(const fl_cam_view *cams, int n, int capacity, int releases, enum fl_action *act)
+{
+	int running = 0, changes = 0;
+	for (int i = 0; i < n; i++)
+		running += cams[i].running != 0;
+	/* Stops first: what they free may be claimed in the same round. */
+	for (int i = 0; i < n; i++) {
+		const fl_cam_view *c = &cams[i];
+		act[i] = FL_KEEP;
+		if (!c->running)
+			continue;
+		if (c->claim == FL_CLAIM_OTHER || (c->claim == FL_CLAIM_NONE && !c->target_is_me)) {
+			act[i] = FL_DROP;
+		} else if (c->claim == FL_CLAIM_MINE && !c->target_is_me) {
+			if (releases <= 0)
+				continue;
+			releases--;
+			act[i] = FL_RELEASE;
+		} else {
+			continue;
+		}
+		running--;
+		changes++;
+	}
+	for (int i = 0; i < n; i++) {
+		const fl_cam_view *c = &cams[i];
+		if (c->running) {
+			/* Our claim vanished (the lease expired) while we kept running: claim again. */
+			if (c->claim == FL_CLAIM_NONE && c->target_is_me && act[i] == FL_KEEP)
+				act[i] = FL_CLAIM, changes++;
+			continue;
+		}
+		if (c->claim == FL_CLAIM_MINE) {
+			act[i] = c->target_is_me && running < capacity ? FL_ADOPT : FL_FORGET;
+			running += act[i] == FL_ADOPT;
+			changes++;
+		} else if (c->claim == FL_CLAIM_NONE && c->target_is_me && running < capacity) {
+			act[i] = FL_CLAIM;
+			running++;
+			changes++;
+		}
+	}
+	return changes;
+}
