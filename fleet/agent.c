@@ -17,6 +17,9 @@
 /* Failed renewals are retried this often: after a blip the lease is renewed within this of
  * etcd answering again, which keeps a blip shorter than TTL/2 under the fencing limit. */
 enum { RENEW_RETRY_MS = 100, JOIN_RETRY_MS = 500 };
+/* After joining, claims wait this long: nodes started together see each other first
+ * instead of the first one taking all it can and handing most of it over again. */
+enum { JOIN_GRACE_MS = 500 };
 /* Releases (moves) start at most this often and this many at once, so a join or a
  * capacity change does not stop many streams in one go. */
 enum { RELEASE_GAP_MS = 250, MAX_RELEASING = 4 };
@@ -339,7 +342,7 @@ static int reconcile(fleet_node *n, int64_t lease)
 {
 	fl_state s = { 0 };
 	int rc = read_state(n, &s), pending = 0;
-	int *owner = NULL;
+	int *owner = NULL, *current = NULL, stopping = 0;
 	bool *busy = NULL;
 	fl_cam_view *views = NULL;
 	enum fl_action *acts = NULL;
@@ -350,7 +353,16 @@ static int reconcile(fleet_node *n, int64_t lease)
 	views = calloc((size_t)s.n_cams + 1, sizeof(*views));
 	acts = calloc((size_t)s.n_cams + 1, sizeof(*acts));
 	busy = calloc((size_t)s.n_cams + 1, sizeof(*busy));
-	if (!owner || !views || !acts || !busy || (rc = fl_assign(s.cams, s.n_cams, s.nodes, s.n_nodes, owner)) < 0)
+	current = calloc((size_t)s.n_cams + 1, sizeof(*current));
+	if (!owner || !views || !acts || !busy || !current)
+		goto done;
+	for (int i = 0; i < s.n_cams; i++) {
+		current[i] = -1;
+		for (int k = 0; s.claims[i] && k < s.n_nodes; k++)
+			if (strcmp(s.claims[i]->value, s.nodes[k].id) == 0)
+				current[i] = k;
+	}
+	if ((rc = fl_assign(s.cams, s.n_cams, s.nodes, s.n_nodes, current, owner)) < 0)
 		goto done;
 	int64_t now = vp_mono_ns();
 	int releasing = 0;
@@ -359,8 +371,10 @@ static int reconcile(fleet_node *n, int64_t lease)
 	n->n_nodes = s.n_nodes;
 	n->n_cameras = s.n_cams;
 	follow_cameras(n, &s);
-	for (int i = 0; i < n->n_cams; i++)
+	for (int i = 0; i < n->n_cams; i++) {
 		releasing += !n->cams[i].run && n->cams[i].release;
+		stopping += !n->cams[i].run;
+	}
 	for (int i = 0; i < s.n_cams; i++) {
 		const etcd_kv *cl = s.claims[i];
 		views[i] = (fl_cam_view){
@@ -375,7 +389,8 @@ static int reconcile(fleet_node *n, int64_t lease)
 	pipe_gauge_set(n->m.nodes, s.n_nodes);
 	pipe_gauge_set(n->m.cameras, s.n_cams);
 	int releases = now >= n->next_release_ns && releasing < MAX_RELEASING ? 1 : 0;
-	fl_plan(views, s.n_cams, n->capacity, releases, acts);
+	/* Claims of cameras still stopping count against the capacity until deleted. */
+	fl_plan(views, s.n_cams, n->capacity - stopping, releases, acts);
 	rc = 0;
 	for (int i = 0; i < s.n_cams && rc == 0; i++) {
 		if (busy[i] && acts[i] != FL_KEEP) {
@@ -392,6 +407,7 @@ static int reconcile(fleet_node *n, int64_t lease)
 		           acts[i] == FL_KEEP;
 done:
 	free(owner);
+	free(current);
 	free(busy);
 	free(views);
 	free(acts);
@@ -403,6 +419,7 @@ done:
 
 typedef struct fl_loop {
 	int64_t last_ok, next_renew, retry_at;
+	int64_t joined;           /* when the current lease was granted */
 } fl_loop;
 
 static void renew(fleet_node *n, fl_loop *l, int64_t lease, int64_t now)
@@ -480,6 +497,8 @@ void *fl_agent_main(void *arg)
 		}
 		if (!lease) {
 			if (join(n) == 0) {
+				l.joined = now;
+				l.retry_at = now + JOIN_GRACE_MS * MS;
 				l.last_ok = now;
 				l.next_renew = now + renew_every_ns(n);
 				set_connected(n, true);
@@ -496,7 +515,8 @@ void *fl_agent_main(void *arg)
 		finish_stopped(n);
 		pipe_counter_add(n->m.requests, (uint64_t)(etcd_requests(n->api) - counted));
 		counted = etcd_requests(n->api);
-		if (lease && !fenced && (dirty || (l.retry_at && vp_mono_ns() >= l.retry_at))) {
+		bool grace = vp_mono_ns() < l.joined + JOIN_GRACE_MS * MS;
+		if (lease && !fenced && !grace && (dirty || (l.retry_at && vp_mono_ns() >= l.retry_at))) {
 			pthread_mutex_lock(&n->lock);
 			n->dirty = false;
 			pthread_mutex_unlock(&n->lock);
@@ -511,7 +531,7 @@ void *fl_agent_main(void *arg)
 				l.retry_at = n->next_release_ns > vp_mono_ns() ? n->next_release_ns : vp_mono_ns() + 100 * MS;
 			}
 		}
-		wait_for_work(n, &l, lease, lease && !fenced);
+		wait_for_work(n, &l, lease, lease && !fenced && !grace);
 	}
 	return NULL;
 }

@@ -19,7 +19,7 @@ static void usage(FILE *out)
 	      "  add ENTRY     add or replace a camera; ENTRY is a sources[] map in YAML or JSON,\n"
 	      "                e.g. '{id: gate1, uri: rtsp://10.0.0.5/stream1}'\n"
 	      "  remove ID...  remove cameras (their nodes stop them)\n"
-	      "  list          the cameras and their entries\n"
+	      "  list          the cameras' entries, as a file import reads\n"
 	      "  import FILE   add every entry of FILE's sources: list (a pipeline file or a list)\n"
 	      "  status        nodes (capacity, cameras run) and every camera's owner and epoch\n"
 	      "\n"
@@ -151,8 +151,17 @@ static int list_cameras(etcd *e, const char *prefix)
 	etcd_kvs kvs = { 0 };
 	char *folder = fl_key(prefix, "cameras", NULL);
 	int rc = folder ? etcd_range_prefix(e, folder, &kvs) : -ENOMEM;
-	for (int i = 0; rc == 0 && i < kvs.n; i++)
-		printf("%s\t%s\n", kvs.v[i].key + strlen(folder), kvs.v[i].value);
+	/* As a file `vapd fleet import` reads back. */
+	if (rc == 0)
+		printf("sources:\n");
+	for (int i = 0; rc == 0 && i < kvs.n; i++) {
+		char *item = fl_list_item(kvs.v[i].value);
+		if (!item)
+			rc = -ENOMEM;
+		else
+			fputs(item, stdout);
+		free(item);
+	}
 	etcd_kvs_clear(&kvs);
 	free(folder);
 	return rc;

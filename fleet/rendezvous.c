@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,7 +51,8 @@ static int pair_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->node_id, y->node_id);
 }
 
-int fl_assign(const char *const *cameras, int n_cameras, const fl_node *nodes, int n_nodes, int *owner)
+int fl_assign(const char *const *cameras, int n_cameras, const fl_node *nodes, int n_nodes,
+              const int *current, int *owner)
 {
 	for (int c = 0; c < n_cameras; c++)
 		owner[c] = -1;
@@ -72,6 +74,17 @@ int fl_assign(const char *const *cameras, int n_cameras, const fl_node *nodes, i
 	for (int m = 0; m < n_nodes; m++)
 		room[m] = nodes[m].capacity;
 	qsort(pairs, n, sizeof(*pairs), pair_cmp);
+	/* A camera's first pair in the sorted list is its top-ranked node. */
+	for (size_t i = 0; current && i < n; i++) {
+		const pair *p = &pairs[i];
+		if (owner[p->cam] != -1)
+			continue;
+		bool stays = current[p->cam] == p->node && room[p->node] > 0;
+		owner[p->cam] = stays ? p->node : -2;       /* -2: decided in the second pass */
+		room[p->node] -= stays;
+	}
+	for (int c = 0; c < n_cameras; c++)
+		owner[c] = owner[c] == -2 ? -1 : owner[c];
 	for (size_t i = 0; i < n; i++) {
 		const pair *p = &pairs[i];
 		if (owner[p->cam] >= 0 || room[p->node] <= 0)

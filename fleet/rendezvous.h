@@ -15,10 +15,13 @@ typedef struct fl_node {
  * A node's share of cameras is proportional to its weight. */
 double fl_score(const char *camera, const char *node, int weight);
 /* owner[c]: index in nodes of the node camera c goes to, or -1 when every node is full.
- * Pairs are taken in descending score, each camera by the best node with room left: with
- * room everywhere every camera goes to its top-ranked node, and adding or removing a node
- * moves only the cameras it ranks first (plus what its cap spills). The result does not
- * depend on the order of either list. Returns 0 or -ENOMEM. */
-int fl_assign(const char *const *cameras, int n_cameras, const fl_node *nodes, int n_nodes, int *owner);
+ * current[c] (NULL: none known): the node running it now, or -1. First, cameras already on
+ * their top-ranked node stay there while it has room; then the other pairs are taken in
+ * descending score, each camera by the best node with room left. With room everywhere
+ * every camera goes to its top-ranked node; adding a node moves only the cameras it now
+ * ranks first, removing one only its own (plus what the caps spill). The result depends on
+ * neither list's order. Returns 0 or -ENOMEM. */
+int fl_assign(const char *const *cameras, int n_cameras, const fl_node *nodes, int n_nodes,
+              const int *current, int *owner);
 
 #endif
