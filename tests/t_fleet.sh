@@ -180,8 +180,10 @@ moved=$(for c in $(awk '{print $1}' "$tmp/c2"); do
 	[ "$(grep "^$c " "$tmp/c2" | cut -d' ' -f2)" = "$(grep "^$c " "$tmp/c3" | cut -d' ' -f2)" ] || echo $c
 done | wc -l)
 limit=$(( (CAMS + 2) / 3 + 1 ))
-check "join of n4 to 2 nodes: settled (rc $rc), $moved cameras moved (1..$limit), all to n4 (it owns $(owned_by n4 "$tmp/c3" | wc -l))" \
-	'[ $rc = 0 ] && [ $moved -ge 1 ] && [ $moved -le $limit ] && [ "$(owned_by n4 "$tmp/c3" | wc -l)" = $moved ]'
+# With the caps full before the join (2 x 6 for 12), a camera spilled to its second node
+# may also go back to its first: such a move counts too.
+check "join of n4 to 2 nodes: settled (rc $rc), $moved cameras moved (1..$limit), $(owned_by n4 "$tmp/c3" | wc -l) of them to n4" \
+	'[ $rc = 0 ] && [ $moved -ge 1 ] && [ $moved -le $limit ] && [ "$(owned_by n4 "$tmp/c3" | wc -l)" -ge 1 ]'
 
 # --- graceful leave moves exactly the leaving node's cameras -----------------------------------
 owned_by n1 "$tmp/c3" | sort >"$tmp/leaver"
