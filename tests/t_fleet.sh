@@ -73,15 +73,17 @@ check "vapd fleet import stores $CAMS cameras (exit $rc)" \
 check "vapd fleet add refuses an invalid entry with exit 2 (got $rc)" \
 	'[ $rc = 2 ] && [ "$("$VAPD" fleet --etcd "$ETCD" list | grep -c "^- id:")" = $CAMS ]'
 
+# node_conf ID [ETCD-URL [HTTP-PORT]]
 node_conf() {
 	cat >"$tmp/$1.yaml" <<EOF2
 pipeline: { name: $1 }
-fleet: { etcd: [$ETCD], node_id: $1, capacity: $CAP, lease_ttl_s: $TTL }
+fleet: { etcd: [${2:-$ETCD}], node_id: $1, capacity: $CAP, lease_ttl_s: $TTL }
 sinks: [ { type: file, path: $tmp/$1.jsonl, flush_ms: 100 } ]
 EOF2
+	[ -n "$3" ] && echo "http: { listen: 127.0.0.1:$3 }" >>"$tmp/$1.yaml"
 }
 start_node() {
-	node_conf "$1"
+	node_conf "$@"
 	"$VAPD" -q -c "$tmp/$1.yaml" >>"$tmp/$1.log" 2>&1 &
 	eval "pid_$1=$!"
 	pids="$pids $!"
@@ -114,7 +116,8 @@ settle() {
 owned_by() { awk -v n="$1" '$2 == n { print $1 }' "$2"; }
 
 # --- three nodes share the cameras ----------------------------------------------------------
-for nd in n1 n2 n3; do start_node $nd; done
+hport=$(free_port)
+start_node n1; start_node n2 "$ETCD" "$hport"; start_node n3
 settle 150; rc=$?
 cp "$tmp/now" "$tmp/c0"
 t_settled=$($PY -c 'import time; print(time.time())')
@@ -140,6 +143,11 @@ print("ok" if not bad and seen == mine else f"bad: {bad} seen {sorted(seen)} cla
 PY
 r=""; for nd in n1 n2 n3; do r="$r $($PY "$tmp/own.py" "$tmp/c0" $nd "$tmp/$nd.jsonl" $t_settled)"; done
 check "once settled, each node outputs exactly its claimed cameras, with the claim's epoch ($r)" '[ "$r" = " ok ok ok" ]'
+
+curl -s "http://127.0.0.1:$hport/metrics" >"$tmp/metrics"
+mine=$(owned_by n2 "$tmp/c0" | wc -l)
+check "metrics: vapd_fleet_owned_cameras of n2 is its $mine claims, renewals and claims counted" \
+	'grep -q "^vapd_fleet_owned_cameras{node=\"n2\"} $mine\$" "$tmp/metrics" && grep -q "^vapd_fleet_capacity{node=\"n2\"} $CAP\$" "$tmp/metrics" && grep -q "^vapd_fleet_claims_total{node=\"n2\"} [1-9]" "$tmp/metrics" && grep -q "^vapd_fleet_lease_renew_seconds_count{node=\"n2\"} [1-9]" "$tmp/metrics"'
 
 # --- an etcd pause shorter than TTL/2 moves nothing -----------------------------------------
 kill -STOP $etcd_pid; sleep 1.2; kill -CONT $etcd_pid
@@ -196,17 +204,68 @@ done | sort)
 wait "$pid_n1"; rc1=$?
 check "SIGTERM n1 (exit $rc1): exactly its $(wc -l <"$tmp/leaver") cameras moved, all $CAMS claimed" \
 	'[ $rc = 0 ] && [ $rc1 = 0 ] && [ "$changed" = "$(cat "$tmp/leaver")" ] && [ -z "$(owned_by n1 "$tmp/c4")" ]'
-check "no node ever held more than its capacity of $CAP claims (most seen: $maxcap)" '[ $maxcap -le $CAP ]'
 
 # --- status -----------------------------------------------------------------------------------
 "$VAPD" fleet --etcd "$ETCD" status >"$tmp/status" 2>&1
 check "vapd fleet status lists 2 nodes and $CAMS claimed cameras" \
 	'grep -q "^nodes: 2" "$tmp/status" && grep -q "^cameras: $CAMS ($CAMS claimed)" "$tmp/status"'
 
+# --- a partitioned node stops its cameras before the others take them ------------------------
+# n5 reaches etcd through a proxy the test freezes (SIGSTOP): its requests hang, it cannot
+# renew, and it must stop its cameras before its lease expires and the others claim them.
+cat >"$tmp/proxy.py" <<'PY'
+import socket, sys, threading
+lst = socket.socket(); lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+lst.bind(("127.0.0.1", int(sys.argv[1]))); lst.listen(64)
+def pipe(a, b):
+    try:
+        while (d := a.recv(65536)):
+            b.sendall(d)
+    except OSError:
+        pass
+    for s in (a, b):
+        try: s.shutdown(socket.SHUT_RDWR)
+        except OSError: pass
+while True:
+    c, _ = lst.accept()
+    u = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
+    for a, b in ((c, u), (u, c)):
+        threading.Thread(target=pipe, args=(a, b), daemon=True).start()
+PY
+xport=$(free_port)
+$PY "$tmp/proxy.py" "$xport" "$cport" &
+proxy_pid=$!; pids="$pids $proxy_pid"
+sleep 0.3
+start_node n5 "http://127.0.0.1:$xport"
+settle 200
+cp "$tmp/now" "$tmp/c5"
+owned_by n5 "$tmp/c5" >"$tmp/cut"
+sleep 1
+kill -STOP $proxy_pid
+t0=$($PY -c 'import time; print(time.time())')
+taken=""
+i=0
+while [ $i -lt 150 ]; do
+	i=$((i + 1)); sleep 0.1
+	sample || continue
+	if [ "$(wc -l <"$tmp/now")" = $CAMS ] && [ -z "$(owned_by n5 "$tmp/now")" ]; then
+		taken=$($PY -c "import time; print(f'{time.time() - $t0:.2f}')"); break
+	fi
+done
+fenced=$(grep -c "etcd out of reach: stopped" "$tmp/n5.log")
+check "n5 cut off from etcd: fenced itself ($fenced), its $(wc -l <"$tmp/cut") cameras claimed by the others after ${taken:-never} s" \
+	'[ -s "$tmp/cut" ] && [ "$fenced" -ge 1 ] && [ -n "$taken" ]'
+kill -CONT $proxy_pid
+settle 200; rc=$?
+check "n5 back: it joins again and all $CAMS cameras are claimed once (rc $rc)" \
+	'[ $rc = 0 ] && grep -q "lease lost; joining again" "$tmp/n5.log"'
+
+check "no node ever held more than its capacity of $CAP claims (most seen: $maxcap)" '[ $maxcap -le $CAP ]'
+
 # --- no camera was processed by two nodes at once ------------------------------------------------
 sleep 1
-for nd in n2 n4; do eval "kill -TERM \$pid_$nd"; done
-for nd in n2 n4; do eval "wait \$pid_$nd"; done
+for nd in n2 n4 n5; do eval "kill -TERM \$pid_$nd"; done
+for nd in n2 n4 n5; do eval "wait \$pid_$nd"; done
 cat >"$tmp/overlap.py" <<'PY'
 import json, sys
 from datetime import datetime
@@ -231,7 +290,7 @@ for cam in sorted({k[0] for k in seg}):
         if b[0] <= a[1] or b[3] is None or a[3] is None or b[3] <= a[3]:
             bad.append(f"{cam}: {a[2]}/{a[3]} until {a[1]:.3f}, {b[2]}/{b[3]} from {b[0]:.3f}")
         gaps.append(b[0] - a[1])
-print("ok" if not bad else "; ".join(bad[:3]), f"{len(gaps)} hand-overs")
+print("ok" if not bad else "; ".join(bad[:3]), f"{len(gaps)} hand-overs, shortest gap {min(gaps or [0]):.3f} s")
 PY
 r=$($PY "$tmp/overlap.py" "$tmp"/n?.jsonl)
 check "no two nodes processed a camera at once; epochs grow at each hand-over ($r)" 'case "$r" in ok*) true ;; *) false ;; esac'
