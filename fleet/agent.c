@@ -362,6 +362,16 @@ static int reconcile(fleet_node *n, int64_t lease)
 			if (strcmp(s.claims[i]->value, s.nodes[k].id) == 0)
 				current[i] = k;
 	}
+	bool listed = false;
+	for (int k = 0; k < s.n_nodes; k++)
+		listed |= strcmp(s.nodes[k].id, n->node_id) == 0;
+	/* Our node key is gone: the lease expired and the renewal will say so in a moment. A plan
+	 * made now would hand everything away (and stop cameras on_coordinator_loss: keep keeps). */
+	if (!listed) {
+		rc = 0;
+		pending = 1;
+		goto done;
+	}
 	if ((rc = fl_assign(s.cams, s.n_cams, s.nodes, s.n_nodes, current, owner)) < 0)
 		goto done;
 	int64_t now = vp_mono_ns();

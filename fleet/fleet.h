@@ -33,8 +33,6 @@ void fleet_node_reload(fleet_node *n);
 /* SIGTERM: no more claims or changes; the cameras stop with the pipeline and their claims
  * go when fleet_node_free revokes the lease. */
 void fleet_node_leave(fleet_node *n);
-/* The node's state as JSON (for /api/fleet): malloc'ed text, or NULL. */
-char *fleet_node_json(fleet_node *n);
 /* After the pipeline was freed (every stream ended and flushed): revokes the lease, which
  * deletes the node's claims at once so the next owners start without waiting for the TTL;
  * then frees every config the node built. */

@@ -1,7 +1,6 @@
 /* The node on the daemon's side: start and stop of the agent and watch threads, and the
  * main-thread half that turns the owned cameras into a config for pipe_pipeline_reload. */
 #include <curl/curl.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,25 +228,6 @@ void fleet_node_leave(fleet_node *n)
 void fleet_node_reload(fleet_node *n)
 {
 	n->reload_asked = true;
-}
-
-char *fleet_node_json(fleet_node *n)
-{
-	json_t *cams = json_array();
-	pthread_mutex_lock(&n->lock);
-	for (int i = 0; cams && i < n->n_cams; i++)
-		json_array_append_new(cams, json_pack("{s:s, s:I, s:s}", "id", n->cams[i].id, "epoch",
-		                                      (json_int_t)n->cams[i].epoch, "state",
-		                                      n->cams[i].run ? "running" : n->cams[i].release ?
-		                                      "releasing" : "stopping"));
-	json_t *j = json_pack("{s:s, s:s, s:i, s:i, s:b, s:b, s:i, s:i, s:o}", "node", n->node_id, "prefix",
-	                      n->prefix, "capacity", n->capacity, "lease_ttl_s", n->ttl_s, "connected",
-	                      n->connected, "fenced", n->fenced, "nodes", n->n_nodes, "cameras",
-	                      n->n_cameras, "owned", cams);
-	pthread_mutex_unlock(&n->lock);
-	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
-	return text;
 }
 
 void fleet_node_free(fleet_node **pn)

@@ -22,6 +22,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
 n=0; fails=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 nok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
@@ -43,7 +44,8 @@ etcd_pid=$!
 # The claims as "camera node epoch" lines, read through the same JSON gateway the nodes use.
 cat >"$tmp/claims.py" <<'PY'
 import base64, json, sys, urllib.request
-url, prefix = sys.argv[1], "/vapd/claims/"
+url = sys.argv[1]
+prefix = (sys.argv[2] if len(sys.argv) > 2 else "/vapd") + "/claims/"
 end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
 b = lambda s: base64.b64encode(s.encode()).decode()
 req = urllib.request.Request(url + "/v3/kv/range", json.dumps({"key": b(prefix), "range_end": b(end)}).encode())
@@ -55,7 +57,7 @@ for kv in kvs:
     k = base64.b64decode(kv["key"]).decode()[len(prefix):]
     print(k, base64.b64decode(kv["value"]).decode(), kv["create_revision"])
 PY
-claims() { $PY "$tmp/claims.py" "$ETCD"; }
+claims() { $PY "$tmp/claims.py" "$ETCD" "$@"; }
 i=0; until claims >/dev/null 2>&1; do i=$((i + 1)); [ $i -ge 100 ] && break; sleep 0.1; done
 check "etcd answers on $ETCD" 'claims >/dev/null'
 
@@ -73,11 +75,18 @@ check "vapd fleet import stores $CAMS cameras (exit $rc)" \
 check "vapd fleet add refuses an invalid entry with exit 2 (got $rc)" \
 	'[ $rc = 2 ] && [ "$("$VAPD" fleet --etcd "$ETCD" list | grep -c "^- id:")" = $CAMS ]'
 
-# node_conf ID [ETCD-URL [HTTP-PORT]]
+"$VAPD" fleet --etcd "$ETCD" list >"$tmp/list1.yaml"
+"$VAPD" fleet --etcd "$ETCD" remove cam01 cam02 >/dev/null
+"$VAPD" fleet --etcd "$ETCD" import "$tmp/list1.yaml" >/dev/null
+"$VAPD" fleet --etcd "$ETCD" list >"$tmp/list2.yaml"
+check "vapd fleet list writes a file import reads back (remove + import: the same list)" \
+	'[ -s "$tmp/list1.yaml" ] && cmp -s "$tmp/list1.yaml" "$tmp/list2.yaml"'
+
+# node_conf ID [ETCD-URL [HTTP-PORT]]; $FLEET_MORE goes into fleet: too
 node_conf() {
 	cat >"$tmp/$1.yaml" <<EOF2
 pipeline: { name: $1 }
-fleet: { etcd: [${2:-$ETCD}], node_id: $1, capacity: $CAP, lease_ttl_s: $TTL }
+fleet: { etcd: [${2:-$ETCD}], node_id: $1, capacity: $CAP, lease_ttl_s: $TTL $FLEET_MORE }
 sinks: [ { type: file, path: $tmp/$1.jsonl, flush_ms: 100 } ]
 EOF2
 	[ -n "$3" ] && echo "http: { listen: 127.0.0.1:$3 }" >>"$tmp/$1.yaml"
@@ -260,6 +269,37 @@ settle 200; rc=$?
 check "n5 back: it joins again and all $CAMS cameras are claimed once (rc $rc)" \
 	'[ $rc = 0 ] && grep -q "lease lost; joining again" "$tmp/n5.log"'
 
+# --- on_coordinator_loss: etcd paused 2.2 s, past 0.6 TTL but within the TTL ----------------------
+# In their own prefixes: k1 (keep) goes on processing; s1 (stop) stops its cameras and, its
+# lease still alive when etcd is back, runs them again under the same claims.
+for pfx in keep stop; do
+	"$VAPD" fleet --etcd "$ETCD" --prefix /$pfx add "{id: $pfx-cam, uri: $CLIP, realtime: true, loop: true}" >/dev/null
+done
+FLEET_MORE=", prefix: /keep, on_coordinator_loss: keep" start_node k1
+FLEET_MORE=", prefix: /stop" start_node s1
+i=0; until [ "$(claims /keep | wc -l)$(claims /stop | wc -l)" = 11 ] || [ $i -ge 100 ]; do i=$((i + 1)); sleep 0.1; done
+sleep 1
+claims /keep >"$tmp/k0"; claims /stop >"$tmp/s0"
+kill -STOP $etcd_pid; t_pause=$($PY -c 'import time; print(time.time())'); sleep 2.2; kill -CONT $etcd_pid
+sleep 2.5
+cat >"$tmp/gap.py" <<'PY'
+import json, sys
+from datetime import datetime
+t0 = float(sys.argv[2]); ts = []
+for line in open(sys.argv[1]):
+    m = json.loads(line)
+    if "time" in m:
+        ts.append(datetime.fromisoformat(m["time"].replace("Z", "+00:00")).timestamp())
+ts = [t for t in sorted(ts) if t0 - 1 <= t <= t0 + 4]
+print(f"{max(b - a for a, b in zip(ts, ts[1:])):.2f}" if len(ts) > 1 else "none")
+PY
+kgap=$($PY "$tmp/gap.py" "$tmp/k1.jsonl" $t_pause); sgap=$($PY "$tmp/gap.py" "$tmp/s1.jsonl" $t_pause)
+check "keep: k1 processed on through the pause (longest gap $kgap s), same claim after it" \
+	'! grep -q "before the lease can expire" "$tmp/k1.log" && [ "$(claims /keep)" = "$(cat "$tmp/k0")" ] && $PY -c "import sys; sys.exit(not $kgap < 1.5)"'
+check "stop: s1 stopped its camera ($(grep -c "etcd out of reach: stopped 1" "$tmp/s1.log")), a gap of $sgap s, and runs it again under the same claim" \
+	'grep -q "etcd out of reach: stopped 1 camera" "$tmp/s1.log" && grep -q "running again under its claim" "$tmp/s1.log" && [ "$(claims /stop)" = "$(cat "$tmp/s0")" ] && $PY -c "import sys; sys.exit(not $sgap >= 0.3)" && [ "$(tail -c 2000 "$tmp/s1.jsonl" | grep -c stop-cam)" -gt 0 ]'
+kill -TERM $pid_k1 $pid_s1; wait $pid_k1 $pid_s1
+
 check "no node ever held more than its capacity of $CAP claims (most seen: $maxcap)" '[ $maxcap -le $CAP ]'
 
 # --- no camera was processed by two nodes at once ------------------------------------------------
@@ -292,7 +332,7 @@ for cam in sorted({k[0] for k in seg}):
         gaps.append(b[0] - a[1])
 print("ok" if not bad else "; ".join(bad[:3]), f"{len(gaps)} hand-overs, shortest gap {min(gaps or [0]):.3f} s")
 PY
-r=$($PY "$tmp/overlap.py" "$tmp"/n?.jsonl)
+r=$($PY "$tmp/overlap.py" "$tmp"/n?.jsonl "$tmp"/s1.jsonl)
 check "no two nodes processed a camera at once; epochs grow at each hand-over ($r)" 'case "$r" in ok*) true ;; *) false ;; esac'
 
 echo "# $n checks, $fails failed"
