@@ -402,14 +402,20 @@ static int reconcile(fleet_node *n, int64_t lease)
 	/* Claims of cameras still stopping count against the capacity until deleted. */
 	fl_plan(views, s.n_cams, n->capacity - stopping, releases, acts);
 	rc = 0;
-	for (int i = 0; i < s.n_cams && rc == 0; i++) {
-		if (busy[i] && acts[i] != FL_KEEP) {
-			pending = 1;
-			continue;
+	/* New claims last: a forgotten claim is deleted before one is created in its place. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < s.n_cams && rc == 0; i++) {
+			bool fresh = acts[i] == FL_CLAIM && !views[i].running;
+			if (acts[i] == FL_KEEP || fresh != (pass == 1))
+				continue;
+			if (busy[i]) {
+				pending = 1;
+				continue;
+			}
+			if (acts[i] == FL_RELEASE)
+				n->next_release_ns = now + RELEASE_GAP_MS * MS;
+			rc = act(n, &s, i, acts[i], lease);
 		}
-		if (acts[i] == FL_RELEASE)
-			n->next_release_ns = now + RELEASE_GAP_MS * MS;
-		rc = act(n, &s, i, acts[i], lease);
 	}
 	/* A move the rate limit held back shows as a camera ours that should not be. */
 	for (int i = 0; i < s.n_cams; i++)

@@ -1,11 +1,12 @@
 #include "plan.h"
 
+/* Three passes, so capacity goes first to what the node holds already: stops (what they
+ * free may be reused), then our own idle claims and claims to renew, then new claims. */
 int fl_plan(const fl_cam_view *cams, int n, int capacity, int releases, enum fl_action *act)
 {
 	int running = 0, changes = 0;
 	for (int i = 0; i < n; i++)
 		running += cams[i].running != 0;
-	/* Stops first: what they free may be claimed in the same round. */
 	for (int i = 0; i < n; i++) {
 		const fl_cam_view *c = &cams[i];
 		act[i] = FL_KEEP;
@@ -30,13 +31,15 @@ int fl_plan(const fl_cam_view *cams, int n, int capacity, int releases, enum fl_
 			/* Our claim vanished (the lease expired) while we kept running: claim again. */
 			if (c->claim == FL_CLAIM_NONE && c->target_is_me && act[i] == FL_KEEP)
 				act[i] = FL_CLAIM, changes++;
-			continue;
-		}
-		if (c->claim == FL_CLAIM_MINE) {
+		} else if (c->claim == FL_CLAIM_MINE) {
 			act[i] = c->target_is_me && running < capacity ? FL_ADOPT : FL_FORGET;
 			running += act[i] == FL_ADOPT;
 			changes++;
-		} else if (c->claim == FL_CLAIM_NONE && c->target_is_me && running < capacity) {
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		const fl_cam_view *c = &cams[i];
+		if (!c->running && c->claim == FL_CLAIM_NONE && c->target_is_me && running < capacity) {
 			act[i] = FL_CLAIM;
 			running++;
 			changes++;

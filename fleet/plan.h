@@ -20,7 +20,8 @@ typedef struct fl_cam_view {
 	enum fl_claim_state claim;
 } fl_cam_view;
 
-/* Fills act[i] for each of the n cameras. capacity: most cameras this node runs;
+/* Fills act[i] for each of the n cameras. The caller carries out every other action before
+ * the FL_CLAIMs of cameras not running, so the claims held never exceed capacity. capacity: most cameras this node runs;
  * releases: how many FL_RELEASE may be decided now (the rate limit). Returns the number
  * of actions other than FL_KEEP. */
 int fl_plan(const fl_cam_view *cams, int n, int capacity, int releases, enum fl_action *act);

@@ -19,7 +19,7 @@ cleanup() {
 	[ -n "$etcd_pid" ] && kill -CONT "$etcd_pid" 2>/dev/null
 	for p in $pids $etcd_pid; do kill -KILL "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	rm -rf "$tmp"
+	if [ -n "$KEEP" ]; then echo "# kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
@@ -102,7 +102,7 @@ maxcap=0
 sample() {
 	claims >"$tmp/now" 2>/dev/null || return 1
 	m=$(awk '{ c[$2]++ } END { m = 0; for (k in c) if (c[k] > m) m = c[k]; print m }' "$tmp/now")
-	[ "$m" -gt "$maxcap" ] && maxcap=$m
+	[ "$m" -gt "$maxcap" ] && maxcap=$m && cp "$tmp/now" "$tmp/maxcap"
 	return 0
 }
 # Waits (up to $1 tenths of a second) until every camera is claimed and the claims stayed
@@ -152,11 +152,21 @@ print("ok" if not bad and seen == mine else f"bad: {bad} seen {sorted(seen)} cla
 PY
 r=""; for nd in n1 n2 n3; do r="$r $($PY "$tmp/own.py" "$tmp/c0" $nd "$tmp/$nd.jsonl" $t_settled)"; done
 check "once settled, each node outputs exactly its claimed cameras, with the claim's epoch ($r)" '[ "$r" = " ok ok ok" ]'
+[ "$r" = " ok ok ok" ] || grep -h "fleet\|reload" "$tmp"/n?.log | sed 's/^/#   /'
+
 
 curl -s "http://127.0.0.1:$hport/metrics" >"$tmp/metrics"
 mine=$(owned_by n2 "$tmp/c0" | wc -l)
 check "metrics: vapd_fleet_owned_cameras of n2 is its $mine claims, renewals and claims counted" \
 	'grep -q "^vapd_fleet_owned_cameras{node=\"n2\"} $mine\$" "$tmp/metrics" && grep -q "^vapd_fleet_capacity{node=\"n2\"} $CAP\$" "$tmp/metrics" && grep -q "^vapd_fleet_claims_total{node=\"n2\"} [1-9]" "$tmp/metrics" && grep -q "^vapd_fleet_lease_renew_seconds_count{node=\"n2\"} [1-9]" "$tmp/metrics"'
+
+# --- SIGHUP re-reads the file with the fleet's cameras: nothing stops -------------------------
+stops=$(grep -c "removed: stopping" "$tmp/n2.log")
+kill -HUP "$pid_n2"
+i=0; until grep -q "camera(s) to run: 0 started or stopped" "$tmp/n2.log" || [ $i -ge 30 ]; do i=$((i + 1)); sleep 0.1; done
+sample
+check "SIGHUP on n2: re-read with its $(owned_by n2 "$tmp/c0" | wc -l) cameras, none stopped, claims unchanged" \
+	'grep -q "with the fleet.s cameras" "$tmp/n2.log" && grep -q "camera(s) to run: 0 started or stopped" "$tmp/n2.log" && [ "$(grep -c "removed: stopping" "$tmp/n2.log")" = "$stops" ] && [ "$(cat "$tmp/now")" = "$(cat "$tmp/c0")" ]'
 
 # --- an etcd pause shorter than TTL/2 moves nothing -----------------------------------------
 kill -STOP $etcd_pid; sleep 1.2; kill -CONT $etcd_pid
@@ -301,6 +311,7 @@ check "stop: s1 stopped its camera ($(grep -c "etcd out of reach: stopped 1" "$t
 kill -TERM $pid_k1 $pid_s1; wait $pid_k1 $pid_s1
 
 check "no node ever held more than its capacity of $CAP claims (most seen: $maxcap)" '[ $maxcap -le $CAP ]'
+[ $maxcap -le $CAP ] || sed 's/^/#   /' "$tmp/maxcap"
 
 # --- no camera was processed by two nodes at once ------------------------------------------------
 sleep 1

@@ -254,6 +254,20 @@ static void test_plan_adopts_or_forgets_its_own_idle_claims(void **state)
 	assert_int_equal(a[2], FL_FORGET);    /* no room left: it goes to the next node */
 }
 
+static void test_plan_gives_capacity_to_its_own_claims_before_new_ones(void **state)
+{
+	(void)state;
+	/* A claim created by a request that timed out is ours: it is run, not traded for a new one. */
+	fl_cam_view v[2] = {
+		{ .target_is_me = 1, .claim = FL_CLAIM_NONE },
+		{ .target_is_me = 1, .claim = FL_CLAIM_MINE },
+	};
+	enum fl_action a[2];
+	assert_int_equal(fl_plan(v, 2, 1, 0, a), 1);
+	assert_int_equal(a[0], FL_KEEP);
+	assert_int_equal(a[1], FL_ADOPT);
+}
+
 static void test_plan_keeps_what_it_should_run(void **state)
 {
 	(void)state;
@@ -325,6 +339,7 @@ int main(void)
 		cmocka_unit_test(test_plan_releases_at_the_rate_limit),
 		cmocka_unit_test(test_plan_drops_a_camera_whose_claim_is_lost_or_taken),
 		cmocka_unit_test(test_plan_adopts_or_forgets_its_own_idle_claims),
+		cmocka_unit_test(test_plan_gives_capacity_to_its_own_claims_before_new_ones),
 		cmocka_unit_test(test_plan_keeps_what_it_should_run),
 		cmocka_unit_test(test_keys_are_built_and_parsed_back),
 		cmocka_unit_test(test_list_item_indents_block_and_flow_maps),
