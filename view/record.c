@@ -1,0 +1,405 @@
+/* Per-source annotated recording: the engine thread offers every frame; the ones the
+ * recording wants (record.fps) go through a bounded single-producer/single-consumer queue
+ * to this recorder's encoder thread, which scales each into its picture, draws the scene
+ * and hands it to the segment writer (record_seg.c: H.264 in fragmented MP4 segments).
+ *
+ * The offer never blocks and never allocates: the queue's slots, with room for a scene's
+ * detections, zones and lines, are made at start-up; the hand-off is two atomic indices and
+ * a semaphore post. A full queue drops the frame and counts it.
+ *
+ * Errors (folder, encoder, disk full) are counted, logged once per episode, and the writer
+ * is dropped; the next try is one segment_s of pts later, with a new segment. */
+#include "view.h"
+#include "record_priv.h"
+#include "../pipeline/vp_err.h"
+#include "../pipeline/vp_log.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <libavutil/error.h>
+#include <libavutil/frame.h>
+#include <libswscale/swscale.h>
+
+#define REC_MAX_SHAPES 64   /* zones and lines per source: the config's limit */
+#define REC_EPS 1e-6        /* pts are doubles from integer timestamps */
+
+typedef struct rec_entry {
+	vp_frame *f;
+	view_scene sc;                        /* its arrays point into this entry */
+	vp_det *dets;                         /* max_dets each */
+	int64_t *track_ids;
+	int zone_counts[REC_MAX_SHAPES];
+	int64_t line_in[REC_MAX_SHAPES], line_out[REC_MAX_SHAPES];
+} rec_entry;
+
+struct view_rec {
+	char *stream;
+	char *dir;                            /* record.dir/<stream> */
+	pipe_record_cfg cfg;                  /* scalars only: dir is ours above */
+	int gpu, max_dets;
+	rec_counters c;
+
+	rec_entry q[VIEW_REC_QUEUE];
+	_Atomic uint64_t head, tail;          /* head: encoder thread's, tail: engine thread's */
+	sem_t ready;                          /* one post per entry, per stop, per note below */
+	atomic_int stop;
+	atomic_int device_seen;               /* a device frame was offered: logged once */
+	pthread_t thread;
+
+	/* engine thread only: record.fps decimation */
+	int have_due;
+	double next_due, last_pts;
+
+	/* encoder thread only */
+	rec_writer *w;
+	AVFrame *pic;                         /* YUV420P at out_w x out_h */
+	struct SwsContext *sws;
+	int out_w, out_h;
+	int retry;                            /* waiting after a failure ... */
+	double fail_pts, retry_pts;           /* ... until pts reaches retry_pts */
+	int failing, logged_start, logged_device;
+};
+
+static const char *rec_strerror(int err, char *buf, size_t n)
+{
+	if (err <= VP_EOF && err >= VP_ECLOSED)
+		return vp_strerror(err);
+	av_strerror(err, buf, n);   /* errno and libav codes alike */
+	return buf;
+}
+
+/* ---- engine thread ---- */
+
+/* record.fps: the first frame at or after each 1/fps step; a jump back (a new pass) or a
+ * gap restarts the steps at the frame. */
+static int rec_wanted(view_rec *r, double pts)
+{
+	if (r->cfg.fps <= 0)
+		return 1;
+	double period = 1.0 / r->cfg.fps;
+	int in_order = r->have_due && pts >= r->last_pts;
+	r->last_pts = pts;
+	if (in_order && pts < r->next_due - REC_EPS)
+		return 0;
+	r->next_due = in_order && pts < r->next_due + period ? r->next_due + period : pts + period;
+	r->have_due = 1;
+	return 1;
+}
+
+static int imin(int a, int b) { return a < b ? a : b; }
+
+static void rec_copy_scene(view_rec *r, rec_entry *e, const vp_frame *f, const view_scene *sc)
+{
+	static const view_scene none = { .active_tracks = -1 };
+	if (!sc)
+		sc = &none;
+	e->sc = *sc;
+	e->sc.stream = r->stream;
+	e->sc.frame = sc == &none ? f->index : sc->frame;
+	e->sc.pts = sc == &none ? f->pts : sc->pts;
+	e->sc.n_dets = sc->dets ? imin(sc->n_dets, r->max_dets) : 0;
+	e->sc.n_zones = sc->zones ? imin(sc->n_zones, REC_MAX_SHAPES) : 0;
+	e->sc.n_lines = sc->lines ? imin(sc->n_lines, REC_MAX_SHAPES) : 0;
+	memcpy(e->dets, sc->dets, sizeof(*e->dets) * (size_t)e->sc.n_dets);
+	e->sc.dets = e->dets;
+	if (sc->track_ids) {
+		memcpy(e->track_ids, sc->track_ids, sizeof(*e->track_ids) * (size_t)e->sc.n_dets);
+		e->sc.track_ids = e->track_ids;
+	}
+	if (sc->zone_counts) {
+		memcpy(e->zone_counts, sc->zone_counts, sizeof(int) * (size_t)e->sc.n_zones);
+		e->sc.zone_counts = e->zone_counts;
+	}
+	if (sc->line_in && sc->line_out) {
+		memcpy(e->line_in, sc->line_in, sizeof(int64_t) * (size_t)e->sc.n_lines);
+		memcpy(e->line_out, sc->line_out, sizeof(int64_t) * (size_t)e->sc.n_lines);
+		e->sc.line_in = e->line_in;
+		e->sc.line_out = e->line_out;
+	}
+}
+
+void view_rec_offer(view_rec *r, vp_frame *f, const view_scene *sc)
+{
+	if (!rec_wanted(r, f->pts))
+		return;
+	if (f->mem != VP_MEM_HOST) {
+		/* Host pictures only for now; the thread says so once. */
+		atomic_fetch_add(&r->c.dropped, 1);
+		if (!atomic_exchange(&r->device_seen, 1))
+			sem_post(&r->ready);
+		return;
+	}
+	uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
+	if (t - h >= VIEW_REC_QUEUE) {
+		atomic_fetch_add(&r->c.dropped, 1);
+		return;
+	}
+	rec_entry *e = &r->q[t % VIEW_REC_QUEUE];
+	e->f = vp_frame_ref(f);
+	rec_copy_scene(r, e, f, sc);
+	atomic_store_explicit(&r->tail, t + 1, memory_order_release);
+	sem_post(&r->ready);
+}
+
+/* ---- encoder thread ---- */
+
+static int mkdir_p(const char *path)
+{
+	char buf[PATH_MAX];
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1;; p++) {
+		if (*p != '/' && *p)
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			return -errno;
+		if (!(*p = c))
+			break;
+	}
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+/* The picture size, fixed by the first frame: record.width (or the source's), the height
+ * keeping the aspect, both even for 4:2:0. */
+static int rec_alloc_picture(view_rec *r, const vp_frame *f)
+{
+	int w = r->cfg.width > 0 ? r->cfg.width : f->width;
+	int h = (int)((double)w * f->height / f->width / 2.0 + 0.5) * 2;
+	r->out_w = w & ~1;
+	r->out_h = h < 2 ? 2 : h;
+	if (r->out_w < 2 || !(r->pic = av_frame_alloc()))
+		return r->out_w < 2 ? -EINVAL : -ENOMEM;
+	r->pic->format = AV_PIX_FMT_YUV420P;
+	r->pic->width = r->out_w;
+	r->pic->height = r->out_h;
+	return av_frame_get_buffer(r->pic, 0);
+}
+
+static int rec_open_writer(view_rec *r, const vp_frame *f)
+{
+	int err = r->pic ? 0 : rec_alloc_picture(r, f);
+	if (err < 0 || (err = mkdir_p(r->dir)) < 0)
+		return err;
+	rec_writer_args a = {
+		.stream = r->stream, .dir = r->dir, .segment_s = r->cfg.segment_s,
+		.max_bytes = (int64_t)r->cfg.max_mb << 20, .codec = r->cfg.codec, .gpu = r->gpu,
+		.width = r->out_w, .height = r->out_h, .counters = &r->c,
+		.frame_dur = r->cfg.fps > 0 ? 1.0 / r->cfg.fps : f->frame_dur > 0 ? f->frame_dur : 0.04,
+	};
+	if ((err = rec_writer_new(&a, &r->w)) < 0)
+		return err;
+	if (!r->logged_start)
+		vp_info("record", r->stream, "recording %dx%d %s into %s/, %d s segments, at most %d MiB",
+		        r->out_w, r->out_h, rec_writer_encoder(r->w), r->dir, r->cfg.segment_s,
+		        r->cfg.max_mb);
+	r->logged_start = 1;
+	return 0;
+}
+
+/* Counts the failure, logs the first of an episode, drops the writer (its file keeps the
+ * fragments it has) and waits one segment of pts before a new one. */
+static void rec_fail(view_rec *r, int err, double pts, const char *what)
+{
+	char buf[AV_ERROR_MAX_STRING_SIZE];
+	atomic_fetch_add(&r->c.errors, 1);
+	if (!r->failing)
+		vp_err("record", r->stream, "%s failed: %s; retrying every %d s of video", what,
+		       rec_strerror(err, buf, sizeof(buf)), r->cfg.segment_s);
+	r->failing = 1;
+	rec_writer_free(&r->w);
+	r->retry = 1;
+	r->fail_pts = pts;
+	r->retry_pts = pts + r->cfg.segment_s;
+}
+
+static int rec_ready(view_rec *r, const vp_frame *f)
+{
+	if (r->w)
+		return 0;
+	if (r->retry && f->pts >= r->fail_pts && f->pts < r->retry_pts - REC_EPS)
+		return VP_EAGAIN;
+	r->retry = 0;
+	int err = rec_open_writer(r, f);
+	if (err < 0)
+		rec_fail(r, err, f->pts, "starting a segment");
+	return err;
+}
+
+static enum AVPixelFormat rec_av_format(const vp_frame *f)
+{
+	switch (f->fmt) {
+	case VP_PIX_YUV420P: return f->full_range ? AV_PIX_FMT_YUVJ420P : AV_PIX_FMT_YUV420P;
+	case VP_PIX_NV12: return AV_PIX_FMT_NV12;
+	case VP_PIX_P016: return AV_PIX_FMT_P016LE;
+	case VP_PIX_YUV420P10: return AV_PIX_FMT_YUV420P10LE;
+	}
+	return AV_PIX_FMT_NONE;
+}
+
+/* Scales the frame into the picture and draws the scene over it. */
+static int rec_picture(view_rec *r, rec_entry *e)
+{
+	const vp_frame *f = e->f;
+	r->sws = sws_getCachedContext(r->sws, f->width, f->height, rec_av_format(f), r->out_w,
+	                              r->out_h, AV_PIX_FMT_YUV420P, SWS_BILINEAR, NULL, NULL, NULL);
+	if (!r->sws)
+		return VP_EUNSUP;
+	int err = av_frame_make_writable(r->pic);   /* the encoder may still hold the last one */
+	if (err < 0)
+		return err;
+	sws_scale(r->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, r->pic->data,
+	          r->pic->linesize);
+	return 0;
+}
+
+/* One queued frame: the slot is given back as soon as the picture is drawn, before the
+ * (slower) encode, so the engine can queue the next frame meanwhile. */
+static void rec_run_entry(view_rec *r, uint64_t h)
+{
+	rec_entry *e = &r->q[h % VIEW_REC_QUEUE];
+	double pts = e->f->pts;
+	int64_t wall_us = e->f->wall_us;
+	int err = rec_ready(r, e->f);
+	if (err == 0 && (err = rec_picture(r, e)) < 0)
+		rec_fail(r, err, pts, "drawing a picture");
+	vp_frame_unref(&e->f);
+	atomic_store_explicit(&r->head, h + 1, memory_order_release);
+	if (err == 0 && (err = rec_writer_put(r->w, r->pic, pts, wall_us)) < 0)
+		rec_fail(r, err, pts, "encoding or writing");
+	if (err < 0) {
+		atomic_fetch_add(&r->c.dropped, 1);
+		return;
+	}
+	if (r->failing)
+		vp_info("record", r->stream, "recording again");
+	r->failing = 0;
+}
+
+static void rec_note_device(view_rec *r)
+{
+	if (r->logged_device || !atomic_load(&r->device_seen))
+		return;
+	r->logged_device = 1;
+	vp_warn("record", r->stream, "device (NVDEC) frames are not recorded yet: dropped");
+}
+
+static void rec_finish(view_rec *r)
+{
+	char buf[AV_ERROR_MAX_STRING_SIZE];
+	int err = r->w ? rec_writer_finish(r->w) : 0;
+	if (err < 0) {
+		atomic_fetch_add(&r->c.errors, 1);
+		vp_err("record", r->stream, "finishing the last segment failed: %s",
+		       rec_strerror(err, buf, sizeof(buf)));
+	}
+	rec_writer_free(&r->w);
+}
+
+static void *rec_thread(void *arg)
+{
+	view_rec *r = arg;
+	for (;;) {
+		while (sem_wait(&r->ready) != 0)
+			;   /* EINTR */
+		uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+		if (h != atomic_load_explicit(&r->tail, memory_order_acquire))
+			rec_run_entry(r, h);
+		else if (atomic_load(&r->stop))
+			break;
+		rec_note_device(r);
+	}
+	rec_finish(r);
+	return NULL;
+}
+
+/* ---- life cycle ---- */
+
+static int rec_alloc_entries(view_rec *r)
+{
+	size_t n = r->max_dets > 0 ? (size_t)r->max_dets : 1;
+	for (int i = 0; i < VIEW_REC_QUEUE; i++) {
+		r->q[i].dets = calloc(n, sizeof(vp_det));
+		r->q[i].track_ids = calloc(n, sizeof(int64_t));
+		if (!r->q[i].dets || !r->q[i].track_ids)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void rec_release(view_rec *r)
+{
+	for (int i = 0; i < VIEW_REC_QUEUE; i++) {
+		if (r->q[i].f)
+			vp_frame_unref(&r->q[i].f);
+		free(r->q[i].dets);
+		free(r->q[i].track_ids);
+	}
+	sws_freeContext(r->sws);
+	av_frame_free(&r->pic);
+	free(r->stream);
+	free(r->dir);
+	free(r);
+}
+
+int view_rec_new(const char *stream, const pipe_record_cfg *cfg, int gpu, int max_dets, view_rec **ret)
+{
+	if (!stream || !*stream || !cfg->dir || !*cfg->dir || cfg->segment_s < 1 || cfg->max_mb < 1 ||
+	    max_dets < 0)
+		return -EINVAL;
+	view_rec *r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->cfg = *cfg;
+	r->cfg.dir = NULL;
+	r->gpu = gpu;
+	r->max_dets = max_dets;
+	int err = -ENOMEM;
+	if (!(r->stream = strdup(stream)) || asprintf(&r->dir, "%s/%s", cfg->dir, stream) < 0) {
+		r->dir = NULL;
+		goto fail;
+	}
+	if ((err = rec_alloc_entries(r)) < 0 || (err = sem_init(&r->ready, 0, 0) ? -errno : 0) < 0)
+		goto fail;
+	if ((err = -pthread_create(&r->thread, NULL, rec_thread, r)) < 0) {
+		sem_destroy(&r->ready);
+		goto fail;
+	}
+	*ret = r;
+	return 0;
+fail:
+	vp_err("record", stream, "cannot start the recorder: %s", vp_strerror(err));
+	rec_release(r);
+	return err;
+}
+
+void view_rec_free(view_rec **pr)
+{
+	view_rec *r = *pr;
+	if (!r)
+		return;
+	atomic_store(&r->stop, 1);
+	sem_post(&r->ready);
+	pthread_join(r->thread, NULL);
+	sem_destroy(&r->ready);
+	rec_release(r);
+	*pr = NULL;
+}
+
+void view_rec_get_stats(view_rec *r, view_rec_stats *ret)
+{
+	ret->frames = atomic_load(&r->c.frames);
+	ret->dropped = atomic_load(&r->c.dropped);
+	ret->segments = atomic_load(&r->c.segments);
+	ret->deleted = atomic_load(&r->c.deleted);
+	ret->errors = atomic_load(&r->c.errors);
+}
