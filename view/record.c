@@ -1,7 +1,9 @@
 /* Per-source annotated recording: the engine thread offers every frame; the ones the
  * recording wants (record.fps) go through a bounded single-producer/single-consumer queue
- * to this recorder's encoder thread, which scales each into its picture, draws the scene
- * and hands it to the segment writer (record_seg.c: H.264 in fragmented MP4 segments).
+ * to this recorder's encoder thread, which scales each into its canvas and draws the scene
+ * (render.h, shared with live pictures and snapshots; device frames are scaled on the GPU
+ * there), converts it to YUV420P and hands it to the segment writer (record_seg.c: H.264
+ * in fragmented MP4 segments).
  *
  * The offer never blocks and never allocates: the queue's slots, with room for a scene's
  * detections, zones and lines, are made at start-up; the hand-off is two atomic indices and
@@ -11,6 +13,7 @@
  * is dropped; the next try is one segment_s of pts later, with a new segment. */
 #include "view.h"
 #include "record_priv.h"
+#include "render.h"
 #include "../pipeline/vp_err.h"
 #include "../pipeline/vp_log.h"
 
@@ -26,16 +29,11 @@
 #include <libavutil/frame.h>
 #include <libswscale/swscale.h>
 
-#define REC_MAX_SHAPES 64   /* zones and lines per source: the config's limit */
 #define REC_EPS 1e-6        /* pts are doubles from integer timestamps */
 
 typedef struct rec_entry {
 	vp_frame *f;
-	view_scene sc;                        /* its arrays point into this entry */
-	vp_det *dets;                         /* max_dets each */
-	int64_t *track_ids;
-	int zone_counts[REC_MAX_SHAPES];
-	int64_t line_in[REC_MAX_SHAPES], line_out[REC_MAX_SHAPES];
+	view_scene_copy sc;
 } rec_entry;
 
 struct view_rec {
@@ -49,7 +47,6 @@ struct view_rec {
 	_Atomic uint64_t head, tail;          /* head: encoder thread's, tail: engine thread's */
 	sem_t ready;                          /* one post per entry, per stop, per note below */
 	atomic_int stop;
-	atomic_int device_seen;               /* a device frame was offered: logged once */
 	pthread_t thread;
 
 	/* engine thread only: record.fps decimation */
@@ -58,12 +55,14 @@ struct view_rec {
 
 	/* encoder thread only */
 	rec_writer *w;
-	AVFrame *pic;                         /* YUV420P at out_w x out_h */
-	struct SwsContext *sws;
+	view_canvas *canvas;                  /* at most out_w x out_h */
+	AVFrame *pic;                         /* YUV420P at out_w x out_h, what is encoded */
+	struct SwsContext *sws;               /* canvas -> pic */
+	int sws_w, sws_h;                     /* the canvas size sws was made for */
 	int out_w, out_h;
 	int retry;                            /* waiting after a failure ... */
 	double fail_pts, retry_pts;           /* ... until pts reaches retry_pts */
-	int failing, logged_start, logged_device;
+	int failing, logged_start;
 };
 
 static const char *rec_strerror(int err, char *buf, size_t n)
@@ -92,49 +91,27 @@ static int rec_wanted(view_rec *r, double pts)
 	return 1;
 }
 
-static int imin(int a, int b) { return a < b ? a : b; }
-
+/* The scene as it will be drawn; a missing one (or one without a stream name) still gets
+ * the stream and the frame's time in the corner. */
 static void rec_copy_scene(view_rec *r, rec_entry *e, const vp_frame *f, const view_scene *sc)
 {
-	static const view_scene none = { .active_tracks = -1 };
-	if (!sc)
-		sc = &none;
-	e->sc = *sc;
-	e->sc.stream = r->stream;
-	e->sc.frame = sc == &none ? f->index : sc->frame;
-	e->sc.pts = sc == &none ? f->pts : sc->pts;
-	e->sc.n_dets = sc->dets ? imin(sc->n_dets, r->max_dets) : 0;
-	e->sc.n_zones = sc->zones ? imin(sc->n_zones, REC_MAX_SHAPES) : 0;
-	e->sc.n_lines = sc->lines ? imin(sc->n_lines, REC_MAX_SHAPES) : 0;
-	memcpy(e->dets, sc->dets, sizeof(*e->dets) * (size_t)e->sc.n_dets);
-	e->sc.dets = e->dets;
-	if (sc->track_ids) {
-		memcpy(e->track_ids, sc->track_ids, sizeof(*e->track_ids) * (size_t)e->sc.n_dets);
-		e->sc.track_ids = e->track_ids;
+	view_scene s = { .active_tracks = -1 };
+	if (sc)
+		s = *sc;
+	else {
+		s.frame = f->index;
+		s.pts = f->pts;
+		s.wall_us = f->wall_us;
 	}
-	if (sc->zone_counts) {
-		memcpy(e->zone_counts, sc->zone_counts, sizeof(int) * (size_t)e->sc.n_zones);
-		e->sc.zone_counts = e->zone_counts;
-	}
-	if (sc->line_in && sc->line_out) {
-		memcpy(e->line_in, sc->line_in, sizeof(int64_t) * (size_t)e->sc.n_lines);
-		memcpy(e->line_out, sc->line_out, sizeof(int64_t) * (size_t)e->sc.n_lines);
-		e->sc.line_in = e->line_in;
-		e->sc.line_out = e->line_out;
-	}
+	if (!s.stream)
+		s.stream = r->stream;
+	view_scene_copy_set(&e->sc, &s);
 }
 
 void view_rec_offer(view_rec *r, vp_frame *f, const view_scene *sc)
 {
 	if (!rec_wanted(r, f->pts))
 		return;
-	if (f->mem != VP_MEM_HOST) {
-		/* Host pictures only for now; the thread says so once. */
-		atomic_fetch_add(&r->c.dropped, 1);
-		if (!atomic_exchange(&r->device_seen, 1))
-			sem_post(&r->ready);
-		return;
-	}
 	uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
 	uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
 	if (t - h >= VIEW_REC_QUEUE) {
@@ -170,25 +147,34 @@ static int mkdir_p(const char *path)
 }
 
 /* The picture size, fixed by the first frame: record.width (or the source's), the height
- * keeping the aspect, both even for 4:2:0. */
+ * keeping the aspect (the nearest even, as the canvas rounds it). A source that changes
+ * its aspect later is stretched to it: one encoder, one size per recorder. */
 static int rec_alloc_picture(view_rec *r, const vp_frame *f)
 {
-	int w = r->cfg.width > 0 ? r->cfg.width : f->width;
-	int h = (int)((double)w * f->height / f->width / 2.0 + 0.5) * 2;
-	r->out_w = w & ~1;
+	int w = (r->cfg.width > 0 ? r->cfg.width : f->width) & ~1;
+	if (w < 2 || f->width < 2 || f->height < 2)
+		return -EINVAL;
+	int h = (int)(((int64_t)f->height * w + f->width) / (2 * (int64_t)f->width)) * 2;
+	r->out_w = w;
 	r->out_h = h < 2 ? 2 : h;
-	if (r->out_w < 2 || !(r->pic = av_frame_alloc()))
-		return r->out_w < 2 ? -EINVAL : -ENOMEM;
+	int err = view_canvas_new(r->out_w, r->out_h, &r->canvas);
+	if (err < 0 || !(r->pic = av_frame_alloc()))
+		return err < 0 ? err : -ENOMEM;
 	r->pic->format = AV_PIX_FMT_YUV420P;
 	r->pic->width = r->out_w;
 	r->pic->height = r->out_h;
 	return av_frame_get_buffer(r->pic, 0);
 }
 
-static int rec_open_writer(view_rec *r, const vp_frame *f)
+/* *what: the step that failed, for the log line. */
+static int rec_open_writer(view_rec *r, const vp_frame *f, const char **what)
 {
-	int err = r->pic ? 0 : rec_alloc_picture(r, f);
-	if (err < 0 || (err = mkdir_p(r->dir)) < 0)
+	*what = "setting up the picture";
+	int err = r->canvas && r->pic ? 0 : rec_alloc_picture(r, f);
+	if (err < 0)
+		return err;
+	*what = "making the folder";
+	if ((err = mkdir_p(r->dir)) < 0)
 		return err;
 	rec_writer_args a = {
 		.stream = r->stream, .dir = r->dir, .segment_s = r->cfg.segment_s,
@@ -196,6 +182,8 @@ static int rec_open_writer(view_rec *r, const vp_frame *f)
 		.width = r->out_w, .height = r->out_h, .counters = &r->c,
 		.frame_dur = r->cfg.fps > 0 ? 1.0 / r->cfg.fps : f->frame_dur > 0 ? f->frame_dur : 0.04,
 	};
+	*what = r->cfg.codec == PIPE_CODEC_NVENC ? "opening h264_nvenc (record.codec: nvenc)"
+	                                          : "opening the encoder";
 	if ((err = rec_writer_new(&a, &r->w)) < 0)
 		return err;
 	if (!r->logged_start)
@@ -229,37 +217,45 @@ static int rec_ready(view_rec *r, const vp_frame *f)
 	if (r->retry && f->pts >= r->fail_pts && f->pts < r->retry_pts - REC_EPS)
 		return VP_EAGAIN;
 	r->retry = 0;
-	int err = rec_open_writer(r, f);
+	const char *what = "starting";
+	int err = rec_open_writer(r, f, &what);
 	if (err < 0)
-		rec_fail(r, err, f->pts, "starting a segment");
+		rec_fail(r, err, f->pts, what);
 	return err;
 }
 
-static enum AVPixelFormat rec_av_format(const vp_frame *f)
+/* BGRA canvas -> YUV420P picture, BT.709 limited range (what the encoder's stream says). */
+static int rec_canvas_to_pic(view_rec *r)
 {
-	switch (f->fmt) {
-	case VP_PIX_YUV420P: return f->full_range ? AV_PIX_FMT_YUVJ420P : AV_PIX_FMT_YUV420P;
-	case VP_PIX_NV12: return AV_PIX_FMT_NV12;
-	case VP_PIX_P016: return AV_PIX_FMT_P016LE;
-	case VP_PIX_YUV420P10: return AV_PIX_FMT_YUV420P10LE;
+	int cw = view_canvas_width(r->canvas), ch = view_canvas_height(r->canvas), stride;
+	if (!r->sws || cw != r->sws_w || ch != r->sws_h) {
+		sws_freeContext(r->sws);
+		r->sws = sws_getContext(cw, ch, AV_PIX_FMT_BGRA, r->out_w, r->out_h, AV_PIX_FMT_YUV420P,
+		                        SWS_BILINEAR, NULL, NULL, NULL);
+		if (!r->sws)
+			return -ENOMEM;
+		const int *bt709 = sws_getCoefficients(SWS_CS_ITU709);
+		/* Fails only for formats without colour details; the defaults then stand. */
+		(void)sws_setColorspaceDetails(r->sws, bt709, 1, bt709, 0, 0, 1 << 16, 1 << 16);
+		r->sws_w = cw;
+		r->sws_h = ch;
 	}
-	return AV_PIX_FMT_NONE;
-}
-
-/* Scales the frame into the picture and draws the scene over it. */
-static int rec_picture(view_rec *r, rec_entry *e)
-{
-	const vp_frame *f = e->f;
-	r->sws = sws_getCachedContext(r->sws, f->width, f->height, rec_av_format(f), r->out_w,
-	                              r->out_h, AV_PIX_FMT_YUV420P, SWS_BILINEAR, NULL, NULL, NULL);
-	if (!r->sws)
-		return VP_EUNSUP;
 	int err = av_frame_make_writable(r->pic);   /* the encoder may still hold the last one */
 	if (err < 0)
 		return err;
-	sws_scale(r->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, r->pic->data,
-	          r->pic->linesize);
-	return 0;
+	const uint8_t *src[4] = { view_canvas_pixels(r->canvas, &stride), NULL, NULL, NULL };
+	int ls[4] = { stride, 0, 0, 0 };
+	int rows = sws_scale(r->sws, src, ls, 0, ch, r->pic->data, r->pic->linesize);
+	return rows == r->out_h ? 0 : rows < 0 ? rows : -EIO;
+}
+
+/* Scales the frame into the canvas, draws the scene over it, converts it for the encoder. */
+static int rec_picture(view_rec *r, rec_entry *e)
+{
+	int err = view_canvas_from_frame(r->canvas, e->f, NULL, r->out_w);
+	if (err < 0 || (err = view_overlay_draw(r->canvas, &e->sc.sc)) < 0)
+		return err;
+	return rec_canvas_to_pic(r);
 }
 
 /* One queued frame: the slot is given back as soon as the picture is drawn, before the
@@ -285,14 +281,6 @@ static void rec_run_entry(view_rec *r, uint64_t h)
 	r->failing = 0;
 }
 
-static void rec_note_device(view_rec *r)
-{
-	if (r->logged_device || !atomic_load(&r->device_seen))
-		return;
-	r->logged_device = 1;
-	vp_warn("record", r->stream, "device (NVDEC) frames are not recorded yet: dropped");
-}
-
 static void rec_finish(view_rec *r)
 {
 	char buf[AV_ERROR_MAX_STRING_SIZE];
@@ -316,7 +304,6 @@ static void *rec_thread(void *arg)
 			rec_run_entry(r, h);
 		else if (atomic_load(&r->stop))
 			break;
-		rec_note_device(r);
 	}
 	rec_finish(r);
 	return NULL;
@@ -326,12 +313,10 @@ static void *rec_thread(void *arg)
 
 static int rec_alloc_entries(view_rec *r)
 {
-	size_t n = r->max_dets > 0 ? (size_t)r->max_dets : 1;
 	for (int i = 0; i < VIEW_REC_QUEUE; i++) {
-		r->q[i].dets = calloc(n, sizeof(vp_det));
-		r->q[i].track_ids = calloc(n, sizeof(int64_t));
-		if (!r->q[i].dets || !r->q[i].track_ids)
-			return -ENOMEM;
+		int err = view_scene_copy_init(&r->q[i].sc, r->max_dets);
+		if (err < 0)
+			return err;
 	}
 	return 0;
 }
@@ -341,10 +326,10 @@ static void rec_release(view_rec *r)
 	for (int i = 0; i < VIEW_REC_QUEUE; i++) {
 		if (r->q[i].f)
 			vp_frame_unref(&r->q[i].f);
-		free(r->q[i].dets);
-		free(r->q[i].track_ids);
+		view_scene_copy_destroy(&r->q[i].sc);
 	}
 	sws_freeContext(r->sws);
+	view_canvas_free(&r->canvas);
 	av_frame_free(&r->pic);
 	free(r->stream);
 	free(r->dir);

@@ -78,6 +78,11 @@ static int open_encoder(const rec_writer_args *a, const char *name, AVCodecConte
 	c->width = a->width;
 	c->height = a->height;
 	c->pix_fmt = AV_PIX_FMT_YUV420P;
+	/* record.c converts the canvas with BT.709 limited range: say so in the stream. */
+	c->colorspace = AVCOL_SPC_BT709;
+	c->color_primaries = AVCOL_PRI_BT709;
+	c->color_trc = AVCOL_TRC_BT709;
+	c->color_range = AVCOL_RANGE_MPEG;
 	c->time_base = (AVRational){ 1, REC_TB };
 	c->framerate = av_d2q(1.0 / a->frame_dur, 120000);
 	c->gop_size = (int)fmax(1.0, lround(REC_FRAG_S / a->frame_dur));

@@ -1,0 +1,662 @@
+/* The recorder (view/record.c, view/record_seg.c) fed real decoded frames of shared clips
+ * at their rate, and synthetic frames where a test needs control: the segments it writes
+ * are read back with ffprobe (codec, size, frame count per file), a recorder SIGKILLed
+ * mid-segment leaves playable files, the folder is pruned oldest first, a full queue drops
+ * and counts instead of blocking, a failing folder is counted and retried. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <math.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "test_skip.h"
+#include "test_view_util.h"
+#include "test_wait.h"
+
+#include "pipeline/vp_err.h"
+#include "pipeline/vp_log.h"
+#include "view/record_priv.h"
+#include "view/view.h"
+
+#define MAX_SEGS 64
+#define MAX_FRAMES 1024
+#define STREAM "cam1"
+
+static char tmp[256];
+
+/* ---- fixtures and helpers ---- */
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(tmp, sizeof(tmp), "/tmp/vapd-rec-XXXXXX");
+	assert_non_null(mkdtemp(tmp));
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (getenv("VAPD_KEEP_TMP")) {   /* to look at the files by hand */
+		print_message("kept %s\n", tmp);
+		return 0;
+	}
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+static pipe_record_cfg rec_cfg(const char *sub, int segment_s, int max_mb, int width, int fps)
+{
+	static char dir[300];
+	snprintf(dir, sizeof(dir), "%s/%s", tmp, sub);
+	return (pipe_record_cfg){ .present = true, .dir = dir, .segment_s = segment_s, .max_mb = max_mb,
+	                          .width = width, .fps = fps, .codec = PIPE_CODEC_LIBX264 };
+}
+
+static void stream_dir(const pipe_record_cfg *c, char *out, size_t n)
+{
+	snprintf(out, n, "%s/%s", c->dir, STREAM);
+}
+
+typedef struct seg_list {
+	int n;
+	char path[MAX_SEGS][700];
+} seg_list;
+
+/* Oldest first, as the recorder prunes: by name without ".mp4". */
+static int cmp_seg(const void *a, const void *b)
+{
+	const char *x = a, *y = b;
+	size_t lx = strlen(x) - 4, ly = strlen(y) - 4;
+	int c = strncmp(x, y, lx < ly ? lx : ly);
+	return c ? c : (lx > ly) - (lx < ly);
+}
+
+static void list_segs(const char *dir, seg_list *l)
+{
+	char names[MAX_SEGS][256];
+	l->n = 0;
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		if (strncmp(e->d_name, STREAM "-2", 6) != 0 || n < 10 || strcmp(e->d_name + n - 4, ".mp4"))
+			continue;
+		assert_true(l->n < MAX_SEGS);
+		snprintf(names[l->n++], sizeof(names[0]), "%s", e->d_name);
+	}
+	closedir(d);
+	qsort(names, (size_t)l->n, sizeof(names[0]), cmp_seg);
+	for (int i = 0; i < l->n; i++)
+		snprintf(l->path[i], sizeof(l->path[i]), "%s/%.255s", dir, names[i]);
+}
+
+typedef struct probe {
+	int rc;
+	char codec[32];
+	int w, h, frames;
+} probe;
+
+/* ffprobe -count_frames: the frames a player decodes from the file. */
+static probe ffprobe_file(const char *path)
+{
+	probe p = { .rc = -1 };
+	char cmd[800];
+	snprintf(cmd, sizeof(cmd),
+	         "ffprobe -v error -count_frames -select_streams v:0 "
+	         "-show_entries stream=codec_name,width,height,nb_read_frames -of csv=p=0 '%s' 2>/dev/null",
+	         path);
+	FILE *f = popen(cmd, "r");
+	assert_non_null(f);
+	char line[256] = "";
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%31[^,],%d,%d,%d", p.codec, &p.w, &p.h, &p.frames) == 4)
+			break;
+	while (fgets(line, sizeof(line), f))
+		;
+	p.rc = pclose(f);
+	return p;
+}
+
+static void make_file(const char *path, int64_t size)
+{
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(ftruncate(fileno(f), size), 0);
+	fclose(f);
+}
+
+/* The recorder's cut rule (record_seg.c segment_due) applied to the pts it took: how many
+ * frames each segment holds. */
+static int expected_counts(const double *pts, int n, int segment_s, int *counts)
+{
+	int k = -1;
+	double t0 = 0;
+	for (int i = 0; i < n; i++) {
+		int in = k >= 0 && pts[i] >= t0;
+		if (!(in && pts[i] < t0 + segment_s - 1e-6)) {
+			t0 = in && pts[i] < t0 + 2 * segment_s - 1e-6 ? t0 + segment_s : pts[i];
+			counts[++k] = 0;
+		}
+		counts[k]++;
+	}
+	return k + 1;
+}
+
+static void sleep_until_ns(int64_t t)
+{
+	struct timespec ts = { (time_t)(t / 1000000000), (long)(t % 1000000000) };
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0)
+		;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static view_scene scene_with_box(const vp_frame *f, vp_det *d, int64_t *id)
+{
+	*d = (vp_det){ .class_id = 0, .score = 0.9f,
+	               .bbox = { f->width * 0.15f, f->height * 0.25f, f->width * 0.6f, f->height * 0.8f } };
+	*id = 7;
+	return (view_scene){ .stream = STREAM, .frame = f->index, .pts = f->pts, .wall_us = f->wall_us,
+	                     .dets = d, .track_ids = id, .n_dets = 1, .active_tracks = 1 };
+}
+
+/* What a feed did: the pts of each frame the recorder took (not dropped at the offer). */
+typedef struct fed {
+	int offered, taken;
+	double pts[MAX_FRAMES];
+} fed;
+
+/* Decodes the clip and offers every frame at the clip's rate (pts against the clock). */
+static void feed_clip(view_rec *r, const char *clip, fed *out, _Atomic int64_t *progress)
+{
+	tv_clip c;
+	tv_clip_open(&c, clip, VIEW_REC_QUEUE + 4);   /* the recorder may hold a full queue */
+	vp_frame *f = NULL;
+	int64_t t0 = now_ns();
+	double pts0 = -1;
+	memset(out, 0, sizeof(*out));
+	while (dec_stream_read(c.s, &f) == 0) {
+		if (pts0 < 0)
+			pts0 = f->pts;
+		sleep_until_ns(t0 + (int64_t)((f->pts - pts0) * 1e9));
+		vp_det d;
+		int64_t id;
+		view_scene sc = scene_with_box(f, &d, &id);
+		view_rec_stats a, b;
+		view_rec_get_stats(r, &a);
+		view_rec_offer(r, f, &sc);
+		view_rec_get_stats(r, &b);
+		if (b.dropped == a.dropped && out->taken < MAX_FRAMES)
+			out->pts[out->taken++] = f->pts;
+		out->offered++;
+		if (progress)
+			atomic_store(progress, b.frames);
+		vp_frame_unref(&f);
+	}
+	tv_clip_close(&c);
+}
+
+/* ---- synthetic frames: one grey picture shared by a pool of frames ---- */
+
+typedef struct synth {
+	vp_frame_pool *pool;
+	uint8_t *px;
+	int w, h;
+	int64_t next;
+} synth;
+
+static void synth_open(synth *s, int w, int h, int n)
+{
+	memset(s, 0, sizeof(*s));
+	s->w = w;
+	s->h = h;
+	s->px = malloc((size_t)w * h * 3 / 2);
+	assert_non_null(s->px);
+	memset(s->px, 128, (size_t)w * h);
+	memset(s->px + (size_t)w * h, 128, (size_t)w * h / 2);
+	assert_int_equal(vp_frame_pool_new(n, NULL, NULL, NULL, &s->pool), 0);
+	for (int i = 0; i < n; i++) {
+		vp_frame *f = vp_frame_pool_slot(s->pool, i);
+		f->width = w;
+		f->height = h;
+		f->fmt = VP_PIX_YUV420P;
+		f->mem = VP_MEM_HOST;
+		f->stream_id = STREAM;
+		f->frame_dur = 0.04;
+		f->data[0] = s->px;
+		f->data[1] = s->px + (size_t)w * h;
+		f->data[2] = s->px + (size_t)w * h * 5 / 4;
+		f->linesize[0] = w;
+		f->linesize[1] = f->linesize[2] = w / 2;
+	}
+}
+
+/* The next frame, 25 per second of pts. */
+static vp_frame *synth_frame(synth *s)
+{
+	vp_frame *f = vp_frame_pool_get(s->pool);
+	assert_non_null(f);
+	f->index = s->next;
+	f->pts = (double)s->next++ * 0.04;
+	f->wall_us = 1764950400000000LL + (int64_t)(f->pts * 1e6);
+	return f;
+}
+
+static void synth_close(synth *s)
+{
+	vp_frame_pool_free(&s->pool);
+	free(s->px);
+}
+
+typedef struct settled_arg {
+	view_rec *r;
+	int64_t offered;
+} settled_arg;
+
+/* Every offered frame written, dropped or failed: libx264 with zerolatency has no delay. */
+static int settled(void *p)
+{
+	settled_arg *a = p;
+	view_rec_stats s;
+	view_rec_get_stats(a->r, &s);
+	return s.frames + s.dropped >= a->offered;
+}
+
+/* Offers n synthetic frames one at a time, each once the last one is through. */
+static void feed_synth_settled(view_rec *r, synth *s, int n, settled_arg *sa)
+{
+	for (int i = 0; i < n; i++) {
+		vp_frame *f = synth_frame(s);
+		vp_det d;
+		int64_t id;
+		view_scene sc = scene_with_box(f, &d, &id);
+		view_rec_offer(r, f, &sc);
+		vp_frame_unref(&f);
+		sa->offered++;
+		assert_true(tw_wait(settled, sa, TW_DEADLINE_MS));
+	}
+}
+
+/* ---- tests ---- */
+
+static void check_segments(const char *dir, const fed *fd, int segment_s, int w, int h,
+                           const view_rec_stats *st)
+{
+	int want[MAX_SEGS];
+	int n_want = expected_counts(fd->pts, fd->taken, segment_s, want);
+	seg_list l;
+	list_segs(dir, &l);
+	assert_int_equal(l.n, n_want);
+	assert_int_equal(st->segments, n_want);
+	int sum = 0;
+	for (int i = 0; i < l.n; i++) {
+		probe p = ffprobe_file(l.path[i]);
+		assert_int_equal(p.rc, 0);
+		assert_string_equal(p.codec, "h264");
+		assert_int_equal(p.w, w);
+		assert_int_equal(p.h, h);
+		assert_int_equal(p.frames, want[i]);
+		sum += p.frames;
+	}
+	assert_int_equal(sum, st->frames);
+	assert_int_equal(st->frames, fd->offered - st->dropped);
+}
+
+/* Waits until everything offered is written or dropped, then takes the stats and stops
+ * the recorder (which finishes the last segment). */
+static void settle_and_free(view_rec **r, int offered, view_rec_stats *st)
+{
+	settled_arg sa = { *r, offered };
+	assert_true(tw_wait(settled, &sa, TW_DEADLINE_MS));
+	view_rec_get_stats(*r, st);
+	view_rec_free(r);
+	assert_null(*r);
+}
+
+static void test_segments_play_with_every_frame_taken_at_the_clip_rate(void **state)
+{
+	(void)state;
+	pipe_record_cfg cfg = rec_cfg("rec", 2, 100, 320, 0);
+	view_rec *r = NULL;
+	assert_int_equal(view_rec_new(STREAM, &cfg, -1, 16, &r), 0);
+	static fed fd;
+	feed_clip(r, "highway-540p.mp4", &fd, NULL);   /* 960x540, 25 fps, 221 frames */
+	assert_int_equal(fd.offered, 221);
+	view_rec_stats st;
+	settle_and_free(&r, fd.offered, &st);
+	char dir[400];
+	stream_dir(&cfg, dir, sizeof(dir));
+	check_segments(dir, &fd, 2, 320, 180, &st);
+	assert_true(st.segments >= 5);               /* 8.84 s in 2 s pieces */
+	assert_int_equal(st.errors, 0);
+	assert_int_equal(st.deleted, 0);
+}
+
+static void test_fps_records_one_frame_per_step(void **state)
+{
+	(void)state;
+	pipe_record_cfg cfg = rec_cfg("rec", 1, 100, 0, 5);
+	view_rec *r = NULL;
+	assert_int_equal(view_rec_new(STREAM, &cfg, -1, 16, &r), 0);
+	static fed fd;
+	feed_clip(r, "highway-160x90.mp4", &fd, NULL);   /* 25 fps, 75 frames */
+	view_rec_stats st;
+	/* Decimated frames are neither taken nor dropped: 3 s at 5 fps. */
+	settle_and_free(&r, 15, &st);
+	assert_int_equal(fd.offered, 75);
+	assert_int_equal(st.frames + st.dropped, 15);
+	char dir[400];
+	stream_dir(&cfg, dir, sizeof(dir));
+	fd.offered = 15;
+	int taken = 0;
+	for (int i = 0; i < fd.taken; i++)   /* what the decimation kept of what the offer took */
+		if (fmod(fd.pts[i] + 1e-6, 0.2) < 1e-3)
+			fd.pts[taken++] = fd.pts[i];
+	fd.taken = taken;
+	check_segments(dir, &fd, 1, 160, 90, &st);
+}
+
+/* The child records the clip and publishes how many frames it has written. */
+static void record_child(const pipe_record_cfg *cfg, _Atomic int64_t *progress)
+{
+	view_rec *r = NULL;
+	if (view_rec_new(STREAM, cfg, -1, 16, &r) < 0)
+		_exit(2);
+	static fed fd;
+	for (;;)
+		feed_clip(r, "highway-540p.mp4", &fd, progress);
+}
+
+static int written_enough(void *p) { return atomic_load((_Atomic int64_t *)p) >= 2 * 50 + 30; }
+
+static void test_sigkill_mid_segment_leaves_playable_files(void **state)
+{
+	(void)state;
+	pipe_record_cfg cfg = rec_cfg("rec", 2, 100, 320, 0);
+	_Atomic int64_t *progress = mmap(NULL, sizeof(*progress), PROT_READ | PROT_WRITE,
+	                                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(progress != MAP_FAILED);
+	atomic_store(progress, 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		record_child(&cfg, progress);
+	/* Two 50-frame segments done and the third past its second keyframe (frame 25 of it),
+	 * so its first fragment was flushed. */
+	int ok = tw_wait(written_enough, progress, 4 * TW_DEADLINE_MS);
+	kill(pid, SIGKILL);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(ok);
+	assert_true(WIFSIGNALED(status));
+	char dir[400];
+	stream_dir(&cfg, dir, sizeof(dir));
+	seg_list l;
+	list_segs(dir, &l);
+	assert_true(l.n >= 3);
+	for (int i = 0; i < l.n; i++) {
+		probe p = ffprobe_file(l.path[i]);
+		assert_string_equal(p.codec, "h264");
+		assert_int_equal(p.w, 320);
+		assert_int_equal(p.h, 180);
+		assert_true(p.frames > 0 && p.frames <= 50);
+		if (i < l.n - 1)
+			assert_int_equal(p.rc, 0);   /* finished: whole files */
+		else
+			assert_true(p.frames >= 25); /* cut: every flushed fragment reads */
+	}
+	munmap(progress, sizeof(*progress));
+}
+
+static void test_prune_deletes_oldest_first_and_keeps_the_newest(void **state)
+{
+	(void)state;
+	char dir[400];
+	snprintf(dir, sizeof(dir), "%s/p", tmp);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	const char *names[] = { "cam1-20260101T000000.000Z.mp4", "cam1-20260101T000000.000Z-1.mp4",
+	                        "cam1-20260101T000001.000Z.mp4", "cam1-20260101T000002.000Z.mp4" };
+	char path[600];
+	for (int i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		make_file(path, 300000);
+	}
+	snprintf(path, sizeof(path), "%s/notes.txt", dir);      /* not a segment: never deleted */
+	make_file(path, 5000000);
+	snprintf(path, sizeof(path), "%s/cam10-20000101T000000.000Z.mp4", dir);   /* another prefix */
+	make_file(path, 5000000);
+	int deleted = -1;
+	assert_int_equal(rec_prune(dir, STREAM, 700000, &deleted), 0);
+	assert_int_equal(deleted, 2);   /* 1.2 MB -> 600 kB: the two oldest, collision second */
+	for (int i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		assert_int_equal(access(path, F_OK) == 0, i >= 2);
+	}
+	assert_int_equal(rec_prune(dir, STREAM, 1, &deleted), 0);
+	assert_int_equal(deleted, 1);   /* the newest stays, even alone over the limit */
+	snprintf(path, sizeof(path), "%s/%s", dir, names[3]);
+	assert_int_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof(path), "%s/notes.txt", dir);
+	assert_int_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof(path), "%s/cam10-20000101T000000.000Z.mp4", dir);
+	assert_int_equal(access(path, F_OK), 0);
+}
+
+static void test_recorder_prunes_older_files_after_each_segment(void **state)
+{
+	(void)state;
+	pipe_record_cfg cfg = rec_cfg("rec", 1, 1, 160, 0);
+	char dir[400], old1[600], old2[600];
+	stream_dir(&cfg, dir, sizeof(dir));
+	assert_int_equal(mkdir(cfg.dir, 0755), 0);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	/* 1 040 000 bytes, 8.5 kB under 1 MiB: the first real segment tips it over once. */
+	snprintf(old1, sizeof(old1), "%s/cam1-20000101T000000.000Z.mp4", dir);
+	snprintf(old2, sizeof(old2), "%s/cam1-20000101T000100.000Z.mp4", dir);
+	make_file(old1, 600000);
+	make_file(old2, 440000);
+	view_rec *r = NULL;
+	assert_int_equal(view_rec_new(STREAM, &cfg, -1, 16, &r), 0);
+	synth s;
+	synth_open(&s, 640, 360, VIEW_REC_QUEUE + 4);
+	settled_arg sa = { r, 0 };
+	feed_synth_settled(r, &s, 60, &sa);   /* 2.4 s: two closed segments, a third open */
+	view_rec_stats st;
+	settle_and_free(&r, 60, &st);
+	synth_close(&s);
+	assert_int_equal(st.deleted, 1);
+	assert_int_equal(access(old1, F_OK), -1);
+	assert_int_equal(access(old2, F_OK), 0);
+	seg_list l;
+	list_segs(dir, &l);
+	assert_int_equal(l.n, 1 + 3);
+	assert_int_equal(st.segments, 3);
+}
+
+static int64_t max_i64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+static void test_full_queue_counts_drops_and_offer_returns_at_once(void **state)
+{
+	(void)state;
+	pipe_record_cfg cfg = rec_cfg("rec", 10, 100, 0, 0);   /* 1920x1080 encodes: slow */
+	view_rec *r = NULL;
+	assert_int_equal(view_rec_new(STREAM, &cfg, -1, 16, &r), 0);
+	synth s;
+	synth_open(&s, 1920, 1080, VIEW_REC_QUEUE + 4);
+	enum { N = 200 };
+	int64_t worst = 0;
+	for (int i = 0; i < N; i++) {
+		vp_frame *f = synth_frame(&s);
+		vp_det d;
+		int64_t id;
+		view_scene sc = scene_with_box(f, &d, &id);
+		int64_t t = now_ns();
+		view_rec_offer(r, f, &sc);
+		worst = max_i64(worst, now_ns() - t);
+		vp_frame_unref(&f);
+	}
+	view_rec_stats st;
+	view_rec_get_stats(r, &st);
+	/* The loop took far less than encoding 200 1080p pictures: most were dropped. */
+	assert_true(st.dropped >= N / 2);
+	settle_and_free(&r, N, &st);
+	synth_close(&s);
+	assert_int_equal(st.frames + st.dropped, N);
+	assert_true(st.frames >= 1 + VIEW_REC_QUEUE - 1);
+	assert_int_equal(st.errors, 0);
+	print_message("worst offer: %.3f ms\n", worst / 1e6);
+	assert_true(worst < 100 * 1000000LL);   /* a bound for a loaded machine: no waiting in it */
+}
+
+static void test_unwritable_folder_is_counted_and_retried_a_segment_later(void **state)
+{
+	(void)state;
+	pipe_record_cfg cfg = rec_cfg("blocker", 1, 100, 160, 0);
+	make_file(cfg.dir, 10);   /* a file where the folder should be */
+	view_rec *r = NULL;
+	assert_int_equal(view_rec_new(STREAM, &cfg, -1, 16, &r), 0);
+	synth s;
+	synth_open(&s, 320, 180, VIEW_REC_QUEUE + 4);
+	settled_arg sa = { r, 0 };
+	feed_synth_settled(r, &s, 25, &sa);   /* pts 0 .. 0.96: one try, then waiting */
+	view_rec_stats st;
+	view_rec_get_stats(r, &st);
+	assert_int_equal(st.errors, 1);
+	assert_int_equal(st.frames, 0);
+	assert_int_equal(st.dropped, 25);
+	assert_int_equal(unlink(cfg.dir), 0);
+	feed_synth_settled(r, &s, 50, &sa);   /* pts 1.0: a new try, which works */
+	settle_and_free(&r, 75, &st);
+	synth_close(&s);
+	assert_int_equal(st.errors, 1);
+	assert_int_equal(st.frames, 50);
+	assert_int_equal(st.segments, 2);
+	char dir[400];
+	stream_dir(&cfg, dir, sizeof(dir));
+	seg_list l;
+	list_segs(dir, &l);
+	assert_int_equal(l.n, 2);
+	for (int i = 0; i < 2; i++) {
+		probe p = ffprobe_file(l.path[i]);
+		assert_int_equal(p.rc, 0);
+		assert_int_equal(p.frames, 25);
+	}
+}
+
+/* The first picture of a segment, decoded by ffmpeg into RGB24. */
+static void first_picture(const char *path, int w, int h, uint8_t *rgb)
+{
+	char cmd[800];
+	snprintf(cmd, sizeof(cmd), "ffmpeg -v error -i '%s' -frames:v 1 -f rawvideo -pix_fmt rgb24 -", path);
+	FILE *f = popen(cmd, "r");
+	assert_non_null(f);
+	assert_int_equal(fread(rgb, 1, (size_t)w * h * 3, f), (size_t)w * h * 3);
+	assert_int_equal(pclose(f), 0);
+}
+
+static int file_has(const char *path, const char *needle)
+{
+	char cmd[800];
+	snprintf(cmd, sizeof(cmd), "grep -q -a '%s' '%s'", needle, path);
+	return system(cmd) == 0;
+}
+
+static void test_auto_codec_falls_back_to_libx264_and_draws_the_overlay(void **state)
+{
+	(void)state;
+	pipe_record_cfg cfg = rec_cfg("rec", 1, 100, 640, 0);
+	cfg.codec = PIPE_CODEC_AUTO;
+	view_rec *r = NULL;
+	assert_int_equal(view_rec_new(STREAM, &cfg, 0, 16, &r), 0);   /* GPU 0 configured */
+	synth s;
+	synth_open(&s, 1280, 720, VIEW_REC_QUEUE + 4);
+	settled_arg sa = { r, 0 };
+	feed_synth_settled(r, &s, 10, &sa);
+	view_rec_stats st;
+	settle_and_free(&r, 10, &st);
+	synth_close(&s);
+	assert_int_equal(st.errors, 0);
+	assert_int_equal(st.frames, 10);
+	char dir[400];
+	stream_dir(&cfg, dir, sizeof(dir));
+	seg_list l;
+	list_segs(dir, &l);
+	assert_int_equal(l.n, 1);
+	probe p = ffprobe_file(l.path[0]);
+	assert_int_equal(p.w, 640);
+	assert_int_equal(p.h, 360);
+	if (!file_has(l.path[0], "x264 - core"))
+		skip_because("gpu", "h264_nvenc opened here: auto took it, as it should");
+	/* The box of scene_with_box: left edge at 15% of the width, from 25% to 80% down. */
+	static uint8_t rgb[640 * 360 * 3];
+	first_picture(l.path[0], 640, 360, rgb);
+	const uint8_t *edge = rgb + ((size_t)180 * 640 + 96) * 3;
+	const uint8_t *inside = rgb + ((size_t)180 * 640 + 250) * 3;
+	uint8_t want[3];
+	view_overlay_class_rgb(0, want);
+	print_message("edge %d,%d,%d inside %d,%d,%d\n", edge[0], edge[1], edge[2], inside[0], inside[1], inside[2]);
+	assert_true(tv_dist(edge, want) < 60);
+	assert_true(tv_dist(inside, (const uint8_t[3]){ 128, 128, 128 }) < 20);
+}
+
+static void test_nvenc_without_nvenc_counts_an_error_and_never_crashes(void **state)
+{
+	(void)state;
+	pipe_record_cfg cfg = rec_cfg("rec", 1, 100, 320, 0);
+	cfg.codec = PIPE_CODEC_NVENC;
+	view_rec *r = NULL;
+	assert_int_equal(view_rec_new(STREAM, &cfg, 0, 16, &r), 0);
+	synth s;
+	synth_open(&s, 320, 180, VIEW_REC_QUEUE + 4);
+	settled_arg sa = { r, 0 };
+	feed_synth_settled(r, &s, 30, &sa);
+	view_rec_stats st;
+	settle_and_free(&r, 30, &st);
+	synth_close(&s);
+	if (st.errors == 0)
+		skip_because("gpu", "this machine has NVENC");
+	assert_int_equal(st.errors, 2);   /* one try per second of pts */
+	assert_int_equal(st.frames, 0);
+	assert_int_equal(st.dropped, 30);
+}
+
+int main(void)
+{
+	vp_log_set_level(VP_LOG_ERROR);
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_segments_play_with_every_frame_taken_at_the_clip_rate),
+		T(test_fps_records_one_frame_per_step),
+		T(test_sigkill_mid_segment_leaves_playable_files),
+		T(test_prune_deletes_oldest_first_and_keeps_the_newest),
+		T(test_recorder_prunes_older_files_after_each_segment),
+		T(test_full_queue_counts_drops_and_offer_returns_at_once),
+		T(test_unwritable_folder_is_counted_and_retried_a_segment_later),
+		T(test_auto_codec_falls_back_to_libx264_and_draws_the_overlay),
+		T(test_nvenc_without_nvenc_counts_an_error_and_never_crashes),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
