@@ -186,6 +186,9 @@ static int rec_open_writer(view_rec *r, const vp_frame *f, const char **what)
 	                                          : "opening the encoder";
 	if ((err = rec_writer_new(&a, &r->w)) < 0)
 		return err;
+	/* auto found no NVENC: the answer stays, so a retry does not probe the GPU again. */
+	if (r->cfg.codec == PIPE_CODEC_AUTO && strcmp(rec_writer_encoder(r->w), "libx264") == 0)
+		r->cfg.codec = PIPE_CODEC_LIBX264;
 	if (!r->logged_start)
 		vp_info("record", r->stream, "recording %dx%d %s into %s/, %d s segments, at most %d MiB",
 		        r->out_w, r->out_h, rec_writer_encoder(r->w), r->dir, r->cfg.segment_s,
