@@ -701,9 +701,12 @@ static void test_nvenc_without_nvenc_counts_an_error_and_never_crashes(void **st
 	assert_int_equal(st.dropped, 30);
 }
 
-int main(void)
+/* argv[1]: a cmocka test-name pattern (e.g. "*prune*"), to run some under valgrind. */
+int main(int argc, char **argv)
 {
 	vp_log_set_level(VP_LOG_ERROR);
+	if (argc > 1)
+		cmocka_set_test_filter(argv[1]);
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_segments_play_with_every_frame_taken_at_the_clip_rate),
