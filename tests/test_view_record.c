@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -99,41 +100,6 @@ static view_scene scene_with_box(const vp_frame *f, vp_det *d, int64_t *id)
 	                     .dets = d, .track_ids = id, .n_dets = 1, .active_tracks = 1 };
 }
 
-/* What a feed did: the pts of each frame the recorder took (not dropped at the offer). */
-typedef struct fed {
-	int offered, taken;
-	double pts[MAX_FRAMES];
-} fed;
-
-/* Decodes the clip and offers every frame (at most max) at the clip's rate (pts against
- * the clock). */
-static void feed_clip(view_rec *r, const char *clip, int max, fed *out)
-{
-	tv_clip c;
-	tv_clip_open(&c, clip, VIEW_REC_QUEUE + 4);   /* the recorder may hold a full queue */
-	vp_frame *f = NULL;
-	int64_t t0 = now_ns();
-	double pts0 = -1;
-	memset(out, 0, sizeof(*out));
-	while (out->offered < max && dec_stream_read(c.s, &f) == 0) {
-		if (pts0 < 0)
-			pts0 = f->pts;
-		sleep_until_ns(t0 + (int64_t)((f->pts - pts0) * 1e9));
-		vp_det d;
-		int64_t id;
-		view_scene sc = scene_with_box(f, &d, &id);
-		view_rec_stats a, b;
-		view_rec_get_stats(r, &a);
-		view_rec_offer(r, f, &sc);
-		view_rec_get_stats(r, &b);
-		if (b.dropped == a.dropped && out->taken < MAX_FRAMES)
-			out->pts[out->taken++] = f->pts;
-		out->offered++;
-		vp_frame_unref(&f);
-	}
-	tv_clip_close(&c);
-}
-
 typedef struct settled_arg {
 	view_rec *r;
 	int64_t offered;
@@ -146,6 +112,45 @@ static int settled(void *p)
 	view_rec_stats s;
 	view_rec_get_stats(a->r, &s);
 	return s.frames + s.dropped >= a->offered;
+}
+
+/* What a feed did: the pts of each frame the recorder took (not dropped at the offer). */
+typedef struct fed {
+	int offered, taken;
+	double pts[MAX_FRAMES];
+} fed;
+
+/* Decodes the clip and offers every frame (at most max) at the clip's rate (pts against
+ * the clock), or, settle: each once the last one is through. */
+static void feed_clip(view_rec *r, const char *clip, int max, int settle, fed *out)
+{
+	settled_arg sa = { r, 0 };
+	tv_clip c;
+	tv_clip_open(&c, clip, VIEW_REC_QUEUE + 4);   /* the recorder may hold a full queue */
+	vp_frame *f = NULL;
+	int64_t t0 = now_ns();
+	double pts0 = -1;
+	memset(out, 0, sizeof(*out));
+	while (out->offered < max && dec_stream_read(c.s, &f) == 0) {
+		if (pts0 < 0)
+			pts0 = f->pts;
+		if (!settle)
+			sleep_until_ns(t0 + (int64_t)((f->pts - pts0) * 1e9));
+		vp_det d;
+		int64_t id;
+		view_scene sc = scene_with_box(f, &d, &id);
+		view_rec_stats a, b;
+		view_rec_get_stats(r, &a);
+		view_rec_offer(r, f, &sc);
+		view_rec_get_stats(r, &b);
+		if (b.dropped == a.dropped && out->taken < MAX_FRAMES)
+			out->pts[out->taken++] = f->pts;
+		out->offered++;
+		vp_frame_unref(&f);
+		sa.offered = out->offered;
+		assert_true(!settle || tw_wait(settled, &sa, TW_DEADLINE_MS));
+	}
+	tv_clip_close(&c);
 }
 
 /* Offers n synthetic frames one at a time, each once the last one is through. */
@@ -207,7 +212,7 @@ static void test_segments_play_with_every_frame_taken_at_the_clip_rate(void **st
 	view_rec *r = NULL;
 	assert_int_equal(view_rec_new(STREAM, &cfg, -1, 16, &r), 0);
 	static fed fd;
-	feed_clip(r, "highway-540p.mp4", MAX_FRAMES, &fd);   /* 960x540, 25 fps, 221 frames */
+	feed_clip(r, "highway-540p.mp4", MAX_FRAMES, 0, &fd);   /* 960x540, 25 fps, 221 frames */
 	assert_int_equal(fd.offered, 221);
 	view_rec_stats st;
 	settle_and_free(&r, fd.offered, &st);
@@ -226,7 +231,7 @@ static void test_fps_records_one_frame_per_step(void **state)
 	view_rec *r = NULL;
 	assert_int_equal(view_rec_new(STREAM, &cfg, -1, 16, &r), 0);
 	static fed fd;
-	feed_clip(r, "highway-160x90.mp4", MAX_FRAMES, &fd);   /* 25 fps, 75 frames */
+	feed_clip(r, "highway-160x90.mp4", MAX_FRAMES, 0, &fd);   /* 25 fps, 75 frames */
 	view_rec_stats st;
 	/* Decimated frames are neither taken nor dropped: 3 s at 5 fps. */
 	settle_and_free(&r, 15, &st);
@@ -245,7 +250,7 @@ static void test_fps_records_one_frame_per_step(void **state)
 
 /* What the recording child publishes through shared memory. */
 typedef struct progress {
-	_Atomic int64_t frames, dropped;
+	_Atomic int64_t frames, dropped, errors;
 } progress;
 
 /* Two 50-frame segments (2 s at 25 fps) and 36 frames of the third: its first fragment
@@ -259,7 +264,7 @@ static void record_child(const pipe_record_cfg *cfg, progress *pg)
 	if (view_rec_new(STREAM, cfg, -1, 16, &r) < 0)
 		_exit(2);
 	static fed fd;
-	feed_clip(r, "highway-540p.mp4", KILL_AFTER, &fd);
+	feed_clip(r, "highway-540p.mp4", KILL_AFTER, 0, &fd);
 	for (;; tw_sleep_ms(1)) {
 		view_rec_stats st;
 		view_rec_get_stats(r, &st);
@@ -335,6 +340,82 @@ static void test_cut_after_a_gap_starts_with_a_keyframe(void **state)
 	stream_dir(&cfg, dir, sizeof(dir));
 	check_segments(dir, &fd, 1, 160, 90, &st);
 	assert_int_equal(st.segments, 2);
+}
+
+/* The child records the whole clip into files of at most FULL_AT bytes (RLIMIT_FSIZE: each
+ * write past it fails with EFBIG, as a full disk fails with ENOSPC), its log to a file. */
+enum { FULL_AT = 90000 };
+
+static void full_disk_child(const pipe_record_cfg *cfg, const char *log, progress *pg)
+{
+	int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	struct rlimit rl = { FULL_AT, FULL_AT };
+	if (fd < 0 || dup2(fd, 2) < 0 || signal(SIGXFSZ, SIG_IGN) == SIG_ERR || setrlimit(RLIMIT_FSIZE, &rl))
+		_exit(2);
+	view_rec *r = NULL;
+	if (view_rec_new(STREAM, cfg, -1, 16, &r) < 0)
+		_exit(3);
+	static fed fd_;
+	feed_clip(r, "highway-540p.mp4", MAX_FRAMES, 1, &fd_);
+	view_rec_stats st;
+	view_rec_get_stats(r, &st);
+	atomic_store(&pg->frames, st.frames);
+	atomic_store(&pg->dropped, st.dropped);
+	atomic_store(&pg->errors, st.errors);
+	view_rec_free(&r);
+	_exit(0);
+}
+
+static int count_lines_with(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	char line[512];
+	int n = 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+static void test_full_disk_is_counted_logged_once_and_retried_a_segment_later(void **state)
+{
+	(void)state;
+	pipe_record_cfg cfg = rec_cfg("rec", 3, 100, 320, 0);   /* ~35 kB a second */
+	char log[400], dir[400];
+	snprintf(log, sizeof(log), "%s/child.log", tmp);
+	progress *pg = mmap(NULL, sizeof(*pg), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(pg != MAP_FAILED);
+	memset(pg, 0, sizeof(*pg));
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		full_disk_child(&cfg, log, pg);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* 8.84 s. The segment at 0 s holds two 1 s fragments and fails on the third, at the cut
+	 * (3 s): frames of 3 s to 6 s are dropped. The next try (6 s) fails the same way when
+	 * view_rec_free finishes it, after the stats were taken: both files stop at the limit,
+	 * one line in the log. */
+	assert_int_equal(atomic_load(&pg->errors), 1);
+	assert_int_equal(atomic_load(&pg->dropped), 75);
+	assert_int_equal(atomic_load(&pg->frames), 221 - 75);
+	assert_int_equal(count_lines_with(log, "error [record cam1]"), 1);
+	stream_dir(&cfg, dir, sizeof(dir));
+	seg_list l;
+	list_segs(dir, &l);
+	assert_int_equal(l.n, 2);
+	for (int i = 0; i < l.n; i++) {
+		struct stat st;
+		assert_int_equal(stat(l.path[i], &st), 0);
+		assert_int_equal(st.st_size, FULL_AT);
+		probe p = ffprobe_file(l.path[i]);
+		assert_string_equal(p.codec, "h264");
+		assert_true(p.frames >= 50);   /* the fragments that fitted play */
+	}
+	munmap(pg, sizeof(*pg));
 }
 
 static void test_prune_deletes_oldest_first_and_keeps_the_newest(void **state)
@@ -543,6 +624,7 @@ int main(int argc, char **argv)
 		T(test_fps_records_one_frame_per_step),
 		T(test_sigkill_mid_segment_leaves_playable_files),
 		T(test_cut_after_a_gap_starts_with_a_keyframe),
+		T(test_full_disk_is_counted_logged_once_and_retried_a_segment_later),
 		T(test_prune_deletes_oldest_first_and_keeps_the_newest),
 		T(test_recorder_prunes_older_files_after_each_segment),
 		T(test_full_queue_counts_drops_and_offer_returns_at_once),

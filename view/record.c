@@ -45,7 +45,7 @@ struct view_rec {
 
 	rec_entry q[VIEW_REC_QUEUE];
 	_Atomic uint64_t head, tail;          /* head: encoder thread's, tail: engine thread's */
-	sem_t ready;                          /* one post per entry, per stop, per note below */
+	sem_t ready;                          /* one post per queued entry, one for stop */
 	atomic_int stop;
 	pthread_t thread;
 
@@ -105,6 +105,8 @@ static void rec_copy_scene(view_rec *r, rec_entry *e, const vp_frame *f, const v
 	}
 	if (!s.stream)
 		s.stream = r->stream;
+	if (!s.wall_us)
+		s.wall_us = f->wall_us;
 	view_scene_copy_set(&e->sc, &s);
 }
 
@@ -279,9 +281,12 @@ static void rec_run_entry(view_rec *r, uint64_t h)
 		atomic_fetch_add(&r->c.dropped, 1);
 		return;
 	}
-	if (r->failing)
+	/* Over only once a whole segment was written: a disk that fills up again within each
+	 * segment stays one episode, one log line. */
+	if (r->failing && rec_writer_closed(r->w) > 0) {
 		vp_info("record", r->stream, "recording again");
-	r->failing = 0;
+		r->failing = 0;
+	}
 }
 
 static void rec_finish(view_rec *r)
@@ -290,8 +295,9 @@ static void rec_finish(view_rec *r)
 	int err = r->w ? rec_writer_finish(r->w) : 0;
 	if (err < 0) {
 		atomic_fetch_add(&r->c.errors, 1);
-		vp_err("record", r->stream, "finishing the last segment failed: %s",
-		       rec_strerror(err, buf, sizeof(buf)));
+		if (!r->failing)   /* the same episode as a failure still unresolved */
+			vp_err("record", r->stream, "finishing the last segment failed: %s",
+			       rec_strerror(err, buf, sizeof(buf)));
 	}
 	rec_writer_free(&r->w);
 }
@@ -299,6 +305,9 @@ static void rec_finish(view_rec *r)
 static void *rec_thread(void *arg)
 {
 	view_rec *r = arg;
+	char name[16];
+	snprintf(name, sizeof(name), "rec:%s", r->stream);   /* shown by top -H, truncated */
+	(void)pthread_setname_np(pthread_self(), name);
 	for (;;) {
 		while (sem_wait(&r->ready) != 0)
 			;   /* EINTR */

@@ -44,6 +44,8 @@ int rec_writer_finish(rec_writer *w);
 void rec_writer_free(rec_writer **w);
 /* The encoder's name ("libx264", "h264_nvenc"). */
 const char *rec_writer_encoder(const rec_writer *w);
+/* Segments this writer finished without an error. */
+int rec_writer_closed(const rec_writer *w);
 
 /* Deletes the oldest "<stream>-*.mp4" of dir (by name, which starts with the UTC time)
  * while their total exceeds max_bytes, keeping the newest. *ret_deleted: how many went,

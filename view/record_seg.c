@@ -29,6 +29,7 @@
 
 #define REC_TB 90000        /* encoder ticks per second: the MPEG clock, exact for 25/30/29.97 fps */
 #define REC_FRAG_S 1.0      /* keyframe (= fragment) interval: what a crash may lose */
+#define REC_X264_THREADS 4  /* per recorder (nvenc ignores it) */
 #define REC_EPS 1e-6        /* pts are doubles from integer timestamps: 1.0 may read 0.9999999 */
 #define REC_MOVFLAGS "frag_keyframe+empty_moov+default_base_moof"
 
@@ -44,6 +45,7 @@ struct rec_writer {
 	int started;
 	double pts0;             /* pts of encoder tick 0 */
 	int64_t last_tick;
+	int closed;              /* segments this writer finished without an error */
 	int pending;             /* a segment starts with the picture of pend_tick */
 	int64_t pend_tick, pend_wall_us;
 	char path[PATH_MAX];
@@ -88,6 +90,10 @@ static int open_encoder(const rec_writer_args *a, const char *name, AVCodecConte
 	c->gop_size = (int)fmax(1.0, lround(REC_FRAG_S / a->frame_dur));
 	c->max_b_frames = 0;
 	c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;   /* mp4 keeps SPS/PPS in the moov */
+	/* libx264's automatic count is 1.5 per core for each recorder; a daemon records several
+	 * streams. 4 slices keep 1080p at 25 fps within one stream's share, and the same
+	 * count everywhere gives the same bitstream on every machine. */
+	c->thread_count = REC_X264_THREADS;
 	AVDictionary *o = NULL;
 	set_encoder_opts(name, a->gpu, &o);
 	int r = avcodec_open2(c, codec, &o);
@@ -133,6 +139,7 @@ int rec_writer_new(const rec_writer_args *args, rec_writer **ret)
 }
 
 const char *rec_writer_encoder(const rec_writer *w) { return w->enc_name; }
+int rec_writer_closed(const rec_writer *w) { return w->closed; }
 
 /* "<dir>/<stream>-<UTC yyyymmddTHHMMSS.mmm>Z.mp4": names sort by start time. Two starts in
  * one millisecond (a file fed faster than real time) get "-1" .. "-9" after the Z. */
@@ -210,6 +217,7 @@ static int segment_close(rec_writer *w)
 	w->oc = NULL;
 	if (r >= 0)
 		r = rc;
+	w->closed += r >= 0;
 	int deleted = 0;
 	rc = rec_prune(w->a.dir, w->a.stream, w->a.max_bytes, &deleted);
 	atomic_fetch_add(&w->a.counters->deleted, deleted);
