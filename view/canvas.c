@@ -197,6 +197,10 @@ static int gpu_setup(canvas_gpu *g, const vp_frame *f)
 	int r = KRN_CUDA_CHECK(cudaPointerGetAttributes(&a, f->data[0]));
 	if (r < 0)
 		return r;
+	if (a.type != cudaMemoryTypeDevice && a.type != cudaMemoryTypeManaged) {
+		vp_err("view", f->stream_id, "scale: a device frame whose planes are not in GPU memory");
+		return -EINVAL;
+	}
 	if (g->gpu >= 0) {
 		if (a.device == g->gpu)
 			return KRN_CUDA_CHECK(cudaSetDevice(g->gpu));
