@@ -34,7 +34,6 @@
 #include "view/record_priv.h"
 #include "view/view.h"
 
-#define MAX_FRAMES 1024
 
 static char tmp[256];
 
@@ -74,136 +73,7 @@ static void stream_dir(const pipe_record_cfg *c, char *out, size_t n)
 	snprintf(out, n, "%s/%s", c->dir, STREAM);
 }
 
-/* The recorder's cut rule (record_seg.c segment_due) applied to the pts it took: how many
- * frames each segment holds. */
-static int expected_counts(const double *pts, int n, int segment_s, int *counts)
-{
-	int k = -1;
-	double t0 = 0;
-	for (int i = 0; i < n; i++) {
-		int in = k >= 0 && pts[i] >= t0;
-		if (!(in && pts[i] < t0 + segment_s - 1e-6)) {
-			t0 = in && pts[i] < t0 + 2 * segment_s - 1e-6 ? t0 + segment_s : pts[i];
-			counts[++k] = 0;
-		}
-		counts[k]++;
-	}
-	return k + 1;
-}
-
-static view_scene scene_with_box(const vp_frame *f, vp_det *d, int64_t *id)
-{
-	*d = (vp_det){ .class_id = 0, .score = 0.9f,
-	               .bbox = { f->width * 0.15f, f->height * 0.25f, f->width * 0.6f, f->height * 0.8f } };
-	*id = 7;
-	return (view_scene){ .stream = STREAM, .frame = f->index, .pts = f->pts, .wall_us = f->wall_us,
-	                     .dets = d, .track_ids = id, .n_dets = 1, .active_tracks = 1 };
-}
-
-typedef struct settled_arg {
-	view_rec *r;
-	int64_t offered;
-} settled_arg;
-
-/* Every offered frame written, dropped or failed: libx264 with zerolatency has no delay. */
-static int settled(void *p)
-{
-	settled_arg *a = p;
-	view_rec_stats s;
-	view_rec_get_stats(a->r, &s);
-	return s.frames + s.dropped >= a->offered;
-}
-
-/* What a feed did: the pts of each frame the recorder took (not dropped at the offer). */
-typedef struct fed {
-	int offered, taken;
-	double pts[MAX_FRAMES];
-} fed;
-
-/* Decodes the clip and offers every frame (at most max) at the clip's rate (pts against
- * the clock), or, settle: each once the last one is through. */
-static void feed_clip(view_rec *r, const char *clip, int max, int settle, fed *out)
-{
-	settled_arg sa = { r, 0 };
-	tv_clip c;
-	tv_clip_open(&c, clip, VIEW_REC_QUEUE + 4);   /* the recorder may hold a full queue */
-	vp_frame *f = NULL;
-	int64_t t0 = now_ns();
-	double pts0 = -1;
-	memset(out, 0, sizeof(*out));
-	while (out->offered < max && dec_stream_read(c.s, &f) == 0) {
-		if (pts0 < 0)
-			pts0 = f->pts;
-		if (!settle)
-			sleep_until_ns(t0 + (int64_t)((f->pts - pts0) * 1e9));
-		vp_det d;
-		int64_t id;
-		view_scene sc = scene_with_box(f, &d, &id);
-		view_rec_stats a, b;
-		view_rec_get_stats(r, &a);
-		view_rec_offer(r, f, &sc);
-		view_rec_get_stats(r, &b);
-		if (b.dropped == a.dropped && out->taken < MAX_FRAMES)
-			out->pts[out->taken++] = f->pts;
-		out->offered++;
-		vp_frame_unref(&f);
-		sa.offered = out->offered;
-		assert_true(!settle || tw_wait(settled, &sa, TW_DEADLINE_MS));
-	}
-	tv_clip_close(&c);
-}
-
-/* Offers n synthetic frames one at a time, each once the last one is through. */
-static void feed_synth_settled(view_rec *r, synth *s, int n, settled_arg *sa)
-{
-	for (int i = 0; i < n; i++) {
-		vp_frame *f = synth_frame(s);
-		vp_det d;
-		int64_t id;
-		view_scene sc = scene_with_box(f, &d, &id);
-		view_rec_offer(r, f, &sc);
-		vp_frame_unref(&f);
-		sa->offered++;
-		assert_true(tw_wait(settled, sa, TW_DEADLINE_MS));
-	}
-}
-
 /* ---- tests ---- */
-
-static void check_segments(const char *dir, const fed *fd, int segment_s, int w, int h,
-                           const view_rec_stats *st)
-{
-	int want[MAX_SEGS];
-	int n_want = expected_counts(fd->pts, fd->taken, segment_s, want);
-	seg_list l;
-	list_segs(dir, &l);
-	assert_int_equal(l.n, n_want);
-	assert_int_equal(st->segments, n_want);
-	int sum = 0;
-	for (int i = 0; i < l.n; i++) {
-		probe p = ffprobe_file(l.path[i]);
-		assert_int_equal(p.rc, 0);
-		assert_string_equal(p.codec, "h264");
-		assert_int_equal(p.w, w);
-		assert_int_equal(p.h, h);
-		assert_int_equal(p.frames, want[i]);
-		assert_true(starts_with_keyframe(l.path[i]));
-		sum += p.frames;
-	}
-	assert_int_equal(sum, st->frames);
-	assert_int_equal(st->frames, fd->offered - st->dropped);
-}
-
-/* Waits until everything offered is written or dropped, then takes the stats and stops
- * the recorder (which finishes the last segment). */
-static void settle_and_free(view_rec **r, int offered, view_rec_stats *st)
-{
-	settled_arg sa = { *r, offered };
-	assert_true(tw_wait(settled, &sa, TW_DEADLINE_MS));
-	view_rec_get_stats(*r, st);
-	view_rec_free(r);
-	assert_null(*r);
-}
 
 static void test_segments_play_with_every_frame_taken_at_the_clip_rate(void **state)
 {
@@ -418,6 +288,41 @@ static void test_full_disk_is_counted_logged_once_and_retried_a_segment_later(vo
 	munmap(pg, sizeof(*pg));
 }
 
+/* A frame the canvas refuses is dropped and counted; the segment goes on around it. */
+static void test_a_frame_that_cannot_be_drawn_is_dropped_alone(void **state)
+{
+	(void)state;
+	pipe_record_cfg cfg = rec_cfg("rec", 10, 100, 160, 0);
+	view_rec *r = NULL;
+	assert_int_equal(view_rec_new(STREAM, &cfg, -1, 16, &r), 0);
+	synth s;
+	synth_open(&s, 320, 180, VIEW_REC_QUEUE + 4);
+	settled_arg sa = { r, 0 };
+	feed_synth_settled(r, &s, 10, &sa);
+	vp_frame *f = synth_frame(&s);
+	uint8_t *u = f->data[1];
+	f->data[1] = NULL;   /* an incomplete picture */
+	view_rec_offer(r, f, NULL);
+	sa.offered++;
+	assert_true(tw_wait(settled, &sa, TW_DEADLINE_MS));
+	f->data[1] = u;   /* the recorder let go of it: settled */
+	vp_frame_unref(&f);
+	feed_synth_settled(r, &s, 10, &sa);
+	view_rec_stats st;
+	settle_and_free(&r, 21, &st);
+	synth_close(&s);
+	assert_int_equal(st.errors, 1);
+	assert_int_equal(st.dropped, 1);
+	assert_int_equal(st.frames, 20);
+	assert_int_equal(st.segments, 1);
+	char dir[400];
+	stream_dir(&cfg, dir, sizeof(dir));
+	seg_list l;
+	list_segs(dir, &l);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(ffprobe_file(l.path[0]).frames, 20);
+}
+
 static void test_prune_deletes_oldest_first_and_keeps_the_newest(void **state)
 {
 	(void)state;
@@ -625,6 +530,7 @@ int main(int argc, char **argv)
 		T(test_sigkill_mid_segment_leaves_playable_files),
 		T(test_cut_after_a_gap_starts_with_a_keyframe),
 		T(test_full_disk_is_counted_logged_once_and_retried_a_segment_later),
+		T(test_a_frame_that_cannot_be_drawn_is_dropped_alone),
 		T(test_prune_deletes_oldest_first_and_keeps_the_newest),
 		T(test_recorder_prunes_older_files_after_each_segment),
 		T(test_full_queue_counts_drops_and_offer_returns_at_once),

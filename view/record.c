@@ -63,6 +63,7 @@ struct view_rec {
 	int retry;                            /* waiting after a failure ... */
 	double fail_pts, retry_pts;           /* ... until pts reaches retry_pts */
 	int failing, logged_start;
+	int bad_pictures;                     /* in a row: the first is logged */
 };
 
 static const char *rec_strerror(int err, char *buf, size_t n)
@@ -153,6 +154,8 @@ static int mkdir_p(const char *path)
  * its aspect later is stretched to it: one encoder, one size per recorder. */
 static int rec_alloc_picture(view_rec *r, const vp_frame *f)
 {
+	view_canvas_free(&r->canvas);   /* what a failed try left */
+	av_frame_free(&r->pic);
 	int w = (r->cfg.width > 0 ? r->cfg.width : f->width) & ~1;
 	if (w < 2 || f->width < 2 || f->height < 2)
 		return -EINVAL;
@@ -263,6 +266,23 @@ static int rec_picture(view_rec *r, rec_entry *e)
 	return rec_canvas_to_pic(r);
 }
 
+/* A frame that cannot be drawn (a format or size the canvas refuses) is that frame's
+ * problem, not the segment's: counted and dropped, the first of a run logged. */
+static int rec_draw(view_rec *r, rec_entry *e)
+{
+	char buf[AV_ERROR_MAX_STRING_SIZE];
+	int err = rec_picture(r, e);
+	if (err < 0) {
+		atomic_fetch_add(&r->c.errors, 1);
+		if (!r->bad_pictures++)
+			vp_err("record", r->stream, "drawing frame %lld failed: %s; dropping such frames",
+			       (long long)e->f->index, rec_strerror(err, buf, sizeof(buf)));
+	} else {
+		r->bad_pictures = 0;
+	}
+	return err;
+}
+
 /* One queued frame: the slot is given back as soon as the picture is drawn, before the
  * (slower) encode, so the engine can queue the next frame meanwhile. */
 static void rec_run_entry(view_rec *r, uint64_t h)
@@ -271,8 +291,8 @@ static void rec_run_entry(view_rec *r, uint64_t h)
 	double pts = e->f->pts;
 	int64_t wall_us = e->f->wall_us;
 	int err = rec_ready(r, e->f);
-	if (err == 0 && (err = rec_picture(r, e)) < 0)
-		rec_fail(r, err, pts, "drawing a picture");
+	if (err == 0)
+		err = rec_draw(r, e);
 	vp_frame_unref(&e->f);
 	atomic_store_explicit(&r->head, h + 1, memory_order_release);
 	if (err == 0 && (err = rec_writer_put(r->w, r->pic, pts, wall_us)) < 0)
