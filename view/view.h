@@ -125,11 +125,13 @@ int view_rec_new(const char *stream, const pipe_record_cfg *cfg, int gpu, int ma
 void view_rec_free(view_rec **r);
 /* Engine thread, every frame of the stream (skipped ones with the last detections): queued
  * when the recording wants it (record.fps) and the queue has room, else counted dropped.
- * Never blocks, never allocates: takes a reference to f and copies the scene. */
+ * Never blocks, never allocates: takes a reference to f and copies the scene (NULL: just
+ * the stream name and time are drawn). One engine thread per recorder. */
 void view_rec_offer(view_rec *r, vp_frame *f, const view_scene *sc);
 /* frames: written to segments; dropped: wanted but not recorded (queue full, or while the
  * recorder waits to retry after an error); segments: files started; deleted: files pruned;
- * errors: failed encoder opens, writes and segment starts (each episode logged once). */
+ * errors: failed encoder opens, segment starts and writes, frames that could not be drawn
+ * (each episode logged once). */
 typedef struct view_rec_stats { int64_t frames, dropped, segments, deleted, errors; } view_rec_stats;
 void view_rec_get_stats(view_rec *r, view_rec_stats *ret);
 
