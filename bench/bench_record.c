@@ -1,6 +1,7 @@
 /* bench_record: what annotated recording costs per frame, on the shared 1080p clip, as
  * markdown rows
- *   | stage | picture | encoder | frames | ms/frame | frames/s |
+ *   | stage | picture | encoder | frames | ms/frame | frames/s | CPU ms/frame |
+ * (wall time; CPU: every thread of the process, which a loaded machine does not inflate)
  * - "encode + mux": the segment writer alone (libx264 veryfast/zerolatency, fragmented MP4
  *   segments of 2 s), fed pictures already at the recording's size;
  * - "recorder": the whole encoder thread of view_rec (scale into the canvas, overlay with 8
@@ -33,12 +34,15 @@ typedef struct clip {
 	double dur;
 } clip;
 
-static double now_s(void)
+static double clock_s(clockid_t id)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
+
+static double now_s(void) { return clock_s(CLOCK_MONOTONIC); }
+static double cpu_s(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
 
 /* Copies a decoded YUV420P frame into slot i of the replay pool. */
 static int keep_frame(clip *c, int i, const vp_frame *f)
@@ -103,9 +107,10 @@ static vp_frame *replay(clip *c, int i)
 	return f;
 }
 
-static void row(const char *stage, int w, int h, const char *enc, int n, double secs)
+static void row(const char *stage, int w, int h, const char *enc, int n, double secs, double cpu)
 {
-	printf("| %s | %dx%d | %s | %d | %.2f | %.1f |\n", stage, w, h, enc, n, secs * 1e3 / n, n / secs);
+	printf("| %s | %dx%d | %s | %d | %.2f | %.1f | %.2f |\n", stage, w, h, enc, n, secs * 1e3 / n,
+	       n / secs, cpu * 1e3 / n);
 }
 
 /* The segment writer alone on pictures scaled beforehand. */
@@ -135,14 +140,14 @@ static int bench_writer(clip *c, const char *dir, int width, int n)
 			sws_scale(sws, (const uint8_t *const *)f->data, f->linesize, 0, c->h, pics[i]->data,
 			          pics[i]->linesize);
 	}
-	double t0 = now_s();
+	double t0 = now_s(), c0 = cpu_s();
 	for (int i = 0; i < n && r == 0; i++)
 		r = rec_writer_put(wr, pics[i % N_SRC], i * c->dur, 1764950400000000LL + (int64_t)(i * c->dur * 1e6));
 	if (r == 0)
 		r = rec_writer_finish(wr);
-	double secs = now_s() - t0;
+	double secs = now_s() - t0, cpu = cpu_s() - c0;
 	if (r == 0)
-		row("encode + mux", width, h, rec_writer_encoder(wr), n, secs);
+		row("encode + mux", width, h, rec_writer_encoder(wr), n, secs, cpu);
 	rec_writer_free(&wr);
 	for (int i = 0; i < N_SRC; i++)
 		av_frame_free(&pics[i]);
@@ -170,7 +175,7 @@ static int bench_recorder(clip *c, const char *dir, int width, int n)
 	if (err < 0)
 		return err;
 	view_rec_stats st = { 0 };
-	double t0 = now_s();
+	double t0 = now_s(), c0 = cpu_s();
 	for (int i = 0; i < n; i++) {
 		for (;; sleep_us(50)) {   /* room: fewer than a queue's worth not yet written */
 			view_rec_get_stats(r, &st);
@@ -185,10 +190,10 @@ static int bench_recorder(clip *c, const char *dir, int width, int n)
 	}
 	for (; st.frames + st.dropped < n; sleep_us(50))
 		view_rec_get_stats(r, &st);
-	double secs = now_s() - t0;
+	double secs = now_s() - t0, cpu = cpu_s() - c0;
 	view_rec_free(&r);
 	int w = width & ~1, h = (int)(((int64_t)c->h * w + c->w) / (2 * (int64_t)c->w)) * 2;
-	row("recorder (scale, overlay, convert, encode, mux)", w, h, "libx264", n, secs);
+	row("recorder (scale, overlay, convert, encode, mux)", w, h, "libx264", n, secs, cpu);
 	if (st.dropped || st.errors)
 		printf("(recorder at %d: %lld dropped, %lld errors)\n", width, (long long)st.dropped,
 		       (long long)st.errors);
@@ -209,7 +214,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("%d frames of %s (%dx%d), %ld cores\n\n", n, path, c.w, c.h, sysconf(_SC_NPROCESSORS_ONLN));
-	printf("| stage | picture | encoder | frames | ms/frame | frames/s |\n|---|---|---|---|---|---|\n");
+	printf("| stage | picture | encoder | frames | ms/frame | frames/s | CPU ms/frame |\n"
+	       "|---|---|---|---|---|---|---|\n");
 	static const int widths[] = { 640, 1280, 1920 };
 	for (int i = 0; i < 3 && r == 0; i++)
 		if ((r = bench_writer(&c, dir, widths[i], n)) == 0)
