@@ -268,7 +268,8 @@ static int drain(rec_writer *w)
 }
 
 /* Cuts on a grid of segment_s from the first picture, so dropped or decimated pictures do
- * not shift the cuts; a gap longer than a segment starts a new grid at the gap's end. */
+ * not shift the cuts; a picture past the next segment's end (a gap) or before the current
+ * one's start (a jump back) starts a new grid at itself. */
 static int segment_due(rec_writer *w, double pts)
 {
 	double s = w->a.segment_s;
