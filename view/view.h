@@ -119,13 +119,26 @@ void view_snaps_get_stats(view_snaps *s, view_snaps_stats *ret);
 /* ---- recordings (record.c) ---- */
 typedef struct view_rec view_rec;
 
-/* One source's recorder: segments under cfg->dir/<stream>/. Starts its encoder thread. */
-int view_rec_new(const char *stream, const pipe_record_cfg *cfg, int gpu, view_rec **ret);
-/* Finishes the open segment (a playable file) and stops. */
+/* Frames a recorder may hold references to (its queue): the stream's frame pool needs this
+ * many more, or a slow encoder would stall the decoder instead of dropping. */
+enum { VIEW_REC_QUEUE = 8 };
+
+/* One source's recorder: segments under cfg->dir/<stream>/ (created when missing; a folder
+ * that cannot be made counts an error per segment, it does not fail here). gpu: CUDA device
+ * for h264_nvenc, < 0: none. max_dets: the most detections a scene carries (copies are
+ * sized once here). stream and cfg are copied. Starts its encoder thread. */
+int view_rec_new(const char *stream, const pipe_record_cfg *cfg, int gpu, int max_dets, view_rec **ret);
+/* Encodes what is queued, finishes the open segment (a playable file) and stops. */
 void view_rec_free(view_rec **r);
 /* Engine thread, every frame of the stream (skipped ones with the last detections): queued
- * when the recording wants it (record.fps) and the queue has room, else counted dropped. */
+ * when the recording wants it (record.fps) and the queue has room, else counted dropped.
+ * Never blocks, never allocates: takes a reference to f and copies the scene (NULL: just
+ * the stream name and time are drawn). One engine thread per recorder. */
 void view_rec_offer(view_rec *r, vp_frame *f, const view_scene *sc);
+/* frames: written to segments; dropped: wanted but not recorded (queue full, or while the
+ * recorder waits to retry after an error); segments: files started; deleted: files pruned;
+ * errors: failed encoder opens, segment starts and writes, frames that could not be drawn
+ * (each episode logged once). */
 typedef struct view_rec_stats { int64_t frames, dropped, segments, deleted, errors; } view_rec_stats;
 void view_rec_get_stats(view_rec *r, view_rec_stats *ret);
 
