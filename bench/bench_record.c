@@ -185,7 +185,7 @@ static int bench_recorder(clip *c, const char *dir, int width, int n)
 		vp_frame *f = replay(c, i);
 		view_scene sc = { .stream = "bench", .frame = i, .pts = f->pts, .wall_us = f->wall_us,
 		                  .dets = dets, .n_dets = 8, .active_tracks = -1 };
-		view_rec_offer(r, f, &sc);
+		view_rec_offer(r, f, &sc, false);
 		vp_frame_unref(&f);
 	}
 	for (; st.frames + st.dropped < n; sleep_us(50))

@@ -10,21 +10,21 @@
 #include "vp_time.h"
 
 /* Recent events the page and /api/events can show. */
-enum { VIEW_EVENTS = 256, VIEW_MAX_DETS = 1024 };
+enum { VIEW_EVENTS = 256 };
 
 int pipe_daemon_view_start(pipe_daemon_view *v, const pipe_config *cfg, pipe_metrics_server *srv,
                            pipe_view_hooks *hooks)
 {
 	int rc;
 	memset(hooks, 0, sizeof(*hooks));
-	if (cfg->snapshots.present && (rc = view_snaps_new(&cfg->snapshots, cfg->view.quality, VIEW_MAX_DETS, &v->snaps)) < 0) {
+	if (cfg->snapshots.present && (rc = view_snaps_new(&cfg->snapshots, cfg->view.quality, VIEW_MAX_SCENE_DETS, &v->snaps)) < 0) {
 		vp_err("snapshots", NULL, "cannot write to %s: %s", cfg->snapshots.dir, vp_strerror(rc));
 		return rc;
 	}
 	hooks->snaps = v->snaps;
 	if (!srv)
 		return 0;
-	if ((rc = view_live_new(&cfg->view, VIEW_MAX_DETS, &v->live)) < 0 ||
+	if ((rc = view_live_new(&cfg->view, VIEW_MAX_SCENE_DETS, &v->live)) < 0 ||
 	    (rc = view_events_new(VIEW_EVENTS, &v->events)) < 0 || (rc = view_board_new(&v->board)) < 0) {
 		vp_err("view", NULL, "cannot start the live view: %s", vp_strerror(rc));
 		return rc;

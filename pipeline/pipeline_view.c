@@ -16,7 +16,7 @@ int pipe_view_stream_setup(pipe_pipeline *p, pipe_stream *s)
 		return rc;
 	if (!s->cfg->record.present)
 		return 0;
-	if ((rc = view_rec_new(s->cfg->id, &s->cfg->record, p->gpu, &s->rec)) < 0)
+	if ((rc = view_rec_new(s->cfg->id, &s->cfg->record, p->gpu, VIEW_MAX_SCENE_DETS, &s->rec)) < 0)
 		vp_err("record", s->cfg->id, "not recording to %s: %s", s->cfg->record.dir, vp_strerror(rc));
 	/* A recording that cannot start must not stop the detections. */
 	return 0;
@@ -61,7 +61,7 @@ void pipe_view_frame(pipe_pipeline *p, pipe_stream *s, vp_frame *f, const view_s
 	if (p->view.live && s->view_slot >= 0)
 		view_live_offer(p->view.live, s->view_slot, f, sc);
 	if (s->rec)
-		view_rec_offer(s->rec, f, sc);
+		view_rec_offer(s->rec, f, sc, s->cfg->queue.policy == PIPE_QP_BLOCK);
 }
 
 /* A stream whose queue blocks (files, by default) waits for the snapshot writer rather than

@@ -302,7 +302,7 @@ static void test_a_frame_that_cannot_be_drawn_is_dropped_alone(void **state)
 	vp_frame *f = synth_frame(&s);
 	uint8_t *u = f->data[1];
 	f->data[1] = NULL;   /* an incomplete picture */
-	view_rec_offer(r, f, NULL);
+	view_rec_offer(r, f, NULL, false);
 	sa.offered++;
 	assert_true(tw_wait(settled, &sa, TW_DEADLINE_MS));
 	f->data[1] = u;   /* the recorder let go of it: settled */
@@ -406,7 +406,7 @@ static void test_full_queue_counts_drops_and_offer_returns_at_once(void **state)
 		int64_t id;
 		view_scene sc = scene_with_box(f, &d, &id);
 		int64_t t = now_ns();
-		view_rec_offer(r, f, &sc);
+		view_rec_offer(r, f, &sc, false);
 		worst = max_i64(worst, now_ns() - t);
 		vp_frame_unref(&f);
 	}
@@ -421,6 +421,32 @@ static void test_full_queue_counts_drops_and_offer_returns_at_once(void **state)
 	assert_int_equal(st.errors, 0);
 	print_message("worst offer: %.3f ms\n", worst / 1e6);
 	assert_true(worst < 100 * 1000000LL);   /* a bound for a loaded machine: no waiting in it */
+}
+
+/* A file source waits for the encoder instead: nothing dropped, every frame written. */
+static void test_a_waiting_offer_records_every_frame(void **state)
+{
+	(void)state;
+	pipe_record_cfg cfg = rec_cfg("rec", 10, 100, 320, 0);
+	view_rec *r = NULL;
+	assert_int_equal(view_rec_new(STREAM, &cfg, -1, 16, &r), 0);
+	synth s;
+	synth_open(&s, 640, 360, VIEW_REC_QUEUE + 4);
+	enum { N = 60 };
+	for (int i = 0; i < N; i++) {
+		vp_frame *f = synth_frame(&s);
+		vp_det d;
+		int64_t id;
+		view_scene sc = scene_with_box(f, &d, &id);
+		view_rec_offer(r, f, &sc, true);
+		vp_frame_unref(&f);
+	}
+	view_rec_stats st;
+	settle_and_free(&r, N, &st);
+	synth_close(&s);
+	assert_int_equal(st.dropped, 0);
+	assert_int_equal(st.frames, N);
+	assert_int_equal(st.errors, 0);
 }
 
 static void test_unwritable_folder_is_counted_and_retried_a_segment_later(void **state)
@@ -534,6 +560,7 @@ int main(int argc, char **argv)
 		T(test_prune_deletes_oldest_first_and_keeps_the_newest),
 		T(test_recorder_prunes_older_files_after_each_segment),
 		T(test_full_queue_counts_drops_and_offer_returns_at_once),
+		T(test_a_waiting_offer_records_every_frame),
 		T(test_unwritable_folder_is_counted_and_retried_a_segment_later),
 		T(test_auto_codec_falls_back_to_libx264_and_draws_the_overlay),
 		T(test_nvenc_without_nvenc_counts_an_error_and_never_crashes),

@@ -261,7 +261,7 @@ static inline void feed_clip(view_rec *r, const char *clip, int max, int settle,
 		view_scene sc = scene_with_box(f, &d, &id);
 		view_rec_stats a, b;
 		view_rec_get_stats(r, &a);
-		view_rec_offer(r, f, &sc);
+		view_rec_offer(r, f, &sc, false);
 		view_rec_get_stats(r, &b);
 		if (b.dropped == a.dropped && out->taken < MAX_FRAMES)
 			out->pts[out->taken++] = f->pts;
@@ -281,7 +281,7 @@ static inline void feed_synth_settled(view_rec *r, synth *s, int n, settled_arg 
 		vp_det d;
 		int64_t id;
 		view_scene sc = scene_with_box(f, &d, &id);
-		view_rec_offer(r, f, &sc);
+		view_rec_offer(r, f, &sc, false);
 		vp_frame_unref(&f);
 		sa->offered++;
 		assert_true(tw_wait(settled, sa, TW_DEADLINE_MS));

@@ -46,6 +46,7 @@ struct view_rec {
 	rec_entry q[VIEW_REC_QUEUE];
 	_Atomic uint64_t head, tail;          /* head: encoder thread's, tail: engine thread's */
 	sem_t ready;                          /* one post per queued entry, one for stop */
+	sem_t room;                           /* one post per entry given back (waiting offers) */
 	atomic_int stop;
 	pthread_t thread;
 
@@ -111,12 +112,19 @@ static void rec_copy_scene(view_rec *r, rec_entry *e, const vp_frame *f, const v
 	view_scene_copy_set(&e->sc, &s);
 }
 
-void view_rec_offer(view_rec *r, vp_frame *f, const view_scene *sc)
+void view_rec_offer(view_rec *r, vp_frame *f, const view_scene *sc, bool wait)
 {
 	if (!rec_wanted(r, f->pts))
 		return;
 	uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
 	uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
+	/* room may hold posts from entries given back while nobody waited: each one only
+	 * makes the loop look again. */
+	while (wait && t - h >= VIEW_REC_QUEUE) {
+		while (sem_wait(&r->room) != 0)
+			;   /* EINTR */
+		h = atomic_load_explicit(&r->head, memory_order_acquire);
+	}
 	if (t - h >= VIEW_REC_QUEUE) {
 		atomic_fetch_add(&r->c.dropped, 1);
 		return;
@@ -295,6 +303,7 @@ static void rec_run_entry(view_rec *r, uint64_t h)
 		err = rec_draw(r, e);
 	vp_frame_unref(&e->f);
 	atomic_store_explicit(&r->head, h + 1, memory_order_release);
+	sem_post(&r->room);
 	if (err == 0 && (err = rec_writer_put(r->w, r->pic, pts, wall_us)) < 0)
 		rec_fail(r, err, pts, "encoding or writing");
 	if (err < 0) {
@@ -387,7 +396,12 @@ int view_rec_new(const char *stream, const pipe_record_cfg *cfg, int gpu, int ma
 	}
 	if ((err = rec_alloc_entries(r)) < 0 || (err = sem_init(&r->ready, 0, 0) ? -errno : 0) < 0)
 		goto fail;
+	if ((err = sem_init(&r->room, 0, 0) ? -errno : 0) < 0) {
+		sem_destroy(&r->ready);
+		goto fail;
+	}
 	if ((err = -pthread_create(&r->thread, NULL, rec_thread, r)) < 0) {
+		sem_destroy(&r->room);
 		sem_destroy(&r->ready);
 		goto fail;
 	}
@@ -407,6 +421,7 @@ void view_rec_free(view_rec **pr)
 	atomic_store(&r->stop, 1);
 	sem_post(&r->ready);
 	pthread_join(r->thread, NULL);
+	sem_destroy(&r->room);
 	sem_destroy(&r->ready);
 	rec_release(r);
 	*pr = NULL;
