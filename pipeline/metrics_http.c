@@ -338,6 +338,35 @@ static enum MHD_Result reply_metrics(struct MHD_Connection *conn, pipe_metrics *
 	return reply(conn, MHD_HTTP_OK, PROM_TYPE, body, len, MHD_RESPMEM_MUST_FREE);
 }
 
+static int hex_value(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* URL decoding, in place, that leaves an encoded '/', '.', '\\' or NUL as it is in a path (a
+ * string starting with '/'; query keys and values, which do not, decode whole): such a path
+ * reaches the handlers still encoded, and a route that maps paths to files refuses any '%', so
+ * no encoding can smuggle a separator or a "..". */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *str)
+{
+	(void)cls, (void)conn;
+	int path = str[0] == '/';
+	char *w = str;
+	for (const char *r = str; *r; r++) {
+		int hi = r[0] == '%' ? hex_value(r[1]) : -1, lo = hi >= 0 ? hex_value(r[2]) : -1;
+		char c = (char)(hi * 16 + lo);
+		if (hi < 0 || lo < 0 || (path && (c == '/' || c == '.' || c == '\\' || c == 0))) {
+			*w++ = *r;
+			continue;
+		}
+		*w++ = c;
+		r += 2;
+	}
+	*w = '\0';
+	return (size_t)(w - str);
+}
+
 /* The head is in: this connection is answered, not cut. Returns the plug-in, if any. */
 static int begin_request(pipe_metrics_server *s, struct MHD_Connection *conn, pipe_http_plugin *ret)
 {
@@ -401,6 +430,7 @@ int pipe_metrics_server_new(pipe_metrics *m, const char *addr, pipe_metrics_serv
 	                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_S,
 	                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_SLOTS,
 	                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_HEAD_BYTES,
+	                             MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
 	                             MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s,
 	                             MHD_OPTION_NOTIFY_COMPLETED, notify_completed, s, MHD_OPTION_END);
 	if (!s->daemon) {
