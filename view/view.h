@@ -89,8 +89,12 @@ int view_live_counts(view_live *l, int slot, char *id, size_t id_size, view_coun
 typedef struct view_snaps view_snaps;
 enum { VIEW_SNAP_NAME_MAX = 256 };
 
-/* Creates cfg->dir (and a folder per stream as needed) and starts the writer thread. */
-int view_snaps_new(const pipe_snapshot_cfg *cfg, int quality, view_snaps **ret);
+/* Creates cfg->dir (and a folder per stream as needed) and starts the writer thread.
+ * max_dets: the most detections a scene carries (each queued job's copy is sized once).
+ * Each queued job holds a reference to its frame until the writer has scaled it: the
+ * frame pool needs that headroom (8 jobs at most) or the decoder waits for the writer.
+ * cfg borrowed; must outlive the object. */
+int view_snaps_new(const pipe_snapshot_cfg *cfg, int quality, int max_dets, view_snaps **ret);
 /* Writes what is queued, then stops. */
 void view_snaps_free(view_snaps **s);
 /* Engine thread, before the events of frame f are published: for each event whose kind is
