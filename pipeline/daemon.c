@@ -15,6 +15,7 @@
 #include "vp_err.h"
 #include "vp_log.h"
 #include "vp_time.h"
+#include "../view/view.h"
 
 /* Per-stream latency percentiles go to the log this often (and at exit). */
 enum { STATS_LOG_INTERVAL_S = 60, TICK_MS = 250 };
@@ -37,6 +38,14 @@ typedef struct pipe_daemon {
 	pipe_progress_stream *snap;
 	int snap_cap;
 	int64_t last_stats_ns, last_frames, last_status_ns;
+	/* TEMP wiring: the live view */
+	view_live *live;
+	view_events *events;
+	view_board *board;
+	view_stream_info *rows;
+	int64_t *rows_prev;
+	int rows_cap;
+	int64_t rows_ns;
 } pipe_daemon;
 
 static void log_latency(pipe_daemon *d)
@@ -81,8 +90,52 @@ static int take_snapshot(pipe_daemon *d, pipe_progress_snapshot *snap)
 	return (int)(frames > INT32_MAX ? INT32_MAX : frames);
 }
 
+/* TEMP wiring: the board's rows, frames/s over the time since the last update (>= 1 s). */
+static void update_board(pipe_daemon *d)
+{
+	static const char *const states[] = { "connecting", "running", "reconnecting", "ended" };
+	int64_t now = vp_mono_ns();
+	int n = pipe_pipeline_n_streams(d->p);
+	if (!d->board || now - d->rows_ns < 1000000000LL)
+		return;
+	if (n > d->rows_cap) {
+		view_stream_info *r = realloc(d->rows, (size_t)n * sizeof(*r));
+		int64_t *pv = r ? realloc(d->rows_prev, (size_t)n * sizeof(*pv)) : NULL;
+		if (r)
+			d->rows = r;
+		if (!pv)
+			return;
+		d->rows_prev = pv;
+		for (int i = d->rows_cap; i < n; i++)
+			pv[i] = 0;
+		d->rows_cap = n;
+	}
+	double dt = d->rows_ns ? (now - d->rows_ns) / 1e9 : 0;
+	for (int i = 0; i < n; i++) {
+		pipe_stream_stats s;
+		pipe_pipeline_stream_stats(d->p, i, &s);
+		view_stream_info *r = &d->rows[i];
+		memset(r, 0, sizeof(*r));
+		snprintf(r->id, sizeof(r->id), "%s", s.id ? s.id : "");
+		int st = s.ended || s.state == 3 ? 3 : s.state >= 0 && s.state < 3 ? s.state : 1;
+		snprintf(r->state, sizeof(r->state), "%s", states[st]);
+		r->fps = dt > 0 ? (s.processed - d->rows_prev[i]) / dt : 0;
+		d->rows_prev[i] = s.processed;
+		r->lat_p50_ms = s.lat_p50_ms;
+		r->lat_p99_ms = s.lat_p99_ms;
+		r->decoded = s.decoded;
+		r->processed = s.processed;
+		r->dropped = s.dropped;
+		r->errors = s.errors;
+		r->detections = s.detections;
+	}
+	d->rows_ns = now;
+	view_board_set(d->board, d->rows, n);
+}
+
 static void tick(pipe_daemon *d)
 {
+	update_board(d);
 	pipe_progress_snapshot snap;
 	int64_t now = vp_mono_ns();
 	int frames = take_snapshot(d, &snap);
@@ -212,6 +265,25 @@ static int start_metrics(pipe_daemon *d, const pipe_config *cfg)
 	return pipe_metrics_add_core(d->metrics, cfg->name ? cfg->name : "vapd", &d->core);
 }
 
+/* TEMP wiring: the live view on the HTTP server. */
+static int start_view(pipe_daemon *d, const pipe_config *cfg)
+{
+	int rc = view_live_new(&cfg->view, cfg->model.max_detections > 0 ? cfg->model.max_detections : 300,
+	                       &d->live);
+	if (rc == 0)
+		rc = view_events_new(256, &d->events);
+	if (rc == 0)
+		rc = view_board_new(&d->board);
+	view_http_args a = { .cfg = cfg, .live = d->live, .events = d->events, .board = d->board };
+	if (rc == 0)
+		rc = view_http_attach(d->server, &a);
+	if (rc == 0)
+		pipe_pipeline_set_view(d->p, d->live, d->events);
+	else
+		vp_err("view", NULL, "the live view did not start: %s", vp_strerror(rc));
+	return rc;
+}
+
 static int start_progress(pipe_daemon *d, const pipe_config *cfg)
 {
 	bool files = true;
@@ -232,9 +304,14 @@ static int finish(pipe_daemon *d)
 			pipe_progress_summary(d->progress, &snap, stderr);
 		log_latency(d);
 	}
+	pipe_metrics_server_free(&d->server);      /* TEMP wiring: its readers use the view */
 	int failed = pipe_pipeline_free(&d->p);
 	pipe_progress_free(&d->progress);
-	pipe_metrics_server_free(&d->server);
+	view_live_free(&d->live);
+	view_events_free(&d->events);
+	view_board_free(&d->board);
+	free(d->rows);
+	free(d->rows_prev);
 	pipe_metrics_free(&d->metrics);
 	for (int i = 0; i < d->n_cfgs; i++)
 		pipe_config_free(&d->cfgs[i]);
@@ -290,6 +367,10 @@ int pipe_daemon_run(const pipe_daemon_opts *o, pipe_config *cfg)
 	if (rc < 0) {
 		finish(&d);
 		return rc == VP_ECONFIG ? 2 : 1;
+	}
+	if (d.server && (rc = start_view(&d, cfg)) < 0) {
+		finish(&d);
+		return 1;
 	}
 	pipe_metrics_server_set_ready(d.server, 1);
 	pipe_notify_ready();

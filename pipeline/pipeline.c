@@ -1,3 +1,4 @@
+#include "../view/view.h"
 #include "pipeline.h"
 
 #include <pthread.h>
@@ -73,11 +74,51 @@ int64_t pipe_publish(pipe_pipeline *p, sink_msg *m)
 {
 	int64_t t0 = vp_mono_ns();
 	sink_set_publish(p->sinks, m);
+	struct view_events *ve = atomic_load(&p->view_events);
+	if (ve && m->kind == PIPE_MSG_EVENTS)
+		view_events_push(ve, m->text, m->len);
 	int64_t t1 = vp_mono_ns();
 	atomic_fetch_add(&p->sink_ns, t1 - t0);
 	pipe_histogram_observe(p->core.stage_latency[PIPE_STAGE_PUBLISH], (t1 - t0) / 1e9);
 	sink_msg_unref(&m);
 	return t1;
+}
+
+/* TEMP wiring: the frame and what was published of it, to the live view. */
+static void offer_view(pipe_pipeline *p, pipe_stream *s, vp_frame *f, const vp_det *d, int n)
+{
+	view_live *l = atomic_load(&p->view_live);
+	if (!l)
+		return;
+	if (s->live_slot == 0) {
+		int slot;
+		if (view_live_stream(l, s->cfg->id, &slot) < 0)
+			return;
+		s->live_slot = slot + 1;
+	}
+	int n_labels = 0;
+	const char *const *labels = p->det ? inf_detector_labels(p->det, &n_labels) : NULL;
+	pipe_stream_an *a = s->an;
+	view_scene sc = { .stream = s->cfg->id, .frame = f->index, .pts = f->pts, .wall_us = f->wall_us,
+	                  .dets = a ? p->pub_dets : d, .track_ids = a ? p->pub_ids : NULL, .n_dets = n,
+	                  .labels = labels, .n_labels = n_labels, .active_tracks = -1 };
+	if (a) {
+		sc.zones = s->cfg->zones;
+		sc.zone_counts = a->zone_counts;
+		sc.n_zones = s->cfg->n_zones;
+		sc.lines = s->cfg->lines;
+		sc.line_in = a->line_in;
+		sc.line_out = a->line_out;
+		sc.n_lines = s->cfg->n_lines;
+		sc.active_tracks = an_stream_active_tracks(a->an);
+	}
+	view_live_offer(l, s->live_slot - 1, f, &sc);
+}
+
+void pipe_pipeline_set_view(pipe_pipeline *p, struct view_live *live, struct view_events *events)
+{
+	atomic_store(&p->view_live, live);
+	atomic_store(&p->view_events, events);
 }
 
 static void publish_frames(pipe_pipeline *p, pipe_batch *b)
@@ -103,6 +144,7 @@ static void publish_frames(pipe_pipeline *p, pipe_batch *b)
 			pipe_histogram_observe(s->m.latency, (t1 - f->mono_ns) / 1e9);
 			pipe_counter_inc(s->m.frames_processed);
 			pipe_counter_add(s->m.detections, (uint64_t)n);
+			offer_view(p, s, f, d, n);
 		}
 		vp_frame_unref(&b->frames[i]);
 	}

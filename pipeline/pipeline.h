@@ -50,6 +50,10 @@ int64_t pipe_pipeline_engine_busy_ns(pipe_pipeline *p);
 int pipe_pipeline_finished(pipe_pipeline *p);
 int pipe_pipeline_n_streams(const pipe_pipeline *p);
 void pipe_pipeline_stream_stats(pipe_pipeline *p, int i, pipe_stream_stats *ret);
+/* TEMP wiring: the engine thread offers processed frames to live and event messages to events. */
+struct view_live;
+struct view_events;
+void pipe_pipeline_set_view(pipe_pipeline *p, struct view_live *live, struct view_events *events);
 /* Stage times (ns totals) for the benchmark table. */
 typedef struct pipe_stage_times {
 	int64_t decode_ns, preprocess_ns, inference_ns, postprocess_ns, sink_ns, frames;

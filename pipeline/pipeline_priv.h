@@ -48,6 +48,7 @@ typedef struct pipe_stream {
 	pipe_stream_an *an;       /* NULL without a tracker */
 	/* main thread: values already copied into the metrics */
 	int64_t synced_errors, synced_reconnects, synced_dropped;
+	int live_slot;            /* TEMP wiring: view_live slot + 1 (0: not looked up yet) */
 } pipe_stream;
 
 /* A batch popped by the engine thread, referenced until published. */
@@ -91,6 +92,9 @@ struct pipe_pipeline {
 	/* The tracker settings of the start: the detector's candidates were chosen for them, so
 	 * streams a reload adds are tracked the same way (a changed tracker: needs a restart). */
 	pipe_tracker_cfg tracker;
+	/* TEMP wiring: the live view, set once after the start */
+	struct view_live *_Atomic view_live;
+	struct view_events *_Atomic view_events;
 };
 
 /* Sets up slot i for source cfg (borrowed) and, when run, starts its thread. */
