@@ -33,7 +33,8 @@
 #include <unistd.h>
 
 enum {
-	HTTP_MAX_CONN = 64,  /* connections in all */
+	HTTP_MAX_CONN = 128, /* connections in all (with a thread each): 100 independent viewers at once,
+	                      * on a starved machine, whose threads have not yet read their heads */
 	HTTP_PER_ADDR = 16,  /* one client address's share: the rest stays for others */
 	HTTP_HEAD_S = 3,     /* a request head must arrive within this after connect or a reply */
 	HTTP_IDLE_S = 5,     /* libmicrohttpd's inactivity timeout, e.g. for a client that stops reading */
