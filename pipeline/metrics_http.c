@@ -386,12 +386,24 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **con_cls)
 {
-	(void)version, (void)upload, (void)upload_size, (void)con_cls;
+	(void)version, (void)upload;
 	pipe_metrics_server *s = cls;
-	pipe_http_plugin p;
+	pipe_http_plugin p = { 0 };
 	int plugged = begin_request(s, conn, &p);
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+	/* Answered once the whole request is in: a reply queued on its head alone makes
+	 * libmicrohttpd (0.9.75) close the connection, and pages poll over kept-alive ones. */
+	if (!*con_cls) {
+		*con_cls = s;
+		return MHD_YES;
+	}
+	/* A GET with a body is refused, not read on (it could be endless): libmicrohttpd takes no
+	 * reply in the middle of a body and closes the connection, which is the refusal. */
+	if (*upload_size) {
+		*upload_size = 0;
+		return reply_text(conn, MHD_HTTP_BAD_REQUEST, "a GET has no body\n");
+	}
 	/* Health checks stay open whatever the plug-in guards: a supervisor has no credentials. */
 	if (strcmp(url, "/healthz") == 0)
 		return reply_text(conn, MHD_HTTP_OK, "ok\n");

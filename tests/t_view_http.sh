@@ -71,26 +71,35 @@ PY
 
 # The viewers' load for $3 seconds: one client that asks for live.mjpeg and never reads, and
 # 100 clients (each from its own 127.0.0.x) polling latest.jpg at the page's rate (5/s). Prints
-# "answered N of M". Run under nice: its own work is not the server's and must not count.
+# "answered N of M in S s".
 cat >"$tmp/load.py" <<'PY'
 import asyncio, random, socket, sys, time
 port, token, secs = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
-req = f"GET /streams/highway/latest.jpg?token={token} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+req = f"GET /streams/highway/latest.jpg?token={token} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
 done = [0, 0]
+
+async def fetch(r, w):   # one request on a kept-alive connection, as a browser polls
+    w.write(req)
+    head = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 5)
+    size = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+    await asyncio.wait_for(r.readexactly(size), 5)
+    return head.startswith(b"HTTP/1.1 200")
 
 async def client(i, end):
     await asyncio.sleep(random.random() * 0.2)   # independent viewers: not all at once
+    conn = None
     while time.monotonic() < end:
         done[1] += 1
         try:
-            r, w = await asyncio.open_connection("127.0.0.1", port, local_addr=(f"127.0.0.{2 + i}", 0))
-            w.write(req)
-            body = await asyncio.wait_for(r.read(), 5)
-            done[0] += body.startswith(b"HTTP/1.1 200")
-            w.close()
-        except (OSError, asyncio.TimeoutError):
-            pass
+            if conn is None:
+                conn = await asyncio.open_connection("127.0.0.1", port, local_addr=(f"127.0.0.{2 + i}", 0))
+            answered = await fetch(*conn)   # not "+= await": another client adds meanwhile
+            done[0] += answered
+        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, IndexError, ValueError):
+            conn = None   # cut or closed: the next round connects again
         await asyncio.sleep(0.2)
+    if conn:
+        conn[1].close()
 
 async def main():
     stuck = socket.socket()
@@ -101,8 +110,9 @@ async def main():
     await asyncio.gather(*(client(i, end) for i in range(100)))
     stuck.close()
 
+t0 = time.monotonic()
 asyncio.run(main())
-print(f"answered {done[0]} of {done[1]}")
+print(f"answered {done[0]} of {done[1]} in {time.monotonic() - t0:.1f} s")
 PY
 
 # ---- one vapd, realtime, with a token and a password ----
@@ -202,45 +212,65 @@ check "vapd stops promptly with viewers attached" "wait_for '! kill -0 $pid 2>/d
 
 # ---- the pipeline's pace with and without viewers: a second vapd, not realtime ----
 # The pipeline runs flat out, so time the server took from it would show. But this machine is
-# shared: wall-clock frames/s of a few seconds swings by tens of percent with the other work on
-# it. So windows with and without the load alternate (drift hits both alike) and each pair is
-# compared twice: frames per second of wall time (a pipeline that waited for a client would
-# fall far: checked loosely), and frames per CPU-second of the whole vapd process, server
-# threads included (the pipeline's frames/s at an equal share of the machine: within 5%). The
-# load generator runs at nice 19: its own work is not the server's.
+# shared: wall-clock frames/s over a few seconds swings by tens of percent with the other work
+# on it, and so does the pipeline's CPU time per frame. So windows with and without the load
+# alternate (drift hits both alike), and what the server costs is measured where it is spent:
+# the CPU time of vapd's server threads (libmicrohttpd's, named MHD-*, those that have exited
+# included: the process's total less its other threads) against the rest of vapd's. At an
+# equal share of the machine the pipeline's frames/s lose at most that fraction: within 5%.
+# Wall-clock frames/s per pair are checked loosely: a pipeline that waited for a client would
+# stall, while the load generator's own work (about 500 requests/s from python, on this same
+# 2-core machine) may take up to a core from it.
 port=$(free_port)
 write_config "$tmp/b.yaml" "$port" false ", token_file: $tmp/token"
 "$VAPD" -q -c "$tmp/b.yaml" 2>"$tmp/b.err" & pid=$!; pids="$pids $pid"
 B=http://127.0.0.1:$port
 wait_for "[ \$(code $B/readyz) = 200 ]" 600
-edge() {   # processed frames, process CPU ticks, wall seconds
+cat >"$tmp/ticks.py" <<'PY'
+import glob, sys
+def ticks(stat):   # utime + stime, after the parenthesised name
+    f = open(stat).read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])
+pid = sys.argv[1]
+total, rest = ticks(f"/proc/{pid}/stat"), 0
+for t in glob.glob(f"/proc/{pid}/task/*"):
+    try:
+        if not open(t + "/comm").read().startswith("MHD-"):
+            rest += ticks(t + "/stat")
+    except OSError:
+        pass
+print(total - rest, rest)
+PY
+edge() {   # processed frames, server ticks, other ticks, wall seconds
 	f=$(curl -s "$B/metrics$T" | sed -n 's/^vapd_stream_frames_processed_total{[^}]*} \([0-9]*\).*/\1/p')
-	echo "$f $(awk '{print $14 + $15}' /proc/$pid/stat) $(date +%s.%N)"
+	echo "$f $($PY "$tmp/ticks.py" $pid) $(date +%s.%N)"
 }
 WIN=${VIEW_WIN_S:-3}
 ROUNDS=${VIEW_ROUNDS:-6}
 sleep 2   # warm-up: the first batches are slower
-window() {  # prints "frames/s frames/CPU-s" of one window, the load (if any) beside it
+window() {  # prints "frames/s server-ticks other-ticks" of one window, the load (if any) beside it
 	a=$(edge)
-	if [ "$1" = load ]; then nice -n 19 $PY "$tmp/load.py" "$port" "$TOKEN" "$WIN" >>"$tmp/load.out"
+	if [ "$1" = load ]; then $PY "$tmp/load.py" "$port" "$TOKEN" "$WIN" >>"$tmp/load.out"
 	else sleep "$WIN"; fi
-	echo "$a $(edge)" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f %.3f\n", ($4 - $1) / ($6 - $3), ($4 - $1) / (($5 - $2) / hz) }'
+	echo "$a $(edge)" | awk '{ printf "%.2f %d %d\n", ($5 - $1) / ($8 - $4), $6 - $2, $7 - $3 }'
 }
 : >"$tmp/pairs"
 for round in $(seq "$ROUNDS"); do
 	off=$(window idle); on=$(window load)
 	echo "$off $on" >>"$tmp/pairs"
-	echo "# round $round: without viewers $off, with $on (frames/s, frames per CPU-s)"
+	echo "# round $round: without viewers $off, with $on (frames/s, server and other CPU ticks)"
 done
-# medians of the pairs' ratios
-ratios=$(awk '{ print $3 / $1, $4 / $2 }' "$tmp/pairs")
-wall=$(echo "$ratios" | awk '{print $1}' | sort -g | awk '{v[NR] = $1} END {print (v[int((NR + 1) / 2)] + v[int(NR / 2) + 1]) / 2}')
-cpu=$(echo "$ratios" | awk '{print $2}' | sort -g | awk '{v[NR] = $1} END {print (v[int((NR + 1) / 2)] + v[int(NR / 2) + 1]) / 2}')
-echo "# $(awk '{print $2 "/" $4}' "$tmp/load.out" | tr '\n' ' ')requests answered"
-check "100 parallel viewers and one that never reads: frames per CPU-second within 5% (median ratio $cpu)" \
-	"[ \$(echo '$cpu > 0.95' | bc) = 1 ]"
+wall=$(awk '{ print $4 / $1 }' "$tmp/pairs" | sort -g | awk '{v[NR] = $1} END {print (v[int((NR + 1) / 2)] + v[int(NR / 2) + 1]) / 2}')
+fps_off=$(awk '{ s += $1 } END { printf "%.1f", s / NR }' "$tmp/pairs")
+fps_on=$(awk '{ s += $4 } END { printf "%.1f", s / NR }' "$tmp/pairs")
+share=$(awk '{ srv += $5; rest += $6 } END { printf "%.4f", srv / rest }' "$tmp/pairs")
+idle_share=$(awk '{ srv += $2; rest += $3 } END { printf "%.4f", srv / rest }' "$tmp/pairs")
+echo "# frames/s: $fps_off without viewers, $fps_on with (means of $ROUNDS windows of $WIN s each)"
+echo "# requests answered: $(awk '{printf "%d/%d in %s s, ", $2, $4, $6}' "$tmp/load.out")"
+check "100 parallel viewers and one that never reads cost the server under 5% of the pipeline's CPU ($share; $idle_share without them)" \
+	"[ \$(echo '$share < 0.05' | bc) = 1 ]"
 check "... and the pipeline never waits for them: wall frames/s not far below (median ratio $wall)" \
-	"[ \$(echo '$wall > 0.75' | bc) = 1 ]"
+	"[ \$(echo '$wall > 0.5' | bc) = 1 ]"
 check "most of the 100 clients' requests were answered" \
 	"awk '{a += \$2; t += \$4} END {exit !(a > 0.9 * t)}' $tmp/load.out"
 check "the server still answers after the load" "[ \$(code $B/healthz) = 200 ]"
