@@ -194,6 +194,9 @@ check "a 20 kB header is refused (431)" "[ \$(code -H 'X-Big: $(head -c 20000 /d
 check "a 20 kB URL is refused (414)" "[ \$(code '$B/$(head -c 20000 /dev/zero | tr '\0' a)') = 414 ]"
 check "a garbage request line is refused (400 or closed)" "case \$($PY $tmp/raw.py $port 'BLAH\r\n\r\n') in 400|closed) true;; *) false;; esac"
 check "a header without a colon is 400" "[ \$($PY $tmp/raw.py $port 'GET / HTTP/1.1\r\nHost: x\r\nbroken\r\n\r\n') = 400 ]"
+check "a GET with a body is refused (4xx or closed)" "case \$($PY $tmp/raw.py $port 'GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc') in 4??|closed) true;; *) false;; esac"
+check "a page's requests share one kept-alive connection" \
+	"curl -sv -o /dev/null -o /dev/null '$B/api/streams$T' '$B/api/events$T' 2>&1 | grep -q 'Re-using existing connection'"
 p1=$(get /api/streams | $PY -c 'import json,sys; print(json.load(sys.stdin)["streams"][0]["processed"])')
 check "the pipeline goes on after them" \
 	"wait_for '[ \$(get /api/streams | $PY -c \"import json,sys; print(json.load(sys.stdin)[\\\"streams\\\"][0][\\\"processed\\\"])\") -gt $p1 ]' 100"
