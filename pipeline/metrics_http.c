@@ -47,6 +47,9 @@ enum {
 	HTTP_SLOTS = 2 * HTTP_MAX_CONN + HTTP_STREAMS_CAP,
 	/* Request line and headers in all (libmicrohttpd answers 431 or 414 beyond). */
 	HTTP_HEAD_BYTES = 16 * 1024,
+	/* Each connection's thread: handlers keep big things on the heap, and up to HTTP_SLOTS
+	 * threads of the default 8 MiB would reserve gigabytes of address space. */
+	HTTP_THREAD_STACK = 512 * 1024,
 	/* Connections the kernel completes before they are accepted: a full queue drops the client's
 	 * handshake, which it retries only after a second, so it must hold a burst of clients. */
 	HTTP_BACKLOG = 4 * HTTP_MAX_CONN,
@@ -444,6 +447,7 @@ int pipe_metrics_server_new(pipe_metrics *m, const char *addr, pipe_metrics_serv
 	                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_SLOTS,
 	                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_HEAD_BYTES,
 	                             MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
+	                             MHD_OPTION_THREAD_STACK_SIZE, (size_t)HTTP_THREAD_STACK,
 	                             MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s,
 	                             MHD_OPTION_NOTIFY_COMPLETED, notify_completed, s, MHD_OPTION_END);
 	if (!s->daemon) {
