@@ -52,6 +52,7 @@ model:
   threshold: 0.3
   classes: [car, truck, bus]
 tracker: { type: bytetrack }
+snapshots: { dir: $tmp/snaps, events: [line_cross], crop: false, width: 640 }
 sinks:
   - type: file
     path: $tmp/events.jsonl
@@ -150,6 +151,7 @@ try:
     wait("events appear", "(() => { const l = document.querySelectorAll('#eventlist li'); return l.length > 0 && l[0].textContent; })()", 60)
     wait("a line count", "/line overtake: [1-9]\\d* in/.test(document.querySelector('.card .counts').textContent) && 'counted'", 90)
     wait("a line_cross event", "[...document.querySelectorAll('#eventlist li')].some(l => /line_cross overtake/.test(l.textContent)) && 'listed'", 60)
+    wait("a snapshot thumbnail", "[...document.querySelectorAll('#eventlist li img')].some(i => i.complete && i.naturalWidth === 640) && 'loaded'", 60)
     png = call("Page.captureScreenshot", s, format="png")["data"]
     import base64
     with open(shot, "wb") as f:
@@ -170,7 +172,8 @@ PY
 mkdir -p "$(dirname "$SHOT")"
 timeout 600 $PY "$tmp/cdp.py" "$CHROMIUM" "http://127.0.0.1:$port/?token=$TOKEN" "$SHOT" "$tmp/profile" >"$tmp/cdp.out" 2>"$tmp/cdp.err"
 for what in "page" "stream listed" "state running" "picture loads" "picture changes" "stats shown" \
-            "counts shown" "events appear" "a line count" "a line_cross event" "console errors"; do
+            "counts shown" "events appear" "a line count" "a line_cross event" "a snapshot thumbnail" \
+            "console errors"; do
 	line=$(grep "^$what: " "$tmp/cdp.out")
 	check "browser: $what (${line#*: })" "echo '$line' | grep -q '^$what: ok'"
 done
