@@ -101,6 +101,22 @@ typedef struct pipe_core_metrics {
 } pipe_core_metrics;
 
 /* Process-wide series, plus vapd_build_info{version,pipeline} = 1. Call once. */
+/* A source's recording (sources[].record). */
+typedef struct pipe_record_metrics {
+	pipe_counter *frames;             /* vapd_record_frames_total */
+	pipe_counter *dropped;            /* vapd_record_frames_dropped_total */
+	pipe_counter *segments;           /* vapd_record_segments_total */
+	pipe_counter *errors;             /* vapd_record_errors_total */
+} pipe_record_metrics;
+/* Snapshots (snapshots:). */
+typedef struct pipe_snapshot_metrics {
+	pipe_counter *written;            /* vapd_snapshots_written_total */
+	pipe_counter *dropped;            /* vapd_snapshots_dropped_total (queue full) */
+	pipe_counter *failed;             /* vapd_snapshots_failed_total */
+} pipe_snapshot_metrics;
+int pipe_metrics_add_record(pipe_metrics *m, const char *stream, pipe_record_metrics *out);
+int pipe_metrics_add_snapshots(pipe_metrics *m, pipe_snapshot_metrics *out);
+
 int pipe_metrics_add_core(pipe_metrics *m, const char *pipeline, pipe_core_metrics *out);
 int pipe_metrics_add_stream(pipe_metrics *m, const char *stream, pipe_stream_metrics *out);
 int pipe_metrics_add_sink(pipe_metrics *m, const char *sink, pipe_sink_metrics *out);

@@ -415,12 +415,20 @@ fail:
 
 void view_rec_free(view_rec **pr)
 {
+	view_rec_stats st;
+	view_rec_free_keep_stats(pr, &st);
+}
+
+void view_rec_free_keep_stats(view_rec **pr, view_rec_stats *ret)
+{
 	view_rec *r = *pr;
+	memset(ret, 0, sizeof(*ret));
 	if (!r)
 		return;
 	atomic_store(&r->stop, 1);
 	sem_post(&r->ready);
 	pthread_join(r->thread, NULL);
+	view_rec_get_stats(r, ret);
 	sem_destroy(&r->room);
 	sem_destroy(&r->ready);
 	rec_release(r);

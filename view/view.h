@@ -140,6 +140,8 @@ void view_rec_offer(view_rec *r, vp_frame *f, const view_scene *sc, bool wait);
  * errors: failed encoder opens, segment starts and writes, frames that could not be drawn
  * (each episode logged once). */
 typedef struct view_rec_stats { int64_t frames, dropped, segments, deleted, errors; } view_rec_stats;
+/* view_rec_free, with the final stats into *ret (zeros when *r is NULL). */
+void view_rec_free_keep_stats(view_rec **r, view_rec_stats *ret);
 void view_rec_get_stats(view_rec *r, view_rec_stats *ret);
 
 /* ---- recent events (events_ring.c), for /api/events and the page ---- */
