@@ -13,9 +13,9 @@
 #include <cmocka.h>
 #include "test_skip.h"
 
-#include "infer/graph.h"
-#include "infer/ops_common.h"
-#include "infer/taskpool.h"
+#include "infer/graph/graph.h"
+#include "infer/cpu/ops_common.h"
+#include "infer/cpu/taskpool.h"
 
 /* ---- heap allocation counter (glibc's allocator underneath) ---- */
 

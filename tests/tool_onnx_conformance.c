@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 #include "infer/engine.h"
-#include "infer/graph.h"
-#include "infer/tensor_pb.h"
+#include "infer/graph/graph.h"
+#include "infer/graph/tensor_pb.h"
 #include "onnx.pb-c.h"
 #include "pipeline/vp_err.h"
 
