@@ -483,7 +483,11 @@ static const char *const all_ops[] = {
 	"Pow", "Identity", "Dropout", "Transpose", "Slice", "Expand", "Concat", "Split", "Gather", "MatMul", "Gemm",
 	"Softmax", "LogSoftmax", "BatchNormalization", "Pad", "MaxPool", "AveragePool", "GlobalAveragePool",
 	"GlobalMaxPool", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceSum", "Resize", "Upsample", "Reshape",
-	"Flatten", "Squeeze", "Unsqueeze", "Shape", "Constant", "ConstantOfShape", "Cast", "CastLike", NULL,
+	"Flatten", "Squeeze", "Unsqueeze", "Shape", "Constant", "ConstantOfShape", "Cast", "CastLike",
+	"Round", "Sign", "Erf", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh",
+	"Atanh", "Softsign", "Selu", "Celu", "ThresholdedRelu", "Equal", "Greater", "GreaterOrEqual", "Less",
+	"LessOrEqual", "And", "Or", "Xor", "Not", "Where", "IsNaN", "IsInf", "Mod", "PRelu", "Sum", "Mean", "Max",
+	"Min", NULL,
 };
 
 /* A malformed model may give any operator no inputs, an omitted first input or no

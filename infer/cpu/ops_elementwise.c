@@ -1,4 +1,5 @@
-/* Element-wise operators: float activations and math (Relu ... Sqrt), Clip, and the
+/* Element-wise operators: float activations and math (Relu ... Sqrt, the trigonometric
+ * family, Erf, Round, Sign, Selu, Celu ...), Clip, and the
  * numpy-broadcasting binary operators Add, Sub, Mul, Div, Pow. */
 #include <math.h>
 #include <string.h>
@@ -77,6 +78,27 @@ UNARY_OP(run_softplus, NOATTR, 0.0f, NOATTR, 0.0f, log1pf(expf(v)))
 UNARY_OP(run_reciprocal, NOATTR, 0.0f, NOATTR, 0.0f, 1.0f / v)
 UNARY_OP(run_floor, NOATTR, 0.0f, NOATTR, 0.0f, floorf(v))
 UNARY_OP(run_ceil, NOATTR, 0.0f, NOATTR, 0.0f, ceilf(v))
+/* Round: halves to even, as numpy (nearbyintf under the default rounding mode) */
+UNARY_OP(run_round, NOATTR, 0.0f, NOATTR, 0.0f, nearbyintf(v))
+UNARY_OP(run_sign, NOATTR, 0.0f, NOATTR, 0.0f, v > 0.0f ? 1.0f : v < 0.0f ? -1.0f : v)
+UNARY_OP(run_erf, NOATTR, 0.0f, NOATTR, 0.0f, erff(v))
+UNARY_OP(run_sin, NOATTR, 0.0f, NOATTR, 0.0f, sinf(v))
+UNARY_OP(run_cos, NOATTR, 0.0f, NOATTR, 0.0f, cosf(v))
+UNARY_OP(run_tan, NOATTR, 0.0f, NOATTR, 0.0f, tanf(v))
+UNARY_OP(run_asin, NOATTR, 0.0f, NOATTR, 0.0f, asinf(v))
+UNARY_OP(run_acos, NOATTR, 0.0f, NOATTR, 0.0f, acosf(v))
+UNARY_OP(run_atan, NOATTR, 0.0f, NOATTR, 0.0f, atanf(v))
+UNARY_OP(run_sinh, NOATTR, 0.0f, NOATTR, 0.0f, sinhf(v))
+UNARY_OP(run_cosh, NOATTR, 0.0f, NOATTR, 0.0f, coshf(v))
+UNARY_OP(run_asinh, NOATTR, 0.0f, NOATTR, 0.0f, asinhf(v))
+UNARY_OP(run_acosh, NOATTR, 0.0f, NOATTR, 0.0f, acoshf(v))
+UNARY_OP(run_atanh, NOATTR, 0.0f, NOATTR, 0.0f, atanhf(v))
+UNARY_OP(run_softsign, NOATTR, 0.0f, NOATTR, 0.0f, v / (1.0f + fabsf(v)))
+/* Selu's defaults are the float32 values of the paper's constants (ONNX spec) */
+UNARY_OP(run_selu, "alpha", 1.67326319217681884765625f, "gamma", 1.05070102214813232421875f,
+         v > 0.0f ? b * v : b * (a * expf(v) - a))
+UNARY_OP(run_celu, "alpha", 1.0f, NOATTR, 0.0f, fmaxf(0.0f, v) + fminf(0.0f, a * (expf(v / a) - 1.0f)))
+UNARY_OP(run_thresholded_relu, "alpha", 1.0f, NOATTR, 0.0f, v > a ? v : 0.0f)
 
 /* Clip: bounds are attributes before opset 11, optional scalar inputs from 11 on. */
 OPS_SHAPE(shape_clip, 1, 1)
@@ -424,6 +446,24 @@ const inf_op ops_elementwise[] = {
 	{ .op_type = "Reciprocal", .shape = shape_unary_float, .run_cpu = run_reciprocal },
 	{ .op_type = "Floor", .shape = shape_unary_float, .run_cpu = run_floor },
 	{ .op_type = "Ceil", .shape = shape_unary_float, .run_cpu = run_ceil },
+	{ .op_type = "Round", .shape = shape_unary_float, .run_cpu = run_round },
+	{ .op_type = "Sign", .shape = shape_unary_float, .run_cpu = run_sign },
+	{ .op_type = "Erf", .shape = shape_unary_float, .run_cpu = run_erf },
+	{ .op_type = "Sin", .shape = shape_unary_float, .run_cpu = run_sin },
+	{ .op_type = "Cos", .shape = shape_unary_float, .run_cpu = run_cos },
+	{ .op_type = "Tan", .shape = shape_unary_float, .run_cpu = run_tan },
+	{ .op_type = "Asin", .shape = shape_unary_float, .run_cpu = run_asin },
+	{ .op_type = "Acos", .shape = shape_unary_float, .run_cpu = run_acos },
+	{ .op_type = "Atan", .shape = shape_unary_float, .run_cpu = run_atan },
+	{ .op_type = "Sinh", .shape = shape_unary_float, .run_cpu = run_sinh },
+	{ .op_type = "Cosh", .shape = shape_unary_float, .run_cpu = run_cosh },
+	{ .op_type = "Asinh", .shape = shape_unary_float, .run_cpu = run_asinh },
+	{ .op_type = "Acosh", .shape = shape_unary_float, .run_cpu = run_acosh },
+	{ .op_type = "Atanh", .shape = shape_unary_float, .run_cpu = run_atanh },
+	{ .op_type = "Softsign", .shape = shape_unary_float, .run_cpu = run_softsign },
+	{ .op_type = "Selu", .shape = shape_unary_float, .run_cpu = run_selu },
+	{ .op_type = "Celu", .shape = shape_unary_float, .run_cpu = run_celu },
+	{ .op_type = "ThresholdedRelu", .shape = shape_unary_float, .run_cpu = run_thresholded_relu },
 	{ .op_type = "Clip", .shape = shape_clip, .run_cpu = run_clip },
 	{ .op_type = "Add", .shape = shape_binary, .run_cpu = run_add },
 	{ .op_type = "Sub", .shape = shape_binary, .run_cpu = run_sub },

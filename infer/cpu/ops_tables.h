@@ -14,5 +14,7 @@ extern const inf_op ops_resize[];
 extern const inf_op ops_math[];
 extern const inf_op ops_pad[];
 extern const inf_op ops_reduce[];
+extern const inf_op ops_logic[];
+extern const inf_op ops_arith[];
 
 #endif
