@@ -100,6 +100,57 @@ UNARY_OP(run_selu, "alpha", 1.67326319217681884765625f, "gamma", 1.0507010221481
 UNARY_OP(run_celu, "alpha", 1.0f, NOATTR, 0.0f, fmaxf(0.0f, v) + fminf(0.0f, a * (expf(v / a) - 1.0f)))
 UNARY_OP(run_thresholded_relu, "alpha", 1.0f, NOATTR, 0.0f, v > a ? v : 0.0f)
 
+/* Neg, Abs and Sign also take signed integers and doubles (shape arithmetic such as
+ * negative axes runs on int64): exact through the int64 / double accessors. */
+OPS_SHAPE(shape_unary_signed, 1, 1)
+{
+	int dt = n->in[0]->dtype;
+
+	if (dt != INF_DT_FLOAT && dt != INF_DT_DOUBLE && dt != INF_DT_INT8 && dt != INF_DT_INT32 &&
+	    dt != INF_DT_INT64)
+		return ops_fail(err, errlen, VP_EUNSUP, "data type %d is not supported", dt);
+	ops_same_shape(n);
+	return 0;
+}
+
+enum { SGN_NEG, SGN_ABS, SGN_SIGN };
+
+static int run_signed_generic(inf_node *n, int op)
+{
+	const inf_tensor *x = n->in[0];
+	inf_tensor *y = n->out[0];
+
+	for (int64_t i = 0, cnt = inf_tensor_numel(x); i < cnt; i++) {
+		if (ops_dtype_is_int(x->dtype)) {
+			/* unsigned negation: INT64_MIN wraps to itself as in numpy, no UB */
+			int64_t v = ops_get_i64(x->data, x->dtype, i);
+			int64_t neg = (int64_t)(0 - (uint64_t)v);
+			ops_put_i64(y->data, y->dtype, i, op == SGN_NEG ? neg : op == SGN_ABS ? (v < 0 ? neg : v) :
+			            (v > 0) - (v < 0));
+		} else {
+			double v = ops_get_f64(x->data, x->dtype, i);
+			ops_put_f64(y->data, y->dtype, i, op == SGN_NEG ? -v : op == SGN_ABS ? fabs(v) :
+			            v > 0 ? 1.0 : v < 0 ? -1.0 : v);
+		}
+	}
+	return 0;
+}
+
+static int run_neg_any(inf_node *n, void *ws, const inf_cpu_ctx *cx)
+{
+	return n->in[0]->dtype == INF_DT_FLOAT ? run_neg(n, ws, cx) : run_signed_generic(n, SGN_NEG);
+}
+
+static int run_abs_any(inf_node *n, void *ws, const inf_cpu_ctx *cx)
+{
+	return n->in[0]->dtype == INF_DT_FLOAT ? run_abs(n, ws, cx) : run_signed_generic(n, SGN_ABS);
+}
+
+static int run_sign_any(inf_node *n, void *ws, const inf_cpu_ctx *cx)
+{
+	return n->in[0]->dtype == INF_DT_FLOAT ? run_sign(n, ws, cx) : run_signed_generic(n, SGN_SIGN);
+}
+
 /* Clip: bounds are attributes before opset 11, optional scalar inputs from 11 on. */
 OPS_SHAPE(shape_clip, 1, 1)
 {
@@ -438,8 +489,8 @@ const inf_op ops_elementwise[] = {
 	{ .op_type = "HardSwish", .shape = shape_unary_float, .run_cpu = run_hard_swish },
 	{ .op_type = "Exp", .shape = shape_unary_float, .run_cpu = run_exp },
 	{ .op_type = "Log", .shape = shape_unary_float, .run_cpu = run_log },
-	{ .op_type = "Neg", .shape = shape_unary_float, .run_cpu = run_neg },
-	{ .op_type = "Abs", .shape = shape_unary_float, .run_cpu = run_abs },
+	{ .op_type = "Neg", .shape = shape_unary_signed, .run_cpu = run_neg_any },
+	{ .op_type = "Abs", .shape = shape_unary_signed, .run_cpu = run_abs_any },
 	{ .op_type = "Sqrt", .shape = shape_unary_float, .run_cpu = run_sqrt },
 	{ .op_type = "Elu", .shape = shape_unary_float, .run_cpu = run_elu },
 	{ .op_type = "Softplus", .shape = shape_unary_float, .run_cpu = run_softplus },
@@ -447,7 +498,7 @@ const inf_op ops_elementwise[] = {
 	{ .op_type = "Floor", .shape = shape_unary_float, .run_cpu = run_floor },
 	{ .op_type = "Ceil", .shape = shape_unary_float, .run_cpu = run_ceil },
 	{ .op_type = "Round", .shape = shape_unary_float, .run_cpu = run_round },
-	{ .op_type = "Sign", .shape = shape_unary_float, .run_cpu = run_sign },
+	{ .op_type = "Sign", .shape = shape_unary_signed, .run_cpu = run_sign_any },
 	{ .op_type = "Erf", .shape = shape_unary_float, .run_cpu = run_erf },
 	{ .op_type = "Sin", .shape = shape_unary_float, .run_cpu = run_sin },
 	{ .op_type = "Cos", .shape = shape_unary_float, .run_cpu = run_cos },

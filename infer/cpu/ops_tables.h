@@ -16,5 +16,6 @@ extern const inf_op ops_pad[];
 extern const inf_op ops_reduce[];
 extern const inf_op ops_logic[];
 extern const inf_op ops_arith[];
+extern const inf_op ops_gen[];
 
 #endif
