@@ -12,12 +12,13 @@ tool="$BUILD/tests/tool_onnx_conformance"
 # opset 11 (skipped), so the models' tests cover them, not this list; so are And, Not,
 # Xor, IsInf, Selu, Softsign, ThresholdedRelu and the trigonometric family (Sin ... Atanh),
 # which tests/test_ops_more.c checks instead.
-CLAIMED="Abs Add AveragePool BatchNormalization Cast CastLike Ceil Celu Clip Concat Constant
-ConstantOfShape Conv ConvTranspose Cos Div Dropout Elu Equal Erf Exp Expand Flatten Floor Gather
-Gemm Greater GreaterOrEqual HardSigmoid HardSwish Identity IsNaN LeakyRelu Less LessOrEqual Log
-LogSoftmax MatMul Max MaxPool Mean Min Mod Mul Neg Or PRelu Pad Pow Range Reciprocal ReduceMax
-ReduceMean ReduceMin ReduceSum Relu Reshape Resize Round Shape Sigmoid Sign Size Slice Softmax
-Split Sqrt Squeeze Sub Sum Tanh Tile Transpose Unsqueeze Where"
+CLAIMED="Abs Add ArgMax ArgMin AveragePool BatchNormalization Cast CastLike Ceil Celu Clip Concat
+Constant ConstantOfShape Conv ConvTranspose Cos Div Dropout Elu Equal Erf Exp Expand Flatten
+Floor Gather GatherElements Gemm Greater GreaterOrEqual HardSigmoid HardSwish Hardmax Identity
+IsNaN LeakyRelu Less LessOrEqual Log LogSoftmax MatMul Max MaxPool Mean Min Mod Mul Neg Or PRelu
+Pad Pow Range Reciprocal ReduceMax ReduceMean ReduceMin ReduceSum Relu Reshape Resize Round
+Shape Sigmoid Sign Size Slice Softmax Split Sqrt Squeeze Sub Sum Tanh Tile TopK Transpose
+Unsqueeze Where"
 if [ ! -d "$DATA" ]; then
 	echo "not ok 1 - conformance: $DATA missing (install libonnx-testdata)"
 	exit 1

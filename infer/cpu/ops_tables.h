@@ -17,5 +17,6 @@ extern const inf_op ops_reduce[];
 extern const inf_op ops_logic[];
 extern const inf_op ops_arith[];
 extern const inf_op ops_gen[];
+extern const inf_op ops_index[];
 
 #endif
