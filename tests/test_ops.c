@@ -487,7 +487,8 @@ static const char *const all_ops[] = {
 	"Round", "Sign", "Erf", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh",
 	"Atanh", "Softsign", "Selu", "Celu", "ThresholdedRelu", "Equal", "Greater", "GreaterOrEqual", "Less",
 	"LessOrEqual", "And", "Or", "Xor", "Not", "Where", "IsNaN", "IsInf", "Mod", "PRelu", "Sum", "Mean", "Max",
-	"Min", "Range", "Tile", "Size", "TopK", "ArgMax", "ArgMin", "Hardmax", "GatherElements", NULL,
+	"Min", "Range", "Tile", "Size", "TopK", "ArgMax", "ArgMin", "Hardmax", "GatherElements",
+	"LayerNormalization", "InstanceNormalization", NULL,
 };
 
 /* A malformed model may give any operator no inputs, an omitted first input or no

@@ -18,5 +18,6 @@ extern const inf_op ops_logic[];
 extern const inf_op ops_arith[];
 extern const inf_op ops_gen[];
 extern const inf_op ops_index[];
+extern const inf_op ops_norm[];
 
 #endif

@@ -1,0 +1,168 @@
+/* Normalisations over a block of axes: LayerNormalization (opset 17: the axes from
+ * `axis` to the last, optional Mean and InvStdDev outputs) and InstanceNormalization
+ * (per image and channel over the spatial axes). Float tensors; the mean and variance
+ * accumulate in double, so long rows (a transformer's 256 to 1024 features) lose no
+ * precision to the float sums. */
+#include <math.h>
+#include <string.h>
+
+#include "ops_common.h"
+#include "ops_tables.h"
+
+/* Mean and 1/sqrt(variance + eps) of x[0..len). */
+static void row_stats(const float *x, int64_t len, double eps, double *mean, double *inv_std)
+{
+	double s = 0.0, ss = 0.0;
+
+	for (int64_t i = 0; i < len; i++)
+		s += x[i];
+	*mean = len ? s / (double)len : 0.0;
+	for (int64_t i = 0; i < len; i++) {
+		double d = x[i] - *mean;
+		ss += d * d;
+	}
+	*inv_std = 1.0 / sqrt((len ? ss / (double)len : 0.0) + eps);
+}
+
+/* ---- LayerNormalization ---- */
+
+/* Scale and B are broadcast to X's dims from `axis` on: strides into them per block axis. */
+static int block_strides(const inf_tensor *p, const inf_tensor *x, int axis, int64_t *st)
+{
+	int bnd = x->ndim - axis;
+
+	if (p->ndim > bnd)
+		return -1;
+	for (int d = 0; d < p->ndim; d++) {
+		int64_t pd = p->dims[d], xd = x->dims[axis + bnd - p->ndim + d];
+		if (pd != xd && pd != 1)
+			return -1;
+	}
+	ops_bcast_strides(p, bnd, x->dims + axis, st);
+	return 0;
+}
+
+OPS_SHAPE(shape_layer_norm, 2, 1)
+{
+	const inf_tensor *x = n->in[0], *sc = ops_in(n, 1), *b = ops_in(n, 2);
+	int axis = ops_axis(inf_attr_int(n, "axis", -1), x->ndim);
+	int64_t st[INF_MAX_DIMS], dims[INF_MAX_DIMS];
+	int rc = ops_need_float(n, 0, err, errlen);
+
+	if (rc < 0 || (rc = ops_need_float(n, 1, err, errlen)) < 0)
+		return rc;
+	if (b && b->dtype != INF_DT_FLOAT)
+		return ops_fail(err, errlen, VP_EUNSUP, "B has data type %d", b->dtype);
+	if (axis < 0)
+		return ops_fail(err, errlen, VP_EMODEL, "axis out of range");
+	if (block_strides(sc, x, axis, st) < 0 || (b && block_strides(b, x, axis, st) < 0))
+		return ops_fail(err, errlen, VP_EMODEL, "Scale or B does not broadcast to X's normalised axes");
+	ops_same_shape(n);
+	memcpy(dims, x->dims, sizeof(dims));
+	for (int d = axis; d < x->ndim; d++)
+		dims[d] = 1;
+	for (int k = 1; k < 3; k++)
+		if (ops_out(n, k))
+			ops_set_shape(n->out[k], INF_DT_FLOAT, x->ndim, dims);
+	return 0;
+}
+
+/* The broadcast offset of block element i into a parameter with strides st. */
+static int64_t block_off(int64_t i, const int64_t *bdims, int bnd, const int64_t *st)
+{
+	int64_t off = 0;
+
+	for (int d = bnd - 1; d >= 0; d--) {
+		off += (i % bdims[d]) * st[d];
+		i /= bdims[d];
+	}
+	return off;
+}
+
+static int run_layer_norm(inf_node *n, void *ws, const inf_cpu_ctx *cx)
+{
+	const inf_tensor *x = n->in[0], *sc = n->in[1], *b = ops_in(n, 2);
+	inf_tensor *mo = ops_out(n, 1), *io = ops_out(n, 2);
+	int axis = ops_axis(inf_attr_int(n, "axis", -1), x->ndim), bnd = x->ndim - axis;
+	double eps = inf_attr_float(n, "epsilon", 1e-5f);
+	int64_t ss[INF_MAX_DIMS], bs[INF_MAX_DIMS], len = 1, rows = 1;
+	const float *xp = x->data, *sp = sc->data, *bp = b ? b->data : NULL;
+	float *y = n->out[0]->data;
+	int flat_s, flat_b;
+
+	(void)ws; (void)cx;
+	for (int d = 0; d < x->ndim; d++)
+		*(d < axis ? &rows : &len) *= x->dims[d];
+	/* parameters of the block's own size (the usual export) are read directly */
+	flat_s = inf_tensor_numel(sc) == len;
+	flat_b = b && inf_tensor_numel(b) == len;
+	block_strides(sc, x, axis, ss);
+	if (b)
+		block_strides(b, x, axis, bs);
+	for (int64_t r = 0; r < rows; r++) {
+		const float *xr = xp + r * len;
+		float *yr = y + r * len;
+		double mean, inv;
+		row_stats(xr, len, eps, &mean, &inv);
+		for (int64_t i = 0; i < len; i++) {
+			float s = sp[flat_s ? i : block_off(i, x->dims + axis, bnd, ss)];
+			float bias = !bp ? 0.0f : bp[flat_b ? i : block_off(i, x->dims + axis, bnd, bs)];
+			yr[i] = (float)((xr[i] - mean) * inv) * s + bias;
+		}
+		if (mo && mo->data)
+			((float *)mo->data)[r] = (float)mean;
+		if (io && io->data)
+			((float *)io->data)[r] = (float)inv;
+	}
+	return 0;
+}
+
+/* ---- InstanceNormalization(input [N, C, ...], scale [C], B [C]) ---- */
+
+OPS_SHAPE(shape_instance_norm, 3, 1)
+{
+	const inf_tensor *x = n->in[0];
+	int rc = ops_need_float(n, 0, err, errlen);
+
+	for (int k = 1; rc >= 0 && k < 3; k++)
+		rc = ops_need_float(n, k, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (x->ndim < 3)
+		return ops_fail(err, errlen, VP_EMODEL, "input must be [N, C, D1, ...]");
+	for (int k = 1; k < 3; k++)
+		if (n->in[k]->ndim != 1 || n->in[k]->dims[0] != x->dims[1])
+			return ops_fail(err, errlen, VP_EMODEL, "input %d must be [C] = [%lld]", k,
+			                (long long)x->dims[1]);
+	ops_same_shape(n);
+	return 0;
+}
+
+static int run_instance_norm(inf_node *n, void *ws, const inf_cpu_ctx *cx)
+{
+	const inf_tensor *x = n->in[0];
+	const float *xp = x->data, *sc = n->in[1]->data, *bp = n->in[2]->data;
+	float *y = n->out[0]->data;
+	double eps = inf_attr_float(n, "epsilon", 1e-5f);
+	int64_t c_n = x->dims[1], plane = 1, planes = x->dims[0] * c_n;
+
+	(void)ws; (void)cx;
+	for (int d = 2; d < x->ndim; d++)
+		plane *= x->dims[d];
+	for (int64_t p = 0; p < planes; p++) {
+		const float *xr = xp + p * plane;
+		float *yr = y + p * plane;
+		int64_t c = p % c_n;
+		double mean, inv;
+		row_stats(xr, plane, eps, &mean, &inv);
+		for (int64_t i = 0; i < plane; i++)
+			yr[i] = (float)((xr[i] - mean) * inv) * sc[c] + bp[c];
+	}
+	return 0;
+}
+
+const inf_op ops_norm[] = {
+	{ .op_type = "LayerNormalization", .shape = shape_layer_norm, .run_cpu = run_layer_norm },
+	{ .op_type = "InstanceNormalization", .shape = shape_instance_norm, .run_cpu = run_instance_norm },
+	{ .op_type = NULL },
+};
