@@ -19,5 +19,6 @@ extern const inf_op ops_arith[];
 extern const inf_op ops_gen[];
 extern const inf_op ops_index[];
 extern const inf_op ops_norm[];
+extern const inf_op ops_scatter[];
 
 #endif
