@@ -14,11 +14,11 @@ tool="$BUILD/tests/tool_onnx_conformance"
 # which tests/test_ops_more.c checks instead.
 CLAIMED="Abs Add ArgMax ArgMin AveragePool BatchNormalization Cast CastLike Ceil Celu Clip Concat
 Constant ConstantOfShape Conv ConvTranspose Cos Div Dropout Elu Equal Erf Exp Expand Flatten
-Floor Gather GatherElements GatherND Gemm Greater GreaterOrEqual HardSigmoid HardSwish Hardmax
-Identity IsNaN LayerNormalization LeakyRelu Less LessOrEqual Log LogSoftmax MatMul Max MaxPool
-Mean Min Mod Mul Neg Or PRelu Pad Pow Range Reciprocal ReduceMax ReduceMean ReduceMin ReduceSum
-Relu Reshape Resize Round ScatterElements ScatterND Shape Sigmoid Sign Size Slice Softmax Split
-Sqrt Squeeze Sub Sum Tanh Tile TopK Transpose Unsqueeze Where"
+Floor Gather GatherElements GatherND Gemm Greater GreaterOrEqual GridSample HardSigmoid
+HardSwish Hardmax Identity IsNaN LayerNormalization LeakyRelu Less LessOrEqual Log LogSoftmax
+MatMul Max MaxPool Mean Min Mod Mul Neg Or PRelu Pad Pow Range Reciprocal ReduceMax ReduceMean
+ReduceMin ReduceSum Relu Reshape Resize Round ScatterElements ScatterND Shape Sigmoid Sign Size
+Slice Softmax Split Sqrt Squeeze Sub Sum Tanh Tile TopK Transpose Unsqueeze Where"
 if [ ! -d "$DATA" ]; then
 	echo "not ok 1 - conformance: $DATA missing (install libonnx-testdata)"
 	exit 1

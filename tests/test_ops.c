@@ -488,7 +488,8 @@ static const char *const all_ops[] = {
 	"Atanh", "Softsign", "Selu", "Celu", "ThresholdedRelu", "Equal", "Greater", "GreaterOrEqual", "Less",
 	"LessOrEqual", "And", "Or", "Xor", "Not", "Where", "IsNaN", "IsInf", "Mod", "PRelu", "Sum", "Mean", "Max",
 	"Min", "Range", "Tile", "Size", "TopK", "ArgMax", "ArgMin", "Hardmax", "GatherElements",
-	"LayerNormalization", "InstanceNormalization", "ScatterND", "ScatterElements", "GatherND", NULL,
+	"LayerNormalization", "InstanceNormalization", "ScatterND", "ScatterElements", "GatherND",
+	"GridSample", NULL,
 };
 
 /* A malformed model may give any operator no inputs, an omitted first input or no

@@ -20,5 +20,6 @@ extern const inf_op ops_gen[];
 extern const inf_op ops_index[];
 extern const inf_op ops_norm[];
 extern const inf_op ops_scatter[];
+extern const inf_op ops_grid_sample[];
 
 #endif
