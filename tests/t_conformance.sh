@@ -16,9 +16,10 @@ CLAIMED="Abs Add ArgMax ArgMin AveragePool BatchNormalization Cast CastLike Ceil
 Constant ConstantOfShape Conv ConvTranspose Cos Div Dropout Elu Equal Erf Exp Expand Flatten
 Floor Gather GatherElements GatherND Gemm Greater GreaterOrEqual GridSample HardSigmoid
 HardSwish Hardmax Identity IsNaN LayerNormalization LeakyRelu Less LessOrEqual Log LogSoftmax
-MatMul Max MaxPool Mean Min Mod Mul Neg Or PRelu Pad Pow Range Reciprocal ReduceMax ReduceMean
-ReduceMin ReduceSum Relu Reshape Resize Round ScatterElements ScatterND Shape Sigmoid Sign Size
-Slice Softmax Split Sqrt Squeeze Sub Sum Tanh Tile TopK Transpose Unsqueeze Where"
+MatMul Max MaxPool Mean Min Mod Mul Neg Or PRelu Pad Pow Range Reciprocal ReduceL1 ReduceL2
+ReduceLogSum ReduceLogSumExp ReduceMax ReduceMean ReduceMin ReduceProd ReduceSum ReduceSumSquare
+Relu Reshape Resize Round ScatterElements ScatterND Shape Sigmoid Sign Size Slice Softmax Split
+Sqrt Squeeze Sub Sum Tanh Tile TopK Transpose Unsqueeze Where"
 if [ ! -d "$DATA" ]; then
 	echo "not ok 1 - conformance: $DATA missing (install libonnx-testdata)"
 	exit 1

@@ -489,7 +489,8 @@ static const char *const all_ops[] = {
 	"LessOrEqual", "And", "Or", "Xor", "Not", "Where", "IsNaN", "IsInf", "Mod", "PRelu", "Sum", "Mean", "Max",
 	"Min", "Range", "Tile", "Size", "TopK", "ArgMax", "ArgMin", "Hardmax", "GatherElements",
 	"LayerNormalization", "InstanceNormalization", "ScatterND", "ScatterElements", "GatherND",
-	"GridSample", NULL,
+	"GridSample", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare",
+	NULL,
 };
 
 /* A malformed model may give any operator no inputs, an omitted first input or no

@@ -21,5 +21,6 @@ extern const inf_op ops_index[];
 extern const inf_op ops_norm[];
 extern const inf_op ops_scatter[];
 extern const inf_op ops_grid_sample[];
+extern const inf_op ops_reduce_more[];
 
 #endif
