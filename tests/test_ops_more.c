@@ -1,8 +1,9 @@
 /* The operators issue 17 added, on nodes built by hand: the ones whose libonnx-testdata
  * cases are all older than opset 11 (the conformance run skips those: the trigonometric
- * family, Selu, Softsign, ThresholdedRelu, And, Xor, Not, IsInf, InstanceNormalization),
- * integer semantics (Mod's two conventions, Div truncating, int64 exact above 2^53),
- * optional inputs, and the refusals: a runtime TopK k, an index outside the data. */
+ * family, Selu, Softsign, ThresholdedRelu, And, Xor, Not, IsInf, InstanceNormalization,
+ * EyeLike, Shrink), integer semantics (Mod's two conventions, Div truncating, int64
+ * exact above 2^53), optional inputs, and the refusals: a runtime TopK k, an index
+ * outside the data. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -458,6 +459,29 @@ static void test_grid_sample_on_pixel_centres_reproduces_the_image(void **state)
 	}
 }
 
+static void test_eyelike_and_shrink_follow_the_spec(void **state)
+{
+	int64_t d[2] = { 2, 3 }, ds[1] = { 5 };
+	tnode o;
+
+	(void)state;
+	tn_init(&o, "EyeLike", 1, 1);
+	tn_in(&o, 0, INF_DT_INT32, 2, d, (int32_t[6]){ 0 }, 0);
+	tn_attr(&o, "k", INF_ATTR_INT, 1, 0, NULL);
+	tn_attr(&o, "dtype", INF_ATTR_INT, INF_DT_INT64, 0, NULL);
+	assert_int_equal(tn_run(&o), 0);
+	assert_int_equal(o.out[0]->dtype, INF_DT_INT64);
+	assert_memory_equal(out_i64(&o, 0), ((int64_t[6]){ 0, 1, 0, 0, 0, 1 }), 6 * sizeof(int64_t));
+	tn_free(&o);
+	tn_init(&o, "Shrink", 1, 1);
+	tn_in(&o, 0, INF_DT_FLOAT, 1, ds, (float[5]){ -2, -1, 0, 1, 2 }, 0);
+	tn_attr(&o, "lambd", INF_ATTR_FLOAT, 0, 1.5f, NULL);
+	tn_attr(&o, "bias", INF_ATTR_FLOAT, 0, 0.5f, NULL);
+	assert_int_equal(tn_run(&o), 0);
+	assert_memory_equal(out_f32(&o, 0), ((float[5]){ -1.5f, 0, 0, 0, 1.5f }), 5 * sizeof(float));
+	tn_free(&o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -476,6 +500,7 @@ int main(void)
 		cmocka_unit_test(test_index_operators_refuse_indices_outside_the_data),
 		cmocka_unit_test(test_instance_norm_normalises_each_plane_then_scales),
 		cmocka_unit_test(test_grid_sample_on_pixel_centres_reproduces_the_image),
+		cmocka_unit_test(test_eyelike_and_shrink_follow_the_spec),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

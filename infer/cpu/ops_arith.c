@@ -1,5 +1,5 @@
-/* Broadcasting arithmetic outside the hot float set: Mod (ONNX's two integer
- * conventions), PRelu, and the variadic Sum, Mean, Max, Min. Integers go through
+/* Arithmetic outside the hot float set: Mod (ONNX's two integer conventions), PRelu,
+ * the variadic Sum, Mean, Max, Min (all broadcasting), CumSum and Shrink. Integers go through
  * int64 and floats through double (see ops_bwalk.h for why these stay generic). */
 #include <math.h>
 #include <string.h>
@@ -194,6 +194,87 @@ static int run_mean(inf_node *n, void *ws, const inf_cpu_ctx *cx) { (void)ws; (v
 static int run_max(inf_node *n, void *ws, const inf_cpu_ctx *cx) { (void)ws; (void)cx; return run_variadic(n, VAR_MAX); }
 static int run_min(inf_node *n, void *ws, const inf_cpu_ctx *cx) { (void)ws; (void)cx; return run_variadic(n, VAR_MIN); }
 
+/* ---- CumSum(x, axis): exclusive and reverse ---- */
+
+OPS_SHAPE(shape_cumsum, 2, 1)
+{
+	const inf_tensor *x = n->in[0], *ax = ops_in(n, 1);
+
+	if (!dtype_numeric_not_bool(x->dtype) || !inf_dtype_size(x->dtype))
+		return ops_fail(err, errlen, VP_EUNSUP, "data type %d is not supported", x->dtype);
+	if (!ax || !ops_dtype_is_int(ax->dtype) || inf_tensor_numel(ax) != 1)
+		return ops_fail(err, errlen, VP_EMODEL, "axis must be an integer scalar");
+	if (ax->is_const && ax->data && ops_axis(ops_get_i64(ax->data, ax->dtype, 0), x->ndim) < 0)
+		return ops_fail(err, errlen, VP_EMODEL, "axis out of range");
+	ops_same_shape(n);
+	return 0;
+}
+
+/* Integers sum in int64, floats in double; one rounding per output element. */
+static int run_cumsum(inf_node *n, void *ws, const inf_cpu_ctx *cx)
+{
+	const inf_tensor *x = n->in[0];
+	inf_tensor *y = n->out[0];
+	int axis = ops_axis(ops_get_i64(n->in[1]->data, n->in[1]->dtype, 0), x->ndim), dt = x->dtype;
+	int excl = inf_attr_int(n, "exclusive", 0) != 0, rev = inf_attr_int(n, "reverse", 0) != 0;
+	int64_t outer = 1, len, inner = 1;
+
+	(void)ws; (void)cx;
+	if (axis < 0)
+		return VP_EMODEL;           /* a runtime axis outside the rank */
+	len = x->dims[axis];
+	for (int d = 0; d < axis; d++)
+		outer *= x->dims[d];
+	for (int d = axis + 1; d < x->ndim; d++)
+		inner *= x->dims[d];
+	for (int64_t o = 0; o < outer; o++)
+		for (int64_t in = 0; in < inner; in++) {
+			double sf = 0;
+			int64_t si = 0;
+			for (int64_t s = 0; s < len; s++) {
+				int64_t i = (o * len + (rev ? len - 1 - s : s)) * inner + in;
+				int64_t vi = ops_dtype_is_int(dt) ? ops_get_i64(x->data, dt, i) : 0;
+				double vf = ops_dtype_is_int(dt) ? 0 : ops_get_f64(x->data, dt, i);
+				if (!excl) {
+					si += vi;
+					sf += vf;
+				}
+				if (ops_dtype_is_int(dt))
+					ops_put_i64(y->data, dt, i, si);
+				else
+					ops_put_f64(y->data, dt, i, sf);
+				if (excl) {
+					si += vi;
+					sf += vf;
+				}
+			}
+		}
+	return 0;
+}
+
+/* ---- Shrink: x - bias above lambd, x + bias below -lambd, 0 between ---- */
+
+OPS_SHAPE(shape_shrink, 1, 1)
+{
+	if (!dtype_numeric_not_bool(n->in[0]->dtype) || !inf_dtype_size(n->in[0]->dtype))
+		return ops_fail(err, errlen, VP_EUNSUP, "data type %d is not supported", n->in[0]->dtype);
+	ops_same_shape(n);
+	return 0;
+}
+
+static int run_shrink(inf_node *n, void *ws, const inf_cpu_ctx *cx)
+{
+	const inf_tensor *x = n->in[0];
+	double lambd = inf_attr_float(n, "lambd", 0.5f), bias = inf_attr_float(n, "bias", 0.0f);
+
+	(void)ws; (void)cx;
+	for (int64_t i = 0, cnt = inf_tensor_numel(x); i < cnt; i++) {
+		double v = ops_get_f64(x->data, x->dtype, i);
+		ops_put_f64(n->out[0]->data, x->dtype, i, v < -lambd ? v + bias : v > lambd ? v - bias : 0.0);
+	}
+	return 0;
+}
+
 const inf_op ops_arith[] = {
 	{ .op_type = "Mod", .shape = shape_mod, .run_cpu = run_mod },
 	{ .op_type = "PRelu", .shape = shape_prelu, .run_cpu = run_prelu },
@@ -201,5 +282,7 @@ const inf_op ops_arith[] = {
 	{ .op_type = "Mean", .shape = shape_sum_mean, .run_cpu = run_mean },
 	{ .op_type = "Max", .shape = shape_max_min, .run_cpu = run_max },
 	{ .op_type = "Min", .shape = shape_max_min, .run_cpu = run_min },
+	{ .op_type = "CumSum", .shape = shape_cumsum, .run_cpu = run_cumsum },
+	{ .op_type = "Shrink", .shape = shape_shrink, .run_cpu = run_shrink },
 	{ .op_type = NULL },
 };

@@ -1,6 +1,6 @@
-/* Normalisations over a block of axes: LayerNormalization (opset 17: the axes from
- * `axis` to the last, optional Mean and InvStdDev outputs) and InstanceNormalization
- * (per image and channel over the spatial axes). Float tensors; the mean and variance
+/* Normalisations: LayerNormalization (opset 17: the axes from `axis` to the last,
+ * optional Mean and InvStdDev outputs), InstanceNormalization (per image and channel
+ * over the spatial axes) and LRN (across nearby channels). Float tensors; the mean and variance
  * accumulate in double, so long rows (a transformer's 256 to 1024 features) lose no
  * precision to the float sums. */
 #include <math.h>
@@ -161,8 +161,52 @@ static int run_instance_norm(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 	return 0;
 }
 
+/* ---- LRN: x / (bias + alpha / size * sum of squares over nearby channels)^beta ---- */
+
+OPS_SHAPE(shape_lrn, 1, 1)
+{
+	int rc = ops_need_float(n, 0, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	if (n->in[0]->ndim < 3 || inf_attr_int(n, "size", 0) < 1)
+		return ops_fail(err, errlen, VP_EMODEL, "needs [N, C, ...] and a positive size");
+	ops_same_shape(n);
+	return 0;
+}
+
+static int run_lrn(inf_node *n, void *ws, const inf_cpu_ctx *cx)
+{
+	const inf_tensor *x = n->in[0];
+	const float *xp = x->data;
+	float *y = n->out[0]->data;
+	int64_t size = inf_attr_int(n, "size", 1), ch = x->dims[1], plane = 1;
+	double alpha = inf_attr_float(n, "alpha", 1e-4f), beta = inf_attr_float(n, "beta", 0.75f);
+	double bias = inf_attr_float(n, "bias", 1.0f);
+	/* the window: floor((size - 1) / 2) channels before, ceil((size - 1) / 2) after */
+	int64_t before = (size - 1) / 2, after = size - 1 - before;
+
+	(void)ws; (void)cx;
+	for (int d = 2; d < x->ndim; d++)
+		plane *= x->dims[d];
+	for (int64_t b = 0; b < x->dims[0]; b++)
+		for (int64_t c = 0; c < ch; c++)
+			for (int64_t i = 0; i < plane; i++) {
+				double ss = 0;
+				for (int64_t k = c - before; k <= c + after; k++)
+					if (k >= 0 && k < ch) {
+						double v = xp[(b * ch + k) * plane + i];
+						ss += v * v;
+					}
+				int64_t at = (b * ch + c) * plane + i;
+				y[at] = (float)(xp[at] / pow(bias + alpha / (double)size * ss, beta));
+			}
+	return 0;
+}
+
 const inf_op ops_norm[] = {
 	{ .op_type = "LayerNormalization", .shape = shape_layer_norm, .run_cpu = run_layer_norm },
 	{ .op_type = "InstanceNormalization", .shape = shape_instance_norm, .run_cpu = run_instance_norm },
+	{ .op_type = "LRN", .shape = shape_lrn, .run_cpu = run_lrn },
 	{ .op_type = NULL },
 };

@@ -22,5 +22,6 @@ extern const inf_op ops_norm[];
 extern const inf_op ops_scatter[];
 extern const inf_op ops_grid_sample[];
 extern const inf_op ops_reduce_more[];
+extern const inf_op ops_rearrange[];
 
 #endif
