@@ -103,7 +103,8 @@ static int topk_prepare(inf_node *n, size_t *ret_workspace)
 {
 	int axis = ops_axis(inf_attr_int(n, "axis", -1), n->in[0]->ndim);
 
-	*ret_workspace = sizeof(rank_key) * (size_t)n->in[0]->dims[axis];
+	/* the k kept of one slice at a time (out[0] has k along the axis) */
+	*ret_workspace = sizeof(rank_key) * (size_t)n->out[0]->dims[axis];
 	return 0;
 }
 
@@ -118,8 +119,61 @@ static int topk_cmp(const void *pa, const void *pb, void *arg)
 	return a->idx < b->idx ? -1 : a->idx > b->idx;
 }
 
-/* Every slice is fully sorted (qsort_r, O(len log len)): TopK sits once per frame on a
- * score table of a few tens of thousands of entries. */
+static void heap_swap(rank_key *a, rank_key *b)
+{
+	rank_key t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+/* The heap keeps the worst of the best k at its root (topk_cmp > 0: ranks after). */
+static void heap_up(rank_key *h, int64_t i, int *largest)
+{
+	while (i > 0 && topk_cmp(&h[i], &h[(i - 1) / 2], largest) > 0) {
+		heap_swap(&h[i], &h[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+}
+
+static void heap_down(rank_key *h, int64_t n, int *largest)
+{
+	for (int64_t i = 0;;) {
+		int64_t c = 2 * i + 1;
+		if (c >= n)
+			return;
+		if (c + 1 < n && topk_cmp(&h[c + 1], &h[c], largest) > 0)
+			c++;
+		if (topk_cmp(&h[c], &h[i], largest) <= 0)
+			return;
+		heap_swap(&h[c], &h[i]);
+		i = c;
+	}
+}
+
+/* The k best of one slice into keys[0..k), in rank order. A score table of tens of
+ * thousands of entries with k in the hundreds (end-to-end detectors, once per frame):
+ * most entries cost one comparison with the heap's root, O(len log k) at worst, and
+ * only the k kept are sorted. */
+static void topk_select(const inf_tensor *x, int64_t base, const axis_split *s, int64_t k, int largest,
+                        rank_key *keys)
+{
+	int64_t n = 0;
+
+	for (int64_t i = 0; i < s->len && k > 0; i++) {
+		rank_key c = key_at(x, base + i * s->inner, i);
+		if (n < k) {
+			keys[n] = c;
+			heap_up(keys, n++, &largest);
+		} else if (topk_cmp(&c, &keys[0], &largest) < 0) {
+			keys[0] = c;
+			heap_down(keys, k, &largest);
+		}
+	}
+	if (n > 1)
+		qsort_r(keys, (size_t)n, sizeof(*keys), topk_cmp, &largest);
+}
+
 static int run_topk(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 {
 	const inf_tensor *x = n->in[0];
@@ -134,9 +188,7 @@ static int run_topk(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 	for (int64_t o = 0; o < s.outer; o++)
 		for (int64_t in = 0; in < s.inner; in++) {
 			int64_t base = o * s.len * s.inner + in, obase = o * k * s.inner + in;
-			for (int64_t i = 0; i < s.len; i++)
-				keys[i] = key_at(x, base + i * s.inner, i);
-			qsort_r(keys, (size_t)s.len, sizeof(*keys), topk_cmp, &largest);
+			topk_select(x, base, &s, k, largest, keys);
 			for (int64_t i = 0; i < k; i++) {
 				int64_t src = base + keys[i].idx * s.inner, dst = obase + i * s.inner;
 				memcpy((char *)v->data + (size_t)dst * es, (const char *)x->data + (size_t)src * es, es);
