@@ -413,6 +413,30 @@ static int run_div(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 
 /* Pow mixes types (float base, integer exponent and the reverse); the result has the
  * base's type. Rare in detectors, so one exact generic path through double. */
+/* Float base, one float exponent (the transformers' x^2 of a variance, x^0.5): squares and
+ * square roots give the same floats as the generic path (exact, resp. correctly rounded
+ * either way), without a double pow per element. */
+static int pow_scalar_float(const inf_tensor *a, const inf_tensor *b, inf_tensor *y)
+{
+	const float *x = a->data;
+	float *yp = y->data, e;
+	int64_t cnt = inf_tensor_numel(y);
+
+	if (a->dtype != INF_DT_FLOAT || b->dtype != INF_DT_FLOAT || inf_tensor_numel(b) != 1 ||
+	    inf_tensor_numel(a) != cnt)
+		return 0;
+	e = *(const float *)b->data;
+	if (e == 2.0f)
+		for (int64_t i = 0; i < cnt; i++)
+			yp[i] = x[i] * x[i];
+	else if (e == 0.5f)
+		for (int64_t i = 0; i < cnt; i++)
+			yp[i] = sqrtf(x[i]);
+	else
+		return 0;
+	return 1;
+}
+
 static int run_pow(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 {
 	const inf_tensor *a = n->in[0], *b = n->in[1];
@@ -421,7 +445,7 @@ static int run_pow(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 	bcast_iter it;
 
 	(void)ws; (void)cx;
-	if (inf_tensor_numel(y) == 0)
+	if (inf_tensor_numel(y) == 0 || pow_scalar_float(a, b, y))
 		return 0;
 	bcast_init(&it, a, b, y);
 	inner = it.dims[it.nd - 1];
