@@ -3,7 +3,6 @@
  * int64, floats as double); selected elements are copied as bytes. ScatterND is in
  * ops_scatter.c. */
 #include <math.h>
-#include <stdlib.h>             /* qsort_r: the build defines _GNU_SOURCE */
 #include <string.h>
 
 #include "ops_common.h"
@@ -108,14 +107,14 @@ static int topk_prepare(inf_node *n, size_t *ret_workspace)
 	return 0;
 }
 
-/* Ties keep the lower index first (the spec); `largest` = 0 reverses the value order only. */
-static int topk_cmp(const void *pa, const void *pb, void *arg)
+/* < 0 when a ranks before b. Ties keep the lower index first (the spec); `largest` = 0
+ * reverses the value order only. */
+static int topk_cmp(const rank_key *a, const rank_key *b, const int *largest)
 {
-	const rank_key *a = pa, *b = pb;
 	int c = key_cmp_value(a, b);
 
 	if (c)
-		return *(const int *)arg ? c : -c;
+		return *largest ? c : -c;
 	return a->idx < b->idx ? -1 : a->idx > b->idx;
 }
 
@@ -128,7 +127,7 @@ static void heap_swap(rank_key *a, rank_key *b)
 }
 
 /* The heap keeps the worst of the best k at its root (topk_cmp > 0: ranks after). */
-static void heap_up(rank_key *h, int64_t i, int *largest)
+static void heap_up(rank_key *h, int64_t i, const int *largest)
 {
 	while (i > 0 && topk_cmp(&h[i], &h[(i - 1) / 2], largest) > 0) {
 		heap_swap(&h[i], &h[(i - 1) / 2]);
@@ -136,7 +135,7 @@ static void heap_up(rank_key *h, int64_t i, int *largest)
 	}
 }
 
-static void heap_down(rank_key *h, int64_t n, int *largest)
+static void heap_down(rank_key *h, int64_t n, const int *largest)
 {
 	for (int64_t i = 0;;) {
 		int64_t c = 2 * i + 1;
@@ -154,7 +153,8 @@ static void heap_down(rank_key *h, int64_t n, int *largest)
 /* The k best of one slice into keys[0..k), in rank order. A score table of tens of
  * thousands of entries with k in the hundreds (end-to-end detectors, once per frame):
  * most entries cost one comparison with the heap's root, O(len log k) at worst, and
- * only the k kept are sorted. */
+ * only the k kept are sorted (the heap's root is the worst, so heapsort leaves them
+ * best first). */
 static void topk_select(const inf_tensor *x, int64_t base, const axis_split *s, int64_t k, int largest,
                         rank_key *keys)
 {
@@ -170,8 +170,12 @@ static void topk_select(const inf_tensor *x, int64_t base, const axis_split *s, 
 			heap_down(keys, k, &largest);
 		}
 	}
-	if (n > 1)
-		qsort_r(keys, (size_t)n, sizeof(*keys), topk_cmp, &largest);
+	/* heapsort in place: qsort may allocate (glibc's merge sort does above 1 KiB), and a
+	 * run must not */
+	for (int64_t end = n - 1; end > 0; end--) {
+		heap_swap(&keys[0], &keys[end]);
+		heap_down(keys, end, &largest);
+	}
 }
 
 static int run_topk(inf_node *n, void *ws, const inf_cpu_ctx *cx)
