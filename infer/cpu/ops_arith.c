@@ -236,7 +236,7 @@ static int run_cumsum(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 				int64_t vi = ops_dtype_is_int(dt) ? ops_get_i64(x->data, dt, i) : 0;
 				double vf = ops_dtype_is_int(dt) ? 0 : ops_get_f64(x->data, dt, i);
 				if (!excl) {
-					si += vi;
+					si = ops_wrap_add(si, vi);
 					sf += vf;
 				}
 				if (ops_dtype_is_int(dt))
@@ -244,7 +244,7 @@ static int run_cumsum(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 				else
 					ops_put_f64(y->data, dt, i, sf);
 				if (excl) {
-					si += vi;
+					si = ops_wrap_add(si, vi);
 					sf += vf;
 				}
 			}
@@ -254,9 +254,10 @@ static int run_cumsum(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 
 /* ---- Shrink: x - bias above lambd, x + bias below -lambd, 0 between ---- */
 
+/* Floats only: on integers the float lambd and bias would need casts the spec leaves open. */
 OPS_SHAPE(shape_shrink, 1, 1)
 {
-	if (!dtype_numeric_not_bool(n->in[0]->dtype) || !inf_dtype_size(n->in[0]->dtype))
+	if (!ops_dtype_is_float(n->in[0]->dtype) || !inf_dtype_size(n->in[0]->dtype))
 		return ops_fail(err, errlen, VP_EUNSUP, "data type %d is not supported", n->in[0]->dtype);
 	ops_same_shape(n);
 	return 0;

@@ -158,6 +158,18 @@ int ops_pool_threads(const inf_cpu_ctx *cx);
 typedef void (*ops_range_fn)(void *arg, int64_t lo, int64_t hi);
 void ops_par_range(const inf_cpu_ctx *cx, int64_t count, int64_t min_len, ops_range_fn fn, void *arg);
 
+/* int64 sums and products that wrap like numpy's instead of overflowing into undefined
+ * behaviour: a model's (or a fuzzer's) constants may be anything. */
+static inline int64_t ops_wrap_add(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
+static inline int64_t ops_wrap_mul(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a * (uint64_t)b);
+}
+
 /* Copies in[0] to out[0] unless they alias (Identity, Reshape, Flatten, ...). */
 void ops_copy_through(inf_node *n);
 

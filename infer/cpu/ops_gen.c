@@ -26,7 +26,11 @@ static int range_count(const inf_node *n, int64_t *ret, char *err, size_t errlen
 		if (d == 0)
 			return ops_fail(err, errlen, VP_EMODEL, "delta is 0");
 		/* ceil of the exact quotient, without the double rounding of large int64 spans */
-		int64_t span = l - s, q = span / d;
+		int64_t span, q;
+		/* INT64_MIN / -1 traps: refused with the overflowing spans */
+		if (__builtin_sub_overflow(l, s, &span) || (span == INT64_MIN && d == -1))
+			return ops_fail(err, errlen, VP_EMODEL, "limit - start overflows");
+		q = span / d;
 		if (q * d != span && ((span < 0) == (d < 0)))
 			q++;
 		*ret = q > 0 ? q : 0;
@@ -37,6 +41,8 @@ static int range_count(const inf_node *n, int64_t *ret, char *err, size_t errlen
 	if (d == 0 || !isfinite(s) || !isfinite(l) || !isfinite(d))
 		return ops_fail(err, errlen, VP_EMODEL, "start, limit and delta must be finite, delta non-zero");
 	c = ceil((l - s) / d);
+	if (c > 1e15)           /* far beyond any tensor the planner accepts; keeps the cast defined */
+		return ops_fail(err, errlen, VP_EMODEL, "Range of %g elements", c);
 	*ret = c > 0 ? (int64_t)c : 0;
 	return 0;
 }
@@ -70,8 +76,8 @@ static int run_range(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 	(void)ws; (void)cx;
 	for (int64_t i = 0, cnt = inf_tensor_numel(y); i < cnt; i++) {
 		if (ops_dtype_is_int(dt))
-			ops_put_i64(y->data, dt, i, ops_get_i64(n->in[0]->data, dt, 0) +
-			            i * ops_get_i64(n->in[2]->data, dt, 0));
+			ops_put_i64(y->data, dt, i, ops_wrap_add(ops_get_i64(n->in[0]->data, dt, 0),
+			                                         ops_wrap_mul(i, ops_get_i64(n->in[2]->data, dt, 0))));
 		else
 			ops_put_f64(y->data, dt, i, ops_get_f64(n->in[0]->data, dt, 0) +
 			            (double)i * ops_get_f64(n->in[2]->data, dt, 0));
@@ -94,9 +100,9 @@ OPS_SHAPE(shape_tile, 2, 1)
 	if (cnt != x->ndim)
 		return ops_fail(err, errlen, VP_EMODEL, "%d repeats for a rank-%d input", cnt, x->ndim);
 	for (int d = 0; d < x->ndim; d++) {
-		if (rep[d] < 0)
-			return ops_fail(err, errlen, VP_EMODEL, "negative repeat %lld", (long long)rep[d]);
-		dims[d] = x->dims[d] * rep[d];
+		if (rep[d] < 0 || __builtin_mul_overflow(x->dims[d], rep[d], &dims[d]))
+			return ops_fail(err, errlen, VP_EMODEL, "repeat %lld is negative or too large",
+			                (long long)rep[d]);
 	}
 	ops_set_shape(n->out[0], x->dtype, x->ndim, dims);
 	return 0;

@@ -310,8 +310,13 @@ OPS_SHAPE(shape_gather_elements, 2, 1)
 		return ops_fail(err, errlen, VP_EMODEL, "indices must be int32 or int64");
 	if (!inf_dtype_size(x->dtype))
 		return ops_fail(err, errlen, VP_EUNSUP, "data type %d is not supported", x->dtype);
-	if (x->ndim < 1 || ix->ndim != x->ndim || ops_axis(inf_attr_int(n, "axis", 0), x->ndim) < 0)
+	int axis = ops_axis(inf_attr_int(n, "axis", 0), x->ndim);
+	if (x->ndim < 1 || ix->ndim != x->ndim || axis < 0)
 		return ops_fail(err, errlen, VP_EMODEL, "indices must have the data's rank, axis in range");
+	for (int d = 0; d < x->ndim; d++)
+		if (d != axis && ix->dims[d] > x->dims[d])
+			return ops_fail(err, errlen, VP_EMODEL, "indices dim %d (%lld) exceeds the data's (%lld)", d,
+			                (long long)ix->dims[d], (long long)x->dims[d]);
 	ops_set_shape(n->out[0], x->dtype, ix->ndim, ix->dims);
 	return 0;
 }

@@ -192,12 +192,13 @@ static int run_lrn(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 	for (int64_t b = 0; b < x->dims[0]; b++)
 		for (int64_t c = 0; c < ch; c++)
 			for (int64_t i = 0; i < plane; i++) {
+				/* the window clipped to the channels first: a huge size must not loop for ever */
+				int64_t lo = c - (before < c ? before : c), hi = c + (after < ch - 1 - c ? after : ch - 1 - c);
 				double ss = 0;
-				for (int64_t k = c - before; k <= c + after; k++)
-					if (k >= 0 && k < ch) {
-						double v = xp[(b * ch + k) * plane + i];
-						ss += v * v;
-					}
+				for (int64_t k = lo; k <= hi; k++) {
+					double v = xp[(b * ch + k) * plane + i];
+					ss += v * v;
+				}
 				int64_t at = (b * ch + c) * plane + i;
 				y[at] = (float)(xp[at] / pow(bias + alpha / (double)size * ss, beta));
 			}

@@ -19,8 +19,8 @@ OPS_SHAPE(shape_d2s, 1, 1)
 	int64_t b = inf_attr_int(n, "blocksize", 0), dims[4];
 	const char *mode = inf_attr_str(n, "mode", "DCR");
 
-	if (x->ndim != 4 || b < 1 || !inf_dtype_size(x->dtype))
-		return ops_fail(err, errlen, VP_EMODEL, "needs a 4-D input and a positive blocksize");
+	if (x->ndim != 4 || b < 1 || b > 4096 || !inf_dtype_size(x->dtype))
+		return ops_fail(err, errlen, VP_EMODEL, "needs a 4-D input and a blocksize in 1..4096");
 	if (is_d2s(n) && strcmp(mode, "DCR") != 0 && strcmp(mode, "CRD") != 0)
 		return ops_fail(err, errlen, VP_EUNSUP, "mode '%s' is not supported", mode);
 	memcpy(dims, x->dims, sizeof(dims));
@@ -28,12 +28,13 @@ OPS_SHAPE(shape_d2s, 1, 1)
 		if (x->dims[1] % (b * b))
 			return ops_fail(err, errlen, VP_EMODEL, "channels not divisible by blocksize^2");
 		dims[1] /= b * b;
-		dims[2] *= b;
-		dims[3] *= b;
+		if (__builtin_mul_overflow(dims[2], b, &dims[2]) || __builtin_mul_overflow(dims[3], b, &dims[3]))
+			return ops_fail(err, errlen, VP_EMODEL, "output too large");
 	} else {
 		if (x->dims[2] % b || x->dims[3] % b)
 			return ops_fail(err, errlen, VP_EMODEL, "height or width not divisible by blocksize");
-		dims[1] *= b * b;
+		if (__builtin_mul_overflow(dims[1], b * b, &dims[1]))
+			return ops_fail(err, errlen, VP_EMODEL, "output too large");
 		dims[2] /= b;
 		dims[3] /= b;
 	}
@@ -129,6 +130,8 @@ static int run_eyelike(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 
 	(void)ws; (void)cx;
 	memset(y->data, 0, inf_tensor_bytes(y));
+	if (k >= cols || k <= -rows)
+		return 0;               /* the diagonal misses the matrix (and i + k cannot overflow) */
 	for (int64_t i = 0; i < rows; i++)
 		if (i + k >= 0 && i + k < cols)
 			ops_put_f64(y->data, y->dtype, i * cols + i + k, 1.0);
@@ -145,8 +148,12 @@ static int onehot_depth(const inf_node *n, int64_t *ret, char *err, size_t errle
 		return ops_fail(err, errlen, VP_EMODEL, "depth must be a numeric scalar");
 	if (!d->is_const || !d->data)
 		return ops_fail(err, errlen, VP_EUNSUP, "depth (%s) must be a constant: it decides the shape", d->name);
-	*ret = ops_get_i64(d->data, d->dtype, 0);
-	return *ret > 0 ? 0 : ops_fail(err, errlen, VP_EMODEL, "depth must be positive");
+	/* floats are range-checked before the cast (NaN or 1e30 would make it undefined) */
+	double v = ops_get_f64(d->data, d->dtype, 0);
+	if (!(v >= 1 && v < 1e12))
+		return ops_fail(err, errlen, VP_EMODEL, "depth must be positive");
+	*ret = ops_dtype_is_int(d->dtype) ? ops_get_i64(d->data, d->dtype, 0) : (int64_t)v;
+	return 0;
 }
 
 OPS_SHAPE(shape_onehot, 3, 1)
@@ -167,6 +174,24 @@ OPS_SHAPE(shape_onehot, 3, 1)
 	return 0;
 }
 
+/* Index i of ix: floats truncated, negative ones counting from the end (the spec);
+ * -1 (all off) outside [-depth, depth), NaN included. */
+static int64_t onehot_index(const inf_tensor *ix, int64_t i, int64_t depth)
+{
+	int64_t j;
+
+	if (ops_dtype_is_int(ix->dtype)) {
+		j = ops_get_i64(ix->data, ix->dtype, i);
+	} else {
+		double v = ops_get_f64(ix->data, ix->dtype, i);
+		if (!(v > -(double)depth - 1 && v < (double)depth + 1))
+			return -1;
+		j = (int64_t)v;
+	}
+	j = j < 0 ? j + depth : j;
+	return j >= 0 && j < depth ? j : -1;
+}
+
 static int run_onehot(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 {
 	const inf_tensor *ix = n->in[0], *v = n->in[2];
@@ -184,9 +209,7 @@ static int run_onehot(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 	for (int64_t o = 0; o < outer; o++)
 		for (int64_t c = 0; c < depth; c++)
 			for (int64_t i = 0; i < inner; i++) {
-				/* float indices are truncated, negative ones count from the end (the spec) */
-				int64_t j = ops_get_i64(ix->data, ix->dtype, o * inner + i);
-				j = j < 0 ? j + depth : j;
+				int64_t j = onehot_index(ix, o * inner + i, depth);
 				memcpy(out + (size_t)((o * depth + c) * inner + i) * es,
 				       (const char *)v->data + (j == c ? es : 0), es);
 			}

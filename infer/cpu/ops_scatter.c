@@ -31,8 +31,8 @@ static void apply(int red, inf_tensor *y, int64_t dst, const inf_tensor *u, int6
 		memcpy((char *)y->data + (size_t)dst * es, (const char *)u->data + (size_t)src * es, es);
 	} else if (ops_dtype_is_int(dt)) {
 		int64_t a = ops_get_i64(y->data, dt, dst), b = ops_get_i64(u->data, dt, src);
-		ops_put_i64(y->data, dt, dst, red == RED_ADD ? a + b : red == RED_MUL ? a * b :
-		            red == RED_MAX ? (a > b ? a : b) : (a < b ? a : b));
+		ops_put_i64(y->data, dt, dst, red == RED_ADD ? ops_wrap_add(a, b) :
+		            red == RED_MUL ? ops_wrap_mul(a, b) : red == RED_MAX ? (a > b ? a : b) : (a < b ? a : b));
 	} else {
 		double a = ops_get_f64(y->data, dt, dst), b = ops_get_f64(u->data, dt, src);
 		ops_put_f64(y->data, dt, dst, red == RED_ADD ? a + b : red == RED_MUL ? a * b :
