@@ -490,7 +490,8 @@ static const char *const all_ops[] = {
 	"Min", "Range", "Tile", "Size", "TopK", "ArgMax", "ArgMin", "Hardmax", "GatherElements",
 	"LayerNormalization", "InstanceNormalization", "ScatterND", "ScatterElements", "GatherND",
 	"GridSample", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare",
-	"DepthToSpace", "SpaceToDepth", "Trilu", "EyeLike", "OneHot", "CumSum", "Shrink", "LRN", NULL,
+	"DepthToSpace", "SpaceToDepth", "Trilu", "EyeLike", "OneHot", "CumSum", "Shrink", "LRN", "Einsum",
+	NULL,
 };
 
 /* A malformed model may give any operator no inputs, an omitted first input or no

@@ -482,6 +482,31 @@ static void test_eyelike_and_shrink_follow_the_spec(void **state)
 	tn_free(&o);
 }
 
+/* Implicit outputs keep the labels used once, in order ("ij,jk" is a matrix product); a
+ * label repeated in one term walks the diagonal ("ii" is the trace). */
+static void test_einsum_implicit_output_and_trace(void **state)
+{
+	int64_t da[2] = { 2, 3 }, db[2] = { 3, 2 }, dt[2] = { 3, 3 };
+	tnode o;
+
+	(void)state;
+	tn_init(&o, "Einsum", 2, 1);
+	tn_in(&o, 0, INF_DT_FLOAT, 2, da, (float[6]){ 1, 2, 3, 4, 5, 6 }, 0);
+	tn_in(&o, 1, INF_DT_FLOAT, 2, db, (float[6]){ 1, 0, 0, 1, 1, 1 }, 0);
+	tn_attr(&o, "equation", INF_ATTR_STRING, 0, 0, "ij, jk");
+	assert_int_equal(tn_run(&o), 0);
+	assert_int_equal(o.out[0]->ndim, 2);
+	assert_memory_equal(out_f32(&o, 0), ((float[4]){ 4, 5, 10, 11 }), 4 * sizeof(float));
+	tn_free(&o);
+	tn_init(&o, "Einsum", 1, 1);
+	tn_in(&o, 0, INF_DT_FLOAT, 2, dt, (float[9]){ 1, 9, 9, 9, 2, 9, 9, 9, 3 }, 0);
+	tn_attr(&o, "equation", INF_ATTR_STRING, 0, 0, "ii");
+	assert_int_equal(tn_run(&o), 0);
+	assert_int_equal(o.out[0]->ndim, 0);
+	assert_float_equal(out_f32(&o, 0)[0], 6.0, 0);
+	tn_free(&o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -501,6 +526,7 @@ int main(void)
 		cmocka_unit_test(test_instance_norm_normalises_each_plane_then_scales),
 		cmocka_unit_test(test_grid_sample_on_pixel_centres_reproduces_the_image),
 		cmocka_unit_test(test_eyelike_and_shrink_follow_the_spec),
+		cmocka_unit_test(test_einsum_implicit_output_and_trace),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

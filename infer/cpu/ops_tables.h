@@ -23,5 +23,6 @@ extern const inf_op ops_scatter[];
 extern const inf_op ops_grid_sample[];
 extern const inf_op ops_reduce_more[];
 extern const inf_op ops_rearrange[];
+extern const inf_op ops_einsum[];
 
 #endif
