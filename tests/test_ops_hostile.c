@@ -26,17 +26,19 @@ static const char *const ops[] = {
 	"InstanceNormalization", "LRN", "ScatterND", "ScatterElements", "GatherND", "GridSample", "ReduceProd",
 	"ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare", "DepthToSpace",
 	"SpaceToDepth", "Trilu", "EyeLike", "OneHot", "Neg", "Abs", "Sign", "Round", "Erf", "Selu", "Celu",
-	"Einsum",
+	"Einsum", "RoiAlign",
 };
 static const int dtypes[] = { INF_DT_FLOAT, INF_DT_INT64, INF_DT_INT32, INF_DT_BOOL, INF_DT_UINT8, INF_DT_INT8,
 	                      INF_DT_DOUBLE, INF_DT_FLOAT16 };
 static const char *const attr_names[] = { "axis", "keepdims", "k", "largest", "fmod", "exclusive", "reverse",
 	"upper", "blocksize", "size", "batch_dims", "select_last_index", "detect_positive", "epsilon", "lambd",
 	"bias", "alpha", "mode", "padding_mode", "align_corners", "reduction", "dtype", "noop_with_empty_axes",
-	"gamma", "equation" };
+	"gamma", "equation", "output_height", "output_width", "sampling_ratio", "spatial_scale",
+	"coordinate_transformation_mode" };
 static const char *const attr_strs[] = { "bilinear", "nearest", "bicubic", "zeros", "border", "reflection",
 	"add", "mul", "max", "min", "none", "DCR", "CRD", "junk", "ij,jk", "...ii->...i", "i,i", "ab->ba",
-	"a...,...b->ab", "->", ",", "......", "abcdefghi,j" };
+	"a...,...b->ab", "->", ",", "......", "abcdefghi,j", "avg",
+	"half_pixel", "output_half_pixel" };
 static const int64_t attr_ints[] = { 0, 1, -1, 2, 3, -5, INT64_MAX, INT64_MIN, 1000000000000LL, 7 };
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))

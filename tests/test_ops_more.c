@@ -507,6 +507,34 @@ static void test_einsum_implicit_output_and_trace(void **state)
 	tn_free(&o);
 }
 
+/* On a constant image every avg bin is the constant; a batch index outside X is refused. */
+static void test_roi_align_averages_and_refuses_a_bad_batch_index(void **state)
+{
+	int64_t dx[4] = { 1, 1, 4, 4 }, dr[2] = { 1, 4 }, db[1] = { 1 };
+	float img[16];
+	tnode o;
+
+	(void)state;
+	for (int i = 0; i < 16; i++)
+		img[i] = 2.5f;
+	for (int bad = 0; bad < 2; bad++) {
+		tn_init(&o, "RoiAlign", 3, 1);
+		tn_in(&o, 0, INF_DT_FLOAT, 4, dx, img, 0);
+		tn_in(&o, 1, INF_DT_FLOAT, 2, dr, (float[4]){ 0.5f, 0.5f, 3, 3 }, 0);
+		tn_in(&o, 2, INF_DT_INT64, 1, db, (int64_t[1]){ bad }, 0);
+		tn_attr(&o, "output_height", INF_ATTR_INT, 2, 0, NULL);
+		tn_attr(&o, "output_width", INF_ATTR_INT, 2, 0, NULL);
+		if (bad) {
+			assert_int_equal(tn_run(&o), VP_EMODEL);
+		} else {
+			assert_int_equal(tn_run(&o), 0);
+			for (int i = 0; i < 4; i++)
+				assert_float_equal(out_f32(&o, 0)[i], 2.5, 1e-6);
+		}
+		tn_free(&o);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -527,6 +555,7 @@ int main(void)
 		cmocka_unit_test(test_grid_sample_on_pixel_centres_reproduces_the_image),
 		cmocka_unit_test(test_eyelike_and_shrink_follow_the_spec),
 		cmocka_unit_test(test_einsum_implicit_output_and_trace),
+		cmocka_unit_test(test_roi_align_averages_and_refuses_a_bad_batch_index),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

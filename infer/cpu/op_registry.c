@@ -9,7 +9,7 @@ static const inf_op *const families[] = {
 	ops_conv, ops_elementwise, ops_pool, ops_shape, ops_layout, ops_resize, ops_math, ops_pad,
 	ops_reduce, ops_logic, ops_arith, ops_gen,
 	ops_index, ops_norm, ops_scatter, ops_grid_sample, ops_reduce_more,
-	ops_rearrange, ops_einsum,
+	ops_rearrange, ops_einsum, ops_roi_align,
 };
 
 const inf_op *inf_op_find(const char *op_type)

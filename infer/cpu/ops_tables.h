@@ -24,5 +24,6 @@ extern const inf_op ops_grid_sample[];
 extern const inf_op ops_reduce_more[];
 extern const inf_op ops_rearrange[];
 extern const inf_op ops_einsum[];
+extern const inf_op ops_roi_align[];
 
 #endif
