@@ -128,6 +128,18 @@ static void roi_bin(const float *img, int64_t ch, int64_t h, int64_t w, const do
 	}
 }
 
+/* The adaptive grid: ceil(roi size / bins) samples per bin and axis. A box inside the map
+ * never asks more than the map's size, so the cap changes nothing for real boxes and keeps
+ * a hostile one (1e30 wide, NaN) from looping for ever. */
+static int64_t roi_grid(double roi, int64_t bins, int64_t map)
+{
+	double g = ceil(roi / (double)bins);
+
+	if (!(g > 0))
+		return 0;                    /* empty box or NaN: no samples, the bin is 0 */
+	return g < (double)map ? (int64_t)g : map;
+}
+
 static int run_roi_align(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 {
 	const inf_tensor *x = n->in[0], *rois = n->in[1], *bi = n->in[2];
@@ -154,10 +166,7 @@ static int run_roi_align(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 			rh = rh > 1.0 ? rh : 1.0;
 		}
 		double bh = rh / (double)c.oh, bw = rw / (double)c.ow;
-		/* the adaptive grid, bounded so a hostile box cannot loop for ever */
-		double ay = ceil(rh / (double)c.oh), ax = ceil(rw / (double)c.ow);
-		int64_t gy = c.ratio ? c.ratio : (ay > 0 && ay < 64 ? (int64_t)ay : ay >= 64 ? 64 : 0);
-		int64_t gx = c.ratio ? c.ratio : (ax > 0 && ax < 64 ? (int64_t)ax : ax >= 64 ? 64 : 0);
+		int64_t gy = c.ratio ? c.ratio : roi_grid(rh, c.oh, h), gx = c.ratio ? c.ratio : roi_grid(rw, c.ow, w);
 		for (int64_t py = 0; py < c.oh; py++)
 			for (int64_t px = 0; px < c.ow; px++) {
 				double box[4] = { x1 + (double)px * bw, y1 + (double)py * bh, bw, bh };
