@@ -26,14 +26,14 @@ static const char *const ops[] = {
 	"InstanceNormalization", "LRN", "ScatterND", "ScatterElements", "GatherND", "GridSample", "ReduceProd",
 	"ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare", "DepthToSpace",
 	"SpaceToDepth", "Trilu", "EyeLike", "OneHot", "Neg", "Abs", "Sign", "Round", "Erf", "Selu", "Celu",
-	"Einsum", "RoiAlign",
+	"Einsum", "RoiAlign", "MeanVarianceNormalization",
 };
 static const int dtypes[] = { INF_DT_FLOAT, INF_DT_INT64, INF_DT_INT32, INF_DT_BOOL, INF_DT_UINT8, INF_DT_INT8,
 	                      INF_DT_DOUBLE, INF_DT_FLOAT16 };
 static const char *const attr_names[] = { "axis", "keepdims", "k", "largest", "fmod", "exclusive", "reverse",
 	"upper", "blocksize", "size", "batch_dims", "select_last_index", "detect_positive", "epsilon", "lambd",
 	"bias", "alpha", "mode", "padding_mode", "align_corners", "reduction", "dtype", "noop_with_empty_axes",
-	"gamma", "equation", "output_height", "output_width", "sampling_ratio", "spatial_scale",
+	"gamma", "equation", "axes", "output_height", "output_width", "sampling_ratio", "spatial_scale",
 	"coordinate_transformation_mode" };
 static const char *const attr_strs[] = { "bilinear", "nearest", "bicubic", "zeros", "border", "reflection",
 	"add", "mul", "max", "min", "none", "DCR", "CRD", "junk", "ij,jk", "...ii->...i", "i,i", "ab->ba",
@@ -117,9 +117,12 @@ static void make_attrs(hnode *h)
 
 	h->n.n_attr = (int)(rnd() % 5);
 	for (int a = 0; a < h->n.n_attr; a++) {
-		int type = (int)(rnd() % 3);
+		int type = (int)(rnd() % 4);
 		h->attr[a].name = (char *)attr_names[rnd() % N_OF(attr_names)];
-		h->attr[a].type = type == 0 ? INF_ATTR_INT : type == 1 ? INF_ATTR_FLOAT : INF_ATTR_STRING;
+		h->attr[a].type = type == 0 ? INF_ATTR_INT : type == 1 ? INF_ATTR_FLOAT : type == 2 ? INF_ATTR_STRING :
+		                  INF_ATTR_INTS;
+		h->attr[a].ints = (int64_t *)&attr_ints[rnd() % 4];     /* a run of up to 6 from the table */
+		h->attr[a].n = (int)(rnd() % 7);
 		h->attr[a].i = attr_ints[rnd() % N_OF(attr_ints)];
 		h->attr[a].f = floats[rnd() % N_OF(floats)];
 		h->attr[a].s = (char *)attr_strs[rnd() % N_OF(attr_strs)];

@@ -1,6 +1,7 @@
 /* Normalisations: LayerNormalization (opset 17: the axes from `axis` to the last,
  * optional Mean and InvStdDev outputs), InstanceNormalization (per image and channel
- * over the spatial axes) and LRN (across nearby channels). Float tensors; the mean and variance
+ * over the spatial axes), MeanVarianceNormalization (over chosen axes) and LRN (across
+ * nearby channels). Float tensors; the mean and variance
  * accumulate in double, so long rows (a transformer's 256 to 1024 features) lose no
  * precision to the float sums. */
 #include <math.h>
@@ -205,9 +206,114 @@ static int run_lrn(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 	return 0;
 }
 
+/* ---- MeanVarianceNormalization: (x - E[x]) / (sqrt(E[x^2] - E[x]^2) + 1e-9) over `axes` ---- */
+
+/* Marks the normalised axes (attribute at every opset, default N, H, W); -1 when invalid. */
+static int mvn_axes(const inf_node *n, int *red)
+{
+	static const int64_t def[3] = { 0, 2, 3 };
+	const int64_t *axes = def;
+	int cnt = inf_attr_ints(n, "axes", &axes), nd = n->in[0]->ndim;
+
+	if (cnt < 0) {
+		axes = def;
+		cnt = 3;
+	}
+	memset(red, 0, sizeof(int) * INF_MAX_DIMS);
+	for (int i = 0; i < cnt; i++) {
+		int a = ops_axis(axes[i], nd);
+		if (a < 0)
+			return -1;
+		red[a] = 1;
+	}
+	return 0;
+}
+
+OPS_SHAPE(shape_mvn, 1, 1)
+{
+	int red[INF_MAX_DIMS], rc = ops_need_float(n, 0, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	if (mvn_axes(n, red) < 0)
+		return ops_fail(err, errlen, VP_EMODEL, "axes out of range");
+	ops_same_shape(n);
+	return 0;
+}
+
+/* Group (the non-normalised index) of every element: strides per axis, 0 on normalised ones. */
+static void mvn_strides(const inf_tensor *x, const int *red, int64_t *gs, int64_t *groups)
+{
+	int64_t acc = 1;
+
+	for (int d = x->ndim - 1; d >= 0; d--) {
+		gs[d] = red[d] ? 0 : acc;
+		acc *= red[d] ? 1 : x->dims[d];
+	}
+	*groups = acc;
+}
+
+static int mvn_prepare(inf_node *n, size_t *ret_workspace)
+{
+	int red[INF_MAX_DIMS];
+	int64_t gs[INF_MAX_DIMS], groups;
+
+	if (mvn_axes(n, red) < 0)
+		return VP_EMODEL;
+	mvn_strides(n->in[0], red, gs, &groups);
+	*ret_workspace = 3 * sizeof(double) * (size_t)groups;   /* sum, sum of squares, count */
+	return 0;
+}
+
+/* pass 0 accumulates the sums per group, pass 1 writes y */
+static void mvn_pass(const inf_tensor *x, const int64_t *gs, double *acc, float *y, int pass, int64_t groups)
+{
+	const float *xp = x->data;
+	int64_t idx[INF_MAX_DIMS] = { 0 }, g = 0;
+
+	for (int64_t i = 0, total = inf_tensor_numel(x); i < total; i++) {
+		double v = xp[i];
+		if (pass == 0) {
+			acc[g] += v;
+			acc[groups + g] += v * v;
+			acc[2 * groups + g] += 1;
+		} else {
+			double cnt = acc[2 * groups + g], mean = acc[g] / cnt, var = acc[groups + g] / cnt - mean * mean;
+			y[i] = (float)((v - mean) / (sqrt(var > 0 ? var : 0) + 1e-9));
+		}
+		for (int d = x->ndim - 1; d >= 0; d--) {
+			g += gs[d];
+			if (++idx[d] < x->dims[d])
+				break;
+			g -= gs[d] * x->dims[d];
+			idx[d] = 0;
+		}
+	}
+}
+
+static int run_mvn(inf_node *n, void *ws, const inf_cpu_ctx *cx)
+{
+	int red[INF_MAX_DIMS];
+	int64_t gs[INF_MAX_DIMS], groups;
+	double *acc = ws;
+
+	(void)cx;
+	if (mvn_axes(n, red) < 0)
+		return VP_EMODEL;
+	mvn_strides(n->in[0], red, gs, &groups);
+	if (groups == 0)
+		return 0;               /* an empty tensor (and no workspace to clear) */
+	memset(acc, 0, 3 * sizeof(double) * (size_t)groups);
+	mvn_pass(n->in[0], gs, acc, n->out[0]->data, 0, groups);
+	mvn_pass(n->in[0], gs, acc, n->out[0]->data, 1, groups);
+	return 0;
+}
+
 const inf_op ops_norm[] = {
 	{ .op_type = "LayerNormalization", .shape = shape_layer_norm, .run_cpu = run_layer_norm },
 	{ .op_type = "InstanceNormalization", .shape = shape_instance_norm, .run_cpu = run_instance_norm },
 	{ .op_type = "LRN", .shape = shape_lrn, .run_cpu = run_lrn },
+	{ .op_type = "MeanVarianceNormalization", .shape = shape_mvn, .prepare = mvn_prepare,
+	  .run_cpu = run_mvn },
 	{ .op_type = NULL },
 };
