@@ -13,11 +13,11 @@ tool="$BUILD/tests/tool_onnx_conformance"
 # Xor, IsInf, Selu, Softsign, ThresholdedRelu, EyeLike, Shrink, InstanceNormalization and
 # the trigonometric family (Sin ... Atanh), which tests/test_ops_more.c checks instead.
 CLAIMED="Abs Add ArgMax ArgMin AveragePool BatchNormalization Cast CastLike Ceil Celu Clip Concat
-Constant ConstantOfShape Conv ConvTranspose Cos CumSum DepthToSpace Div Dropout Einsum Elu Equal
-Erf Exp Expand Flatten Floor Gather GatherElements GatherND Gemm Greater GreaterOrEqual
+Constant ConstantOfShape Conv ConvTranspose Cos CumSum DepthToSpace Det Div Dropout Einsum Elu
+Equal Erf Exp Expand Flatten Floor Gather GatherElements GatherND Gemm Greater GreaterOrEqual
 GridSample HardSigmoid HardSwish Hardmax Identity IsNaN LRN LayerNormalization LeakyRelu Less
-LessOrEqual Log LogSoftmax MatMul Max MaxPool Mean MeanVarianceNormalization Min Mod Mul Neg
-OneHot Or PRelu Pad Pow Range Reciprocal ReduceL1 ReduceL2 ReduceLogSum ReduceLogSumExp
+LessOrEqual Log LogSoftmax MatMul Max MaxPool MaxUnpool Mean MeanVarianceNormalization Min Mod
+Mul Neg OneHot Or PRelu Pad Pow Range Reciprocal ReduceL1 ReduceL2 ReduceLogSum ReduceLogSumExp
 ReduceMax ReduceMean ReduceMin ReduceProd ReduceSum ReduceSumSquare Relu Reshape Resize RoiAlign
 Round ScatterElements ScatterND Shape Sigmoid Sign Size Slice Softmax SpaceToDepth Split Sqrt
 Squeeze Sub Sum Tanh Tile TopK Transpose Trilu Unsqueeze Where"

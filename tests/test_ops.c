@@ -491,7 +491,7 @@ static const char *const all_ops[] = {
 	"LayerNormalization", "InstanceNormalization", "ScatterND", "ScatterElements", "GatherND",
 	"GridSample", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare",
 	"DepthToSpace", "SpaceToDepth", "Trilu", "EyeLike", "OneHot", "CumSum", "Shrink", "LRN", "Einsum",
-	"RoiAlign", "MeanVarianceNormalization", NULL,
+	"RoiAlign", "MeanVarianceNormalization", "Det", "MaxUnpool", NULL,
 };
 
 /* A malformed model may give any operator no inputs, an omitted first input or no

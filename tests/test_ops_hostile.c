@@ -26,15 +26,17 @@ static const char *const ops[] = {
 	"InstanceNormalization", "LRN", "ScatterND", "ScatterElements", "GatherND", "GridSample", "ReduceProd",
 	"ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare", "DepthToSpace",
 	"SpaceToDepth", "Trilu", "EyeLike", "OneHot", "Neg", "Abs", "Sign", "Round", "Erf", "Selu", "Celu",
-	"Einsum", "RoiAlign", "MeanVarianceNormalization",
+	"Einsum", "RoiAlign", "MeanVarianceNormalization", "Det", "MaxUnpool",
 };
-static const int dtypes[] = { INF_DT_FLOAT, INF_DT_INT64, INF_DT_INT32, INF_DT_BOOL, INF_DT_UINT8, INF_DT_INT8,
-	                      INF_DT_DOUBLE, INF_DT_FLOAT16 };
+static const int dtypes[] = {
+	INF_DT_FLOAT, INF_DT_INT64, INF_DT_INT32, INF_DT_BOOL, INF_DT_UINT8, INF_DT_INT8, INF_DT_DOUBLE,
+	INF_DT_FLOAT16,
+};
 static const char *const attr_names[] = { "axis", "keepdims", "k", "largest", "fmod", "exclusive", "reverse",
 	"upper", "blocksize", "size", "batch_dims", "select_last_index", "detect_positive", "epsilon", "lambd",
 	"bias", "alpha", "mode", "padding_mode", "align_corners", "reduction", "dtype", "noop_with_empty_axes",
-	"gamma", "equation", "axes", "output_height", "output_width", "sampling_ratio", "spatial_scale",
-	"coordinate_transformation_mode" };
+	"gamma", "equation", "axes", "kernel_shape", "strides", "pads", "output_height", "output_width",
+	"sampling_ratio", "spatial_scale", "coordinate_transformation_mode" };
 static const char *const attr_strs[] = { "bilinear", "nearest", "bicubic", "zeros", "border", "reflection",
 	"add", "mul", "max", "min", "none", "DCR", "CRD", "junk", "ij,jk", "...ii->...i", "i,i", "ab->ba",
 	"a...,...b->ab", "->", ",", "......", "abcdefghi,j", "avg",

@@ -1,6 +1,6 @@
 /* Float linear algebra and normalisation: MatMul and Gemm (OpenBLAS sgemm, fused
  * activation), Softmax/LogSoftmax (both axis conventions), BatchNormalization
- * (inference, and training mode for completeness), ReduceMean/ReduceMax. */
+ * (inference, and training mode for completeness), Det (LU in double). */
 #include <math.h>
 #include <string.h>
 
@@ -309,11 +309,82 @@ static int run_batchnorm(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 	return 0;
 }
 
+/* ---- Det: determinants of the [..., M, M] matrices ---- */
+
+OPS_SHAPE(shape_det, 1, 1)
+{
+	const inf_tensor *x = n->in[0];
+	int rc = ops_need_float(n, 0, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	if (x->ndim < 2 || x->dims[x->ndim - 1] != x->dims[x->ndim - 2] || x->dims[x->ndim - 1] > 1024)
+		return ops_fail(err, errlen, VP_EMODEL, "needs square matrices [..., M, M], M <= 1024");
+	ops_set_shape(n->out[0], INF_DT_FLOAT, x->ndim - 2, x->dims);
+	return 0;
+}
+
+static int det_prepare(inf_node *n, size_t *ret_workspace)
+{
+	int64_t m = n->in[0]->dims[n->in[0]->ndim - 1];
+
+	*ret_workspace = sizeof(double) * (size_t)(m * m);
+	return 0;
+}
+
+/* LU with partial pivoting in double on a copy a[m * m]; the product of the pivots. */
+static double det_lu(double *a, int64_t m)
+{
+	double det = 1.0;
+
+	for (int64_t c = 0; c < m; c++) {
+		int64_t p = c;
+		for (int64_t r = c + 1; r < m; r++)
+			if (fabs(a[r * m + c]) > fabs(a[p * m + c]))
+				p = r;
+		if (a[p * m + c] == 0.0)
+			return 0.0;
+		if (p != c) {
+			for (int64_t k = 0; k < m; k++) {
+				double t = a[c * m + k];
+				a[c * m + k] = a[p * m + k];
+				a[p * m + k] = t;
+			}
+			det = -det;
+		}
+		det *= a[c * m + c];
+		for (int64_t r = c + 1; r < m; r++) {
+			double f = a[r * m + c] / a[c * m + c];
+			for (int64_t k = c; k < m; k++)
+				a[r * m + k] -= f * a[c * m + k];
+		}
+	}
+	return det;
+}
+
+static int run_det(inf_node *n, void *ws, const inf_cpu_ctx *cx)
+{
+	const inf_tensor *x = n->in[0];
+	const float *xp = x->data;
+	float *y = n->out[0]->data;
+	int64_t m = x->dims[x->ndim - 1], mats = inf_tensor_numel(n->out[0]);
+	double *a = ws;
+
+	(void)cx;
+	for (int64_t i = 0; i < mats; i++) {
+		for (int64_t k = 0; k < m * m; k++)
+			a[k] = xp[i * m * m + k];
+		y[i] = (float)(m ? det_lu(a, m) : 1.0);      /* the empty matrix's determinant is 1 */
+	}
+	return 0;
+}
+
 const inf_op ops_math[] = {
 	{ .op_type = "MatMul", .shape = shape_matmul, .run_cpu = run_matmul, .fuses_act = 1 },
 	{ .op_type = "Gemm", .shape = shape_gemm, .run_cpu = run_gemm, .fuses_act = 1 },
 	{ .op_type = "Softmax", .shape = shape_softmax, .run_cpu = run_softmax },
 	{ .op_type = "LogSoftmax", .shape = shape_softmax, .run_cpu = run_softmax },
 	{ .op_type = "BatchNormalization", .shape = shape_batchnorm, .run_cpu = run_batchnorm },
+	{ .op_type = "Det", .shape = shape_det, .prepare = det_prepare, .run_cpu = run_det },
 	{ .op_type = NULL },
 };

@@ -1,4 +1,5 @@
-/* MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool over 1 to 3 spatial axes.
+/* MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool over 1 to 3 spatial axes, and
+ * MaxUnpool.
  * A pooling window is a product of per-axis ranges, so float pools reduce the outer
  * axes into a row buffer first and then slide along the row: O(k) per output instead
  * of O(k^2) (SPP blocks pool 13x13 windows). MaxPool with Indices or uint8 data takes
@@ -265,10 +266,95 @@ static int run_global_pool(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 	return 0;
 }
 
+/* ---- MaxUnpool(X, I, output_shape?): X's values at I's flat output positions, 0 elsewhere ---- */
+
+/* The inferred dims, per spatial axis (in - 1) * stride - pad_begin - pad_end + kernel: I
+ * indexes a tensor of these dims even when output_shape asks for a larger one (the
+ * reference then pads at the end of each axis). */
+static int unpool_dims(const inf_node *n, int64_t *dims, char *err, size_t errlen)
+{
+	const inf_tensor *x = n->in[0];
+	const int64_t *k, *s = NULL, *p = NULL;
+	int nk = inf_attr_ints(n, "kernel_shape", &k), sp = x->ndim - 2;
+
+	if (sp < 1 || nk != sp || (inf_attr_ints(n, "strides", &s) >= 0 && inf_attr_ints(n, "strides", &s) != sp) ||
+	    (inf_attr_ints(n, "pads", &p) >= 0 && inf_attr_ints(n, "pads", &p) != 2 * sp))
+		return ops_fail(err, errlen, VP_EMODEL, "kernel_shape, strides or pads do not fit the input");
+	dims[0] = x->dims[0];
+	dims[1] = x->dims[1];
+	for (int d = 0; d < sp; d++) {
+		int64_t st = s ? s[d] : 1, v;
+		if (k[d] < 1 || st < 1 || k[d] > 65536 || st > 65536 ||
+		    __builtin_mul_overflow(x->dims[2 + d] - 1, st, &v))
+			return ops_fail(err, errlen, VP_EMODEL, "kernel or stride out of range");
+		dims[2 + d] = v + k[d] - (p ? p[d] + p[sp + d] : 0);
+	}
+	return 0;
+}
+
+OPS_SHAPE(shape_unpool, 2, 1)
+{
+	const inf_tensor *x = n->in[0], *ix = ops_in(n, 1);
+	int64_t dims[INF_MAX_DIMS], inferred[INF_MAX_DIMS];
+	int rc = ops_need_float(n, 0, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	if (!ix || ix->dtype != INF_DT_INT64 || inf_tensor_numel(ix) != inf_tensor_numel(x))
+		return ops_fail(err, errlen, VP_EMODEL, "I must be int64 with X's shape");
+	if ((rc = unpool_dims(n, inferred, err, errlen)) < 0)
+		return rc;
+	memcpy(dims, inferred, sizeof(dims));
+	if (ops_in(n, 2) && (rc = ops_const_ints(n, 2, dims, INF_MAX_DIMS, err, errlen)) != x->ndim)
+		return rc < 0 ? rc : ops_fail(err, errlen, VP_EMODEL, "output_shape has %d values", rc);
+	for (int d = 0; d < x->ndim; d++)
+		if (inferred[d] < 0 || dims[d] < inferred[d])
+			return ops_fail(err, errlen, VP_EMODEL, "output dim %d smaller than the unpooled %lld", d,
+			                (long long)inferred[d]);
+	ops_set_shape(n->out[0], INF_DT_FLOAT, x->ndim, dims);
+	return 0;
+}
+
+/* Flat index i of the inferred dims to the same coordinates in y's (padded at the ends). */
+static int64_t unpool_remap(int64_t i, const int64_t *inferred, const inf_tensor *y)
+{
+	int64_t off = 0, scale = 1;
+
+	for (int d = y->ndim - 1; d >= 0; d--) {
+		off += (i % inferred[d]) * scale;
+		i /= inferred[d];
+		scale *= y->dims[d];
+	}
+	return off;
+}
+
+static int run_unpool(inf_node *n, void *ws, const inf_cpu_ctx *cx)
+{
+	const float *x = n->in[0]->data;
+	const int64_t *ix = n->in[1]->data;
+	float *y = n->out[0]->data;
+	int64_t inferred[INF_MAX_DIMS], total = 1;
+	char err[8];
+
+	(void)ws; (void)cx;
+	if (unpool_dims(n, inferred, err, sizeof(err)) < 0)
+		return VP_EMODEL;
+	for (int d = 0; d < n->out[0]->ndim; d++)
+		total *= inferred[d];
+	memset(y, 0, inf_tensor_bytes(n->out[0]));
+	for (int64_t i = 0, cnt = inf_tensor_numel(n->in[0]); i < cnt; i++) {
+		if (ix[i] < 0 || ix[i] >= total)
+			return VP_EMODEL;        /* an index outside the output: bad data, not a write past it */
+		y[unpool_remap(ix[i], inferred, n->out[0])] = x[i];
+	}
+	return 0;
+}
+
 const inf_op ops_pool[] = {
 	{ .op_type = "MaxPool", .shape = shape_pool, .run_cpu = run_pool },
 	{ .op_type = "AveragePool", .shape = shape_pool, .run_cpu = run_pool },
 	{ .op_type = "GlobalAveragePool", .shape = shape_global_pool, .run_cpu = run_global_pool },
 	{ .op_type = "GlobalMaxPool", .shape = shape_global_pool, .run_cpu = run_global_pool },
+	{ .op_type = "MaxUnpool", .shape = shape_unpool, .run_cpu = run_unpool },
 	{ .op_type = NULL },
 };
