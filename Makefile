@@ -27,12 +27,12 @@ endif
 
 # Host sources: every .c under the module folders, except the programs' mains.
 MAINS    := pipeline/main.c infer/run_model.c
-SRCS     := $(filter-out $(MAINS),$(wildcard pipeline/*.c decode/*.c infer/*.c kernels/*.c sinks/*.c \
+SRCS     := $(filter-out $(MAINS),$(wildcard pipeline/*.c decode/*.c infer/*.c infer/*/*.c kernels/*.c sinks/*.c \
                                           analytics/*.c view/*.c fleet/*.c))
-OBJS     := $(SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/onnx.pb-c.o
+OBJS     := $(SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/onnx.pb-c.o $(BUILD)/view/page.o
 
 ifneq ($(NVCC),)
-CU_SRCS  := $(wildcard kernels/*.cu infer/*.cu decode/*.cu)
+CU_SRCS  := $(wildcard kernels/*.cu infer/*.cu infer/*/*.cu decode/*.cu)
 CU_OBJS  := $(CU_SRCS:%.cu=$(BUILD)/%.cu.o)
 NVFLAGS  := -O2 -std=c++17 -I. -Xcompiler -fPIC,-Wall \
             -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
@@ -67,6 +67,11 @@ $(BUILD)/gen/onnx.pb-c.o: $(BUILD)/gen/onnx.pb-c.c
 $(BUILD)/%.o: %.c | $(BUILD)/gen/onnx.pb-c.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The live view's page, embedded (.incbin, path relative to the top folder): no file at run time.
+$(BUILD)/view/page.o: view/page.S view/page.html
+	@mkdir -p $(@D)
+	$(CC) -c -o $@ $<
 
 $(BUILD)/%.cu.o: %.cu
 	@mkdir -p $(@D)

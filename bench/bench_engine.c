@@ -16,7 +16,7 @@
 
 #include "decode/source.h"
 #include "infer/engine.h"
-#include "infer/heads.h"
+#include "infer/heads/heads.h"
 #include "kernels/preprocess.h"
 #include "pipeline/vp_err.h"
 #include "pipeline/vp_fpu.h"
@@ -29,7 +29,7 @@
 
 /* Denormals flush to zero as in vapd (pipeline/main.c), from before the library
  * constructors: OpenBLAS's worker threads, started in one, inherit the FPU mode. The
- * engine sets it on its own threads (infer/backend_cpu.c, infer/taskpool.c). */
+ * engine sets it on its own threads (infer/cpu/backend_cpu.c, infer/cpu/taskpool.c). */
 static void flush_denormals_at_start(int argc, char **argv, char **envp)
 {
 	(void)argc, (void)argv, (void)envp;

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "infer/engine.h"
-#include "infer/graph.h"
+#include "infer/graph/graph.h"
 #include "pipeline/config.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/vp_err.h"
@@ -26,7 +26,7 @@
 #ifdef VP_HAVE_CUDA
 #include <cuda_runtime_api.h>
 
-#include "infer/cuda_dl.h"
+#include "infer/cuda/cuda_dl.h"
 
 #define MAX_BATCH 64
 #define MIN_SECONDS 1.0

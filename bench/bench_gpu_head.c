@@ -12,11 +12,11 @@
 
 #include "tests/gpu_skip.h"
 #include "infer/engine.h"
-#include "infer/heads.h"
+#include "infer/heads/heads.h"
 #include "pipeline/vp_err.h"
 #include "pipeline/vp_log.h"
 #ifdef VP_HAVE_CUDA
-#include "infer/heads_cuda.h"
+#include "infer/heads/heads_cuda.h"
 
 enum { ANCHORS = 8400, CLASSES = 80, FIELDS = 4 + CLASSES, CAP = 300, MAX_B = 32, REPS = 50 };
 

@@ -29,6 +29,7 @@ if [ "${1:-}" != "--gpu-only" ]; then
 	run "Tracking stage per frame (synthetic scenes, 10 to 1,000 objects)" "$BUILD/bench/bench_tracker"
 	run "Sinks at 1,000 frames/s" "$BUILD/bench/bench_sinks"
 	run "Live sources in real time (CPU backend)" "$BUILD/bench/bench_live" "$SHARED"
+	run "Annotated recording (ms per frame)" "$BUILD/bench/bench_record" "$SHARED"
 	echo; echo "## The view stage: live view, snapshots, recording vs everything off (end to end)"
 	sh bench/bench_view.sh || rc=1
 fi

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "graph.h"
+#include "infer/graph/graph.h"
 
 typedef struct inf_backend_ops {
 	const char *name;

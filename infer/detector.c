@@ -10,7 +10,7 @@
 #include "../pipeline/vp_log.h"
 #include "detector_gpu.h"
 #include "engine.h"
-#include "heads.h"
+#include "infer/heads/heads.h"
 #include "labels.h"
 #include "../pipeline/vp_time.h"
 

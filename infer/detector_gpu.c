@@ -10,7 +10,7 @@
 #ifdef VP_HAVE_CUDA
 #include "../kernels/preprocess_cuda.h"
 #include "../kernels/cuda_util.h"
-#include "heads_cuda.h"
+#include "infer/heads/heads_cuda.h"
 #include "../pipeline/vp_time.h"
 
 /* Two preprocessing contexts alternate: the staging buffer of batch k's descriptors may

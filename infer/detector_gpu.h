@@ -8,7 +8,7 @@
 #include "../pipeline/vp_det.h"
 #include "../pipeline/vp_frame.h"
 #include "engine.h"
-#include "heads.h"
+#include "infer/heads/heads.h"
 
 typedef struct inf_detector_gpu inf_detector_gpu;
 

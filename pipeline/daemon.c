@@ -308,7 +308,7 @@ int pipe_daemon_run(const pipe_daemon_opts *o, pipe_config *cfg)
 	if (rc == 0)
 		rc = start_progress(&d, cfg);
 	if (rc == 0)
-		rc = pipe_daemon_view_start(&d.view, cfg, d.server, &hooks);
+		rc = pipe_daemon_view_start(&d.view, cfg, d.metrics, d.server, &hooks);
 	if (rc == 0 && (rc = pipe_pipeline_start_view(cfg, d.metrics, &hooks, &d.p)) < 0)
 		vp_err("main", NULL, "pipeline did not start: %s", vp_strerror(rc));
 	if (rc < 0) {

@@ -10,21 +10,23 @@
 #include "vp_time.h"
 
 /* Recent events the page and /api/events can show. */
-enum { VIEW_EVENTS = 256, VIEW_MAX_DETS = 1024 };
+enum { VIEW_EVENTS = 256 };
 
-int pipe_daemon_view_start(pipe_daemon_view *v, const pipe_config *cfg, pipe_metrics_server *srv,
-                           pipe_view_hooks *hooks)
+int pipe_daemon_view_start(pipe_daemon_view *v, const pipe_config *cfg, pipe_metrics *metrics,
+                           pipe_metrics_server *srv, pipe_view_hooks *hooks)
 {
 	int rc;
 	memset(hooks, 0, sizeof(*hooks));
-	if (cfg->snapshots.present && (rc = view_snaps_new(&cfg->snapshots, cfg->view.quality, VIEW_MAX_DETS, &v->snaps)) < 0) {
+	if (cfg->snapshots.present && (rc = pipe_metrics_add_snapshots(metrics, &v->snap_m)) < 0)
+		return rc;
+	if (cfg->snapshots.present && (rc = view_snaps_new(&cfg->snapshots, cfg->view.quality, VIEW_MAX_SCENE_DETS, &v->snaps)) < 0) {
 		vp_err("snapshots", NULL, "cannot write to %s: %s", cfg->snapshots.dir, vp_strerror(rc));
 		return rc;
 	}
 	hooks->snaps = v->snaps;
 	if (!srv)
 		return 0;
-	if ((rc = view_live_new(&cfg->view, VIEW_MAX_DETS, &v->live)) < 0 ||
+	if ((rc = view_live_new(&cfg->view, VIEW_MAX_SCENE_DETS, &v->live)) < 0 ||
 	    (rc = view_events_new(VIEW_EVENTS, &v->events)) < 0 || (rc = view_board_new(&v->board)) < 0) {
 		vp_err("view", NULL, "cannot start the live view: %s", vp_strerror(rc));
 		return rc;
@@ -74,8 +76,22 @@ static int fit(pipe_daemon_view *v, int n)
 	return 0;
 }
 
+static void sync(pipe_counter *c, int64_t now, int64_t *synced)
+{
+	if (now > *synced)
+		pipe_counter_add(c, (uint64_t)(now - *synced));
+	*synced = now;
+}
+
 void pipe_daemon_view_tick(pipe_daemon_view *v, pipe_pipeline *p)
 {
+	if (v->snaps) {
+		view_snaps_stats st;
+		view_snaps_get_stats(v->snaps, &st);
+		sync(v->snap_m.written, st.written, &v->snap_synced.written);
+		sync(v->snap_m.dropped, st.dropped, &v->snap_synced.dropped);
+		sync(v->snap_m.failed, st.failed, &v->snap_synced.failed);
+	}
 	if (!v->board || !p)
 		return;
 	int n = pipe_pipeline_n_streams(p);

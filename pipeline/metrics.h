@@ -101,6 +101,22 @@ typedef struct pipe_core_metrics {
 } pipe_core_metrics;
 
 /* Process-wide series, plus vapd_build_info{version,pipeline} = 1. Call once. */
+/* A source's recording (sources[].record). */
+typedef struct pipe_record_metrics {
+	pipe_counter *frames;             /* vapd_record_frames_total */
+	pipe_counter *dropped;            /* vapd_record_frames_dropped_total */
+	pipe_counter *segments;           /* vapd_record_segments_total */
+	pipe_counter *errors;             /* vapd_record_errors_total */
+} pipe_record_metrics;
+/* Snapshots (snapshots:). */
+typedef struct pipe_snapshot_metrics {
+	pipe_counter *written;            /* vapd_snapshots_written_total */
+	pipe_counter *dropped;            /* vapd_snapshots_dropped_total (queue full) */
+	pipe_counter *failed;             /* vapd_snapshots_failed_total */
+} pipe_snapshot_metrics;
+int pipe_metrics_add_record(pipe_metrics *m, const char *stream, pipe_record_metrics *out);
+int pipe_metrics_add_snapshots(pipe_metrics *m, pipe_snapshot_metrics *out);
+
 int pipe_metrics_add_core(pipe_metrics *m, const char *pipeline, pipe_core_metrics *out);
 int pipe_metrics_add_stream(pipe_metrics *m, const char *stream, pipe_stream_metrics *out);
 int pipe_metrics_add_sink(pipe_metrics *m, const char *sink, pipe_sink_metrics *out);
@@ -118,8 +134,38 @@ int pipe_metrics_add_line(pipe_metrics *m, const char *stream, const char *line,
  * one. Logs and returns VP_ECONFIG for a malformed address, a negative errno when the
  * address cannot be bound. The registry must outlive the server. */
 int pipe_metrics_server_new(pipe_metrics *m, const char *listen, pipe_metrics_server **ret);
+/* Stops the server (pipe_metrics_server_stopping turns true first, so stream readers end),
+ * then releases the plug-in. */
 void pipe_metrics_server_free(pipe_metrics_server **s);
 int pipe_metrics_server_port(const pipe_metrics_server *s);
 void pipe_metrics_server_set_ready(pipe_metrics_server *s, int ready);
+
+/* ---- more paths on the same server (the live view) ----
+ * Every connection has a thread of its own, so a plug-in's handler, and the reader of a
+ * response made with MHD_create_response_from_callback, may wait (briefly: a reader should
+ * return within a second, and end when pipe_metrics_server_stopping says so) without holding
+ * up other clients. */
+struct MHD_Connection;
+typedef struct pipe_http_plugin {
+	const char *name;             /* for the log, e.g. "the live view" */
+	void *ctx;
+	/* Runs before every request but /healthz and /readyz (which stay open for supervisors):
+	 * 1 lets it through; 0: refused, a reply (401) is queued; < 0: drop the connection. NULL:
+	 * everything is let through. */
+	int (*guard)(void *ctx, struct MHD_Connection *conn);
+	/* Answers a GET or HEAD of any path the server does not serve itself (other methods get
+	 * 405 first): queues a response and returns 1, or returns 0 to drop the connection. */
+	int (*serve)(void *ctx, struct MHD_Connection *conn, const char *url);
+	void (*release)(void *ctx);   /* once the server has stopped; may be NULL */
+} pipe_http_plugin;
+/* One plug-in per server (-EBUSY for a second); copied. The server owns ctx from here. */
+int pipe_metrics_server_plug(pipe_metrics_server *s, const pipe_http_plugin *p);
+/* Long-lived responses (MJPEG) have slots of their own, n of them (default 8, at most 64),
+ * which never take those of requests: a health check gets through however many watch. */
+void pipe_metrics_server_set_max_streams(pipe_metrics_server *s, int n);
+/* Called by serve before it queues a response that does not end by itself: 0 when conn got a
+ * stream slot (kept until the response ends), -EBUSY when all are taken (answer 503). */
+int pipe_metrics_server_stream_begin(pipe_metrics_server *s, struct MHD_Connection *conn);
+int pipe_metrics_server_stopping(const pipe_metrics_server *s);
 
 #endif

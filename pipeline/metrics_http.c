@@ -1,13 +1,21 @@
-/* The metrics endpoint: libmicrohttpd on its own thread, on a socket bound here so that
- * bind errors (address in use, no such address) reach the log with their errno.
+/* The HTTP server: libmicrohttpd, a thread per connection, on a socket bound here so that bind
+ * errors (address in use, no such address) reach the log with their errno. It serves /metrics,
+ * /healthz and /readyz itself and every other path through one plug-in (the live view).
+ *
+ * A thread per connection because the live view's MJPEG responses are long-lived: their reader
+ * waits for the next picture, which in a single-threaded server would hold up every other
+ * client. (Suspend/resume would need a thread to resume them anyway, and suspended connections
+ * neither time out nor see their client leave.)
  *
  * A supervisor's health check must get through idle or slow clients. libmicrohttpd's timeout
  * only measures inactivity (a client sending a byte a second keeps its connection for ever) and
  * its per-address limit refuses newcomers. So slots are kept here: a connection waiting for a
  * request head longer than HTTP_HEAD_S, or the oldest one waiting when its address (or the whole
  * server) is at its limit, is shut down to make room for the newcomer; both are checked as a
- * client connects, the only time a slot is wanted. A connection being answered is never cut. Every callback runs on libmicrohttpd's one internal thread, so the
- * table needs no lock, and an entry's descriptor stays open until its CLOSED notice. */
+ * client connects, the only time a slot is wanted. A connection being answered is never cut.
+ * Long-lived streams have slots of their own (max_streams), so they never take a request's.
+ * Callbacks run on the listening thread and on the connections' threads: the table is under
+ * a lock, and an entry's descriptor stays open until its CLOSED notice. */
 #include "metrics.h"
 #include "vp_err.h"
 #include "vp_log.h"
@@ -16,6 +24,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,13 +33,23 @@
 #include <unistd.h>
 
 enum {
-	HTTP_MAX_CONN = 64,  /* connections in all */
+	HTTP_MAX_CONN = 128, /* connections in all (with a thread each): 100 independent viewers at once,
+	                      * on a starved machine, whose threads have not yet read their heads */
 	HTTP_PER_ADDR = 16,  /* one client address's share: the rest stays for others */
 	HTTP_HEAD_S = 3,     /* a request head must arrive within this after connect or a reply */
 	HTTP_IDLE_S = 5,     /* libmicrohttpd's inactivity timeout, e.g. for a client that stops reading */
-	/* Long-lived responses (a live view's MJPEG streams) are never cut, so they get at most this
-	 * many slots (state CONN_STREAM); the other HTTP_MAX_CONN - HTTP_MAX_STREAMS stay for requests. */
+	/* Long-lived responses (a live view's MJPEG streams) are never cut, so they get slots of their
+	 * own (state CONN_STREAM): HTTP_MAX_STREAMS unless the plug-in sets another number, at most
+	 * HTTP_STREAMS_CAP. They count neither against HTTP_MAX_CONN nor an address's share. */
 	HTTP_MAX_STREAMS = 8,
+	HTTP_STREAMS_CAP = 64,
+	/* Cut connections hold an entry until libmicrohttpd closes them, hence the spare half. */
+	HTTP_SLOTS = 2 * HTTP_MAX_CONN + HTTP_STREAMS_CAP,
+	/* Request line and headers in all (libmicrohttpd answers 431 or 414 beyond). */
+	HTTP_HEAD_BYTES = 16 * 1024,
+	/* Each connection's thread: handlers keep big things on the heap, and up to HTTP_SLOTS
+	 * threads of the default 8 MiB would reserve gigabytes of address space. */
+	HTTP_THREAD_STACK = 512 * 1024,
 	/* Connections the kernel completes before they are accepted: a full queue drops the client's
 	 * handshake, which it retries only after a second, so it must hold a burst of clients. */
 	HTTP_BACKLOG = 4 * HTTP_MAX_CONN,
@@ -50,8 +69,12 @@ struct pipe_metrics_server {
 	struct MHD_Daemon *daemon;
 	int port;
 	atomic_int ready;
-	/* Cut connections hold an entry until libmicrohttpd closes them, hence the spare half. */
-	http_conn conns[2 * HTTP_MAX_CONN];
+	atomic_int stopping;
+	pthread_mutex_t lock;        /* conns, max_streams, plugin */
+	int max_streams;
+	int plugged;
+	pipe_http_plugin plugin;
+	http_conn conns[HTTP_SLOTS];
 };
 
 #define PROM_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -176,8 +199,9 @@ static http_conn *older(http_conn *a, http_conn *b)
 	return !a || (b && seconds_since(&b->since, &a->since) < 0) ? b : a;
 }
 
-/* Cuts the connections waiting too long for a request head and counts the others, in all and of
- * addr, with the oldest still waiting of each group. */
+/* Cuts the connections waiting too long for a request head and counts the other request
+ * connections (streams have slots of their own), in all and of addr, with the oldest still
+ * waiting of each group. Under s->lock. */
 typedef struct conn_census {
 	int n_all, n_addr;
 	http_conn *oldest_all, *oldest_addr;
@@ -188,11 +212,11 @@ static conn_census sweep(pipe_metrics_server *s, const unsigned char *addr)
 	conn_census n = { 0 };
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	for (int i = 0; i < 2 * HTTP_MAX_CONN; i++) {
+	for (int i = 0; i < HTTP_SLOTS; i++) {
 		http_conn *c = &s->conns[i];
 		if (c->state == CONN_HEAD && seconds_since(&c->since, &now) > HTTP_HEAD_S)
 			cut(c);
-		if (c->state == CONN_FREE || c->state == CONN_CUT)
+		if (c->state == CONN_FREE || c->state == CONN_CUT || c->state == CONN_STREAM)
 			continue;
 		int same = memcmp(c->addr, addr, 16) == 0;
 		n.n_all++;
@@ -213,17 +237,22 @@ static enum MHD_Result accept_policy(void *cls, const struct sockaddr *sa, sockl
 	(void)len;
 	pipe_metrics_server *s = cls;
 	unsigned char addr[16];
+	enum MHD_Result ret = MHD_NO;
 	addr_key(sa, addr);
+	pthread_mutex_lock(&s->lock);
 	conn_census n = sweep(s, addr);
+	int full = n.n_addr >= HTTP_PER_ADDR || n.n_all >= HTTP_MAX_CONN;
 	http_conn *victim = n.n_addr >= HTTP_PER_ADDR ? n.oldest_addr : n.n_all >= HTTP_MAX_CONN ? n.oldest_all : NULL;
-	if ((n.n_addr >= HTTP_PER_ADDR || n.n_all >= HTTP_MAX_CONN) && !victim)
-		return MHD_NO;
+	if (full && !victim)
+		goto out;
 	if (victim)
 		cut(victim);
-	for (int i = 0; i < 2 * HTTP_MAX_CONN; i++)
+	for (int i = 0; i < HTTP_SLOTS && ret == MHD_NO; i++)
 		if (s->conns[i].state == CONN_FREE)
-			return MHD_YES;
-	return MHD_NO;
+			ret = MHD_YES;
+out:
+	pthread_mutex_unlock(&s->lock);
+	return ret;
 }
 
 static void notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -232,13 +261,16 @@ static void notify_connection(void *cls, struct MHD_Connection *conn, void **soc
 	pipe_metrics_server *s = cls;
 	http_conn *c = *socket_context;
 	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		pthread_mutex_lock(&s->lock);
 		if (c)
 			c->state = CONN_FREE;
+		pthread_mutex_unlock(&s->lock);
 		return;
 	}
 	const union MHD_ConnectionInfo *fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	const union MHD_ConnectionInfo *peer = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	for (int i = 0; fd && i < 2 * HTTP_MAX_CONN; i++) {
+	pthread_mutex_lock(&s->lock);
+	for (int i = 0; fd && i < HTTP_SLOTS; i++) {
 		if (s->conns[i].state != CONN_FREE)
 			continue;
 		c = &s->conns[i];
@@ -247,8 +279,9 @@ static void notify_connection(void *cls, struct MHD_Connection *conn, void **soc
 		clock_gettime(CLOCK_MONOTONIC, &c->since);
 		addr_key(peer ? peer->client_addr : NULL, c->addr);
 		*socket_context = c;
-		return;
+		break;
 	}
+	pthread_mutex_unlock(&s->lock);
 }
 
 static http_conn *conn_of(struct MHD_Connection *conn)
@@ -257,16 +290,20 @@ static http_conn *conn_of(struct MHD_Connection *conn)
 	return i ? i->socket_context : NULL;
 }
 
-/* A reply was sent: on a kept-alive connection the wait for the next request head begins. */
+/* A reply was sent: on a kept-alive connection the wait for the next request head begins (and
+ * a stream's slot is free again). */
 static void notify_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                              enum MHD_RequestTerminationCode code)
 {
-	(void)cls, (void)con_cls, (void)code;
+	(void)con_cls, (void)code;
+	pipe_metrics_server *s = cls;
 	http_conn *c = conn_of(conn);
-	if (c && c->state == CONN_BUSY) {
+	pthread_mutex_lock(&s->lock);
+	if (c && (c->state == CONN_BUSY || c->state == CONN_STREAM)) {
 		c->state = CONN_HEAD;
 		clock_gettime(CLOCK_MONOTONIC, &c->since);
 	}
+	pthread_mutex_unlock(&s->lock);
 }
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type,
@@ -305,24 +342,86 @@ static enum MHD_Result reply_metrics(struct MHD_Connection *conn, pipe_metrics *
 	return reply(conn, MHD_HTTP_OK, PROM_TYPE, body, len, MHD_RESPMEM_MUST_FREE);
 }
 
+static int hex_value(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* URL decoding, in place, that leaves an encoded '/', '.', '\\' or NUL as it is in a path (a
+ * string starting with '/'; query keys and values, which do not, decode whole): such a path
+ * reaches the handlers still encoded, and a route that maps paths to files refuses any '%', so
+ * no encoding can smuggle a separator or a "..". */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *str)
+{
+	(void)cls, (void)conn;
+	int path = str[0] == '/';
+	char *w = str;
+	for (const char *r = str; *r; r++) {
+		int hi = r[0] == '%' ? hex_value(r[1]) : -1, lo = hi >= 0 ? hex_value(r[2]) : -1;
+		char c = (char)(hi * 16 + lo);
+		if (hi < 0 || lo < 0 || (path && (c == '/' || c == '.' || c == '\\' || c == 0))) {
+			*w++ = *r;
+			continue;
+		}
+		*w++ = c;
+		r += 2;
+	}
+	*w = '\0';
+	return (size_t)(w - str);
+}
+
+/* The head is in: this connection is answered, not cut. Returns the plug-in, if any. */
+static int begin_request(pipe_metrics_server *s, struct MHD_Connection *conn, pipe_http_plugin *ret)
+{
+	http_conn *c = conn_of(conn);
+	pthread_mutex_lock(&s->lock);
+	if (c && c->state == CONN_HEAD)
+		c->state = CONN_BUSY;
+	int plugged = s->plugged;
+	if (plugged)
+		*ret = s->plugin;
+	pthread_mutex_unlock(&s->lock);
+	return plugged;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **con_cls)
 {
-	(void)version, (void)upload, (void)upload_size, (void)con_cls;
+	(void)version, (void)upload;
 	pipe_metrics_server *s = cls;
-	http_conn *c = conn_of(conn);
-	if (c && c->state == CONN_HEAD)
-		c->state = CONN_BUSY;     /* the head is in: this connection is answered, not cut */
+	pipe_http_plugin p = { 0 };
+	int plugged = begin_request(s, conn, &p);
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
-	if (strcmp(url, "/metrics") == 0)
-		return reply_metrics(conn, s->metrics);
+	/* Answered once the whole request is in: a reply queued on its head alone makes
+	 * libmicrohttpd (0.9.75) close the connection, and pages poll over kept-alive ones. */
+	if (!*con_cls) {
+		*con_cls = s;
+		return MHD_YES;
+	}
+	/* A GET with a body is refused, not read on (it could be endless): libmicrohttpd takes no
+	 * reply in the middle of a body and closes the connection, which is the refusal. */
+	if (*upload_size) {
+		*upload_size = 0;
+		return reply_text(conn, MHD_HTTP_BAD_REQUEST, "a GET has no body\n");
+	}
+	/* Health checks stay open whatever the plug-in guards: a supervisor has no credentials. */
 	if (strcmp(url, "/healthz") == 0)
 		return reply_text(conn, MHD_HTTP_OK, "ok\n");
 	if (strcmp(url, "/readyz") == 0)
 		return atomic_load(&s->ready) ? reply_text(conn, MHD_HTTP_OK, "ready\n")
 		                              : reply_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready\n");
+	if (plugged && p.guard) {
+		int g = p.guard(p.ctx, conn);
+		if (g <= 0)
+			return g == 0 ? MHD_YES : MHD_NO;
+	}
+	if (strcmp(url, "/metrics") == 0)
+		return reply_metrics(conn, s->metrics);
+	if (plugged)
+		return p.serve(p.ctx, conn, url) ? MHD_YES : MHD_NO;
 	return reply_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
 }
 
@@ -332,15 +431,23 @@ int pipe_metrics_server_new(pipe_metrics *m, const char *addr, pipe_metrics_serv
 	if (!s)
 		return -ENOMEM;
 	s->metrics = m;
-	int fd, err = bind_addr(addr, &fd);
+	s->max_streams = HTTP_MAX_STREAMS;
+	int fd, err = -pthread_mutex_init(&s->lock, NULL);
 	if (err < 0)
+		goto fail_free;
+	if ((err = bind_addr(addr, &fd)) < 0)
 		goto fail;
 	s->port = bound_port(fd);
-	/* MHD owns fd from here and closes it when stopped. */
-	s->daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, accept_policy, s, handle, s,
+	/* MHD owns fd from here and closes it when stopped. With a thread per connection MHD_USE_AUTO
+	 * picks poll(), so descriptors above FD_SETSIZE are fine. */
+	s->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO_INTERNAL_THREAD, 0,
+	                             accept_policy, s, handle, s,
 	                             MHD_OPTION_LISTEN_SOCKET, fd,
 	                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_S,
-	                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)(2 * HTTP_MAX_CONN),
+	                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_SLOTS,
+	                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_HEAD_BYTES,
+	                             MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
+	                             MHD_OPTION_THREAD_STACK_SIZE, (size_t)HTTP_THREAD_STACK,
 	                             MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s,
 	                             MHD_OPTION_NOTIFY_COMPLETED, notify_completed, s, MHD_OPTION_END);
 	if (!s->daemon) {
@@ -353,6 +460,8 @@ int pipe_metrics_server_new(pipe_metrics *m, const char *addr, pipe_metrics_serv
 	*ret = s;
 	return 0;
 fail:
+	pthread_mutex_destroy(&s->lock);
+fail_free:
 	free(s);
 	return err;
 }
@@ -362,7 +471,13 @@ void pipe_metrics_server_free(pipe_metrics_server **ps)
 	pipe_metrics_server *s = *ps;
 	if (!s)
 		return;
+	/* Stream readers see this within a wait and end their responses, so the stop does not
+	 * wait for clients that would watch for ever. */
+	atomic_store(&s->stopping, 1);
 	MHD_stop_daemon(s->daemon);
+	if (s->plugged && s->plugin.release)
+		s->plugin.release(s->plugin.ctx);
+	pthread_mutex_destroy(&s->lock);
 	free(s);
 	*ps = NULL;
 }
@@ -373,4 +488,49 @@ void pipe_metrics_server_set_ready(pipe_metrics_server *s, int ready)
 {
 	if (s)
 		atomic_store(&s->ready, ready != 0);
+}
+
+int pipe_metrics_server_plug(pipe_metrics_server *s, const pipe_http_plugin *p)
+{
+	if (!p->serve)
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	int err = s->plugged ? -EBUSY : 0;
+	if (!err) {
+		s->plugin = *p;
+		s->plugged = 1;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!err)
+		vp_info("metrics", NULL, "serving %s on port %d too", p->name, s->port);
+	return err;
+}
+
+void pipe_metrics_server_set_max_streams(pipe_metrics_server *s, int n)
+{
+	pthread_mutex_lock(&s->lock);
+	s->max_streams = n < 0 ? 0 : n > HTTP_STREAMS_CAP ? HTTP_STREAMS_CAP : n;
+	pthread_mutex_unlock(&s->lock);
+}
+
+int pipe_metrics_server_stream_begin(pipe_metrics_server *s, struct MHD_Connection *conn)
+{
+	http_conn *c = conn_of(conn);
+	int n = 0, err = -EBUSY;
+	if (!c)
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	for (int i = 0; i < HTTP_SLOTS; i++)
+		n += s->conns[i].state == CONN_STREAM;
+	if (c->state == CONN_STREAM || n < s->max_streams) {
+		c->state = CONN_STREAM;
+		err = 0;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return err;
+}
+
+int pipe_metrics_server_stopping(const pipe_metrics_server *s)
+{
+	return atomic_load(&((pipe_metrics_server *)s)->stopping);
 }

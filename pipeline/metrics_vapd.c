@@ -184,3 +184,42 @@ int pipe_metrics_add_line(pipe_metrics *m, const char *stream, const char *line,
 	l[2].value = "out";
 	return err < 0 ? err : pipe_metrics_counter(m, "vapd_line_crossings_total", help, l, 3, ret_out);
 }
+
+int pipe_metrics_add_record(pipe_metrics *m, const char *stream, pipe_record_metrics *out)
+{
+	*out = (pipe_record_metrics){ 0 };
+	if (!m)
+		return 0;
+	pipe_label l = { "stream", stream };
+	int rc = pipe_metrics_counter(m, "vapd_record_frames_total", "Frames written to the source's recording.",
+	                              &l, 1, &out->frames);
+	if (rc == 0)
+		rc = pipe_metrics_counter(m, "vapd_record_frames_dropped_total",
+		                          "Frames the recording wanted but did not get (queue full, or after an error).",
+		                          &l, 1, &out->dropped);
+	if (rc == 0)
+		rc = pipe_metrics_counter(m, "vapd_record_segments_total", "Recording files started.", &l, 1,
+		                          &out->segments);
+	if (rc == 0)
+		rc = pipe_metrics_counter(m, "vapd_record_errors_total",
+		                          "Recording failures: encoder opens, segment starts and writes, frames not drawn.",
+		                          &l, 1, &out->errors);
+	return rc;
+}
+
+int pipe_metrics_add_snapshots(pipe_metrics *m, pipe_snapshot_metrics *out)
+{
+	*out = (pipe_snapshot_metrics){ 0 };
+	if (!m)
+		return 0;
+	int rc = pipe_metrics_counter(m, "vapd_snapshots_written_total", "Snapshot files written.", NULL, 0,
+	                              &out->written);
+	if (rc == 0)
+		rc = pipe_metrics_counter(m, "vapd_snapshots_dropped_total",
+		                          "Event snapshots not taken because the writer's queue was full.", NULL, 0,
+		                          &out->dropped);
+	if (rc == 0)
+		rc = pipe_metrics_counter(m, "vapd_snapshots_failed_total",
+		                          "Snapshots that could not be drawn, encoded or written.", NULL, 0, &out->failed);
+	return rc;
+}

@@ -383,6 +383,7 @@ int pipe_pipeline_start_view(const pipe_config *cfg, pipe_metrics *metrics, cons
 		return -ENOMEM;
 	if (view)
 		p->view = *view;
+	pthread_mutex_init(&p->view_lock, NULL);
 	p->cfg = p->start_cfg = cfg;
 	p->metrics = metrics;
 	/* Room for sources that reloads add while others still drain. */
@@ -521,6 +522,7 @@ int pipe_pipeline_free(pipe_pipeline **pp)
 		pipe_view_stream_end(&p->streams[i]);
 	}
 	free(p->snap_names);
+	pthread_mutex_destroy(&p->view_lock);
 	pipe_mq_free(&p->mq);
 	inf_detector_free(&p->det);
 	for (int i = 0; i < 2; i++) {

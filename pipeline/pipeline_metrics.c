@@ -60,6 +60,8 @@ void pipe_pipeline_sync_metrics(pipe_pipeline *p)
 		sync_counter(s->m.reconnects, ds.reconnects, &s->synced_reconnects);
 		sync_counter(s->m.frames_dropped, pipe_mq_dropped(p->mq, i), &s->synced_dropped);
 		pipe_gauge_set(s->m.state, state_metric(s, &ds));
+		if (s->cfg && s->cfg->record.present)
+			pipe_view_sync_metrics(p, s, sync_counter);
 	}
 	for (int i = 0; i < sink_set_count(p->sinks); i++) {
 		sink_counters c;

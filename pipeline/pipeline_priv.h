@@ -49,6 +49,9 @@ typedef struct pipe_stream {
 	pipe_stream_an *an;       /* NULL without a tracker */
 	int view_slot;            /* live picture slot, -1: no live view */
 	view_rec *rec;            /* NULL: not recording */
+	pipe_record_metrics rec_m;
+	view_rec_stats rec_last;  /* the recorder's stats when it was freed (p->view_lock) */
+	view_rec_stats rec_synced; /* main thread: values already copied into rec_m */
 	/* main thread: values already copied into the metrics */
 	int64_t synced_errors, synced_reconnects, synced_dropped;
 } pipe_stream;
@@ -95,6 +98,9 @@ struct pipe_pipeline {
 	 * streams a reload adds are tracked the same way (a changed tracker: needs a restart). */
 	pipe_tracker_cfg tracker;
 	pipe_view_hooks view;
+	/* The engine frees a stream's recorder when the stream ends while the main thread reads
+	 * its stats for the metrics. */
+	pthread_mutex_t view_lock;
 	char (*snap_names)[VIEW_SNAP_NAME_MAX];   /* one frame's snapshot names, engine thread */
 	int snap_cap;
 };
@@ -135,6 +141,8 @@ const char *pipe_view_snapshots(pipe_pipeline *p, vp_frame *f, const view_scene 
 /* Detections that became their track's best: their frames are kept for track_end. */
 void pipe_view_best(pipe_pipeline *p, vp_frame *f, const view_scene *sc, const vp_det *cands,
                     const int64_t *ids, const unsigned char *best, int n);
+/* Main thread: the recording's counters into its metrics (sync copies what is new). */
+void pipe_view_sync_metrics(pipe_pipeline *p, pipe_stream *s, void (*sync)(pipe_counter *, int64_t, int64_t *));
 /* An event message as published, for the recent-events list. */
 void pipe_view_event_message(pipe_pipeline *p, const sink_msg *m);
 

@@ -16,7 +16,9 @@ int pipe_view_stream_setup(pipe_pipeline *p, pipe_stream *s)
 		return rc;
 	if (!s->cfg->record.present)
 		return 0;
-	if ((rc = view_rec_new(s->cfg->id, &s->cfg->record, p->gpu, &s->rec)) < 0)
+	if ((rc = pipe_metrics_add_record(p->metrics, s->cfg->id, &s->rec_m)) < 0)
+		return rc;
+	if ((rc = view_rec_new(s->cfg->id, &s->cfg->record, p->gpu, VIEW_MAX_SCENE_DETS, &s->rec)) < 0)
 		vp_err("record", s->cfg->id, "not recording to %s: %s", s->cfg->record.dir, vp_strerror(rc));
 	/* A recording that cannot start must not stop the detections. */
 	return 0;
@@ -30,7 +32,33 @@ int pipe_view_frames_held(const pipe_pipeline *p, const pipe_source_cfg *src)
 
 void pipe_view_stream_end(pipe_stream *s)
 {
-	view_rec_free(&s->rec);
+	if (!s->rec)
+		return;
+	/* Finished outside the lock (the last segment's encode takes a while); the stats after. */
+	view_rec *r = s->rec;
+	view_rec_stats st;
+	pthread_mutex_lock(&s->p->view_lock);
+	s->rec = NULL;
+	pthread_mutex_unlock(&s->p->view_lock);
+	view_rec_free_keep_stats(&r, &st);
+	pthread_mutex_lock(&s->p->view_lock);
+	s->rec_last = st;
+	pthread_mutex_unlock(&s->p->view_lock);
+}
+
+void pipe_view_sync_metrics(pipe_pipeline *p, pipe_stream *s, void (*sync)(pipe_counter *, int64_t, int64_t *))
+{
+	view_rec_stats rs;
+	pthread_mutex_lock(&p->view_lock);
+	if (s->rec)
+		view_rec_get_stats(s->rec, &rs);
+	else
+		rs = s->rec_last;
+	pthread_mutex_unlock(&p->view_lock);
+	sync(s->rec_m.frames, rs.frames, &s->rec_synced.frames);
+	sync(s->rec_m.dropped, rs.dropped, &s->rec_synced.dropped);
+	sync(s->rec_m.segments, rs.segments, &s->rec_synced.segments);
+	sync(s->rec_m.errors, rs.errors, &s->rec_synced.errors);
 }
 
 void pipe_view_scene(pipe_pipeline *p, const pipe_stream *s, const vp_frame *f, const vp_det *dets,
@@ -61,7 +89,7 @@ void pipe_view_frame(pipe_pipeline *p, pipe_stream *s, vp_frame *f, const view_s
 	if (p->view.live && s->view_slot >= 0)
 		view_live_offer(p->view.live, s->view_slot, f, sc);
 	if (s->rec)
-		view_rec_offer(s->rec, f, sc);
+		view_rec_offer(s->rec, f, sc, s->cfg->queue.policy == PIPE_QP_BLOCK);
 }
 
 /* A stream whose queue blocks (files, by default) waits for the snapshot writer rather than

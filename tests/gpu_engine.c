@@ -21,9 +21,9 @@
 #include <cmocka.h>
 
 #include "gpu_skip.h"
-#include "infer/cuda_kernels.h"
-#include "infer/cuda_kernels_math.h"
-#include "infer/cuda_layout_pass.h"
+#include "infer/cuda/cuda_kernels.h"
+#include "infer/cuda/cuda_kernels_math.h"
+#include "infer/cuda/cuda_layout_pass.h"
 #include "infer/engine.h"
 #include "kernels/preprocess_math.h"
 #include "pipeline/vp_err.h"

@@ -16,9 +16,9 @@
 
 #include "gpu_skip.h"
 #include "infer/engine.h"
-#include "infer/heads.h"
+#include "infer/heads/heads.h"
 #ifdef VP_HAVE_CUDA
-#include "infer/heads_cuda.h"
+#include "infer/heads/heads_cuda.h"
 #endif
 
 #define CAP 300

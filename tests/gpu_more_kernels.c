@@ -1,4 +1,4 @@
-/* The cuda_more.cu kernels against their CPU references (infer/cuda_more_ref.c) on random
+/* The cuda_more.cu kernels against their CPU references (infer/cuda/cuda_more_ref.c) on random
  * inputs: Cast for every pair of storage dtypes (bit-exact), the four reductions over every
  * subset of the axes of a 4-D tensor on both kernel paths (max/min exact, sums within the
  * accumulation-order tolerance), the BatchNormalization scale/shift, and the ConvTranspose
@@ -14,8 +14,8 @@
 #include <cmocka.h>
 
 #include "gpu_skip.h"
-#include "infer/cuda_more.h"
-#include "infer/ops_common.h"
+#include "infer/cuda/cuda_more.h"
+#include "infer/cpu/ops_common.h"
 
 #ifdef VP_HAVE_CUDA
 #include <cuda_runtime.h>

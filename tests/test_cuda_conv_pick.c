@@ -1,4 +1,4 @@
-/* The cuDNN convolution algorithm choice (infer/cuda_conv_pick.h) on made-up Find results,
+/* The cuDNN convolution algorithm choice (infer/cuda/cuda_conv_pick.h) on made-up Find results,
  * without a GPU: FP32 keeps only FMA math, FP16 keeps tensor-op math, rows that did not
  * run or need more workspace than allowed are skipped, each algorithm appears once, and
  * the candidates come fastest first (a smaller batch that refuses the first takes the
@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "infer/cuda_conv_pick.h"
+#include "infer/cuda/cuda_conv_pick.h"
 
 #define MB ((size_t)1 << 20)
 

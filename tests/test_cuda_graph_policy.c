@@ -1,4 +1,4 @@
-/* The cuda backend's per-batch-size CUDA graph policy (infer/cuda_graph_policy.c): warm-up
+/* The cuda backend's per-batch-size CUDA graph policy (infer/cuda/cuda_graph_policy.c): warm-up
  * run, capture, replay; a failed capture retried at the next run of that size, given up
  * after CU_GRAPH_MAX_FAILURES, with no effect on the other sizes. */
 #include <setjmp.h>
@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "infer/cuda_graph_policy.h"
+#include "infer/cuda/cuda_graph_policy.h"
 
 /* One run of a slot whose captures succeed when ok; returns the step taken and whether
  * the run gave up on graphs. */

@@ -1,6 +1,6 @@
 /* The per-element math of the cuda backend's strided pooling, Resize (nearest, linear,
  * cubic; every coordinate mode) and Pad (constant, reflect, edge) kernels, shared with
- * their CPU references (infer/cuda_kernels_math.h), run without a GPU on random inputs
+ * their CPU references (infer/cuda/cuda_kernels_math.h), run without a GPU on random inputs
  * stored NHWC (float and half) and compared with the CPU operators on the same data in
  * NCHW; and the host half conversion against the compiler's _Float16. */
 #include <math.h>
@@ -14,11 +14,11 @@
 
 #include <cmocka.h>
 
-#include "infer/cuda_kernels.h"
-#include "infer/cuda_kernels_math.h"
-#include "infer/cuda_layout_pass.h"
-#include "infer/graph.h"
-#include "infer/ops_window.h"
+#include "infer/cuda/cuda_kernels.h"
+#include "infer/cuda/cuda_kernels_math.h"
+#include "infer/cuda/cuda_layout_pass.h"
+#include "infer/graph/graph.h"
+#include "infer/cpu/ops_window.h"
 
 /* ---- half storage ---- */
 

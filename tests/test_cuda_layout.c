@@ -13,11 +13,11 @@
 
 #include <cmocka.h>
 
-#include "infer/cuda_kernels.h"
-#include "infer/cuda_layout_pass.h"
-#include "infer/graph.h"
+#include "infer/cuda/cuda_kernels.h"
+#include "infer/cuda/cuda_layout_pass.h"
+#include "infer/graph/graph.h"
 #ifdef VP_HAVE_CUDA
-#include "infer/cuda_ops.h"
+#include "infer/cuda/cuda_ops.h"
 #endif
 
 static const char *shared_dir(void)

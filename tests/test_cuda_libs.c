@@ -1,4 +1,4 @@
-/* The cuDNN / cuBLAS search (infer/cuda_libs.c) on a fake file system: every test builds a
+/* The cuDNN / cuBLAS search (infer/cuda/cuda_libs.c) on a fake file system: every test builds a
  * tree of stub shared objects (compiled here with cc -shared, exporting the symbols of the
  * real tables, with a chosen version and handle status) under a temporary root, and runs
  * the real search order and candidate tables over it. No GPU, no CUDA library needed. */
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "infer/cuda_libs.h"
+#include "infer/cuda/cuda_libs.h"
 #include "pipeline/vp_err.h"
 #include "test_skip.h"
 

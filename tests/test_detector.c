@@ -17,7 +17,7 @@
 
 #include "decode/source.h"
 #include "infer/detector.h"
-#include "infer/heads.h"
+#include "infer/heads/heads.h"
 #include "pipeline/config.h"
 #include "pipeline/vp_err.h"
 #include "pipeline/vp_log.h"

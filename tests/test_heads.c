@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "infer/heads.h"
+#include "infer/heads/heads.h"
 #include "pipeline/vp_err.h"
 #include "tensor_pb.h"
 

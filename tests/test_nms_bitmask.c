@@ -1,5 +1,5 @@
 /* The GPU head's NMS algorithm (bitonic sort, 64-bit suppression masks, scan) in its CPU
- * reference, against the CPU head's NMS (infer/nms.c): the same kept boxes in the same
+ * reference, against the CPU head's NMS (infer/heads/nms.c): the same kept boxes in the same
  * order on random candidates with many ties, exact duplicates, IoU exactly at the
  * threshold (kept: suppression is IoU > threshold), several classes, max_keep limits,
  * and sizes around the 64-bit word and power-of-two edges up to 8,400 candidates. */
@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "infer/heads.h"
-#include "infer/heads_cuda.h"
+#include "infer/heads/heads.h"
+#include "infer/heads/heads_cuda.h"
 
 static uint32_t rng = 12345;
 

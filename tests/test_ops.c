@@ -13,9 +13,9 @@
 #include <cmocka.h>
 #include "test_skip.h"
 
-#include "infer/graph.h"
-#include "infer/ops_common.h"
-#include "infer/taskpool.h"
+#include "infer/graph/graph.h"
+#include "infer/cpu/ops_common.h"
+#include "infer/cpu/taskpool.h"
 
 /* ---- heap allocation counter (glibc's allocator underneath) ---- */
 
@@ -483,7 +483,15 @@ static const char *const all_ops[] = {
 	"Pow", "Identity", "Dropout", "Transpose", "Slice", "Expand", "Concat", "Split", "Gather", "MatMul", "Gemm",
 	"Softmax", "LogSoftmax", "BatchNormalization", "Pad", "MaxPool", "AveragePool", "GlobalAveragePool",
 	"GlobalMaxPool", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceSum", "Resize", "Upsample", "Reshape",
-	"Flatten", "Squeeze", "Unsqueeze", "Shape", "Constant", "ConstantOfShape", "Cast", "CastLike", NULL,
+	"Flatten", "Squeeze", "Unsqueeze", "Shape", "Constant", "ConstantOfShape", "Cast", "CastLike",
+	"Round", "Sign", "Erf", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh",
+	"Atanh", "Softsign", "Selu", "Celu", "ThresholdedRelu", "Equal", "Greater", "GreaterOrEqual", "Less",
+	"LessOrEqual", "And", "Or", "Xor", "Not", "Where", "IsNaN", "IsInf", "Mod", "PRelu", "Sum", "Mean", "Max",
+	"Min", "Range", "Tile", "Size", "TopK", "ArgMax", "ArgMin", "Hardmax", "GatherElements",
+	"LayerNormalization", "InstanceNormalization", "ScatterND", "ScatterElements", "GatherND",
+	"GridSample", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare",
+	"DepthToSpace", "SpaceToDepth", "Trilu", "EyeLike", "OneHot", "CumSum", "Shrink", "LRN", "Einsum",
+	"RoiAlign", "MeanVarianceNormalization", "Det", "MaxUnpool", NULL,
 };
 
 /* A malformed model may give any operator no inputs, an omitted first input or no

@@ -1,4 +1,4 @@
-/* Task pool (infer/taskpool.c): every task runs exactly once with a valid slot, the
+/* Task pool (infer/cpu/taskpool.c): every task runs exactly once with a valid slot, the
  * caller finishes a job alone while every worker is held off its core (here: stuck in
  * a signal handler, as a preempted thread would be), nested and concurrent calls run
  * inline, many jobs in a row lose no wake-up, the pool shuts down cleanly, and every
@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "infer/taskpool.h"
+#include "infer/cpu/taskpool.h"
 #include "pipeline/vp_fpu.h"
 
 #define MANY 20000

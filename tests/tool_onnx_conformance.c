@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 #include "infer/engine.h"
-#include "infer/graph.h"
-#include "infer/tensor_pb.h"
+#include "infer/graph/graph.h"
+#include "infer/graph/tensor_pb.h"
 #include "onnx.pb-c.h"
 #include "pipeline/vp_err.h"
 
@@ -182,10 +182,11 @@ static int load_blobs(const char *dir, const char *prefix, inf_blob *b, int *n)
 	return 0;
 }
 
+/* Range's start is its input 0 but, with limit and delta, decides the output's length. */
 static int read_as_data(const inf_graph *g, const inf_tensor *t)
 {
 	for (int i = 0; i < g->n_nodes; i++)
-		if (g->nodes[i]->n_in > 0 && g->nodes[i]->in[0] == t)
+		if (g->nodes[i]->n_in > 0 && g->nodes[i]->in[0] == t && strcmp(g->nodes[i]->op_type, "Range") != 0)
 			return 1;
 	return 0;
 }

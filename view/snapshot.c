@@ -86,7 +86,10 @@ static int render(view_snaps *s, snap_job *j, view_jpeg **ret_frame, view_jpeg *
 {
 	const vp_frame *f = j->frame;
 	int r = canvas_for(s, f);
-	if (r >= 0 && s->cfg->crop) {
+	/* Zone and line events carry no box: the crop is the track's box in this frame; a track
+	 * not among the frame's published detections has no crop, the frame is still written. */
+	bool has_box = j->box[2] > j->box[0] && j->box[3] > j->box[1];
+	if (r >= 0 && s->cfg->crop && has_box) {
 		view_rect c = crop_rect(j->box);
 		if ((r = view_canvas_from_frame(s->canvas, f, &c, 0)) >= 0)
 			r = view_jpeg_encode(s->enc_crop, s->canvas, NULL, ret_crop);
@@ -257,6 +260,9 @@ static void job_fill(snap_job *j, int kind, vp_frame *f, const view_scene *sc, c
 	snprintf(j->name, sizeof(j->name), "%s", ev->name ? ev->name : "");
 	j->ev.name = j->name;
 	memcpy(j->box, ev->bbox, sizeof(j->box));
+	for (int i = 0; j->box[2] <= j->box[0] && sc->track_ids && i < sc->n_dets; i++)
+		if (sc->track_ids[i] == ev->track_id)
+			memcpy(j->box, sc->dets[i].bbox, sizeof(j->box));
 	j->frame_rel[0] = j->crop_rel[0] = '\0';
 }
 

@@ -91,6 +91,8 @@ typedef struct view_snaps view_snaps;
 /* VIEW_SNAP_JOBS: snapshot jobs queued or being written at once (each holds its frame until
  * scaled); VIEW_REC_QUEUE: a recorder's queue of frames. */
 enum { VIEW_SNAP_NAME_MAX = 256, VIEW_SNAP_JOBS = 8, VIEW_REC_QUEUE = 8 };
+/* Detections a scene copy holds (more are not drawn): the pipeline sizes the view with it. */
+enum { VIEW_MAX_SCENE_DETS = 1024 };
 
 /* Creates cfg->dir (and a folder per stream as needed) and starts the writer thread.
  * max_dets: the most detections a scene carries (each queued job's copy is sized once).
@@ -119,14 +121,27 @@ void view_snaps_get_stats(view_snaps *s, view_snaps_stats *ret);
 /* ---- recordings (record.c) ---- */
 typedef struct view_rec view_rec;
 
-/* One source's recorder: segments under cfg->dir/<stream>/. Starts its encoder thread. */
-int view_rec_new(const char *stream, const pipe_record_cfg *cfg, int gpu, view_rec **ret);
-/* Finishes the open segment (a playable file) and stops. */
+
+/* One source's recorder: segments under cfg->dir/<stream>/ (created when missing; a folder
+ * that cannot be made counts an error per segment, it does not fail here). gpu: CUDA device
+ * for h264_nvenc, < 0: none. max_dets: the most detections a scene carries (copies are
+ * sized once here). stream and cfg are copied. Starts its encoder thread. */
+int view_rec_new(const char *stream, const pipe_record_cfg *cfg, int gpu, int max_dets, view_rec **ret);
+/* Encodes what is queued, finishes the open segment (a playable file) and stops. */
 void view_rec_free(view_rec **r);
-/* Engine thread, every frame of the stream (skipped ones with the last detections): queued
- * when the recording wants it (record.fps) and the queue has room, else counted dropped. */
-void view_rec_offer(view_rec *r, vp_frame *f, const view_scene *sc);
+/* Engine thread, every processed frame of the stream: queued when the recording wants it
+ * (record.fps) and the queue has room, else counted dropped; wait: waits for room instead
+ * (a file source, whose reading waits for the pipeline anyway). Never allocates: takes a
+ * reference to f and copies the scene (NULL: just the stream name and time are drawn).
+ * One engine thread per recorder. */
+void view_rec_offer(view_rec *r, vp_frame *f, const view_scene *sc, bool wait);
+/* frames: written to segments; dropped: wanted but not recorded (queue full, or while the
+ * recorder waits to retry after an error); segments: files started; deleted: files pruned;
+ * errors: failed encoder opens, segment starts and writes, frames that could not be drawn
+ * (each episode logged once). */
 typedef struct view_rec_stats { int64_t frames, dropped, segments, deleted, errors; } view_rec_stats;
+/* view_rec_free, with the final stats into *ret (zeros when *r is NULL). */
+void view_rec_free_keep_stats(view_rec **r, view_rec_stats *ret);
 void view_rec_get_stats(view_rec *r, view_rec_stats *ret);
 
 /* ---- recent events (events_ring.c), for /api/events and the page ---- */
