@@ -60,7 +60,7 @@ static void test_config_rejects_unknown_key_and_lists_valid_keys(void **state)
 	                "7:5: sinks[0].rotate: unknown key; valid keys for file sinks: type, messages, queue, path, mode, "
 	                "rotate_mb, flush_ms\n");
 	expect_error("source:\n  - id: a\n", "1:1: source: unknown key; valid keys: pipeline, log, metrics, "
-	                                     "sources, model, tracker, sinks\n");
+	                                     "http, view, snapshots, sources, model, tracker, fleet, sinks\n");
 	/* A table path written as one key is a key of no section (the config fuzzer's find:
 	 * "sinks[].flush_ms" at the top wrote through a NULL sink). */
 	expect_error("sinks[].flush_ms: 5\n", "1:1: sinks[].flush_ms: unknown key; valid keys: pipeline");
