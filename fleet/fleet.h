@@ -18,12 +18,18 @@
 
 typedef struct fleet_node fleet_node;
 
-/* Joins the fleet of cfg->fleet: the agent thread grants the lease, registers the node and
- * watches PREFIX (it retries while etcd is unreachable; this call does not wait for it).
- * config_path is re-read with the owned cameras each time they change. metrics (NULL: off)
- * gets the vapd_fleet_* series and must outlive the node. */
-int fleet_node_start(const pipe_config *cfg, const char *config_path, pipe_metrics *metrics,
-                     fleet_node **ret);
+/* A node of the fleet of cfg->fleet, not yet joined. config_path is re-read with the owned
+ * cameras each time they change. metrics (NULL: off) gets the vapd_fleet_* series and must
+ * outlive the node. */
+int fleet_node_new(const pipe_config *cfg, const char *config_path, pipe_metrics *metrics,
+                   fleet_node **ret);
+/* Joins: the agent thread grants the lease, registers the node and watches PREFIX (it
+ * retries while etcd is unreachable; this call does not wait for it). */
+int fleet_node_run(fleet_node *n);
+/* view_http_args.api_fill: "fleet" (GET /api/fleet) is the node's state as JSON (its id,
+ * capacity, lease, whether etcd answers, the fleet's size as last read, and each camera it
+ * holds with its epoch and state); -ENOENT for any other path. Any thread. */
+int fleet_node_api(void *node, const char *path, FILE *f);
 /* Main thread, every daemon tick: applies a changed set of owned cameras to p with
  * pipe_pipeline_reload (only the cameras that changed start or stop), and tells the agent
  * which released cameras' streams have ended, so it may delete their claims. */

@@ -1,6 +1,7 @@
 /* The node on the daemon's side: start and stop of the agent and watch threads, and the
  * main-thread half that turns the owned cameras into a config for pipe_pipeline_reload. */
 #include <curl/curl.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,8 +67,8 @@ static int copy_settings(fleet_node *n, const pipe_config *cfg, const char *path
 	return 0;
 }
 
-int fleet_node_start(const pipe_config *cfg, const char *config_path, pipe_metrics *metrics,
-                     fleet_node **ret)
+int fleet_node_new(const pipe_config *cfg, const char *config_path, pipe_metrics *metrics,
+                   fleet_node **ret)
 {
 	if (!cfg->fleet.present || !config_path)
 		return -EINVAL;
@@ -93,19 +94,52 @@ int fleet_node_start(const pipe_config *cfg, const char *config_path, pipe_metri
 		rc = etcd_new((const char *const *)n->urls, n->n_urls, timeout_ms, &n->watch_api);
 	if (rc == 0)
 		rc = add_metrics(n, metrics);
-	if (rc == 0 && (rc = -pthread_create(&n->agent, NULL, fl_agent_main, n)) == 0)
-		n->agent_started = true;
-	if (rc == 0 && (rc = -pthread_create(&n->watcher, NULL, fl_watch_main, n)) == 0)
-		n->watcher_started = true;
 	if (rc < 0) {
 		vp_err("fleet", cfg->fleet.node_id, "cannot start: %s", vp_strerror(rc));
 		fleet_node_free(&n);
 		return rc;
 	}
-	vp_info("fleet", n->node_id, "fleet mode: etcd %s, prefix %s, capacity %d, lease %d s", n->urls[0],
-	        n->prefix, n->capacity, n->ttl_s);
 	*ret = n;
 	return 0;
+}
+
+int fleet_node_run(fleet_node *n)
+{
+	int rc = -pthread_create(&n->agent, NULL, fl_agent_main, n);
+	if (rc == 0) {
+		n->agent_started = true;
+		rc = -pthread_create(&n->watcher, NULL, fl_watch_main, n);
+		n->watcher_started = rc == 0;
+	}
+	if (rc < 0) {
+		vp_err("fleet", n->node_id, "cannot start its threads: %s", vp_strerror(rc));
+		return rc;
+	}
+	vp_info("fleet", n->node_id, "fleet mode: etcd %s, prefix %s, capacity %d, lease %d s", n->urls[0],
+	        n->prefix, n->capacity, n->ttl_s);
+	return 0;
+}
+
+int fleet_node_api(void *node, const char *path, FILE *f)
+{
+	fleet_node *n = node;
+	if (strcmp(path, "fleet") != 0)
+		return -ENOENT;
+	json_t *cams = json_array();
+	pthread_mutex_lock(&n->lock);
+	for (int i = 0; cams && i < n->n_cams; i++) {
+		const fl_cam *c = &n->cams[i];
+		json_array_append_new(cams, json_pack("{s:s, s:I, s:s}", "id", c->id, "epoch", (json_int_t)c->epoch,
+		                                      "state", c->run ? "running" : c->release ? "releasing" : "stopping"));
+	}
+	json_t *j = json_pack("{s:s, s:s, s:i, s:i, s:b, s:b, s:b, s:i, s:i, s:o}", "node", n->node_id,
+	                      "prefix", n->prefix, "capacity", n->capacity, "lease_ttl_s", n->ttl_s,
+	                      "joined", n->lease != 0, "connected", n->connected, "fenced", n->fenced,
+	                      "nodes", n->n_nodes, "cameras", n->n_cameras, "owned", cams);
+	pthread_mutex_unlock(&n->lock);
+	int rc = j && json_dumpf(j, f, JSON_COMPACT) == 0 ? 0 : -ENOMEM;
+	json_decref(j);
+	return rc;
 }
 
 /* The cameras to run as a YAML list, with their epochs beside (same order). Caller holds the lock. */

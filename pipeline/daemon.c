@@ -252,9 +252,10 @@ static int finish(pipe_daemon *d)
 		log_latency(d);
 	}
 	int failed = pipe_pipeline_free(&d->p);
-	fleet_node_free(&d->fleet);   /* after the streams ended and the sinks flushed */
 	pipe_progress_free(&d->progress);
 	pipe_metrics_server_free(&d->server);
+	/* After the streams ended and the sinks flushed, and the server (/api/fleet) stopped. */
+	fleet_node_free(&d->fleet);
 	pipe_daemon_view_free(&d->view);
 	pipe_metrics_free(&d->metrics);
 	for (int i = 0; i < d->n_cfgs; i++)
@@ -307,17 +308,20 @@ int pipe_daemon_run(const pipe_daemon_opts *o, pipe_config *cfg)
 	int rc = start_metrics(&d, cfg);
 	if (rc == 0)
 		rc = start_progress(&d, cfg);
+	if (rc == 0 && cfg->fleet.present && (rc = fleet_node_new(cfg, o->config_path, d.metrics, &d.fleet)) == 0) {
+		d.view.api_fill = fleet_node_api;
+		d.view.api_ctx = d.fleet;
+	}
 	if (rc == 0)
 		rc = pipe_daemon_view_start(&d.view, cfg, d.metrics, d.server, &hooks);
 	if (rc == 0 && (rc = pipe_pipeline_start_view(cfg, d.metrics, &hooks, &d.p)) < 0)
 		vp_err("main", NULL, "pipeline did not start: %s", vp_strerror(rc));
+	/* Cameras are claimed once the pipeline can run them (the model is loaded). */
+	if (rc == 0 && d.fleet)
+		rc = fleet_node_run(d.fleet);
 	if (rc < 0) {
 		finish(&d);
 		return rc == VP_ECONFIG ? 2 : 1;
-	}
-	if (cfg->fleet.present && (rc = fleet_node_start(cfg, o->config_path, d.metrics, &d.fleet)) < 0) {
-		finish(&d);
-		return 1;
 	}
 	pipe_metrics_server_set_ready(d.server, 1);
 	pipe_notify_ready();

@@ -31,7 +31,8 @@ int pipe_daemon_view_start(pipe_daemon_view *v, const pipe_config *cfg, pipe_met
 		vp_err("view", NULL, "cannot start the live view: %s", vp_strerror(rc));
 		return rc;
 	}
-	view_http_args a = { .cfg = cfg, .live = v->live, .events = v->events, .board = v->board };
+	view_http_args a = { .cfg = cfg, .live = v->live, .events = v->events, .board = v->board,
+	                     .api_fill = v->api_fill, .api_ctx = v->api_ctx };
 	if ((rc = view_http_attach(srv, &a)) < 0) {
 		vp_err("view", NULL, "cannot serve the live view: %s", vp_strerror(rc));
 		return rc;

@@ -23,6 +23,9 @@ typedef struct pipe_daemon_view {
 	double *fps;
 	int cap;
 	int64_t last_ns;
+	/* Set before pipe_daemon_view_start: more JSON under /api/ (view_http_args.api_fill). */
+	int (*api_fill)(void *api_ctx, const char *path, FILE *f);
+	void *api_ctx;
 } pipe_daemon_view;
 
 /* srv NULL: no HTTP server, so no live view (snapshots still). Fills hooks for the pipeline. */

@@ -223,6 +223,24 @@ static int fill_events(view_http *h, struct MHD_Connection *conn, FILE *f)
 	return n < 0 ? n : ferror(f) ? -EIO : 0;
 }
 
+/* A path of view_http_args.api_fill (e.g. /api/fleet). */
+static enum MHD_Result reply_api(view_http *h, struct MHD_Connection *conn, const char *path)
+{
+	char *body = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&body, &len);
+	if (!f)
+		return vh_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+	int err = h->api_fill(h->api_ctx, path, f);
+	if (fclose(f) != 0 && err == 0)
+		err = -EIO;
+	enum MHD_Result ret = err == 0 ? vh_reply(conn, MHD_HTTP_OK, JSON_TYPE, body, len, 1) :
+	                      err == -ENOENT ? vh_text(conn, MHD_HTTP_NOT_FOUND, "not found\n") :
+	                      vh_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot write the reply\n");
+	free(body);
+	return ret;
+}
+
 static enum MHD_Result serve_page(struct MHD_Connection *conn)
 {
 	return vh_reply(conn, MHD_HTTP_OK, "text/html; charset=utf-8", view_page_html,
@@ -239,6 +257,8 @@ static int serve(void *ctx, struct MHD_Connection *conn, const char *url)
 		r = reply_json(h, conn, fill_streams);
 	else if (strcmp(url, "/api/events") == 0)
 		r = h->events ? reply_json(h, conn, fill_events) : vh_text(conn, MHD_HTTP_NOT_FOUND, "no events\n");
+	else if (strncmp(url, "/api/", 5) == 0 && h->api_fill)
+		r = reply_api(h, conn, url + 5);
 	else if (strncmp(url, "/streams/", 9) == 0)
 		r = vh_serve_stream(h, conn, url + 9);
 	else if (strncmp(url, "/snapshots/", 11) == 0)
@@ -286,7 +306,7 @@ int view_http_attach(pipe_metrics_server *srv, const view_http_args *a)
 	if (!h)
 		return -ENOMEM;
 	*h = (view_http){ .srv = srv, .cfg = a->cfg, .live = a->live, .events = a->events,
-	                  .board = a->board };
+	                  .board = a->board, .api_fill = a->api_fill, .api_ctx = a->api_ctx };
 	const pipe_http_cfg *c = &a->cfg->http;
 	int err = 0;
 	if (c->token_file && (err = read_secret("http.token_file", c->token_file, h->token,

@@ -15,6 +15,8 @@ typedef struct view_http {
 	view_live *live;
 	view_events *events;
 	view_board *board;
+	int (*api_fill)(void *api_ctx, const char *path, FILE *f);   /* view_http_args.api_fill */
+	void *api_ctx;
 	char token[VH_SECRET_MAX];     /* "" when http.token_file is not set */
 	char password[VH_SECRET_MAX];  /* "" when http.password_file is not set */
 } view_http;

@@ -175,6 +175,11 @@ typedef struct view_http_args {
 	view_live *live;
 	view_events *events;
 	view_board *board;
+	/* More JSON under /api/ (fleet mode: /api/fleet). api_fill writes the reply for path (the
+	 * part after "/api/") to f: 0, -ENOENT for a path it does not know (404), < 0 else (500).
+	 * NULL: none. Called from the server's threads; api_ctx must outlive the server. */
+	int (*api_fill)(void *api_ctx, const char *path, FILE *f);
+	void *api_ctx;
 } view_http_args;
 int view_http_attach(pipe_metrics_server *srv, const view_http_args *a);
 
