@@ -14,15 +14,14 @@ int fl_plan(const fl_cam_view *cams, int n, int capacity, int releases, enum fl_
 			continue;
 		if (c->claim == FL_CLAIM_OTHER || (c->claim == FL_CLAIM_NONE && !c->target_is_me)) {
 			act[i] = FL_DROP;
-		} else if (c->claim == FL_CLAIM_MINE && !c->target_is_me) {
-			if (releases <= 0)
-				continue;
+			running--;          /* the claim is not ours: its place is free at once */
+		} else if (c->claim == FL_CLAIM_MINE && !c->target_is_me && releases > 0) {
+			/* Our claim stays until the stream stopped: it keeps its place till then. */
 			releases--;
 			act[i] = FL_RELEASE;
 		} else {
 			continue;
 		}
-		running--;
 		changes++;
 	}
 	for (int i = 0; i < n; i++) {

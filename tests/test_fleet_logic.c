@@ -224,6 +224,22 @@ static void test_plan_releases_at_the_rate_limit(void **state)
 	assert_int_equal(fl_plan(v, 3, 10, 0, a), 0);
 }
 
+static void test_plan_counts_a_release_until_its_claim_is_gone(void **state)
+{
+	(void)state;
+	/* Full, one camera moving away, one free camera ranked here: the free one waits, as the
+	 * moving one's claim is held until its stream stopped. */
+	fl_cam_view v[3] = {
+		{ .target_is_me = 1, .running = 1, .claim = FL_CLAIM_MINE },
+		{ .target_is_me = 0, .running = 1, .claim = FL_CLAIM_MINE },
+		{ .target_is_me = 1, .claim = FL_CLAIM_NONE },
+	};
+	enum fl_action a[3];
+	assert_int_equal(fl_plan(v, 3, 2, 1, a), 1);
+	assert_int_equal(a[1], FL_RELEASE);
+	assert_int_equal(a[2], FL_KEEP);
+}
+
 static void test_plan_drops_a_camera_whose_claim_is_lost_or_taken(void **state)
 {
 	(void)state;
@@ -337,6 +353,7 @@ int main(void)
 		cmocka_unit_test(test_plan_claims_free_cameras_up_to_capacity),
 		cmocka_unit_test(test_plan_waits_for_the_owner_to_release),
 		cmocka_unit_test(test_plan_releases_at_the_rate_limit),
+		cmocka_unit_test(test_plan_counts_a_release_until_its_claim_is_gone),
 		cmocka_unit_test(test_plan_drops_a_camera_whose_claim_is_lost_or_taken),
 		cmocka_unit_test(test_plan_adopts_or_forgets_its_own_idle_claims),
 		cmocka_unit_test(test_plan_gives_capacity_to_its_own_claims_before_new_ones),
