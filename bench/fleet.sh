@@ -17,6 +17,7 @@ CLIP=$SHARED/data/videos/highway-160x90.mp4
 tmp=$(mktemp -d)
 pids=
 trap 'for p in $pids; do kill -KILL $p 2>/dev/null; done; wait 2>/dev/null; [ -n "$KEEP" ] && echo "kept $tmp" || rm -rf "$tmp"' EXIT
+trap 'exit 1' INT TERM HUP
 free_port() { $PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 now() { $PY -c 'import time; print(time.time())'; }
 cport=$(free_port); pport=$(free_port); ETCD=http://127.0.0.1:$cport
@@ -26,7 +27,20 @@ etcd --name b --data-dir "$tmp/etcd" --listen-client-urls "$ETCD" --advertise-cl
 pids="$pids $!"
 i=0; until curl -sf "$ETCD/health" >/dev/null; do i=$((i + 1)); [ $i -ge 100 ] && exit 1; sleep 0.1; done
 
-claims() { "$VAPD" fleet --etcd "$ETCD" status | awk '/^cameras:/ { c = 1; next } c && NF == 4 { print $1, $2, $4 }'; }
+# "camera node epoch" per claim, through etcd's JSON gateway (as the nodes read it).
+cat >"$tmp/claims.py" <<'PY'
+import base64, json, sys, urllib.request
+prefix = "/vapd/claims/"
+b = lambda s: base64.b64encode(s.encode()).decode()
+body = json.dumps({"key": b(prefix), "range_end": b(prefix[:-1] + "0")}).encode()
+try:
+    kvs = json.load(urllib.request.urlopen(urllib.request.Request(sys.argv[1] + "/v3/kv/range", body), timeout=2)).get("kvs", [])
+except Exception:
+    sys.exit(1)
+for kv in kvs:
+    print(base64.b64decode(kv["key"]).decode()[len(prefix):], base64.b64decode(kv["value"]).decode(), kv["create_revision"])
+PY
+claims() { $PY "$tmp/claims.py" "$ETCD"; }
 owned_by() { claims | awk -v n="$1" '$2 == n' | wc -l; }
 settle() { # all $1 cameras claimed and unchanged for 2 s
 	prev=; same=0; i=0

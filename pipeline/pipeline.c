@@ -131,7 +131,7 @@ static void publish_eos(pipe_pipeline *p, int i)
 	pipe_analytics_end(p, s);
 	pipe_view_stream_end(s);
 	if (sink_msg_eos_ex(s->cfg->id, s->cfg->epoch, atomic_load(&s->decoded), atomic_load(&s->processed),
-	                 pipe_mq_dropped(p->mq, i), errors, error, &m) == 0)
+	                    pipe_mq_dropped(p->mq, i), errors, error, &m) == 0)
 		pipe_publish(p, m);
 	vp_info("source", s->cfg->id, "ended: %lld frames, %lld processed, %lld dropped, %lld errors",
 	        (long long)atomic_load(&s->decoded), (long long)atomic_load(&s->processed),
