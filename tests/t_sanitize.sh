@@ -15,7 +15,7 @@ nok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
 wait_for() { i=0; while ! eval "$1"; do i=$((i + 1)); [ $i -ge "$2" ] && return 1; sleep 0.1; done; }
 
 # unit tests run under the sanitizers too: the tracking stage's, and the operators' hostile-node test
-ANALYTICS_TESTS="test_tracker test_counting test_analytics test_ops_hostile test_ops_more"
+ANALYTICS_TESTS="test_tracker test_counting test_analytics test_ops_hostile test_ops_more test_view_live test_view_snaps test_view_events"
 if ! make -s -j"$(nproc)" BUILD="$ASAN_BUILD" SANITIZE=1 "$ASAN_BUILD/vapd" \
 	$(for t in $ANALYTICS_TESTS; do echo "$ASAN_BUILD/tests/$t"; done) >"$tmp/build.log" 2>&1; then
 	nok "sanitizer build: $(tail -5 "$tmp/build.log")"
