@@ -59,7 +59,7 @@ static void test_config_rejects_unknown_key_and_lists_valid_keys(void **state)
 	expect_error_in("sinks:\n  - type: file\n    path: /tmp/x\n    rotate: 5\n",
 	                "7:5: sinks[0].rotate: unknown key; valid keys for file sinks: type, messages, queue, path, mode, "
 	                "rotate_mb, flush_ms\n");
-	expect_error("source:\n  - id: a\n", "1:1: source: unknown key; valid keys: pipeline, log, metrics, "
+	expect_error("source:\n  - id: a\n", "1:1: source: unknown key; valid keys: pipeline, log, metrics, http, view, snapshots, "
 	                                     "sources, model, tracker, sinks\n");
 	/* A table path written as one key is a key of no section (the config fuzzer's find:
 	 * "sinks[].flush_ms" at the top wrote through a NULL sink). */
@@ -624,7 +624,7 @@ static void test_config_reads_back_every_key_of_a_full_file(void **state)
 	char *pw = temp_file("secret\n"), *pem = temp_file("-----BEGIN CERTIFICATE-----\n");
 	char *model = fmt("%s/models/yolov8n.onnx", shared()), *clip = fmt("%s/data/videos/cars-432p.mp4", shared());
 	char *yaml = fmt(
-		"pipeline:\n  name: lobby\n  device: cuda:1\nlog:\n  level: debug\nmetrics:\n  listen: 0.0.0.0:9100\n"
+		"pipeline:\n  name: lobby\n  device: cuda:1\nlog:\n  level: debug\nhttp:\n  { listen: 0.0.0.0:9100, allow_unauthenticated: true }\n"
 		"sources:\n"
 		"  - id: cam1\n    uri: rtsps://cam/1\n    decoder: nvdec\n    realtime: true\n    loop: yes\n"
 		"    interval: 3\n    queue: { depth: 4, policy: block }\n    reconnect: { initial_ms: 250, max_ms: 8000 }\n"
@@ -653,6 +653,7 @@ static void test_config_reads_back_every_key_of_a_full_file(void **state)
 	assert_string_equal(c->device, "cuda:1");
 	assert_int_equal(c->log_level, VP_LOG_DEBUG);
 	assert_string_equal(c->metrics_listen, "0.0.0.0:9100");
+	assert_true(c->http.allow_unauthenticated);
 	assert_int_equal(c->n_sources, 2);
 	pipe_source_cfg *s = c->sources;
 	assert_int_equal(s[0].pos.line, 9);
