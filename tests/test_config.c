@@ -110,7 +110,7 @@ static void test_config_rejects_bad_enum_values_listing_valid_ones(void **state)
 	             "4:14: sources[0].decoder: 'cuvid' is not one of: auto, nvdec, software\n");
 	expect_error(LIVE_SOURCE "    queue: { policy: drop }\n",
 	             "4:22: sources[0].queue.policy: 'drop' is not one of: auto, block, drop_oldest\n");
-	expect_error_in("model:\n  family: yolov9\n", "5:11: model.family: 'yolov9' is not one of: yolox, yolov8, yolov5, auto\n");
+	expect_error_in("model:\n  family: yolov9\n", "5:11: model.family: 'yolov9' is not one of: yolox, yolov8, yolov5, yolov10, detr, auto\n");
 	expect_error_in("sinks:\n  - type: kafka\n",
 	                "5:11: sinks[0].type: 'kafka' is not one of: stdout, file, socket, mqtt\n");
 	expect_error_in("log: { level: verbose }\n", "4:15: log.level: 'verbose' is not one of: error, warn, info, debug\n");

@@ -120,7 +120,7 @@ void inf_shape_text(const inf_tensor_info *out, char *buf, size_t n)
 
 void inf_shape_list(const inf_tensor_info *t, int n, const char *what, char *buf, size_t cap)
 {
-	size_t used = (size_t)snprintf(buf, cap, "%s", what);
+	size_t used = (size_t)snprintf(buf, cap, "%s%s", what, n > 0 ? "" : ": none");
 	for (int i = 0; i < n && used < cap; i++) {
 		char shape[96];
 		inf_shape_text(&t[i], shape, sizeof(shape));

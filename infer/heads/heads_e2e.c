@@ -117,10 +117,12 @@ int inf_e2e_form_of(const inf_head_sig *sig, int family, int input_w, int input_
 		form = INF_E2E_DETR_POST;
 	else if (detr && find_logits(sig, &s))
 		form = INF_E2E_DETR_LOGITS;
-	else if (sig->n_out == 1 && is_float3(o) && (!any || o->dims[1] < grid)) {
+	else if (sig->n_out == 1 && is_float3(o) && o->dims[1] < grid) {
+		/* Rows fewer than the grid's cells whatever the family: a grid family's output
+		 * (one row or column per cell) is never read as a selection. */
 		if ((any || family == INF_FAM_YOLOV10) && o->dims[2] == 6)
 			form = INF_E2E_YOLO;
-		else if (detr && o->dims[2] > 4)
+		else if (detr && o->dims[2] > 4 && o->dims[2] < grid)
 			form = INF_E2E_RTDETR;
 	}
 	if (form >= 0 && why) {
