@@ -86,7 +86,7 @@ void inf_shape_list(const inf_tensor_info *t, int n, const char *what, char *buf
  * family (a yolov8 output under yolox or yolov5, a yolov5 one under yolox or yolov8, an
  * anchor-free one under yolov5 are refused naming the shapes), derives the number of
  * classes and whether a YOLOX export is raw or already decoded; fails with a clear log
- * otherwise. family AUTO is resolved with inf_family_of_shape (one info line). */
+ * otherwise. family AUTO is resolved with inf_family_of_sig (one info line). */
 int inf_head_new(const inf_head_cfg *cfg, const inf_tensor_info *out, inf_head **ret);
 /* inf_head_new for a whole signature: the end-to-end families read several outputs (and
  * the DETR post-processor form an input of frame sizes). */
