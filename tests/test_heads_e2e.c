@@ -11,8 +11,12 @@
 
 #include <cmocka.h>
 
+#include "infer/detector_gpu.h"
 #include "infer/heads/heads.h"
 #include "pipeline/vp_err.h"
+#ifdef VP_HAVE_CUDA
+#include "infer/heads/heads_cuda.h"
+#endif
 
 #define CAP 16
 
@@ -284,6 +288,28 @@ static void test_family_names_and_presets(void **state)
 	assert_int_equal(p.placement, KRN_CENTER);
 }
 
+/* The GPU heads decode the grid families only: they refuse the end-to-end ones before
+ * touching a device (the detector then decodes on the host), also without a GPU. */
+static void test_gpu_paths_refuse_the_end_to_end_families(void **state)
+{
+	(void)state;
+	inf_tensor_info out = tinfo("output0", INF_DT_FLOAT, 3, 1, 300, 6);
+	for (int fam = INF_FAM_YOLOV10; fam <= INF_FAM_DETR; fam++) {
+		inf_head_cfg cfg = cfg_of(fam);
+		inf_detector_gpu *g = NULL;
+#ifdef VP_HAVE_CUDA
+		assert_int_equal(inf_detector_gpu_new(NULL, &cfg, 1, CAP, 0, &g), VP_EUNSUP);
+		inf_head_cuda *hc = NULL;
+		assert_int_equal(inf_head_cuda_new(&cfg, &out, 1, CAP, &hc), VP_EUNSUP);
+		assert_null(hc);
+#else
+		(void)out;
+		assert_int_equal(inf_detector_gpu_new(NULL, &cfg, 1, CAP, 0, &g), VP_ENODEV);
+#endif
+		assert_null(g);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -296,6 +322,7 @@ int main(void)
 		cmocka_unit_test(test_auto_reads_the_family_from_the_signature),
 		cmocka_unit_test(test_a_signature_fitting_no_family_is_refused_naming_the_shapes),
 		cmocka_unit_test(test_family_names_and_presets),
+		cmocka_unit_test(test_gpu_paths_refuse_the_end_to_end_families),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
