@@ -97,3 +97,22 @@ k = helper.make_tensor_value_info("k", TensorProto.INT64, [1])
 tk = model([helper.make_node("TopK", ["x", "k"], ["y", "i"], name="runtime_topk")], 13,
            [out(), helper.make_tensor_value_info("i", TensorProto.INT64, None)], inputs=(X, k))
 onnx.save(tk, os.path.join(out_dir, "refuse-topk.onnx"))
+
+# Malformed old forms: each must be refused (or run) cleanly, never crash.
+hostile = {
+    "upsample-no-input": [helper.make_node("Upsample", [], ["y"], mode="nearest", scales=S)],
+    "upsample-int-scales": [helper.make_node("Upsample", ["x"], ["y"], scales=[1, 1, 2, 2])],
+    "dropout-no-output": [helper.make_node("Dropout", ["x"], [], ratio=0.5),
+                          helper.make_node("Relu", ["x"], ["y"])],
+    "slice-long-attrs": [helper.make_node("Slice", ["x"], ["y"], starts=list(range(40)),
+                                          ends=list(range(40)), axes=list(range(40)))],
+    "clip-int-attrs": [helper.make_node("Clip", ["x"], ["y"], min=1, max=-1)],
+    "pad-odd-pads": [helper.make_node("Pad", ["x"], ["y"], pads=[1, 2, 3], value=2.0)],
+    "squeeze-bad-axes": [helper.make_node("Squeeze", ["x"], ["y"], axes=[7, -9])],
+    "reduce-empty-axes": [helper.make_node("ReduceMean", ["x"], ["y"], axes=[])],
+    "batchnorm-spatial0": [helper.make_node("BatchNormalization", ["x", "sc", "b", "m", "v"], ["y"],
+                                            spatial=0)],
+}
+for name, nodes in hostile.items():
+    onnx.save(model(nodes, 7, [out()], bn if "batchnorm" in name else ()),
+              os.path.join(out_dir, "hostile-" + name + ".onnx"))

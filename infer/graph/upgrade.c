@@ -237,6 +237,10 @@ static int upgrade_node(inf_graph *g, inf_node *n, char *why, size_t len)
 {
 	const char *op = n->op_type;
 	int v = n->opset;
+	/* A node without its data input or output is malformed: left for the shape functions,
+	 * which refuse it with the node's name. */
+	if (n->n_in < 1 || !n->in[0] || n->n_out < 1)
+		return 0;
 	if (!strcmp(op, "Upsample") || (!strcmp(op, "Resize") && v < 11))
 		return upgrade_resize(g, n);
 	if (!strcmp(op, "Slice") && v < 10)
