@@ -62,6 +62,40 @@ static size_t numel(const inf_tensor_info *t)
 	return n;
 }
 
+/* The family preset the detector would use, by file name as the accuracy script does:
+ * yolox_* YOLOX, DETR-family files stretched, the other (YOLOv8, YOLO26) letterboxed. */
+static int family_of_name(const char *name)
+{
+	static const char *const detr[] = { "deim", "dfine", "d-fine", "rtdetr", "rt-detr", "rfdetr" };
+	if (!strncmp(name, "yolox", 5))
+		return INF_FAM_YOLOX;
+	for (size_t i = 0; i < sizeof(detr) / sizeof(detr[0]); i++)
+		if (!strncmp(name, detr[i], strlen(detr[i])))
+			return INF_FAM_DETR;
+	return INF_FAM_YOLOV8;
+}
+
+/* Inputs besides the image that take each item's frame (width, height) (a DETR export's
+ * orig_target_sizes): filled with w x h, as the detector does. Other inputs are left as
+ * the engine made them. */
+static void fill_sizes(inf_engine *e, int batch, int w, int h)
+{
+	for (int k = 1; k < inf_engine_n_inputs(e); k++) {
+		inf_tensor_info ti;
+		if (inf_engine_input_info(e, k, &ti) < 0 || ti.ndim != 2 || ti.dims[1] != 2)
+			continue;
+		for (int b = 0; b < batch; b++) {
+			if (ti.dtype == INF_DT_INT64) {
+				((int64_t *)inf_engine_input(e, k))[2 * b] = w;
+				((int64_t *)inf_engine_input(e, k))[2 * b + 1] = h;
+			} else if (ti.dtype == INF_DT_FLOAT) {
+				((float *)inf_engine_input(e, k))[2 * b] = (float)w;
+				((float *)inf_engine_input(e, k))[2 * b + 1] = (float)h;
+			}
+		}
+	}
+}
+
 /* Every item of the batch from a decoded frame (item b from frame b), preprocessed as
  * the detector does for the model's family. Returns -EINVAL for an input that is not a
  * float N x 3 x H x W image. */
@@ -72,7 +106,7 @@ static int fill_frames(inf_engine *e, const char *name, const bench_frames *fr, 
 	if (ti.ndim != 4 || ti.dims[1] != 3 || ti.dtype != INF_DT_FLOAT || fr->n == 0)
 		return -EINVAL;
 	krn_pre_params pre;
-	inf_family_preset(strncmp(name, "yolox", 5) ? INF_FAM_YOLOV8 : INF_FAM_YOLOX, &pre);
+	inf_family_preset(family_of_name(name), &pre);
 	pre.dst_w = (int)ti.dims[3];
 	pre.dst_h = (int)ti.dims[2];
 	float *x = inf_engine_input(e, 0);
@@ -130,6 +164,7 @@ static int bench_one(const char *path, int batch, int threads, int kind, const b
 	int ret = inf_engine_open(path, &o, &e);
 	if (ret < 0)
 		return ret;
+	fill_sizes(e, batch, fr->n ? fr->f[0]->width : (int)640, fr->n ? fr->f[0]->height : 360);
 	if (kind != IN_FRAMES)
 		fill_pattern(e, kind);
 	else if (fill_frames(e, name, fr, batch) < 0) {

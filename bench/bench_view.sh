@@ -76,5 +76,5 @@ for c in $names; do
 	view10) what="live view, 10 viewers" ;; snapshots) what="snapshots of every event kind" ;;
 	record) what="recording every frame at 1280 wide (libx264)" ;;
 	esac
-	echo "| $what | $f | $(awk -v a="$f" -v b="$base" 'BEGIN { printf "%.1f%%", b > 0 ? 100 * (a - b) / b : 0 }') |"
+	echo "| $what | $f | $(awk -v a="$f" -v b="$base" 'BEGIN { printf "%+.1f%%", (b > 0) ? 100 * (a - b) / b : 0 }') |"
 done

@@ -25,12 +25,23 @@ async function benchOne(model, batch, threads) {
 	               executionMode: 'sequential', interOpNumThreads: 1, intraOpNumThreads: threads };
 	const s = await ort.InferenceSession.create(model, opts);
 	const meta = s.inputMetadata ? s.inputMetadata[0] : null;
-	let dims = meta && meta.shape ? meta.shape.map((d) => (typeof d === 'number' && d > 0 ? d : 1)) : null;
-	if (!dims) throw new Error(`${model}: cannot read the input shape`);
-	const fixed = meta.shape && meta.shape[0] === 1;
+	if (!meta || !meta.shape) throw new Error(`${model}: cannot read the input shape`);
+	const fixed = meta.shape[0] === 1;
 	const runBatch = fixed ? 1 : batch, calls = fixed ? batch : 1;
-	dims = [runBatch, ...dims.slice(1)];
-	const feed = { [s.inputNames[0]]: new ort.Tensor('float32', fill(dims.reduce((a, b) => a * b, 1)), dims) };
+	// Every input: the image gets the pattern, an int64 [N, 2] (a DETR export's
+	// orig_target_sizes) the frame size bench_engine gives (cars-432p: 768 x 432).
+	const feed = {};
+	s.inputMetadata.forEach((m, i) => {
+		const dims = [runBatch, ...m.shape.slice(1).map((d) => (typeof d === 'number' && d > 0 ? d : 1))];
+		const n = dims.reduce((a, b) => a * b, 1);
+		if (m.type === 'int64') {
+			const v = new BigInt64Array(n);
+			for (let k = 0; k < n; k++) v[k] = BigInt(k % 2 ? 432 : 768);
+			feed[s.inputNames[i]] = new ort.Tensor('int64', v, dims);
+		} else {
+			feed[s.inputNames[i]] = new ort.Tensor('float32', fill(n), dims);
+		}
+	});
 	await s.run(feed);
 	// The fastest run, as bench_engine: other processes only ever add time.
 	let runs = 0, best = Infinity;

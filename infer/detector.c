@@ -15,7 +15,8 @@
 #include "../pipeline/vp_time.h"
 
 _Static_assert((int)PIPE_FAM_YOLOX == (int)INF_FAM_YOLOX && (int)PIPE_FAM_YOLOV8 == (int)INF_FAM_YOLOV8 &&
-               (int)PIPE_FAM_YOLOV5 == (int)INF_FAM_YOLOV5 && (int)PIPE_FAM_AUTO == (int)INF_FAM_AUTO,
+               (int)PIPE_FAM_YOLOV5 == (int)INF_FAM_YOLOV5 && (int)PIPE_FAM_YOLOV10 == (int)INF_FAM_YOLOV10 &&
+               (int)PIPE_FAM_DETR == (int)INF_FAM_DETR && (int)PIPE_FAM_AUTO == (int)INF_FAM_AUTO,
                "enum pipe_family and enum inf_family in the same order");
 
 /* A submitted batch until it is collected. */
@@ -35,6 +36,11 @@ struct inf_detector {
 	krn_pre_params pre;
 	int max_batch, max_dets, num_classes;
 	int family;               /* enum inf_family, never AUTO */
+	int img_in;               /* the image input (NCHW float); others are filled by the head */
+	int size_in;              /* input of source frame sizes (DETR post-processor), -1 = none */
+	inf_tensor_info *ins, *outs;   /* the model's signature at max batch */
+	int n_in, n_out;
+	const void **out_ptrs;    /* host outputs of the last run, for the head */
 	char **labels;
 	int n_labels;
 	float *class_threshold;   /* what messages carry, per class */
@@ -158,28 +164,58 @@ static inf_head_cfg head_cfg(const inf_detector *d, const pipe_model_cfg *cfg, i
 		.class_threshold = d->head_threshold,
 		.class_allow = d->class_allow,
 		.nms_iou = cfg->nms_iou,
+		.nms_explicit = (cfg->preprocess.set & PIPE_SET_NMS_IOU) != 0,
 		.max_detections = cfg->max_detections,
+		.num_classes = d->n_labels,
 	};
 }
 
-/* family: auto takes the family the output shape gives, once, with one info line. */
+static inf_head_sig signature(const inf_detector *d)
+{
+	return (inf_head_sig){ .in = d->ins, .n_in = d->n_in, .out = d->outs, .n_out = d->n_out };
+}
+
+/* The model's inputs and outputs; the image input is the first NCHW one (a DETR export
+ * with its post-processor also takes the frame sizes). */
+static int read_signature(inf_detector *d, const pipe_model_cfg *cfg)
+{
+	d->n_in = inf_engine_n_inputs(d->engine);
+	d->n_out = inf_engine_n_outputs(d->engine);
+	d->ins = calloc((size_t)d->n_in, sizeof(*d->ins));
+	d->outs = calloc((size_t)d->n_out, sizeof(*d->outs));
+	d->out_ptrs = calloc((size_t)d->n_out, sizeof(*d->out_ptrs));
+	if (!d->ins || !d->outs || !d->out_ptrs)
+		return -ENOMEM;
+	int rc = 0;
+	d->img_in = -1;
+	for (int i = 0; i < d->n_in && rc == 0; i++)
+		if ((rc = inf_engine_input_info(d->engine, i, &d->ins[i])) == 0 && d->img_in < 0 &&
+		    d->ins[i].ndim == 4)
+			d->img_in = i;
+	for (int i = 0; i < d->n_out && rc == 0; i++)
+		rc = inf_engine_output_info(d->engine, i, &d->outs[i]);
+	if (rc == 0 && d->img_in < 0) {
+		vp_err("model", NULL, "%s: no input is an NCHW image (input '%s' has %d dims)", cfg->path,
+		       d->ins[0].name, d->ins[0].ndim);
+		rc = VP_EMODEL;
+	}
+	return rc;
+}
+
+/* family: auto takes the family the signature gives, once, with one info line. */
 static int resolve_family(inf_detector *d, const pipe_model_cfg *cfg, int in_w, int in_h)
 {
-	inf_tensor_info out;
-	char why[256];
-	int rc = inf_engine_output_info(d->engine, 0, &out);
-	if (rc < 0)
-		return rc;
+	char why[768];
+	inf_head_sig sig = signature(d);
 	d->family = (int)cfg->family;
-	int shape_family = inf_family_of_shape(&out, in_w, in_h, why, sizeof(why));
+	int shape_family = inf_family_of_sig(&sig, in_w, in_h, why, sizeof(why));
 	if (d->family == INF_FAM_YOLOV8 && shape_family == INF_FAM_YOLOX)
 		vp_info("model", NULL, "%s: %s: read as a transposed YOLOv8 export (a YOLOX output has "
 		        "this shape too)", cfg->path, why);
 	if (d->family != INF_FAM_AUTO)
 		return 0;
 	if ((d->family = shape_family) < 0) {
-		vp_err("model", NULL, "%s: family auto: output '%s' is not [batch, a, b]", cfg->path,
-		       out.name ? out.name : "?");
+		vp_err("model", NULL, "%s: family auto: %s", cfg->path, why);
 		return VP_EMODEL;
 	}
 	vp_info("model", NULL, "%s: family auto: %s (%s)", cfg->path, inf_family_name(d->family), why);
@@ -190,12 +226,10 @@ static int resolve_family(inf_detector *d, const pipe_model_cfg *cfg, int in_w, 
  * tells it, finish_head() builds the real one. */
 static int setup_head(inf_detector *d, const pipe_model_cfg *cfg, int in_w, int in_h)
 {
-	inf_tensor_info out;
-	int rc = inf_engine_output_info(d->engine, 0, &out);
-	if (rc < 0)
-		return rc;
 	inf_head_cfg hc = head_cfg(d, cfg, in_w, in_h);
-	if ((rc = inf_head_new(&hc, &out, &d->head)) < 0)
+	inf_head_sig sig = signature(d);
+	int rc = inf_head_new_sig(&hc, &sig, &d->head);
+	if (rc < 0)
 		return rc;
 	d->num_classes = inf_head_num_classes(d->head);
 	return 0;
@@ -207,14 +241,22 @@ static int finish_head(inf_detector *d, const pipe_model_cfg *cfg, const char *f
 	int rc = setup_classes(d, cfg, file);
 	if (rc < 0)
 		return rc;
-	inf_tensor_info out;
-	inf_engine_output_info(d->engine, 0, &out);
 	inf_head_cfg hc = head_cfg(d, cfg, in_w, in_h);
+	inf_head_sig sig = signature(d);
 	inf_head_free(&d->head);
-	if ((rc = inf_head_new(&hc, &out, &d->head)) < 0)
+	if ((rc = inf_head_new_sig(&hc, &sig, &d->head)) < 0)
 		return rc;
+	d->size_in = inf_head_size_input(d->head);
 	if (strcmp(inf_engine_backend_name(d->engine), "cuda") != 0)
 		return 0;
+	/* The GPU heads (heads_cuda) decode the grid families only; the end-to-end ones run on
+	 * the engine's host outputs, which the cuda engine copies back after every run. */
+	if (d->family == INF_FAM_YOLOV10 || d->family == INF_FAM_DETR) {
+		vp_info("model", NULL, "%s: family %s is decoded by the CPU head on host copies of the "
+		        "outputs (no GPU head yet): NVDEC frames are not used", cfg->path,
+		        inf_family_name(d->family));
+		return 0;
+	}
 	rc = inf_detector_gpu_new(d->engine, &hc, d->max_batch, d->max_dets, cfg->gpu, &d->gpu);
 	if (rc < 0)
 		vp_warn("model", NULL, "GPU preprocessing/heads unavailable (%s): NVDEC frames are "
@@ -251,9 +293,9 @@ int inf_detector_new(const pipe_model_cfg *cfg, const char *cfg_file, inf_detect
 		vp_err("model", NULL, "%s: cannot load (%s)", cfg->path, vp_strerror(rc));
 		goto fail;
 	}
-	inf_tensor_info in;
-	if ((rc = inf_engine_input_info(d->engine, 0, &in)) < 0)
+	if ((rc = read_signature(d, cfg)) < 0)
 		goto fail;
+	inf_tensor_info in = d->ins[d->img_in];
 	if (in.ndim != 4 || in.dims[1] != 3) {
 		vp_err("model", NULL, "%s: input '%s' is not an NCHW 3-channel image", cfg->path, in.name);
 		rc = VP_EMODEL;
@@ -322,17 +364,20 @@ static int run_host(inf_detector *d, vp_frame *const *frames, int n, vp_det *det
 {
 	int64_t t0 = vp_mono_ns();
 	int rc = krn_preprocess_cpu((const vp_frame *const *)frames, n, &d->pre,
-	                            inf_engine_input(d->engine, 0), d->xf);
+	                            inf_engine_input(d->engine, d->img_in), d->xf);
 	if (rc < 0)
 		return rc;
+	for (int i = 0; d->size_in >= 0 && i < n; i++)
+		inf_head_fill_sizes(d->head, inf_engine_input(d->engine, d->size_in), i, &d->xf[i]);
 	int64_t t1 = vp_mono_ns();
 	if ((rc = inf_engine_run(d->engine, n)) < 0)
 		return rc;
 	int64_t t2 = vp_mono_ns();
-	const float *out = inf_engine_output(d->engine, 0);
+	for (int k = 0; k < d->n_out; k++)
+		d->out_ptrs[k] = inf_engine_output(d->engine, k);
 	for (int i = 0; i < n; i++) {
-		rc = inf_head_decode(d->head, out, i, &d->xf[i], dets + (size_t)i * d->max_dets,
-		                     d->max_dets);
+		rc = inf_head_decode_outputs(d->head, d->out_ptrs, i, &d->xf[i],
+		                             dets + (size_t)i * d->max_dets, d->max_dets);
 		if (rc < 0)
 			return rc;
 		counts[i] = rc;
@@ -488,6 +533,9 @@ void inf_detector_free(inf_detector **pd)
 	inf_head_free(&d->head);
 	inf_engine_free(&d->engine);
 	inf_labels_free(&d->labels, d->n_labels);
+	free(d->ins);
+	free(d->outs);
+	free(d->out_ptrs);
 	free(d->class_threshold);
 	free(d->head_threshold);
 	free(d->class_allow);

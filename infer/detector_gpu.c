@@ -33,6 +33,10 @@ struct inf_detector_gpu {
 int inf_detector_gpu_new(inf_engine *e, const inf_head_cfg *hc, int max_batch, int max_dets, int gpu,
                          inf_detector_gpu **ret)
 {
+	/* heads_cuda decodes the grid families' single output; the end-to-end ones (several
+	 * outputs, a frame-size input) are decoded on the host by the detector. */
+	if (hc->family == INF_FAM_YOLOV10 || hc->family == INF_FAM_DETR)
+		return VP_EUNSUP;
 	if (!inf_engine_device_input(e, 0) || !inf_engine_stream(e))
 		return VP_ENODEV;
 	inf_tensor_info out;

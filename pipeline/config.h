@@ -12,8 +12,9 @@ typedef struct pipe_pos { int line, col; } pipe_pos;
 enum pipe_decoder { PIPE_DEC_AUTO = 0, PIPE_DEC_NVDEC, PIPE_DEC_SOFTWARE };
 enum pipe_queue_policy { PIPE_QP_AUTO = 0, PIPE_QP_BLOCK, PIPE_QP_DROP_OLDEST };
 enum pipe_rtsp_transport { PIPE_RTSP_TCP = 0, PIPE_RTSP_UDP };
-/* Same order as enum inf_family; auto: chosen from the model's output shape at load. */
-enum pipe_family { PIPE_FAM_YOLOX = 0, PIPE_FAM_YOLOV8, PIPE_FAM_YOLOV5, PIPE_FAM_AUTO };
+/* Same order as enum inf_family; auto: chosen from the model's inputs and outputs at load. */
+enum pipe_family { PIPE_FAM_YOLOX = 0, PIPE_FAM_YOLOV8, PIPE_FAM_YOLOV5, PIPE_FAM_YOLOV10,
+                   PIPE_FAM_DETR, PIPE_FAM_AUTO };
 /* Same order as enum inf_box_format. */
 enum pipe_box_format { PIPE_BOX_AUTO = 0, PIPE_BOX_RAW, PIPE_BOX_DECODED };
 enum pipe_backend { PIPE_BACKEND_AUTO = 0, PIPE_BACKEND_CPU, PIPE_BACKEND_CUDA };
@@ -115,6 +116,9 @@ struct pipe_class_ref {
 enum {
 	PIPE_PRE_RESIZE = 1 << 0, PIPE_PRE_PLACEMENT = 1 << 1, PIPE_PRE_PAD = 1 << 2,
 	PIPE_PRE_ORDER = 1 << 3, PIPE_PRE_MEAN = 1 << 4, PIPE_PRE_SCALE = 1 << 5,
+	/* Not preprocessing, recorded in the same set: model.nms_iou was written (the end-to-end
+	 * families run NMS only then). */
+	PIPE_SET_NMS_IOU = 1 << 8,
 };
 
 typedef struct pipe_preprocess_cfg {

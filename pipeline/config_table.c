@@ -9,7 +9,7 @@
 static const char *const decoders[] = { "auto", "nvdec", "software", NULL };
 static const char *const policies[] = { "auto", "block", "drop_oldest", NULL };
 static const char *const transports[] = { "tcp", "udp", NULL };
-static const char *const families[] = { "yolox", "yolov8", "yolov5", "auto", NULL };
+static const char *const families[] = { "yolox", "yolov8", "yolov5", "yolov10", "detr", "auto", NULL };
 static const char *const box_formats[] = { "auto", "raw", "decoded", NULL };
 static const char *const backends[] = { "auto", "cpu", "cuda", NULL };
 static const char *const precisions[] = { "fp16", "fp32", NULL };
@@ -158,7 +158,9 @@ const cfg_key cfg_keys[] = {
 	MODEL("path", CFG_PATH, path, .flags = CFG_REQUIRED | CFG_READABLE,
 	      .doc = "ONNX model file"),
 	MODEL("family", CFG_ENUM, family, .def = "yolox", .names = families,
-	      .doc = "Output head and preprocess preset; yolov8 also covers YOLO11; auto: chosen from the output shape"),
+	      .doc = "Output head and preprocess preset; yolov8 also covers YOLO11; yolov10: NMS-free "
+	             "end-to-end YOLO (YOLOv10, YOLO26); detr: RT-DETR, D-FINE, DEIM exports; auto: "
+	             "chosen from the inputs and outputs"),
 	MODEL("box_format", CFG_ENUM, box_format, .def = "auto", .names = box_formats,
 	      .doc = "yolox: raw grid outputs or boxes already decoded by the export; auto tells them apart"),
 	MODEL("input", CFG_SIZE2, input_w, .shown = "from model", .min = 32, .max = 4096,
@@ -180,7 +182,9 @@ const cfg_key cfg_keys[] = {
 	MODEL("classes", CFG_CLASSES, classes, .shown = "all",
 	      .doc = "Allow-list of classes by name or id"),
 	MODEL("nms_iou", CFG_FLOAT, nms_iou, .def = "0.45", .min = 0, .max = 1,
-	      .doc = "IoU above which non-maximum suppression drops the weaker box"),
+	      .set_bit = PIPE_SET_NMS_IOU,
+	      .doc = "IoU above which non-maximum suppression drops the weaker box; yolov10 and "
+	             "detr run no NMS unless this is written"),
 	MODEL("max_detections", CFG_INT, max_detections, .def = "100", .min = 1, .max = 10000,
 	      .doc = "Most detections kept per frame, best first"),
 	MODEL("threads", CFG_INT, threads, .def = "0", .min = 0, .max = 1024,

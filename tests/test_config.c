@@ -59,8 +59,8 @@ static void test_config_rejects_unknown_key_and_lists_valid_keys(void **state)
 	expect_error_in("sinks:\n  - type: file\n    path: /tmp/x\n    rotate: 5\n",
 	                "7:5: sinks[0].rotate: unknown key; valid keys for file sinks: type, messages, queue, path, mode, "
 	                "rotate_mb, flush_ms\n");
-	expect_error("source:\n  - id: a\n", "1:1: source: unknown key; valid keys: pipeline, log, metrics, "
-	                                     "http, view, snapshots, sources, model, tracker, fleet, sinks\n");
+	expect_error("source:\n  - id: a\n", "1:1: source: unknown key; valid keys: pipeline, log, metrics, http, view, snapshots, "
+	                                     "sources, model, tracker, fleet, sinks\n");
 	/* A table path written as one key is a key of no section (the config fuzzer's find:
 	 * "sinks[].flush_ms" at the top wrote through a NULL sink). */
 	expect_error("sinks[].flush_ms: 5\n", "1:1: sinks[].flush_ms: unknown key; valid keys: pipeline");
@@ -110,7 +110,7 @@ static void test_config_rejects_bad_enum_values_listing_valid_ones(void **state)
 	             "4:14: sources[0].decoder: 'cuvid' is not one of: auto, nvdec, software\n");
 	expect_error(LIVE_SOURCE "    queue: { policy: drop }\n",
 	             "4:22: sources[0].queue.policy: 'drop' is not one of: auto, block, drop_oldest\n");
-	expect_error_in("model:\n  family: yolov9\n", "5:11: model.family: 'yolov9' is not one of: yolox, yolov8, yolov5, auto\n");
+	expect_error_in("model:\n  family: yolov9\n", "5:11: model.family: 'yolov9' is not one of: yolox, yolov8, yolov5, yolov10, detr, auto\n");
 	expect_error_in("sinks:\n  - type: kafka\n",
 	                "5:11: sinks[0].type: 'kafka' is not one of: stdout, file, socket, mqtt\n");
 	expect_error_in("log: { level: verbose }\n", "4:15: log.level: 'verbose' is not one of: error, warn, info, debug\n");
@@ -317,6 +317,25 @@ static void test_config_checks_file_sink_path_is_writable(void **state)
 	char *cmd = fmt("rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
 	free(cmd), free(sub), free(file), free(fresh);
+}
+
+/* The end-to-end families run NMS only when nms_iou is written: the config records that,
+ * and the default (0.45) alone does not. */
+static void test_config_records_that_nms_iou_was_written(void **state)
+{
+	(void)state;
+	loaded l;
+	char *yaml = fmt(LIVE_SOURCE "model:\n  path: %s/models/yolo26n.onnx\n  family: yolov10\n", shared());
+	assert_int_equal(load_ok(&l, yaml)->model.preprocess.set & PIPE_SET_NMS_IOU, 0);
+	assert_int_equal(l.cfg->model.family, PIPE_FAM_YOLOV10);
+	unload(&l);
+	free(yaml);
+	yaml = fmt(LIVE_SOURCE "model:\n  path: %s/models/deimv2_atto.onnx\n  family: detr\n  nms_iou: 0.45\n",
+	           shared());
+	assert_int_equal(load_ok(&l, yaml)->model.preprocess.set, PIPE_SET_NMS_IOU);
+	assert_int_equal(l.cfg->model.family, PIPE_FAM_DETR);
+	unload(&l);
+	free(yaml);
 }
 
 /* The detector resolves class names through model.labels at start; --check reads the same
@@ -578,7 +597,7 @@ static void check_full_model(const pipe_model_cfg *m, const char *model)
 	assert_int_equal(m->threads, 2);
 	const pipe_preprocess_cfg *p = &m->preprocess;
 	assert_int_equal(p->set, PIPE_PRE_RESIZE | PIPE_PRE_PLACEMENT | PIPE_PRE_PAD | PIPE_PRE_ORDER |
-	                         PIPE_PRE_MEAN | PIPE_PRE_SCALE);
+	                         PIPE_PRE_MEAN | PIPE_PRE_SCALE | PIPE_SET_NMS_IOU);
 	assert_int_equal(p->resize, PIPE_RESIZE_STRETCH);
 	assert_int_equal(p->placement, PIPE_PLACE_CENTER);
 	assert_true(p->pad_value == 0.0f);
@@ -624,7 +643,7 @@ static void test_config_reads_back_every_key_of_a_full_file(void **state)
 	char *pw = temp_file("secret\n"), *pem = temp_file("-----BEGIN CERTIFICATE-----\n");
 	char *model = fmt("%s/models/yolov8n.onnx", shared()), *clip = fmt("%s/data/videos/cars-432p.mp4", shared());
 	char *yaml = fmt(
-		"pipeline:\n  name: lobby\n  device: cuda:1\nlog:\n  level: debug\nmetrics:\n  listen: 0.0.0.0:9100\n"
+		"pipeline:\n  name: lobby\n  device: cuda:1\nlog:\n  level: debug\nhttp:\n  { listen: 0.0.0.0:9100, allow_unauthenticated: true }\n"
 		"sources:\n"
 		"  - id: cam1\n    uri: rtsps://cam/1\n    decoder: nvdec\n    realtime: true\n    loop: yes\n"
 		"    interval: 3\n    queue: { depth: 4, policy: block }\n    reconnect: { initial_ms: 250, max_ms: 8000 }\n"
@@ -653,6 +672,7 @@ static void test_config_reads_back_every_key_of_a_full_file(void **state)
 	assert_string_equal(c->device, "cuda:1");
 	assert_int_equal(c->log_level, VP_LOG_DEBUG);
 	assert_string_equal(c->metrics_listen, "0.0.0.0:9100");
+	assert_true(c->http.allow_unauthenticated);
 	assert_int_equal(c->n_sources, 2);
 	pipe_source_cfg *s = c->sources;
 	assert_int_equal(s[0].pos.line, 9);
@@ -910,6 +930,7 @@ int main(void)
 		cmocka_unit_test(test_config_expands_environment_variables),
 		cmocka_unit_test(test_config_applies_documented_defaults),
 		cmocka_unit_test(test_config_reads_nvdec_keys),
+		cmocka_unit_test(test_config_records_that_nms_iou_was_written),
 		cmocka_unit_test(test_config_reads_back_every_key_of_a_full_file),
 		cmocka_unit_test(test_config_every_example_in_configs_loads),
 		cmocka_unit_test(test_config_prints_50_errors_then_how_many_more),

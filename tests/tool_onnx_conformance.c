@@ -111,8 +111,8 @@ static int skip_reason(const char *model, char *why, size_t len, skip_list *ops,
 	}
 	for (size_t i = 0; !*why && i < m->n_opset_import; i++) {
 		const Onnx__OperatorSetIdProto *o = m->opset_import[i];
-		if ((!o->domain || !*o->domain) && o->version < 11) {
-			snprintf(why, len, "opset %lld < 11", (long long)o->version);
+		if ((!o->domain || !*o->domain) && o->version < 7) {
+			snprintf(why, len, "opset %lld < 7", (long long)o->version);
 			kind = SKIP_OPSET;
 		}
 	}
@@ -553,7 +553,7 @@ int main(int argc, char **argv)
 	printf("\n");
 	static const char *const kind_names[SKIP_KINDS] = {
 		[SKIP_DTYPE] = "data type outside the engine (string, bfloat16, uint16...)",
-		[SKIP_OPSET] = "opset older than 11",
+		[SKIP_OPSET] = "opset older than 7",
 		[SKIP_RANDOM] = "random expected output",
 	};
 	for (int k = SKIP_DTYPE; k < SKIP_KINDS; k++) {

@@ -78,7 +78,7 @@ static size_t copy_part(mjpeg_viewer *v, char *buf, size_t max)
 			src = (const char *)v->cur->data + (v->off - v->head_len);
 			avail = v->head_len + v->cur->len - v->off;
 		} else {
-			src = "\r\n" + (v->off - v->head_len - v->cur->len);
+			src = &"\r\n"[v->off - v->head_len - v->cur->len];
 			avail = total - v->off;
 		}
 		size_t n = avail < max - done ? avail : max - done;

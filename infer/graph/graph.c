@@ -102,7 +102,7 @@ static void tensor_free(inf_tensor *t)
 	free(t);
 }
 
-static void attr_clear(inf_attr *a)
+void inf_attr_clear(inf_attr *a)
 {
 	free(a->name);
 	free(a->s);
@@ -119,7 +119,7 @@ static void node_free(inf_node *n)
 	if (n->op && n->op->release && n->priv)
 		n->op->release(n);
 	for (int i = 0; i < n->n_attr; i++)
-		attr_clear(&n->attr[i]);
+		inf_attr_clear(&n->attr[i]);
 	free(n->attr);
 	free(n->in);
 	free(n->out);

@@ -130,6 +130,15 @@ void inf_graph_remove_node(inf_graph *g, int i);
 /* Removes nodes whose outputs nobody reads (and that are no graph output). */
 void inf_graph_prune(inf_graph *g);
 
+/* upgrade.c: rewrites the older forms of operators (opsets 7 to 17) into their current
+ * ones, in place (see the file); logs and returns VP_EUNSUP for a form it cannot express. */
+int inf_graph_upgrade(inf_graph *g);
+/* The op type when op_type's output shape depends on its input values (NonZero,
+ * NonMaxSuppression, ...): refused at load. NULL otherwise. */
+const char *inf_data_dependent_op(const char *op_type);
+/* Frees what an attribute owns (not the attribute itself). */
+void inf_attr_clear(inf_attr *a);
+
 /* onnx_import.c: parses the file into a graph; logs one message and returns VP_EMODEL
  * (malformed) or VP_EUNSUP (unknown ops, dtypes, external data, old opset) on failure. */
 int inf_onnx_import(const char *path, inf_graph **ret);

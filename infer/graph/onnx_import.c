@@ -10,7 +10,10 @@
 #include "pipeline/vp_log.h"
 #include "tensor_pb.h"
 
-#define MIN_OPSET 11
+/* Older forms (7 to 10) are rewritten to the current ones (upgrade.c); newer opsets may
+ * change what an operator means, so they are refused rather than guessed. */
+#define MIN_OPSET 7
+#define MAX_OPSET 21
 
 /* Accumulates "node 'x' (Op): reason" entries for the single load-time message. */
 typedef struct import_errs {
@@ -236,6 +239,11 @@ static int node_check(const Onnx__NodeProto *np, char *why, size_t whylen)
 		snprintf(why, whylen, "operator domain '%s' is not supported", np->domain);
 		return VP_EUNSUP;
 	}
+	if (inf_data_dependent_op(np->op_type)) {
+		snprintf(why, whylen, "its output shape depends on the input values; vapd plans every "
+		         "shape at load and cannot run it");
+		return VP_EUNSUP;
+	}
 	if (!inf_op_find(np->op_type)) {
 		snprintf(why, whylen, "unknown operator");
 		return VP_EUNSUP;
@@ -349,6 +357,7 @@ static int import_graph(inf_graph *g, Onnx__ModelProto *m, import_errs *errs)
 		snprintf(why, sizeof(why), "ai.onnx opset %d is older than the supported %d", g->opset, MIN_OPSET);
 		errs_add(errs, VP_EUNSUP, "", "model", why);
 	}
+
 	int ret = import_initializers(g, gp, errs);
 	if (ret < 0)
 		return ret;
@@ -388,6 +397,12 @@ int inf_onnx_import(const char *path, inf_graph **ret)
 		err = VP_EMODEL;
 		goto fail;
 	}
+	if (model_opset(m) > MAX_OPSET) {
+		vp_err("infer", NULL, "%s: ai.onnx opset %d is newer than the supported %d", path,
+		       model_opset(m), MAX_OPSET);
+		err = VP_EUNSUP;
+		goto fail;
+	}
 	g = inf_graph_new(path);
 	if (!g) {
 		err = -ENOMEM;
@@ -403,6 +418,8 @@ int inf_onnx_import(const char *path, inf_graph **ret)
 		err = errs.worst;
 		goto fail;
 	}
+	if ((err = inf_graph_upgrade(g)) < 0)
+		goto fail;
 	onnx__model_proto__free_unpacked(m, NULL);
 	*ret = g;
 	return 0;

@@ -11,6 +11,7 @@
 #include "pipeline/vp_err.h"
 #include "pipeline/vp_log.h"
 #include "heads.h"
+#include "heads_e2e.h"
 
 typedef struct head_family {
 	const char *name;
@@ -25,12 +26,21 @@ typedef struct head_family {
 	{ .resize = KRN_LETTERBOX, .placement = place, \
 	  .pad_value = 114, .bgr = order, .mean = { 0, 0, 0 }, .scale = { sc, sc, sc } }
 
-/* Indexed by enum inf_family. */
+/* DETR-family exports are trained and exported on the whole frame resized to the input,
+ * without padding (RT-DETR, D-FINE and DEIM's own inference code stretch). */
+#define PRESET_STRETCH \
+	{ .resize = KRN_STRETCH, .placement = KRN_TOP_LEFT, .pad_value = 114, .bgr = 0, \
+	  .mean = { 0, 0, 0 }, .scale = { 1.0f / 255.0f, 1.0f / 255.0f, 1.0f / 255.0f } }
+
+/* Indexed by enum inf_family. yolov10 and detr decode in heads_e2e.c: their layout fields
+ * are unused. */
 static const head_family families[] = {
 	[INF_FAM_YOLOX] = { "yolox", NULL, 1, 0, 1, PRESET(1, KRN_TOP_LEFT, 1.0f) },
 	[INF_FAM_YOLOV8] = { "yolov8", "yolo11", 0, 1, 0,
 	                     PRESET(0, KRN_CENTER, 1.0f / 255.0f) },
 	[INF_FAM_YOLOV5] = { "yolov5", NULL, 1, 0, 0, PRESET(0, KRN_CENTER, 1.0f / 255.0f) },
+	[INF_FAM_YOLOV10] = { "yolov10", "yolo26", 0, 0, 0, PRESET(0, KRN_CENTER, 1.0f / 255.0f) },
+	[INF_FAM_DETR] = { "detr", NULL, 0, 0, 0, PRESET_STRETCH },
 };
 #define N_FAMILIES ((int)(sizeof(families) / sizeof(families[0])))
 
@@ -50,6 +60,7 @@ struct inf_head {
 	vp_det *cand;            /* n candidates, allocated once */
 	int64_t dropped;         /* candidates with an invalid score or box (inf_head_dropped) */
 	int looked;              /* decide_box_format has seen a first output */
+	head_e2e *e2e;           /* yolov10 and detr: everything is decoded there */
 };
 
 int inf_family_parse(const char *name)
@@ -98,13 +109,24 @@ static void grid_fill(float *g, int w, int h)
 	}
 }
 
-static void shape_text(const inf_tensor_info *out, char *buf, size_t n)
+void inf_shape_text(const inf_tensor_info *out, char *buf, size_t n)
 {
 	size_t used = (size_t)snprintf(buf, n, "[");
 	for (int i = 0; i < out->ndim && i < INF_MAX_DIMS && used < n; i++)
 		used += (size_t)snprintf(buf + used, n - used, "%s%" PRId64, i ? ", " : "", out->dims[i]);
 	if (used < n)
 		snprintf(buf + used, n - used, "]");
+}
+
+void inf_shape_list(const inf_tensor_info *t, int n, const char *what, char *buf, size_t cap)
+{
+	size_t used = (size_t)snprintf(buf, cap, "%s%s", what, n > 0 ? "" : ": none");
+	for (int i = 0; i < n && used < cap; i++) {
+		char shape[96];
+		inf_shape_text(&t[i], shape, sizeof(shape));
+		used += (size_t)snprintf(buf + used, cap - used, "%s '%s' %s %s", i ? "," : "",
+		                         t[i].name ? t[i].name : "?", inf_dtype_name(t[i].dtype), shape);
+	}
 }
 
 /* Every family has one row per anchor of the stride 8/16/32 grid (yolov5: three per cell),
@@ -115,7 +137,7 @@ int inf_family_of_shape(const inf_tensor_info *out, int input_w, int input_h, ch
 	char shape[96];
 	if (out->ndim != 3 || out->dims[1] < 1 || out->dims[2] < 1)
 		return -1;
-	shape_text(out, shape, sizeof(shape));
+	inf_shape_text(out, shape, sizeof(shape));
 	int64_t d1 = out->dims[1], d2 = out->dims[2], grid = grid_count(input_w, input_h);
 	if (d2 > d1) {
 		snprintf(why, n, "output %s has its %" PRId64 " anchors last, after %" PRId64 " fields",
@@ -132,6 +154,25 @@ int inf_family_of_shape(const inf_tensor_info *out, int input_w, int input_h, ch
 	return INF_FAM_YOLOX;
 }
 
+/* End-to-end forms first: their outputs are small and specific (a few hundred rows, several
+ * outputs, an extra input), where a grid family has one output with a row per cell. */
+int inf_family_of_sig(const inf_head_sig *sig, int input_w, int input_h, char *why, size_t n)
+{
+	int form = inf_e2e_form_of(sig, INF_FAM_AUTO, input_w, input_h, why, n);
+	if (form >= 0)
+		return form == INF_E2E_YOLO ? INF_FAM_YOLOV10 : INF_FAM_DETR;
+	int fam = sig->n_out == 1 ? inf_family_of_shape(&sig->out[0], input_w, input_h, why, n) : -1;
+	if (fam < 0) {
+		char in[256], out[384];
+		inf_shape_list(sig->in, sig->n_in, "inputs", in, sizeof(in));
+		inf_shape_list(sig->out, sig->n_out, "outputs", out, sizeof(out));
+		snprintf(why, n, "%s; %s fit no family (yolox, yolov8, yolov5: one [batch, a, b] "
+		         "output; yolov10: [batch, K, 6]; detr: labels/boxes/scores, boxes + logits "
+		         "or [batch, Q, 4 + classes])", in, out);
+	}
+	return fam;
+}
+
 /* Shapes that cannot be the family's own (see inf_family_of_shape). Anchors first with one
  * anchor per cell fits yolox and a transposed yolov8 export alike: accepted as yolov8 (the
  * detector says so, and decide_box_format warns when the boxes are not in pixels). */
@@ -142,7 +183,7 @@ static int check_family_shape(const inf_head *h, const inf_tensor_info *out)
 	int64_t grid = grid_count(h->cfg.input_w, h->cfg.input_h);
 	const char *other = NULL, *reason = NULL;
 	char shape[96];
-	shape_text(out, shape, sizeof(shape));
+	inf_shape_text(out, shape, sizeof(shape));
 	if (family != INF_FAM_YOLOV8 && d2 > d1 && d2 >= grid) {
 		other = "yolov8";
 		reason = "its last dimension holds the anchors (as many as the grid's cells or more), "
@@ -258,13 +299,49 @@ static int copy_class_tables(inf_head *h)
 
 int inf_head_new(const inf_head_cfg *cfg, const inf_tensor_info *out, inf_head **ret)
 {
+	inf_head_sig sig = { .out = out, .n_out = 1 };
+	return inf_head_new_sig(cfg, &sig, ret);
+}
+
+/* yolov10 and detr: the form from the signature, then heads_e2e.c does the rest. */
+static int setup_e2e(inf_head *h, const inf_head_sig *sig)
+{
+	int family = (int)(h->fam - families);
+	char why[512];
+	int form = inf_e2e_form_of(sig, family, h->cfg.input_w, h->cfg.input_h, why, sizeof(why));
+	if (form < 0) {
+		char in[256], out[384];
+		inf_shape_list(sig->in, sig->n_in, "inputs", in, sizeof(in));
+		inf_shape_list(sig->out, sig->n_out, "outputs", out, sizeof(out));
+		vp_err("head", h->fam->name, "%s; %s do not fit family %s (%s)", in, out, h->fam->name,
+		       family == INF_FAM_YOLOV10 ? "one output [batch, K, 6]" :
+		       "labels [B, Q] + boxes [B, Q, 4] + scores [B, Q] with an orig_target_sizes "
+		       "input [B, 2], boxes [B, Q, 4] + logits [B, Q, classes], or one [B, Q, 4 + classes]");
+		return VP_EMODEL;
+	}
+	int err = e2e_new(&h->cfg, sig, form, &h->e2e);
+	if (err < 0)
+		return err;
+	h->nc = e2e_num_classes(h->e2e);
+	if ((err = copy_class_tables(h)) < 0)
+		return err;
+	e2e_use_classes(h->e2e, h->class_thr, h->allow);
+	return 0;
+}
+
+int inf_head_new_sig(const inf_head_cfg *cfg, const inf_head_sig *sig, inf_head **ret)
+{
 	*ret = NULL;
 	int family = cfg->family;
+	if (sig->n_out < 1) {
+		vp_err("head", NULL, "the model has no outputs");
+		return VP_EMODEL;
+	}
+	const inf_tensor_info *out = &sig->out[0];
 	if (family == INF_FAM_AUTO) {
-		char why[256];
-		if ((family = inf_family_of_shape(out, cfg->input_w, cfg->input_h, why, sizeof(why))) < 0) {
-			vp_err("head", NULL, "family auto: output '%s' is not [batch, a, b]",
-			       out->name ? out->name : "?");
+		char why[768];
+		if ((family = inf_family_of_sig(sig, cfg->input_w, cfg->input_h, why, sizeof(why))) < 0) {
+			vp_err("head", NULL, "family auto: %s", why);
 			return VP_EMODEL;
 		}
 		vp_info("head", NULL, "family auto: %s (%s)", families[family].name, why);
@@ -282,6 +359,12 @@ int inf_head_new(const inf_head_cfg *cfg, const inf_tensor_info *out, inf_head *
 	h->fam = &families[family];
 	h->cfg = *cfg;
 	h->cfg.family = family;
+	if (family == INF_FAM_YOLOV10 || family == INF_FAM_DETR) {
+		if ((err = setup_e2e(h, sig)) < 0)
+			goto fail;
+		*ret = h;
+		return 0;
+	}
 	if ((err = parse_shape(h, out)) < 0 || (err = setup_grid(h)) < 0 ||
 	    (err = copy_class_tables(h)) < 0)
 		goto fail;
@@ -303,7 +386,28 @@ int inf_head_num_classes(const inf_head *h)
 
 int64_t inf_head_dropped(const inf_head *h)
 {
-	return h->dropped;
+	return h->e2e ? e2e_dropped(h->e2e) : h->dropped;
+}
+
+int inf_head_family(const inf_head *h)
+{
+	return (int)(h->fam - families);
+}
+
+int inf_head_e2e_form(const inf_head *h)
+{
+	return h->e2e ? e2e_form(h->e2e) : -1;
+}
+
+int inf_head_size_input(const inf_head *h)
+{
+	return h->e2e ? e2e_size_input(h->e2e) : -1;
+}
+
+void inf_head_fill_sizes(const inf_head *h, void *input, int b, const krn_xform *xf)
+{
+	if (h->e2e && e2e_size_input(h->e2e) >= 0)
+		e2e_fill_sizes(h->e2e, input, b, xf);
 }
 
 void inf_head_free(inf_head **hp)
@@ -311,6 +415,7 @@ void inf_head_free(inf_head **hp)
 	inf_head *h = *hp;
 	if (!h)
 		return;
+	e2e_free(&h->e2e);
 	free(h->cand);
 	free(h->grid);
 	free(h->class_thr);
@@ -413,6 +518,10 @@ int inf_head_decode(inf_head *h, const float *output, int b, const krn_xform *xf
 {
 	if (b < 0 || !output || !xf || !(xf->scale_x > 0.0f) || !(xf->scale_y > 0.0f) || cap < 0)
 		return -EINVAL;
+	if (h->e2e) {
+		const void *outs[1] = { output };
+		return e2e_decode(h->e2e, outs, b, xf, dets, cap);
+	}
 	const float *o = output + (size_t)b * h->item;
 	if (h->box_format == INF_BOX_AUTO || (!h->fam->grid && !h->looked))
 		decide_box_format(h, o);
@@ -447,4 +556,16 @@ int inf_head_decode(inf_head *h, const float *output, int b, const krn_xform *xf
 		dets[i].bbox[3] = clampf(dets[i].bbox[3], (float)xf->src_h);
 	}
 	return n;
+}
+
+int inf_head_decode_outputs(inf_head *h, const void *const *outputs, int b, const krn_xform *xf,
+                            vp_det *dets, int cap)
+{
+	if (!outputs || !outputs[0])
+		return -EINVAL;
+	if (!h->e2e)
+		return inf_head_decode(h, outputs[0], b, xf, dets, cap);
+	if (b < 0 || !xf || !(xf->scale_x > 0.0f) || !(xf->scale_y > 0.0f) || cap < 0)
+		return -EINVAL;
+	return e2e_decode(h->e2e, outputs, b, xf, dets, cap);
 }

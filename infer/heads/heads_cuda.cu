@@ -381,6 +381,10 @@ extern "C" int inf_head_cuda_new(const inf_head_cfg *cfg, const inf_tensor_info 
 	*ret = NULL;
 	if (max_batch < 1 || cap < 1)
 		return -EINVAL;
+	/* The grid families only: the end-to-end ones (yolov10, detr) read several outputs and
+	 * are decoded by the CPU head on the host (the detector does so). */
+	if (cfg->family == INF_FAM_YOLOV10 || cfg->family == INF_FAM_DETR)
+		return VP_EUNSUP;
 	if (cudaGetDeviceCount(&count) != cudaSuccess || count < 1) {
 		cudaGetLastError();
 		return VP_ENODEV;
@@ -388,6 +392,10 @@ extern "C" int inf_head_cuda_new(const inf_head_cfg *cfg, const inf_tensor_info 
 	int rc = inf_head_new(cfg, out, &cpu);
 	if (rc < 0)
 		return rc;
+	if (inf_head_e2e_form(cpu) >= 0) {     /* auto resolved to an end-to-end family */
+		inf_head_free(&cpu);
+		return VP_EUNSUP;
+	}
 	int nc = inf_head_num_classes(cpu);
 	inf_head_free(&cpu);
 	inf_head_cuda *g = (inf_head_cuda *)calloc(1, sizeof(*g));

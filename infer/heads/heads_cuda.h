@@ -20,7 +20,8 @@ extern "C" {
 typedef struct inf_head_cuda inf_head_cuda;
 
 /* Same cfg and output shape as inf_head_new (which validates them and logs errors);
- * max_batch items of at most cap detections each. VP_ENODEV without a GPU. */
+ * max_batch items of at most cap detections each. VP_ENODEV without a GPU; VP_EUNSUP for
+ * the end-to-end families (yolov10, detr; also when auto resolves to one). */
 int inf_head_cuda_new(const inf_head_cfg *cfg, const inf_tensor_info *out, int max_batch, int cap,
                       inf_head_cuda **ret);
 /* Enqueues decoding of items 0..batch-1 of d_output (device, float, the engine output

@@ -29,6 +29,14 @@ static int by_score_desc(const void *pa, const void *pb)
 	return 0;
 }
 
+int inf_sort_best(vp_det *dets, int n, int max_keep)
+{
+	if (n <= 0 || max_keep <= 0)
+		return 0;
+	qsort(dets, (size_t)n, sizeof(*dets), by_score_desc);
+	return n < max_keep ? n : max_keep;
+}
+
 int inf_nms(vp_det *dets, int n, float iou, int max_keep)
 {
 	if (n <= 0 || max_keep <= 0)
