@@ -128,4 +128,12 @@ for nd in n1 n2 n3; do eval "wait \$pid_$nd"; done
 for nd in n1 n2 n3; do start_node $nd $(( BIG / 2 )); done
 t0=$(now)
 settle "$BIG" && echo "$BIG cameras on 3 nodes claimed and settled in $(echo "$(now) - $t0 - 2" | bc -l | cut -c1-5) s"
+sleep 1
+# What each node last applied to its pipeline ("N camera(s) to run"), summed.
+running=0
+for nd in n1 n2 n3; do
+	k=$(grep "camera(s) to run" "$tmp/$nd.log" | tail -1 | sed 's/.*\] \([0-9]*\) camera(s).*/\1/')
+	running=$((running + ${k:-0}))
+done
+echo "cameras the nodes' pipelines run: $running of $BIG; errors: $(cat "$tmp"/n?.log | grep -c "not applied")"
 echo "steady state, $BIG cameras, 3 nodes: $(rate 30) etcd requests/min"

@@ -312,8 +312,9 @@ static int walk_list(cfg_ctx *c, const cfg_key *k, yaml_node_t *v, const char *d
 	/* Extra sources (the fleet's) come after the file's; the count limits apply to both. */
 	int first = is_src && c->extra ? c->cfg->n_sources : 0;
 	/* No sources at all is fine with fleet:, which may come later in the file: that case is
-	 * checked once the whole file is walked (cfg_check_fleet). */
-	if ((n < k->min && !(is_src && n == 0)) || first + n > k->max) {
+	 * checked once the whole file is walked (cfg_check_fleet). The fleet's cameras are bounded
+	 * by fleet.capacity, not by the file's limit. */
+	if ((n < k->min && !(is_src && n == 0)) || (!c->extra && first + n > k->max)) {
 		cfg_error(c, cfg_mark_pos(v->start_mark), disp, "must have %.0f to %.0f entries, got %d", k->min,
 		          k->max, first + n);
 		return -EINVAL;

@@ -94,6 +94,18 @@ static void test_config_load_extra_appends_the_fleet_cameras(void **state)
 	assert_string_equal(c->sources[2].uri, "rtsp://h/3");
 	assert_int_equal(c->sources[2].queue.depth, 8);
 	pipe_config_free(&c);
+	/* A node may run more cameras (fleet.capacity, up to 1024) than a file may list (256). */
+	char *many = NULL;
+	size_t mlen = 0;
+	FILE *m = open_memstream(&many, &mlen);
+	for (int i = 0; i < 300; i++)
+		fprintf(m, "- {id: r%d, uri: 'rtsp://h/%d'}\n", i, i);
+	fclose(m);
+	assert_int_equal(pipe_config_load_extra(path, "fleet cameras", many, stderr, &c), 0);
+	assert_int_equal(c->n_sources, 301);
+	assert_string_equal(c->sources[300].id, "r299");
+	pipe_config_free(&c);
+	free(many);
 	/* The same id as the file's own source, and a bad value: reported under the extra's name. */
 	char *errs = NULL;
 	size_t len;
