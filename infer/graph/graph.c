@@ -212,7 +212,7 @@ inf_node *inf_graph_add_node(inf_graph *g, const char *name, const char *op_type
 	return n;
 }
 
-static int tensor_is_read(const inf_graph *g, const inf_tensor *t)
+int inf_graph_tensor_is_read(const inf_graph *g, const inf_tensor *t)
 {
 	if (t->is_output)
 		return 1;
@@ -237,7 +237,7 @@ void inf_graph_prune(inf_graph *g)
 		inf_node *n = g->nodes[i];
 		int live = 0;
 		for (int k = 0; k < n->n_out && !live; k++)
-			live = tensor_is_read(g, n->out[k]);
+			live = inf_graph_tensor_is_read(g, n->out[k]);
 		if (!live)
 			inf_graph_remove_node(g, i);
 	}

@@ -127,6 +127,8 @@ inf_tensor *inf_graph_find(const inf_graph *g, const char *name);
 inf_node *inf_graph_add_node(inf_graph *g, const char *name, const char *op_type, int n_in, int n_out);
 /* Frees node i (not its tensors) and closes the gap. */
 void inf_graph_remove_node(inf_graph *g, int i);
+/* 1 when t is a graph output or some node's input. */
+int inf_graph_tensor_is_read(const inf_graph *g, const inf_tensor *t);
 /* Removes nodes whose outputs nobody reads (and that are no graph output). */
 void inf_graph_prune(inf_graph *g);
 

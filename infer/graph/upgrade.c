@@ -192,22 +192,11 @@ static int upgrade_clip(inf_graph *g, inf_node *n)
 	return 0;
 }
 
-static int tensor_is_read(const inf_graph *g, const inf_tensor *t)
-{
-	if (t->is_output)
-		return 1;
-	for (int i = 0; i < g->n_nodes; i++)
-		for (int k = 0; k < g->nodes[i]->n_in; k++)
-			if (g->nodes[i]->in[k] == t)
-				return 1;
-	return 0;
-}
-
 /* Dropout only scales during training; its mask output, when something reads it, keeps
  * the node as it is. */
 static int upgrade_dropout(inf_graph *g, inf_node *n)
 {
-	if (n->n_out > 1 && tensor_is_read(g, n->out[1]))
+	if (n->n_out > 1 && inf_graph_tensor_is_read(g, n->out[1]))
 		return 0;
 	n->n_in = 1;
 	n->n_out = 1;
