@@ -6,6 +6,8 @@
 
 #include "ops_common.h"
 #include "ops_tables.h"
+#include "pgemm.h"
+#include "simd_avx512.h"
 
 /* ---- MatMul: numpy semantics, batch axes broadcast, 1-D operands promoted ---- */
 
@@ -203,7 +205,46 @@ typedef struct softmax_job {
 	float *yp;
 	int64_t len, inner;
 	int is_log;
+	int avx512;                           /* rows of the last axis in softmax_row512 */
 } softmax_job;
+
+#ifdef HAVE_AVX512_SILU
+/* One contiguous row (the last axis, the common case) in AVX-512: libm's expf is a call
+ * per element that no loop vectorises; exp512_neg (relative error at most 4.5e-7) and
+ * the sum in 16 lanes (the order of the additions changes, within float rounding). */
+__attribute__((target("avx512f"))) static void softmax_row512(const float *x, float *y, int64_t len, int is_log)
+{
+	__m512 vmx = _mm512_set1_ps(-INFINITY), vs = _mm512_setzero_ps();
+	float mx, sum;
+	int64_t i;
+
+	for (i = 0; i < len; i += 16) {
+		__mmask16 m = len - i >= 16 ? 0xffff : (__mmask16)((1u << (len - i)) - 1);
+		/* max_ps keeps the second operand where the first is NaN: NaN skipped like fmaxf */
+		vmx = _mm512_mask_max_ps(vmx, m, _mm512_maskz_loadu_ps(m, x + i), vmx);
+	}
+	mx = _mm512_reduce_max_ps(vmx);
+	for (i = 0; i < len; i += 16) {
+		__mmask16 m = len - i >= 16 ? 0xffff : (__mmask16)((1u << (len - i)) - 1);
+		__m512 e = exp512_neg(_mm512_sub_ps(_mm512_set1_ps(mx), _mm512_maskz_loadu_ps(m, x + i)));
+		_mm512_mask_storeu_ps(y + i, m, e);
+		vs = _mm512_mask_add_ps(vs, m, vs, e);
+	}
+	sum = _mm512_reduce_add_ps(vs);
+	if (is_log) {
+		__m512 sub = _mm512_set1_ps(mx + logf(sum));
+		for (i = 0; i < len; i += 16) {
+			__mmask16 m = len - i >= 16 ? 0xffff : (__mmask16)((1u << (len - i)) - 1);
+			_mm512_mask_storeu_ps(y + i, m, _mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), sub));
+		}
+		return;
+	}
+	for (i = 0; i < len; i += 16) {
+		__mmask16 m = len - i >= 16 ? 0xffff : (__mmask16)((1u << (len - i)) - 1);
+		_mm512_mask_storeu_ps(y + i, m, _mm512_div_ps(_mm512_maskz_loadu_ps(m, y + i), _mm512_set1_ps(sum)));
+	}
+}
+#endif
 
 /* Rows [r0, r1) of outer * inner, each len values inner apart. */
 static void softmax_rows(void *arg, int64_t r0, int64_t r1)
@@ -216,6 +257,12 @@ static void softmax_rows(void *arg, int64_t r0, int64_t r1)
 		const float *x = j->xp + base;
 		float *y = j->yp + base, mx = -INFINITY, sum = 0.0f;
 
+#ifdef HAVE_AVX512_SILU
+		if (inner == 1 && j->avx512) {
+			softmax_row512(x, y, len, j->is_log);
+			continue;
+		}
+#endif
 		for (int64_t i = 0; i < len; i++)
 			mx = fmaxf(mx, x[i * inner]);
 		for (int64_t i = 0; i < len; i++) {
@@ -233,7 +280,8 @@ static void softmax_rows(void *arg, int64_t r0, int64_t r1)
 
 static int run_softmax(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 {
-	softmax_job j = { n->in[0]->data, n->out[0]->data, 0, 0, !strcmp(n->op_type, "LogSoftmax") };
+	softmax_job j = { n->in[0]->data, n->out[0]->data, 0, 0, !strcmp(n->op_type, "LogSoftmax"),
+	                  pg_supported() };
 	int64_t outer;
 
 	(void)ws;
