@@ -17,19 +17,26 @@ typedef struct bin_bjob {
 	float *y;
 } bin_bjob;
 
-/* y[i] = a[i * ia] op b[i * ib] for i < cnt; ia and ib are 0 or 1. */
+/* y[i] = a[i * ia] op b[i * ib] for i < cnt; ia and ib are 0 or 1. y may be a or b
+ * itself (the planner runs element-wise nodes in place): the compiler's overlap check
+ * then failed and it ran the scalar loop, so "omp simd" says that lanes are independent,
+ * which holds since every y[i] reads only index i. */
 #define BIN_LOOP(expr)                                                                \
 	do {                                                                          \
 		if (ia && ib)                                                         \
+			_Pragma("omp simd")                                           \
 			for (int64_t i = 0; i < cnt; i++) { float x = a[i], z = b[i]; y[i] = (expr); } \
 		else if (ia) {                                                        \
 			float z = b[0];                                               \
+			_Pragma("omp simd")                                           \
 			for (int64_t i = 0; i < cnt; i++) { float x = a[i]; y[i] = (expr); } \
 		} else if (ib) {                                                      \
 			float x = a[0];                                               \
+			_Pragma("omp simd")                                           \
 			for (int64_t i = 0; i < cnt; i++) { float z = b[i]; y[i] = (expr); } \
 		} else {                                                              \
 			float x = a[0], z = b[0];                                     \
+			_Pragma("omp simd")                                           \
 			for (int64_t i = 0; i < cnt; i++) y[i] = (expr);              \
 		}                                                                     \
 	} while (0)
