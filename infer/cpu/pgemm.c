@@ -146,10 +146,18 @@ PG_TARGET static void tile_direct(int64_t k, const float *a, const float *b, int
 	tile_8xnv(3, TILE_DIRECT, k, a, b, ldb, pf, c, ldc, rows, PG_NR, bias, e);
 }
 
+/* The last columns (fewer than PG_NR) with only the vectors they need: a product with
+ * 8 columns (deimv2's attention [100, 100] x [100, 8]) computed three vectors, two of
+ * them zeros. */
 PG_TARGET static void tile_direct_tail(int64_t k, const float *a, const float *b, int64_t ldb, float *c,
                                        int64_t ldc, int rows, int64_t cols, const float *bias, const pg_epilogue *e)
 {
-	tile_8xnv(3, TILE_DIRECT_TAIL, k, a, b, ldb, b, c, ldc, rows, cols, bias, e);
+	if (cols > 32)
+		tile_8xnv(3, TILE_DIRECT_TAIL, k, a, b, ldb, b, c, ldc, rows, cols, bias, e);
+	else if (cols > 16)
+		tile_8xnv(2, TILE_DIRECT_TAIL, k, a, b, ldb, b, c, ldc, rows, cols, bias, e);
+	else
+		tile_8xnv(1, TILE_DIRECT_TAIL, k, a, b, ldb, b, c, ldc, rows, cols, bias, e);
 }
 
 PG_TARGET void pg_gemm_direct(const float *ap, int64_t m, int64_t k, const float *b, int64_t ldb, int64_t n,
