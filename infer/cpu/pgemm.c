@@ -239,7 +239,17 @@ int64_t pg_block_cols(int64_t max_cols, int64_t n, int64_t items, int nth)
 
 void pg_pack_a(const float *a, int64_t lda, int64_t m, int64_t k, float *ret)
 {
-	for (int64_t i = 0; i < m; i += PG_MR)
+	int64_t i = 0;
+
+	/* whole blocks without the row test: MatMul packs its activations every run */
+	for (; i + PG_MR <= m; i += PG_MR)
+		for (int64_t p = 0; p < k; p++, ret += PG_MR) {
+			const float *col = a + i * lda + p;
+#pragma GCC unroll 8
+			for (int r = 0; r < PG_MR; r++)
+				ret[r] = col[r * lda];
+		}
+	for (; i < m; i += PG_MR)
 		for (int64_t p = 0; p < k; p++)
 			for (int r = 0; r < PG_MR; r++)
 				*ret++ = i + r < m ? a[(i + r) * lda + p] : 0.0f;
