@@ -206,6 +206,10 @@ static int run_matmul(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 
 /* ---- Gemm: Y = alpha * A' B' + beta * C, C broadcast to [M, N] ---- */
 
+/* Products below this many multiply-adds run OpenBLAS on one thread (deimv2's
+ * [100, 64] x [64, 64] heads are 0.4 M). */
+#define GEMM_THREADED_MNK 4e6
+
 OPS_SHAPE(shape_gemm, 1, 1)
 {
 	const inf_tensor *a = n->in[0], *b = ops_in(n, 1), *c = ops_in(n, 2);
@@ -251,7 +255,12 @@ static int run_gemm(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 			for (int64_t j = 0; j < nn; j++)
 				y[i * nn + j] = beta * cp[i * s[0] + j * s[1]];
 	}
-	ops_blas_threads(cx);
+	/* OpenBLAS workers spin (sched_yield) for a long while after each threaded call; on
+	 * a small product that costs the task pool's workers their core for little gain */
+	if ((double)m * (double)nn * (double)k < GEMM_THREADED_MNK)
+		ops_blas_single();
+	else
+		ops_blas_threads(cx);
 	ops_sgemm(ta, tb, (int)m, (int)nn,
 	            (int)k, alpha, a->data, (int)a->dims[1], b->data, (int)b->dims[1],
 	            (c && beta != 0.0f) ? 1.0f : 0.0f, y, (int)nn);
