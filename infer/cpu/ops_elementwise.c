@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "ops_bin_float.h"
 #include "ops_common.h"
 #include "ops_tables.h"
 
@@ -255,8 +256,6 @@ static void bcast_row(const bcast_iter *it, int64_t r, int64_t *oa, int64_t *ob)
 	}
 }
 
-enum { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV };
-
 #define BIN_EXPR(op, x, y) ((op) == BIN_ADD ? (x) + (y) : (op) == BIN_SUB ? (x) - (y) : \
                             (op) == BIN_MUL ? (x) * (y) : (x) / (y))
 
@@ -323,23 +322,28 @@ OPS_SHAPE(shape_binary, 1, 1)
 	return 0;
 }
 
-/* Same-shape float operands (residual Adds): one vectorised loop per operator. */
+/* Same-shape float operands (residual Adds): one vectorised loop per operator; "omp
+ * simd" as in ops_bin_float.c, for y computed in place over a or b. */
 OPS_VECTOR static void bin_flat(int op, const float *a, const float *b, float *y, int64_t cnt)
 {
 	switch (op) {
 	case BIN_ADD:
+#pragma omp simd
 		for (int64_t i = 0; i < cnt; i++)
 			y[i] = a[i] + b[i];
 		break;
 	case BIN_SUB:
+#pragma omp simd
 		for (int64_t i = 0; i < cnt; i++)
 			y[i] = a[i] - b[i];
 		break;
 	case BIN_MUL:
+#pragma omp simd
 		for (int64_t i = 0; i < cnt; i++)
 			y[i] = a[i] * b[i];
 		break;
 	default:
+#pragma omp simd
 		for (int64_t i = 0; i < cnt; i++)
 			y[i] = a[i] / b[i];
 		break;
@@ -382,6 +386,11 @@ static int run_binary(inf_node *n, int op, const inf_cpu_ctx *cx)
 		return 0;
 	}
 	bcast_init(&it, a, b, y);
+	/* merged axes: the last one's strides are 0 or 1 unless an operand is transposed */
+	if (a->dtype == INF_DT_FLOAT && it.sa[it.nd - 1] <= 1 && it.sb[it.nd - 1] <= 1) {
+		bin_float_bcast(op, it.nd, it.dims, it.sa, it.sb, a->data, b->data, y->data, cx);
+		return 0;
+	}
 	switch (a->dtype) {
 	case INF_DT_FLOAT: bin_float(op, &it, a->data, b->data, y->data, nth); break;
 	case INF_DT_DOUBLE: bin_double(op, &it, a->data, b->data, y->data, nth); break;

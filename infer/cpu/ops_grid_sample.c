@@ -181,15 +181,25 @@ static int run_grid_sample(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 		for (int64_t p = 0; p < pts; p++) {
 			const float *gv = gp + (b * pts + p) * 2;
 			gs_taps tx, ty;
+			double wt[16];
+			int64_t off[16];
+			int nt = 0;
+
 			gs_axis_taps(gv[0], w, &c, &tx);
 			gs_axis_taps(gv[1], h, &c, &ty);
+			/* the taps inside the image, with their weight products, once per point
+			 * instead of once per channel; the same products added in the same order */
+			for (int i = 0; i < ty.n; i++)
+				for (int j = 0; j < tx.n; j++)
+					if (ty.idx[i] >= 0 && tx.idx[j] >= 0) {
+						wt[nt] = ty.w[i] * tx.w[j];
+						off[nt++] = ty.idx[i] * w + tx.idx[j];
+					}
 			for (int64_t k = 0; k < ch; k++) {
 				const float *plane = xp + (b * ch + k) * h * w;
 				double acc = 0.0;
-				for (int i = 0; i < ty.n; i++)
-					for (int j = 0; j < tx.n; j++)
-						if (ty.idx[i] >= 0 && tx.idx[j] >= 0)
-							acc += ty.w[i] * tx.w[j] * plane[ty.idx[i] * w + tx.idx[j]];
+				for (int t = 0; t < nt; t++)
+					acc += wt[t] * plane[off[t]];
 				y[(b * ch + k) * pts + p] = (float)acc;
 			}
 		}

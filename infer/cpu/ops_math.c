@@ -6,6 +6,8 @@
 
 #include "ops_common.h"
 #include "ops_tables.h"
+#include "pgemm.h"
+#include "simd_avx512.h"
 
 /* ---- MatMul: numpy semantics, batch axes broadcast, 1-D operands promoted ---- */
 
@@ -76,6 +78,101 @@ OPS_SHAPE(shape_matmul, 1, 1)
 	return 0;
 }
 
+/* ---- MatMul on the packed GEMM (AVX-512 CPUs) ----
+ * OpenBLAS picks its kernels by CPU model and may know none for the machine (a
+ * hypervisor's "Intel Xeon Processor" runs its SSE3 Prescott kernels), and its
+ * small-matrix path sends [100 x 100] x [100 x 8] products to a scalar loop here
+ * (ops_sgemm). The packed GEMM of the convolutions runs every shape at full width: A
+ * of each batch item is packed into the workspace, B is read in place, and (item,
+ * column block) tasks go to the task pool with the fused activation in the epilogue. */
+
+typedef struct mm_job {
+	const inf_node *n;
+	const mm_geom *g;
+	float *ap;                            /* packed A of every batch item */
+	int64_t cols, blocks;                 /* columns per task, tasks per item */
+	pg_epilogue e;
+} mm_job;
+
+static void mm_offsets(const mm_geom *g, int64_t bi, int64_t *oa, int64_t *ob)
+{
+	*oa = *ob = 0;
+	for (int d = g->nb - 1; d >= 0; d--) {
+		*oa += (bi % g->bdims[d]) * g->sa[d];
+		*ob += (bi % g->bdims[d]) * g->sb[d];
+		bi /= g->bdims[d];
+	}
+}
+
+static void mm_pack_items(void *arg, int64_t lo, int64_t hi)
+{
+	const mm_job *j = arg;
+	const mm_geom *g = j->g;
+
+	for (int64_t bi = lo; bi < hi; bi++) {
+		int64_t oa, ob;
+		mm_offsets(g, bi, &oa, &ob);
+		pg_pack_a((const float *)j->n->in[0]->data + oa * g->m * g->k, g->k, g->m, g->k,
+		          j->ap + (size_t)bi * pg_a_floats(g->m, g->k));
+	}
+}
+
+static void mm_tasks(void *arg, int64_t lo, int64_t hi)
+{
+	const mm_job *j = arg;
+	const mm_geom *g = j->g;
+
+	for (int64_t t = lo; t < hi; t++) {
+		int64_t bi = t / j->blocks, c0 = t % j->blocks * j->cols, oa, ob;
+		int64_t w = g->n - c0 < j->cols ? g->n - c0 : j->cols;
+		mm_offsets(g, bi, &oa, &ob);
+		pg_gemm_direct(j->ap + (size_t)bi * pg_a_floats(g->m, g->k), g->m, g->k,
+		               (const float *)j->n->in[1]->data + ob * g->k * g->n + c0, g->n, w,
+		               (float *)j->n->out[0]->data + bi * g->m * g->n + c0, g->n, &j->e);
+	}
+}
+
+/* A batch of items that all multiply the same B ([B, S, K] x [K, N], a linear layer
+ * over tokens) is one product of batch * m rows when A's items are contiguous: one
+ * wide GEMM instead of many of a few rows each. */
+static void mm_fold_shared_b(mm_geom *g)
+{
+	for (int d = 0; d < g->nb; d++)
+		if (g->bdims[d] > 1 && (g->sb[d] != 0 || g->sa[d] == 0))
+			return;
+	g->m *= g->batch;
+	g->batch = 1;
+	g->nb = 0;
+}
+
+/* Columns per task: a few tasks per pool thread, whole 48-column panels where possible. */
+static void mm_run_pg(const inf_node *n, const mm_geom *g, float *ws, const inf_cpu_ctx *cx)
+{
+	mm_job j = { n, g, ws, 0, 0, { NULL, n->act, n->act_alpha, n->act_beta } };
+	int nth = ops_pool_threads(cx);
+
+	j.cols = pg_block_cols((g->n + PG_NR - 1) / PG_NR * PG_NR, g->n, g->batch, nth);
+	j.blocks = (g->n + j.cols - 1) / j.cols;
+	ops_par_range(cx, g->batch, 1, mm_pack_items, &j);
+	ops_par_range(cx, g->batch * j.blocks, 1, mm_tasks, &j);
+}
+
+static int prepare_matmul(inf_node *n, size_t *ret_ws)
+{
+	int64_t dims[INF_MAX_DIMS];
+	mm_geom g;
+	int nd;
+	char err[8];
+
+	*ret_ws = 0;
+	if (mm_geom_get(n, &g, dims, &nd, err, sizeof(err)) < 0)
+		return VP_EMODEL;
+	mm_fold_shared_b(&g);
+	if (pg_supported() && g.m > 0 && g.k > 0 && g.n > 0)
+		*ret_ws = (size_t)g.batch * pg_a_floats(g.m, g.k) * sizeof(float);
+	return 0;
+}
+
 static int run_matmul(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 {
 	int64_t dims[INF_MAX_DIMS];
@@ -84,18 +181,20 @@ static int run_matmul(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 	int nd;
 	char err[8];
 
-	(void)ws;
 	if (mm_geom_get(n, &g, dims, &nd, err, sizeof(err)) < 0)
 		return VP_EMODEL;
+	mm_fold_shared_b(&g);
+	if (g.batch * g.m * g.n == 0)
+		return 0;
+	if (g.k > 0 && pg_supported()) {
+		mm_run_pg(n, &g, ws, cx);
+		return 0;
+	}
 	ops_blas_threads(cx);
 	for (int64_t bi = 0; bi < g.batch; bi++) {
-		int64_t oa = 0, ob = 0, r = bi;
+		int64_t oa, ob;
 
-		for (int d = g.nb - 1; d >= 0; d--) {
-			oa += (r % g.bdims[d]) * g.sa[d];
-			ob += (r % g.bdims[d]) * g.sb[d];
-			r /= g.bdims[d];
-		}
+		mm_offsets(&g, bi, &oa, &ob);
 		ops_sgemm(0, 0, (int)g.m, (int)g.n, (int)g.k, 1.0f,
 		            (const float *)n->in[0]->data + oa * g.m * g.k, (int)g.k,
 		            (const float *)n->in[1]->data + ob * g.k * g.n, (int)g.n, 0.0f,
@@ -106,6 +205,10 @@ static int run_matmul(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 }
 
 /* ---- Gemm: Y = alpha * A' B' + beta * C, C broadcast to [M, N] ---- */
+
+/* Products below this many multiply-adds run OpenBLAS on one thread (deimv2's
+ * [100, 64] x [64, 64] heads are 0.4 M). */
+#define GEMM_THREADED_MNK 4e6
 
 OPS_SHAPE(shape_gemm, 1, 1)
 {
@@ -152,7 +255,12 @@ static int run_gemm(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 			for (int64_t j = 0; j < nn; j++)
 				y[i * nn + j] = beta * cp[i * s[0] + j * s[1]];
 	}
-	ops_blas_threads(cx);
+	/* OpenBLAS workers spin (sched_yield) for a long while after each threaded call; on
+	 * a small product that costs the task pool's workers their core for little gain */
+	if ((double)m * (double)nn * (double)k < GEMM_THREADED_MNK)
+		ops_blas_single();
+	else
+		ops_blas_threads(cx);
 	ops_sgemm(ta, tb, (int)m, (int)nn,
 	            (int)k, alpha, a->data, (int)a->dims[1], b->data, (int)b->dims[1],
 	            (c && beta != 0.0f) ? 1.0f : 0.0f, y, (int)nn);
@@ -203,7 +311,46 @@ typedef struct softmax_job {
 	float *yp;
 	int64_t len, inner;
 	int is_log;
+	int avx512;                           /* rows of the last axis in softmax_row512 */
 } softmax_job;
+
+#ifdef HAVE_AVX512_SILU
+/* One contiguous row (the last axis, the common case) in AVX-512: libm's expf is a call
+ * per element that no loop vectorises; exp512_neg (relative error at most 4.5e-7) and
+ * the sum in 16 lanes (the order of the additions changes, within float rounding). */
+__attribute__((target("avx512f"))) static void softmax_row512(const float *x, float *y, int64_t len, int is_log)
+{
+	__m512 vmx = _mm512_set1_ps(-INFINITY), vs = _mm512_setzero_ps();
+	float mx, sum;
+	int64_t i;
+
+	for (i = 0; i < len; i += 16) {
+		__mmask16 m = len - i >= 16 ? 0xffff : (__mmask16)((1u << (len - i)) - 1);
+		/* max_ps keeps the second operand where the first is NaN: NaN skipped like fmaxf */
+		vmx = _mm512_mask_max_ps(vmx, m, _mm512_maskz_loadu_ps(m, x + i), vmx);
+	}
+	mx = _mm512_reduce_max_ps(vmx);
+	for (i = 0; i < len; i += 16) {
+		__mmask16 m = len - i >= 16 ? 0xffff : (__mmask16)((1u << (len - i)) - 1);
+		__m512 e = exp512_neg(_mm512_sub_ps(_mm512_set1_ps(mx), _mm512_maskz_loadu_ps(m, x + i)));
+		_mm512_mask_storeu_ps(y + i, m, e);
+		vs = _mm512_mask_add_ps(vs, m, vs, e);
+	}
+	sum = _mm512_reduce_add_ps(vs);
+	if (is_log) {
+		__m512 sub = _mm512_set1_ps(mx + logf(sum));
+		for (i = 0; i < len; i += 16) {
+			__mmask16 m = len - i >= 16 ? 0xffff : (__mmask16)((1u << (len - i)) - 1);
+			_mm512_mask_storeu_ps(y + i, m, _mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), sub));
+		}
+		return;
+	}
+	for (i = 0; i < len; i += 16) {
+		__mmask16 m = len - i >= 16 ? 0xffff : (__mmask16)((1u << (len - i)) - 1);
+		_mm512_mask_storeu_ps(y + i, m, _mm512_div_ps(_mm512_maskz_loadu_ps(m, y + i), _mm512_set1_ps(sum)));
+	}
+}
+#endif
 
 /* Rows [r0, r1) of outer * inner, each len values inner apart. */
 static void softmax_rows(void *arg, int64_t r0, int64_t r1)
@@ -216,6 +363,12 @@ static void softmax_rows(void *arg, int64_t r0, int64_t r1)
 		const float *x = j->xp + base;
 		float *y = j->yp + base, mx = -INFINITY, sum = 0.0f;
 
+#ifdef HAVE_AVX512_SILU
+		if (inner == 1 && j->avx512) {
+			softmax_row512(x, y, len, j->is_log);
+			continue;
+		}
+#endif
 		for (int64_t i = 0; i < len; i++)
 			mx = fmaxf(mx, x[i * inner]);
 		for (int64_t i = 0; i < len; i++) {
@@ -233,7 +386,8 @@ static void softmax_rows(void *arg, int64_t r0, int64_t r1)
 
 static int run_softmax(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 {
-	softmax_job j = { n->in[0]->data, n->out[0]->data, 0, 0, !strcmp(n->op_type, "LogSoftmax") };
+	softmax_job j = { n->in[0]->data, n->out[0]->data, 0, 0, !strcmp(n->op_type, "LogSoftmax"),
+	                  pg_supported() };
 	int64_t outer;
 
 	(void)ws;
@@ -380,7 +534,8 @@ static int run_det(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 }
 
 const inf_op ops_math[] = {
-	{ .op_type = "MatMul", .shape = shape_matmul, .run_cpu = run_matmul, .fuses_act = 1 },
+	{ .op_type = "MatMul", .shape = shape_matmul, .prepare = prepare_matmul, .run_cpu = run_matmul,
+	  .fuses_act = 1 },
 	{ .op_type = "Gemm", .shape = shape_gemm, .run_cpu = run_gemm, .fuses_act = 1 },
 	{ .op_type = "Softmax", .shape = shape_softmax, .run_cpu = run_softmax },
 	{ .op_type = "LogSoftmax", .shape = shape_softmax, .run_cpu = run_softmax },

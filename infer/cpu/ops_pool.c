@@ -193,6 +193,14 @@ static void flat_planes(void *arg, int64_t p0, int64_t p1)
 		pool_flat_max(j->x + p * j->w3->in_size, j->w3, j->y + p * j->w3->out_size);
 }
 
+static void s1_planes(void *arg, int64_t p0, int64_t p1)
+{
+	const flat_job *j = arg;
+
+	for (int64_t p = p0; p < p1; p++)
+		pool_s1_max(j->x + p * j->w3->in_size, j->w3, j->y + p * j->w3->out_size);
+}
+
 static int run_pool(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 {
 	const inf_tensor *x = n->in[0];
@@ -220,6 +228,13 @@ static int run_pool(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 		flat_job j = { x->data, n->out[0]->data, &w3 };
 
 		ops_par_range(cx, planes, 1, flat_planes, &j);
+		return 0;
+	}
+	/* planes too large to stage on the stack (deimv2's stem: Pad, then k=2 on 161 x 161) */
+	if (is_max && pool_s1_usable(&w3)) {
+		flat_job j = { x->data, n->out[0]->data, &w3 };
+
+		ops_par_range(cx, planes, 1, s1_planes, &j);
 		return 0;
 	}
 #pragma omp parallel for num_threads(nth)

@@ -61,3 +61,29 @@ void pool_flat_max(const float *x, const ops_window *w, float *y)
 	for (int64_t oy = 0; oy < oh; oy++)
 		memcpy(y + oy * ow, vm + oy * wp, sizeof(float) * (size_t)ow);
 }
+
+int pool_s1_usable(const ops_window *w3)
+{
+	return w3->k[0] == 1 && w3->in[0] == 1 && w3->s[1] == 1 && w3->s[2] == 1 && w3->d[1] == 1 &&
+	       w3->d[2] == 1 && !w3->pb[1] && !w3->pb[2] && w3->out[1] == w3->in[1] - w3->k[1] + 1 &&
+	       w3->out[2] == w3->in[2] - w3->k[2] + 1 && w3->out[1] > 0 && w3->out[2] > 0;
+}
+
+/* Unpadded stride-1 windows (a Pad node before the pool did the padding): every
+ * output row is the running maximum of k[1] * k[2] shifted input rows, one vectorised
+ * loop per tap. */
+void pool_s1_max(const float *x, const ops_window *w, float *y)
+{
+	int64_t iw = w->in[2], ow = w->out[2];
+
+	for (int64_t oy = 0; oy < w->out[1]; oy++) {
+		float *yr = y + oy * ow;
+
+		/* from -inf like pool_plane, so a NaN input is skipped the same way */
+		for (int64_t ox = 0; ox < ow; ox++)
+			yr[ox] = -INFINITY;
+		for (int64_t ky = 0; ky < w->k[1]; ky++)
+			for (int64_t kx = 0; kx < w->k[2]; kx++)
+				flat_max(x + (oy + ky) * iw + kx, ow, yr);
+	}
+}

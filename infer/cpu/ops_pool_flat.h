@@ -11,4 +11,9 @@ int pool_flat_usable(const ops_window *w3);
 /* Max pooling of one plane x into y. */
 void pool_flat_max(const float *x, const ops_window *w3, float *y);
 
+/* Whether window w3 is 2-D, stride 1, dilation 1 and unpadded: pool_s1_max takes it
+ * on planes of any size. */
+int pool_s1_usable(const ops_window *w3);
+void pool_s1_max(const float *x, const ops_window *w3, float *y);
+
 #endif

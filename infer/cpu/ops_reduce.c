@@ -72,32 +72,105 @@ OPS_SHAPE(shape_reduce, 1, 1)
 	return 0;
 }
 
-static int run_reduce(inf_node *n, void *ws, const inf_cpu_ctx *cx)
-{
-	const inf_tensor *x = n->in[0];
-	int red[INF_MAX_DIMS], kind = red_kind(n), nd = x->ndim;
-	int64_t ostr[INF_MAX_DIMS], idx[INF_MAX_DIMS] = { 0 }, acc = 1, total = inf_tensor_numel(x), cnt;
-	int64_t ocnt = inf_tensor_numel(n->out[0]);
-	const float *xp = x->data;
-	float *y = n->out[0]->data, init;
-	char err[8];
+/* ---- one contiguous block of reduced axes: [outer, len, inner] ----
+ * The general loop below steps an odometer per element (about 4 ns each: yolo26n's
+ * ReduceMax over [8400, 80] took 2.8 ms). When the reduced axes form one block, each
+ * output is its len values in the same order as there (sums bit-identical), either
+ * one contiguous run (inner 1) or inner outputs updated together per row (vectorised). */
 
-	(void)ws; (void)cx;
-	if (ops_reduce_axes(n, red, err, sizeof(err)) == 1) {
-		ops_copy_through(n);
-		return 0;
+typedef struct red_job {
+	int kind;
+	const float *x;
+	float *y;
+	int64_t len, inner;
+} red_job;
+
+#define RED_STEP(kind, acc, v) ((kind) == RED_MAX ? ((v) > (acc) ? (v) : (acc)) \
+                               : (kind) == RED_MIN ? ((v) < (acc) ? (v) : (acc)) : (acc) + (v))
+
+OPS_VECTOR static void red_rows(int kind, const float *x, float *y, int64_t rows, int64_t len)
+{
+	for (int64_t r = 0; r < rows; r++, x += len) {
+		float acc = kind == RED_MAX ? -INFINITY : kind == RED_MIN ? INFINITY : 0.0f;
+		if (kind == RED_MAX)
+			for (int64_t l = 0; l < len; l++)
+				acc = RED_STEP(RED_MAX, acc, x[l]);
+		else if (kind == RED_MIN)
+			for (int64_t l = 0; l < len; l++)
+				acc = RED_STEP(RED_MIN, acc, x[l]);
+		else
+			for (int64_t l = 0; l < len; l++)
+				acc += x[l];
+		y[r] = acc;
 	}
-	/* output strides per input axis, 0 along the reduced ones */
-	for (int i = nd - 1; i >= 0; i--) {
-		ostr[i] = red[i] ? 0 : acc;
-		acc *= red[i] ? 1 : x->dims[i];
+}
+
+OPS_VECTOR static void red_planes(int kind, const float *x, float *y, int64_t len, int64_t inner)
+{
+	float init = kind == RED_MAX ? -INFINITY : kind == RED_MIN ? INFINITY : 0.0f;
+
+	for (int64_t j = 0; j < inner; j++)
+		y[j] = init;
+	for (int64_t l = 0; l < len; l++, x += inner) {
+		if (kind == RED_MAX)
+			for (int64_t j = 0; j < inner; j++)
+				y[j] = RED_STEP(RED_MAX, y[j], x[j]);
+		else if (kind == RED_MIN)
+			for (int64_t j = 0; j < inner; j++)
+				y[j] = RED_STEP(RED_MIN, y[j], x[j]);
+		else
+			for (int64_t j = 0; j < inner; j++)
+				y[j] += x[j];
 	}
-	init = kind == RED_MAX ? -INFINITY : kind == RED_MIN ? INFINITY : 0.0f;
-	for (int64_t i = 0; i < ocnt; i++)
-		y[i] = init;
+}
+
+static void red_range(void *arg, int64_t o0, int64_t o1)
+{
+	const red_job *j = arg;
+
+	if (j->inner == 1) {
+		red_rows(j->kind, j->x + o0 * j->len, j->y + o0, o1 - o0, j->len);
+		return;
+	}
+	for (int64_t o = o0; o < o1; o++)
+		red_planes(j->kind, j->x + o * j->len * j->inner, j->y + o * j->inner, j->len, j->inner);
+}
+
+/* Whether the reduced axes (ignoring size-1 ones) are one block; sets outer/len/inner. */
+static int red_block(const inf_tensor *x, const int *red, int64_t *outer, int64_t *len, int64_t *inner)
+{
+	int first = -1, last = -1;
+
+	*outer = *len = *inner = 1;
+	for (int i = 0; i < x->ndim; i++)
+		if (red[i] && x->dims[i] != 1) {
+			if (first < 0)
+				first = i;
+			last = i;
+		}
+	for (int i = 0; i < x->ndim; i++) {
+		if (first >= 0 && i >= first && i <= last && !red[i] && x->dims[i] != 1)
+			return 0;
+		if (first < 0 || i < first)
+			*outer *= x->dims[i];
+		else if (i <= last)
+			*len *= x->dims[i];
+		else
+			*inner *= x->dims[i];
+	}
+	return 1;
+}
+
+/* Any set of axes: an odometer over the input, one step per element. */
+static void red_odometer(int kind, const inf_tensor *x, const int64_t *ostr, float *y)
+{
+	int64_t idx[INF_MAX_DIMS] = { 0 }, total = inf_tensor_numel(x);
+	const float *xp = x->data;
+	int nd = x->ndim;
+
 	for (int64_t i = 0, o = 0; i < total; i++) {
 		float v = xp[i];
-		y[o] = kind == RED_MAX ? (v > y[o] ? v : y[o]) : kind == RED_MIN ? (v < y[o] ? v : y[o]) : y[o] + v;
+		y[o] = RED_STEP(kind, y[o], v);
 		for (int d = nd - 1; d >= 0; d--) {
 			o += ostr[d];
 			if (++idx[d] < x->dims[d])
@@ -106,8 +179,38 @@ static int run_reduce(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 			idx[d] = 0;
 		}
 	}
+}
+
+static int run_reduce(inf_node *n, void *ws, const inf_cpu_ctx *cx)
+{
+	const inf_tensor *x = n->in[0];
+	int red[INF_MAX_DIMS], kind = red_kind(n), nd = x->ndim;
+	int64_t ostr[INF_MAX_DIMS], acc = 1, total = inf_tensor_numel(x), outer;
+	int64_t ocnt = inf_tensor_numel(n->out[0]);
+	float *y = n->out[0]->data, init = kind == RED_MAX ? -INFINITY : kind == RED_MIN ? INFINITY : 0.0f;
+	red_job j = { kind, x->data, y, 0, 0 };
+	char err[8];
+
+	(void)ws;
+	if (ops_reduce_axes(n, red, err, sizeof(err)) == 1) {
+		ops_copy_through(n);
+		return 0;
+	}
+	if (total > 0 && red_block(x, red, &outer, &j.len, &j.inner)) {
+		/* ranges of at least a few thousand input elements */
+		ops_par_range(cx, outer, 1 + 4096 / (j.len * j.inner), red_range, &j);
+	} else {
+		/* output strides per input axis, 0 along the reduced ones */
+		for (int i = nd - 1; i >= 0; i--) {
+			ostr[i] = red[i] ? 0 : acc;
+			acc *= red[i] ? 1 : x->dims[i];
+		}
+		for (int64_t i = 0; i < ocnt; i++)
+			y[i] = init;
+		red_odometer(kind, x, ostr, y);
+	}
 	if (kind == RED_MEAN) {
-		cnt = ocnt ? total / ocnt : 1;
+		int64_t cnt = ocnt ? total / ocnt : 1;
 		for (int64_t i = 0; i < ocnt; i++)
 			y[i] /= (float)cnt;
 	}

@@ -146,10 +146,18 @@ PG_TARGET static void tile_direct(int64_t k, const float *a, const float *b, int
 	tile_8xnv(3, TILE_DIRECT, k, a, b, ldb, pf, c, ldc, rows, PG_NR, bias, e);
 }
 
+/* The last columns (fewer than PG_NR) with only the vectors they need: a product with
+ * 8 columns (deimv2's attention [100, 100] x [100, 8]) computed three vectors, two of
+ * them zeros. */
 PG_TARGET static void tile_direct_tail(int64_t k, const float *a, const float *b, int64_t ldb, float *c,
                                        int64_t ldc, int rows, int64_t cols, const float *bias, const pg_epilogue *e)
 {
-	tile_8xnv(3, TILE_DIRECT_TAIL, k, a, b, ldb, b, c, ldc, rows, cols, bias, e);
+	if (cols > 32)
+		tile_8xnv(3, TILE_DIRECT_TAIL, k, a, b, ldb, b, c, ldc, rows, cols, bias, e);
+	else if (cols > 16)
+		tile_8xnv(2, TILE_DIRECT_TAIL, k, a, b, ldb, b, c, ldc, rows, cols, bias, e);
+	else
+		tile_8xnv(1, TILE_DIRECT_TAIL, k, a, b, ldb, b, c, ldc, rows, cols, bias, e);
 }
 
 PG_TARGET void pg_gemm_direct(const float *ap, int64_t m, int64_t k, const float *b, int64_t ldb, int64_t n,
@@ -231,7 +239,17 @@ int64_t pg_block_cols(int64_t max_cols, int64_t n, int64_t items, int nth)
 
 void pg_pack_a(const float *a, int64_t lda, int64_t m, int64_t k, float *ret)
 {
-	for (int64_t i = 0; i < m; i += PG_MR)
+	int64_t i = 0;
+
+	/* whole blocks without the row test: MatMul packs its activations every run */
+	for (; i + PG_MR <= m; i += PG_MR)
+		for (int64_t p = 0; p < k; p++, ret += PG_MR) {
+			const float *col = a + i * lda + p;
+#pragma GCC unroll 8
+			for (int r = 0; r < PG_MR; r++)
+				ret[r] = col[r * lda];
+		}
+	for (; i < m; i += PG_MR)
 		for (int64_t p = 0; p < k; p++)
 			for (int r = 0; r < PG_MR; r++)
 				*ret++ = i + r < m ? a[(i + r) * lda + p] : 0.0f;
