@@ -52,7 +52,7 @@ TOOLS      := $(TOOL_SRCS:%.c=$(BUILD)/%)
 PROGS      := $(BUILD)/vapd $(BUILD)/vapd-run-model
 
 .PHONY: all deps demo test test-gpu bench check-accuracy install clean tests-build gpu-carry \
-        fuzz fuzz-build soak mutate
+        fuzz fuzz-build soak mutate image
 all: $(PROGS)
 
 $(BUILD)/gen/onnx.pb-c.c: /usr/include/onnx/onnx.proto
@@ -161,6 +161,12 @@ MINUTES ?= 30
 soak: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) SHARED=$(SHARED) scripts/soak.sh $(MINUTES)
+
+# The container image localhost/vapd:$(VERSION), built without a registry: a Debian 12 root
+# filesystem from the apt mirror (mmdebstrap; only the libraries $(BUILD)/vapd links, cached
+# under $(BUILD)/image/) imported into podman, vapd layered on (scripts/image.sh, as root).
+image: all
+	@BUILD=$(BUILD) VERSION=$(VERSION) scripts/image.sh
 
 # DESTDIR stages a package; PREFIX is where it runs (the units' ExecStart points there).
 UNITDIR  ?= $(PREFIX)/lib/systemd/system
