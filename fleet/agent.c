@@ -99,6 +99,8 @@ static void fence(fleet_node *n, const char *why)
 	vp_warn("fleet", n->node_id, "%s: stopped %d camera(s) before the lease can expire", why, stopped);
 }
 
+static void stop_cam(fleet_node *n, fl_cam *c, bool release);
+
 static fl_cam *find_cam(fleet_node *n, const char *id, bool running)
 {
 	for (int i = 0; i < n->n_cams; i++)
@@ -162,6 +164,38 @@ static void finish_stopped(fleet_node *n)
 	}
 }
 
+/* File items whose stream reached its end: PREFIX/done/<id> is written first, so no node
+ * claims the item again once its claim is gone; then the claim is deleted as on a release. */
+static void finish_done(fleet_node *n)
+{
+	for (;;) {
+		pthread_mutex_lock(&n->lock);
+		int i = 0;
+		while (i < n->n_cams && !(n->cams[i].run && n->cams[i].ended))
+			i++;
+		if (i == n->n_cams) {
+			pthread_mutex_unlock(&n->lock);
+			return;
+		}
+		fl_cam c = n->cams[i];
+		pthread_mutex_unlock(&n->lock);
+		char *key = fl_key(n->prefix, "done", c.id);
+		char *value = fl_done_value(n->node_id, c.epoch, c.frames, c.errors);
+		int rc = key && value ? etcd_put(n->api, key, value, 0) : -ENOMEM;
+		free(key);
+		free(value);
+		if (rc < 0)
+			return;          /* retried on the next turn of the loop */
+		vp_info("fleet", c.id, "file item done: %lld frame(s), epoch %lld", (long long)c.frames,
+		        (long long)c.epoch);
+		pthread_mutex_lock(&n->lock);
+		/* Only this thread removes entries, so i is still this camera. */
+		stop_cam(n, &n->cams[i], true);
+		n->cams[i].stopped = true;          /* its stream has ended already */
+		pthread_mutex_unlock(&n->lock);
+	}
+}
+
 /* ---- one reading of PREFIX and what follows from it ---- */
 
 typedef struct fl_state {
@@ -172,6 +206,7 @@ typedef struct fl_state {
 	const char **values;
 	int n_cams;
 	const etcd_kv **claims;   /* per camera: its claim, or NULL */
+	bool *work;               /* per camera: a file item */
 } fl_state;
 
 static void state_clear(fl_state *s)
@@ -181,14 +216,16 @@ static void state_clear(fl_state *s)
 	free(s->cams);
 	free(s->values);
 	free(s->claims);
+	free(s->work);
 }
 
-static bool camera_ok(fleet_node *n, const etcd_kv *kv, const char *id)
+static bool camera_ok(fleet_node *n, const etcd_kv *kv, const char *id, bool *work)
 {
 	for (int i = 0; i < n->n_valid; i++)
 		if (strcmp(n->valid[i].id, id) == 0 && n->valid[i].mod_rev == kv->mod_rev)
-			return n->valid[i].ok;
-	bool ok = fl_camera_valid(n->path, id, kv->value);
+			return *work = n->valid[i].work, n->valid[i].ok;
+	*work = false;
+	bool ok = fl_camera_valid(n->path, id, kv->value, work);
 	fl_valid *v = realloc(n->valid, (size_t)(n->n_valid + 1) * sizeof(*v));
 	char *dup = strdup(id);
 	if (!v || !dup) {
@@ -198,7 +235,7 @@ static bool camera_ok(fleet_node *n, const etcd_kv *kv, const char *id)
 		return ok;
 	}
 	n->valid = v;
-	v[n->n_valid++] = (fl_valid){ dup, kv->mod_rev, ok };
+	v[n->n_valid++] = (fl_valid){ dup, kv->mod_rev, ok, *work };
 	return ok;
 }
 
@@ -208,6 +245,24 @@ static int node_capacity(const char *value)
 	int cap = (int)json_integer_value(json_object_get(j, "capacity"));
 	json_decref(j);
 	return cap;
+}
+
+/* Keys come sorted, done/ after cameras/: a binary search finds PREFIX/done/<id>. */
+static bool is_done(const fl_state *s, const char *prefix, const char *id)
+{
+	char *key = fl_key(prefix, "done", id);
+	int lo = 0, hi = s->kvs.n;
+	bool found = false;
+	while (key && lo < hi && !found) {
+		int mid = lo + (hi - lo) / 2, c = strcmp(s->kvs.v[mid].key, key);
+		found = c == 0;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	free(key);
+	return found;
 }
 
 static int read_state(fleet_node *n, fl_state *s)
@@ -222,15 +277,19 @@ static int read_state(fleet_node *n, fl_state *s)
 	s->cams = calloc((size_t)k + 1, sizeof(*s->cams));
 	s->values = calloc((size_t)k + 1, sizeof(*s->values));
 	s->claims = calloc((size_t)k + 1, sizeof(*s->claims));
-	if (!s->nodes || !s->cams || !s->values || !s->claims)
+	s->work = calloc((size_t)k + 1, sizeof(*s->work));
+	if (!s->nodes || !s->cams || !s->values || !s->claims || !s->work)
 		return -ENOMEM;
 	for (int i = 0; i < k; i++) {
 		const etcd_kv *kv = &s->kvs.v[i];
 		const char *id;
+		bool work;
 		if ((id = fl_key_id(kv->key, n->prefix, "nodes")))
 			s->nodes[s->n_nodes++] = (fl_node){ id, node_capacity(kv->value) };
-		else if ((id = fl_key_id(kv->key, n->prefix, "cameras")) && camera_ok(n, kv, id))
-			s->cams[s->n_cams] = id, s->values[s->n_cams++] = kv->value;
+		/* A done file item is out of the plan: nobody claims it again. */
+		else if ((id = fl_key_id(kv->key, n->prefix, "cameras")) && !is_done(s, n->prefix, id) &&
+		         camera_ok(n, kv, id, &work))
+			s->work[s->n_cams] = work, s->cams[s->n_cams] = id, s->values[s->n_cams++] = kv->value;
 	}
 	/* Keys come sorted: claims/ after cameras/, so every camera is known by now. */
 	for (int i = 0; i < k; i++) {
@@ -391,6 +450,7 @@ static int reconcile(fleet_node *n, int64_t lease)
 			.target_is_me = owner[i] >= 0 && strcmp(s.nodes[owner[i]].id, n->node_id) == 0,
 			.running = find_cam(n, s.cams[i], true) != NULL,
 			.claim = !cl ? FL_CLAIM_NONE : strcmp(cl->value, n->node_id) == 0 ? FL_CLAIM_MINE : FL_CLAIM_OTHER,
+			.work_item = s.work[i],
 		};
 		/* A camera still stopping here is left alone until its stream ended. */
 		busy[i] = find_cam(n, s.cams[i], false) != NULL;
@@ -420,7 +480,7 @@ static int reconcile(fleet_node *n, int64_t lease)
 	/* A move the rate limit held back shows as a camera ours that should not be. */
 	for (int i = 0; i < s.n_cams; i++)
 		pending |= views[i].running && views[i].claim == FL_CLAIM_MINE && !views[i].target_is_me &&
-		           acts[i] == FL_KEEP;
+		           !views[i].work_item && acts[i] == FL_KEEP;
 done:
 	free(owner);
 	free(current);
@@ -528,6 +588,7 @@ void *fl_agent_main(void *arg)
 		pthread_mutex_unlock(&n->lock);
 		if (lease && !fenced && !n->keep_on_loss && vp_mono_ns() - l.last_ok > fence_after_ns(n))
 			fence(n, "etcd out of reach");
+		finish_done(n);
 		finish_stopped(n);
 		pipe_counter_add(n->m.requests, (uint64_t)(etcd_requests(n->api) - counted));
 		counted = etcd_requests(n->api);

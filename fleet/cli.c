@@ -18,10 +18,12 @@ static void usage(FILE *out)
 	      "\n"
 	      "  add ENTRY     add or replace a camera; ENTRY is a sources[] map in YAML or JSON,\n"
 	      "                e.g. '{id: gate1, uri: rtsp://10.0.0.5/stream1}'\n"
-	      "  remove ID...  remove cameras (their nodes stop them)\n"
-	      "  list          the cameras' entries, as a file import reads\n"
+	      "  remove ID...  remove cameras (their nodes stop them) and file items' done marks\n"
+	      "  list          the cameras' entries, as a file import reads (a done file item\n"
+	      "                has a '# ID done: ...' comment before its entry)\n"
 	      "  import FILE   add every entry of FILE's sources: list (a pipeline file or a list)\n"
-	      "  status        nodes (capacity, cameras run) and every camera's owner and epoch\n"
+	      "  status        nodes (capacity, cameras run) and every camera's owner and epoch,\n"
+	      "                or \"done\" with frames, node and epoch for a finished file item\n"
 	      "\n"
 	      "  --etcd URL    an etcd client URL (default $VAPD_ETCD or http://127.0.0.1:2379)\n"
 	      "  --prefix P    the fleet's key prefix (default /vapd)\n",
@@ -48,16 +50,19 @@ static int entry_id(const char *entry, char **ret_id)
 
 static int put_entry(etcd *e, const char *prefix, const char *entry)
 {
-	char *id = NULL, *key = NULL;
+	char *id = NULL, *key = NULL, *done = NULL;
 	int rc = entry_id(entry, &id);
 	if (rc < 0)
 		return rc;
-	if (!(key = fl_key(prefix, "cameras", id)))
+	if (!(key = fl_key(prefix, "cameras", id)) || !(done = fl_key(prefix, "done", id)))
 		rc = -ENOMEM;
-	else if ((rc = etcd_put(e, key, entry, 0)) == 0)
+	/* Adding a file item again runs it again: its done mark goes first, else a node
+	 * could see the new entry and the old mark together and skip it. */
+	else if ((rc = etcd_delete(e, done, 0)) >= 0 && (rc = etcd_put(e, key, entry, 0)) == 0)
 		printf("added %s\n", id);
 	free(id);
 	free(key);
+	free(done);
 	return rc;
 }
 
@@ -146,27 +151,6 @@ done_parser:
 	return rc;
 }
 
-static int list_cameras(etcd *e, const char *prefix)
-{
-	etcd_kvs kvs = { 0 };
-	char *folder = fl_key(prefix, "cameras", NULL);
-	int rc = folder ? etcd_range_prefix(e, folder, &kvs) : -ENOMEM;
-	/* As a file `vapd fleet import` reads back. */
-	if (rc == 0)
-		printf("sources:\n");
-	for (int i = 0; rc == 0 && i < kvs.n; i++) {
-		char *item = fl_list_item(kvs.v[i].value);
-		if (!item)
-			rc = -ENOMEM;
-		else
-			fputs(item, stdout);
-		free(item);
-	}
-	etcd_kvs_clear(&kvs);
-	free(folder);
-	return rc;
-}
-
 static const etcd_kv *find(const etcd_kvs *kvs, const char *prefix, const char *kind, const char *id)
 {
 	for (int i = 0; i < kvs->n; i++) {
@@ -177,6 +161,33 @@ static const etcd_kv *find(const etcd_kvs *kvs, const char *prefix, const char *
 	return NULL;
 }
 
+static int list_cameras(etcd *e, const char *prefix)
+{
+	etcd_kvs kvs = { 0 }, done = { 0 };
+	char *folder = fl_key(prefix, "cameras", NULL), *done_folder = fl_key(prefix, "done", NULL);
+	int rc = folder && done_folder ? etcd_range_prefix(e, folder, &kvs) : -ENOMEM;
+	if (rc == 0)
+		rc = etcd_range_prefix(e, done_folder, &done);
+	/* As a file `vapd fleet import` reads back; a done file item's mark is a comment. */
+	if (rc == 0)
+		printf("sources:\n");
+	for (int i = 0; rc == 0 && i < kvs.n; i++) {
+		const char *id = fl_key_id(kvs.v[i].key, prefix, "cameras");
+		const etcd_kv *d = id ? find(&done, prefix, "done", id) : NULL;
+		char *item = fl_list_item(kvs.v[i].value);
+		if (!item)
+			rc = -ENOMEM;
+		else if ((d && printf("# %s done: %s\n", id, d->value) < 0) || fputs(item, stdout) < 0)
+			rc = -EIO;
+		free(item);
+	}
+	etcd_kvs_clear(&kvs);
+	etcd_kvs_clear(&done);
+	free(folder);
+	free(done_folder);
+	return rc;
+}
+
 static int status(etcd *e, const char *prefix)
 {
 	etcd_kvs kvs = { 0 };
@@ -185,10 +196,11 @@ static int status(etcd *e, const char *prefix)
 	free(folder);
 	if (rc < 0)
 		return rc;
-	int n_nodes = 0, n_cams = 0, n_claimed = 0;
+	int n_nodes = 0, n_cams = 0, n_claimed = 0, n_done = 0;
 	for (int i = 0; i < kvs.n; i++) {
 		n_nodes += fl_key_id(kvs.v[i].key, prefix, "nodes") != NULL;
 		n_cams += fl_key_id(kvs.v[i].key, prefix, "cameras") != NULL;
+		n_done += fl_key_id(kvs.v[i].key, prefix, "done") != NULL;
 	}
 	printf("nodes: %d\n", n_nodes);
 	for (int i = 0; i < kvs.n; i++) {
@@ -202,13 +214,16 @@ static int status(etcd *e, const char *prefix)
 	}
 	for (int i = 0; i < kvs.n; i++)
 		n_claimed += fl_key_id(kvs.v[i].key, prefix, "claims") != NULL;
-	printf("cameras: %d (%d claimed)\n", n_cams, n_claimed);
+	printf("cameras: %d (%d claimed, %d file item(s) done)\n", n_cams, n_claimed, n_done);
 	for (int i = 0; i < kvs.n; i++) {
 		const char *id = fl_key_id(kvs.v[i].key, prefix, "cameras");
 		if (!id)
 			continue;
 		const etcd_kv *claim = find(&kvs, prefix, "claims", id);
-		if (claim)
+		const etcd_kv *done = find(&kvs, prefix, "done", id);
+		if (done)
+			printf("  %-20s %-20s %s\n", id, "done", done->value);
+		else if (claim)
 			printf("  %-20s %-20s epoch %lld\n", id, claim->value, (long long)claim->create_rev);
 		else
 			printf("  %-20s %-20s\n", id, "-");
@@ -231,9 +246,13 @@ static int run(etcd *e, const char *prefix, int argc, char **argv)
 	if (strcmp(cmd, "remove") == 0 && argc >= 2) {
 		int rc = 0;
 		for (int i = 1; i < argc && rc >= 0; i++) {
-			char *key = fl_key(prefix, "cameras", argv[i]);
-			rc = key ? etcd_delete(e, key, 0) : -ENOMEM;
+			char *key = fl_key(prefix, "cameras", argv[i]), *done = fl_key(prefix, "done", argv[i]);
+			rc = key && done ? etcd_delete(e, key, 0) : -ENOMEM;
+			/* A file item's done mark goes with it: added again, it runs again. */
+			int rd = rc >= 0 ? etcd_delete(e, done, 0) : 0;
+			rc = rd < 0 ? rd : rc;
 			free(key);
+			free(done);
 			if (rc == 0)
 				fprintf(stderr, "vapd fleet: no camera %s\n", argv[i]);
 			else if (rc > 0)

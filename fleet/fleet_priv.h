@@ -20,6 +20,11 @@ typedef struct fl_cam {
 	bool release;             /* with !run: delete the claim once stopped (else just forget) */
 	uint64_t off_version;     /* the version that stopped it */
 	bool stopped;             /* main thread: its stream ended after off_version was applied */
+	/* A file item (file source, loop: false): processed once, then marked done. */
+	bool work;                /* main thread: its config says it is a file item */
+	bool seen;                /* main thread: its stream was seen running */
+	bool ended;               /* main thread: its stream reached its end while wanted */
+	int64_t frames, errors;   /* main thread: its stream's counts as last seen */
 } fl_cam;
 
 typedef struct fl_metrics {
@@ -77,6 +82,7 @@ typedef struct fl_valid {
 	char *id;
 	int64_t mod_rev;
 	bool ok;
+	bool work;                /* a file item */
 } fl_valid;
 
 /* agent.c */
@@ -93,7 +99,11 @@ char *fl_key(const char *prefix, const char *kind, const char *id);
 const char *fl_key_id(const char *key, const char *prefix, const char *kind);
 /* "- " + value indented as one item of a YAML list (value: a map in block or flow style). */
 char *fl_list_item(const char *value);
-/* Checks value as a sources[] entry of the node's file: 1 when valid and its id is id. */
-int fl_camera_valid(const char *path, const char *id, const char *value);
+/* The value of PREFIX/done/<id>: who processed a file item, under which epoch, and how
+ * many frames it published; NULL when out of memory. */
+char *fl_done_value(const char *node, int64_t epoch, int64_t frames, int64_t errors);
+/* Checks value as a sources[] entry of the node's file: 1 when valid and its id is id;
+ * *ret_work: whether it is a file item (file source, loop: false). */
+int fl_camera_valid(const char *path, const char *id, const char *value, bool *ret_work);
 
 #endif

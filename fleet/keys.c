@@ -1,4 +1,5 @@
 /* Key names and camera texts: the small string helpers the agent and the CLI share. */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +51,7 @@ char *fl_list_item(const char *value)
 	return out;
 }
 
-int fl_camera_valid(const char *path, const char *id, const char *value)
+int fl_camera_valid(const char *path, const char *id, const char *value, bool *ret_work)
 {
 	char *item = fl_list_item(value);
 	char *msgs = NULL;
@@ -60,6 +61,8 @@ int fl_camera_valid(const char *path, const char *id, const char *value)
 	int ok = 0;
 	if (item && err && pipe_config_load_extra(path, id, item, err, &cfg) == 0)
 		ok = cfg->n_sources > 0 && strcmp(cfg->sources[cfg->n_sources - 1].id, id) == 0;
+	if (ok)
+		*ret_work = cfg->sources[cfg->n_sources - 1].is_file && !cfg->sources[cfg->n_sources - 1].loop;
 	if (err)
 		fclose(err);
 	if (!ok && msgs && *msgs)
@@ -70,4 +73,13 @@ int fl_camera_valid(const char *path, const char *id, const char *value)
 	free(msgs);
 	free(item);
 	return ok;
+}
+
+char *fl_done_value(const char *node, int64_t epoch, int64_t frames, int64_t errors)
+{
+	json_t *j = json_pack("{s:s, s:I, s:I, s:I}", "node", node, "epoch", (json_int_t)epoch, "frames",
+	                      (json_int_t)frames, "errors", (json_int_t)errors);
+	char *v = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	return v;
 }

@@ -206,6 +206,13 @@ static void apply(fleet_node *n, pipe_pipeline *p, const char *text, const int64
 		for (int i = 0; i < k; i++)
 			if (strcmp(cfg->sources[s].id, ids[i]) == 0)
 				cfg->sources[s].epoch = epochs[i];
+	/* File items are marked done when their stream ends; other cameras never end on their own. */
+	pthread_mutex_lock(&n->lock);
+	for (int s = 0; s < cfg->n_sources; s++)
+		for (int i = 0; i < n->n_cams; i++)
+			if (n->cams[i].run && strcmp(cfg->sources[s].id, n->cams[i].id) == 0)
+				n->cams[i].work = cfg->sources[s].is_file && !cfg->sources[s].loop;
+	pthread_mutex_unlock(&n->lock);
 	if (keep_config(n, cfg) < 0) {
 		pipe_config_free(&cfg);
 		return;
@@ -213,6 +220,36 @@ static void apply(fleet_node *n, pipe_pipeline *p, const char *text, const int64
 	int not_applied = 0;
 	int changes = pipe_pipeline_reload(p, cfg, &not_applied);
 	vp_info("fleet", n->node_id, "%d camera(s) to run: %d started or stopped", k, changes);
+}
+
+/* File items still wanted whose stream ended: the agent marks them done. Caller holds the
+ * lock. Returns whether one ended now. */
+static bool note_ended(fleet_node *n, pipe_pipeline *p)
+{
+	bool any = false;
+	/* Leaving, every stream is stopped before its end: none is done. */
+	for (int i = 0; i < n->n_cams && !n->leaving; i++) {
+		fl_cam *c = &n->cams[i];
+		if (!c->run || !c->work || c->ended)
+			continue;
+		/* A slot keeps its source's counts after it ended; the last slot is the newest. */
+		for (int k = pipe_pipeline_n_streams(p) - 1; k >= 0; k--) {
+			pipe_stream_stats st;
+			pipe_pipeline_stream_stats(p, k, &st);
+			if (strcmp(st.id, c->id) != 0)
+				continue;
+			c->frames = st.processed;
+			c->errors = st.errors;
+			break;
+		}
+		bool active = pipe_pipeline_source_active(p, c->id);
+		/* Not seen running yet: its start (in this tick's reload) has not been applied. */
+		if (active)
+			c->seen = true;
+		else if (c->seen)
+			c->ended = any = true;
+	}
+	return any;
 }
 
 void fleet_node_tick(fleet_node *n, pipe_pipeline *p)
@@ -238,7 +275,7 @@ void fleet_node_tick(fleet_node *n, pipe_pipeline *p)
 	free(text);
 	/* Streams stopped by a version already applied: ended ones may lose their claim. */
 	pthread_mutex_lock(&n->lock);
-	bool any = false;
+	bool any = note_ended(n, p);
 	for (int i = 0; i < n->n_cams; i++) {
 		fl_cam *c = &n->cams[i];
 		if (c->run || c->stopped || c->off_version > n->applied)

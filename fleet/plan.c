@@ -15,8 +15,10 @@ int fl_plan(const fl_cam_view *cams, int n, int capacity, int releases, enum fl_
 		if (c->claim == FL_CLAIM_OTHER || (c->claim == FL_CLAIM_NONE && !c->target_is_me)) {
 			act[i] = FL_DROP;
 			running--;          /* the claim is not ours: its place is free at once */
-		} else if (c->claim == FL_CLAIM_MINE && !c->target_is_me && releases > 0) {
-			/* Our claim stays until the stream stopped: it keeps its place till then. */
+		} else if (c->claim == FL_CLAIM_MINE && !c->target_is_me && !c->work_item && releases > 0) {
+			/* Our claim stays until the stream stopped: it keeps its place till then. A
+			 * file item is never moved: it runs to its end where it started, since the
+			 * new owner would process it again from the start. */
 			releases--;
 			act[i] = FL_RELEASE;
 		} else {

@@ -18,6 +18,7 @@ typedef struct fl_cam_view {
 	int target_is_me;            /* the assignment gives it to this node */
 	int running;                 /* this node runs it (and is not releasing it) */
 	enum fl_claim_state claim;
+	int work_item;               /* a file item: moving it would start it over elsewhere */
 } fl_cam_view;
 
 /* Fills act[i] for each of the n cameras. The caller carries out every other action before

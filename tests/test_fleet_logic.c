@@ -317,6 +317,45 @@ static void test_keys_are_built_and_parsed_back(void **state)
 	free(k);
 }
 
+/* A file item running here stays here when the assignment moves it, and nothing is
+ * pending for it; a live camera beside it moves. */
+static void test_plan_never_moves_a_running_file_item(void **state)
+{
+	(void)state;
+	fl_cam_view v[3] = {
+		{ .target_is_me = 0, .running = 1, .claim = FL_CLAIM_MINE, .work_item = 1 },
+		{ .target_is_me = 0, .running = 1, .claim = FL_CLAIM_MINE },
+		{ .target_is_me = 1, .running = 0, .claim = FL_CLAIM_OTHER, .work_item = 1 },
+	};
+	enum fl_action a[3];
+	assert_int_equal(fl_plan(v, 3, 4, 5, a), 1);
+	assert_int_equal(a[0], FL_KEEP);
+	assert_int_equal(a[1], FL_RELEASE);
+	assert_int_equal(a[2], FL_KEEP);
+	/* Its claim taken or gone while not ours to run: stopped as any camera. */
+	v[0].claim = FL_CLAIM_OTHER;
+	assert_int_equal(fl_plan(v, 1, 4, 5, a), 1);
+	assert_int_equal(a[0], FL_DROP);
+}
+
+/* A file item's done mark: its key sorts after the cameras (the agent's binary search and
+ * read order rely on it) and its value says who did it under which epoch. */
+static void test_done_mark_key_and_value(void **state)
+{
+	(void)state;
+	char *k = fl_key("/vapd", "done", "clip1");
+	char *cam = fl_key("/vapd", "cameras", "zz"), *claim = fl_key("/vapd", "claims", "zz");
+	assert_string_equal(k, "/vapd/done/clip1");
+	assert_string_equal(fl_key_id(k, "/vapd", "done"), "clip1");
+	assert_true(strcmp(cam, k) < 0 && strcmp(claim, k) < 0);
+	char *v = fl_done_value("node-a", 42, 120, 0);
+	assert_string_equal(v, "{\"node\":\"node-a\",\"epoch\":42,\"frames\":120,\"errors\":0}");
+	free(v);
+	free(k);
+	free(cam);
+	free(claim);
+}
+
 static void test_list_item_indents_block_and_flow_maps(void **state)
 {
 	(void)state;
@@ -359,6 +398,8 @@ int main(void)
 		cmocka_unit_test(test_plan_gives_capacity_to_its_own_claims_before_new_ones),
 		cmocka_unit_test(test_plan_keeps_what_it_should_run),
 		cmocka_unit_test(test_keys_are_built_and_parsed_back),
+		cmocka_unit_test(test_plan_never_moves_a_running_file_item),
+		cmocka_unit_test(test_done_mark_key_and_value),
 		cmocka_unit_test(test_list_item_indents_block_and_flow_maps),
 	};
 	return cmocka_run_group_tests(tests, setup_cams, NULL);

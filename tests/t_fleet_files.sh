@@ -1,0 +1,145 @@
+#!/bin/sh
+# Fleet file items (issue 19 item 2) with a real etcd on free loopback ports and 2 real vapd
+# nodes: file sources with loop: false are work items, processed once. Each ends "done"
+# (PREFIX/done/<id>, with its frames, node and epoch), its claim is deleted, it is never
+# claimed again, and every frame of it was published by exactly one node; `vapd fleet
+# status`/`list` show the marks; `vapd fleet add` of a done item resets it and it runs again.
+BUILD=${BUILD:-build}
+SHARED=${SHARED:-../shared}
+VAPD=$BUILD/vapd
+PY=/usr/bin/python3
+CLIP=$SHARED/data/videos/people-2s.mp4
+TTL=3; CAP=2; ITEMS=5
+tmp=$(mktemp -d)
+pids=
+etcd_pid=
+cleanup() {
+	for p in $pids $etcd_pid; do kill -KILL "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	if [ -n "$KEEP" ]; then echo "# kept $tmp"; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+n=0; fails=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+nok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
+check() { if eval "$2"; then ok "$1"; else nok "$1"; fi; }
+free_port() { $PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+if ! command -v etcd >/dev/null 2>&1; then
+	echo "ok 1 - fleet file items # SKIP etcd: etcd-server is not installed"
+	exit 0
+fi
+
+cport=$(free_port); pport=$(free_port)
+ETCD=http://127.0.0.1:$cport
+etcd --name t --data-dir "$tmp/etcd" --listen-client-urls "$ETCD" --advertise-client-urls "$ETCD" \
+	--listen-peer-urls "http://127.0.0.1:$pport" --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
+	--initial-cluster "t=http://127.0.0.1:$pport" >"$tmp/etcd.log" 2>&1 &
+etcd_pid=$!
+
+# The keys of one folder (claims, done) as "id value create_revision" lines.
+cat >"$tmp/keys.py" <<'PY'
+import base64, json, sys, urllib.request
+url, folder = sys.argv[1], "/vapd/" + sys.argv[2] + "/"
+end = folder[:-1] + chr(ord(folder[-1]) + 1)
+b = lambda s: base64.b64encode(s.encode()).decode()
+req = urllib.request.Request(url + "/v3/kv/range", json.dumps({"key": b(folder), "range_end": b(end)}).encode())
+try:
+    kvs = json.load(urllib.request.urlopen(req, timeout=2)).get("kvs", [])
+except Exception:
+    sys.exit(1)
+for kv in kvs:
+    print(base64.b64decode(kv["key"]).decode()[len(folder):], base64.b64decode(kv["value"]).decode(),
+          kv["create_revision"])
+PY
+keys() { $PY "$tmp/keys.py" "$ETCD" "$1"; }
+i=0; until keys claims >/dev/null 2>&1; do i=$((i + 1)); [ $i -ge 100 ] && break; sleep 0.1; done
+check "etcd answers on $ETCD" 'keys claims >/dev/null'
+
+{
+	echo "sources:"
+	for c in $(seq 1 $ITEMS); do
+		printf '  - id: clip%s\n    uri: %s\n    realtime: true\n    loop: false\n' "$c" "$CLIP"
+	done
+} >"$tmp/items.yaml"
+"$VAPD" fleet --etcd "$ETCD" import "$tmp/items.yaml" >/dev/null 2>&1
+check "vapd fleet import stores $ITEMS file items" \
+	'[ "$("$VAPD" fleet --etcd "$ETCD" list | grep -c "^- id: clip")" = $ITEMS ]'
+
+start_node() {
+	cat >"$tmp/$1.yaml" <<EOF2
+pipeline: { name: $1 }
+fleet: { etcd: [$ETCD], node_id: $1, capacity: $CAP, lease_ttl_s: $TTL }
+sinks: [ { type: file, path: $tmp/$1.jsonl, flush_ms: 100 } ]
+EOF2
+	"$VAPD" -q -c "$tmp/$1.yaml" >>"$tmp/$1.log" 2>&1 &
+	pids="$pids $!"
+}
+start_node a
+start_node b
+
+# Every claim ever seen, sampled, to show none is made again after an item is done.
+: >"$tmp/seen"
+i=0
+while [ $i -lt 250 ]; do
+	i=$((i + 1)); sleep 0.1
+	keys claims >>"$tmp/seen" 2>/dev/null
+	[ "$(keys done 2>/dev/null | wc -l)" = $ITEMS ] && break
+done
+keys done >"$tmp/done1"
+check "all $ITEMS file items end done, none claimed any more ($(wc -l <"$tmp/done1") done)" \
+	'[ "$(wc -l <"$tmp/done1")" = $ITEMS ] && [ -z "$(keys claims)" ]'
+sleep 2
+keys claims >>"$tmp/seen"
+r=$(sort -u "$tmp/seen" | awk '{ print $1 }' | sort | uniq -d | tr '\n' ' ')
+check "each item was claimed once (one epoch each), and not again 2 s after it was done ($r)" \
+	'[ -z "$r" ] && [ -z "$(keys claims)" ] && cmp -s "$tmp/done1" "$(keys done >"$tmp/done2"; echo "$tmp/done2")"'
+
+# Every frame of every item published exactly once over both nodes, under the done epoch,
+# and as many frames as the done mark says.
+cat >"$tmp/once.py" <<'PY'
+import json, sys
+done = {}
+for line in open(sys.argv[1]):
+    id, v, _ = line.split(" ", 2)
+    done[id] = json.loads(v)
+seen = {}
+for path in sys.argv[2:]:
+    node = path.rsplit("/", 1)[1].split(".")[0]
+    for line in open(path):
+        m = json.loads(line)
+        if "frame" not in m or m.get("type", "frame") != "frame":
+            continue
+        seen.setdefault(m["stream"], []).append((m["frame"], node, m.get("epoch")))
+bad = []
+for id, d in done.items():
+    f = seen.get(id, [])
+    idx = sorted(x[0] for x in f)
+    if not f or idx != list(range(len(idx))) or len(idx) != d["frames"] or \
+            {(x[1], x[2]) for x in f} != {(d["node"], d["epoch"])}:
+        bad.append("%s:%d/%d" % (id, len(idx), d["frames"]))
+print("ok" if not bad else " ".join(bad))
+PY
+r=$($PY "$tmp/once.py" "$tmp/done1" "$tmp"/a.jsonl "$tmp"/b.jsonl 2>&1)
+check "every frame of each item published once, by the node and epoch of its done mark ($r)" '[ "$r" = ok ]'
+check "both nodes took items (capacity $CAP each)" \
+	'grep -q "{\"node\":\"a\"" "$tmp/done1" && grep -q "{\"node\":\"b\"" "$tmp/done1"'
+
+"$VAPD" fleet --etcd "$ETCD" status >"$tmp/status" 2>&1
+"$VAPD" fleet --etcd "$ETCD" list >"$tmp/list" 2>&1
+check "vapd fleet status and list show the done marks" \
+	'grep -q "$ITEMS file item(s) done" "$tmp/status" && [ "$(grep -c "^  clip[0-9]* *done *{" "$tmp/status")" = $ITEMS ] &&
+	 [ "$(grep -c "^# clip[0-9]* done: {" "$tmp/list")" = $ITEMS ]'
+
+# add resets a done item: it runs once more, under a new epoch.
+"$VAPD" fleet --etcd "$ETCD" add "{id: clip1, uri: $CLIP, realtime: true, loop: false}" >/dev/null
+i=0; until keys done >"$tmp/done3" && grep -q "^clip1 " "$tmp/done3"; do i=$((i + 1)); [ $i -ge 100 ] && break; sleep 0.1; done
+e1=$(awk '$1 == "clip1" { print $2 }' "$tmp/done1"); e2=$(keys done | awk '$1 == "clip1" { print $2 }')
+check "vapd fleet add of a done item runs it again under a new epoch" '[ -n "$e2" ] && [ "$e1" != "$e2" ]'
+
+kill -TERM $pids 2>/dev/null
+for p in $pids; do wait "$p" 2>/dev/null; done
+pids=
+echo "1..$n"
+[ $fails = 0 ]
