@@ -182,6 +182,12 @@ int dec_stream_read(dec_stream *s, vp_frame **ret_frame)
 		case DEC_ENDED: return VP_EOF;
 		case DEC_RUNNING:
 			r = dec_stream_pull(s, ret_frame);
+			/* Resumed file item: the frames before the checkpoint were published by the
+			 * previous owner. Dropped before pacing, so they cost only their decoding. */
+			if (r == 0 && (*ret_frame)->index < s->cfg->start_frame) {
+				vp_frame_unref(ret_frame);
+				break;
+			}
 			if (r == 0) {
 				/* Only a connection that delivers resets the backoff: a peer that
 				 * accepts and drops at once is still retried ever more slowly. */

@@ -23,6 +23,9 @@ enum { JOIN_GRACE_MS = 500 };
 /* Releases (moves) start at most this often and this many at once, so a join or a
  * capacity change does not stop many streams in one go. */
 enum { RELEASE_GAP_MS = 250, MAX_RELEASING = 4 };
+/* A file item's checkpoint is written at most this often. What it says was sampled one
+ * period earlier, so the sinks (flush_ms well under it) have written those frames out. */
+enum { CHECKPOINT_MS = 2000 };
 #define MS 1000000LL
 
 static int64_t renew_every_ns(const fleet_node *n) { return (int64_t)n->ttl_s * 1000 * MS / 6; }
@@ -110,7 +113,7 @@ static fl_cam *find_cam(fleet_node *n, const char *id, bool running)
 }
 
 /* Caller holds the lock. */
-static int add_cam(fleet_node *n, const char *id, const char *value, int64_t epoch)
+static int add_cam(fleet_node *n, const char *id, const char *value, int64_t epoch, int64_t start)
 {
 	if (n->n_cams == n->cap_cams) {
 		int cap = n->cap_cams ? n->cap_cams * 2 : 16;
@@ -120,7 +123,8 @@ static int add_cam(fleet_node *n, const char *id, const char *value, int64_t epo
 		n->cams = v;
 		n->cap_cams = cap;
 	}
-	fl_cam c = { .id = strdup(id), .value = strdup(value), .epoch = epoch, .run = true };
+	fl_cam c = { .id = strdup(id), .value = strdup(value), .epoch = epoch, .run = true, .start = start,
+	             .ck_sampled = start, .ck_written = start };
 	if (!c.id || !c.value) {
 		free(c.id);
 		free(c.value);
@@ -179,19 +183,59 @@ static void finish_done(fleet_node *n)
 		}
 		fl_cam c = n->cams[i];
 		pthread_mutex_unlock(&n->lock);
-		char *key = fl_key(n->prefix, "done", c.id);
-		char *value = fl_done_value(n->node_id, c.epoch, c.frames, c.errors);
-		int rc = key && value ? etcd_put(n->api, key, value, 0) : -ENOMEM;
+		char *key = fl_key(n->prefix, "done", c.id), *ck = fl_key(n->prefix, "progress", c.id);
+		char *value = fl_done_value(n->node_id, c.epoch, c.start + c.frames, c.errors, c.start);
+		int rc = key && ck && value ? etcd_put(n->api, key, value, 0) : -ENOMEM;
+		/* The checkpoint is of no use once done (a reset item starts from frame 0). */
+		if (rc == 0)
+			rc = etcd_delete(n->api, ck, 0);
 		free(key);
+		free(ck);
 		free(value);
 		if (rc < 0)
 			return;          /* retried on the next turn of the loop */
-		vp_info("fleet", c.id, "file item done: %lld frame(s), epoch %lld", (long long)c.frames,
-		        (long long)c.epoch);
+		vp_info("fleet", c.id, "file item done: frames %lld to %lld, epoch %lld", (long long)c.start,
+		        (long long)(c.start + c.frames), (long long)c.epoch);
 		pthread_mutex_lock(&n->lock);
 		/* Only this thread removes entries, so i is still this camera. */
 		stop_cam(n, &n->cams[i], true);
 		n->cams[i].stopped = true;          /* its stream has ended already */
+		pthread_mutex_unlock(&n->lock);
+	}
+}
+
+/* Writes each running file item's checkpoint: PREFIX/progress/<id>, not under the lease,
+ * so that it outlives this node and the next owner resumes from it. */
+static void checkpoint(fleet_node *n)
+{
+	int64_t now = vp_mono_ns();
+	if (now < n->next_checkpoint_ns)
+		return;
+	n->next_checkpoint_ns = now + CHECKPOINT_MS * MS;
+	for (int i = 0;; i++) {
+		pthread_mutex_lock(&n->lock);
+		if (i >= n->n_cams) {
+			pthread_mutex_unlock(&n->lock);
+			return;
+		}
+		fl_cam *p = &n->cams[i];
+		bool due = p->run && p->work && !p->ended && p->ck_sampled > p->ck_written;
+		int64_t frame = p->ck_sampled;
+		if (p->run && p->work && !p->ended)
+			p->ck_sampled = p->start + p->frames;
+		fl_cam c = *p;
+		pthread_mutex_unlock(&n->lock);
+		if (!due)
+			continue;
+		char *key = fl_key(n->prefix, "progress", c.id);
+		char *value = fl_progress_value(n->node_id, c.epoch, frame);
+		int rc = key && value ? etcd_put(n->api, key, value, 0) : -ENOMEM;
+		free(key);
+		free(value);
+		if (rc < 0)
+			return;          /* the next period writes a newer one */
+		pthread_mutex_lock(&n->lock);
+		n->cams[i].ck_written = frame;   /* only this thread removes entries */
 		pthread_mutex_unlock(&n->lock);
 	}
 }
@@ -247,22 +291,35 @@ static int node_capacity(const char *value)
 	return cap;
 }
 
-/* Keys come sorted, done/ after cameras/: a binary search finds PREFIX/done/<id>. */
-static bool is_done(const fl_state *s, const char *prefix, const char *id)
+/* Keys come sorted: a binary search finds PREFIX/kind/<id> (NULL: absent, or no memory). */
+static const etcd_kv *find_key(const fl_state *s, const char *prefix, const char *kind, const char *id)
 {
-	char *key = fl_key(prefix, "done", id);
+	char *key = fl_key(prefix, kind, id);
 	int lo = 0, hi = s->kvs.n;
-	bool found = false;
+	const etcd_kv *found = NULL;
 	while (key && lo < hi && !found) {
 		int mid = lo + (hi - lo) / 2, c = strcmp(s->kvs.v[mid].key, key);
-		found = c == 0;
-		if (c < 0)
+		if (c == 0)
+			found = &s->kvs.v[mid];
+		else if (c < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	free(key);
 	return found;
+}
+
+static bool is_done(const fl_state *s, const char *prefix, const char *id)
+{
+	return find_key(s, prefix, "done", id) != NULL;
+}
+
+/* Where a file item starts: the last checkpoint of a previous owner, else frame 0. */
+static int64_t start_of(const fleet_node *n, const fl_state *s, int i)
+{
+	const etcd_kv *kv = s->work[i] ? find_key(s, n->prefix, "progress", s->cams[i]) : NULL;
+	return kv ? fl_progress_frame(kv->value) : 0;
 }
 
 static int read_state(fleet_node *n, fl_state *s)
@@ -301,7 +358,7 @@ static int read_state(fleet_node *n, fl_state *s)
 	return 0;
 }
 
-static int do_claim(fleet_node *n, const char *id, const char *value, int64_t lease)
+static int do_claim(fleet_node *n, const char *id, const char *value, int64_t lease, int64_t start)
 {
 	char *key = fl_key(n->prefix, "claims", id);
 	int64_t rev = 0;
@@ -315,12 +372,15 @@ static int do_claim(fleet_node *n, const char *id, const char *value, int64_t le
 		c->epoch = rev;          /* claimed again after the lease was lost: new epoch */
 		fl_bump(n);
 	} else {
-		rc = add_cam(n, id, value, rev);
+		rc = add_cam(n, id, value, rev, start);
 	}
 	pipe_gauge_set(n->m.owned, n->n_cams);
 	pthread_mutex_unlock(&n->lock);
 	pipe_counter_inc(n->m.claims);
-	vp_info("fleet", id, "claimed (epoch %lld)", (long long)rev);
+	if (start)
+		vp_info("fleet", id, "claimed (epoch %lld): resuming at frame %lld", (long long)rev, (long long)start);
+	else
+		vp_info("fleet", id, "claimed (epoch %lld)", (long long)rev);
 	return rc;
 }
 
@@ -342,7 +402,7 @@ static int act(fleet_node *n, const fl_state *s, int i, enum fl_action a, int64_
 	case FL_KEEP:
 		break;
 	case FL_CLAIM:
-		rc = do_claim(n, id, s->values[i], lease);
+		rc = do_claim(n, id, s->values[i], lease, start_of(n, s, i));
 		break;
 	case FL_RELEASE:
 	case FL_DROP:
@@ -357,7 +417,7 @@ static int act(fleet_node *n, const fl_state *s, int i, enum fl_action a, int64_
 		break;
 	case FL_ADOPT:
 		pthread_mutex_lock(&n->lock);
-		rc = add_cam(n, id, s->values[i], claim->create_rev);
+		rc = add_cam(n, id, s->values[i], claim->create_rev, start_of(n, s, i));
 		pthread_mutex_unlock(&n->lock);
 		vp_info("fleet", id, "running again under its claim (epoch %lld)", (long long)claim->create_rev);
 		break;
@@ -590,6 +650,8 @@ void *fl_agent_main(void *arg)
 			fence(n, "etcd out of reach");
 		finish_done(n);
 		finish_stopped(n);
+		if (lease && !fenced)
+			checkpoint(n);
 		pipe_counter_add(n->m.requests, (uint64_t)(etcd_requests(n->api) - counted));
 		counted = etcd_requests(n->api);
 		bool grace = vp_mono_ns() < l.joined + JOIN_GRACE_MS * MS;

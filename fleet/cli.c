@@ -18,12 +18,12 @@ static void usage(FILE *out)
 	      "\n"
 	      "  add ENTRY     add or replace a camera; ENTRY is a sources[] map in YAML or JSON,\n"
 	      "                e.g. '{id: gate1, uri: rtsp://10.0.0.5/stream1}'\n"
-	      "  remove ID...  remove cameras (their nodes stop them) and file items' done marks\n"
-	      "  list          the cameras' entries, as a file import reads (a done file item\n"
-	      "                has a '# ID done: ...' comment before its entry)\n"
+	      "  remove ID...  remove cameras (their nodes stop them), file items' marks too\n"
+	      "  list          the cameras' entries, as a file import reads (a file item has a\n"
+	      "                '# ID done: ...' or '# ID progress: ...' comment before its entry)\n"
 	      "  import FILE   add every entry of FILE's sources: list (a pipeline file or a list)\n"
 	      "  status        nodes (capacity, cameras run) and every camera's owner and epoch,\n"
-	      "                or \"done\" with frames, node and epoch for a finished file item\n"
+	      "                (a file item's checkpoint), or \"done\" with frames, node and epoch\n"
 	      "\n"
 	      "  --etcd URL    an etcd client URL (default $VAPD_ETCD or http://127.0.0.1:2379)\n"
 	      "  --prefix P    the fleet's key prefix (default /vapd)\n",
@@ -50,19 +50,22 @@ static int entry_id(const char *entry, char **ret_id)
 
 static int put_entry(etcd *e, const char *prefix, const char *entry)
 {
-	char *id = NULL, *key = NULL, *done = NULL;
+	char *id = NULL, *key = NULL, *done = NULL, *ck = NULL;
 	int rc = entry_id(entry, &id);
 	if (rc < 0)
 		return rc;
-	if (!(key = fl_key(prefix, "cameras", id)) || !(done = fl_key(prefix, "done", id)))
+	if (!(key = fl_key(prefix, "cameras", id)) || !(done = fl_key(prefix, "done", id)) ||
+	    !(ck = fl_key(prefix, "progress", id)))
 		rc = -ENOMEM;
-	/* Adding a file item again runs it again: its done mark goes first, else a node
-	 * could see the new entry and the old mark together and skip it. */
-	else if ((rc = etcd_delete(e, done, 0)) >= 0 && (rc = etcd_put(e, key, entry, 0)) == 0)
+	/* Adding a file item again runs it again from its start: its done mark and checkpoint
+	 * go first, else a node could see the new entry with the old mark and skip it. */
+	else if ((rc = etcd_delete(e, done, 0)) >= 0 && (rc = etcd_delete(e, ck, 0)) >= 0 &&
+	         (rc = etcd_put(e, key, entry, 0)) == 0)
 		printf("added %s\n", id);
 	free(id);
 	free(key);
 	free(done);
+	free(ck);
 	return rc;
 }
 
@@ -163,28 +166,28 @@ static const etcd_kv *find(const etcd_kvs *kvs, const char *prefix, const char *
 
 static int list_cameras(etcd *e, const char *prefix)
 {
-	etcd_kvs kvs = { 0 }, done = { 0 };
-	char *folder = fl_key(prefix, "cameras", NULL), *done_folder = fl_key(prefix, "done", NULL);
-	int rc = folder && done_folder ? etcd_range_prefix(e, folder, &kvs) : -ENOMEM;
-	if (rc == 0)
-		rc = etcd_range_prefix(e, done_folder, &done);
-	/* As a file `vapd fleet import` reads back; a done file item's mark is a comment. */
+	etcd_kvs kvs = { 0 };
+	/* Everything: cameras, and the done marks and checkpoints sorted after them. */
+	char *folder = fl_key(prefix, "", NULL);
+	int rc = folder ? etcd_range_prefix(e, folder, &kvs) : -ENOMEM;
+	/* As a file `vapd fleet import` reads back; a file item's mark is a comment. */
 	if (rc == 0)
 		printf("sources:\n");
 	for (int i = 0; rc == 0 && i < kvs.n; i++) {
 		const char *id = fl_key_id(kvs.v[i].key, prefix, "cameras");
-		const etcd_kv *d = id ? find(&done, prefix, "done", id) : NULL;
+		if (!id)
+			continue;
+		const etcd_kv *d = find(&kvs, prefix, "done", id), *ck = find(&kvs, prefix, "progress", id);
 		char *item = fl_list_item(kvs.v[i].value);
 		if (!item)
 			rc = -ENOMEM;
-		else if ((d && printf("# %s done: %s\n", id, d->value) < 0) || fputs(item, stdout) < 0)
+		else if ((d && printf("# %s done: %s\n", id, d->value) < 0) ||
+		         (!d && ck && printf("# %s progress: %s\n", id, ck->value) < 0) || fputs(item, stdout) < 0)
 			rc = -EIO;
 		free(item);
 	}
 	etcd_kvs_clear(&kvs);
-	etcd_kvs_clear(&done);
 	free(folder);
-	free(done_folder);
 	return rc;
 }
 
@@ -221,10 +224,14 @@ static int status(etcd *e, const char *prefix)
 			continue;
 		const etcd_kv *claim = find(&kvs, prefix, "claims", id);
 		const etcd_kv *done = find(&kvs, prefix, "done", id);
+		const etcd_kv *ck = find(&kvs, prefix, "progress", id);
 		if (done)
 			printf("  %-20s %-20s %s\n", id, "done", done->value);
 		else if (claim)
-			printf("  %-20s %-20s epoch %lld\n", id, claim->value, (long long)claim->create_rev);
+			printf("  %-20s %-20s epoch %lld%s%s\n", id, claim->value, (long long)claim->create_rev,
+			       ck ? "  progress " : "", ck ? ck->value : "");
+		else if (ck)
+			printf("  %-20s %-20s progress %s\n", id, "-", ck->value);
 		else
 			printf("  %-20s %-20s\n", id, "-");
 	}
@@ -247,12 +254,16 @@ static int run(etcd *e, const char *prefix, int argc, char **argv)
 		int rc = 0;
 		for (int i = 1; i < argc && rc >= 0; i++) {
 			char *key = fl_key(prefix, "cameras", argv[i]), *done = fl_key(prefix, "done", argv[i]);
-			rc = key && done ? etcd_delete(e, key, 0) : -ENOMEM;
-			/* A file item's done mark goes with it: added again, it runs again. */
+			char *ck = fl_key(prefix, "progress", argv[i]);
+			rc = key && done && ck ? etcd_delete(e, key, 0) : -ENOMEM;
+			/* A file item's done mark and checkpoint go with it: added again, it runs again. */
 			int rd = rc >= 0 ? etcd_delete(e, done, 0) : 0;
+			if (rd >= 0 && rc >= 0)
+				rd = etcd_delete(e, ck, 0);
 			rc = rd < 0 ? rd : rc;
 			free(key);
 			free(done);
+			free(ck);
 			if (rc == 0)
 				fprintf(stderr, "vapd fleet: no camera %s\n", argv[i]);
 			else if (rc > 0)

@@ -25,6 +25,9 @@ typedef struct fl_cam {
 	bool seen;                /* main thread: its stream was seen running */
 	bool ended;               /* main thread: its stream reached its end while wanted */
 	int64_t frames, errors;   /* main thread: its stream's counts as last seen */
+	int64_t start;            /* the checkpoint it resumed from (first frame index passed on) */
+	int64_t ck_sampled;       /* agent: start + frames at the last checkpoint turn */
+	int64_t ck_written;       /* agent: the checkpoint last written */
 } fl_cam;
 
 typedef struct fl_metrics {
@@ -70,6 +73,7 @@ struct fleet_node {
 	struct fl_valid *valid;   /* cameras checked against the node's file, by mod revision */
 	int n_valid;
 	int64_t next_release_ns;
+	int64_t next_checkpoint_ns;
 
 	/* main thread only */
 	uint64_t applied;         /* version last applied to the pipeline */
@@ -101,7 +105,12 @@ const char *fl_key_id(const char *key, const char *prefix, const char *kind);
 char *fl_list_item(const char *value);
 /* The value of PREFIX/done/<id>: who processed a file item, under which epoch, and how
  * many frames it published; NULL when out of memory. */
-char *fl_done_value(const char *node, int64_t epoch, int64_t frames, int64_t errors);
+char *fl_done_value(const char *node, int64_t epoch, int64_t frames, int64_t errors, int64_t resumed);
+/* The value of PREFIX/progress/<id>: a file item's checkpoint (frames before it were
+ * published) and who wrote it; NULL when out of memory. */
+char *fl_progress_value(const char *node, int64_t epoch, int64_t frame);
+/* The checkpoint in a PREFIX/progress/<id> value; 0 (start over) when unreadable. */
+int64_t fl_progress_frame(const char *value);
 /* Checks value as a sources[] entry of the node's file: 1 when valid and its id is id;
  * *ret_work: whether it is a file item (file source, loop: false). */
 int fl_camera_valid(const char *path, const char *id, const char *value, bool *ret_work);

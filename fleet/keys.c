@@ -75,11 +75,28 @@ int fl_camera_valid(const char *path, const char *id, const char *value, bool *r
 	return ok;
 }
 
-char *fl_done_value(const char *node, int64_t epoch, int64_t frames, int64_t errors)
+char *fl_done_value(const char *node, int64_t epoch, int64_t frames, int64_t errors, int64_t resumed)
 {
-	json_t *j = json_pack("{s:s, s:I, s:I, s:I}", "node", node, "epoch", (json_int_t)epoch, "frames",
-	                      (json_int_t)frames, "errors", (json_int_t)errors);
+	json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I}", "node", node, "epoch", (json_int_t)epoch, "frames",
+	                      (json_int_t)frames, "errors", (json_int_t)errors, "resumed_at", (json_int_t)resumed);
 	char *v = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	return v;
+}
+
+char *fl_progress_value(const char *node, int64_t epoch, int64_t frame)
+{
+	json_t *j = json_pack("{s:I, s:s, s:I}", "frame", (json_int_t)frame, "node", node, "epoch",
+	                      (json_int_t)epoch);
+	char *v = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	return v;
+}
+
+int64_t fl_progress_frame(const char *value)
+{
+	json_t *j = json_loads(value, 0, NULL);
+	json_int_t f = json_integer_value(json_object_get(j, "frame"));
+	json_decref(j);
+	return f > 0 ? f : 0;
 }

@@ -210,8 +210,10 @@ static void apply(fleet_node *n, pipe_pipeline *p, const char *text, const int64
 	pthread_mutex_lock(&n->lock);
 	for (int s = 0; s < cfg->n_sources; s++)
 		for (int i = 0; i < n->n_cams; i++)
-			if (n->cams[i].run && strcmp(cfg->sources[s].id, n->cams[i].id) == 0)
+			if (n->cams[i].run && strcmp(cfg->sources[s].id, n->cams[i].id) == 0) {
 				n->cams[i].work = cfg->sources[s].is_file && !cfg->sources[s].loop;
+				cfg->sources[s].start_frame = n->cams[i].work ? n->cams[i].start : 0;
+			}
 	pthread_mutex_unlock(&n->lock);
 	if (keep_config(n, cfg) < 0) {
 		pipe_config_free(&cfg);

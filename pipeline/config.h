@@ -98,6 +98,9 @@ typedef struct pipe_source_cfg {
 	/* Not a key: in fleet mode, the camera's claim revision in etcd (its fencing epoch),
 	 * written as "epoch" in every message of the stream; 0: not a fleet camera. */
 	long long epoch;
+	/* Not a key: in fleet mode, a file item resumed from another node's checkpoint: frames
+	 * before this index are decoded but not passed on (they were published already). */
+	long long start_frame;
 	/* Not a key: the CUDA device NVDEC decodes on, from pipeline.device (cuda:N: N;
 	 * auto: 0; cpu: -1, which keeps every source on the software decoder). */
 	int gpu;

@@ -4,11 +4,14 @@
 # (PREFIX/done/<id>, with its frames, node and epoch), its claim is deleted, it is never
 # claimed again, and every frame of it was published by exactly one node; `vapd fleet
 # status`/`list` show the marks; `vapd fleet add` of a done item resets it and it runs again.
+# kill -9 of the owner of a longer item: the other node resumes it from its last checkpoint
+# (PREFIX/progress/<id>) under a new epoch, and every frame is published at least once.
 BUILD=${BUILD:-build}
 SHARED=${SHARED:-../shared}
 VAPD=$BUILD/vapd
 PY=/usr/bin/python3
 CLIP=$SHARED/data/videos/people-2s.mp4
+LONG=$SHARED/data/videos/people-432p.mp4     # 10 s
 TTL=3; CAP=2; ITEMS=5
 tmp=$(mktemp -d)
 pids=
@@ -74,6 +77,7 @@ fleet: { etcd: [$ETCD], node_id: $1, capacity: $CAP, lease_ttl_s: $TTL }
 sinks: [ { type: file, path: $tmp/$1.jsonl, flush_ms: 100 } ]
 EOF2
 	"$VAPD" -q -c "$tmp/$1.yaml" >>"$tmp/$1.log" 2>&1 &
+	eval "pid_$1=$!"
 	pids="$pids $!"
 }
 start_node a
@@ -137,6 +141,52 @@ check "vapd fleet status and list show the done marks" \
 i=0; until keys done >"$tmp/done3" && grep -q "^clip1 " "$tmp/done3"; do i=$((i + 1)); [ $i -ge 100 ] && break; sleep 0.1; done
 e1=$(awk '$1 == "clip1" { print $2 }' "$tmp/done1"); e2=$(keys done | awk '$1 == "clip1" { print $2 }')
 check "vapd fleet add of a done item runs it again under a new epoch" '[ -n "$e2" ] && [ "$e1" != "$e2" ]'
+
+# --- kill -9 of a file item's owner: the other node resumes from the checkpoint -------
+"$VAPD" fleet --etcd "$ETCD" add "{id: long1, uri: $LONG, realtime: true, loop: false}" >/dev/null
+i=0; ck=0
+while [ $i -lt 100 ]; do
+	i=$((i + 1)); sleep 0.1
+	keys progress >"$tmp/ck" 2>/dev/null
+	ck=$(awk '$1 == "long1" { sub(/.*"frame":/, "", $2); sub(/,.*/, "", $2); print $2 }' "$tmp/ck")
+	[ -n "$ck" ] && [ "$ck" -gt 0 ] && break
+done
+keys claims >"$tmp/c1"
+victim=$(awk '$1 == "long1" { print $2 }' "$tmp/c1")
+"$VAPD" fleet --etcd "$ETCD" status >"$tmp/status2" 2>&1
+check "a running file item has a checkpoint (frame ${ck:-none}, owner ${victim:-none}) that status shows" \
+	'[ -n "$ck" ] && [ "$ck" -gt 0 ] && grep -q "^  long1 .*progress {\"frame\":" "$tmp/status2"'
+sleep 0.5
+eval "kill -KILL \$pid_$victim" 2>/dev/null
+i=0; until keys done >"$tmp/done4" && grep -q "^long1 " "$tmp/done4"; do i=$((i + 1)); [ $i -ge 250 ] && break; sleep 0.1; done
+cat >"$tmp/resume.py" <<'PY'
+import json, sys
+done = {l.split(" ", 2)[0]: json.loads(l.split(" ", 2)[1]) for l in open(sys.argv[1])}["long1"]
+victim, survivor = sys.argv[2], sys.argv[3]
+def frames(node):
+    out = []
+    for line in open(sys.argv[4] + "/" + node + ".jsonl"):
+        try:
+            m = json.loads(line)
+        except ValueError:
+            continue      # the last line of a killed writer may be cut
+        if m.get("stream") == "long1" and "frame" in m:
+            out.append((m["frame"], m.get("epoch")))
+    return out
+a, b = frames(victim), frames(survivor)
+first = min(f for f, _ in b) if b else -1
+union = {f for f, _ in a} | {f for f, _ in b}
+twice = {f for f, _ in a} & {f for f, _ in b}
+ok = (b and done["node"] == survivor and first == done["resumed_at"] > 0 and
+      union == set(range(done["frames"])) and {e for _, e in b} == {done["epoch"]} and
+      done["epoch"] not in {e for _, e in a} and (not twice or min(twice) >= first))
+print("ok" if ok else "bad", "first=%d resumed_at=%s frames=%s union=%d twice=%d" %
+      (first, done.get("resumed_at"), done.get("frames"), len(union), len(twice)))
+PY
+survivor=a; [ "$victim" = a ] && survivor=b
+r=$($PY "$tmp/resume.py" "$tmp/done4" "$victim" "$survivor" "$tmp" 2>&1)
+check "after kill -9 of its owner, $survivor resumed the item at its checkpoint under a new epoch; every frame published, done ($r)" \
+	'case "$r" in ok*) true ;; *) false ;; esac'
 
 kill -TERM $pids 2>/dev/null
 for p in $pids; do wait "$p" 2>/dev/null; done

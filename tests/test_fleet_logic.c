@@ -338,7 +338,7 @@ static void test_plan_never_moves_a_running_file_item(void **state)
 	assert_int_equal(a[0], FL_DROP);
 }
 
-/* A file item's done mark: its key sorts after the cameras (the agent's binary search and
+/* A file item's done mark and checkpoint: the done key sorts after the cameras (the agent's binary search and
  * read order rely on it) and its value says who did it under which epoch. */
 static void test_done_mark_key_and_value(void **state)
 {
@@ -348,8 +348,15 @@ static void test_done_mark_key_and_value(void **state)
 	assert_string_equal(k, "/vapd/done/clip1");
 	assert_string_equal(fl_key_id(k, "/vapd", "done"), "clip1");
 	assert_true(strcmp(cam, k) < 0 && strcmp(claim, k) < 0);
-	char *v = fl_done_value("node-a", 42, 120, 0);
-	assert_string_equal(v, "{\"node\":\"node-a\",\"epoch\":42,\"frames\":120,\"errors\":0}");
+	char *v = fl_done_value("node-a", 42, 120, 0, 50);
+	assert_string_equal(v, "{\"node\":\"node-a\",\"epoch\":42,\"frames\":120,\"errors\":0,\"resumed_at\":50}");
+	free(v);
+	/* The checkpoint reads back; anything unreadable starts the item over. */
+	v = fl_progress_value("node-b", 7, 75);
+	assert_string_equal(v, "{\"frame\":75,\"node\":\"node-b\",\"epoch\":7}");
+	assert_int_equal(fl_progress_frame(v), 75);
+	assert_int_equal(fl_progress_frame("{\"frame\":-3}"), 0);
+	assert_int_equal(fl_progress_frame("not json"), 0);
 	free(v);
 	free(k);
 	free(cam);
