@@ -23,9 +23,6 @@ enum { JOIN_GRACE_MS = 500 };
 /* Releases (moves) start at most this often and this many at once, so a join or a
  * capacity change does not stop many streams in one go. */
 enum { RELEASE_GAP_MS = 250, MAX_RELEASING = 4 };
-/* A file item's checkpoint is written at most this often. What it says was sampled one
- * period earlier, so the sinks (flush_ms well under it) have written those frames out. */
-enum { CHECKPOINT_MS = 2000 };
 #define MS 1000000LL
 
 static int64_t renew_every_ns(const fleet_node *n) { return (int64_t)n->ttl_s * 1000 * MS / 6; }
@@ -102,8 +99,6 @@ static void fence(fleet_node *n, const char *why)
 	vp_warn("fleet", n->node_id, "%s: stopped %d camera(s) before the lease can expire", why, stopped);
 }
 
-static void stop_cam(fleet_node *n, fl_cam *c, bool release);
-
 static fl_cam *find_cam(fleet_node *n, const char *id, bool running)
 {
 	for (int i = 0; i < n->n_cams; i++)
@@ -164,78 +159,6 @@ static void finish_stopped(fleet_node *n)
 		free(n->cams[i].value);
 		n->cams[i] = n->cams[--n->n_cams];
 		pipe_gauge_set(n->m.owned, n->n_cams);
-		pthread_mutex_unlock(&n->lock);
-	}
-}
-
-/* File items whose stream reached its end: PREFIX/done/<id> is written first, so no node
- * claims the item again once its claim is gone; then the claim is deleted as on a release. */
-static void finish_done(fleet_node *n)
-{
-	for (;;) {
-		pthread_mutex_lock(&n->lock);
-		int i = 0;
-		while (i < n->n_cams && !(n->cams[i].run && n->cams[i].ended))
-			i++;
-		if (i == n->n_cams) {
-			pthread_mutex_unlock(&n->lock);
-			return;
-		}
-		fl_cam c = n->cams[i];
-		pthread_mutex_unlock(&n->lock);
-		char *key = fl_key(n->prefix, "done", c.id), *ck = fl_key(n->prefix, "progress", c.id);
-		char *value = fl_done_value(n->node_id, c.epoch, c.start + c.frames, c.errors, c.start);
-		int rc = key && ck && value ? etcd_put(n->api, key, value, 0) : -ENOMEM;
-		/* The checkpoint is of no use once done (a reset item starts from frame 0). */
-		if (rc == 0)
-			rc = etcd_delete(n->api, ck, 0);
-		free(key);
-		free(ck);
-		free(value);
-		if (rc < 0)
-			return;          /* retried on the next turn of the loop */
-		vp_info("fleet", c.id, "file item done: frames %lld to %lld, epoch %lld", (long long)c.start,
-		        (long long)(c.start + c.frames), (long long)c.epoch);
-		pthread_mutex_lock(&n->lock);
-		/* Only this thread removes entries, so i is still this camera. */
-		stop_cam(n, &n->cams[i], true);
-		n->cams[i].stopped = true;          /* its stream has ended already */
-		pthread_mutex_unlock(&n->lock);
-	}
-}
-
-/* Writes each running file item's checkpoint: PREFIX/progress/<id>, not under the lease,
- * so that it outlives this node and the next owner resumes from it. */
-static void checkpoint(fleet_node *n)
-{
-	int64_t now = vp_mono_ns();
-	if (now < n->next_checkpoint_ns)
-		return;
-	n->next_checkpoint_ns = now + CHECKPOINT_MS * MS;
-	for (int i = 0;; i++) {
-		pthread_mutex_lock(&n->lock);
-		if (i >= n->n_cams) {
-			pthread_mutex_unlock(&n->lock);
-			return;
-		}
-		fl_cam *p = &n->cams[i];
-		bool due = p->run && p->work && !p->ended && p->ck_sampled > p->ck_written;
-		int64_t frame = p->ck_sampled;
-		if (p->run && p->work && !p->ended)
-			p->ck_sampled = p->start + p->frames;
-		fl_cam c = *p;
-		pthread_mutex_unlock(&n->lock);
-		if (!due)
-			continue;
-		char *key = fl_key(n->prefix, "progress", c.id);
-		char *value = fl_progress_value(n->node_id, c.epoch, frame);
-		int rc = key && value ? etcd_put(n->api, key, value, 0) : -ENOMEM;
-		free(key);
-		free(value);
-		if (rc < 0)
-			return;          /* the next period writes a newer one */
-		pthread_mutex_lock(&n->lock);
-		n->cams[i].ck_written = frame;   /* only this thread removes entries */
 		pthread_mutex_unlock(&n->lock);
 	}
 }
@@ -384,8 +307,7 @@ static int do_claim(fleet_node *n, const char *id, const char *value, int64_t le
 	return rc;
 }
 
-/* Caller holds the lock. */
-static void stop_cam(fleet_node *n, fl_cam *c, bool release)
+void fl_stop_cam(fleet_node *n, fl_cam *c, bool release)
 {
 	c->run = false;
 	c->release = release;
@@ -409,7 +331,7 @@ static int act(fleet_node *n, const fl_state *s, int i, enum fl_action a, int64_
 		pthread_mutex_lock(&n->lock);
 		fl_cam *c = find_cam(n, id, true);
 		if (c)
-			stop_cam(n, c, a == FL_RELEASE);
+			fl_stop_cam(n, c, a == FL_RELEASE);
 		pthread_mutex_unlock(&n->lock);
 		pipe_counter_inc(a == FL_RELEASE ? n->m.releases : n->m.drops);
 		vp_info("fleet", id, a == FL_RELEASE ? "moving to another node: stopping" :
@@ -444,7 +366,7 @@ static void follow_cameras(fleet_node *n, const fl_state *s)
 			k++;
 		if (k == s->n_cams) {
 			vp_info("fleet", c->id, "removed from the fleet: stopping");
-			stop_cam(n, c, true);
+			fl_stop_cam(n, c, true);
 		} else if (strcmp(s->values[k], c->value) != 0) {
 			char *v = strdup(s->values[k]);
 			if (v) {
@@ -648,10 +570,10 @@ void *fl_agent_main(void *arg)
 		pthread_mutex_unlock(&n->lock);
 		if (lease && !fenced && !n->keep_on_loss && vp_mono_ns() - l.last_ok > fence_after_ns(n))
 			fence(n, "etcd out of reach");
-		finish_done(n);
+		fl_items_finish_done(n);
 		finish_stopped(n);
 		if (lease && !fenced)
-			checkpoint(n);
+			fl_items_checkpoint(n);
 		pipe_counter_add(n->m.requests, (uint64_t)(etcd_requests(n->api) - counted));
 		counted = etcd_requests(n->api);
 		bool grace = vp_mono_ns() < l.joined + JOIN_GRACE_MS * MS;

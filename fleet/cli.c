@@ -217,7 +217,11 @@ static int status(etcd *e, const char *prefix)
 	}
 	for (int i = 0; i < kvs.n; i++)
 		n_claimed += fl_key_id(kvs.v[i].key, prefix, "claims") != NULL;
-	printf("cameras: %d (%d claimed, %d file item(s) done)\n", n_cams, n_claimed, n_done);
+	/* The line as before file items when none is done: scripts read it. */
+	if (n_done)
+		printf("cameras: %d (%d claimed, %d file item(s) done)\n", n_cams, n_claimed, n_done);
+	else
+		printf("cameras: %d (%d claimed)\n", n_cams, n_claimed);
 	for (int i = 0; i < kvs.n; i++) {
 		const char *id = fl_key_id(kvs.v[i].key, prefix, "cameras");
 		if (!id)

@@ -8,7 +8,9 @@
  * message. Claimed cameras start and stop through pipe_pipeline_reload, as on SIGHUP.
  * A node that cannot renew its lease stops its cameras before the lease can expire
  * (fleet.on_coordinator_loss: stop); a crashed node's claims vanish with its lease and the
- * next-ranked nodes take its cameras. */
+ * next-ranked nodes take its cameras. A file source with loop: false is a work item instead:
+ * never moved while it runs, marked PREFIX/done/<id> at its end and not claimed again, and
+ * checkpointed in PREFIX/progress/<id> so the next owner resumes it after a crash. */
 #ifndef FLEET_H
 #define FLEET_H
 

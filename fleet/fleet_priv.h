@@ -91,6 +91,12 @@ typedef struct fl_valid {
 
 /* agent.c */
 void *fl_agent_main(void *arg);
+/* Caller holds the lock. Stops c; release: delete its claim once its stream ended. */
+void fl_stop_cam(fleet_node *n, fl_cam *c, bool release);
+/* items.c, agent thread: marks the file items whose stream ended done, then releases them;
+ * writes the running ones' checkpoints when due. */
+void fl_items_finish_done(fleet_node *n);
+void fl_items_checkpoint(fleet_node *n);
 /* Caller holds the lock. Bumps the version and wakes the agent. */
 void fl_bump(fleet_node *n);
 /* watch.c */
