@@ -236,7 +236,7 @@ const cfg_key cfg_keys[] = {
 	ROOT("fleet.lease_ttl_s", CFG_INT, fleet.lease_ttl_s, .def = "10", .min = 2, .max = 600,
 	     .doc = "Life of the node's etcd lease: a crashed node's cameras move after it"),
 	ROOT("fleet.prefix", CFG_STR, fleet.prefix, .def = "/vapd", .check = cfg_check_prefix,
-	     .doc = "Key prefix in etcd (nodes/, cameras/ and claims/ below it)"),
+	     .doc = "Key prefix in etcd (nodes/, cameras/, claims/, and done/ and progress/ of file items below it)"),
 	ROOT("fleet.on_coordinator_loss", CFG_ENUM, fleet.on_coordinator_loss, .def = "stop",
 	     .names = coord_loss,
 	     .doc = "When the lease cannot be renewed: stop the cameras before it expires, or keep them"),
