@@ -132,19 +132,27 @@ static int add_cam(fleet_node *n, const char *id, const char *value, int64_t epo
 
 /* Cameras whose streams ended after they were stopped: released ones lose their claim
  * (only ours: the compare on the create revision keeps a newer owner's claim). */
+int fl_next_cam(fleet_node *n, bool (*want)(const fl_cam *c), fl_cam *out)
+{
+	pthread_mutex_lock(&n->lock);
+	int i = 0;
+	while (i < n->n_cams && !want(&n->cams[i]))
+		i++;
+	if (i < n->n_cams)
+		*out = n->cams[i];
+	pthread_mutex_unlock(&n->lock);
+	return i < n->n_cams ? i : -1;
+}
+
+static bool stopped_not_running(const fl_cam *c) { return !c->run && c->stopped; }
+
 static void finish_stopped(fleet_node *n)
 {
 	for (;;) {
-		pthread_mutex_lock(&n->lock);
-		int i = 0;
-		while (i < n->n_cams && (n->cams[i].run || !n->cams[i].stopped))
-			i++;
-		if (i == n->n_cams) {
-			pthread_mutex_unlock(&n->lock);
+		fl_cam c = { 0 };
+		int i = fl_next_cam(n, stopped_not_running, &c);
+		if (i < 0)
 			return;
-		}
-		fl_cam c = n->cams[i];
-		pthread_mutex_unlock(&n->lock);
 		if (c.release) {
 			char *key = fl_key(n->prefix, "claims", c.id);
 			int rc = key ? etcd_delete_if(n->api, key, c.epoch) : -ENOMEM;

@@ -93,6 +93,9 @@ typedef struct fl_valid {
 void *fl_agent_main(void *arg);
 /* Caller holds the lock. Stops c; release: delete its claim once its stream ended. */
 void fl_stop_cam(fleet_node *n, fl_cam *c, bool release);
+/* The index of the first camera that want() accepts, with a copy of it in *out (its strings
+ * shared: only the agent thread frees them), or -1. Takes n->lock. */
+int fl_next_cam(fleet_node *n, bool (*want)(const fl_cam *c), fl_cam *out);
 /* items.c, agent thread: marks the file items whose stream ended done, then releases them;
  * writes the running ones' checkpoints when due. */
 void fl_items_finish_done(fleet_node *n);

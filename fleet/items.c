@@ -16,19 +16,15 @@ enum { CHECKPOINT_MS = 2000 };
 
 /* File items whose stream reached its end: PREFIX/done/<id> is written first, so no node
  * claims the item again once its claim is gone; then the claim is deleted as on a release. */
+static bool ended_while_running(const fl_cam *c) { return c->run && c->ended; }
+
 void fl_items_finish_done(fleet_node *n)
 {
 	for (;;) {
-		pthread_mutex_lock(&n->lock);
-		int i = 0;
-		while (i < n->n_cams && !(n->cams[i].run && n->cams[i].ended))
-			i++;
-		if (i == n->n_cams) {
-			pthread_mutex_unlock(&n->lock);
+		fl_cam c = { 0 };
+		int i = fl_next_cam(n, ended_while_running, &c);
+		if (i < 0)
 			return;
-		}
-		fl_cam c = n->cams[i];
-		pthread_mutex_unlock(&n->lock);
 		char *key = fl_key(n->prefix, "done", c.id), *ck = fl_key(n->prefix, "progress", c.id);
 		char *value = fl_done_value(n->node_id, c.epoch, c.start + c.frames, c.errors, c.start);
 		int rc = key && ck && value ? etcd_put(n->api, key, value, 0) : -ENOMEM;
