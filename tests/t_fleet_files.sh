@@ -184,6 +184,9 @@ print("ok" if ok else "bad", "first=%d resumed_at=%s frames=%s union=%d twice=%d
       (first, done.get("resumed_at"), done.get("frames"), len(union), len(twice)))
 PY
 survivor=a; [ "$victim" = a ] && survivor=b
+# The done mark follows the stream's end; its last messages reach the file at the next flush.
+i=0; until grep '"stream":"long1"' "$tmp/$survivor.jsonl" 2>/dev/null | grep -q '"eos":true'; do
+	i=$((i + 1)); [ $i -ge 100 ] && break; sleep 0.1; done
 r=$($PY "$tmp/resume.py" "$tmp/done4" "$victim" "$survivor" "$tmp" 2>&1)
 check "after kill -9 of its owner, $survivor resumed the item at its checkpoint under a new epoch; every frame published, done ($r)" \
 	'case "$r" in ok*) true ;; *) false ;; esac'
