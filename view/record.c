@@ -14,6 +14,7 @@
 #include "view.h"
 #include "record_priv.h"
 #include "render.h"
+#include "snap_files.h"
 #include "../pipeline/vp_err.h"
 #include "../pipeline/vp_log.h"
 
@@ -138,25 +139,6 @@ void view_rec_offer(view_rec *r, vp_frame *f, const view_scene *sc, bool wait)
 
 /* ---- encoder thread ---- */
 
-static int mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1;; p++) {
-		if (*p != '/' && *p)
-			continue;
-		char c = *p;
-		*p = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return -errno;
-		if (!(*p = c))
-			break;
-	}
-	struct stat st;
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-}
-
 /* The picture size, fixed by the first frame: record.width (or the source's), the height
  * keeping the aspect (the nearest even, as the canvas rounds it). A source that changes
  * its aspect later is stretched to it: one encoder, one size per recorder. */
@@ -187,7 +169,7 @@ static int rec_open_writer(view_rec *r, const vp_frame *f, const char **what)
 	if (err < 0)
 		return err;
 	*what = "making the folder";
-	if ((err = mkdir_p(r->dir)) < 0)
+	if ((err = snap_mkdirs(r->dir)) < 0)
 		return err;
 	rec_writer_args a = {
 		.stream = r->stream, .dir = r->dir, .segment_s = r->cfg.segment_s,

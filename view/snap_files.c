@@ -65,7 +65,11 @@ int snap_mkdirs(const char *dir)
 			return -errno;
 		*s = '/';
 	}
-	return mkdir(p, 0755) < 0 && errno != EEXIST ? -errno : 0;
+	if (mkdir(p, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	/* EEXIST also means a file of that name: not a folder to write into. */
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
 static int write_all(int fd, const uint8_t *data, size_t len)

@@ -12,7 +12,8 @@
  * and a leading '.' become '_'). suffix: "" or "-crop". No allocation. */
 void snap_name(char *out, const char *stream, const an_event *ev, const char *suffix);
 
-/* Creates dir and its parents (like mkdir -p); 0 or a negative errno. */
+/* Creates dir and its parents (like mkdir -p); 0, -ENOTDIR when a file has its name, or a
+ * negative errno. The recorder makes its folders with it too. */
 int snap_mkdirs(const char *dir);
 
 /* Writes len bytes to dir/rel through ".<file>.tmp" in the same folder and a rename, so a
