@@ -77,21 +77,14 @@ static int fit(pipe_daemon_view *v, int n)
 	return 0;
 }
 
-static void sync(pipe_counter *c, int64_t now, int64_t *synced)
-{
-	if (now > *synced)
-		pipe_counter_add(c, (uint64_t)(now - *synced));
-	*synced = now;
-}
-
 void pipe_daemon_view_tick(pipe_daemon_view *v, pipe_pipeline *p)
 {
 	if (v->snaps) {
 		view_snaps_stats st;
 		view_snaps_get_stats(v->snaps, &st);
-		sync(v->snap_m.written, st.written, &v->snap_synced.written);
-		sync(v->snap_m.dropped, st.dropped, &v->snap_synced.dropped);
-		sync(v->snap_m.failed, st.failed, &v->snap_synced.failed);
+		pipe_counter_sync(v->snap_m.written, st.written, &v->snap_synced.written);
+		pipe_counter_sync(v->snap_m.dropped, st.dropped, &v->snap_synced.dropped);
+		pipe_counter_sync(v->snap_m.failed, st.failed, &v->snap_synced.failed);
 	}
 	if (!v->board || !p)
 		return;

@@ -303,6 +303,13 @@ int pipe_metrics_histogram(pipe_metrics *m, const char *name, const char *help,
 	return 0;
 }
 
+void pipe_counter_sync(pipe_counter *c, int64_t now, int64_t *synced)
+{
+	if (now > *synced)
+		pipe_counter_add(c, (uint64_t)(now - *synced));
+	*synced = now;
+}
+
 void pipe_counter_add(pipe_counter *c, uint64_t n)
 {
 	if (c)

@@ -40,6 +40,9 @@ int pipe_metrics_histogram(pipe_metrics *m, const char *name, const char *help,
 
 void pipe_counter_add(pipe_counter *c, uint64_t n);
 static inline void pipe_counter_inc(pipe_counter *c) { pipe_counter_add(c, 1); }
+/* Adds what a total kept elsewhere grew by since *synced (the last value copied), then
+ * remembers now: counters mirror other modules' running totals this way. */
+void pipe_counter_sync(pipe_counter *c, int64_t now, int64_t *synced);
 uint64_t pipe_counter_get(const pipe_counter *c);
 void pipe_gauge_set(pipe_gauge *g, double v);
 void pipe_gauge_add(pipe_gauge *g, double delta);

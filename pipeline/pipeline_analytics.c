@@ -169,8 +169,8 @@ int pipe_analytics_publish(pipe_pipeline *p, pipe_stream *s, vp_frame *f, const 
 	pipe_view_scene(p, s, f, p->pub_dets, npub, p->pub_ids, &sc);
 	/* Events first: a frame message never names a track whose start was not told yet. */
 	if (rc == 0) {
-		pipe_view_best(p, f, &sc, dets, r.track_ids, r.best, n);
-		publish_events(p, s, &r, pipe_view_snapshots(p, f, &sc, r.events, r.n_events));
+		pipe_view_best(p, s, f, &sc, dets, r.track_ids, r.best, n);
+		publish_events(p, s, &r, pipe_view_snapshots(p, s, f, &sc, r.events, r.n_events));
 	}
 	sink_msg *m = NULL;
 	int mrc = sink_msg_frame_ex(f, p->pub_dets, npub, labels, n_labels, &x, &m);
@@ -199,5 +199,5 @@ void pipe_analytics_end(pipe_pipeline *p, pipe_stream *s)
 	vp_frame none = { .stream_idx = s->idx, .stream_id = s->cfg->id, .index = a->last_frame,
 	                  .pts = a->last_pts, .wall_us = vp_wall_us() };
 	pipe_view_scene(p, s, &none, NULL, 0, NULL, &sc);
-	publish_events(p, s, &r, pipe_view_snapshots(p, NULL, &sc, r.events, r.n_events));
+	publish_events(p, s, &r, pipe_view_snapshots(p, s, NULL, &sc, r.events, r.n_events));
 }

@@ -28,13 +28,6 @@ int pipe_pipeline_setup_metrics(pipe_pipeline *p)
 	return 0;
 }
 
-static void sync_counter(pipe_counter *c, int64_t now, int64_t *synced)
-{
-	if (now > *synced)
-		pipe_counter_add(c, (uint64_t)(now - *synced));
-	*synced = now;
-}
-
 static int state_metric(const pipe_stream *s, const dec_stats *ds)
 {
 	if (atomic_load(&s->ended))
@@ -56,25 +49,25 @@ void pipe_pipeline_sync_metrics(pipe_pipeline *p)
 		dec_stats ds = { 0 };
 		if (s->dec)
 			dec_stream_get_stats(s->dec, &ds);
-		sync_counter(s->m.decode_errors, ds.errors + atomic_load(&s->failed), &s->synced_errors);
-		sync_counter(s->m.reconnects, ds.reconnects, &s->synced_reconnects);
-		sync_counter(s->m.frames_dropped, pipe_mq_dropped(p->mq, i), &s->synced_dropped);
+		pipe_counter_sync(s->m.decode_errors, ds.errors + atomic_load(&s->failed), &s->synced_errors);
+		pipe_counter_sync(s->m.reconnects, ds.reconnects, &s->synced_reconnects);
+		pipe_counter_sync(s->m.frames_dropped, pipe_mq_dropped(p->mq, i), &s->synced_dropped);
 		pipe_gauge_set(s->m.state, state_metric(s, &ds));
 		if (s->cfg && s->cfg->record.present)
-			pipe_view_sync_metrics(p, s, sync_counter);
+			pipe_view_sync_metrics(p, s);
 	}
 	for (int i = 0; i < sink_set_count(p->sinks); i++) {
 		sink_counters c;
 		const char *name;
 		sink_set_counters(p->sinks, i, &name, &c);
-		sync_counter(p->sink_m[i].sent, c.sent, &p->sink_synced[i].sent);
-		sync_counter(p->sink_m[i].dropped, c.dropped, &p->sink_synced[i].dropped);
-		sync_counter(p->sink_m[i].failed, c.failed, &p->sink_synced[i].failed);
+		pipe_counter_sync(p->sink_m[i].sent, c.sent, &p->sink_synced[i].sent);
+		pipe_counter_sync(p->sink_m[i].dropped, c.dropped, &p->sink_synced[i].dropped);
+		pipe_counter_sync(p->sink_m[i].failed, c.failed, &p->sink_synced[i].failed);
 		pipe_gauge_set(p->sink_m[i].connected, sink_set_connected(p->sinks, i));
 	}
 	if (p->det) {
 		inf_engine_stats es;
 		inf_detector_engine_stats(p->det, &es);
-		sync_counter(p->core.graph_capture_failures, (int64_t)es.graph_capture_failures, &p->synced_capture_failures);
+		pipe_counter_sync(p->core.graph_capture_failures, (int64_t)es.graph_capture_failures, &p->synced_capture_failures);
 	}
 }

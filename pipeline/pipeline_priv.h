@@ -136,13 +136,13 @@ void pipe_view_scene(pipe_pipeline *p, const pipe_stream *s, const vp_frame *f, 
 void pipe_view_frame(pipe_pipeline *p, pipe_stream *s, vp_frame *f, const view_scene *sc);
 /* Before f's n events are published: their snapshot names (VIEW_SNAP_NAME_MAX apart, ""
  * for none), or NULL when no snapshots are taken. */
-const char *pipe_view_snapshots(pipe_pipeline *p, vp_frame *f, const view_scene *sc,
+const char *pipe_view_snapshots(pipe_pipeline *p, const pipe_stream *s, vp_frame *f, const view_scene *sc,
                                 const an_event *evs, int n);
 /* Detections that became their track's best: their frames are kept for track_end. */
-void pipe_view_best(pipe_pipeline *p, vp_frame *f, const view_scene *sc, const vp_det *cands,
+void pipe_view_best(pipe_pipeline *p, const pipe_stream *s, vp_frame *f, const view_scene *sc, const vp_det *cands,
                     const int64_t *ids, const unsigned char *best, int n);
-/* Main thread: the recording's counters into its metrics (sync copies what is new). */
-void pipe_view_sync_metrics(pipe_pipeline *p, pipe_stream *s, void (*sync)(pipe_counter *, int64_t, int64_t *));
+/* Main thread: the recording's counters into its metrics. */
+void pipe_view_sync_metrics(pipe_pipeline *p, pipe_stream *s);
 /* An event message as published, for the recent-events list. */
 void pipe_view_event_message(pipe_pipeline *p, const sink_msg *m);
 

@@ -46,7 +46,7 @@ void pipe_view_stream_end(pipe_stream *s)
 	pthread_mutex_unlock(&s->p->view_lock);
 }
 
-void pipe_view_sync_metrics(pipe_pipeline *p, pipe_stream *s, void (*sync)(pipe_counter *, int64_t, int64_t *))
+void pipe_view_sync_metrics(pipe_pipeline *p, pipe_stream *s)
 {
 	view_rec_stats rs;
 	pthread_mutex_lock(&p->view_lock);
@@ -55,10 +55,10 @@ void pipe_view_sync_metrics(pipe_pipeline *p, pipe_stream *s, void (*sync)(pipe_
 	else
 		rs = s->rec_last;
 	pthread_mutex_unlock(&p->view_lock);
-	sync(s->rec_m.frames, rs.frames, &s->rec_synced.frames);
-	sync(s->rec_m.dropped, rs.dropped, &s->rec_synced.dropped);
-	sync(s->rec_m.segments, rs.segments, &s->rec_synced.segments);
-	sync(s->rec_m.errors, rs.errors, &s->rec_synced.errors);
+	pipe_counter_sync(s->rec_m.frames, rs.frames, &s->rec_synced.frames);
+	pipe_counter_sync(s->rec_m.dropped, rs.dropped, &s->rec_synced.dropped);
+	pipe_counter_sync(s->rec_m.segments, rs.segments, &s->rec_synced.segments);
+	pipe_counter_sync(s->rec_m.errors, rs.errors, &s->rec_synced.errors);
 }
 
 void pipe_view_scene(pipe_pipeline *p, const pipe_stream *s, const vp_frame *f, const vp_det *dets,
@@ -84,25 +84,19 @@ void pipe_view_scene(pipe_pipeline *p, const pipe_stream *s, const vp_frame *f, 
 	sc->active_tracks = an_stream_active_tracks(a->an);
 }
 
+/* A stream whose queue blocks (files, by default) waits for the snapshot writer and the
+ * encoder rather than lose a snapshot or a recorded frame: its reading waits for the pipeline anyway. A live one never waits. */
+static bool waits(const pipe_stream *s) { return s->cfg->queue.policy == PIPE_QP_BLOCK; }
+
 void pipe_view_frame(pipe_pipeline *p, pipe_stream *s, vp_frame *f, const view_scene *sc)
 {
 	if (p->view.live && s->view_slot >= 0)
 		view_live_offer(p->view.live, s->view_slot, f, sc);
 	if (s->rec)
-		view_rec_offer(s->rec, f, sc, s->cfg->queue.policy == PIPE_QP_BLOCK);
+		view_rec_offer(s->rec, f, sc, waits(s));
 }
 
-/* A stream whose queue blocks (files, by default) waits for the snapshot writer rather than
- * lose a snapshot: its reading waits for the pipeline anyway. A live one never waits. */
-static bool waits(const pipe_pipeline *p, const view_scene *sc)
-{
-	for (int i = 0; i < p->n; i++)
-		if (p->streams[i].in_use && p->streams[i].cfg->id == sc->stream)
-			return p->streams[i].cfg->queue.policy == PIPE_QP_BLOCK;
-	return false;
-}
-
-const char *pipe_view_snapshots(pipe_pipeline *p, vp_frame *f, const view_scene *sc,
+const char *pipe_view_snapshots(pipe_pipeline *p, const pipe_stream *s, vp_frame *f, const view_scene *sc,
                                 const an_event *evs, int n)
 {
 	if (!p->view.snaps || n == 0)
@@ -117,18 +111,18 @@ const char *pipe_view_snapshots(pipe_pipeline *p, vp_frame *f, const view_scene 
 		p->snap_names = v;
 		p->snap_cap = n;
 	}
-	view_snaps_events(p->view.snaps, f, sc, evs, n, waits(p, sc), p->snap_names);
+	view_snaps_events(p->view.snaps, f, sc, evs, n, waits(s), p->snap_names);
 	return p->snap_names[0];
 }
 
-void pipe_view_best(pipe_pipeline *p, vp_frame *f, const view_scene *sc, const vp_det *cands,
+void pipe_view_best(pipe_pipeline *p, const pipe_stream *s, vp_frame *f, const view_scene *sc, const vp_det *cands,
                     const int64_t *ids, const unsigned char *best, int n)
 {
 	if (!p->view.snaps || !best)
 		return;
 	for (int i = 0; i < n; i++)
 		if (best[i] && ids[i] >= 0)
-			view_snaps_best(p->view.snaps, f, sc, ids[i], &cands[i], waits(p, sc));
+			view_snaps_best(p->view.snaps, f, sc, ids[i], &cands[i], waits(s));
 }
 
 void pipe_view_event_message(pipe_pipeline *p, const sink_msg *m)
