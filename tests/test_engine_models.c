@@ -16,46 +16,7 @@
 
 #include "infer/engine.h"
 
-/* Allocation counter (as test_engine.c): this binary's malloc family wraps glibc's, so a
- * run that allocates (a sort's scratch, a per-call buffer) is seen; OpenBLAS's own
- * small-matrix path is counted apart. */
-#ifndef __SANITIZE_ADDRESS__  /* ASan owns the malloc family itself */
-#define COUNT_ALLOCATIONS 1
-#include <dlfcn.h>
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-static volatile int counting, allocations, blas_allocations;
-
-static void count_alloc(void *caller)
-{
-	Dl_info di;
-	if (!counting)
-		return;
-	if (dladdr(caller, &di) && di.dli_fname && strstr(di.dli_fname, "openblas"))
-		blas_allocations++;
-	else
-		allocations++;
-}
-
-void *malloc(size_t n)
-{
-	count_alloc(__builtin_return_address(0));
-	return __libc_malloc(n);
-}
-
-void *calloc(size_t n, size_t m)
-{
-	count_alloc(__builtin_return_address(0));
-	return __libc_calloc(n, m);
-}
-
-void *realloc(void *p, size_t n)
-{
-	count_alloc(__builtin_return_address(0));
-	return __libc_realloc(p, n);
-}
-#endif
+#include "test_alloc_count.h"
 
 #define MAX_ROWS 300
 #define ROW_W 6                 /* class, x1, y1, x2, y2, score */
