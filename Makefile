@@ -51,7 +51,7 @@ TOOL_SRCS  := $(wildcard tests/tool_*.c bench/bench_*.c)
 TOOLS      := $(TOOL_SRCS:%.c=$(BUILD)/%)
 PROGS      := $(BUILD)/vapd $(BUILD)/vapd-run-model
 
-.PHONY: all deps demo test test-gpu bench check-accuracy install clean tests-build gpu-carry \
+.PHONY: all deps demo test test-loaded test-gpu bench check-accuracy install clean tests-build gpu-carry \
         fuzz fuzz-build soak mutate image
 all: $(PROGS)
 
@@ -119,6 +119,11 @@ check-accuracy: deps
 mutate: deps
 	@$(MAKE) --no-print-directory tests-build
 	@BUILD=$(BUILD) SHARED=$(SHARED) scripts/mutate.sh
+
+# The flake check (not part of test): make test RUNS times in a row beside busy loops.
+RUNS ?= 20
+test-loaded: deps
+	@BUILD=$(BUILD) SHARED=$(SHARED) scripts/loaded-tests.sh $(RUNS)
 
 bench: deps
 	@$(MAKE) --no-print-directory tests-build

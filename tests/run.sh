@@ -11,6 +11,13 @@
 # Every program runs under timeout(1): DEFAULT_LIMIT seconds, or its row in limit_for; one
 # that runs longer fails with "timed out after N s".
 #
+# Programs run VAPD_TEST_JOBS at a time (default 3; --gpu: 1, one GPU shared by timed
+# checks). Most of the suite waits on peers, clocks and child processes rather than the
+# CPU, so three at a time on 2 cores roughly halves the wall time. Each program's output is
+# kept apart and printed whole, in the usual order, once all have run; a line per program
+# says when it ends. Programs share nothing but the build: every one takes its own
+# temporary folder and free ports, and the two that make $BUILD-asan take a lock for it.
+#
 # The last line is what CI reads; keep its shape, alone on its line:
 #   summary: N passed, N failed, N skipped
 BUILD=${BUILD:-build}
@@ -69,21 +76,38 @@ parse() {
 	}' "$2"
 }
 
+# The worker, one per program (xargs runs JOBS of them): runs "$2" under its time limit and
+# leaves its output in $RESULTS/NAME.log and "exit-status seconds" in $RESULTS/NAME.res.
+if [ "$1" = "--one" ]; then
+	name=$2
+	case "$name" in
+	*.sh) set -- sh "tests/$name" ;;
+	*) set -- "$BUILD/tests/$name" ;;
+	esac
+	limit=$(limit_for "$name")
+	t0=$(date +%s)
+	timeout -k 10 "$limit" "$@" >"$RESULTS/$name.log" 2>&1; rc=$?
+	secs=$(($(date +%s) - t0))
+	echo "$rc $secs" >"$RESULTS/$name.res"
+	echo "# ended: $name ($secs s)"
+	exit 0
+fi
+
 TAB=$(printf '\t')
 passed=0; failed=0; skipped=0; skip_gpu=0; skip_san=0; skip_other=0
-log=$(mktemp); counts=$(mktemp); failing=$(mktemp); others=$(mktemp)
-trap 'rm -f "$log" "$counts" "$failing" "$others"' EXIT
+RESULTS=$(mktemp -d); counts=$(mktemp); failing=$(mktemp); others=$(mktemp)
+export RESULTS
+trap 'rm -rf "$RESULTS" "$counts" "$failing" "$others"' EXIT
 
-# Runs one program ($1 its name, $2 cmocka or tap, then the command) and adds its counts.
-run_prog() {
-	name=$1; mode=$2; shift 2
+# Adds the counts of one program that has run ($1 its name, $2 cmocka or tap).
+collect() {
+	name=$1; mode=$2; log="$RESULTS/$name.log"
 	limit=$(limit_for "$name")
 	echo "== $name"
-	t0=$(date +%s)
-	timeout -k 10 "$limit" "$@" >"$log" 2>&1; rc=$?
-	secs=$(($(date +%s) - t0))
-	cat "$log"
-	if { [ $rc -eq 124 ] || [ $rc -eq 137 ]; } && [ $secs -ge "$limit" ]; then
+	rc=1; secs=0
+	[ -f "$RESULTS/$name.res" ] && read -r rc secs <"$RESULTS/$name.res"
+	cat "$log" 2>/dev/null
+	if { [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; } && [ "$secs" -ge "$limit" ]; then
 		echo "# $name: timed out after $limit s"
 		failed=$((failed + 1)); echo "$name (timed out after $limit s)" >>"$failing"
 		return
@@ -110,27 +134,45 @@ run_prog() {
 	done <"$counts"
 	# No test counted: one for the program, by its exit status.
 	if [ "$ran" -eq 0 ] && [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
-		[ $rc -eq 0 ] && p=1 || f=1
+		[ "$rc" -eq 0 ] && p=1 || f=1
 	fi
 	# A crash or a failed group setup is a failure even when no test said so.
-	[ $rc -ne 0 ] && [ "$f" -eq 0 ] && f=1
+	[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
 	passed=$((passed + p)); failed=$((failed + f))
 	[ "$f" -gt 0 ] && echo "$name" >>"$failing"
 }
 
-pattern="test_"
-[ "$1" = "--gpu" ] && pattern="gpu_"
+pattern="test_"; jobs=${VAPD_TEST_JOBS:-3}
+[ "$1" = "--gpu" ] && pattern="gpu_" && jobs=1
+progs=""
 for t in "$BUILD"/tests/${pattern}*; do
 	case "$t" in *.o|*.d) continue ;; esac
 	[ -x "$t" ] || continue
-	run_prog "$(basename "$t")" cmocka "$t"
+	progs="$progs $(basename "$t")"
 done
 if [ "$pattern" = "test_" ]; then
 	for s in tests/t_*.sh; do
-		[ -f "$s" ] || continue
-		run_prog "$(basename "$s")" tap sh "$s"
+		[ -f "$s" ] && progs="$progs $(basename "$s")"
 	done
 fi
+
+# The longest programs start first (seconds measured on the loaded 2-core machine in the
+# comment above limit_for and since), so none of them is left to run alone at the end.
+LONG="t_fuzz.sh t_sanitize.sh t_view_http.sh t_daemon_rtsp.sh t_fleet.sh t_daemon.sh
+t_fleet_files.sh t_tracking.sh test_view_record test_decode test_decode_live
+test_netsinks_mqtt t_e2e.sh t_view_e2e.sh t_models_e2e.sh"
+{
+	for p in $LONG; do
+		case " $progs " in *" $p "*) echo "$p" ;; esac
+	done
+	for p in $progs; do
+		case " $(echo $LONG) " in *" $p "*) ;; *) echo "$p" ;; esac
+	done
+} | xargs -P "$jobs" -I{} sh tests/run.sh --one {}
+
+for p in $progs; do
+	case "$p" in *.sh) collect "$p" tap ;; *) collect "$p" cmocka ;; esac
+done
 
 [ -s "$failing" ] && echo "failing: $(sed 's/$/;/' "$failing" | tr '\n' ' ' | sed 's/; $//')"
 [ -s "$others" ] && echo "skipped for a missing dependency (failures under CI=true): $(sed 's/$/;/' "$others" | tr '\n' ' ' | sed 's/; $//')"

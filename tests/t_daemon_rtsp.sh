@@ -84,8 +84,10 @@ PY'
 }
 
 scenario "vapd" "$BUILD/vapd"
-# The same build as t_sanitize.sh (whichever runs first pays for it).
-if make -s -j"$(nproc)" BUILD="$BUILD-asan" SANITIZE=1 "$BUILD-asan/vapd" >"$tmp/build.log" 2>&1; then
+# The same build as t_sanitize.sh (whichever runs first pays for it; its lock keeps two makes
+# out of the folder at once).
+mkdir -p "$BUILD-asan"
+if flock "$BUILD-asan/.lock" make -s -j"$(nproc)" BUILD="$BUILD-asan" SANITIZE=1 "$BUILD-asan/vapd" >"$tmp/build.log" 2>&1; then
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23
 	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=23
 	MAX_MS=2000

@@ -16,7 +16,10 @@ wait_for() { i=0; while ! eval "$1"; do i=$((i + 1)); [ $i -ge "$2" ] && return 
 
 # unit tests run under the sanitizers too: the tracking stage's, and the operators' hostile-node test
 ANALYTICS_TESTS="test_tracker test_counting test_analytics test_ops_hostile test_ops_more test_view_live test_view_snaps test_view_events"
-if ! make -s -j"$(nproc)" BUILD="$ASAN_BUILD" SANITIZE=1 "$ASAN_BUILD/vapd" \
+# t_daemon_rtsp.sh makes the same build, maybe at the same time (tests/run.sh runs programs
+# side by side): one make at a time in the folder.
+mkdir -p "$ASAN_BUILD"
+if ! flock "$ASAN_BUILD/.lock" make -s -j"$(nproc)" BUILD="$ASAN_BUILD" SANITIZE=1 "$ASAN_BUILD/vapd" \
 	$(for t in $ANALYTICS_TESTS; do echo "$ASAN_BUILD/tests/$t"; done) >"$tmp/build.log" 2>&1; then
 	nok "sanitizer build: $(tail -5 "$tmp/build.log")"
 	exit 1
