@@ -24,7 +24,7 @@ printf 'echo "ok 1 - alone"\n' >"$tmp/tests/t_b.sh"
 
 # 4 at a time: the hang must not hold the others up; its limit is 3 s
 t0=$(date +%s)
-VAPD_TEST_JOBS=4 VAPD_TEST_LIMIT=3 sh "$tmp/tests/run.sh" >"$tmp/out" 2>&1; rc=$?
+CI= VAPD_TEST_JOBS=4 VAPD_TEST_LIMIT=3 sh "$tmp/tests/run.sh" >"$tmp/out" 2>&1; rc=$?
 secs=$(($(date +%s) - t0))
 sum=$(tail -1 "$tmp/out")
 check "counts: passed, failed, skipped apart ($sum)" '[ "$sum" = "summary: 6 passed, 4 failed, 3 skipped" ]'
@@ -45,7 +45,7 @@ check "CI=true: a dependency skip fails ($(tail -1 "$tmp/ci"))" \
 
 # nothing failing: exit 0
 rm "$tmp/build/tests/test_fail" "$tmp/build/tests/test_crash" "$tmp/build/tests/test_hang" "$tmp/tests/t_a.sh"
-sh "$tmp/tests/run.sh" >"$tmp/good" 2>&1; rc=$?
+CI= sh "$tmp/tests/run.sh" >"$tmp/good" 2>&1; rc=$?
 check "all passing: exit 0 ($(tail -1 "$tmp/good"))" '[ $rc -eq 0 ] && [ "$(tail -1 "$tmp/good")" = "summary: 4 passed, 0 failed, 2 skipped" ]'
 echo "1..$n"
 [ $failed -eq 0 ]
