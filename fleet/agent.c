@@ -119,7 +119,7 @@ static int add_cam(fleet_node *n, const char *id, const char *value, int64_t epo
 		n->cap_cams = cap;
 	}
 	fl_cam c = { .id = strdup(id), .value = strdup(value), .epoch = epoch, .run = true, .start = start,
-	             .ck_sampled = start, .ck_written = start };
+	             .ck_written = start };
 	if (!c.id || !c.value) {
 		free(c.id);
 		free(c.value);

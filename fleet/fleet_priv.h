@@ -26,7 +26,10 @@ typedef struct fl_cam {
 	bool ended;               /* main thread: its stream reached its end while wanted */
 	int64_t frames, errors;   /* main thread: its stream's counts as last seen */
 	int64_t start;            /* the checkpoint it resumed from (first frame index passed on) */
-	int64_t ck_sampled;       /* agent: start + frames at the last checkpoint turn */
+	int64_t frames_snap;      /* main thread: frames at the pending settle snapshot (settle.c) */
+	bool ended_snap;          /* main thread: it had ended at that snapshot */
+	int64_t safe_frames;      /* main thread: frames whose messages every sink has settled */
+	bool flushed;             /* main thread: ended, and every message of it settled */
 	int64_t ck_written;       /* agent: the checkpoint last written */
 } fl_cam;
 
@@ -80,6 +83,10 @@ struct fleet_node {
 	bool reload_asked;
 	pipe_config **cfgs;       /* every config built; streams point into them */
 	int n_cfgs;
+	int64_t *marks;           /* settle.c: the sinks' accepted counts at the pending snapshot */
+	int n_marks, cap_marks;
+	bool snap_pending, snap_warned;
+	int64_t snap_ns;
 };
 
 typedef struct fl_valid {
@@ -100,6 +107,10 @@ int fl_next_cam(fleet_node *n, bool (*want)(const fl_cam *c), fl_cam *out);
  * writes the running ones' checkpoints when due. */
 void fl_items_finish_done(fleet_node *n);
 void fl_items_checkpoint(fleet_node *n);
+/* settle.c, main thread, caller holds the lock: moves the cameras' safe_frames and flushed
+ * on once the sinks settled the pending snapshot, and takes the next one. Returns whether
+ * an ended item became flushed (the agent has a done mark to write). */
+bool fl_settle_tick(fleet_node *n, pipe_pipeline *p);
 /* Caller holds the lock. Bumps the version and wakes the agent. */
 void fl_bump(fleet_node *n);
 /* watch.c */

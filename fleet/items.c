@@ -9,14 +9,15 @@
 #include "../pipeline/vp_time.h"
 #include "fleet_priv.h"
 
-/* A checkpoint is written at most this often. What it says was sampled one period
- * earlier, so the sinks (flush_ms well under it) have written those frames out. */
+/* A checkpoint is written at most this often. It says how far the sinks have settled the
+ * item's messages (settle.c), whatever their flush_ms. */
 enum { CHECKPOINT_MS = 2000 };
 #define MS 1000000LL
 
-/* File items whose stream reached its end: PREFIX/done/<id> is written first, so no node
- * claims the item again once its claim is gone; then the claim is deleted as on a release. */
-static bool ended_while_running(const fl_cam *c) { return c->run && c->ended; }
+/* File items whose stream reached its end and whose every message the sinks settled:
+ * PREFIX/done/<id> is written first, so no node claims the item again once its claim is
+ * gone; then the claim is deleted as on a release. */
+static bool ended_while_running(const fl_cam *c) { return c->run && c->ended && c->flushed; }
 
 void fl_items_finish_done(fleet_node *n)
 {
@@ -61,10 +62,8 @@ void fl_items_checkpoint(fleet_node *n)
 			return;
 		}
 		fl_cam *p = &n->cams[i];
-		bool due = p->run && p->work && !p->ended && p->ck_sampled > p->ck_written;
-		int64_t frame = p->ck_sampled;
-		if (p->run && p->work && !p->ended)
-			p->ck_sampled = p->start + p->frames;
+		int64_t frame = p->start + p->safe_frames;
+		bool due = p->run && p->work && !p->ended && frame > p->ck_written;
 		fl_cam c = *p;
 		pthread_mutex_unlock(&n->lock);
 		if (!due)

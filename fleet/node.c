@@ -278,6 +278,7 @@ void fleet_node_tick(fleet_node *n, pipe_pipeline *p)
 	/* Streams stopped by a version already applied: ended ones may lose their claim. */
 	pthread_mutex_lock(&n->lock);
 	bool any = note_ended(n, p);
+	any |= fl_settle_tick(n, p);
 	for (int i = 0; i < n->n_cams; i++) {
 		fl_cam *c = &n->cams[i];
 		if (c->run || c->stopped || c->off_version > n->applied)
@@ -333,6 +334,7 @@ void fleet_node_free(fleet_node **pn)
 		free(n->cams[i].value);
 	}
 	free(n->cams);
+	free(n->marks);
 	for (int i = 0; i < n->n_valid; i++)
 		free(n->valid[i].id);
 	free(n->valid);

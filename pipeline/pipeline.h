@@ -56,6 +56,13 @@ int pipe_pipeline_reload(pipe_pipeline *p, const pipe_config *newcfg, int *ret_n
 /* 1 while a stream of source id runs or drains (its end not yet handed to the sinks), 0
  * once every stream of it ended: a fleet node deletes its claim on a camera only then. */
 int pipe_pipeline_source_active(pipe_pipeline *p, const char *id);
+/* Each sink's count of messages accepted so far, into marks (up to cap of them). Returns
+ * the number of sinks (more than cap: call again with room for them). */
+int pipe_pipeline_sink_marks(pipe_pipeline *p, int64_t *marks, int cap);
+/* 1 once every sink has settled (sent, dropped or failed: sink.h) as many messages as
+ * marks says it had accepted: everything published before the marks left the process
+ * or was counted lost. */
+int pipe_pipeline_sinks_reached(pipe_pipeline *p, const int64_t *marks, int n);
 /* How long the engine has been inside its current batch (0 when waiting for frames):
  * the watchdog is only fed while this stays short, so a hung GPU gets us restarted. */
 int64_t pipe_pipeline_engine_busy_ns(pipe_pipeline *p);

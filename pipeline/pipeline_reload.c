@@ -154,3 +154,29 @@ int pipe_pipeline_source_active(pipe_pipeline *p, const char *id)
 	}
 	return 0;
 }
+
+/* A fleet node marks a file item done, or checkpoints it, only once the sinks settled what
+ * it published: it takes these marks after the item's frames were counted, then waits for
+ * pipe_pipeline_sinks_reached. Counts, not message ids: each sink settles its queue in
+ * order, so once as many have settled as had been accepted, those have. */
+int pipe_pipeline_sink_marks(pipe_pipeline *p, int64_t *marks, int cap)
+{
+	int n = p->sinks ? sink_set_count(p->sinks) : 0;
+	for (int i = 0; i < n && i < cap; i++) {
+		sink_counters c;
+		sink_set_counters(p->sinks, i, NULL, &c);
+		marks[i] = c.accepted;
+	}
+	return n;
+}
+
+int pipe_pipeline_sinks_reached(pipe_pipeline *p, const int64_t *marks, int n)
+{
+	for (int i = 0; p->sinks && i < n && i < sink_set_count(p->sinks); i++) {
+		sink_counters c;
+		sink_set_counters(p->sinks, i, NULL, &c);
+		if (c.sent + c.dropped + c.failed < marks[i])
+			return 0;
+	}
+	return 1;
+}

@@ -13,6 +13,9 @@ PY=/usr/bin/python3
 CLIP=$SHARED/data/videos/people-2s.mp4
 LONG=$SHARED/data/videos/people-432p.mp4     # 10 s
 TTL=3; CAP=2; ITEMS=5
+# Lines wait in the file sink up to this long: longer than the 2 s checkpoint period, so a
+# done mark or checkpoint that ran ahead of the file would show (lost frames, early marks).
+FLUSH_MS=3000
 FLEET_TEST="fleet file items"
 . "$(dirname "$0")/fleet_lib.sh"
 
@@ -49,7 +52,7 @@ start_node() {
 	cat >"$tmp/$1.yaml" <<EOF2
 pipeline: { name: $1 }
 fleet: { etcd: [$ETCD], node_id: $1, capacity: $CAP, lease_ttl_s: $TTL }
-sinks: [ { type: file, path: $tmp/$1.jsonl, flush_ms: 100 } ]
+sinks: [ { type: file, path: $tmp/$1.jsonl, flush_ms: $FLUSH_MS } ]
 EOF2
 	"$VAPD" -q -c "$tmp/$1.yaml" >>"$tmp/$1.log" 2>&1 &
 	eval "pid_$1=$!"
@@ -58,17 +61,28 @@ EOF2
 start_node a
 start_node b
 
+# The done marks (read first) whose item's end is not in its node's file yet.
+early() {
+	while read -r id v _; do
+		node=$(echo "$v" | sed 's/.*"node":"\([^"]*\)".*/\1/')
+		grep "\"stream\":\"$id\"" "$tmp/$node.jsonl" 2>/dev/null | grep -q '"eos":true' || echo "$id"
+	done
+}
 # Every claim ever seen, sampled, to show none is made again after an item is done.
-: >"$tmp/seen"
+: >"$tmp/seen"; : >"$tmp/early"
 i=0
-while [ $i -lt 250 ]; do
+while [ $i -lt 300 ]; do
 	i=$((i + 1)); sleep 0.1
 	keys claims >>"$tmp/seen" 2>/dev/null
-	[ "$(keys done 2>/dev/null | wc -l)" = $ITEMS ] && break
+	keys done >"$tmp/d" 2>/dev/null
+	early <"$tmp/d" >>"$tmp/early"
+	[ "$(wc -l <"$tmp/d")" = $ITEMS ] && break
 done
 keys done >"$tmp/done1"
 check "all $ITEMS file items end done, none claimed any more ($(wc -l <"$tmp/done1") done)" \
 	'[ "$(wc -l <"$tmp/done1")" = $ITEMS ] && [ -z "$(keys claims)" ]'
+check "no done mark before its item's last messages were in the file (flush_ms $FLUSH_MS; early: $(sort -u "$tmp/early" | tr '\n' ' '))" \
+	'[ ! -s "$tmp/early" ]'
 sleep 2
 keys claims >>"$tmp/seen"
 r=$(sort -u "$tmp/seen" | awk '{ print $1 }' | sort | uniq -d | tr '\n' ' ')
@@ -113,14 +127,14 @@ check "vapd fleet status and list show the done marks" \
 
 # add resets a done item: it runs once more, under a new epoch.
 "$VAPD" fleet --etcd "$ETCD" add "{id: clip1, uri: $CLIP, realtime: true, loop: false}" >/dev/null
-i=0; until keys done >"$tmp/done3" && grep -q "^clip1 " "$tmp/done3"; do i=$((i + 1)); [ $i -ge 100 ] && break; sleep 0.1; done
+i=0; until keys done >"$tmp/done3" && grep -q "^clip1 " "$tmp/done3"; do i=$((i + 1)); [ $i -ge 200 ] && break; sleep 0.1; done
 e1=$(awk '$1 == "clip1" { print $2 }' "$tmp/done1"); e2=$(keys done | awk '$1 == "clip1" { print $2 }')
 check "vapd fleet add of a done item runs it again under a new epoch" '[ -n "$e2" ] && [ "$e1" != "$e2" ]'
 
 # --- kill -9 of a file item's owner: the other node resumes from the checkpoint -------
 "$VAPD" fleet --etcd "$ETCD" add "{id: long1, uri: $LONG, realtime: true, loop: false}" >/dev/null
 i=0; ck=0
-while [ $i -lt 100 ]; do
+while [ $i -lt 150 ]; do
 	i=$((i + 1)); sleep 0.1
 	keys progress >"$tmp/ck" 2>/dev/null
 	ck=$(awk '$1 == "long1" { sub(/.*"frame":/, "", $2); sub(/,.*/, "", $2); print $2 }' "$tmp/ck")
@@ -159,9 +173,8 @@ print("ok" if ok else "bad", "first=%d resumed_at=%s frames=%s union=%d twice=%d
       (first, done.get("resumed_at"), done.get("frames"), len(union), len(twice)))
 PY
 survivor=a; [ "$victim" = a ] && survivor=b
-# The done mark follows the stream's end; its last messages reach the file at the next flush.
-i=0; until grep '"stream":"long1"' "$tmp/$survivor.jsonl" 2>/dev/null | grep -q '"eos":true'; do
-	i=$((i + 1)); [ $i -ge 100 ] && break; sleep 0.1; done
+# Read at once: the done mark comes only after the survivor's file holds the item's end,
+# and the checkpoint only counted frames in the victim's file before the kill.
 r=$($PY "$tmp/resume.py" "$tmp/done4" "$victim" "$survivor" "$tmp" 2>&1)
 check "after kill -9 of its owner, $survivor resumed the item at its checkpoint under a new epoch; every frame published, done ($r)" \
 	'case "$r" in ok*) true ;; *) false ;; esac'
