@@ -158,10 +158,12 @@ static void write_one(view_snaps *s, const char *rel, view_jpeg *jp)
 		vp_warn("snapshot", NULL, "cannot write %s/%s: %s", s->cfg->dir, rel, vp_strerror(r));
 		return;
 	}
-	atomic_fetch_add(&s->written, 1);
+	/* Pruned before it is counted written: once a file counts, its folder is within keep
+	 * and keep_days (what a reader of the counters, the tests among them, may rely on). */
 	r = snap_prune(s->cfg->dir, rel, s->cfg->keep, s->cfg->keep_days);
 	if (r > 0)
 		atomic_fetch_add(&s->pruned, r);
+	atomic_fetch_add(&s->written, 1);
 }
 
 static void run_best(view_snaps *s, snap_job *j)
