@@ -8,13 +8,14 @@
 #include <yaml.h>
 
 #include "../pipeline/vp_err.h"
+#include "../pipeline/vp_secret.h"
 #include "fleet_priv.h"
 
-enum { EXIT_USAGE = 2 };
+enum { EXIT_USAGE = 2, HELP_SHOWN = 3 };   /* parse_args: --help printed, exit 0 */
 
 static void usage(FILE *out)
 {
-	fputs("usage: vapd fleet [--etcd URL] [--prefix PREFIX] COMMAND\n"
+	fputs("usage: vapd fleet [--etcd URL | --config FILE] [--prefix PREFIX] [TLS, AUTH] COMMAND\n"
 	      "\n"
 	      "  add ENTRY     add or replace a camera; ENTRY is a sources[] map in YAML or JSON,\n"
 	      "                e.g. '{id: gate1, uri: rtsp://10.0.0.5/stream1}'\n"
@@ -25,8 +26,15 @@ static void usage(FILE *out)
 	      "  status        nodes (capacity, cameras run) and every camera's owner and epoch,\n"
 	      "                (a file item's checkpoint), or \"done\" with frames, node and epoch\n"
 	      "\n"
-	      "  --etcd URL    an etcd client URL (default $VAPD_ETCD or http://127.0.0.1:2379)\n"
-	      "  --prefix P    the fleet's key prefix (default /vapd)\n",
+	      "  --etcd URL    an etcd client URL, http:// or https:// (default $VAPD_ETCD or\n"
+	      "                http://127.0.0.1:2379)\n"
+	      "  --prefix P    the fleet's key prefix (default /vapd)\n"
+	      "  --config FILE a node's pipeline file: its fleet: section gives all of the above and\n"
+	      "                below (the first etcd URL); flags given too override it\n"
+	      "  --cacert FILE CA certificates (PEM) to verify an https member\n"
+	      "  --cert FILE --key FILE   client certificate and key (etcd --client-cert-auth)\n"
+	      "  --user NAME --password-file FILE   etcd user (auth enabled); the password is the\n"
+	      "                file's first line\n",
 	      out);
 }
 
@@ -278,45 +286,105 @@ static int run(etcd *e, const char *prefix, int argc, char **argv)
 	return EXIT_USAGE;
 }
 
-int fleet_cli(int argc, char **argv)
+/* Where and how the CLI reaches etcd: --config's fleet: section, then the flags over it. */
+typedef struct cli_conn {
+	const char *url, *prefix, *password_file;
+	etcd_opts o;
+	pipe_config *cfg;         /* --config, kept while its strings are used */
+} cli_conn;
+
+static int use_config(cli_conn *k, const char *path)
+{
+	if (pipe_config_load(path, stderr, &k->cfg) < 0)
+		return VP_ECONFIG;
+	const pipe_fleet_cfg *f = &k->cfg->fleet;
+	if (!f->present) {
+		fprintf(stderr, "vapd fleet: %s has no fleet: section\n", path);
+		return VP_ECONFIG;
+	}
+	k->url = f->etcd.v[0];
+	k->prefix = f->prefix;
+	k->o.ca_file = f->tls.ca_file;
+	k->o.cert_file = f->tls.cert_file;
+	k->o.key_file = f->tls.key_file;
+	k->o.user = f->username;
+	k->password_file = f->password_file;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, cli_conn *k)
 {
 	static const struct option longopts[] = {
-		{ "etcd", required_argument, NULL, 'e' }, { "prefix", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 },
+		{ "etcd", required_argument, NULL, 'e' },   { "prefix", required_argument, NULL, 'p' },
+		{ "config", required_argument, NULL, 'c' }, { "cacert", required_argument, NULL, 'A' },
+		{ "cert", required_argument, NULL, 'C' },   { "key", required_argument, NULL, 'K' },
+		{ "user", required_argument, NULL, 'u' },   { "password-file", required_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
 	};
-	const char *url = getenv("VAPD_ETCD"), *prefix = "/vapd";
-	int c;
-	if (!url || !*url)
-		url = "http://127.0.0.1:2379";
+	int c, rc;
+	/* --config first, whatever its place: the other flags override it. */
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+hc:", longopts, NULL)) != -1)
+		if (c == 'c' && (rc = use_config(k, optarg)) < 0)
+			return rc;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+hc:", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'e': url = optarg; break;
-		case 'p': prefix = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return EXIT_USAGE;
+		case 'e': k->url = optarg; break;
+		case 'p': k->prefix = optarg; break;
+		case 'c': break;
+		case 'A': k->o.ca_file = optarg; break;
+		case 'C': k->o.cert_file = optarg; break;
+		case 'K': k->o.key_file = optarg; break;
+		case 'u': k->o.user = optarg; break;
+		case 'P': k->password_file = optarg; break;
+		case 'h': usage(stdout); return HELP_SHOWN;
+		default: return EXIT_USAGE;
 		}
 	}
-	if (optind >= argc) {
-		usage(stderr);
+	if (optind >= argc)
 		return EXIT_USAGE;
-	}
-	size_t plen = strlen(prefix);
+	size_t plen = strlen(k->prefix);
 	/* As fleet.prefix: keys are prefix + "/nodes/" + id. */
-	if (prefix[0] != '/' || plen < 2 || prefix[plen - 1] == '/') {
+	if (k->prefix[0] != '/' || plen < 2 || k->prefix[plen - 1] == '/') {
 		fprintf(stderr, "vapd fleet: --prefix must start with '/' and not end with one\n");
-		return EXIT_USAGE;
+		return VP_ECONFIG;
 	}
+	if (!k->o.user != !k->password_file || !k->o.cert_file != !k->o.key_file) {
+		fprintf(stderr, "vapd fleet: --user needs --password-file, --cert needs --key (and each the other)\n");
+		return VP_ECONFIG;
+	}
+	return 0;
+}
+
+int fleet_cli(int argc, char **argv)
+{
+	cli_conn k = { .url = getenv("VAPD_ETCD"), .prefix = "/vapd", .o.timeout_ms = 5000 };
+	char password[256] = "";
 	etcd *e = NULL;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || etcd_new(&url, 1, 5000, &e) < 0)
-		return 1;
-	int rc = run(e, prefix, argc - optind, argv + optind);
+	if (!k.url || !*k.url)
+		k.url = "http://127.0.0.1:2379";
+	int rc = parse_args(argc, argv, &k);
+	if (rc == 0 && k.password_file && (rc = vp_read_secret(k.password_file, password, sizeof(password))) < 0) {
+		fprintf(stderr, "vapd fleet: %s: %s\n", k.password_file,
+		        rc == VP_ECONFIG ? "the first line is empty (or too long)" : vp_strerror(rc));
+		rc = VP_ECONFIG;
+	}
+	k.o.password = k.o.user ? password : NULL;
+	if (rc == 0 && (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || etcd_new(&k.url, 1, &k.o, &e) < 0))
+		rc = -ENOMEM;
+	memset(password, 0, sizeof(password));
+	if (rc == 0)
+		rc = run(e, k.prefix, argc - optind, argv + optind);
 	etcd_free(&e);
+	pipe_config_free(&k.cfg);
+	if (rc == HELP_SHOWN)
+		return 0;
 	if (rc == EXIT_USAGE) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
 	if (rc < 0 && rc != VP_ECONFIG)
-		fprintf(stderr, "vapd fleet: %s: %s\n", url, vp_strerror(rc));
+		fprintf(stderr, "vapd fleet: %s: %s\n", k.url, vp_strerror(rc));
 	return rc == VP_ECONFIG ? EXIT_USAGE : rc < 0 ? 1 : 0;
 }

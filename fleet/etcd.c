@@ -1,94 +1,12 @@
-/* etcd v3 over its JSON gateway. Keys and values travel base64-encoded; 64-bit numbers come
+/* etcd v3 requests over its JSON gateway (the transport: etcd_http.c). Keys and values travel base64-encoded; 64-bit numbers come
  * as JSON strings ("revision": "12") and fields equal to zero are left out. */
-#include "etcd.h"
-
-#include <curl/curl.h>
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../pipeline/vp_err.h"
 #include "../pipeline/vp_log.h"
 #include "b64.h"
-
-struct etcd {
-	CURL *curl;
-	char **urls;
-	int n_urls, cur;
-	int timeout_ms;
-	int64_t requests;
-	struct curl_slist *headers;
-	char *buf;                /* response body being received */
-	size_t len, cap;
-	/* watch stream */
-	etcd_watch_fn on_event;
-	void *ctx;
-	const atomic_int *stop;
-	int watch_err;
-};
-
-int etcd_new(const char *const *urls, int n_urls, int timeout_ms, etcd **ret)
-{
-	etcd *e = calloc(1, sizeof(*e));
-	if (!e || n_urls < 1 || !(e->urls = calloc((size_t)n_urls, sizeof(char *))))
-		goto fail;
-	for (e->n_urls = 0; e->n_urls < n_urls; e->n_urls++)
-		if (!(e->urls[e->n_urls] = strdup(urls[e->n_urls])))
-			goto fail;
-	e->timeout_ms = timeout_ms;
-	if (!(e->curl = curl_easy_init()) ||
-	    !(e->headers = curl_slist_append(NULL, "Content-Type: application/json")))
-		goto fail;
-	*ret = e;
-	return 0;
-fail:
-	etcd_free(&e);
-	return -ENOMEM;
-}
-
-void etcd_free(etcd **pe)
-{
-	etcd *e = *pe;
-	if (!e)
-		return;
-	if (e->curl)
-		curl_easy_cleanup(e->curl);
-	curl_slist_free_all(e->headers);
-	for (int i = 0; e->urls && i < e->n_urls; i++)
-		free(e->urls[i]);
-	free(e->urls);
-	free(e->buf);
-	free(e);
-	*pe = NULL;
-}
-
-int64_t etcd_requests(const etcd *e) { return e->requests; }
-
-static int grow(etcd *e, size_t more)
-{
-	if (e->len + more + 1 <= e->cap)
-		return 0;
-	size_t cap = e->cap ? e->cap : 4096;
-	while (cap < e->len + more + 1)
-		cap *= 2;
-	char *b = realloc(e->buf, cap);
-	if (!b)
-		return -ENOMEM;
-	e->buf = b;
-	e->cap = cap;
-	return 0;
-}
-
-static size_t on_body(char *data, size_t size, size_t n, void *arg)
-{
-	etcd *e = arg;
-	if (grow(e, size * n) < 0)
-		return 0;
-	memcpy(e->buf + e->len, data, size * n);
-	e->len += size * n;
-	e->buf[e->len] = '\0';
-	return size * n;
-}
+#include "etcd_priv.h"
 
 static int64_t jint(const json_t *obj, const char *key)
 {
@@ -96,65 +14,6 @@ static int64_t jint(const json_t *obj, const char *key)
 	if (json_is_string(v))
 		return strtoll(json_string_value(v), NULL, 10);
 	return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
-}
-
-static void set_request(etcd *e, const char *url, const char *body, long timeout_ms)
-{
-	CURL *c = e->curl;
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, e->headers);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, e);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 2000L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-}
-
-/* POSTs body (consumed) to path on the current member, moving on to the next members while
- * the transport fails. *ret: the parsed response (NULL allowed). */
-static int post(etcd *e, const char *path, json_t *body, json_t **ret)
-{
-	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	json_decref(body);
-	if (!text)
-		return -ENOMEM;
-	int rc = -ECONNREFUSED;
-	for (int tries = 0; tries < e->n_urls; tries++) {
-		char url[512];
-		snprintf(url, sizeof(url), "%s%s", e->urls[e->cur], path);
-		e->len = 0;
-		e->requests++;
-		set_request(e, url, text, e->timeout_ms);
-		CURLcode cc = curl_easy_perform(e->curl);
-		long status = 0;
-		curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status);
-		if (cc != CURLE_OK) {
-			rc = cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -ECONNREFUSED;
-			vp_debug("etcd", e->urls[e->cur], "%s: %s", path, curl_easy_strerror(cc));
-			e->cur = (e->cur + 1) % e->n_urls;
-			continue;
-		}
-		/* The gateway answers gRPC errors with their HTTP mapping (NotFound: 404). */
-		if (status != 200) {
-			rc = status == 404 ? -ENOENT : -EIO;
-			vp_debug("etcd", e->urls[e->cur], "%s: HTTP %ld: %.200s", path, status, e->buf ? e->buf : "");
-			break;
-		}
-		json_t *doc = json_loadb(e->buf ? e->buf : "", e->len, 0, NULL);
-		if (!doc) {
-			rc = -EIO;
-			break;
-		}
-		if (ret)
-			*ret = doc;
-		else
-			json_decref(doc);
-		rc = 0;
-		break;
-	}
-	free(text);
-	return rc;
 }
 
 /* A base64 JSON string of s. */
@@ -188,7 +47,7 @@ static json_t *prefix_end(const char *prefix)
 int etcd_lease_grant(etcd *e, int ttl_s, int64_t *ret_id)
 {
 	json_t *res = NULL;
-	int rc = post(e, "/v3/lease/grant", json_pack("{sI}", "TTL", (json_int_t)ttl_s), &res);
+	int rc = etcd_post(e, "/v3/lease/grant", json_pack("{sI}", "TTL", (json_int_t)ttl_s), &res);
 	if (rc < 0)
 		return rc;
 	*ret_id = jint(res, "ID");
@@ -202,7 +61,7 @@ int etcd_lease_keepalive(etcd *e, int64_t id, int *ret_ttl)
 	char sid[32];
 	snprintf(sid, sizeof(sid), "%lld", (long long)id);
 	json_t *res = NULL;
-	int rc = post(e, "/v3/lease/keepalive", json_pack("{ss}", "ID", sid), &res);
+	int rc = etcd_post(e, "/v3/lease/keepalive", json_pack("{ss}", "ID", sid), &res);
 	if (rc < 0)
 		return rc;
 	/* A lease that is gone answers with TTL 0 (left out of the JSON). */
@@ -217,7 +76,7 @@ int etcd_lease_revoke(etcd *e, int64_t id)
 {
 	char sid[32];
 	snprintf(sid, sizeof(sid), "%lld", (long long)id);
-	return post(e, "/v3/lease/revoke", json_pack("{ss}", "ID", sid), NULL);
+	return etcd_post(e, "/v3/lease/revoke", json_pack("{ss}", "ID", sid), NULL);
 }
 
 static json_t *put_request(const char *key, const char *value, int64_t lease)
@@ -234,7 +93,7 @@ static json_t *put_request(const char *key, const char *value, int64_t lease)
 
 int etcd_put(etcd *e, const char *key, const char *value, int64_t lease)
 {
-	return post(e, "/v3/kv/put", put_request(key, value, lease), NULL);
+	return etcd_post(e, "/v3/kv/put", put_request(key, value, lease), NULL);
 }
 
 static char *decode_field(const json_t *obj, const char *name)
@@ -280,7 +139,7 @@ static int read_kvs(json_t *res, etcd_kvs *out)
 int etcd_range_prefix(etcd *e, const char *prefix, etcd_kvs *ret)
 {
 	json_t *res = NULL;
-	int rc = post(e, "/v3/kv/range", json_pack("{s:o, s:o}", "key", b64_json(prefix, strlen(prefix)),
+	int rc = etcd_post(e, "/v3/kv/range", json_pack("{s:o, s:o}", "key", b64_json(prefix, strlen(prefix)),
 	                                            "range_end", prefix_end(prefix)), &res);
 	if (rc < 0)
 		return rc;
@@ -292,7 +151,7 @@ int etcd_range_prefix(etcd *e, const char *prefix, etcd_kvs *ret)
 int etcd_get(etcd *e, const char *key, etcd_kv *ret)
 {
 	json_t *res = NULL;
-	int rc = post(e, "/v3/kv/range", json_pack("{s:o}", "key", b64_json(key, strlen(key))), &res);
+	int rc = etcd_post(e, "/v3/kv/range", json_pack("{s:o}", "key", b64_json(key, strlen(key))), &res);
 	if (rc < 0)
 		return rc;
 	json_t *kvs = json_object_get(res, "kvs");
@@ -307,7 +166,7 @@ int etcd_delete(etcd *e, const char *key, int prefix)
 	if (req && prefix)
 		json_object_set_new(req, "range_end", prefix_end(key));
 	json_t *res = NULL;
-	int rc = post(e, "/v3/kv/deleterange", req, &res);
+	int rc = etcd_post(e, "/v3/kv/deleterange", req, &res);
 	if (rc < 0)
 		return rc;
 	rc = (int)jint(res, "deleted");
@@ -324,7 +183,7 @@ static int txn(etcd *e, const char *key, int64_t create_rev, json_t *success, in
 	                        b64_json(key, strlen(key)), "target", "CREATE", "result", "EQUAL",
 	                        "create_revision", srev, "success", success);
 	json_t *res = NULL;
-	int rc = post(e, "/v3/kv/txn", req, &res);
+	int rc = etcd_post(e, "/v3/kv/txn", req, &res);
 	if (rc < 0)
 		return rc;
 	rc = json_is_true(json_object_get(res, "succeeded"));
@@ -384,7 +243,7 @@ static int watch_line(etcd *e, const char *line, size_t n)
 static size_t on_watch_body(char *data, size_t size, size_t n, void *arg)
 {
 	etcd *e = arg;
-	if (on_body(data, size, n, e) != size * n)
+	if (etcd_on_body(data, size, n, e) != size * n)
 		return 0;
 	char *nl;
 	while ((nl = memchr(e->buf, '\n', e->len))) {
@@ -410,6 +269,9 @@ static int on_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl
 int etcd_watch_prefix(etcd *e, const char *prefix, int64_t start_rev, const atomic_int *stop,
                       etcd_watch_fn on_event, void *ctx)
 {
+	int rc = etcd_ensure_token(e);
+	if (rc < 0)
+		return rc;
 	json_t *req = json_pack("{s:{s:o, s:o, s:I}}", "create_request", "key", b64_json(prefix, strlen(prefix)),
 	                        "range_end", prefix_end(prefix), "start_revision", (json_int_t)start_rev);
 	char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
@@ -418,13 +280,12 @@ int etcd_watch_prefix(etcd *e, const char *prefix, int64_t start_rev, const atom
 		return -ENOMEM;
 	char url[512];
 	snprintf(url, sizeof(url), "%s/v3/watch", e->urls[e->cur]);
-	e->len = 0;
 	e->on_event = on_event;
 	e->ctx = ctx;
 	e->stop = stop;
 	e->watch_err = 0;
 	e->requests++;
-	set_request(e, url, body, 0);
+	etcd_set_request(e, url, body, 0);
 	curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, on_watch_body);
 	curl_easy_setopt(e->curl, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(e->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
@@ -432,10 +293,21 @@ int etcd_watch_prefix(etcd *e, const char *prefix, int64_t start_rev, const atom
 	CURLcode cc = curl_easy_perform(e->curl);
 	curl_easy_setopt(e->curl, CURLOPT_NOPROGRESS, 1L);
 	free(body);
+	long status = 0;
+	curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (atomic_load(stop))
 		return 0;
+	/* A refused token: the next watch asks for a new one, on the same member. */
+	if (status == 401) {
+		etcd_drop_token(e);
+		return -ECONNRESET;
+	}
+	if (status == 403)
+		etcd_problem(e, "/v3/watch: permission denied%s%s", e->user ? " to user " : "", e->user ? e->user : "");
 	if (e->watch_err)
 		return e->watch_err;
+	if (cc != CURLE_OK && cc != CURLE_WRITE_ERROR)
+		etcd_problem(e, "watch: %s", e->errbuf[0] ? e->errbuf : curl_easy_strerror(cc));
 	/* The stream ended or failed: the next try goes to the next member. */
 	vp_debug("etcd", e->urls[e->cur], "watch ended: %s", curl_easy_strerror(cc));
 	e->cur = (e->cur + 1) % e->n_urls;

@@ -1,6 +1,8 @@
-/* A small etcd v3 client over the JSON gateway (etcd 3.4: POST /v3/...), on libcurl.
- * One handle per thread: it keeps one connection and moves to the next member URL when a
- * request fails. Internal to fleet/. */
+/* A small etcd v3 client over the JSON gateway (etcd 3.4: POST /v3/...), on libcurl, over
+ * http or https (client certificates too) and with etcd's user authentication. One handle
+ * per thread: it keeps one connection and moves to the next member URL when a request
+ * fails. Why a request failed (transport, TLS, authentication, permission) is logged once
+ * per handle until one succeeds. Internal to fleet/. */
 #ifndef FLEET_ETCD_H
 #define FLEET_ETCD_H
 
@@ -22,8 +24,18 @@ typedef struct etcd_kvs {
 	int64_t rev;              /* the store's revision the range was read at */
 } etcd_kvs;
 
-/* urls: http://host:port of the members (copied). timeout_ms bounds every request but a watch. */
-int etcd_new(const char *const *urls, int n_urls, int timeout_ms, etcd **ret);
+/* How to reach the members; every string is copied (NULL: not used). */
+typedef struct etcd_opts {
+	int timeout_ms;           /* bounds every request but a watch */
+	const char *ca_file;      /* https: CAs to verify the members (NULL: the system's) */
+	const char *cert_file;    /* https: client certificate and key (--client-cert-auth) */
+	const char *key_file;
+	const char *user;         /* etcd authentication: a token is asked for with these */
+	const char *password;
+} etcd_opts;
+
+/* urls: http(s)://host:port of the members (copied). */
+int etcd_new(const char *const *urls, int n_urls, const etcd_opts *o, etcd **ret);
 void etcd_free(etcd **e);
 /* Requests since the handle was made (for the "coordinator load" figure). */
 int64_t etcd_requests(const etcd *e);

@@ -8,6 +8,7 @@
 
 #include "../pipeline/vp_err.h"
 #include "../pipeline/vp_log.h"
+#include "../pipeline/vp_secret.h"
 #include "fleet_priv.h"
 
 static int add_metrics(fleet_node *n, pipe_metrics *m)
@@ -67,6 +68,28 @@ static int copy_settings(fleet_node *n, const pipe_config *cfg, const char *path
 	return 0;
 }
 
+/* The agent's and the watch thread's etcd handles. Requests are bounded by a sixth of the
+ * TTL: a hung one must not delay the renewal after it past the fencing limit. The password
+ * is read here, once; the handles keep it to ask etcd for a new token. */
+static int open_etcd(fleet_node *n, const pipe_fleet_cfg *f)
+{
+	char password[256] = "";
+	etcd_opts o = { .timeout_ms = n->ttl_s * 1000 / 6, .ca_file = f->tls.ca_file,
+	                .cert_file = f->tls.cert_file, .key_file = f->tls.key_file, .user = f->username,
+	                .password = f->username ? password : NULL };
+	int rc = f->password_file ? vp_read_secret(f->password_file, password, sizeof(password)) : 0;
+	if (rc < 0) {
+		vp_err("fleet", f->node_id, "cannot start: fleet.password_file %s: %s", f->password_file,
+		       rc == VP_ECONFIG ? "the first line is empty (or longer than 254 bytes)" : vp_strerror(rc));
+		return VP_ECONFIG;
+	}
+	rc = etcd_new((const char *const *)n->urls, n->n_urls, &o, &n->api);
+	if (rc == 0)
+		rc = etcd_new((const char *const *)n->urls, n->n_urls, &o, &n->watch_api);
+	memset(password, 0, sizeof(password));
+	return rc;
+}
+
 int fleet_node_new(const pipe_config *cfg, const char *config_path, pipe_metrics *metrics,
                    fleet_node **ret)
 {
@@ -85,17 +108,13 @@ int fleet_node_new(const pipe_config *cfg, const char *config_path, pipe_metrics
 	/* libcurl's global set-up is not thread-safe: done here, before any thread. */
 	if (rc == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		rc = -ENOMEM;
-	/* Requests are bounded by a sixth of the TTL: a hung one must not delay the renewal
-	 * after it past the fencing limit. */
-	int timeout_ms = n->ttl_s * 1000 / 6;
 	if (rc == 0)
-		rc = etcd_new((const char *const *)n->urls, n->n_urls, timeout_ms, &n->api);
-	if (rc == 0)
-		rc = etcd_new((const char *const *)n->urls, n->n_urls, timeout_ms, &n->watch_api);
+		rc = open_etcd(n, &cfg->fleet);
 	if (rc == 0)
 		rc = add_metrics(n, metrics);
 	if (rc < 0) {
-		vp_err("fleet", cfg->fleet.node_id, "cannot start: %s", vp_strerror(rc));
+		if (rc != VP_ECONFIG)
+			vp_err("fleet", cfg->fleet.node_id, "cannot start: %s", vp_strerror(rc));
 		fleet_node_free(&n);
 		return rc;
 	}

@@ -251,7 +251,10 @@ enum pipe_coord_loss { PIPE_COORD_STOP = 0, PIPE_COORD_KEEP };
 typedef struct pipe_fleet_cfg {
 	bool present;
 	pipe_pos pos;
-	pipe_strlist etcd;            /* http://host:port of the etcd members (v3 JSON gateway) */
+	pipe_strlist etcd;            /* http(s)://host:port of the etcd members (v3 JSON gateway) */
+	pipe_tls_cfg tls;             /* https members: CA, client certificate and key */
+	char *username;               /* etcd user (auth enabled); NULL: none */
+	char *password_file;          /* its password, the file's first line */
 	char *node_id;                /* NULL until checked; then the host name when not written */
 	int capacity;                 /* most cameras this node runs */
 	int lease_ttl_s;

@@ -7,9 +7,11 @@
 
 int cfg_check_etcd(const char *v, char *msg, size_t n)
 {
-	/* Only the plain-HTTP gateway: the agent speaks JSON to it with libcurl, no TLS setup yet. */
-	if (strncmp(v, "http://", 7) != 0 || !v[7] || strchr(v + 7, '/')) {
-		snprintf(msg, n, "'%s' must be http://host:port (an etcd client URL, no path)", v);
+	/* The agent speaks JSON to the gateway with libcurl; paths are its own. */
+	size_t skip = strncmp(v, "http://", 7) == 0 ? 7 : strncmp(v, "https://", 8) == 0 ? 8 : 0;
+	if (!skip || !v[skip] || strchr(v + skip, '/')) {
+		snprintf(msg, n, "'%s' must be http://host:port or https://host:port (an etcd client URL, "
+		         "no path)", v);
 		return -1;
 	}
 	return 0;
@@ -45,10 +47,44 @@ static void check_sources_present(cfg_ctx *c)
 		cfg_error(c, cfg_mark_pos(root->start_mark), "sources", "missing required key");
 }
 
+/* A key that needs another (cert_file and key_file, username and password_file). */
+static void check_pair(cfg_ctx *c, const char *a, const void *va, const char *b, const void *vb)
+{
+	if (!va == !vb)
+		return;
+	const char *has = va ? a : b, *lacks = va ? b : a;
+	char path[64];
+	snprintf(path, sizeof(path), "fleet.%s", has);
+	cfg_error(c, cfg_pos_of(c, path, -1, c->cfg->fleet.pos), path, "needs fleet.%s too", lacks);
+}
+
+/* tls: only where a member is reached over https (over http it would be ignored, silently
+ * sending the credentials in clear). */
+static void check_tls(cfg_ctx *c)
+{
+	const pipe_fleet_cfg *f = &c->cfg->fleet;
+	const pipe_tls_cfg *t = &f->tls;
+	check_pair(c, "tls.cert_file", t->cert_file, "tls.key_file", t->key_file);
+	check_pair(c, "username", f->username, "password_file", f->password_file);
+	if (!t->ca_file && !t->cert_file && !t->key_file)
+		return;
+	for (int i = 0; i < f->etcd.n; i++) {
+		if (strncmp(f->etcd.v[i], "https://", 8) == 0)
+			continue;
+		const char *key = t->ca_file ? "fleet.tls.ca_file" : t->cert_file ? "fleet.tls.cert_file" :
+		                  "fleet.tls.key_file";
+		cfg_error(c, cfg_pos_of(c, key, -1, f->pos), key, "given, but the etcd member '%s' is not "
+		          "https://", f->etcd.v[i]);
+		return;
+	}
+}
+
 void cfg_check_fleet(cfg_ctx *c)
 {
 	check_sources_present(c);
 	pipe_fleet_cfg *f = &c->cfg->fleet;
+	if (f->present)
+		check_tls(c);
 	if (!f->present || f->node_id)
 		return;
 	char host[256] = "";

@@ -16,6 +16,7 @@
 
 #include "../pipeline/vp_err.h"
 #include "../pipeline/vp_log.h"
+#include "../pipeline/vp_secret.h"
 
 #include <errno.h>
 #include <mosquitto.h>
@@ -122,21 +123,13 @@ static void on_log(struct mosquitto *mosq, void *obj, int level, const char *tex
 
 static int read_password(const char *path, char *out, size_t outlen, const char *name)
 {
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		vp_err("sink", name, "password_file %s: %s", path, strerror(errno));
-		return VP_ECONFIG;
-	}
-	out[0] = '\0';
-	int ok = fgets(out, (int)outlen, f) != NULL;
-	fclose(f);
-	out[strcspn(out, "\r\n")] = '\0';
-	if (!ok || !out[0]) {
-		vp_err("sink", name, "password_file %s: empty (expected the password on its first line)",
-		       path);
-		return VP_ECONFIG;
-	}
-	return 0;
+	int rc = vp_read_secret(path, out, outlen);
+	if (rc == VP_ECONFIG)
+		vp_err("sink", name, "password_file %s: the first line is empty (or longer than %zu bytes)",
+		       path, outlen - 2);
+	else if (rc < 0)
+		vp_err("sink", name, "password_file %s: %s", path, vp_strerror(rc));
+	return rc < 0 ? VP_ECONFIG : 0;
 }
 
 static int check_readable(const char *what, const char *path, const char *name)

@@ -1,4 +1,4 @@
-# Sourced by the fleet tests (t_fleet.sh, t_fleet_files.sh): a temporary folder cleaned up
+# Sourced by the fleet tests (t_fleet.sh, t_fleet_files.sh, t_fleet_tls.sh): a temporary folder cleaned up
 # on exit (KEEP=1 keeps it), the TAP helpers, and one etcd on free loopback ports ($ETCD; its
 # pid in etcd_pid) — or a skip line naming $FLEET_TEST when etcd-server is not installed.
 # Expects PY; sets tmp, pids, ok/nok/check/free_port.
@@ -24,9 +24,16 @@ if ! command -v etcd >/dev/null 2>&1; then
 	exit 0
 fi
 
+# ETCD_SCHEME (https) and ETCD_ARGS (certificates) come from the test; start_etcd starts
+# it again on the same ports and data (a restart). fleet_before_etcd, when the test defines
+# it, runs first (to make certificates in $tmp).
 cport=$(free_port); pport=$(free_port)
-ETCD=http://127.0.0.1:$cport
-etcd --name t --data-dir "$tmp/etcd" --listen-client-urls "$ETCD" --advertise-client-urls "$ETCD" \
-	--listen-peer-urls "http://127.0.0.1:$pport" --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
-	--initial-cluster "t=http://127.0.0.1:$pport" >"$tmp/etcd.log" 2>&1 &
-etcd_pid=$!
+ETCD=${ETCD_SCHEME:-http}://127.0.0.1:$cport
+start_etcd() {
+	etcd --name t --data-dir "$tmp/etcd" --listen-client-urls "$ETCD" --advertise-client-urls "$ETCD" \
+		--listen-peer-urls "http://127.0.0.1:$pport" --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
+		--initial-cluster "t=http://127.0.0.1:$pport" $ETCD_ARGS >>"$tmp/etcd.log" 2>&1 &
+	etcd_pid=$!
+}
+command -v fleet_before_etcd >/dev/null 2>&1 && fleet_before_etcd
+start_etcd

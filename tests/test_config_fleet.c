@@ -52,7 +52,9 @@ static void test_config_fleet_node_id_defaults_to_the_host_name(void **state)
 static void test_config_fleet_rejects_bad_values_with_positions(void **state)
 {
 	(void)state;
-	expect_error("fleet: { etcd: [https://a:2379] }\n", "1:17: fleet.etcd[0]: 'https://a:2379' must be http://host:port");
+	expect_error("fleet: { etcd: [ftp://a:2379] }\n", "1:17: fleet.etcd[0]: 'ftp://a:2379' must be http://host:port "
+	             "or https://host:port");
+	expect_error("fleet: { etcd: [https://] }\n", "1:17: fleet.etcd[0]: 'https://' must be");
 	expect_error("fleet: { etcd: [http://a:2379/v3] }\n", "1:17: fleet.etcd[0]: 'http://a:2379/v3' must be");
 	expect_error("fleet: { etcd: [] }\n", "1:16: fleet.etcd: must have at least one entry");
 	expect_error("fleet: { prefix: vapd }\n", "1:18: fleet.prefix: 'vapd' must start with '/'");
@@ -62,7 +64,36 @@ static void test_config_fleet_rejects_bad_values_with_positions(void **state)
 	expect_error("fleet: { node_id: 'a b' }\n", "1:19: fleet.node_id: 'a b' must be 1 to 64 letters");
 	expect_error("fleet: { on_coordinator_loss: pause }\n", "1:31: fleet.on_coordinator_loss: 'pause' is not one of: stop, keep");
 	expect_error("fleet: { nodes: 3 }\n", "1:10: fleet.nodes: unknown key; valid keys: etcd, node_id, capacity, "
-	             "lease_ttl_s, prefix, on_coordinator_loss");
+	             "lease_ttl_s, prefix, on_coordinator_loss, tls, username, password_file");
+}
+
+/* TLS and etcd users: https members with a CA, a client certificate and a user. tls over
+ * http:// would send nothing encrypted while the file says otherwise, so it is refused, as
+ * is one half of a pair (cert/key, username/password_file). */
+static void test_config_fleet_tls_and_user(void **state)
+{
+	(void)state;
+	loaded l;
+	pipe_config *c = load_ok(&l, "fleet:\n  etcd: [https://a:2379, https://b:2379]\n"
+	                         "  tls: { ca_file: /etc/hostname, cert_file: /etc/hostname, key_file: /etc/hostname }\n"
+	                         "  username: vapd\n  password_file: /etc/hostname\n");
+	assert_string_equal(c->fleet.etcd.v[0], "https://a:2379");
+	assert_string_equal(c->fleet.tls.ca_file, "/etc/hostname");
+	assert_string_equal(c->fleet.tls.key_file, "/etc/hostname");
+	assert_string_equal(c->fleet.username, "vapd");
+	assert_string_equal(c->fleet.password_file, "/etc/hostname");
+	unload(&l);
+	/* A user over plain http is the operator's choice (etcd's own default); tls is not. */
+	c = load_ok(&l, "fleet: { etcd: [http://a:2379], username: u, password_file: /etc/hostname }\n");
+	assert_string_equal(c->fleet.username, "u");
+	unload(&l);
+	expect_error("fleet:\n  etcd: [https://a:2379, http://b:2379]\n  tls: { ca_file: /etc/hostname }\n",
+	             "3:19: fleet.tls.ca_file: given, but the etcd member 'http://b:2379' is not https://");
+	expect_error("fleet:\n  etcd: [https://a:2379]\n  tls: { cert_file: /etc/hostname }\n",
+	             "3:21: fleet.tls.cert_file: needs fleet.tls.key_file too");
+	expect_error("fleet:\n  etcd: [https://a:2379]\n  password_file: /etc/hostname\n",
+	             "3:18: fleet.password_file: needs fleet.username too");
+	expect_error("fleet:\n  tls: { ca_file: /no/such/ca.pem }\n", "2:19: fleet.tls.ca_file: ");
 }
 
 static void test_config_sources_stay_required_without_fleet(void **state)
@@ -129,6 +160,7 @@ int main(void)
 		cmocka_unit_test(test_config_fleet_reads_every_key),
 		cmocka_unit_test(test_config_fleet_node_id_defaults_to_the_host_name),
 		cmocka_unit_test(test_config_fleet_rejects_bad_values_with_positions),
+		cmocka_unit_test(test_config_fleet_tls_and_user),
 		cmocka_unit_test(test_config_sources_stay_required_without_fleet),
 		cmocka_unit_test(test_config_load_extra_appends_the_fleet_cameras),
 	};

@@ -6,6 +6,7 @@
 
 #include "../pipeline/vp_err.h"
 #include "../pipeline/vp_log.h"
+#include "../pipeline/vp_secret.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -273,21 +274,12 @@ static int serve(void *ctx, struct MHD_Connection *conn, const char *url)
 /* The file's first line (without its end) into buf; an empty secret is refused. */
 static int read_secret(const char *key, const char *path, char *buf, size_t size)
 {
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		vp_err("http", NULL, "%s %s: %s", key, path, strerror(errno));
-		return -errno;
-	}
-	int err = 0;
-	if (!fgets(buf, (int)size, f))
-		buf[0] = '\0';
-	fclose(f);
-	buf[strcspn(buf, "\r\n")] = '\0';
-	if (!buf[0]) {
-		vp_err("http", NULL, "%s %s: the first line is empty (or longer than %zu bytes)", key,
-		       path, size - 2);
-		err = VP_ECONFIG;
-	}
+	int err = vp_read_secret(path, buf, size);
+	if (err == VP_ECONFIG)
+		vp_err("http", NULL, "%s %s: the first line is empty (or longer than %zu bytes)", key, path,
+		       size - 2);
+	else if (err < 0)
+		vp_err("http", NULL, "%s %s: %s", key, path, vp_strerror(err));
 	return err;
 }
 
