@@ -2,7 +2,7 @@
  * http or https (client certificates too) and with etcd's user authentication. One handle
  * per thread: it keeps one connection and moves to the next member URL when a request
  * fails. Why a request failed (transport, TLS, authentication, permission) is logged once
- * per handle until one succeeds. Internal to fleet/. */
+ * per reason and handle until one succeeds. Internal to fleet/. */
 #ifndef FLEET_ETCD_H
 #define FLEET_ETCD_H
 

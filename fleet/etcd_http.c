@@ -8,7 +8,6 @@
 
 #include "../pipeline/vp_err.h"
 #include "../pipeline/vp_log.h"
-#include "../pipeline/vp_time.h"
 #include "etcd_priv.h"
 
 static int copy_opt(const char *s, char **out)
@@ -138,21 +137,22 @@ void etcd_problem(etcd *e, const char *fmt, ...)
 		if (*p < '0' || *p > '9')
 			h = (h ^ (unsigned char)*p) * 16777619u;
 	h |= 1;                   /* 0 means "nothing logged" */
-	/* One line until the member answers again; a new reason (TLS failures alternate
-	 * between two of libcurl's texts) at most every 30 s. */
-	int64_t now = vp_mono_ns();
-	if (!e->last_problem || (h != e->last_problem && now - e->logged_ns >= 30 * 1000000000LL)) {
-		vp_warn("etcd", e->urls[e->cur], "%s", text);
-		e->last_problem = h;
-		e->logged_ns = now;
-	}
+	/* Until the member answers again, each reason once: a refused TLS handshake cycles
+	 * through three of libcurl's texts, and a slow first try (a timeout) must not hide the
+	 * reason that follows it. */
+	for (int i = 0; i < ETCD_PROBLEMS; i++)
+		if (e->problems[i] == h)
+			return;
+	vp_warn("etcd", e->urls[e->cur], "%s", text);
+	e->problems[e->n_problems++ % ETCD_PROBLEMS] = h;
 }
 
 void etcd_answered(etcd *e)
 {
-	if (e->last_problem)
+	if (e->n_problems)
 		vp_info("etcd", e->urls[e->cur], "answering again");
-	e->last_problem = 0;
+	memset(e->problems, 0, sizeof(e->problems));
+	e->n_problems = 0;
 }
 
 /* The gateway's error text: {"error": "...", "code": N}. */
@@ -175,12 +175,12 @@ static void report_error(etcd *e, const char *path, long status, const json_t *d
 
 /* One POST of text to path on the current member. -ECONNREFUSED/-ETIMEDOUT: the next member
  * may do; -EKEYEXPIRED: the token was refused (not logged: the caller gets a new one). */
-static int post_member(etcd *e, const char *path, const char *text, json_t **ret)
+static int post_member(etcd *e, const char *path, const char *text, long timeout_ms, json_t **ret)
 {
 	char url[512];
 	snprintf(url, sizeof(url), "%s%s", e->urls[e->cur], path);
 	e->requests++;
-	etcd_set_request(e, url, text, e->timeout_ms);
+	etcd_set_request(e, url, text, timeout_ms);
 	CURLcode cc = curl_easy_perform(e->curl);
 	long status = 0;
 	curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status);
@@ -216,7 +216,8 @@ int etcd_ensure_token(etcd *e)
 	if (!text)
 		return -ENOMEM;
 	json_t *res = NULL;
-	int rc = post_member(e, "/v3/auth/authenticate", text, &res);
+	/* etcd checks the password with bcrypt, slow on a loaded member: twice the time. */
+	int rc = post_member(e, "/v3/auth/authenticate", text, 2L * e->timeout_ms, &res);
 	memset(text, 0, strlen(text));
 	free(text);
 	/* A wrong name or password is InvalidArgument (HTTP 400), logged by post_member. */
@@ -251,13 +252,13 @@ int etcd_post(etcd *e, const char *path, json_t *body, json_t **ret)
 	for (int tries = 0; tries < e->n_urls; tries++) {
 		rc = etcd_ensure_token(e);
 		if (rc == 0)
-			rc = post_member(e, path, text, ret);
+			rc = post_member(e, path, text, e->timeout_ms, ret);
 		/* Tokens expire (simple ones --auth-token-ttl after their last use) and none
 		 * outlives an etcd restart: ask for a new one, once. */
 		if (rc == -EKEYEXPIRED) {
 			etcd_drop_token(e);
 			if ((rc = etcd_ensure_token(e)) == 0)
-				rc = post_member(e, path, text, ret);
+				rc = post_member(e, path, text, e->timeout_ms, ret);
 			if (rc == -EKEYEXPIRED)
 				etcd_problem(e, "%s: the token given by /v3/auth/authenticate was refused", path);
 		}

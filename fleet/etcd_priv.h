@@ -8,6 +8,8 @@
 
 #include "etcd.h"
 
+enum { ETCD_PROBLEMS = 8 };
+
 struct etcd {
 	CURL *curl;
 	char **urls;
@@ -18,8 +20,8 @@ struct etcd {
 	char *token;              /* etcd auth token; NULL: none yet (or none needed) */
 	struct curl_slist *headers, *auth_headers;   /* the second carries the token */
 	char errbuf[CURL_ERROR_SIZE];
-	unsigned last_problem;    /* hash of the problem last logged; 0: none since a success */
-	int64_t logged_ns;        /* when it was logged */
+	unsigned problems[ETCD_PROBLEMS];  /* hashes of the reasons logged since the last success */
+	unsigned n_problems;
 	char *buf;                /* response body being received */
 	size_t len, cap;
 	/* watch stream */
