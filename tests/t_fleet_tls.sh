@@ -89,7 +89,7 @@ sleep 2
 # Each bad node retried about every 0.3 s for 4 s or more: a reason is logged once, not per try
 # (a refused handshake cycles through three texts; a slow first try adds a timeout).
 check "a CA that did not sign etcd's certificate: the TLS reason logged once, nothing claimed ($(grep -m1 "warn .*etcd.*certificate" "$tmp/bad_ca.log" | cut -c1-150))" \
-	'[ "$(grep -c "warn .*etcd.*certificate problem" "$tmp/bad_ca.log")" = 1 ] && [ "$(grep -c "warn .*etcd" "$tmp/bad_ca.log")" -le 3 ] &&
+	'[ "$(grep -c "warn .*etcd.*certificate problem" "$tmp/bad_ca.log")" = 1 ] && [ "$(grep -c "warn .*etcd" "$tmp/bad_ca.log")" -le 4 ] &&
 	 ! grep -q "claimed" "$tmp/bad_ca.log"'
 check "no client certificate: the refused handshake logged (at most 4 lines), nothing claimed ($(grep -m1 "warn .*etcd" "$tmp/no_cert.log" | cut -c1-150))" \
 	'[ "$(grep -c "warn .*etcd" "$tmp/no_cert.log")" -ge 1 ] && [ "$(grep -c "warn .*etcd" "$tmp/no_cert.log")" -le 4 ] &&
@@ -127,7 +127,7 @@ check "node n2 joins with a password token, claims cam1 and cam2 and runs them (
 sleep 2
 check "a wrong password: the refusal logged once with the user and member, nothing claimed ($(grep -m1 "warn .*etcd.*authentication failed" "$tmp/bad_pw.log" | cut -c1-150))" \
 	'[ "$(grep -c "warn .*etcd.*authenticate as vapd: .*authentication failed" "$tmp/bad_pw.log")" = 1 ] &&
-	 [ "$(grep -c "warn .*etcd" "$tmp/bad_pw.log")" -le 3 ] && ! grep -q "claimed" "$tmp/bad_pw.log"'
+	 [ "$(grep -c "warn .*etcd" "$tmp/bad_pw.log")" -le 4 ] && ! grep -q "claimed" "$tmp/bad_pw.log"'
 
 # An etcd restart: its tokens are gone; n2 must ask for a new one and keep its cameras.
 tokens() { grep -c "authenticated as vapd" "$tmp/n2.log"; }
