@@ -157,17 +157,25 @@ static void mm_run_pg(const inf_node *n, const mm_geom *g, float *ws, const inf_
 	ops_par_range(cx, g->batch * j.blocks, 1, mm_tasks, &j);
 }
 
-static int prepare_matmul(inf_node *n, size_t *ret_ws)
+/* The node's MatMul geometry with a shared B folded in: prepare and run read it alike. */
+static int mm_geom_folded(inf_node *n, mm_geom *g)
 {
 	int64_t dims[INF_MAX_DIMS];
-	mm_geom g;
 	int nd;
 	char err[8];
+	if (mm_geom_get(n, g, dims, &nd, err, sizeof(err)) < 0)
+		return VP_EMODEL;
+	mm_fold_shared_b(g);
+	return 0;
+}
+
+static int prepare_matmul(inf_node *n, size_t *ret_ws)
+{
+	mm_geom g;
 
 	*ret_ws = 0;
-	if (mm_geom_get(n, &g, dims, &nd, err, sizeof(err)) < 0)
+	if (mm_geom_folded(n, &g) < 0)
 		return VP_EMODEL;
-	mm_fold_shared_b(&g);
 	if (pg_supported() && g.m > 0 && g.k > 0 && g.n > 0)
 		*ret_ws = (size_t)g.batch * pg_a_floats(g.m, g.k) * sizeof(float);
 	return 0;
@@ -175,15 +183,11 @@ static int prepare_matmul(inf_node *n, size_t *ret_ws)
 
 static int run_matmul(inf_node *n, void *ws, const inf_cpu_ctx *cx)
 {
-	int64_t dims[INF_MAX_DIMS];
 	float *y = n->out[0]->data;
 	mm_geom g;
-	int nd;
-	char err[8];
 
-	if (mm_geom_get(n, &g, dims, &nd, err, sizeof(err)) < 0)
+	if (mm_geom_folded(n, &g) < 0)
 		return VP_EMODEL;
-	mm_fold_shared_b(&g);
 	if (g.batch * g.m * g.n == 0)
 		return 0;
 	if (g.k > 0 && pg_supported()) {
